@@ -1,0 +1,1 @@
+"""The domain: partners, client accounts, messages, statuses, agreements and statements."""

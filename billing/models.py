@@ -1,0 +1,469 @@
+"""Data and invariants of the domain. Rules live in statuses.py / commission.py, work in services/."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .statuses import PENDING, Status
+
+
+def validate_ic(value) -> None:
+    """The ic is a positive integer (bools and strings of digits are not accepted here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(
+            _("The ic must be a positive integer, got %(value)r."),
+            code="invalid_ic",
+            params={"value": value},
+        )
+
+
+def new_callback_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Partner(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    ic = models.PositiveIntegerField(
+        _("ic"),
+        unique=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("The partner's numeric id in the SerwerSMS partner programme."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+        constraints = [models.CheckConstraint(condition=Q(ic__gte=1), name="partner_ic_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (ic {self.ic})"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.ic is not None:
+            validate_ic(self.ic)
+        if self.pk and self.ic is not None:
+            stored_ic = Partner.objects.filter(pk=self.pk).values_list("ic", flat=True).first()
+            if stored_ic is not None and stored_ic != self.ic and self.messages.exists():
+                raise ValidationError(
+                    {"ic": _("The ic cannot change: messages already carry ic %(ic)s.")},
+                    params={"ic": stored_ic},
+                )
+
+    def save(self, *args, **kwargs) -> None:
+        validate_ic(self.ic)
+        if self.pk:
+            stored_ic = Partner.objects.filter(pk=self.pk).values_list("ic", flat=True).first()
+            if stored_ic is not None and stored_ic != self.ic and self.messages.exists():
+                raise ValidationError(_("The ic cannot change once messages reference it."))
+        super().save(*args, **kwargs)
+
+
+class ClientAccount(models.Model):
+    """A SerwerSMS customer account whose traffic carries the partner's ic."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("partner")
+    )
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    api_token = models.CharField(_("API token"), max_length=255, blank=True)
+    username = models.CharField(_("username"), max_length=100, blank=True)
+    password = models.CharField(_("password"), max_length=255, blank=True)
+    callback_secret = models.CharField(
+        _("callback secret"), max_length=64, unique=True, default=new_callback_secret
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("client account")
+        verbose_name_plural = _("client accounts")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(api_token="") | (~Q(username="") & ~Q(password="")),
+                name="account_has_credentials",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.api_token and not (self.username and self.password):
+            raise ValidationError(_("Give an API token, or a username and a password."))
+
+
+class Channel(models.TextChoices):
+    API_V2 = "api_v2", _("API v2")
+    XML_API = "xml_api", _("XML API")
+    EMAIL2SMS = "email2sms", _("Email2SMS")
+    REPORTED = "reported", _("reported by partner software")
+
+
+class MessageType(models.TextChoices):
+    ECO = "eco", _("ECO")
+    FULL = "full", _("FULL")
+    MMS = "mms", _("MMS")
+    VOICE = "voice", _("voice")
+
+
+class MatchMethod(models.TextChoices):
+    SEND = "send", _("id returned by the send call")
+    UNIQUE_ID = "unique_id", _("looked up by our unique_id")
+    PHONE_TIME = "phone_time", _("matched by account, phone and time window")
+    REPORTED = "reported", _("id reported by partner software")
+
+
+class Message(models.Model):
+    """One row per recipient; the history of its status is in StatusEvent."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="messages", verbose_name=_("partner")
+    )
+    account = models.ForeignKey(
+        ClientAccount, on_delete=models.PROTECT, related_name="messages", verbose_name=_("account")
+    )
+    ic = models.PositiveIntegerField(_("ic sent"), null=True, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    serwersms_id = models.CharField(_("SerwerSMS id"), max_length=64, null=True, blank=True)
+    unique_id = models.CharField(_("unique id"), max_length=64, unique=True)
+    phone = models.CharField(_("phone"), max_length=20)
+    sender = models.CharField(_("sender"), max_length=32, blank=True)
+    message_type = models.CharField(
+        _("type"), max_length=8, choices=MessageType.choices, default=MessageType.ECO
+    )
+    text_length = models.PositiveIntegerField(_("text length"), default=0)
+    text_digest = models.CharField(max_length=64, blank=True)  # sha256: idempotency check
+    text = models.TextField(_("text"), blank=True)  # only with STORE_MESSAGE_TEXT
+    unicode = models.BooleanField(_("unicode"), default=False)
+    parts = models.PositiveSmallIntegerField(_("parts"), default=1)
+    cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=4, null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.SUBMITTING
+    )
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
+    error_message = models.CharField(_("error"), max_length=255, blank=True)
+    match_method = models.CharField(
+        _("matched by"), max_length=16, choices=MatchMethod.choices, blank=True
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    # sent_at, else queued_at: the billing month is this instant's month in Europe/Warsaw.
+    dispatched_at = models.DateTimeField(_("dispatched"), null=True, blank=True)
+    last_checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "serwersms_id"],
+                condition=Q(serwersms_id__isnull=False),
+                name="message_serwersms_id_unique_per_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(ic__isnull=True) | Q(ic__gte=1), name="message_ic_positive"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "dispatched_at"], name="message_partner_dispatched"),
+            models.Index(fields=["partner", "created_at"], name="message_partner_created"),
+            models.Index(fields=["status", "created_at"], name="message_status_created"),
+            models.Index(
+                fields=["account", "created_at"],
+                condition=Q(status__in=[s.value for s in PENDING] + [Status.SENT.value]),
+                name="message_pollable",
+            ),
+            models.Index(fields=["account", "phone", "created_at"], name="message_account_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unique_id} → {self.phone} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.ic is not None:
+            validate_ic(self.ic)
+        super().save(*args, **kwargs)
+
+
+class EventSource(models.TextChoices):
+    SEND = "send", _("send")
+    POLL = "poll", _("poll")
+    CALLBACK = "callback", _("callback")
+    MANUAL = "manual", _("manual")
+
+
+class StatusEvent(models.Model):
+    """Every status report a message received; `applied` is False when it was ignored."""
+
+    message = models.ForeignKey(
+        Message, on_delete=models.PROTECT, related_name="events", verbose_name=_("message")
+    )
+    source = models.CharField(_("source"), max_length=16, choices=EventSource.choices)
+    old_status = models.CharField(_("old status"), max_length=16, blank=True)
+    new_status = models.CharField(_("new status"), max_length=32)
+    applied = models.BooleanField(_("applied"), default=True)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    status_at = models.DateTimeField(_("status time"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("status event")
+        verbose_name_plural = _("status events")
+        indexes = [models.Index(fields=["message", "created_at"], name="event_message_created")]
+
+    def __str__(self) -> str:
+        return f"{self.old_status or '∅'} → {self.new_status} ({self.source})"
+
+
+class CommissionBasis(models.TextChoices):
+    PER_MESSAGE = "per_message", _("per message")
+    PER_PART = "per_part", _("per SMS part")
+    PERCENT_OF_COST = "percent_of_cost", _("percentage of the message cost")
+
+
+class Agreement(models.Model):
+    """Commission terms, one version per validity range (dates in Europe/Warsaw, inclusive)."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("partner")
+    )
+    version = models.PositiveIntegerField(_("version"), default=1)
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="PLN")
+    basis = models.CharField(_("basis"), max_length=20, choices=CommissionBasis.choices)
+    # Per message / per part: PLN. Percent of cost: a percentage (5 = 5 %).
+    rate_eco = models.DecimalField(_("rate ECO"), max_digits=12, decimal_places=4, default=0)
+    rate_full = models.DecimalField(_("rate FULL"), max_digits=12, decimal_places=4, default=0)
+    rate_mms = models.DecimalField(_("rate MMS"), max_digits=12, decimal_places=4, default=0)
+    rate_voice = models.DecimalField(_("rate voice"), max_digits=12, decimal_places=4, default=0)
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["partner", "valid_from"]
+        verbose_name = _("agreement")
+        verbose_name_plural = _("agreements")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "version"], name="agreement_version_unique"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="agreement_valid_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        end = self.valid_to.isoformat() if self.valid_to else "…"
+        return f"{self.partner.name} v{self.version} ({self.valid_from.isoformat()} – {end})"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.valid_to and self.valid_from and self.valid_to < self.valid_from:
+            raise ValidationError({"valid_to": _("The end date is before the start date.")})
+        if self.partner_id and self.valid_from:
+            others = Agreement.objects.filter(partner_id=self.partner_id).exclude(pk=self.pk)
+            if self.valid_to:
+                others = others.filter(valid_from__lte=self.valid_to)
+            others = others.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=self.valid_from))
+            clash = others.first()
+            if clash:
+                raise ValidationError(
+                    _("This validity overlaps agreement version %(version)s (%(range)s)."),
+                    code="overlap",
+                    params={"version": clash.version, "range": str(clash)},
+                )
+
+    def rate_for(self, message_type: str):
+        return getattr(self, f"rate_{message_type}")
+
+
+class AgreementTier(models.Model):
+    """Graduated rates: from the (from_volume+1)-th counted message of a month on, these rates."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="tiers")
+    from_volume = models.PositiveIntegerField(_("after this many counted messages"))
+    rate_eco = models.DecimalField(_("rate ECO"), max_digits=12, decimal_places=4, default=0)
+    rate_full = models.DecimalField(_("rate FULL"), max_digits=12, decimal_places=4, default=0)
+    rate_mms = models.DecimalField(_("rate MMS"), max_digits=12, decimal_places=4, default=0)
+    rate_voice = models.DecimalField(_("rate voice"), max_digits=12, decimal_places=4, default=0)
+
+    class Meta:
+        ordering = ["agreement", "from_volume"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "from_volume"], name="tier_unique_volume")
+        ]
+
+    def __str__(self) -> str:
+        return f"> {self.from_volume}"
+
+    def rate_for(self, message_type: str):
+        return getattr(self, f"rate_{message_type}")
+
+
+class StatementStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    CLOSED = "closed", _("closed")
+
+
+class Statement(models.Model):
+    """One partner's billing month. Closed statements are frozen."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="statements", verbose_name=_("partner")
+    )
+    period = models.DateField(_("period"), help_text=_("First day of the billing month."))
+    status = models.CharField(
+        _("status"), max_length=8, choices=StatementStatus.choices, default=StatementStatus.DRAFT
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="PLN")
+    counted_messages = models.PositiveIntegerField(_("counted messages"), default=0)
+    counted_parts = models.PositiveIntegerField(_("counted parts"), default=0)
+    pending_messages = models.PositiveIntegerField(_("pending messages"), default=0)
+    unsent_messages = models.PositiveIntegerField(_("unsent messages"), default=0)
+    commission = models.DecimalField(_("commission"), max_digits=14, decimal_places=4, default=0)
+    adjustments_total = models.DecimalField(
+        _("adjustments"), max_digits=14, decimal_places=4, default=0
+    )
+    forecast_commission = models.DecimalField(
+        _("pending forecast"), max_digits=14, decimal_places=4, default=0
+    )
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2, default=0)
+    checksum = models.CharField(_("checksum"), max_length=64, blank=True)
+    built_at = models.DateTimeField(_("built"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    closed_by = models.CharField(_("closed by"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-period", "partner"]
+        verbose_name = _("statement")
+        verbose_name_plural = _("statements")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "period"], name="statement_partner_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner.name} {self.period:%Y-%m} ({self.status})"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == StatementStatus.CLOSED
+
+
+class StatementLine(models.Model):
+    """Client account x message type x agreement version of one statement."""
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="lines")
+    account = models.ForeignKey(ClientAccount, on_delete=models.PROTECT, related_name="+")
+    message_type = models.CharField(max_length=8, choices=MessageType.choices)
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    counted_messages = models.PositiveIntegerField(default=0)
+    counted_parts = models.PositiveIntegerField(default=0)
+    pending_messages = models.PositiveIntegerField(default=0)
+    unsent_messages = models.PositiveIntegerField(default=0)
+    commission = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+
+    class Meta:
+        ordering = ["account__name", "message_type"]
+
+
+class StatementItem(models.Model):
+    """The commission of one counted message on one statement: the statement explained."""
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="items")
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="statement_items")
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    parts = models.PositiveSmallIntegerField(default=1)
+    amount = models.DecimalField(max_digits=12, decimal_places=4)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "message"], name="statement_item_unique")
+        ]
+
+
+class Adjustment(models.Model):
+    """A late change to a closed month, carried on the partner's next open statement."""
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="adjustments")
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="adjustments")
+    original_period = models.DateField()
+    old_status = models.CharField(max_length=16)
+    new_status = models.CharField(max_length=16)
+    old_amount = models.DecimalField(max_digits=12, decimal_places=4)
+    new_amount = models.DecimalField(max_digits=12, decimal_places=4)
+    amount = models.DecimalField(max_digits=12, decimal_places=4)  # new - old
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class AuditEntry(models.Model):
+    """Who built, closed, adjusted, exported or reconciled what, and when."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="audit_entries", null=True, blank=True
+    )
+    statement = models.ForeignKey(
+        Statement, on_delete=models.SET_NULL, related_name="audit_entries", null=True, blank=True
+    )
+    action = models.CharField(max_length=32)
+    actor = models.CharField(max_length=150)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+
+
+class StaffRole(models.TextChoices):
+    VIEWER = "viewer", _("viewer")
+    BILLING_MANAGER = "billing_manager", _("billing manager")
+
+
+class PartnerStaff(models.Model):
+    """A portal user: belongs to exactly one partner, with a role."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="partner_staff"
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="staff")
+    role = models.CharField(max_length=20, choices=StaffRole.choices, default=StaffRole.VIEWER)
+
+    class Meta:
+        verbose_name = _("partner staff member")
+        verbose_name_plural = _("partner staff")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.partner.name} ({self.role})"
+
+    @property
+    def can_download_statements(self) -> bool:
+        return self.role == StaffRole.BILLING_MANAGER

@@ -1,0 +1,99 @@
+"""The message state machine and the counting rule: pure functions, no database, no clock.
+
+Statuses are SerwerSMS's own words. Status only moves forward:
+pending (submitting/saved/queued/in_progress) -> sent -> delivered | undelivered;
+pending -> unsent. A final status never changes. Counted for commission: sent, delivered,
+undelivered (SerwerSMS dispatched them); unsent never; pending is only a forecast.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Status(models.TextChoices):
+    SUBMITTING = "submitting", _("submitting")
+    SAVED = "saved", _("scheduled")
+    QUEUED = "queued", _("queued")
+    IN_PROGRESS = "in_progress", _("in progress")
+    SENT = "sent", _("sent")
+    DELIVERED = "delivered", _("delivered")
+    UNDELIVERED = "undelivered", _("undelivered")
+    UNSENT = "unsent", _("unsent")
+
+
+PENDING = frozenset({Status.SUBMITTING, Status.SAVED, Status.QUEUED, Status.IN_PROGRESS})
+COUNTED = frozenset({Status.SENT, Status.DELIVERED, Status.UNDELIVERED})
+NEVER_COUNTED = frozenset({Status.UNSENT})
+FINAL = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.UNSENT})
+NOT_FINAL = frozenset(set(Status) - FINAL)
+
+# Position on the forward path; a transition must go strictly up.
+_RANK = {
+    Status.SUBMITTING: 0,
+    Status.SAVED: 1,
+    Status.QUEUED: 2,
+    Status.IN_PROGRESS: 3,
+    Status.SENT: 4,
+    Status.DELIVERED: 5,
+    Status.UNDELIVERED: 5,
+    Status.UNSENT: 5,
+}
+
+
+class BillingClass(enum.StrEnum):
+    COUNTED = "counted"
+    PENDING = "pending"
+    NEVER = "never"
+
+
+class Outcome(enum.StrEnum):
+    APPLY = "apply"  # a forward move: change the message
+    SAME = "same"  # the status it already has: nothing to do (duplicate report)
+    BACKWARD = "backward"  # would move back or leave a final status: record, ignore
+    UNKNOWN = "unknown"  # not a SerwerSMS status we know: record, ignore
+
+
+def parse_status(value: object) -> Status | None:
+    """SerwerSMS's status word as a Status, or None when it is not one we know."""
+    if isinstance(value, Status):
+        return value
+    try:
+        return Status(str(value).strip().lower())
+    except ValueError:
+        return None
+
+
+def decide(current: str, reported: object) -> Outcome:
+    """What to do with a status reported for a message that has status `current`."""
+    new = parse_status(reported)
+    if new is None:
+        return Outcome.UNKNOWN
+    old = Status(current)
+    if new == old:
+        return Outcome.SAME
+    if old in FINAL:
+        return Outcome.BACKWARD
+    if new == Status.UNSENT and old not in PENDING:
+        # Once dispatched (sent), a message can no longer become unsent.
+        return Outcome.BACKWARD
+    if _RANK[new] <= _RANK[old]:
+        return Outcome.BACKWARD
+    return Outcome.APPLY
+
+
+def billing_class(status: str) -> BillingClass:
+    """The counting rule: counted, pending (forecast) or never counted."""
+    status = Status(status)
+    if status in COUNTED:
+        return BillingClass.COUNTED
+    if status in NEVER_COUNTED:
+        return BillingClass.NEVER
+    return BillingClass.PENDING
+
+
+def is_final(status: str) -> bool:
+    return Status(status) in FINAL

@@ -1,0 +1,3 @@
+"""URLs of the billing app (the SerwerSMS callback endpoint)."""
+
+urlpatterns: list = []

@@ -1,0 +1,232 @@
+"""Settings: everything comes from environment variables, with safe embedded defaults.
+
+The embedded defaults (SQLite under var/, a file-system Celery broker, the bundled SerwerSMS
+simulator on loopback) let the product run with no server installed; production sets
+DATABASE_URL, CELERY_BROKER_URL and the SERWERSMS_* addresses.
+"""
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY") or "insecure-embedded-default-change-me-in-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_tables2",
+    "django_filters",
+    "django_celery_beat",
+    "axes",
+    "billing",
+    "partner_portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+ROOT_URLCONF = "partner_portal.urls"
+WSGI_APPLICATION = "partner_portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'partner_portal.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + a busy timeout let the web server, worker and beat share the embedded database.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# Throttled failed logins (django-axes): lock a username+IP after AXES_FAILURE_LIMIT failures.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+
+LANGUAGE_CODE = "pl"
+LANGUAGES = [("pl", "Polski"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Europe/Warsaw"  # billing months and display; storage is UTC (USE_TZ)
+USE_TZ = True
+BILLING_TIME_ZONE = "Europe/Warsaw"
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or env_bool("TESTING")
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = True
+
+# Security when not in debug.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SAMESITE = "Lax"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- SerwerSMS ---------------------------------------------------------------------------------
+SERWERSMS_API_URL = env_str("SERWERSMS_API_URL", "http://127.0.0.1:8025/")
+SERWERSMS_XML_API_URL = env_str("SERWERSMS_XML_API_URL", "http://127.0.0.1:8025/zdalnie/index.php")
+SERWERSMS_EMAIL2SMS_HOST = env_str("SERWERSMS_EMAIL2SMS_HOST", "127.0.0.1")
+SERWERSMS_EMAIL2SMS_PORT = env_int("SERWERSMS_EMAIL2SMS_PORT", 8026)
+SERWERSMS_EMAIL2SMS_ADDRESS = env_str("SERWERSMS_EMAIL2SMS_ADDRESS", "sms@email2sms.serwersms.pl")
+SERWERSMS_EMAIL2SMS_FROM = env_str("SERWERSMS_EMAIL2SMS_FROM", "partner-portal@localhost")
+SERWERSMS_EMAIL2SMS_USE_TLS = env_bool("SERWERSMS_EMAIL2SMS_USE_TLS", False)
+SERWERSMS_EMAIL2SMS_USER = env_str("SERWERSMS_EMAIL2SMS_USER")
+SERWERSMS_EMAIL2SMS_PASSWORD = env_str("SERWERSMS_EMAIL2SMS_PASSWORD")
+SERWERSMS_TIMEOUT = env_float("SERWERSMS_TIMEOUT", 15.0)  # seconds, every call
+SERWERSMS_REPORTS_BATCH = env_int("SERWERSMS_REPORTS_BATCH", 200)  # ids per messages/reports call
+SERWERSMS_REPORTS_PAGE_LIMIT = env_int("SERWERSMS_REPORTS_PAGE_LIMIT", 200)
+SERWERSMS_MAX_PARTS = env_int("SERWERSMS_MAX_PARTS", 6)
+SERWERSMS_RATE_LIMIT_PER_SECOND = env_float("SERWERSMS_RATE_LIMIT_PER_SECOND", 20.0)
+SERWERSMS_RETRIES = env_int("SERWERSMS_RETRIES", 3)
+# Keep full message text? Personal data: off by default, only length and parts are kept.
+STORE_MESSAGE_TEXT = env_bool("STORE_MESSAGE_TEXT", False)
+DEFAULT_COUNTRY_REGION = env_str("DEFAULT_COUNTRY_REGION", "PL")
+# The public base URL SerwerSMS uses to reach our callback endpoint.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# --- Status tracking & billing ---------------------------------------------------------------
+STATUS_POLL_MAX_AGE_DAYS = env_int("STATUS_POLL_MAX_AGE_DAYS", 7)
+STATUS_POLL_INTERVAL_SECONDS = env_int("STATUS_POLL_INTERVAL_SECONDS", 120)
+STATEMENT_REVIEW_WINDOW_DAYS = env_int("STATEMENT_REVIEW_WINDOW_DAYS", 3)
+BILLING_CURRENCY = "PLN"
+BILLING_MESSAGE_DECIMALS = Decimal("0.0001")
+BILLING_TOTAL_DECIMALS = Decimal("0.01")
+
+# --- E-mail (Email2SMS goes through Django's e-mail backend) ---------------------------------
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = SERWERSMS_EMAIL2SMS_HOST
+EMAIL_PORT = SERWERSMS_EMAIL2SMS_PORT
+EMAIL_TIMEOUT = int(SERWERSMS_TIMEOUT)
+
+# --- Celery ------------------------------------------------------------------------------------
+# Embedded default: kombu's file-system transport needs no server (worker and beat share var/).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+_broker_dir = VAR_DIR / "celery-broker"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "processed_folder": str(VAR_DIR / "celery-processed"),
+        "store_processed": False,
+    }
+    if CELERY_BROKER_URL.startswith("filesystem")
+    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+)
+if CELERY_BROKER_URL.startswith("filesystem"):
+    _broker_dir.mkdir(parents=True, exist_ok=True)
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,62 @@
+"""Factories for the domain objects (factory-boy); tests build their data here, not from fixtures."""
+
+import hashlib
+import uuid
+
+import factory
+from django.utils import timezone
+
+from billing import models
+from billing.statuses import Status
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Partner
+
+    name = factory.Sequence(lambda n: f"Partner {n}")
+    ic = factory.Sequence(lambda n: 1000 + n)
+
+
+class ClientAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ClientAccount
+
+    partner = factory.SubFactory(PartnerFactory)
+    name = factory.Sequence(lambda n: f"account-{n}")
+    api_token = factory.Sequence(lambda n: f"token-{n}")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Message
+
+    account = factory.SubFactory(ClientAccountFactory)
+    partner = factory.SelfAttribute("account.partner")
+    ic = factory.SelfAttribute("partner.ic")
+    channel = models.Channel.API_V2
+    serwersms_id = factory.LazyFunction(lambda: uuid.uuid4().hex[:10])
+    unique_id = factory.LazyFunction(lambda: uuid.uuid4().hex)
+    phone = "+48500600700"
+    message_type = models.MessageType.ECO
+    text_length = 20
+    text_digest = hashlib.sha256(b"hello").hexdigest()
+    parts = 1
+    status = Status.QUEUED
+    created_at = factory.LazyFunction(timezone.now)
+    queued_at = factory.SelfAttribute("created_at")
+    dispatched_at = factory.SelfAttribute("created_at")
+
+
+class AgreementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Agreement
+
+    partner = factory.SubFactory(PartnerFactory)
+    version = 1
+    valid_from = factory.LazyFunction(lambda: timezone.localdate().replace(year=2020, month=1, day=1))
+    basis = models.CommissionBasis.PER_MESSAGE
+    rate_eco = "0.0100"
+    rate_full = "0.0200"
+    rate_mms = "0.0500"
+    rate_voice = "0.0300"
