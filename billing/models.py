@@ -80,6 +80,11 @@ class ClientAccount(models.Model):
     api_token = models.CharField(_("API token"), max_length=255, blank=True)
     username = models.CharField(_("username"), max_length=100, blank=True)
     password = models.CharField(_("password"), max_length=255, blank=True)
+    email2sms_sender = models.EmailField(
+        _("Email2SMS sender address"),
+        blank=True,
+        help_text=_("The address registered for Email2SMS in the SerwerSMS panel of this account."),
+    )
     callback_secret = models.CharField(
         _("callback secret"), max_length=64, unique=True, default=new_callback_secret
     )

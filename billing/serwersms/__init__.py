@@ -1,0 +1,4 @@
+"""The SerwerSMS client: API v2 (client.py), HTTPS XML API (xml_api.py), Email2SMS (email2sms.py).
+
+The ic is attached to outgoing sending requests in exactly one place (ic.py).
+"""
