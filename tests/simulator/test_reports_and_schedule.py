@@ -3,6 +3,7 @@
 import time
 from datetime import UTC, datetime
 
+import pytest
 import requests
 
 from billing.simulator.core import Recipient, SendRequest, Simulator
@@ -137,6 +138,7 @@ def test_statuses_advance_on_their_own_with_time():
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_report_queries_stay_fast_with_many_messages():
     sim = Simulator(seed=1, speed=0)
     account = sim.register_account({"token": "t"})
