@@ -119,3 +119,23 @@ def test_command_serves_until_interrupted(tmp_path):
         out, _err = process.communicate(timeout=10)
     assert process.returncode == 0
     assert f"http://127.0.0.1:{port}/" in out
+
+
+def test_running_server_moves_statuses_on_its_own():
+    with SimulatorServer(
+        port=0, speed=1000, tick_seconds=0.01, accounts=[{"token": "fast"}]
+    ) as server:
+        requests.post(
+            server.api_url + "messages/send_sms.json",
+            json={"phone": "500600700", "text": "Hi"},
+            headers={"Authorization": "Bearer fast"},
+            timeout=5,
+        )
+        deadline = time.monotonic() + 5
+        while server.sim.message_records()[0]["status"] not in (
+            "delivered",
+            "undelivered",
+            "unsent",
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
