@@ -86,13 +86,15 @@ def test_command_refuses_bad_options():
         call_command("serwersms_simulator", "--fault-rate", "2")
 
 
-def test_command_serves_until_interrupted(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_command_serves_until_stopped_and_saves_its_state(tmp_path, stop_signal):
     accounts = tmp_path / "accounts.json"
     accounts.write_text(json.dumps([{"token": "cmd-token"}]))
     port, smtp_port = free_port(), free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serwersms_simulator", "--port", str(port)]
-        + ["--smtp-port", str(smtp_port), "--seed", "5", "--accounts", str(accounts)],
+        + ["--smtp-port", str(smtp_port), "--seed", "5", "--accounts", str(accounts)]
+        + ["--state", str(tmp_path / "state.json")],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -115,10 +117,12 @@ def test_command_serves_until_interrupted(tmp_path):
                 time.sleep(0.1)
         assert response.status_code == 200
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         out, _err = process.communicate(timeout=10)
     assert process.returncode == 0
     assert f"http://127.0.0.1:{port}/" in out
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert [a["token"] for a in saved["accounts"]] == ["cmd-token"]
 
 
 def test_running_server_moves_statuses_on_its_own():

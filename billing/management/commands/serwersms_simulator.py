@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 from django.conf import settings
@@ -55,6 +56,8 @@ class Command(BaseCommand):
         if server.smtp_port:
             self.stdout.write(f"Email2SMS SMTP {server.host}:{server.smtp_port}")
         self.stdout.write(f"{len(server.sim.accounts)} accounts; Ctrl-C to stop.")
+        # A launcher stops us with SIGTERM: treat it like Ctrl-C so the state file is saved.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             while True:
                 time.sleep(1)
@@ -62,3 +65,7 @@ class Command(BaseCommand):
             self.stdout.write("Stopping.")
         finally:
             server.stop()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
