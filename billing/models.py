@@ -192,7 +192,7 @@ class Message(models.Model):
             models.Index(fields=["status", "created_at"], name="message_status_created"),
             models.Index(
                 fields=["account", "created_at"],
-                condition=Q(status__in=[s.value for s in PENDING] + [Status.SENT.value]),
+                condition=Q(status__in=sorted([s.value for s in PENDING] + [Status.SENT.value])),
                 name="message_pollable",
             ),
             models.Index(fields=["account", "phone", "created_at"], name="message_account_phone"),
