@@ -461,6 +461,13 @@ def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]
     AuditEntry.objects.bulk_create(entries)
 
 
+def _canonical(value) -> str:
+    # Databases hand decimals back with differing exponents: fix them at 4 places.
+    if isinstance(value, Decimal):
+        return f"{value:.4f}"
+    return str(value)
+
+
 def statement_checksum(statement: Statement) -> str:
     """sha256 over the statement's lines, adjustments and totals in a fixed order."""
     digest = hashlib.sha256()
@@ -478,14 +485,19 @@ def statement_checksum(statement: Statement) -> str:
         "commission",
     )
     for row in lines:
-        digest.update(("L|" + "|".join(str(v) for v in row) + "\n").encode())
+        digest.update(("L|" + "|".join(_canonical(v) for v in row) + "\n").encode())
     adjustments = statement.adjustments.order_by("message_id", "original_period", "id")
     for row in adjustments.values_list(
         "message_id", "original_period", "old_status", "new_status", "amount"
     ):
-        digest.update(("A|" + "|".join(str(v) for v in row) + "\n").encode())
+        digest.update(("A|" + "|".join(_canonical(v) for v in row) + "\n").encode())
     digest.update(
-        f"T|{statement.commission}|{statement.adjustments_total}|{statement.total}\n".encode()
+        "T|{}|{}|{}\n".format(
+            *(
+                _canonical(Decimal(v))
+                for v in (statement.commission, statement.adjustments_total, statement.total)
+            )
+        ).encode()
     )
     return digest.hexdigest()
 
