@@ -133,3 +133,55 @@ def test_not_utf8_is_refused():
 def test_semicolon_and_bom_files_read():
     rows = parse_partner_billing(("\ufeff" + HEADER + row("1", "acme")).replace(",", ";").encode())
     assert rows[0].serwersms_id == "1" and rows[0].dispatched_at.utcoffset().total_seconds() == 7200
+
+
+def test_reconcile_against_the_simulators_partner_billing(simulator):
+    """Integration: what the simulator billed, fetched over HTTP, against our copy of it."""
+    import requests
+
+    from billing.commission import BILLING_ZONE
+
+    partner = PartnerFactory(ic=5550)
+    account = ClientAccountFactory(partner=partner, name="shop")
+    simulator.register_account(token="token-r", name="shop")
+    simulator.set_time(datetime(2025, 3, 10, 9, 0, tzinfo=UTC))
+    answer = requests.post(
+        f"{simulator.api_url}messages/send_sms.json",
+        json={"phone": [f"5006007{n:02d}" for n in range(12)], "text": "Hi", "ic": 5550},
+        headers={"Authorization": "Bearer token-r"},
+        timeout=5,
+    ).json()
+    assert answer["success"]
+    simulator.advance(to="final")
+    billed = requests.get(
+        f"{simulator.api_url}_sim/partner_billing.csv",
+        params={"ic": 5550, "period": "2025-03"},
+        timeout=5,
+    ).text
+    rows = parse_partner_billing(billed)
+    assert rows  # the seeded schedule dispatches most of them
+    # Our side: the same messages, except one we never heard of and one with other parts.
+    for row in rows[1:]:
+        MessageFactory(
+            account=account,
+            serwersms_id=row.serwersms_id,
+            status=row.status,
+            parts=row.parts + (1 if row is rows[-1] else 0),
+            message_type=row.message_type,
+            dispatched_at=row.dispatched_at.astimezone(UTC),
+        )
+    MessageFactory(
+        account=account,
+        serwersms_id="ours-only",
+        status=Status.DELIVERED,
+        dispatched_at=datetime(2025, 3, 12, tzinfo=BILLING_ZONE),
+    )
+
+    report = reconcile(partner, date(2025, 3, 1), billed.encode(), actor="op")
+    assert [r.serwersms_id for r in report.missing_ours] == [rows[0].serwersms_id]
+    assert [r.serwersms_id for r in report.missing_theirs] == ["ours-only"]
+    assert report.matched == len(rows) - 1
+    if len(rows) > 1:
+        assert [(d.serwersms_id, d.field) for d in report.disagreements] == [
+            (rows[-1].serwersms_id, "parts")
+        ]
