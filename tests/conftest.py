@@ -33,3 +33,7 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# A small canned SerwerSMS stand-in for client edge cases (fixture `stub`).
+from tests.stub_serwersms import stub  # noqa: E402, F401

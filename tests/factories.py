@@ -54,7 +54,9 @@ class AgreementFactory(factory.django.DjangoModelFactory):
 
     partner = factory.SubFactory(PartnerFactory)
     version = 1
-    valid_from = factory.LazyFunction(lambda: timezone.localdate().replace(year=2020, month=1, day=1))
+    valid_from = factory.LazyFunction(
+        lambda: timezone.localdate().replace(year=2020, month=1, day=1)
+    )
     basis = models.CommissionBasis.PER_MESSAGE
     rate_eco = "0.0100"
     rate_full = "0.0200"
