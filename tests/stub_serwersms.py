@@ -70,7 +70,9 @@ class StubServer:
         if recorded.path.startswith("/zdalnie"):
             return self._xml(action, recorded.form)
         body = recorded.json
-        if action in ("messages/send_sms", "messages/send_personalized"):
+        if action in ("messages/send_sms", "messages/send_personalized") and (
+            "phone" in body or "messages" in body
+        ):
             if action == "messages/send_sms":
                 phones = body["phone"] if isinstance(body["phone"], list) else [body["phone"]]
             else:
