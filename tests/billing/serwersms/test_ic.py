@@ -27,6 +27,7 @@ def test_every_api_v2_sending_action_carries_the_ic_and_no_other_does(stub):
     for action in ic_rules.SENDING_ACTIONS["api_v2"] | set(API_V2_READS):
         client.call(action, {"id": "1", "ic": 999})  # a stray ic in the input is never kept
     list(client.reports(ids=["1", "2"]))
+    stub.answer(body={"id": "s1001", "phone": "+48500600700", "status": "queued"})
     client.view(serwersms_id="s1001")
 
     seen = {(r.action, r.json.get("ic")) for r in stub.requests}
