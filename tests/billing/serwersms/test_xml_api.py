@@ -22,7 +22,8 @@ def test_wyslij_sms_sends_form_fields_and_reads_queued_and_unsent(stub):
     stub.answer(
         body=(
             "<SerwerSMS><Odbiorcy><Skolejkowane>"
-            '<SMS id="x1" numer="48500600700" usmsid="u1" godzina_skolejkowania="2026-03-10 12:00:00"/>'
+            '<SMS id="x1" numer="48500600700" usmsid="u1"'
+            ' godzina_skolejkowania="2026-03-10 12:00:00"/>'
             "</Skolejkowane><Niewyslane>"
             '<SMS numer="48500600701" usmsid="u2" przyczyna="wrong_number"/>'
             "</Niewyslane></Odbiorcy></SerwerSMS>"
