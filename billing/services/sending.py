@@ -327,7 +327,7 @@ def _send_by_mail(client, plan: SendPlan, messages: list[Message]) -> None:
             client.send(message.phone, plan.text)
         except SerwerSMSError as exc:
             if exc.may_have_been_sent:
-                _note_error(message, exc)  # no id to look up: a later poll matches phone/time
+                _note_errors([message], exc)  # no id to look up: a later poll matches phone/time
             else:
                 _mark_unsent([message], exc)
             continue
@@ -339,24 +339,23 @@ def _send_by_mail(client, plan: SendPlan, messages: list[Message]) -> None:
 def _after_failed_call(client, messages: list[Message], exc: SerwerSMSError) -> None:
     if isinstance(exc, TransportError) and exc.may_have_been_sent:
         # It may have been sent: look it up, never send again; unknown stays submitting.
-        for message in messages:
-            _note_error(message, exc)
-            resolve_submitting(message, client=client)
+        _note_errors(messages, exc)
+        resolve_submitting_many(messages, client=client)
         return
     if isinstance(exc, ServerError | MalformedResponse):
         # SerwerSMS answered, but not with a readable success: check before calling it unsent.
-        for message in messages:
-            _note_error(message, exc)
-            if resolve_submitting(message, client=client) == Resolution.NOT_FOUND:
-                _mark_unsent([message], exc)
+        _note_errors(messages, exc)
+        found = resolve_submitting_many(messages, client=client)
+        _mark_unsent([m for m in messages if found[m.pk] == Resolution.NOT_FOUND], exc)
         return
     _mark_unsent(messages, exc)
 
 
-def _note_error(message: Message, exc: SerwerSMSError) -> None:
-    message.reason = str(exc.code)[:64]
-    message.error_message = exc.message[:255]
-    message.save(update_fields=["reason", "error_message"])
+def _note_errors(messages: Sequence[Message], exc: SerwerSMSError) -> None:
+    for message in messages:
+        message.reason = str(exc.code)[:64]
+        message.error_message = exc.message[:255]
+    Message.objects.bulk_update(messages, ["reason", "error_message"])
 
 
 @transaction.atomic
@@ -422,36 +421,64 @@ class Resolution(enum.StrEnum):
 def resolve_submitting(
     message: Message, *, client=None, source: str = EventSource.SEND
 ) -> Resolution:
-    """Find a `submitting` message in SerwerSMS by its unique_id; never sends.
+    """Find one `submitting` message in SerwerSMS by its unique_id; never sends.
 
     API v2: `messages/reports` by unique_id; XML API: `sprawdz_sms` by usmsid. Email2SMS has no
     id to look up (the poll pass matches it by phone and time). Unknown stays `submitting`.
     """
-    message.refresh_from_db()
-    if message.status != Status.SUBMITTING:
-        return Resolution.NOT_NEEDED
-    if message.channel not in (Channel.API_V2, Channel.XML_API):
-        return Resolution.UNKNOWN
-    client = client or client_for(message.account, message.channel)
-    try:
-        if message.channel == Channel.API_V2:
-            items = list(client.reports(unique_ids=[message.unique_id]))
+    return resolve_submitting_many([message], client=client, source=source)[message.pk]
+
+
+def resolve_submitting_many(
+    messages: Sequence[Message], *, client=None, source: str = EventSource.SEND
+) -> dict[int, Resolution]:
+    """`resolve_submitting` for messages of one account and channel, in one lookup per batch."""
+    results: dict[int, Resolution] = {}
+    pending = []
+    for message in messages:
+        message.refresh_from_db()
+        if message.status != Status.SUBMITTING:
+            results[message.pk] = Resolution.NOT_NEEDED
+        elif message.channel not in (Channel.API_V2, Channel.XML_API):
+            results[message.pk] = Resolution.UNKNOWN
         else:
-            items = client.sprawdz_sms(usmsids=[message.unique_id])
+            pending.append(message)
+    if not pending:
+        return results
+    if len({(m.account_id, m.channel) for m in pending}) > 1:
+        raise ValueError("resolve_submitting_many takes messages of one account and channel.")
+    first = pending[0]
+    client = client or client_for(first.account, first.channel)
+    unique_ids = [m.unique_id for m in pending]
+    try:
+        if first.channel == Channel.API_V2:
+            items = list(client.reports(unique_ids=unique_ids))
+        else:
+            items = []
+            for start in range(0, len(unique_ids), settings.SERWERSMS_REPORTS_BATCH):
+                batch = unique_ids[start : start + settings.SERWERSMS_REPORTS_BATCH]
+                items.extend(client.sprawdz_sms(usmsids=batch))
     except SerwerSMSError as exc:
-        message.error_message = f"Lookup failed: {exc.describe()}"[:255]
-        message.save(update_fields=["error_message"])
-        return Resolution.UNKNOWN
-    mine = [
-        item
-        for item in items
-        if item.unique_id == message.unique_id
-        or (item.unique_id is None and _same_phone(item.phone, message.phone))
-    ]
-    if not mine:
-        return Resolution.NOT_FOUND
-    _apply_report(message, mine[0], source)
-    return Resolution.FOUND
+        for message in pending:
+            message.error_message = f"Lookup failed: {exc.describe()}"[:255]
+            results[message.pk] = Resolution.UNKNOWN
+        Message.objects.bulk_update(pending, ["error_message"])
+        return results
+    by_unique_id = {item.unique_id: item for item in items if item.unique_id}
+    anonymous = [item for item in items if not item.unique_id]
+    for message in pending:
+        item = by_unique_id.get(message.unique_id)
+        if item is None:
+            # An answer that does not echo unique ids: accept a phone that matches only one.
+            same = [i for i in anonymous if _same_phone(i.phone, message.phone)]
+            rivals = [m for m in pending if _same_phone(message.phone, m.phone)]
+            item = same[0] if len(same) == 1 and len(rivals) == 1 else None
+        if item is None:
+            results[message.pk] = Resolution.NOT_FOUND
+        else:
+            _apply_report(message, item, source)
+            results[message.pk] = Resolution.FOUND
+    return results
 
 
 def _same_phone(answered: str, ours: str) -> bool:

@@ -267,3 +267,22 @@ def test_email2sms_without_a_server_is_unsent(account, settings):
     (message,) = send_sms(account, [PHONE], "Hi", channel="email2sms")
     assert (message.status, message.reason) == (Status.UNSENT, "not_connected")
     assert StatusEvent.objects.filter(message=message).count() == 2
+
+
+def test_a_timeout_for_several_recipients_is_resolved_in_one_lookup(stub, account, settings):
+    settings.SERWERSMS_TIMEOUT = 0.3
+    stub.answer(delay=1.0, then_default=True)
+    messages = send_sms(account, [PHONE, "+48500600701", "+48500600702"], "Hi", unique_id="b")
+    assert [m.status for m in messages] == [Status.QUEUED] * 3
+    assert [r.action for r in stub.requests] == ["messages/send_sms", "messages/reports"]
+    assert stub.requests[1].json["unique_id"] == ["b-1", "b-2", "b-3"]
+
+
+def test_a_500_whose_lookup_also_fails_stays_submitting(stub, account):
+    stub.answer(status=500, body="boom")
+    stub.answer(status=500, body="still boom")
+    (message,) = send_sms(account, [PHONE], "Hi")
+    assert message.status == Status.SUBMITTING
+    assert message.reason == "server_error"
+    assert message.error_message.startswith("Lookup failed")
+    assert len(sends(stub)) == 1
