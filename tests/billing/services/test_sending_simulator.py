@@ -8,8 +8,6 @@ from billing.serwersms import client_for
 from billing.statuses import Status
 from tests.factories import ClientAccountFactory, PartnerFactory
 
-# Until the simulator lands on this branch, skip rather than fail on a missing fixture.
-pytest.importorskip("tests.simulator_fixtures")
 pytestmark = pytest.mark.django_db
 IC = 5151
 PHONES = ["+48500600700", "+48500600701"]
