@@ -286,3 +286,11 @@ def test_a_500_whose_lookup_also_fails_stays_submitting(stub, account):
     assert message.reason == "server_error"
     assert message.error_message.startswith("Lookup failed")
     assert len(sends(stub)) == 1
+
+
+def test_malformed_xml_answer_is_checked_by_usmsid_then_marked_unsent(stub, account):
+    stub.answer(body="<SerwerSMS><Odbiorcy>", content_type="text/xml")
+    (message,) = send_sms(account, [PHONE], "Hi", channel="xml_api")
+    assert (message.status, message.reason) == (Status.UNSENT, "malformed_response")
+    assert [r.form["akcja"] for r in stub.requests] == ["wyslij_sms", "sprawdz_sms"]
+    assert stub.requests[1].form["usmsid"] == message.unique_id
