@@ -1,14 +1,29 @@
-"""The operators' admin: partners, client accounts (secrets write-only), messages (read-only)."""
+"""The operators' admin: partners, accounts (secrets write-only), messages (read-only),
+agreements, statements (rebuild and close actions) and the audit trail."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib import messages as admin_messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import ClientAccount, Message, Partner, StatusEvent
+from billing.models import (
+    Adjustment,
+    Agreement,
+    AgreementTier,
+    AuditEntry,
+    ClientAccount,
+    Message,
+    Partner,
+    PartnerStaff,
+    Statement,
+    StatementLine,
+    StatusEvent,
+)
 from billing.services.accounts import parse_ic
+from billing.services.statements import StatementError, build_statement, close_statement
 
 
 class PartnerAdminForm(forms.ModelForm):
@@ -146,6 +161,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ["partner", "account"]
     search_fields = ["unique_id", "serwersms_id", "phone"]
     date_hierarchy = "created_at"
+    show_full_result_count = False  # no COUNT(*) over millions of rows
     inlines = [StatusEventInline]
     exclude = ["text_digest"]
 
@@ -157,3 +173,134 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class AgreementTierInline(admin.TabularInline):
+    model = AgreementTier
+    extra = 0
+
+
+@admin.register(Agreement)
+class AgreementAdmin(admin.ModelAdmin):
+    list_display = ["partner", "version", "valid_from", "valid_to", "basis", "currency"]
+    list_filter = ["partner", "basis"]
+    list_select_related = ["partner"]
+    inlines = [AgreementTierInline]
+
+
+class StatementLineInline(ReadOnlyInline):
+    model = StatementLine
+    fields = [
+        "account",
+        "message_type",
+        "agreement",
+        "counted_messages",
+        "counted_parts",
+        "pending_messages",
+        "unsent_messages",
+        "commission",
+    ]
+    readonly_fields = fields
+
+
+class AdjustmentInline(ReadOnlyInline):
+    model = Adjustment
+    fields = ["message", "original_period", "old_status", "new_status", "amount", "reason"]
+    readonly_fields = fields
+
+
+class AuditEntryInline(ReadOnlyInline):
+    model = AuditEntry
+    fields = ["created_at", "action", "actor", "detail"]
+    readonly_fields = fields
+
+
+@admin.register(Statement)
+class StatementAdmin(admin.ModelAdmin):
+    """Statements change only through the build and close services (actions below)."""
+
+    list_display = [
+        "partner",
+        "period",
+        "status",
+        "counted_messages",
+        "pending_messages",
+        "unsent_messages",
+        "total",
+        "closed_at",
+    ]
+    list_filter = ["status", "partner", "period"]
+    list_select_related = ["partner"]
+    inlines = [StatementLineInline, AdjustmentInline, AuditEntryInline]
+    actions = ["rebuild", "close"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Rebuild selected draft statements"))
+    def rebuild(self, request, queryset):
+        rebuilt = skipped = 0
+        for statement in queryset.select_related("partner"):
+            result = build_statement(
+                statement.partner, statement.period, actor=request.user.get_username()
+            )
+            skipped += int(result.skipped_closed)
+            rebuilt += int(not result.skipped_closed)
+        self.message_user(
+            request,
+            _("%(rebuilt)d rebuilt, %(skipped)d closed left as they are.")
+            % {"rebuilt": rebuilt, "skipped": skipped},
+        )
+
+    @admin.action(description=_("Close selected statements"))
+    def close(self, request, queryset):
+        for statement in queryset.select_related("partner"):
+            try:
+                result = close_statement(
+                    statement.partner, statement.period, actor=request.user.get_username()
+                )
+            except StatementError as exc:
+                self.message_user(request, str(exc), level=admin_messages.ERROR)
+                continue
+            if result.changed:
+                self.message_user(request, _("Closed %(statement)s.") % {"statement": statement})
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "actor", "partner", "statement"]
+    list_filter = ["action", "partner"]
+    readonly_fields = ["created_at", "action", "actor", "partner", "statement", "detail"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PartnerStaff)
+class PartnerStaffAdmin(admin.ModelAdmin):
+    list_display = ["user", "partner", "role"]
+    list_filter = ["partner", "role"]
+    list_select_related = ["user", "partner"]
