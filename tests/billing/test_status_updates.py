@@ -1,4 +1,4 @@
-"""The one bulk apply path of poll and callbacks: forward only, idempotent, every change an event."""
+"""The one bulk apply path of poll and callbacks: forward only, idempotent, events for changes."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
