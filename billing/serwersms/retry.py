@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
+# The client's typed errors (errors.py) that mean "try again later" for a read.
+RETRYABLE_ERRORS = frozenset({"RateLimited", "ServerError", "TransportError", "MalformedResponse"})
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -27,6 +29,8 @@ def is_retryable(exc: BaseException) -> bool:
     flag = getattr(exc, "retryable", None)
     if flag is not None:
         return bool(flag)
+    if any(cls.__name__ in RETRYABLE_ERRORS for cls in type(exc).__mro__):
+        return True
     if isinstance(exc, requests.Timeout | requests.ConnectionError | TimeoutError):
         return True
     if isinstance(exc, ConnectionError):
@@ -107,6 +111,20 @@ def bucket_for(account_key: str) -> TokenBucket | None:
         if bucket is None or bucket.rate != rate:
             bucket = _buckets[account_key] = TokenBucket(rate)
         return bucket
+
+
+class RateLimitedSession(requests.Session):
+    """A requests session that takes a token of the account's bucket before every request."""
+
+    def __init__(self, account_key: str):
+        super().__init__()
+        self.account_key = account_key
+
+    def request(self, *args, **kwargs):
+        bucket = bucket_for(self.account_key)
+        if bucket is not None:
+            bucket.acquire()
+        return super().request(*args, **kwargs)
 
 
 def limited(account_key: str, call: Callable[[], T]) -> T:
