@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.models import Channel, ClientAccount, Message, StatusEvent
-from billing.serwersms import client_for
 from billing.services import polling
+from billing.serwersms import client_for
 from billing.statuses import FINAL, Status
 from tests.factories import ClientAccountFactory, MessageFactory
 
