@@ -218,7 +218,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+    else {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
+        # How often a worker looks for tasks a killed worker left unacknowledged (Redis).
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+    }
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
     _broker_dir.mkdir(parents=True, exist_ok=True)

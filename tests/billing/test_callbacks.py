@@ -82,3 +82,35 @@ def test_report_for_a_message_not_ours_is_accepted_and_ignored(client):
 def test_other_methods_are_refused(client):
     message = MessageFactory(status=Status.QUEUED)
     assert client.put(url_for(message.account)).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulator_callbacks_reach_final_status_end_to_end(live_server, simulator_settings):
+    import time
+
+    from billing.serwersms import client_for
+    from tests.factories import ClientAccountFactory
+
+    account = ClientAccountFactory(api_token="tok-callback")
+    simulator_settings.register_account(
+        token="tok-callback", callback_url=live_server.url + url_for(account)
+    )
+    items = client_for(account).send_sms(["+48500600701", "+48500600702"], "callback test")
+    messages = [
+        MessageFactory(account=account, serwersms_id=item.serwersms_id, phone=item.phone)
+        for item in items
+    ]
+    simulator_settings.advance(to="final")
+    deadline = time.monotonic() + 15
+    truth = {m["id"]: m["status"] for m in simulator_settings.messages()}
+    while time.monotonic() < deadline:
+        statuses = [m.status for m in type(messages[0]).objects.filter(account=account)]
+        if all(s in ("delivered", "undelivered", "unsent") for s in statuses):
+            break
+        time.sleep(0.1)
+    for message in messages:
+        message.refresh_from_db()
+        assert message.status == truth[message.serwersms_id]
+        applied = message.events.filter(applied=True, source="callback")
+        assert applied.filter(new_status=message.status).count() == 1
+    assert all(c["ok"] for c in simulator_settings.callbacks())

@@ -125,7 +125,8 @@ def test_xml_api_messages_are_followed_with_sprawdz_sms(account, simulator):
     assert "sprawdz_sms" in paths
 
 
-def test_email2sms_messages_are_matched_by_phone_and_time(account, simulator):
+def test_email2sms_messages_are_matched_by_phone_and_time(account, simulator, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # to the simulator
     client = client_for(account, Channel.EMAIL2SMS)
     rows = []
     for phone in ["+48500111222", "+48500111222", "+48500333444"]:

@@ -67,7 +67,10 @@ def _database_url() -> str:
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_pass_still_applies_each_final_status_exactly_once(simulator):
+def test_worker_killed_mid_pass_still_applies_each_final_status_exactly_once(
+    simulator_settings,
+):
+    simulator = simulator_settings
     required = os.environ.get("REQUIRE_SERVICES") == "1"
     broker = _redis_url()
     if broker is None:
@@ -103,6 +106,8 @@ def test_worker_killed_mid_pass_still_applies_each_final_status_exactly_once(sim
         "DATABASE_URL": _database_url(),
         "CELERY_BROKER_URL": broker,
         "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+        "CELERY_UNACKED_RESTORE_THROTTLE": "1",
         "SERWERSMS_API_URL": simulator.api_url,
         "SERWERSMS_XML_API_URL": simulator.xml_url,
         "SERWERSMS_REPORTS_BATCH": "4",  # 30 calls: a pass long enough to be killed in
