@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import ClientAccount, Message, StatusEvent
@@ -67,6 +67,58 @@ class ApplySummary:
             f"checked {self.checked}, changed {self.changed} ({statuses}), "
             f"ignored {self.ignored}, unmatched {self.unmatched}, errors {self.errors}"
         )
+
+
+def _supports_update_from() -> bool:
+    if connection.vendor == "postgresql":
+        return True
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return sqlite3.sqlite_version_info >= (3, 33, 0)
+    return False
+
+
+def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_FIELDS) -> None:
+    """Save `fields` of many messages: one `UPDATE ... FROM (VALUES ...)` per batch.
+
+    Django's bulk_update builds a CASE per column, which grows with the square of the batch;
+    a VALUES list joins on the primary key instead. Other databases fall back to bulk_update.
+    """
+    if not messages:
+        return
+    if not _supports_update_from():
+        Message.objects.bulk_update(messages, fields, batch_size=BULK_BATCH_SIZE)
+        return
+    model_fields = [Message._meta.get_field(name) for name in fields]
+    table = connection.ops.quote_name(Message._meta.db_table)
+    columns = ["id"] + [f.column for f in model_fields]
+    postgres = connection.vendor == "postgresql"
+
+    def cast(field, expression: str) -> str:
+        # PostgreSQL types VALUES from the first row; cast so NULLs and strings land right.
+        return f"CAST({expression} AS {field.db_type(connection)})" if postgres else expression
+
+    quote = connection.ops.quote_name
+    assignments = ", ".join(
+        f"{quote(f.column)} = {cast(f, 'v.' + quote(f.column))}" for f in model_fields
+    )
+    id_cast = "CAST(v.id AS bigint)" if postgres else "v.id"
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(messages), BULK_BATCH_SIZE):
+            chunk = messages[start : start + BULK_BATCH_SIZE]
+            params = []
+            for message in chunk:
+                params.append(message.pk)
+                for f in model_fields:
+                    params.append(f.get_db_prep_save(getattr(message, f.attname), connection))
+            cursor.execute(
+                f"WITH v({quoted}) AS (VALUES {', '.join([row_sql] * len(chunk))}) "
+                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = {id_cast}",
+                params,
+            )
 
 
 def _fill(message: Message, item: ReportItem) -> bool:
@@ -192,9 +244,7 @@ def apply_to_messages(
             )
 
     if dirty:
-        Message.objects.bulk_update(
-            list(dirty.values()), UPDATED_FIELDS, batch_size=BULK_BATCH_SIZE
-        )
+        write_messages(list(dirty.values()))
     if events:
         StatusEvent.objects.bulk_create(events, batch_size=BULK_BATCH_SIZE)
     return summary
