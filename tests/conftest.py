@@ -35,5 +35,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# A small canned SerwerSMS stand-in for client edge cases (fixture `stub`).
+from tests.stub_serwersms import stub  # noqa: E402, F401
 # The live SerwerSMS simulator: `simulator`, `simulator_settings` (see tests/simulator_fixtures.py).
 from tests.simulator_fixtures import simulator, simulator_server, simulator_settings  # noqa: E402, F401

@@ -54,9 +54,23 @@ class AgreementFactory(factory.django.DjangoModelFactory):
 
     partner = factory.SubFactory(PartnerFactory)
     version = 1
-    valid_from = factory.LazyFunction(lambda: timezone.localdate().replace(year=2020, month=1, day=1))
+    valid_from = factory.LazyFunction(
+        lambda: timezone.localdate().replace(year=2020, month=1, day=1)
+    )
     basis = models.CommissionBasis.PER_MESSAGE
     rate_eco = "0.0100"
     rate_full = "0.0200"
     rate_mms = "0.0500"
     rate_voice = "0.0300"
+
+
+class AgreementTierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.AgreementTier
+
+    agreement = factory.SubFactory(AgreementFactory)
+    from_volume = 10_000
+    rate_eco = "0.0050"
+    rate_full = "0.0100"
+    rate_mms = "0.0250"
+    rate_voice = "0.0150"
