@@ -189,6 +189,12 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # --- Status tracking & billing ---------------------------------------------------------------
 STATUS_POLL_MAX_AGE_DAYS = env_int("STATUS_POLL_MAX_AGE_DAYS", 7)
 STATUS_POLL_INTERVAL_SECONDS = env_int("STATUS_POLL_INTERVAL_SECONDS", 120)
+# A send with no answer (status submitting) is looked up by unique_id once this old; after the
+# grace, a unique_id SerwerSMS does not know means it never received the message: unsent.
+STATUS_SUBMITTING_MIN_AGE_SECONDS = env_int("STATUS_SUBMITTING_MIN_AGE_SECONDS", 60)
+STATUS_SUBMITTING_GRACE_SECONDS = env_int("STATUS_SUBMITTING_GRACE_SECONDS", 600)
+# Email2SMS gets no id back: a report item of the same phone this close in time is its match.
+STATUS_EMAIL2SMS_MATCH_MINUTES = env_int("STATUS_EMAIL2SMS_MATCH_MINUTES", 10)
 STATEMENT_REVIEW_WINDOW_DAYS = env_int("STATEMENT_REVIEW_WINDOW_DAYS", 3)
 BILLING_CURRENCY = "PLN"
 BILLING_MESSAGE_DECIMALS = Decimal("0.0001")
@@ -212,7 +218,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+    else {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
+        # How often a worker looks for tasks a killed worker left unacknowledged (Redis).
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+    }
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
     _broker_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,43 @@
+"""Celery tasks: thin wrappers over services, safe under acks_late redelivery (idempotent)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from billing.models import ClientAccount
+from billing.services import polling
+
+logger = logging.getLogger(__name__)
+
+
+def _summary_dict(summary) -> dict:
+    return {
+        "checked": summary.checked,
+        "changed": summary.changed,
+        "ignored": summary.ignored,
+        "unmatched": summary.unmatched,
+        "errors": summary.errors,
+        "by_status": dict(summary.by_status),
+    }
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def poll_all_accounts() -> int:
+    """Fan out one poll task per active account; a second fan-out is harmless."""
+    account_ids = list(polling.active_accounts().values_list("pk", flat=True))
+    for account_id in account_ids:
+        poll_account.delay(account_id)
+    return len(account_ids)
+
+
+@shared_task(acks_late=True)
+def poll_account(account_id: int) -> dict:
+    """One pass over one account; errors of its batches are counted, not raised."""
+    account = ClientAccount.objects.filter(pk=account_id, is_active=True).first()
+    if account is None:
+        return {"skipped": "no such active account"}
+    summary = polling.poll_account(account)
+    logger.info("poll of %s: %s", account.name, summary.as_line())
+    return _summary_dict(summary)

@@ -1,0 +1,214 @@
+"""The poll pass against the live simulator: batches, paging, every channel, bulk and idempotent."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from billing.models import Channel, ClientAccount, Message, StatusEvent
+from billing.services import polling
+from billing.serwersms import client_for
+from billing.statuses import FINAL, Status
+from tests.factories import ClientAccountFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def account(simulator_settings):
+    account = ClientAccountFactory(
+        api_token="tok-poll", username="user-poll", password="pw-poll", email2sms_sender="a@b.pl"
+    )
+    simulator_settings.register_account(
+        token="tok-poll", username="user-poll", password="pw-poll", email="a@b.pl"
+    )
+    return account
+
+
+def send(account: ClientAccount, count: int, channel: str = Channel.API_V2) -> list[Message]:
+    """Send through the real client to the simulator and record the rows as the send service."""
+    phones = [f"+4850060{n:04d}" for n in range(count)]
+    client = client_for(account, channel)
+    items = client.send_sms(phones, "status test", unique_ids=[f"u-{channel}-{p}" for p in phones])
+    return [
+        MessageFactory(
+            account=account,
+            channel=channel,
+            phone=item.phone or phones[n],
+            serwersms_id=item.serwersms_id,
+            unique_id=f"u-{channel}-{phones[n]}",
+            status=Status.QUEUED,
+            queued_at=item.queued_at,
+            dispatched_at=item.queued_at,
+        )
+        for n, item in enumerate(items)
+    ]
+
+
+def final_event_counts(messages):
+    return [
+        StatusEvent.objects.filter(message=m, applied=True, new_status=m.status).count()
+        for m in messages
+    ]
+
+
+def test_pass_brings_every_message_to_its_simulated_final_status(account, simulator, settings):
+    settings.SERWERSMS_REPORTS_BATCH = 7  # several calls, each with its pages
+    settings.SERWERSMS_REPORTS_PAGE_LIMIT = 3
+    messages = send(account, 20)
+    simulator.advance(to="final")
+    summary = polling.poll_account(account)
+    truth = {m["id"]: m for m in simulator.messages()}
+    for message in messages:
+        message.refresh_from_db()
+        expected = truth[message.serwersms_id]
+        assert message.status == expected["status"]
+        assert message.reason == (expected["reason"] or "")
+        if message.status in ("sent", "delivered", "undelivered"):
+            assert message.sent_at is not None and message.dispatched_at == message.sent_at
+            assert message.cost is not None
+        assert message.last_checked_at is not None
+    assert summary.changed == 20 and summary.errors == 0
+    assert final_event_counts(messages) == [1] * 20
+    calls = [r for r in simulator.requests() if "reports" in str(r.get("path", r))]
+    assert len(calls) >= 3  # 20 ids in batches of 7, paged by 3
+
+
+def test_second_pass_changes_nothing_and_final_messages_are_not_asked_again(account, simulator):
+    messages = send(account, 5)
+    simulator.advance(to="final")
+    polling.poll_account(account)
+    events = StatusEvent.objects.count()
+    second = polling.poll_account(account)
+    assert second.changed == 0 and second.checked == 0
+    assert StatusEvent.objects.count() == events
+    assert all(m.status in FINAL for m in Message.objects.filter(pk__in=[m.pk for m in messages]))
+
+
+def test_intermediate_steps_are_followed_forward(account, simulator):
+    [message] = send(account, 1)
+    simulator.advance(steps=1)
+    polling.poll_account(account)
+    message.refresh_from_db()
+    first = message.status
+    simulator.advance(to="final")
+    polling.poll_account(account)
+    message.refresh_from_db()
+    assert first in ("in_progress", "unsent")
+    assert message.status in FINAL
+    statuses = list(message.events.filter(applied=True).values_list("new_status", flat=True))
+    assert statuses[0] == first and statuses[-1] == message.status
+
+
+def test_messages_past_the_maximum_age_are_no_longer_polled_and_stay_sent(account, simulator):
+    [message] = send(account, 1)
+    Message.objects.filter(pk=message.pk).update(
+        status=Status.SENT, created_at=timezone.now() - timedelta(days=8)
+    )
+    simulator.advance(to="final")
+    summary = polling.poll_account(account)
+    message.refresh_from_db()
+    assert message.status == "sent" and summary.checked == 0
+
+
+def test_xml_api_messages_are_followed_with_sprawdz_sms(account, simulator):
+    messages = send(account, 3, Channel.XML_API)
+    simulator.advance(to="final")
+    polling.poll_account(account)
+    truth = {m["id"]: m["status"] for m in simulator.messages()}
+    for message in messages:
+        message.refresh_from_db()
+        assert message.status == truth[message.serwersms_id]
+    paths = " ".join(str(r) for r in simulator.requests())
+    assert "sprawdz_sms" in paths
+
+
+def test_email2sms_messages_are_matched_by_phone_and_time(account, simulator, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # to the simulator
+    client = client_for(account, Channel.EMAIL2SMS)
+    rows = []
+    for phone in ["+48500111222", "+48500111222", "+48500333444"]:
+        rows.append(
+            MessageFactory(
+                account=account,
+                channel=Channel.EMAIL2SMS,
+                phone=phone,
+                serwersms_id=None,
+                status=Status.SUBMITTING,
+                queued_at=None,
+            )
+        )
+        client.send(phone, "by mail")
+    simulator.advance(to="final")
+    polling.poll_account(account)
+    ids = set()
+    for message in rows:
+        message.refresh_from_db()
+        assert message.serwersms_id and message.match_method == "phone_time"
+        assert message.status in FINAL
+        ids.add(message.serwersms_id)
+    assert len(ids) == 3  # each report item claimed once
+
+
+def test_submitting_without_answer_is_resolved_by_unique_id(account, simulator, settings):
+    settings.STATUS_SUBMITTING_MIN_AGE_SECONDS = 0
+    [message] = send(account, 1)
+    Message.objects.filter(pk=message.pk).update(serwersms_id=None, status=Status.SUBMITTING)
+    known = {m["unique_id"]: m["id"] for m in simulator.messages()}
+    polling.poll_account(account)
+    message.refresh_from_db()
+    assert message.serwersms_id == known[message.unique_id]
+    assert message.match_method == "unique_id"
+    assert message.status == "queued"
+
+
+def test_submitting_unknown_to_serwersms_becomes_unsent_after_grace(account, simulator, settings):
+    settings.STATUS_SUBMITTING_MIN_AGE_SECONDS = 0
+    young = MessageFactory(account=account, serwersms_id=None, status=Status.SUBMITTING)
+    old = MessageFactory(
+        account=account,
+        serwersms_id=None,
+        status=Status.SUBMITTING,
+        created_at=timezone.now() - timedelta(minutes=11),
+    )
+    polling.poll_account(account)
+    young.refresh_from_db()
+    old.refresh_from_db()
+    assert young.status == "submitting"
+    assert (old.status, old.reason) == ("unsent", "never_received")
+    assert "never received" in old.error_message
+    sends = [r for r in simulator.requests() if "send" in str(r.get("path", ""))]
+    assert sends == []  # never sent again
+
+
+def test_a_failing_account_does_not_stop_the_others(account, simulator):
+    send(account, 2)
+    broken = ClientAccountFactory(api_token="not-registered")
+    MessageFactory(account=broken)
+    simulator.advance(to="final")
+    summary = polling.poll_all_accounts()
+    assert summary.errors >= 1 and summary.changed == 2
+    assert any(broken.name in line for line in summary.error_messages)
+
+
+def test_transient_server_errors_are_retried(account, simulator, settings):
+    settings.SERWERSMS_RETRY_BASE_SECONDS = 0.01
+    messages = send(account, 3)
+    simulator.advance(to="final")
+    simulator.faults(["http_500", "http_429"])
+    summary = polling.poll_account(account)
+    assert summary.errors == 0 and summary.changed == 3
+    assert all(Message.objects.get(pk=m.pk).status in FINAL for m in messages)
+
+
+def test_changes_are_written_in_bulk(account, simulator, settings):
+    settings.SERWERSMS_REPORTS_BATCH = 100
+    send(account, 60)
+    simulator.advance(to="final")
+    with CaptureQueriesContext(connection) as queries:
+        summary = polling.poll_account(account)
+    assert summary.changed == 60
+    updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) <= 3  # one bulk update (plus SQLite's write-lock statement)

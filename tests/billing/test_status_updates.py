@@ -1,0 +1,134 @@
+"""The one bulk apply path of poll and callbacks: forward only, idempotent, events for changes."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from billing.models import EventSource, Message, StatusEvent
+from billing.services.status_updates import apply_reports
+from billing.serwersms.types import ReportItem
+from billing.statuses import Status
+from tests.factories import ClientAccountFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+QUEUED = datetime(2025, 3, 31, 21, 50, tzinfo=UTC)
+SENT = datetime(2025, 3, 31, 22, 5, tzinfo=UTC)  # already April in Warsaw
+DELIVERED = datetime(2025, 3, 31, 22, 6, tzinfo=UTC)
+
+
+def report(message, status, **extra):
+    return ReportItem(
+        serwersms_id=message.serwersms_id, phone=message.phone, status=status, **extra
+    )
+
+
+def test_delivered_report_fills_times_parts_cost_and_dispatch_time():
+    message = MessageFactory(status=Status.QUEUED, queued_at=QUEUED, dispatched_at=QUEUED)
+    item = report(
+        message, "delivered", sent_at=SENT, delivered_at=DELIVERED, parts=2, cost=Decimal("0.16")
+    )
+    summary = apply_reports(message.account, [item], EventSource.POLL)
+    message.refresh_from_db()
+    assert (message.status, message.sent_at, message.delivered_at) == ("delivered", SENT, DELIVERED)
+    assert (message.parts, message.cost) == (2, Decimal("0.1600"))
+    assert message.dispatched_at == SENT  # sent time wins over queued time
+    assert message.last_checked_at is not None
+    assert summary.changed == 1 and summary.by_status == {"delivered": 1}
+    event = message.events.get()
+    assert (event.old_status, event.new_status, event.applied, event.source) == (
+        "queued",
+        "delivered",
+        True,
+        "poll",
+    )
+    assert event.status_at == DELIVERED
+
+
+def test_same_report_twice_changes_nothing():
+    message = MessageFactory(status=Status.QUEUED)
+    item = report(message, "sent", sent_at=SENT)
+    apply_reports(message.account, [item], EventSource.CALLBACK)
+    second = apply_reports(message.account, [item], EventSource.CALLBACK)
+    assert second.changed == 0 and second.ignored == 0
+    assert message.events.count() == 1
+
+
+def test_backward_report_is_recorded_once_and_ignored():
+    message = MessageFactory(status=Status.DELIVERED, sent_at=SENT, delivered_at=DELIVERED)
+    item = report(message, "sent")
+    first = apply_reports(message.account, [item], EventSource.POLL)
+    apply_reports(message.account, [item], EventSource.POLL)
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    assert first.ignored == 1
+    event = message.events.get()
+    assert (event.applied, event.old_status, event.new_status) == (False, "delivered", "sent")
+
+
+def test_unknown_status_is_recorded_and_ignored():
+    message = MessageFactory(status=Status.QUEUED)
+    summary = apply_reports(message.account, [report(message, "exploded")], EventSource.CALLBACK)
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert summary.ignored == 1
+    assert message.events.get().applied is False
+
+
+def test_dispatched_message_cannot_become_unsent():
+    message = MessageFactory(status=Status.SENT, sent_at=SENT)
+    apply_reports(message.account, [report(message, "unsent")], EventSource.CALLBACK)
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_queued_then_delivered_in_one_batch_records_both_steps():
+    message = MessageFactory(status=Status.QUEUED)
+    items = [report(message, "sent", sent_at=SENT), report(message, "delivered", sent_at=SENT)]
+    apply_reports(message.account, items, EventSource.CALLBACK)
+    assert list(message.events.values_list("new_status", flat=True)) == ["sent", "delivered"]
+
+
+def test_reports_of_another_account_touch_nothing():
+    message = MessageFactory(status=Status.QUEUED)
+    other = ClientAccountFactory()
+    summary = apply_reports(other, [report(message, "delivered")], EventSource.CALLBACK)
+    message.refresh_from_db()
+    assert message.status == "queued" and summary.unmatched == 1
+    assert not StatusEvent.objects.exists()
+
+
+def test_report_by_unique_id_learns_the_serwersms_id():
+    message = MessageFactory(status=Status.SUBMITTING, serwersms_id=None)
+    item = ReportItem(serwersms_id="sms-1", unique_id=message.unique_id, phone="", status="queued")
+    apply_reports(message.account, [item], EventSource.CALLBACK)
+    message.refresh_from_db()
+    assert (message.serwersms_id, message.match_method, message.status) == (
+        "sms-1",
+        "unique_id",
+        "queued",
+    )
+
+
+def test_many_reports_are_applied_with_a_constant_number_of_queries():
+    account = ClientAccountFactory()
+    messages = MessageFactory.create_batch(300, account=account, status=Status.QUEUED)
+    items = [report(m, "delivered", sent_at=SENT, delivered_at=DELIVERED) for m in messages]
+    with CaptureQueriesContext(connection) as queries:
+        summary = apply_reports(account, items, EventSource.POLL)
+    assert summary.changed == 300
+    assert len(queries) < 15  # select, one bulk update per 500 rows, one bulk insert
+    assert Message.objects.filter(status="delivered").count() == 300
+    assert StatusEvent.objects.filter(applied=True).count() == 300
+
+
+def test_late_delivery_after_age_limit_still_applies_by_callback():
+    message = MessageFactory(
+        status=Status.SENT, created_at=datetime.now(UTC) - timedelta(days=30), sent_at=SENT
+    )
+    apply_reports(message.account, [report(message, "delivered")], EventSource.CALLBACK)
+    message.refresh_from_db()
+    assert message.status == "delivered"

@@ -1,0 +1,174 @@
+"""Celery tasks: fan-out per account, and a real worker on Redis surviving SIGKILL mid-pass."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+
+from billing import tasks
+from billing.models import Channel, Message, StatusEvent
+from billing.serwersms import client_for
+from billing.statuses import FINAL, Status
+from tests.factories import ClientAccountFactory, MessageFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_poll_account_task_runs_one_pass(db, simulator_settings):
+    account = ClientAccountFactory(api_token="tok-task")
+    simulator_settings.register_account(token="tok-task")
+    [item] = client_for(account).send_sms(["+48500600700"], "hi")
+    message = MessageFactory(account=account, serwersms_id=item.serwersms_id)
+    simulator_settings.advance(to="final")
+    result = tasks.poll_account.apply(args=[account.pk]).get()
+    message.refresh_from_db()
+    assert message.status in FINAL and result["changed"] == 1 and result["errors"] == 0
+    # Redelivered (acks_late): the same task again changes nothing.
+    assert tasks.poll_account.apply(args=[account.pk]).get()["changed"] == 0
+    assert StatusEvent.objects.filter(message=message).count() == 1
+
+
+def test_poll_all_accounts_fans_out_one_task_per_active_account(db, monkeypatch):
+    active = ClientAccountFactory.create_batch(2)
+    ClientAccountFactory(is_active=False)
+    sent = []  # capture the fan-out instead of publishing to a broker
+    monkeypatch.setattr(tasks.poll_account, "delay", lambda account_id: sent.append(account_id))
+    assert tasks.poll_all_accounts.apply().get() == 2
+    assert sorted(sent) == sorted(a.pk for a in active)
+
+
+def _redis_url() -> str | None:
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis://"):
+        return None
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception:
+        return None
+    return url
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    user = quote(db.get("USER") or "postgres")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
+    return f"postgres://{user}{password}@{host}/{db['NAME']}"
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_pass_still_applies_each_final_status_exactly_once(
+    simulator_settings,
+):
+    simulator = simulator_settings
+    required = os.environ.get("REQUIRE_SERVICES") == "1"
+    broker = _redis_url()
+    if broker is None:
+        if required:
+            pytest.fail("REQUIRE_SERVICES=1 but Redis (CELERY_BROKER_URL) is not reachable")
+        pytest.skip("needs Redis at CELERY_BROKER_URL")
+    if connection_vendor() != "postgresql":
+        if required:
+            pytest.fail("REQUIRE_SERVICES=1 but the test database is not PostgreSQL")
+        pytest.skip("the worker process shares the test database only on PostgreSQL")
+
+    account = ClientAccountFactory(api_token="tok-worker")
+    simulator.register_account(token="tok-worker")
+    client = client_for(account)
+    messages = []
+    phones = [f"+485007{n:05d}" for n in range(120)]
+    for start in range(0, len(phones), 40):
+        for item in client.send_sms(phones[start : start + 40], "worker test"):
+            messages.append(
+                MessageFactory(
+                    account=account,
+                    channel=Channel.API_V2,
+                    phone=item.phone,
+                    serwersms_id=item.serwersms_id,
+                    status=Status.QUEUED,
+                )
+            )
+    simulator.advance(to="final")
+
+    queue = f"test-poll-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": broker,
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+        "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+        "SERWERSMS_API_URL": simulator.api_url,
+        "SERWERSMS_XML_API_URL": simulator.xml_url,
+        "SERWERSMS_REPORTS_BATCH": "4",  # 30 calls: a pass long enough to be killed in
+        "SERWERSMS_RATE_LIMIT_PER_SECOND": "8",
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "partner_portal", "worker", "-Q", queue,
+        "--pool", "solo", "--without-heartbeat", "--without-gossip", "--without-mingle",
+        "--loglevel", "INFO",
+    ]  # fmt: skip
+
+    def start_worker():
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    worker = start_worker()
+    try:
+        tasks.poll_account.apply_async(args=[account.pk], queue=queue)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = StatusEvent.objects.filter(message__account=account, applied=True).count()
+            if done:
+                break
+            time.sleep(0.1)
+        assert done, "the worker applied nothing within a minute"
+        worker.send_signal(signal.SIGKILL)  # in the middle of the pass
+        worker.wait(10)
+        partial = Message.objects.filter(account=account, status__in=list(FINAL)).count()
+        assert partial < len(messages), "the pass had already finished: nothing was interrupted"
+
+        worker = start_worker()  # the unacknowledged task is delivered again
+        deadline = time.monotonic() + 90
+        redelivered = False
+        while time.monotonic() < deadline:
+            remaining = Message.objects.filter(account=account).exclude(status__in=list(FINAL))
+            if not remaining.exists():
+                redelivered = True
+                break
+            time.sleep(0.5)
+        if not redelivered:  # as beat's next tick would
+            tasks.poll_account.apply_async(args=[account.pk], queue=queue)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (
+                Message.objects.filter(account=account).exclude(status__in=list(FINAL)).exists()
+            ):
+                time.sleep(0.5)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+
+    truth = {m["id"]: m["status"] for m in simulator.messages()}
+    for message in Message.objects.filter(account=account):
+        assert message.status == truth[message.serwersms_id]
+        into_final = StatusEvent.objects.filter(
+            message=message, applied=True, new_status=message.status
+        ).count()
+        assert into_final == 1, f"{message.serwersms_id}: {into_final} events into {message.status}"
+
+
+def connection_vendor() -> str:
+    from django.db import connection
+
+    return connection.vendor
