@@ -23,6 +23,7 @@ from billing.models import (
     StatusEvent,
 )
 from billing.services.accounts import parse_ic
+from billing.services.polling import poll_account
 from billing.services.statements import StatementError, build_statement, close_statement
 
 
@@ -111,6 +112,14 @@ class ClientAccountAdmin(admin.ModelAdmin):
     list_select_related = ["partner"]
     search_fields = ["name", "username", "partner__name"]
     readonly_fields = ["callback_secret", "created_at"]
+    actions = ["poll_now"]
+
+    @admin.action(description=_("Poll SerwerSMS reports now"))
+    def poll_now(self, request, queryset):
+        for account in queryset.select_related("partner"):
+            summary = poll_account(account)
+            level = admin_messages.WARNING if summary.errors else admin_messages.INFO
+            self.message_user(request, f"{account.name}: {summary.as_line()}", level=level)
 
     @admin.display(boolean=True, description=_("token"))
     def has_token(self, account: ClientAccount) -> bool:

@@ -82,3 +82,23 @@ def test_overlapping_agreement_is_refused_in_the_admin(operator_client):
     assert response.status_code == 200
     assert "overlaps" in response.content.decode()
     assert Agreement.objects.count() == 1
+
+
+def test_poll_now_action_applies_reports_from_serwersms(operator_client, simulator_settings):
+    from billing.services.sending import send_sms
+    from tests.factories import ClientAccountFactory
+
+    account = ClientAccountFactory(api_token="poll-now-token")
+    simulator_settings.register_account(token="poll-now-token")
+    [message] = send_sms(account, ["+48500600700"], "Hello")
+    assert message.status == Status.QUEUED
+    simulator_settings.advance(to="final")
+    response = operator_client.post(
+        reverse("admin:billing_clientaccount_changelist"),
+        {"action": "poll_now", "_selected_action": [account.pk]},
+        follow=True,
+    )
+    message.refresh_from_db()
+    assert message.status in {Status.DELIVERED, Status.UNDELIVERED, Status.UNSENT}
+    notes = [str(m) for m in response.context["messages"]]
+    assert any(note.startswith(f"{account.name}:") for note in notes), notes
