@@ -48,17 +48,20 @@ class Command(BaseCommand):
             max_parts=options["max_parts"],
         )
         # A launcher stops us with SIGTERM: treat it like Ctrl-C so the state file is saved.
+        # Installed before starting, and the whole run sits in one try: a signal that arrives
+        # while the servers are still starting stops them cleanly too.
         signal.signal(signal.SIGTERM, _interrupt)
         try:
-            server.start()
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"Cannot start the simulator: {exc}") from exc
-        self.stdout.write(f"SerwerSMS simulator: API v2 {server.api_url}")
-        self.stdout.write(f"XML API {server.xml_url}")
-        if server.smtp_port:
-            self.stdout.write(f"Email2SMS SMTP {server.host}:{server.smtp_port}")
-        self.stdout.write(f"{len(server.sim.accounts)} accounts; Ctrl-C to stop.")
-        try:
+            try:
+                server.start()
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"Cannot start the simulator: {exc}") from exc
+            self.stdout.write(f"SerwerSMS simulator: API v2 {server.api_url}")
+            self.stdout.write(f"XML API {server.xml_url}")
+            if server.smtp_port:
+                self.stdout.write(f"Email2SMS SMTP {server.host}:{server.smtp_port}")
+            self.stdout.write(f"{len(server.sim.accounts)} accounts; Ctrl-C to stop.")
+            self.stdout.flush()
             while True:
                 time.sleep(1)
         except KeyboardInterrupt:
