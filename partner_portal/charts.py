@@ -32,9 +32,9 @@ def daily_chart(points: list[DayPoint], width: int = 900, height: int = 260) -> 
     max_money = _nice_max(float(max((p.commission for p in points), default=Decimal(0))))
     slot = plot_w / n
     bar_w = max(slot * 0.7, 1)
+    label = escape(_("Counted messages and commission per day"))
     parts: list[str] = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(_("Counted messages and commission per day"))}" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{label}" '
         f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet">'
     ]
     # Grid and axis labels.
