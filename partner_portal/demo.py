@@ -1,0 +1,295 @@
+"""Demo data: two partners with agreements, client accounts, staff logins and 3 months of traffic.
+
+History is written directly, shaped as the simulator would have produced it (final statuses with
+their events); the most recent messages are sent through the running simulator on every channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import (
+    Agreement,
+    AgreementTier,
+    Channel,
+    ClientAccount,
+    CommissionBasis,
+    EventSource,
+    MatchMethod,
+    Message,
+    MessageType,
+    Partner,
+    PartnerStaff,
+    StaffRole,
+    StatusEvent,
+)
+from billing.statuses import Status
+
+DEMO_USERS = [
+    # username, password, partner, role
+    ("acme.billing", "acme-demo-2026", "Acme Software", StaffRole.BILLING_MANAGER),
+    ("acme.viewer", "acme-view-2026", "Acme Software", StaffRole.VIEWER),
+    ("beta.billing", "beta-demo-2026", "Beta Systems", StaffRole.BILLING_MANAGER),
+]
+DEMO_OPERATOR = ("operator", "operator-demo-2026")
+
+REASONS = ["message_expired", "unsupported_number", "wrong_number", "operator_error", "other_error"]
+UNIT_COST = {
+    "eco": Decimal("0.0550"),
+    "full": Decimal("0.1600"),
+    "mms": Decimal("0.3000"),
+    "voice": Decimal("0.1200"),
+}
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    name: str
+    token: str = ""
+    username: str = ""
+    password: str = ""
+    email: str = ""
+
+
+DEMO_PARTNERS = {
+    "Acme Software": (
+        1001,
+        [
+            DemoAccount("acme-dental", token="acme-dental-token"),
+            DemoAccount("acme-autoservice", username="acme-auto", password="auto-secret-1"),
+            DemoAccount("acme-clinic", token="acme-clinic-token", email="clinic@acme.example"),
+        ],
+    ),
+    "Beta Systems": (
+        2002,
+        [
+            DemoAccount("beta-shop", token="beta-shop-token", email="shop@beta.example"),
+            DemoAccount("beta-logistics", username="beta-log", password="log-secret-1"),
+        ],
+    ),
+}
+
+
+def month_start(day: date, months_back: int = 0) -> date:
+    year, month = day.year, day.month - months_back
+    while month < 1:
+        month += 12
+        year -= 1
+    return date(year, month, 1)
+
+
+@transaction.atomic
+def create_partners_and_logins(today: date) -> list[ClientAccount]:
+    """Partners, agreements, accounts and logins (idempotent)."""
+    accounts: list[ClientAccount] = []
+    first = month_start(today, 3)
+    for name, (ic, demo_accounts) in DEMO_PARTNERS.items():
+        partner, _ = Partner.objects.get_or_create(ic=ic, defaults={"name": name})
+        if not partner.agreements.exists():
+            if ic == 1001:
+                agreement = Agreement.objects.create(
+                    partner=partner,
+                    version=1,
+                    valid_from=first - timedelta(days=365),
+                    basis=CommissionBasis.PER_MESSAGE,
+                    rate_eco=Decimal("0.0100"),
+                    rate_full=Decimal("0.0250"),
+                    rate_mms=Decimal("0.0800"),
+                    rate_voice=Decimal("0.0400"),
+                )
+                AgreementTier.objects.create(
+                    agreement=agreement,
+                    from_volume=1500,
+                    rate_eco=Decimal("0.0080"),
+                    rate_full=Decimal("0.0200"),
+                    rate_mms=Decimal("0.0700"),
+                    rate_voice=Decimal("0.0350"),
+                )
+            else:
+                switch = month_start(today, 1)
+                Agreement.objects.create(
+                    partner=partner,
+                    version=1,
+                    valid_from=first - timedelta(days=365),
+                    valid_to=switch - timedelta(days=1),
+                    basis=CommissionBasis.PER_PART,
+                    rate_eco=Decimal("0.0060"),
+                    rate_full=Decimal("0.0150"),
+                    rate_mms=Decimal("0.0500"),
+                    rate_voice=Decimal("0.0300"),
+                )
+                Agreement.objects.create(
+                    partner=partner,
+                    version=2,
+                    valid_from=switch,
+                    basis=CommissionBasis.PERCENT_OF_COST,
+                    rate_eco=Decimal("8"),
+                    rate_full=Decimal("9"),
+                    rate_mms=Decimal("10"),
+                    rate_voice=Decimal("10"),
+                )
+        for demo in demo_accounts:
+            account, _ = ClientAccount.objects.get_or_create(
+                name=demo.name,
+                defaults={
+                    "partner": partner,
+                    "api_token": demo.token,
+                    "username": demo.username,
+                    "password": demo.password,
+                    "email2sms_sender": demo.email,
+                },
+            )
+            accounts.append(account)
+    User = get_user_model()
+    for username, password, partner_name, role in DEMO_USERS:
+        user, created = User.objects.get_or_create(username=username)
+        if created:
+            user.set_password(password)
+            user.save()
+        PartnerStaff.objects.get_or_create(
+            user=user, defaults={"partner": Partner.objects.get(name=partner_name), "role": role}
+        )
+    username, password = DEMO_OPERATOR
+    if not User.objects.filter(username=username).exists():
+        User.objects.create_superuser(username, f"{username}@localhost", password)
+    return accounts
+
+
+def write_history(
+    accounts: list[ClientAccount], now: datetime, days: int = 92, per_day: int = 14, seed: int = 7
+) -> int:
+    """Final-status traffic of the last `days` days (up to 2 days ago), with status events."""
+    rng = random.Random(seed)
+    messages: list[Message] = []
+    fates: list[list[tuple[str, str, datetime, str]]] = []
+    for account in accounts:
+        sender = account.partner.name.split()[0].upper()[:11]
+        for day_back in range(days, 1, -1):
+            for _ in range(rng.randint(per_day // 2, per_day * 2)):
+                created = now - timedelta(days=day_back, seconds=rng.randint(0, 86399))
+                kind = rng.random()
+                mtype = (
+                    "eco"
+                    if kind < 0.6
+                    else "full"
+                    if kind < 0.95
+                    else "mms"
+                    if kind < 0.98
+                    else "voice"
+                )
+                channel = rng.choices(
+                    [Channel.API_V2, Channel.XML_API, Channel.EMAIL2SMS], [70, 20, 10]
+                )[0]
+                if channel == Channel.XML_API and not account.username:
+                    channel = Channel.API_V2
+                if channel == Channel.EMAIL2SMS and not account.email2sms_sender:
+                    channel = Channel.API_V2
+                parts = rng.choices([1, 2, 3], [80, 15, 5])[0] if mtype in ("eco", "full") else 1
+                text_length = rng.randint(20, 150) if parts == 1 else rng.randint(161, 153 * parts)
+                queued = created + timedelta(seconds=1)
+                roll = rng.random()
+                sent_at = delivered_at = None
+                reason = ""
+                events = [("submitting", "queued", queued, EventSource.SEND)]
+                if roll < 0.05:
+                    status = Status.UNSENT
+                    reason = rng.choice(REASONS)
+                    events.append(
+                        ("queued", "unsent", queued + timedelta(seconds=30), EventSource.POLL)
+                    )
+                else:
+                    sent_at = queued + timedelta(seconds=rng.randint(3, 90))
+                    events.append(("queued", "sent", sent_at, EventSource.POLL))
+                    if roll < 0.10:
+                        status = Status.UNDELIVERED
+                        reason = rng.choice(["message_expired", "wrong_number"])
+                        events.append(
+                            (
+                                "sent",
+                                "undelivered",
+                                sent_at + timedelta(minutes=rng.randint(1, 240)),
+                                EventSource.CALLBACK,
+                            )
+                        )
+                    elif roll < 0.12 and day_back > 7:
+                        status = Status.SENT  # no delivery report ever came
+                    else:
+                        status = Status.DELIVERED
+                        delivered_at = sent_at + timedelta(seconds=rng.randint(2, 600))
+                        events.append(
+                            (
+                                "sent",
+                                "delivered",
+                                delivered_at,
+                                rng.choice([EventSource.POLL, EventSource.CALLBACK]),
+                            )
+                        )
+                cost = (UNIT_COST[mtype] * parts) if status != Status.UNSENT else Decimal("0")
+                messages.append(
+                    Message(
+                        partner=account.partner,
+                        account=account,
+                        ic=account.partner.ic,
+                        channel=channel,
+                        serwersms_id=uuid.UUID(int=rng.getrandbits(128)).hex[:12],
+                        unique_id=uuid.UUID(int=rng.getrandbits(128)).hex,
+                        phone=f"+4850{rng.randint(0, 9999999):07d}",
+                        sender="" if mtype == "eco" else sender,
+                        message_type=mtype,
+                        text_length=text_length,
+                        text_digest=hashlib.sha256(str(rng.random()).encode()).hexdigest(),
+                        parts=parts,
+                        cost=cost,
+                        status=status,
+                        reason=reason,
+                        match_method=MatchMethod.PHONE_TIME
+                        if channel == Channel.EMAIL2SMS
+                        else MatchMethod.SEND,
+                        created_at=created,
+                        queued_at=queued,
+                        sent_at=sent_at,
+                        delivered_at=delivered_at,
+                        dispatched_at=sent_at or queued,
+                        last_checked_at=events[-1][2],
+                    )
+                )
+                fates.append(events)
+    with transaction.atomic():
+        created_messages = Message.objects.bulk_create(messages, batch_size=2000)
+        StatusEvent.objects.bulk_create(
+            [
+                StatusEvent(
+                    message=message,
+                    source=source,
+                    old_status=old,
+                    new_status=new,
+                    status_at=at,
+                    created_at=at,
+                )
+                for message, events in zip(created_messages, fates, strict=True)
+                for old, new, at, source in events
+            ],
+            batch_size=5000,
+        )
+    return len(created_messages)
+
+
+def seed(now: datetime | None = None, stdout=None) -> None:
+    """Create the demo data unless it is there already."""
+    now = now or timezone.now()
+    write = stdout.write if stdout else print
+    accounts = create_partners_and_logins(timezone.localdate(now))
+    if Message.objects.exists():
+        write("Demo data already present: partners, accounts and logins checked.")
+        return
+    count = write_history(accounts, now)
+    write(f"Demo history: {count} messages over the last 3 months.")
