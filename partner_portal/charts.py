@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 from django.utils import formats
@@ -11,16 +12,20 @@ from django.utils.translation import gettext as _
 
 from billing.selectors import DayPoint
 
+TICKS = 4
 
-def _nice_max(value: float) -> float:
-    """A round axis maximum at or above value (1, 2, 5 x 10^n)."""
+
+def _nice_max(value: float, integer: bool = False) -> float:
+    """An axis maximum at or above value whose TICKS steps are round (1, 2, 2.5 or 3, 5 x 10^n)."""
     if value <= 0:
-        return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1) if value >= 1 else 1
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(10 * magnitude)
+        return float(TICKS) if integer else 1.0
+    raw_step = value / TICKS
+    magnitude = 10 ** math.floor(math.log10(raw_step))
+    for factor in (1, 2, 3, 5, 10) if integer else (1, 2, 2.5, 5, 10):
+        step = factor * magnitude
+        if step >= raw_step and (not integer or step == int(step)):
+            return step * TICKS
+    return 10 * magnitude * TICKS
 
 
 def daily_chart(points: list[DayPoint], width: int = 900, height: int = 260) -> SafeString:
@@ -28,7 +33,7 @@ def daily_chart(points: list[DayPoint], width: int = 900, height: int = 260) -> 
     left, right, top, bottom = 48, 64, 16, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(points), 1)
-    max_count = _nice_max(max((p.counted for p in points), default=0))
+    max_count = _nice_max(max((p.counted for p in points), default=0), integer=True)
     max_money = _nice_max(float(max((p.commission for p in points), default=Decimal(0))))
     slot = plot_w / n
     bar_w = max(slot * 0.7, 1)
@@ -38,13 +43,13 @@ def daily_chart(points: list[DayPoint], width: int = 900, height: int = 260) -> 
         f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet">'
     ]
     # Grid and axis labels.
-    for i in range(5):
-        y = top + plot_h - plot_h * i / 4
+    for i in range(TICKS + 1):
+        y = top + plot_h - plot_h * i / TICKS
         parts.append(
             f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}"/>'
         )
-        count_label = formats.number_format(round(max_count * i / 4), 0, force_grouping=True)
-        money_label = formats.number_format(Decimal(max_money * i / 4), 2, force_grouping=True)
+        count_label = formats.number_format(round(max_count * i / TICKS), 0, force_grouping=True)
+        money_label = formats.number_format(Decimal(max_money * i / TICKS), 2, force_grouping=True)
         parts.append(
             f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{count_label}</text>"

@@ -124,3 +124,12 @@ class StatementItemFactory(factory.django.DjangoModelFactory):
     status = factory.SelfAttribute("message.status")
     parts = factory.SelfAttribute("message.parts")
     amount = "0.0100"
+
+
+class AuditEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.AuditEntry
+
+    partner = factory.SubFactory(PartnerFactory)
+    action = "built"
+    actor = "operator"
