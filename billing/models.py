@@ -192,7 +192,7 @@ class Message(models.Model):
             models.Index(fields=["status", "created_at"], name="message_status_created"),
             models.Index(
                 fields=["account", "created_at"],
-                condition=Q(status__in=[s.value for s in PENDING] + [Status.SENT.value]),
+                condition=Q(status__in=sorted([s.value for s in PENDING] + [Status.SENT.value])),
                 name="message_pollable",
             ),
             models.Index(fields=["account", "phone", "created_at"], name="message_account_phone"),
@@ -323,6 +323,22 @@ class AgreementTier(models.Model):
         return getattr(self, f"rate_{message_type}")
 
 
+class StatementClosedError(ValidationError):
+    """A closed statement, its lines, items and adjustments never change."""
+
+
+def _refuse_if_closed(statement_id) -> None:
+    if (
+        statement_id
+        and Statement.objects.filter(pk=statement_id, status=StatementStatus.CLOSED).exists()
+    ):
+        raise StatementClosedError(
+            _("Statement %(id)s is closed and cannot change."),
+            code="statement_closed",
+            params={"id": statement_id},
+        )
+
+
 class StatementStatus(models.TextChoices):
     DRAFT = "draft", _("draft")
     CLOSED = "closed", _("closed")
@@ -367,12 +383,40 @@ class Statement(models.Model):
     def __str__(self) -> str:
         return f"{self.partner.name} {self.period:%Y-%m} ({self.status})"
 
+    # Closing is the one allowed update of a draft into closed; anything after it is refused
+    # here and, for raw SQL, by the database triggers of migration 0002_commission_*.
+    def save(self, *args, **kwargs) -> None:
+        _refuse_if_closed(self.pk)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse_if_closed(self.pk)
+        return super().delete(*args, **kwargs)
+
     @property
     def is_closed(self) -> bool:
         return self.status == StatementStatus.CLOSED
 
 
-class StatementLine(models.Model):
+class _FrozenWithStatement(models.Model):
+    """Rows that belong to a statement: unchangeable once it is closed."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk:
+            stored = type(self).objects.filter(pk=self.pk).values_list("statement_id", flat=True)
+            _refuse_if_closed(stored.first())
+        _refuse_if_closed(self.statement_id)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse_if_closed(self.statement_id)
+        return super().delete(*args, **kwargs)
+
+
+class StatementLine(_FrozenWithStatement):
     """Client account x message type x agreement version of one statement."""
 
     statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="lines")
@@ -391,7 +435,7 @@ class StatementLine(models.Model):
         ordering = ["account__name", "message_type"]
 
 
-class StatementItem(models.Model):
+class StatementItem(_FrozenWithStatement):
     """The commission of one counted message on one statement: the statement explained."""
 
     statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="items")
@@ -401,6 +445,9 @@ class StatementItem(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices)
     parts = models.PositiveSmallIntegerField(default=1)
+    # The rate and cost the amount was computed from: a late change is re-priced at this rate.
+    rate = models.DecimalField(max_digits=12, decimal_places=4, default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     amount = models.DecimalField(max_digits=12, decimal_places=4)
 
     class Meta:
@@ -410,7 +457,7 @@ class StatementItem(models.Model):
         ]
 
 
-class Adjustment(models.Model):
+class Adjustment(_FrozenWithStatement):
     """A late change to a closed month, carried on the partner's next open statement."""
 
     statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="adjustments")

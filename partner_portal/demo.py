@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
+from urllib.parse import urljoin
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import requests
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -283,11 +286,34 @@ def write_history(
     return len(created_messages)
 
 
-def seed(now: datetime | None = None, stdout=None) -> None:
+def register_with_simulator(accounts: list[ClientAccount], api_url: str, public_url: str) -> None:
+    """Tell the running simulator about the demo accounts, with our callback URL for each."""
+    for account in accounts:
+        response = requests.post(
+            urljoin(api_url, "_sim/accounts"),
+            json={
+                "name": account.name,
+                "token": account.api_token or None,
+                "username": account.username or None,
+                "password": account.password or None,
+                "email": account.email2sms_sender or None,
+                "limit": None,
+                "callback_url": urljoin(
+                    public_url, f"/callbacks/serwersms/{account.callback_secret}/"
+                ),
+            },
+            timeout=10,
+        )
+        response.raise_for_status()
+
+
+def seed(now: datetime | None = None, stdout=None, simulator_url: str | None = None) -> None:
     """Create the demo data unless it is there already."""
     now = now or timezone.now()
     write = stdout.write if stdout else print
     accounts = create_partners_and_logins(timezone.localdate(now))
+    if simulator_url:
+        register_with_simulator(accounts, simulator_url, settings.PUBLIC_BASE_URL)
     if Message.objects.exists():
         write("Demo data already present: partners, accounts and logins checked.")
         return

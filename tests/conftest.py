@@ -33,3 +33,7 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# The live SerwerSMS simulator: `simulator`, `simulator_settings` (see tests/simulator_fixtures.py).
+from tests.simulator_fixtures import simulator, simulator_server, simulator_settings  # noqa: E402, F401

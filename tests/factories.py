@@ -64,6 +64,18 @@ class AgreementFactory(factory.django.DjangoModelFactory):
     rate_voice = "0.0300"
 
 
+class AgreementTierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.AgreementTier
+
+    agreement = factory.SubFactory(AgreementFactory)
+    from_volume = 10_000
+    rate_eco = "0.0050"
+    rate_full = "0.0100"
+    rate_mms = "0.0250"
+    rate_voice = "0.0150"
+
+
 # --- portal: users, staff and statements -------------------------------------------------------
 
 

@@ -274,7 +274,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='message',
-            index=models.Index(condition=models.Q(('status__in', ['saved', 'in_progress', 'queued', 'submitting', 'sent'])), fields=['account', 'created_at'], name='message_pollable'),
+            index=models.Index(condition=models.Q(('status__in', ['in_progress', 'queued', 'saved', 'sent', 'submitting'])), fields=['account', 'created_at'], name='message_pollable'),
         ),
         migrations.AddIndex(
             model_name='message',

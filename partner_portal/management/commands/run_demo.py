@@ -63,7 +63,11 @@ class Command(BaseCommand):
         env.setdefault("SERWERSMS_EMAIL2SMS_PORT", str(options["smtp_port"]))
         env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{options['web_port']}")
         env.setdefault("SECURE_COOKIES", "0")  # plain HTTP on loopback
-        os.environ.update({k: env[k] for k in env if k.startswith(("SERWERSMS_", "PUBLIC_"))})
+        # This process sends the demo's recent messages too: same addresses as the children.
+        settings.SERWERSMS_API_URL = env["SERWERSMS_API_URL"]
+        settings.SERWERSMS_XML_API_URL = env["SERWERSMS_XML_API_URL"]
+        settings.SERWERSMS_EMAIL2SMS_PORT = settings.EMAIL_PORT = int(env["SERWERSMS_EMAIL2SMS_PORT"])
+        settings.PUBLIC_BASE_URL = env["PUBLIC_BASE_URL"]
         var = Path(settings.VAR_DIR)
         logs = var / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -121,7 +125,7 @@ class Command(BaseCommand):
         wait_for_port(host, options["smtp_port"])
 
         if not options["no_seed"]:
-            call_command("seed_demo", stdout=self.stdout)
+            call_command("seed_demo", simulator=env["SERWERSMS_API_URL"], stdout=self.stdout)
 
         celery = [python, "-m", "celery", "-A", "partner_portal"]
         start("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"])

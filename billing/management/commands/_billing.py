@@ -1,0 +1,40 @@
+"""Shared argument parsing for the billing commands: period, partner, actor."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import date
+
+from django.core.management.base import CommandError
+
+from billing.commission import parse_period
+from billing.models import Partner
+
+
+def period_arg(value: str) -> date:
+    try:
+        return parse_period(value)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+
+
+def partner_arg(ic: str | int) -> Partner:
+    try:
+        number = int(ic)
+    except (TypeError, ValueError):
+        raise CommandError(f"--partner takes the partner's ic (a number), got {ic!r}.") from None
+    partner = Partner.objects.filter(ic=number).first()
+    if partner is None:
+        raise CommandError(f"No partner with ic {number}.")
+    return partner
+
+
+def default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in some containers
+        return "cli"
+
+
+def add_actor(parser) -> None:
+    parser.add_argument("--actor", default=None, help="name recorded in the audit trail")

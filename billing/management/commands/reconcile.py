@@ -1,0 +1,55 @@
+"""Compare SerwerSMS's partner statement (CSV) for a month with our counted messages."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from billing.commission import format_period
+from billing.services.reconcile import ReconcileError, reconcile
+
+from ._billing import add_actor, default_actor, partner_arg, period_arg
+
+SHOWN = 50
+
+
+class Command(BaseCommand):
+    help = "Reconcile with SerwerSMS: --partner IC --period YYYY-MM --file PATH."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--partner", required=True, help="the partner's ic")
+        parser.add_argument("--period", required=True, help="billing month, YYYY-MM")
+        parser.add_argument("--file", required=True, help="SerwerSMS partner billing CSV")
+        add_actor(parser)
+
+    def handle(self, *args, **options):
+        partner = partner_arg(options["partner"])
+        period = period_arg(options["period"])
+        path = Path(options["file"])
+        if not path.is_file():
+            raise CommandError(f"No such file: {path}")
+        try:
+            report = reconcile(
+                partner, period, path.read_bytes(), actor=options["actor"] or default_actor()
+            )
+        except ReconcileError as error:
+            raise CommandError(f"{path}: {error}") from None
+        write = self.stdout.write
+        write(f"{partner} {format_period(period)}")
+        write(f"  SerwerSMS: {report.their_messages} messages, {report.their_parts} parts")
+        write(f"  ours:      {report.our_messages} messages, {report.our_parts} parts")
+        write(f"  matched:   {report.matched}")
+        write(f"  missing on our side: {len(report.missing_ours)}")
+        for row in report.missing_ours[:SHOWN]:
+            write(f"    {row.account} {row.serwersms_id} {row.status} {row.parts} parts")
+        write(f"  missing on SerwerSMS's side: {len(report.missing_theirs)}")
+        for row in report.missing_theirs[:SHOWN]:
+            write(f"    {row.account} {row.serwersms_id} {row.status} {row.parts} parts")
+        write(f"  disagreements (ours / SerwerSMS): {len(report.disagreements)}")
+        for item in report.disagreements[:SHOWN]:
+            write(
+                f"    {item.account} {item.serwersms_id} {item.field}: {item.ours} / {item.theirs}"
+            )
+        if report.clean:
+            write(self.style.SUCCESS("No differences."))
+        else:
+            write(self.style.WARNING("Differences found."))

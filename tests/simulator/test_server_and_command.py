@@ -1,0 +1,145 @@
+"""The control endpoints over HTTP, the state file, and the management command."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.core.management import CommandError, call_command
+
+from billing.simulator import SimulatorServer
+from billing.simulator.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_control_endpoints_register_accounts_advance_and_reset(simulator):
+    base = simulator.api_url + "_sim/"
+    registered = requests.post(
+        base + "accounts", json={"token": "ctl", "email": "ctl@example.com", "limit": 10}, timeout=5
+    ).json()
+    assert registered["limit"] == 10 and registered["email"] == "ctl@example.com"
+    sent = requests.post(
+        simulator.api_url + "messages/send_sms.json",
+        json={"phone": "500600700", "text": "Hi", "ic": 12},
+        headers={"Authorization": "Bearer ctl"},
+        timeout=5,
+    )
+    assert sent.status_code == 200
+    assert requests.post(base + "advance?steps=2", timeout=5).json()["applied"] >= 1
+    [record] = requests.get(base + "messages", timeout=5).json()
+    assert (record["channel"], record["ic"]) == ("api_v2", 12)
+    assert record["account"] == registered["name"]
+    assert record["status"] in ("sent", "unsent")
+    [request] = requests.get(base + "requests", timeout=5).json()
+    assert set(request) >= {"action", "channel", "ic", "method", "at"}
+    assert requests.post(base + "advance", json={"to": "final"}, timeout=5).status_code == 200
+    assert requests.post(base + "reset", json={}, timeout=5).json() == {"reset": True}
+    assert requests.get(base + "messages", timeout=5).json() == []
+    assert requests.get(base + "nothing", timeout=5).status_code == 404
+
+
+def test_bad_account_registration_is_refused(simulator):
+    response = requests.post(
+        simulator.api_url + "_sim/accounts", json={"limit": "many", "token": "x"}, timeout=5
+    )
+    assert response.status_code == 400
+    assert simulator.sim.accounts == []
+
+
+def test_state_file_keeps_accounts_and_messages_over_a_restart(tmp_path):
+    state = tmp_path / "state.json"
+    accounts = [{"token": "keep", "username": "keep", "password": "pw"}]
+    first = SimulatorServer(port=0, speed=0, accounts=accounts, state_path=state)
+    with first:
+        answer = requests.post(
+            first.api_url + "messages/send_sms.json",
+            json={"phone": "500600700", "text": "Hi", "ic": 3, "unique_id": "s-1"},
+            headers={"Authorization": "Bearer keep"},
+            timeout=5,
+        ).json()
+        first.sim.advance(to_final=True)
+    saved = json.loads(state.read_text())
+    assert [m["id"] for m in saved["messages"]] == [answer["items"][0]["id"]]
+
+    with SimulatorServer(port=0, speed=0, state_path=state) as second:
+        [record] = second.sim.message_records()
+        assert (record["unique_id"], record["ic"]) == ("s-1", 3)
+        assert record["status"] in ("delivered", "undelivered", "unsent")
+        next_answer = requests.post(
+            second.api_url + "messages/send_sms.json",
+            json={"phone": "500600701", "text": "Again"},
+            headers={"Authorization": "Bearer keep"},
+            timeout=5,
+        ).json()
+        assert next_answer["items"][0]["id"] != record["id"]
+
+
+def test_command_refuses_bad_options():
+    with pytest.raises(CommandError):
+        call_command("serwersms_simulator", "--speed", "-1")
+    with pytest.raises(CommandError):
+        call_command("serwersms_simulator", "--fault-rate", "2")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_command_serves_until_stopped_and_saves_its_state(tmp_path, stop_signal):
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(json.dumps([{"token": "cmd-token"}]))
+    port, smtp_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serwersms_simulator", "--port", str(port)]
+        + ["--smtp-port", str(smtp_port), "--seed", "5", "--accounts", str(accounts)]
+        + ["--state", str(tmp_path / "state.json")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = requests.post(
+                    f"http://127.0.0.1:{port}/account/limits.json",
+                    json={},
+                    headers={"Authorization": "Bearer cmd-token"},
+                    timeout=2,
+                )
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stderr.read()
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert response.status_code == 200
+    finally:
+        process.send_signal(stop_signal)
+        out, _err = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert f"http://127.0.0.1:{port}/" in out
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert [a["token"] for a in saved["accounts"]] == ["cmd-token"]
+
+
+def test_running_server_moves_statuses_on_its_own():
+    with SimulatorServer(
+        port=0, speed=1000, tick_seconds=0.01, accounts=[{"token": "fast"}]
+    ) as server:
+        requests.post(
+            server.api_url + "messages/send_sms.json",
+            json={"phone": "500600700", "text": "Hi"},
+            headers={"Authorization": "Bearer fast"},
+            timeout=5,
+        )
+        deadline = time.monotonic() + 5
+        while server.sim.message_records()[0]["status"] not in (
+            "delivered",
+            "undelivered",
+            "unsent",
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
