@@ -20,9 +20,7 @@ UTC = dt.UTC
 
 
 def test_statement_detail_shows_lines_adjustments_and_audit_trail(alpha, beta):
-    statement = StatementFactory(
-        partner=alpha.partner, period=dt.date(2026, 10, 1), status=StatementStatus.CLOSED
-    )
+    statement = StatementFactory(partner=alpha.partner, period=dt.date(2026, 10, 1))
     StatementLineFactory(
         statement=statement, account=alpha.account, counted_messages=1234, commission="12.34"
     )
@@ -39,6 +37,8 @@ def test_statement_detail_shows_lines_adjustments_and_audit_trail(alpha, beta):
         reason="late status",
     )
     AuditEntryFactory(partner=alpha.partner, statement=statement, action="closed")
+    statement.status = StatementStatus.CLOSED  # children first: a closed statement is frozen
+    statement.save()
     page = client_for(alpha.viewer).get(f"/statements/{statement.pk}/").content.decode()
     assert "1,234" in page and "12.34\xa0PLN" in page
     assert "+48509876543" in page and "September 2026" in page and "late status" in page
