@@ -35,6 +35,9 @@ from billing.models import (
     StaffRole,
     StatusEvent,
 )
+from billing.commission import can_close
+from billing.services.sending import send_sms
+from billing.services.statements import build_statements, close_statement
 from billing.statuses import Status
 
 DEMO_USERS = [
@@ -319,3 +322,50 @@ def seed(now: datetime | None = None, stdout=None, simulator_url: str | None = N
         return
     count = write_history(accounts, now)
     write(f"Demo history: {count} messages over the last 3 months.")
+    if simulator_url:
+        sent = send_recent(accounts)
+        write(f"Sent {sent} messages through the simulator on every channel.")
+    build_and_close(timezone.localdate(now), now)
+    write("Statements built; months past their review window closed.")
+
+
+RECENT_TEXTS = [
+    "Przypominamy o wizycie jutro o 10:00. Odpowiedz TAK, aby potwierdzić.",
+    "Twoje zamówienie zostało wysłane. Dziękujemy za zakupy!",
+    "Samochód gotowy do odbioru. Zapraszamy w godz. 8-18.",
+    "Kod weryfikacyjny: 482913",
+]
+
+
+def send_recent(accounts: list[ClientAccount]) -> int:
+    """Send a few messages per account through the simulator, on every channel it can use."""
+    rng = random.Random(11)
+    total = 0
+    for account in accounts:
+        channels = [Channel.API_V2]
+        if account.username:
+            channels.append(Channel.XML_API)
+        if account.email2sms_sender:
+            channels.append(Channel.EMAIL2SMS)
+        for channel in channels:
+            for n in range(3):
+                phones = [f"+4851{rng.randint(0, 9999999):07d}" for _ in range(rng.randint(1, 3))]
+                sender = ""
+                if channel != Channel.EMAIL2SMS and n % 2:
+                    sender = account.partner.name.split()[0].upper()[:11]
+                messages = send_sms(
+                    account, phones, rng.choice(RECENT_TEXTS), sender=sender or None,
+                    channel=channel,
+                )
+                total += len(messages)
+    return total
+
+
+def build_and_close(today: date, now: datetime) -> None:
+    """Statements of the last three months and this one; close those past the review window."""
+    for months_back in (3, 2, 1, 0):
+        period = month_start(today, months_back)
+        build_statements(period, actor="seed_demo")
+        if can_close(period, now, settings.STATEMENT_REVIEW_WINDOW_DAYS):
+            for partner in Partner.objects.all():
+                close_statement(partner, period, actor="seed_demo", now=now)

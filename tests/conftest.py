@@ -45,5 +45,51 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# A small canned SerwerSMS stand-in for client edge cases (fixture `stub`).
+from tests.stub_serwersms import stub  # noqa: E402, F401
+
 # The live SerwerSMS simulator: `simulator`, `simulator_settings` (see tests/simulator_fixtures.py).
 from tests.simulator_fixtures import simulator, simulator_server, simulator_settings  # noqa: E402, F401
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_flush_past_closed_statements(request):
+    """SQLite triggers refuse DELETE of closed statements, and so would the test-database flush
+    after a transactional test. Drop the delete guards just for that flush; every database test
+    on SQLite puts them back first. (PostgreSQL flushes with TRUNCATE, which row triggers skip.)"""
+    marker = request.node.get_closest_marker("django_db")
+    fixtures = set(request.fixturenames)
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & fixtures
+    )
+    if not (marker or transactional or "db" in fixtures):
+        yield
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        yield
+        return
+    guards = _sqlite_delete_guards()
+    with connection.cursor() as cursor:
+        for _name, sql in guards:
+            cursor.execute(sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
+    yield
+    if transactional:
+        with connection.cursor() as cursor:
+            for name, _sql in guards:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def _sqlite_delete_guards() -> list[tuple[str, str]]:
+    import importlib
+
+    migration = importlib.import_module(
+        "billing.migrations.0002_commission_item_rate_and_closed_guards"
+    )
+    return [
+        (sql.split()[2], sql)
+        for sql in migration.SQLITE_FORWARD
+        if "_frozen_delete" in sql.split()[2]
+    ]

@@ -2,3 +2,7 @@
 
 The ic is attached to outgoing sending requests in exactly one place (ic.py).
 """
+
+from .factory import client_for  # noqa: E402
+
+__all__ = ["client_for"]

@@ -280,9 +280,8 @@ class SimulatorServer:
             self.sim.load_state(json.loads(self.state_path.read_text(encoding="utf-8")))
         for entry in self._account_entries():
             self.sim.register_account(entry)
-        self._httpd = _HTTPServer((self.host, self._port), _Handler)
-        self._httpd.sim, self._httpd.owner = self.sim, self
-        self._spawn("sim-http", self._httpd.serve_forever)
+        # SMTP first: once HTTP answers, callers (and the demo launcher) take the whole
+        # simulator as ready.
         if self._smtp_port is not None:
             from aiosmtpd.controller import Controller
 
@@ -294,6 +293,9 @@ class SimulatorServer:
                 Email2SMSHandler(self.sim), hostname=self.host, port=self._smtp_port
             )
             self._smtp.start()
+        self._httpd = _HTTPServer((self.host, self._port), _Handler)
+        self._httpd.sim, self._httpd.owner = self.sim, self
+        self._spawn("sim-http", self._httpd.serve_forever)
         self._spawn("sim-ticker", self._tick_loop)
         if self.state_path:
             self._spawn("sim-saver", self._save_loop)

@@ -47,6 +47,8 @@ class Command(BaseCommand):
             state_path=options["state"],
             max_parts=options["max_parts"],
         )
+        # A launcher stops us with SIGTERM: treat it like Ctrl-C so the state file is saved.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             server.start()
         except (OSError, ValueError) as exc:
@@ -56,8 +58,6 @@ class Command(BaseCommand):
         if server.smtp_port:
             self.stdout.write(f"Email2SMS SMTP {server.host}:{server.smtp_port}")
         self.stdout.write(f"{len(server.sim.accounts)} accounts; Ctrl-C to stop.")
-        # A launcher stops us with SIGTERM: treat it like Ctrl-C so the state file is saved.
-        signal.signal(signal.SIGTERM, _interrupt)
         try:
             while True:
                 time.sleep(1)

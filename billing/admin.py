@@ -1,0 +1,306 @@
+"""The operators' admin: partners, accounts (secrets write-only), messages (read-only),
+agreements, statements (rebuild and close actions) and the audit trail."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib import messages as admin_messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import (
+    Adjustment,
+    Agreement,
+    AgreementTier,
+    AuditEntry,
+    ClientAccount,
+    Message,
+    Partner,
+    PartnerStaff,
+    Statement,
+    StatementLine,
+    StatusEvent,
+)
+from billing.services.accounts import parse_ic
+from billing.services.statements import StatementError, build_statement, close_statement
+
+
+class PartnerAdminForm(forms.ModelForm):
+    # A text field, so that "abc", "0" or "-3" get the same clear message as everywhere else.
+    ic = forms.CharField(
+        label=_("ic"),
+        max_length=12,
+        required=False,  # an empty ic gets the positive-integer message below
+        help_text=_("The partner's numeric id in the SerwerSMS partner programme."),
+    )
+
+    class Meta:
+        model = Partner
+        fields = ["name", "ic", "is_active"]
+
+    def clean_ic(self) -> int:
+        try:
+            return parse_ic(self.cleaned_data.get("ic"))
+        except ValidationError as exc:
+            raise ValidationError(
+                _("The ic must be a positive integer (1, 2, 3, ...), got %(value)r."),
+                code="invalid_ic",
+                params={"value": self.cleaned_data.get("ic")},
+            ) from exc
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    form = PartnerAdminForm
+    list_display = ["name", "ic", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "ic"]
+
+
+class SecretField(forms.CharField):
+    """Typed in, never rendered back; blank keeps the stored value."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("strip", False)
+        kwargs.setdefault("widget", forms.PasswordInput(render_value=False))
+        super().__init__(**kwargs)
+
+
+class ClientAccountAdminForm(forms.ModelForm):
+    api_token = SecretField(
+        label=_("API token"), help_text=_("Write-only. Leave blank to keep the stored token.")
+    )
+    clear_api_token = forms.BooleanField(label=_("remove the stored API token"), required=False)
+    password = SecretField(
+        label=_("password"), help_text=_("Write-only. Leave blank to keep the stored password.")
+    )
+    clear_password = forms.BooleanField(label=_("remove the stored password"), required=False)
+
+    class Meta:
+        model = ClientAccount
+        fields = [
+            "partner",
+            "name",
+            "api_token",
+            "clear_api_token",
+            "username",
+            "password",
+            "clear_password",
+            "email2sms_sender",
+            "is_active",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        stored = self.instance if self.instance.pk else None
+        for field in ("api_token", "password"):
+            if cleaned.get(f"clear_{field}"):
+                cleaned[field] = ""
+            elif not cleaned.get(field) and stored is not None:
+                cleaned[field] = getattr(stored, field)
+        return cleaned
+
+
+@admin.register(ClientAccount)
+class ClientAccountAdmin(admin.ModelAdmin):
+    form = ClientAccountAdminForm
+    list_display = ["name", "partner", "username", "has_token", "is_active", "created_at"]
+    list_filter = ["is_active", "partner"]
+    list_select_related = ["partner"]
+    search_fields = ["name", "username", "partner__name"]
+    readonly_fields = ["callback_secret", "created_at"]
+
+    @admin.display(boolean=True, description=_("token"))
+    def has_token(self, account: ClientAccount) -> bool:
+        return bool(account.api_token)
+
+
+class StatusEventInline(admin.TabularInline):
+    model = StatusEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "source", "old_status", "new_status", "applied", "status_at", "note"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """Read-only: messages change only through sending, polling and callbacks."""
+
+    list_display = [
+        "unique_id",
+        "serwersms_id",
+        "partner",
+        "account",
+        "phone",
+        "channel",
+        "message_type",
+        "parts",
+        "status",
+        "created_at",
+        "dispatched_at",
+    ]
+    list_filter = [
+        "partner",
+        "account",
+        "status",
+        "channel",
+        "message_type",
+        ("created_at", admin.DateFieldListFilter),
+        ("dispatched_at", admin.DateFieldListFilter),
+    ]
+    list_select_related = ["partner", "account"]
+    search_fields = ["unique_id", "serwersms_id", "phone"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # no COUNT(*) over millions of rows
+    inlines = [StatusEventInline]
+    exclude = ["text_digest"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class AgreementTierInline(admin.TabularInline):
+    model = AgreementTier
+    extra = 0
+
+
+@admin.register(Agreement)
+class AgreementAdmin(admin.ModelAdmin):
+    list_display = ["partner", "version", "valid_from", "valid_to", "basis", "currency"]
+    list_filter = ["partner", "basis"]
+    list_select_related = ["partner"]
+    inlines = [AgreementTierInline]
+
+
+class StatementLineInline(ReadOnlyInline):
+    model = StatementLine
+    fields = [
+        "account",
+        "message_type",
+        "agreement",
+        "counted_messages",
+        "counted_parts",
+        "pending_messages",
+        "unsent_messages",
+        "commission",
+    ]
+    readonly_fields = fields
+
+
+class AdjustmentInline(ReadOnlyInline):
+    model = Adjustment
+    fields = ["message", "original_period", "old_status", "new_status", "amount", "reason"]
+    readonly_fields = fields
+
+
+class AuditEntryInline(ReadOnlyInline):
+    model = AuditEntry
+    fields = ["created_at", "action", "actor", "detail"]
+    readonly_fields = fields
+
+
+@admin.register(Statement)
+class StatementAdmin(admin.ModelAdmin):
+    """Statements change only through the build and close services (actions below)."""
+
+    list_display = [
+        "partner",
+        "period",
+        "status",
+        "counted_messages",
+        "pending_messages",
+        "unsent_messages",
+        "total",
+        "closed_at",
+    ]
+    list_filter = ["status", "partner", "period"]
+    list_select_related = ["partner"]
+    inlines = [StatementLineInline, AdjustmentInline, AuditEntryInline]
+    actions = ["rebuild", "close"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Rebuild selected draft statements"))
+    def rebuild(self, request, queryset):
+        rebuilt = skipped = 0
+        for statement in queryset.select_related("partner"):
+            result = build_statement(
+                statement.partner, statement.period, actor=request.user.get_username()
+            )
+            skipped += int(result.skipped_closed)
+            rebuilt += int(not result.skipped_closed)
+        self.message_user(
+            request,
+            _("%(rebuilt)d rebuilt, %(skipped)d closed left as they are.")
+            % {"rebuilt": rebuilt, "skipped": skipped},
+        )
+
+    @admin.action(description=_("Close selected statements"))
+    def close(self, request, queryset):
+        for statement in queryset.select_related("partner"):
+            try:
+                result = close_statement(
+                    statement.partner, statement.period, actor=request.user.get_username()
+                )
+            except StatementError as exc:
+                self.message_user(request, str(exc), level=admin_messages.ERROR)
+                continue
+            if result.changed:
+                self.message_user(request, _("Closed %(statement)s.") % {"statement": statement})
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "actor", "partner", "statement"]
+    list_filter = ["action", "partner"]
+    readonly_fields = ["created_at", "action", "actor", "partner", "statement", "detail"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PartnerStaff)
+class PartnerStaffAdmin(admin.ModelAdmin):
+    list_display = ["user", "partner", "role"]
+    list_filter = ["partner", "role"]
+    list_select_related = ["user", "partner"]

@@ -1,0 +1,122 @@
+"""Operator commands: create_partner, create_account, send_sms."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from billing.models import ClientAccount, Message, Partner
+from tests.factories import ClientAccountFactory, PartnerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_create_partner():
+    assert "ic 123" in run("create_partner", "--ic", "123", "--name", "Soft Ltd")
+    assert Partner.objects.get(ic=123).name == "Soft Ltd"
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-3", "1.5", "", "١٢"])
+def test_create_partner_refuses_an_ic_that_is_not_a_positive_integer(bad):
+    with pytest.raises(CommandError, match="positive integer"):
+        run("create_partner", "--ic", bad, "--name", "X")
+    assert not Partner.objects.exists()
+
+
+def test_create_partner_refuses_a_taken_ic():
+    PartnerFactory(ic=5)
+    with pytest.raises(CommandError, match="already exists"):
+        run("create_partner", "--ic", "5", "--name", "Again")
+
+
+def test_create_account_with_token_or_username_and_password():
+    PartnerFactory(ic=9)
+    run("create_account", "--partner", "9", "--name", "a1", "--token", "T")
+    run(
+        "create_account",
+        "--partner",
+        "9",
+        "--name",
+        "a2",
+        "--username",
+        "u",
+        "--password",
+        "p",
+        "--email2sms-sender",
+        "shop@example.com",
+    )
+    assert ClientAccount.objects.get(name="a1").api_token == "T"
+    assert ClientAccount.objects.get(name="a2").email2sms_sender == "shop@example.com"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--partner", "9", "--name", "a"], "API token, or a username and a password"),
+        (["--partner", "9", "--name", "a", "--username", "u"], "API token, or a username"),
+        (["--partner", "77", "--name", "a", "--token", "T"], "No partner has ic 77"),
+        (["--partner", "x", "--name", "a", "--token", "T"], "positive integer"),
+        (["--partner", "9", "--name", "a", "--token", "T", "--email2sms-sender", "nope"], "email"),
+    ],
+)
+def test_create_account_refuses_bad_input(args, expected):
+    PartnerFactory(ic=9)
+    with pytest.raises(CommandError, match=expected):
+        run("create_account", *args)
+    assert not ClientAccount.objects.exists()
+
+
+def test_send_sms_prints_one_line_per_recipient(stub):
+    account = ClientAccountFactory(partner=PartnerFactory(ic=31))
+    out = run(
+        "send_sms",
+        "--account",
+        account.name,
+        "--to",
+        "+48500600700",
+        "--to",
+        "+48500600701",
+        "--text",
+        "Hi",
+        "--unique-id",
+        "cli-1",
+    )
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    first = Message.objects.get(unique_id="cli-1-1")
+    assert lines[0].split("\t")[:3] == [f"#{first.pk} cli-1-1", first.serwersms_id, "queued"]
+    assert stub.requests[0].json["ic"] == 31
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--account", "ghost", "--to", "+48500600700", "--text", "Hi"], "Unknown client account"),
+        (["--to", "12", "--text", "Hi"], "not a valid phone number"),
+        (["--to", "+48500600700", "--text", ""], "text is empty"),
+        (["--to", "+48500600700", "--text", "x" * 2000], "too long"),
+    ],
+)
+def test_send_sms_refuses_bad_input_and_writes_nothing(stub, args, expected):
+    account = ClientAccountFactory()
+    if "--account" not in args:
+        args = ["--account", account.name, *args]
+    with pytest.raises(CommandError, match=expected):
+        run("send_sms", *args)
+    assert not Message.objects.exists() and stub.requests == []
+
+
+def test_send_sms_shows_a_serwersms_refusal(stub):
+    account = ClientAccountFactory()
+    stub.answer(
+        status=401,
+        body={"error": {"code": 1001, "type": "InvalidCredentials", "message": "Bad login"}},
+    )
+    out = run("send_sms", "--account", account.name, "--to", "+48500600700", "--text", "Hi")
+    assert "unsent" in out and "1001: Bad login" in out

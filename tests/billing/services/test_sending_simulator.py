@@ -1,0 +1,129 @@
+"""send_sms against the live simulator: every channel, the ic it saw, faults, no double sends."""
+
+import pytest
+
+from billing.models import Message
+from billing.services.sending import send_sms
+from billing.serwersms import client_for
+from billing.statuses import Status
+from tests.factories import ClientAccountFactory, PartnerFactory
+
+pytestmark = pytest.mark.django_db
+IC = 5151
+PHONES = ["+48500600700", "+48500600701"]
+
+
+@pytest.fixture
+def account(simulator_settings, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.SERWERSMS_RETRIES = 0
+    simulator_settings.register_account(
+        token="sim-token", username="sim-user", password="sim-pass", email="shop@example.com"
+    )
+    return ClientAccountFactory(
+        partner=PartnerFactory(ic=IC),
+        api_token="sim-token",
+        username="sim-user",
+        password="sim-pass",
+        email2sms_sender="shop@example.com",
+    )
+
+
+def sending_requests(simulator):
+    return [r for r in simulator.requests() if r["action"] in SENDS]
+
+
+SENDS = {"messages/send_sms", "messages/send_personalized", "xml:wyslij_sms", "smtp"}
+
+
+@pytest.mark.parametrize("channel", ["api_v2", "xml_api", "email2sms"])
+def test_each_channel_sends_with_the_partners_ic(simulator_settings, account, channel):
+    messages = send_sms(account, PHONES, "Hello from the portal", channel=channel)
+    assert [m.status for m in messages] == [Status.QUEUED, Status.QUEUED]
+    assert all(m.ic == IC and m.channel == channel for m in messages)
+    seen = simulator_settings.messages()
+    assert sorted(s["phone"] for s in seen) == PHONES
+    assert {s["ic"] for s in seen} == {IC}
+    assert {s["channel"] for s in seen} == {channel}
+    if channel != "email2sms":
+        assert {m.serwersms_id for m in messages} == {s["id"] for s in seen}
+        assert {m.unique_id for m in messages} == {s["unique_id"] for s in seen}
+    else:
+        assert {m.serwersms_id for m in messages} == {None}
+    assert all(r["ic"] == IC for r in sending_requests(simulator_settings))
+
+
+def test_non_sending_requests_carry_no_ic(simulator_settings, account):
+    (message,) = send_sms(account, PHONES[:1], "Hi", unique_id="look-me-up")
+    api = client_for(account, "api_v2")
+    assert [i.serwersms_id for i in api.reports(unique_ids=["look-me-up"])] == [
+        message.serwersms_id
+    ]
+    assert api.view(serwersms_id=message.serwersms_id).phone == PHONES[0]
+    xml = client_for(account, "xml_api")
+    assert xml.sprawdz_sms(usmsids=["look-me-up"])[0].serwersms_id == message.serwersms_id
+    requests = simulator_settings.requests()
+    reads = [r for r in requests if r["action"] not in SENDS]
+    assert len(reads) >= 3
+    assert all(r["ic"] is None for r in reads)
+    assert [r["ic"] for r in requests if r["action"] in SENDS] == [IC]
+
+
+def test_the_same_unique_id_is_sent_once(simulator_settings, account):
+    first = send_sms(account, PHONES, "Hi", unique_id="order-1")
+    again = send_sms(account, PHONES, "Hi", unique_id="order-1")
+    assert [m.pk for m in again] == [m.pk for m in first]
+    assert len(simulator_settings.messages()) == 2
+    assert len(sending_requests(simulator_settings)) == 1
+
+
+def test_wrong_credentials_mark_unsent(simulator_settings, account):
+    account.api_token = "wrong"
+    account.save()
+    (message,) = send_sms(account, PHONES[:1], "Hi")
+    assert (message.status, message.reason) == (Status.UNSENT, "1001")
+    assert simulator_settings.messages() == []
+
+
+def test_limit_exhausted_marks_unsent(simulator_settings, account):
+    simulator_settings.register_account(token="poor", limit=0, name="poor")
+    poor = ClientAccountFactory(partner=account.partner, api_token="poor")
+    (message,) = send_sms(poor, PHONES[:1], "Hi")
+    assert (message.status, message.reason) == (Status.UNSENT, "3001")
+
+
+@pytest.mark.parametrize("fault", ["accept_then_drop", "malformed"])
+def test_an_answer_lost_after_sending_is_found_by_unique_id(simulator_settings, account, fault):
+    simulator_settings.faults([fault])
+    (message,) = send_sms(account, PHONES[:1], "Hi")
+    assert message.status == Status.QUEUED
+    assert message.match_method == "unique_id"
+    (seen,) = simulator_settings.messages()
+    assert seen["id"] == message.serwersms_id
+    assert len(sending_requests(simulator_settings)) == 1
+
+
+def test_http_500_is_unsent_after_checking(simulator_settings, account):
+    simulator_settings.faults(["http_500"])
+    (message,) = send_sms(account, PHONES[:1], "Hi")
+    assert message.status == Status.UNSENT
+    assert message.reason in ("5000", "server_error") and message.error_message
+    assert simulator_settings.messages() == []
+
+
+def test_a_timeout_is_never_sent_twice(simulator_settings, account, settings):
+    settings.SERWERSMS_TIMEOUT = 0.5
+    simulator_settings.faults(["slow"], slow_seconds=1.5)
+    (message,) = send_sms(account, PHONES[:1], "Hi")
+    # Not known yet when we looked: still submitting with the timeout noted.
+    assert message.status in (Status.SUBMITTING, Status.QUEUED)
+    assert message.reason == "timeout_or_dropped"
+    assert len(sending_requests(simulator_settings)) == 1
+    assert Message.objects.count() == 1
+
+
+def test_xml_api_wrong_credentials_mark_unsent(simulator_settings, account):
+    account.password = "wrong"
+    account.save()
+    (message,) = send_sms(account, PHONES[:1], "Hi", channel="xml_api")
+    assert (message.status, message.reason) == (Status.UNSENT, "1001")
