@@ -7,4 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("billing.urls")),
+    path("", include("partner_portal.portal_urls")),
 ]

@@ -29,6 +29,16 @@ def pytest_sessionstart(session):
         raise pytest.UsageError("REQUIRE_SERVICES=1 but Redis is not reachable on :6379")
 
 
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Messages raised outside a request are asserted in English; the product's default
+    language is Polish (requests pick theirs through LocaleMiddleware)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -74,3 +74,74 @@ class AgreementTierFactory(factory.django.DjangoModelFactory):
     rate_full = "0.0100"
     rate_mms = "0.0250"
     rate_voice = "0.0150"
+
+
+# --- portal: users, staff and statements -------------------------------------------------------
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password("portal-pass-123")
+
+
+class PartnerStaffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.PartnerStaff
+
+    user = factory.SubFactory(UserFactory)
+    partner = factory.SubFactory(PartnerFactory)
+    role = models.StaffRole.VIEWER
+
+
+class StatusEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.StatusEvent
+
+    message = factory.SubFactory(MessageFactory)
+    source = models.EventSource.POLL
+    old_status = Status.QUEUED
+    new_status = Status.DELIVERED
+
+
+class StatementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Statement
+
+    partner = factory.SubFactory(PartnerFactory)
+    period = factory.LazyFunction(lambda: timezone.localdate().replace(day=1))
+
+
+class StatementLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.StatementLine
+
+    statement = factory.SubFactory(StatementFactory)
+    account = factory.SubFactory(
+        ClientAccountFactory, partner=factory.SelfAttribute("..statement.partner")
+    )
+    message_type = models.MessageType.ECO
+
+
+class StatementItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.StatementItem
+
+    statement = factory.SubFactory(StatementFactory)
+    message = factory.SubFactory(MessageFactory, status=Status.DELIVERED)
+    status = factory.SelfAttribute("message.status")
+    parts = factory.SelfAttribute("message.parts")
+    amount = "0.0100"
+
+
+class AuditEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.AuditEntry
+
+    partner = factory.SubFactory(PartnerFactory)
+    action = "built"
+    actor = "operator"

@@ -78,6 +78,7 @@ def test_overlapping_agreement_is_refused_in_the_admin(operator_client):
             "tiers-TOTAL_FORMS": 0,
             "tiers-INITIAL_FORMS": 0,
         },
+        headers={"accept-language": "en"},  # the admin is Polish by default
     )
     assert response.status_code == 200
     assert "overlaps" in response.content.decode()

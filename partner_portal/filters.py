@@ -1,0 +1,76 @@
+"""The messages table's filters. Choices are limited to the request's partner."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import Channel, Message, MessageType, Partner
+from billing.selectors import accounts_for, messages_for
+from billing.statuses import Status
+from partner_portal.forms import MessageFilterForm
+
+STATUS_CHOICES = [
+    ("counted", _("counted (sent, delivered, undelivered)")),
+    ("pending", _("pending (not dispatched yet)")),
+    *Status.choices,
+]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class MessageFilter(django_filters.FilterSet):
+    """Parses and validates the query string; the query itself is billing.selectors.messages_for."""
+
+    date_from = django_filters.DateFilter(
+        label=_("From"), method="skip", widget=DateInput(format="%Y-%m-%d")
+    )
+    date_to = django_filters.DateFilter(
+        label=_("To"), method="skip", widget=DateInput(format="%Y-%m-%d")
+    )
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=STATUS_CHOICES, method="skip", empty_label=_("any")
+    )
+    account = django_filters.ModelChoiceFilter(
+        label=_("Client account"), queryset=None, method="skip", empty_label=_("any")
+    )
+    message_type = django_filters.ChoiceFilter(
+        label=_("Type"), choices=MessageType.choices, method="skip", empty_label=_("any")
+    )
+    channel = django_filters.ChoiceFilter(
+        label=_("Channel"), choices=Channel.choices, method="skip", empty_label=_("any")
+    )
+    phone = django_filters.CharFilter(label=_("Phone"), method="skip", max_length=20)
+
+    class Meta:
+        model = Message
+        fields: list[str] = []
+        form = MessageFilterForm
+
+    def __init__(self, data=None, *, partner: Partner, **kwargs):
+        self.partner = partner
+        super().__init__(data, queryset=Message.objects.none(), **kwargs)
+        self.filters["account"].queryset = accounts_for(partner)
+
+    def skip(self, queryset, name, value):
+        return queryset
+
+    @property
+    def qs(self):
+        # Invalid input shows its errors and an empty table, never unfiltered data.
+        if not self.is_bound:
+            return messages_for(self.partner, {})
+        if not self.form.is_valid():
+            return Message.objects.none()
+        return messages_for(self.partner, self.form.cleaned_data)
+
+
+def message_filter(request, partner: Partner) -> MessageFilter:
+    data = request.GET if any(key in request.GET for key in FILTER_KEYS) else None
+    return MessageFilter(data, partner=partner)
+
+
+FILTER_KEYS = ("date_from", "date_to", "status", "account", "message_type", "channel", "phone")

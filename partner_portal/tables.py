@@ -1,0 +1,55 @@
+"""django-tables2 tables of the portal."""
+
+from __future__ import annotations
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import Message
+
+
+class MessageTable(tables.Table):
+    created_at = tables.DateTimeColumn(
+        verbose_name=_("Created"), format="SHORT_DATETIME_FORMAT", linkify=False
+    )
+    account = tables.Column(verbose_name=_("Client account"), order_by=("account__name",))
+    phone = tables.Column(verbose_name=_("Phone"))
+    sender = tables.Column(verbose_name=_("Sender"))
+    message_type = tables.Column(verbose_name=_("Type"))
+    channel = tables.Column(verbose_name=_("Channel"))
+    parts = tables.Column(
+        verbose_name=_("Parts"), attrs={"td": {"class": "num"}, "th": {"class": "num"}}
+    )
+    status = tables.Column(verbose_name=_("Status"))
+    dispatched_at = tables.DateTimeColumn(
+        verbose_name=_("Dispatched"), format="SHORT_DATETIME_FORMAT"
+    )
+
+    class Meta:
+        model = Message
+        fields = (
+            "created_at",
+            "account",
+            "phone",
+            "sender",
+            "message_type",
+            "channel",
+            "parts",
+            "status",
+            "dispatched_at",
+        )
+        template_name = "portal/table.html"
+        attrs = {"class": "data-table"}
+        empty_text = _("No messages match these filters.")
+        order_by = ("-created_at",)
+
+    def render_phone(self, record, value):
+        url = reverse("message_detail", args=[record.pk])
+        return format_html('<a href="{}">{}</a>', url, value)
+
+    def render_status(self, record, value):
+        return format_html(
+            '<span class="status status-{}">{}</span>', record.status, record.get_status_display()
+        )

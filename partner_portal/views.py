@@ -1,0 +1,143 @@
+"""Views of the partner portal: parse the request, call one selector, render. Scoping to the
+user's partner is done by partner_portal.access."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django_tables2 import RequestConfig
+from django_tables2.paginators import LazyPaginator
+
+from billing import selectors
+from billing.models import Message, Statement
+
+from . import exports
+from .access import billing_manager_required, get_partner_object_or_404, partner_required
+from .charts import daily_chart
+from .filters import message_filter
+from .tables import MessageTable
+
+MESSAGES_PER_PAGE = 50
+
+
+@partner_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    figures = selectors.dashboard_figures(request.partner, timezone.now())
+    return render(
+        request,
+        "portal/dashboard.html",
+        {"figures": figures, "chart": daily_chart(figures.series), "nav": "dashboard"},
+    )
+
+
+@partner_required
+def message_list(request: HttpRequest) -> HttpResponse:
+    message_filter_ = message_filter(request, request.partner)
+    queryset = message_filter_.qs
+    table = MessageTable(queryset)
+    # LazyPaginator never counts the whole table; it only looks one page ahead.
+    RequestConfig(
+        request, paginate={"paginator_class": LazyPaginator, "per_page": MESSAGES_PER_PAGE}
+    ).configure(table)
+    query = request.GET.copy()
+    for key in ("page", "sort"):
+        query.pop(key, None)
+    return render(
+        request,
+        "portal/messages.html",
+        {
+            "filter": message_filter_,
+            "table": table,
+            "totals": selectors.message_totals(queryset),
+            "has_messages": Message.objects.filter(partner=request.partner).exists(),
+            "export_query": query.urlencode(),
+            "nav": "messages",
+        },
+    )
+
+
+@partner_required
+def message_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    message_filter_ = message_filter(request, request.partner)
+    queryset = message_filter_.qs.order_by("-created_at", "-id")
+    if fmt == "csv":
+        return exports.messages_csv_response(queryset, request.partner.ic)
+    if fmt == "xlsx":
+        return exports.messages_xlsx_response(queryset, request.partner.ic)
+    raise Http404("Unknown export format.")
+
+
+@partner_required
+def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_partner_object_or_404(request, Message.objects.select_related("account"), pk=pk)
+    return render(
+        request,
+        "portal/message_detail.html",
+        {
+            "message": message,
+            "events": message.events.order_by("created_at", "id"),
+            "nav": "messages",
+        },
+    )
+
+
+@partner_required
+def statement_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portal/statements.html",
+        {"statements": selectors.statements_for(request.partner), "nav": "statements"},
+    )
+
+
+@partner_required
+def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    statement = get_partner_object_or_404(request, Statement, pk=pk)
+    return render(
+        request,
+        "portal/statement_detail.html",
+        {
+            "statement": statement,
+            "lines": selectors.statement_lines(statement),
+            "adjustments": selectors.statement_adjustments(statement),
+            "audit": selectors.statement_audit(statement),
+            "formats": exports.STATEMENT_FORMATS,
+            "nav": "statements",
+        },
+    )
+
+
+@billing_manager_required
+def statement_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    statement = get_partner_object_or_404(request, Statement, pk=pk)
+    if fmt not in exports.STATEMENT_FORMATS:
+        raise Http404("Unknown statement format.")
+    return exports.statement_download_response(statement, fmt, request.user.get_username())
+
+
+def _period_from(request: HttpRequest, today: dt.date) -> dt.date:
+    value = request.GET.get("period", "")
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        return today.replace(day=1)
+
+
+@partner_required
+def account_list(request: HttpRequest) -> HttpResponse:
+    today = timezone.localtime(timezone.now(), selectors.billing_zone()).date()
+    period = _period_from(request, today)
+    return render(
+        request,
+        "portal/accounts.html",
+        {
+            "period": period,
+            "previous_period": selectors.previous_month(period),
+            "next_period": selectors.next_month(period) if period < today.replace(day=1) else None,
+            "rows": selectors.account_figures(request.partner, period),
+            "nav": "accounts",
+        },
+    )
