@@ -118,7 +118,7 @@ def test_command_serves_until_stopped_and_saves_its_state(tmp_path, stop_signal)
         assert response.status_code == 200
     finally:
         process.send_signal(stop_signal)
-        out, _err = process.communicate(timeout=10)
+        out, _err = process.communicate(timeout=30)
     assert process.returncode == 0
     assert f"http://127.0.0.1:{port}/" in out
     saved = json.loads((tmp_path / "state.json").read_text())
