@@ -1,4 +1,7 @@
-"""Data and invariants of the domain. Rules live in statuses.py / commission.py, work in services/."""
+"""Data and invariants of the domain.
+
+Rules live in statuses.py and commission.py, work in services/.
+"""
 
 from __future__ import annotations
 
@@ -49,25 +52,31 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return f"{self.name} (ic {self.ic})"
 
+    def save(self, *args, **kwargs) -> None:
+        validate_ic(self.ic)
+        if self._stored_ic_in_use() is not None:
+            raise ValidationError(_("The ic cannot change once messages reference it."))
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         super().clean()
         if self.ic is not None:
             validate_ic(self.ic)
-        if self.pk and self.ic is not None:
-            stored_ic = Partner.objects.filter(pk=self.pk).values_list("ic", flat=True).first()
-            if stored_ic is not None and stored_ic != self.ic and self.messages.exists():
-                raise ValidationError(
-                    {"ic": _("The ic cannot change: messages already carry ic %(ic)s.")},
-                    params={"ic": stored_ic},
-                )
+        stored_ic = self._stored_ic_in_use()
+        if stored_ic is not None:
+            raise ValidationError(
+                {"ic": _("The ic cannot change: messages already carry ic %(ic)s.")},
+                params={"ic": stored_ic},
+            )
 
-    def save(self, *args, **kwargs) -> None:
-        validate_ic(self.ic)
-        if self.pk:
-            stored_ic = Partner.objects.filter(pk=self.pk).values_list("ic", flat=True).first()
-            if stored_ic is not None and stored_ic != self.ic and self.messages.exists():
-                raise ValidationError(_("The ic cannot change once messages reference it."))
-        super().save(*args, **kwargs)
+    def _stored_ic_in_use(self) -> int | None:
+        """The stored ic when this save would change it although messages carry it."""
+        if not self.pk or self.ic is None:
+            return None
+        stored_ic = Partner.objects.filter(pk=self.pk).values_list("ic", flat=True).first()
+        if stored_ic is not None and stored_ic != self.ic and self.messages.exists():
+            return stored_ic
+        return None
 
 
 class ClientAccount(models.Model):
@@ -434,6 +443,9 @@ class StatementLine(_FrozenWithStatement):
     class Meta:
         ordering = ["account__name", "message_type"]
 
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.message_type}: {self.commission}"
+
 
 class StatementItem(_FrozenWithStatement):
     """The commission of one counted message on one statement: the statement explained."""
@@ -456,6 +468,9 @@ class StatementItem(_FrozenWithStatement):
             models.UniqueConstraint(fields=["statement", "message"], name="statement_item_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"message {self.message_id}: {self.amount}"
+
 
 class Adjustment(_FrozenWithStatement):
     """A late change to a closed month, carried on the partner's next open statement."""
@@ -473,6 +488,9 @@ class Adjustment(_FrozenWithStatement):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} ({self.original_period:%Y-%m}): {self.amount}"
 
 
 class AuditEntry(models.Model):
@@ -493,6 +511,9 @@ class AuditEntry(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit trail")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} by {self.actor}"
 
 
 class StaffRole(models.TextChoices):

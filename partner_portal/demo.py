@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
-from urllib.parse import urljoin
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urljoin
 
 import requests
 from django.conf import settings
@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from billing.commission import can_close
 from billing.models import (
     Agreement,
     AgreementTier,
@@ -29,13 +30,11 @@ from billing.models import (
     EventSource,
     MatchMethod,
     Message,
-    MessageType,
     Partner,
     PartnerStaff,
     StaffRole,
     StatusEvent,
 )
-from billing.commission import can_close
 from billing.services.sending import send_sms
 from billing.services.statements import build_statements, close_statement
 from billing.statuses import Status
@@ -354,7 +353,10 @@ def send_recent(accounts: list[ClientAccount]) -> int:
                 if channel != Channel.EMAIL2SMS and n % 2:
                     sender = account.partner.name.split()[0].upper()[:11]
                 messages = send_sms(
-                    account, phones, rng.choice(RECENT_TEXTS), sender=sender or None,
+                    account,
+                    phones,
+                    rng.choice(RECENT_TEXTS),
+                    sender=sender or None,
                     channel=channel,
                 )
                 total += len(messages)

@@ -46,10 +46,9 @@ def free_port() -> int:
 
 
 # A small canned SerwerSMS stand-in for client edge cases (fixture `stub`).
-from tests.stub_serwersms import stub  # noqa: E402, F401
-
 # The live SerwerSMS simulator: `simulator`, `simulator_settings` (see tests/simulator_fixtures.py).
 from tests.simulator_fixtures import simulator, simulator_server, simulator_settings  # noqa: E402, F401
+from tests.stub_serwersms import stub  # noqa: E402, F401
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Factories for the domain objects (factory-boy); tests build their data here, not from fixtures."""
+"""Factories for the domain objects (factory-boy): tests build their data here."""
 
 import hashlib
 import uuid

@@ -31,9 +31,7 @@ def _post_action(client, action, statements):
 def test_rebuild_action_builds_the_draft_from_messages(operator_client):
     agreement = AgreementFactory()
     when = timezone.now() - timedelta(days=70)
-    MessageFactory(
-        account__partner=agreement.partner, status=Status.DELIVERED, dispatched_at=when
-    )
+    MessageFactory(account__partner=agreement.partner, status=Status.DELIVERED, dispatched_at=when)
     period = timezone.localtime(when).date().replace(day=1)
     statement = Statement.objects.create(partner=agreement.partner, period=period)
     _post_action(operator_client, "rebuild", [statement])

@@ -4,8 +4,8 @@ from collections import Counter
 
 import pytest
 from django.contrib.auth import authenticate
-from django.test import RequestFactory
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from billing.models import (
     Agreement,

@@ -66,7 +66,9 @@ class Command(BaseCommand):
         # This process sends the demo's recent messages too: same addresses as the children.
         settings.SERWERSMS_API_URL = env["SERWERSMS_API_URL"]
         settings.SERWERSMS_XML_API_URL = env["SERWERSMS_XML_API_URL"]
-        settings.SERWERSMS_EMAIL2SMS_PORT = settings.EMAIL_PORT = int(env["SERWERSMS_EMAIL2SMS_PORT"])
+        settings.SERWERSMS_EMAIL2SMS_PORT = settings.EMAIL_PORT = int(
+            env["SERWERSMS_EMAIL2SMS_PORT"]
+        )
         settings.PUBLIC_BASE_URL = env["PUBLIC_BASE_URL"]
         var = Path(settings.VAR_DIR)
         logs = var / "logs"

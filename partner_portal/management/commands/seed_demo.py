@@ -1,4 +1,4 @@
-"""Create the demo data (idempotent): partners, agreements, accounts, logins, 3 months of traffic."""
+"""Create the demo data (idempotent): partners, agreements, accounts, logins, traffic."""
 
 from django.core.management.base import BaseCommand
 
