@@ -25,7 +25,9 @@ def test_partner_form_accepts_a_positive_integer():
 
 def test_admin_add_partner_with_a_bad_ic_shows_the_error_and_saves_nothing(admin_client):
     response = admin_client.post(
-        reverse("admin:billing_partner_add"), {"name": "Soft", "ic": "-7", "is_active": "on"}
+        reverse("admin:billing_partner_add"),
+        {"name": "Soft", "ic": "-7", "is_active": "on"},
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 200
     assert "The ic must be a positive integer" in response.content.decode()
