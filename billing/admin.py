@@ -126,13 +126,22 @@ class ClientAccountAdmin(admin.ModelAdmin):
         return bool(account.api_token)
 
 
-class StatusEventInline(admin.TabularInline):
-    model = StatusEvent
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that change only through services (sending, polling, statements), never by hand."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
-    fields = ["created_at", "source", "old_status", "new_status", "applied", "status_at", "note"]
-    readonly_fields = fields
-    ordering = ["created_at", "id"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -141,8 +150,15 @@ class StatusEventInline(admin.TabularInline):
         return False
 
 
+class StatusEventInline(ReadOnlyInline):
+    model = StatusEvent
+    fields = ["created_at", "source", "old_status", "new_status", "applied", "status_at", "note"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdmin):
     """Read-only: messages change only through sending, polling and callbacks."""
 
     list_display = [
@@ -173,26 +189,6 @@ class MessageAdmin(admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over millions of rows
     inlines = [StatusEventInline]
     exclude = ["text_digest"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class AgreementTierInline(admin.TabularInline):
@@ -236,7 +232,7 @@ class AuditEntryInline(ReadOnlyInline):
 
 
 @admin.register(Statement)
-class StatementAdmin(admin.ModelAdmin):
+class StatementAdmin(ReadOnlyAdmin):
     """Statements change only through the build and close services (actions below)."""
 
     list_display = [
@@ -253,15 +249,6 @@ class StatementAdmin(admin.ModelAdmin):
     list_select_related = ["partner"]
     inlines = [StatementLineInline, AdjustmentInline, AuditEntryInline]
     actions = ["rebuild", "close"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description=_("Rebuild selected draft statements"))
     def rebuild(self, request, queryset):
@@ -293,19 +280,10 @@ class StatementAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "action", "actor", "partner", "statement"]
     list_filter = ["action", "partner"]
     readonly_fields = ["created_at", "action", "actor", "partner", "statement", "detail"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(PartnerStaff)
