@@ -302,11 +302,13 @@ class SimulatorServer:
 
     def stop(self) -> None:
         self._stop.set()
+        # Each stop step is bounded: a server caught half-started by a signal must not keep the
+        # process alive (all our threads are daemons, so the process can always exit).
         if self._httpd is not None:
-            self._httpd.shutdown()
+            _bounded(self._httpd.shutdown, seconds=5)
             self._httpd.server_close()
         if self._smtp is not None:
-            self._smtp.stop()
+            _bounded(self._smtp.stop, seconds=5)
             self._smtp = None
         for thread in self._threads:
             thread.join(timeout=5)
@@ -364,3 +366,10 @@ class SimulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _bounded(call, seconds: float) -> None:
+    """Run `call` in a daemon thread and wait at most `seconds` for it."""
+    thread = threading.Thread(target=call, name=f"sim-stop-{call.__name__}", daemon=True)
+    thread.start()
+    thread.join(timeout=seconds)
