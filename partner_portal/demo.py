@@ -113,7 +113,7 @@ def create_partners_and_logins(today: date) -> list[ClientAccount]:
                 )
                 AgreementTier.objects.create(
                     agreement=agreement,
-                    from_volume=1500,
+                    from_volume=1000,
                     rate_eco=Decimal("0.0080"),
                     rate_full=Decimal("0.0200"),
                     rate_mms=Decimal("0.0700"),
