@@ -153,6 +153,8 @@ AXES_LOCKOUT_PARAMETERS = "partner_portal.login_security.lockout_parameters"
 AXES_CLIENT_IP_CALLABLE = "partner_portal.login_security.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = True
+# Security logs name the username and the client address (never the password).
+AXES_SENSITIVE_PARAMETERS: list[str] = []
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
 LOGIN_DEVICE_COOKIE_DAYS = env_int("LOGIN_DEVICE_COOKIE_DAYS", 180)

@@ -90,13 +90,15 @@ def invite_colleague(
         "url": url,
         "days": settings.INVITATION_VALID_DAYS,
     }
-    transaction.on_commit(
-        lambda: send_to_person(
+    try:
+        send_to_person(
             to=email,
             subject=_("Invitation to the %(partner)s partner portal") % {"partner": partner.name},
             body=render_to_string("portal/mail/invitation.txt", context),
         )
-    )
+    except OSError as error:  # SMTP refused or unreachable: the link never left, void it
+        Invitation.objects.filter(pk=invitation.pk).update(revoked_at=timezone.now())
+        raise ValidationError(_("The e-mail could not be sent; try again later.")) from error
     return SentInvitation(invitation=invitation, url=url)
 
 
