@@ -68,6 +68,14 @@ def period_label(value) -> str:
 
 
 @register.filter
+def period_end(value):
+    """The last day of the month that starts on `value`."""
+    import calendar
+
+    return value.replace(day=calendar.monthrange(value.year, value.month)[1])
+
+
+@register.filter
 def reason_label(value) -> str:
     """A SerwerSMS reason code in words (unknown codes as they are)."""
     return labels.reason_label(value)
@@ -79,6 +87,14 @@ def role_label(value) -> str:
         return str(StaffRole(value).label)
     except ValueError:
         return value or ""
+
+
+@register.simple_tag
+def phone_chart(series):
+    """The dashboard chart drawn for a phone's width, so its labels stay readable there."""
+    from partner_portal.charts import daily_chart
+
+    return daily_chart(series, width=380, height=240)
 
 
 @register.simple_tag
