@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from billing.cells import neutralise
 from billing.commission import BILLING_ZONE, format_period
 from billing.models import Statement
 from billing.services.statements import agreements_of
@@ -56,14 +57,6 @@ ADJUSTMENT_COLUMNS = (
 )
 PDF_MESSAGE_LIMIT = 5000  # beyond this the PDF points to the CSV/XLSX for the full list
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _local(instant) -> str:

@@ -44,6 +44,7 @@ DEMO_USERS = [
     ("acme.billing", "acme-demo-2026", "Acme Software", StaffRole.BILLING_MANAGER),
     ("acme.viewer", "acme-view-2026", "Acme Software", StaffRole.VIEWER),
     ("beta.billing", "beta-demo-2026", "Beta Systems", StaffRole.BILLING_MANAGER),
+    ("beta.viewer", "beta-view-2026", "Beta Systems", StaffRole.VIEWER),
 ]
 DEMO_OPERATOR = ("operator", "operator-demo-2026")
 
@@ -159,7 +160,9 @@ def create_partners_and_logins(today: date) -> list[ClientAccount]:
             accounts.append(account)
     User = get_user_model()
     for username, password, partner_name, role in DEMO_USERS:
-        user, created = User.objects.get_or_create(username=username)
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@demo.example"}
+        )
         if created:
             user.set_password(password)
             user.save()

@@ -1,11 +1,15 @@
 """URL map: the operators' admin, the SerwerSMS callback endpoint, the partner portal."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_PATH, admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("billing.urls")),
     path("", include("partner_portal.portal_urls")),
 ]
+
+# Error pages in the portal's layout and language (templates/400.html ... 500.html are Django's
+# defaults for these handlers; a failed CSRF check gets the 403 page too).

@@ -8,7 +8,9 @@ from django import template
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
 
+from billing.models import StaffRole
 from billing.statuses import parse_status
+from partner_portal import labels
 
 register = template.Library()
 
@@ -55,8 +57,44 @@ def status_label(value) -> str:
 
 @register.filter
 def period_label(value) -> str:
-    """A billing month, e.g. "listopad 2026" / "November 2026"."""
-    return formats.date_format(value, "F Y")
+    """A billing month as it reads inside a sentence: "listopad 2026" / "November 2026".
+
+    Polish month names are lowercase except at the start of a sentence (use |capfirst there).
+    """
+    text = formats.date_format(value, "F Y")
+    if (translation.get_language() or "pl").split("-")[0] == "pl":
+        return text.lower()
+    return text
+
+
+@register.filter
+def period_end(value):
+    """The last day of the month that starts on `value`."""
+    import calendar
+
+    return value.replace(day=calendar.monthrange(value.year, value.month)[1])
+
+
+@register.filter
+def reason_label(value) -> str:
+    """A SerwerSMS reason code in words (unknown codes as they are)."""
+    return labels.reason_label(value)
+
+
+@register.filter
+def role_label(value) -> str:
+    try:
+        return str(StaffRole(value).label)
+    except ValueError:
+        return value or ""
+
+
+@register.simple_tag
+def phone_chart(series):
+    """The dashboard chart drawn for a phone's width, so its labels stay readable there."""
+    from partner_portal.charts import daily_chart
+
+    return daily_chart(series, width=380, height=240)
 
 
 @register.simple_tag
@@ -69,5 +107,9 @@ def audit_action(action: str) -> str:
         "downloaded": _("downloaded"),
         "exported": _("exported"),
         "reconciled": _("reconciled"),
+        "staff_invited": _("colleague invited"),
+        "staff_joined": _("colleague joined"),
+        "staff_removed": _("colleague removed"),
+        "invitation_revoked": _("invitation revoked"),
     }
     return labels.get(action, action)
