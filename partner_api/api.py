@@ -8,15 +8,15 @@ message}]}` with 400, 401, 403, 404, 409, 413 or 429.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Status
+from ninja import NinjaAPI, Path, Query, Status
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.params import Header
 from ninja.security import HttpBearer
@@ -43,7 +43,8 @@ ERRORS = {
     413: s.Error,
     429: s.Error,
 }
-GUIDE = Path(settings.BASE_DIR) / "docs" / "api.md"
+MAX_ID = 2**62  # larger ids overflow the database's bigint: answer 400, not 500
+GUIDE = FilePath(settings.BASE_DIR) / "docs" / "api.md"
 
 
 def _responses(ok: int, schema, *codes: int) -> dict:
@@ -328,11 +329,11 @@ def report(request, payload: s.ReportIn, idempotency_key: str | None = Idempoten
 
 
 @api.get(
-    "/messages/{int:message_id}",
+    "/messages/{message_id}",
     response=_responses(200, s.MessageDetail, 404),
     summary="One message with its status history",
 )
-def message_detail(request, message_id: int):
+def message_detail(request, message_id: int = Path(..., ge=1, le=MAX_ID)):
     message = selectors.message_for(request.auth.account.partner, message_id)
     if message is None:
         raise Http404
@@ -403,19 +404,12 @@ def message_list(request, filters: Query[MessageFilters]):
 def commission(
     request,
     period: str | None = Query(
-        None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM; default this month."
+        None, pattern=r"^2[0-9]{3}-(0[1-9]|1[0-2])$", description="YYYY-MM; default this month."
     ),
 ):
     partner = request.auth.account.partner
     if period:
         month = dt.date(int(period[:4]), int(period[5:7]), 1)
-        if month.year < 2000:
-            raise ApiError(
-                400,
-                "invalid_request",
-                "No billing month before 2000.",
-                [("period", "out_of_range", "Give a month from 2000 on.")],
-            )
     else:
         month = selectors.month_start(
             timezone.localtime(timezone.now(), selectors.billing_zone()).date()
@@ -431,7 +425,10 @@ def commission(
         "unsent": figures.unsent,
         "delivered": figures.delivered,
         "undelivered": figures.undelivered,
-        "commission": figures.commission,
+        # A sum of 4-place amounts: quantizing only drops the database's trailing zeros.
+        "commission": None
+        if figures.commission is None
+        else figures.commission.quantize(settings.BILLING_MESSAGE_DECIMALS),
         "statement_id": statement.pk if statement else None,
         "statement_status": statement.status if statement else None,
         "accounts": [
@@ -500,7 +497,7 @@ DOCUMENT_TYPES = {
 
 
 @api.get(
-    "/statements/{int:statement_id}/documents/{fmt}",
+    "/statements/{statement_id}/documents/{fmt}",
     response={code: schema for code, schema in _responses(200, None, 404).items() if code != 200},
     summary="A statement as CSV, XLSX or PDF",
     url_name="statement_document",
@@ -516,7 +513,11 @@ DOCUMENT_TYPES = {
         }
     },
 )
-def statement_document(request, statement_id: int, fmt: Literal["csv", "xlsx", "pdf"]):
+def statement_document(
+    request,
+    fmt: Literal["csv", "xlsx", "pdf"],
+    statement_id: int = Path(..., ge=1, le=MAX_ID),
+):
     from billing.exports import render_statement
 
     partner = request.auth.account.partner
@@ -534,3 +535,10 @@ def statement_document(request, statement_id: int, fmt: Literal["csv", "xlsx", "
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def not_found(request, rest: str = ""):
+    """Any other path under /api/v1/: a JSON 404, like the API's own."""
+    return JsonResponse(
+        {"error": "not_found", "message": "No such API endpoint.", "errors": []}, status=404
+    )

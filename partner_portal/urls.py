@@ -3,11 +3,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from partner_api.api import api
+from partner_api.api import api, not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("api/<path:rest>", not_found),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("billing.urls")),
     path("", include("partner_portal.portal_urls")),
