@@ -36,6 +36,7 @@ from billing.statuses import Status
 from .rules import reported_time_problem
 
 INSERT_BATCH = 1000
+FIRST_STATUSES = {Status.QUEUED, Status.SAVED}
 CREATED, EXISTING, REFUSED = "created", "existing", "refused"
 REPORTED_NOTE = "reported by partner software"
 
@@ -97,50 +98,153 @@ def _check(item: Reported, result: ItemResult, account: ClientAccount, now: dt.d
         return ""
 
 
-def _new_row(item: Reported, phone: str, account: ClientAccount, now: dt.datetime) -> Message:
+# Columns that differ per reported message; every other column is one value for the whole batch.
+VARYING = [
+    "ic",
+    "serwersms_id",
+    "unique_id",
+    "phone",
+    "sender",
+    "message_type",
+    "parts",
+    "cost",
+    "status",
+    "queued_at",
+    "dispatched_at",
+]
+EVENT_VARYING = ["message_id", "new_status", "status_at"]
+
+
+def _new_row(item: Reported, phone: str) -> dict:
     first_status = Status.SAVED if item.status == Status.SAVED else Status.QUEUED
+    return {
+        "ic": item.ic,
+        "serwersms_id": item.serwersms_id,
+        "unique_id": item.unique_id or uuid.uuid4().hex,
+        "phone": phone,
+        "sender": item.sender or "",
+        "message_type": item.message_type,
+        "parts": item.parts,
+        "cost": item.cost,
+        "status": first_status.value,
+        "queued_at": item.sent_at,
+        "dispatched_at": item.sent_at,
+    }
+
+
+def _constants(model, template, varying: list[str]) -> list[tuple]:
+    """(field, value) of every other column, from an unsaved row with the model's defaults."""
+    return [
+        (f, getattr(template, f.attname))
+        for f in model._meta.concrete_fields
+        if not f.primary_key and f.attname not in varying
+    ]
+
+
+def copy_rows(rows: list[dict], account: ClientAccount, now: dt.datetime):
+    """(columns, tuples) of exactly what the insert writes: for a COPY beside it (bench_ingest)."""
+    constants = _constants(Message, _template(account, now), VARYING)
+    fields = [f for f, _ in constants] + [Message._meta.get_field(name) for name in VARYING]
+    values = [value for _, value in constants]
+    return [f.column for f in fields], [values + [row[n] for n in VARYING] for row in rows]
+
+
+def _template(account: ClientAccount, now: dt.datetime) -> Message:
     return Message(
         partner_id=account.partner_id,
         account_id=account.pk,
-        ic=item.ic,
         channel=Channel.REPORTED,
-        serwersms_id=item.serwersms_id,
-        unique_id=item.unique_id or uuid.uuid4().hex,
-        phone=phone,
-        sender=item.sender or "",
-        message_type=item.message_type,
-        parts=item.parts,
-        cost=item.cost,
-        status=first_status,
         match_method=MatchMethod.REPORTED,
         created_at=now,
-        queued_at=item.sent_at,
-        dispatched_at=item.sent_at,
     )
 
 
-def _insert_ignoring_conflicts(rows: Sequence[Message]) -> dict[str, int]:
-    """INSERT rows, skipping any that hits a unique constraint; {serwersms_id: new id}."""
-    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+def _insert_ignoring_conflicts(
+    rows: list[dict], account: ClientAccount, now: dt.datetime
+) -> dict[str, int]:
+    """INSERT the rows and their first StatusEvents, skipping any row that hits a unique
+    constraint (a concurrent report); {serwersms_id: new id} of the rows written."""
+    constants = _constants(Message, _template(account, now), VARYING)
+    event_template = StatusEvent(
+        source=EventSource.SEND, old_status="", note=REPORTED_NOTE, created_at=now
+    )
+    event_constants = _constants(StatusEvent, event_template, EVENT_VARYING)
+    if connection.vendor == "postgresql":
+        return _insert_postgresql(rows, constants, event_constants)
+    return _insert_values(rows, constants, event_constants)
+
+
+def _insert_postgresql(rows, constants, event_constants) -> dict[str, int]:
+    """One statement per batch: column arrays through unnest, the events from its RETURNING."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    fields = [Message._meta.get_field(name) for name in VARYING]
     table = quote(Message._meta.db_table)
+    events = quote(StatusEvent._meta.db_table)
+    columns = [quote(f.column) for f, _ in constants] + [quote(f.column) for f in fields]
+    select = [f"CAST(%s AS {f.db_type(connection)})" for f, _ in constants] + [
+        f"v.{quote(f.column)}" for f in fields
+    ]
+    arrays = ", ".join(f"CAST(%s AS {f.db_type(connection)}[])" for f in fields)
+    names = ", ".join(quote(f.column) for f in fields)
+    event_columns = [quote(f.column) for f, _ in event_constants]
+    sql = (
+        f"WITH ins AS (INSERT INTO {table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(select)} FROM unnest({arrays}) AS v({names}) "
+        f"ON CONFLICT DO NOTHING RETURNING id, serwersms_id, status, queued_at), "
+        f"ev AS (INSERT INTO {events} ({', '.join(event_columns)}, message_id, new_status, "
+        f"status_at) SELECT {', '.join(['%s'] * len(event_constants))}, id, status, queued_at "
+        f"FROM ins) SELECT id, serwersms_id FROM ins"
+    )
     created: dict[str, int] = {}
     with connection.cursor() as cursor:
         for start in range(0, len(rows), INSERT_BATCH):
             chunk = rows[start : start + INSERT_BATCH]
-            params = [
-                f.get_db_prep_save(getattr(row, f.attname), connection)
-                for row in chunk
-                for f in fields
-            ]
+            params = [f.get_db_prep_save(value, connection) for f, value in constants]
+            params += [[row[name] for row in chunk] for name in VARYING]
+            params += [f.get_db_prep_save(value, connection) for f, value in event_constants]
+            cursor.execute(sql, params)
+            created.update({serwersms_id: pk for pk, serwersms_id in cursor.fetchall()})
+    return created
+
+
+def _insert_values(rows, constants, event_constants) -> dict[str, int]:
+    """Other databases (SQLite): multi-row VALUES with RETURNING, then the events in bulk."""
+    quote = connection.ops.quote_name
+    fields = [Message._meta.get_field(name) for name in VARYING]
+    columns = [quote(f.column) for f, _ in constants] + [quote(f.column) for f in fields]
+    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    table = quote(Message._meta.db_table)
+    created: dict[str, int] = {}
+    batch = max(1, 30_000 // len(columns))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            params = []
+            prepared = [f.get_db_prep_save(value, connection) for f, value in constants]
+            for row in chunk:
+                params += prepared
+                params += [f.get_db_prep_save(row[f.attname], connection) for f in fields]
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(chunk))} "
+                f"INSERT INTO {table} ({', '.join(columns)}) "
+                f"VALUES {', '.join([row_sql] * len(chunk))} "
                 f"ON CONFLICT DO NOTHING RETURNING id, {quote('serwersms_id')}",
                 params,
             )
             created.update({serwersms_id: pk for pk, serwersms_id in cursor.fetchall()})
+    by_id = {row["serwersms_id"]: row for row in rows}
+    constant_values = {f.attname: value for f, value in event_constants}
+    StatusEvent.objects.bulk_create(
+        [
+            StatusEvent(
+                **constant_values,
+                message_id=pk,
+                new_status=by_id[serwersms_id]["status"],
+                status_at=by_id[serwersms_id]["queued_at"],
+            )
+            for serwersms_id, pk in created.items()
+        ],
+        batch_size=INSERT_BATCH,
+    )
     return created
 
 
@@ -168,38 +272,24 @@ def record_reported_messages(
         _match_existing(account, items, phones, pending)
         _refuse_taken_unique_ids(items, [r for r in pending if r.outcome == CREATED])
         to_write = [r for r in pending if r.outcome == CREATED]
-        rows = [_new_row(items[r.index], phones[r.index], account, now) for r in to_write]
-        created = _insert_ignoring_conflicts(rows)
+        rows = [_new_row(items[r.index], phones[r.index]) for r in to_write]
+        created = _insert_ignoring_conflicts(rows, account, now)
         lost_race = []
         for result, row in zip(to_write, rows, strict=True):
-            row.pk = created.get(row.serwersms_id)
-            if row.pk is None:
+            result.message_id = created.get(row["serwersms_id"])
+            if result.message_id is None:
                 lost_race.append(result)
-            else:
-                result.message_id = row.pk
         if lost_race:
             # Another request took these ids (or unique_ids) meanwhile: answer as it did.
             _match_existing(account, items, phones, lost_race)
             for result in lost_race:
                 if result.outcome == CREATED:
                     result.refuse("unique_id", "conflict", "This unique_id is already used.")
-        written = [row for row in rows if row.pk is not None]
-        StatusEvent.objects.bulk_create(
-            [
-                StatusEvent(
-                    message_id=row.pk,
-                    source=EventSource.SEND,
-                    old_status="",
-                    new_status=row.status,
-                    note=REPORTED_NOTE,
-                    status_at=row.queued_at,
-                    created_at=now,
-                )
-                for row in written
-            ],
-            batch_size=INSERT_BATCH,
-        )
-        _apply_carried_statuses(written, {r.message_id: items[r.index] for r in to_write}, now)
+        carried = [
+            r for r in to_write if r.message_id and items[r.index].status not in FIRST_STATUSES
+        ]
+        if carried:
+            _apply_carried_statuses(carried, items, now)
     return results
 
 
@@ -239,21 +329,21 @@ def _refuse_taken_unique_ids(items, results: list[ItemResult]) -> None:
         )
 
 
-def _apply_carried_statuses(rows: list[Message], items: dict, now: dt.datetime) -> None:
+def _apply_carried_statuses(results: list[ItemResult], items, now: dt.datetime) -> None:
     """A status beyond the first one (in progress, unsent) goes through the one status path."""
+    messages = Message.objects.select_for_update().in_bulk([r.message_id for r in results])
     pairs = []
-    for row in rows:
-        item = items[row.pk]
-        if item.status != row.status:
-            report = ReportItem(
-                serwersms_id=row.serwersms_id,
-                phone=row.phone,
-                status=item.status,
-                queued_at=item.sent_at,
-                parts=item.parts,
-                cost=item.cost,
-                reason=REPORTED_NOTE if item.status == Status.UNSENT else "",
-            )
-            pairs.append((row, report))
-    if pairs:
-        apply_to_messages(pairs, EventSource.SEND, now=now)
+    for result in results:
+        item = items[result.index]
+        message = messages[result.message_id]
+        report = ReportItem(
+            serwersms_id=message.serwersms_id,
+            phone=message.phone,
+            status=item.status,
+            queued_at=item.sent_at,
+            parts=item.parts,
+            cost=item.cost,
+            reason=REPORTED_NOTE if item.status == Status.UNSENT else "",
+        )
+        pairs.append((message, report))
+    apply_to_messages(pairs, EventSource.SEND, now=now)

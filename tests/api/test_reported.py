@@ -1,4 +1,4 @@
-"""POST /api/v1/messages/reported: directly-sent messages are recorded once, then polled and counted."""
+"""POST /api/v1/messages/reported: recorded once, then polled and counted like any message."""
 
 import datetime as dt
 

@@ -27,7 +27,21 @@ CHECKS = [
 
 
 @pytest.fixture
-def api_key(sim, alpha, settings):
+def _keep_the_test_connection():
+    """schemathesis calls the WSGI app itself: keep Django from closing the test's database
+    connection at the end of each request, as Django's own test client does."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_key(sim, alpha, settings, _keep_the_test_connection):
     """A key whose partner has messages and a statement, so reads find something."""
     from tests.factories import MessageFactory, StatementFactory
 
