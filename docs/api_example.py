@@ -1,7 +1,8 @@
 """Send, report, page through statuses and read commission with `requests` against bin/demo.
 
     bin/demo &
-    export PP_API_KEY=$(.venv/bin/python manage.py create_api_key --account acme-dental --name example)
+    export PP_API_KEY=$(.venv/bin/python manage.py create_api_key \
+        --account acme-dental --name example)
     .venv/bin/python docs/api_example.py
 
 PP_API_URL (http://127.0.0.1:8000/api/v1), SERWERSMS_API_URL (the demo's simulator,
