@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "csp",
     "billing",
     "partner_portal",
+    "partner_api",
 ]
 
 MIDDLEWARE = [
@@ -329,6 +330,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+
+# --- HTTP API for partner software (partner_api) ---------------------------------------------
+# Requests per API key (django-ninja throttle syntax: "N/s", "N/min", "N/h"), counted in the cache.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+# A reported message sent longer ago than this is refused (its month is long closed).
+API_REPORTED_MAX_AGE_DAYS = env_int("API_REPORTED_MAX_AGE_DAYS", 400)
+# 10,000 reported messages are about 3 MB of JSON; larger bodies answer 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
+# The cache holds the API's rate-limit counters: shared by all web processes with Redis.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}
+        if env_str("CACHE_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 LOGGING = {
     "version": 1,
