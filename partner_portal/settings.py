@@ -203,9 +203,13 @@ BILLING_TOTAL_DECIMALS = Decimal("0.01")
 
 # --- E-mail (Email2SMS goes through Django's e-mail backend) ---------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = SERWERSMS_EMAIL2SMS_HOST
-EMAIL_PORT = SERWERSMS_EMAIL2SMS_PORT
+EMAIL_HOST = env_str("EMAIL_HOST", SERWERSMS_EMAIL2SMS_HOST)
+EMAIL_PORT = env_int("EMAIL_PORT", SERWERSMS_EMAIL2SMS_PORT)
 EMAIL_TIMEOUT = int(SERWERSMS_TIMEOUT)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "partner-portal@localhost")
+# Mails to people (a statement was closed): empty = EMAIL_BACKEND; the demo prints them
+# (django.core.mail.backends.console.EmailBackend) since its SMTP server is the simulator.
+STATEMENT_EMAIL_BACKEND = env_str("STATEMENT_EMAIL_BACKEND")
 
 # --- Celery ------------------------------------------------------------------------------------
 # Embedded default: kombu's file-system transport needs no server (worker and beat share var/).

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from billing.commission import format_period
 from billing.exports import FORMATS, render_statement
-from billing.models import AuditEntry, Statement
+from billing.models import AuditAction, AuditEntry, Statement
 
 from ._billing import add_actor, default_actor, partner_arg, period_arg
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         AuditEntry.objects.create(
             partner=partner,
             statement=statement,
-            action="export",
+            action=AuditAction.EXPORT,
             actor=options["actor"] or default_actor(),
             detail={"format": options["format"], "bytes": len(content)},
         )

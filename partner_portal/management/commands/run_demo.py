@@ -63,6 +63,8 @@ class Command(BaseCommand):
         env.setdefault("SERWERSMS_EMAIL2SMS_PORT", str(options["smtp_port"]))
         env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{options['web_port']}")
         env.setdefault("SECURE_COOKIES", "0")  # plain HTTP on loopback
+        # Statement-closed mails go to the console (the demo's SMTP server is the simulator).
+        env.setdefault("STATEMENT_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
         # This process sends the demo's recent messages too: same addresses as the children.
         settings.SERWERSMS_API_URL = env["SERWERSMS_API_URL"]
         settings.SERWERSMS_XML_API_URL = env["SERWERSMS_XML_API_URL"]
@@ -70,6 +72,7 @@ class Command(BaseCommand):
             env["SERWERSMS_EMAIL2SMS_PORT"]
         )
         settings.PUBLIC_BASE_URL = env["PUBLIC_BASE_URL"]
+        settings.STATEMENT_EMAIL_BACKEND = env["STATEMENT_EMAIL_BACKEND"]
         var = Path(settings.VAR_DIR)
         logs = var / "logs"
         logs.mkdir(parents=True, exist_ok=True)
