@@ -537,6 +537,18 @@ class Statement(models.Model):
         return self.total
 
     @property
+    def printed_other(self):
+        """Adjustments, credits and rounding as printed: commission + this = total."""
+        return self.printed_adjustments + self.opening_credit + self.rounding + self.carried_forward
+
+    @property
+    def payout_or_none(self):
+        try:
+            return self.payout
+        except Payout.DoesNotExist:
+            return None
+
+    @property
     def credit_to_carry(self):
         """The negative balance the next statement opens with (0 when none)."""
         return -self.carried_forward

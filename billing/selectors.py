@@ -318,7 +318,7 @@ def accounts_for(partner: Partner) -> QuerySet[ClientAccount]:
 
 
 def statements_for(partner: Partner) -> QuerySet[Statement]:
-    return Statement.objects.filter(partner=partner).order_by("-period")
+    return Statement.objects.filter(partner=partner).select_related("payout").order_by("-period")
 
 
 def statement_lines(statement: Statement):

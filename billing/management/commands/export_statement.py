@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.commission import format_period
@@ -19,6 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("--period", required=True, help="billing month, YYYY-MM")
         parser.add_argument("--format", required=True, choices=sorted(FORMATS))
         parser.add_argument("--output", required=True, help="file to write")
+        parser.add_argument(
+            "--language",
+            choices=[code for code, _name in settings.LANGUAGES],
+            default=settings.LANGUAGE_CODE,
+            help="language of the document (default: %(default)s)",
+        )
         add_actor(parser)
 
     def handle(self, *args, **options):
@@ -32,7 +39,9 @@ class Command(BaseCommand):
         output = Path(options["output"])
         if not output.parent.exists():
             raise CommandError(f"The folder {output.parent} does not exist.")
-        content, _content_type, _name = render_statement(statement, options["format"])
+        content, _content_type, _name = render_statement(
+            statement, options["format"], options["language"]
+        )
         output.write_bytes(content)
         AuditEntry.objects.create(
             partner=partner,
