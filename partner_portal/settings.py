@@ -286,8 +286,8 @@ BILLING_TOTAL_DECIMALS = Decimal("0.01")
 
 # --- E-mail (Email2SMS goes through Django's e-mail backend) ---------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = SERWERSMS_EMAIL2SMS_HOST
-EMAIL_PORT = SERWERSMS_EMAIL2SMS_PORT
+EMAIL_HOST = env_str("EMAIL_HOST", SERWERSMS_EMAIL2SMS_HOST)
+EMAIL_PORT = env_int("EMAIL_PORT", SERWERSMS_EMAIL2SMS_PORT)
 EMAIL_TIMEOUT = int(SERWERSMS_TIMEOUT)
 # Mail to people (password resets, invitations) goes through its own server, never Email2SMS.
 # An empty PORTAL_EMAIL_BACKEND means EMAIL_BACKEND (tests: the in-memory outbox).
