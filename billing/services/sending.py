@@ -34,6 +34,7 @@ from billing.models import (
     validate_ic,
 )
 from billing.phones import PhoneError, normalize_phone
+from billing.services.statements import request_draft_refresh
 from billing.serwersms import client_for, unique_ids
 from billing.serwersms.errors import (
     MalformedResponse,
@@ -298,7 +299,9 @@ def send_sms(
         _send_by_mail(client, plan, messages)
     else:
         _send_by_api(client, plan, messages)
-    return [Message.objects.get(pk=m.pk) for m in messages]
+    sent = [Message.objects.get(pk=m.pk) for m in messages]
+    request_draft_refresh(sent)  # the money side: drafts follow the send answer
+    return sent
 
 
 def _send_by_api(client, plan: SendPlan, messages: list[Message]) -> None:
