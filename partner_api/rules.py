@@ -1,18 +1,17 @@
 """Small input rules the API checks before it writes anything (pure, no database).
 
-`valid_unique_id` stands in for the protocol's own unique_id rule until billing/serwersms/
-has one: SerwerSMS takes only a-z A-Z 0-9, 3-50 characters (serwersms-api.md). Swap the
-import here when it lands.
+`valid_unique_id` is the protocol's own unique_id rule (billing/serwersms/unique_ids.py):
+SerwerSMS takes only a-z A-Z 0-9, 3-50 characters (serwersms-api.md §3).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 
-UNIQUE_ID_PATTERN = r"^[A-Za-z0-9]{3,50}$"
-_UNIQUE_ID = re.compile(UNIQUE_ID_PATTERN)
+from billing.serwersms.unique_ids import UNIQUE_ID as _UNIQUE_ID
+
+UNIQUE_ID_PATTERN = _UNIQUE_ID.pattern
 
 
 def valid_unique_id(value: str) -> bool:
