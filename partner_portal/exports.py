@@ -19,9 +19,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from billing.cells import neutralise
-from billing.models import AuditEntry, Message, Statement
+from billing.models import AuditAction, AuditEntry, Message, Statement
 from billing.selectors import billing_zone
-from billing.statuses import COUNTED, Status
+from billing.statuses import Status
 
 from .labels import reason_label
 
@@ -89,7 +89,7 @@ def message_row(message: Message, words: _Words | None = None) -> list:
         words.channel.get(message.channel, message.channel),
         message.parts,
         words.status.get(message.status, message.status),
-        words.yes if message.status in COUNTED else words.no,
+        words.yes if message.is_counted else words.no,
         None if message.status == Status.UNSENT else _local(message.dispatched_at),
         _local(message.delivered_at),
         message.serwersms_id or "",
@@ -110,7 +110,7 @@ def rows_with_totals(queryset: QuerySet[Message], progress=None) -> Iterator[lis
             progress(messages)
         messages += 1
         parts += message.parts
-        counted += message.status in COUNTED
+        counted += message.is_counted
         yield [neutralise(cell) for cell in message_row(message, words)]
     yield []
     yield [_("Total messages"), messages]
@@ -235,7 +235,7 @@ def statement_download_response(statement: Statement, fmt: str, actor: str) -> H
     AuditEntry.objects.create(
         partner=statement.partner,
         statement=statement,
-        action="downloaded",
+        action=AuditAction.DOWNLOAD,
         actor=actor,
         detail={"format": fmt, "via": "portal"},
     )

@@ -3,6 +3,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from partner_api import portal_views as api_key_views
+
 from . import account_views, views
 
 urlpatterns = [
@@ -56,4 +58,7 @@ urlpatterns = [
         name="statement_download",
     ),
     path("client-accounts/", views.account_list, name="account_list"),
+    path("api-keys/", api_key_views.api_keys, name="api_keys"),
+    path("api-keys/new/", api_key_views.api_key_create, name="api_key_create"),
+    path("api-keys/<int:pk>/revoke/", api_key_views.api_key_revoke, name="api_key_revoke"),
 ]

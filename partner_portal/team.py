@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.models import AuditEntry, Partner, PartnerStaff, StaffRole
+from billing.models import AuditAction, AuditEntry, Partner, PartnerStaff, StaffRole
 
 from .mail import send_to_person
 from .models import Invitation
@@ -78,7 +78,7 @@ def invite_colleague(
         )
         AuditEntry.objects.create(
             partner=partner,
-            action="staff_invited",
+            action=AuditAction.STAFF_INVITED,
             actor=inviter.user.get_username(),
             detail={"email": email, "role": role},
         )
@@ -139,7 +139,7 @@ def accept_invitation(*, token: str, username: str, password: str):
         invitation.save(update_fields=["accepted_at", "accepted_user"])
         AuditEntry.objects.create(
             partner=invitation.partner,
-            action="staff_joined",
+            action=AuditAction.STAFF_JOINED,
             actor=username,
             detail={"email": invitation.email, "role": invitation.role, "username": username},
         )
@@ -159,7 +159,7 @@ def revoke_invitation(*, manager: PartnerStaff, invitation_id: int) -> Invitatio
             invitation.save(update_fields=["revoked_at"])
             AuditEntry.objects.create(
                 partner=manager.partner,
-                action="invitation_revoked",
+                action=AuditAction.INVITATION_REVOKED,
                 actor=manager.user.get_username(),
                 detail={"email": invitation.email, "role": invitation.role},
             )
@@ -189,7 +189,7 @@ def remove_colleague(*, manager: PartnerStaff, staff_id: int) -> str:
         end_all_sessions(user=user)
         AuditEntry.objects.create(
             partner=manager.partner,
-            action="staff_removed",
+            action=AuditAction.STAFF_REMOVED,
             actor=manager.user.get_username(),
             detail={"username": username, "role": role},
         )
@@ -212,7 +212,12 @@ def open_invitations_of(partner: Partner):
 
 
 def team_audit(partner: Partner, limit: int = 50):
-    actions = ("staff_invited", "staff_joined", "staff_removed", "invitation_revoked")
+    actions = (
+        AuditAction.STAFF_INVITED,
+        AuditAction.STAFF_JOINED,
+        AuditAction.STAFF_REMOVED,
+        AuditAction.INVITATION_REVOKED,
+    )
     return AuditEntry.objects.filter(partner=partner, action__in=actions).order_by(
         "-created_at", "-id"
     )[:limit]
