@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from functools import partial
+from urllib.parse import urlencode
 
 import segno
 from axes.utils import reset as axes_reset
@@ -75,7 +76,7 @@ class PortalLoginView(auth_views.LoginView):
         user = form.get_user()
         if user_has_device(user, confirmed=True):
             response = HttpResponseRedirect(
-                reverse("otp_verify") + "?next=" + self.get_success_url()
+                reverse("otp_verify") + "?" + urlencode({"next": self.get_success_url()})
             )
         remember_device(self.request, response, user.get_username())
         return response

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "billing",
     "partner_portal",
     "partner_api",
+    "ninja",  # serves the API docs' Swagger UI from our static files (the CSP allows no CDN)
 ]
 
 MIDDLEWARE = [
