@@ -5,19 +5,23 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from billing.commission import billing_month
 from billing.models import Message
+from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.api.conftest import post
-from tests.factories import MessageFactory, StatementFactory
+from tests.factories import MessageFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def alpha_data(alpha):
+    message = MessageFactory(account=alpha.account, status=Status.DELIVERED)
+    period = billing_month(message.dispatched_at)
     return {
-        "message": MessageFactory(account=alpha.account, status=Status.DELIVERED),
-        "statement": StatementFactory(partner=alpha.partner),
+        "message": message,
+        "statement": build_statement(alpha.partner, period, actor="test").statement,
     }
 
 

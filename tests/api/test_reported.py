@@ -94,7 +94,9 @@ def test_more_than_10000_items_is_413(alpha):
     assert not Message.objects.exists()
 
 
-def test_reported_messages_are_polled_and_counted(sim, alpha):
+def test_reported_messages_are_polled_and_counted(
+    sim, alpha, queued_refreshes, django_capture_on_commit_callbacks
+):
     # The partner's software sends straight to SerwerSMS (with its ic) and reports the ids.
     sent = client_for(alpha.account, Channel.API_V2).send_sms(
         ["+48500600700", "+48500600701"], "Direct", None, ["direct1", "direct2"]
@@ -104,7 +106,8 @@ def test_reported_messages_are_polled_and_counted(sim, alpha):
     }
     assert post(alpha.client, URL, body).json()["created"] == 2
     sim.advance(to="final")
-    summary = poll_account(alpha.account)
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = poll_account(alpha.account)
     assert summary.changed == 2
     statuses = set(Message.objects.values_list("status", flat=True))
     assert statuses <= {Status.DELIVERED, Status.UNDELIVERED, Status.SENT}
