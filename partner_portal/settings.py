@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "billing",
     "partner_portal",
     "partner_api",
+    "ninja",  # serves the API docs' Swagger UI from our static files (the CSP allows no CDN)
 ]
 
 MIDDLEWARE = [
@@ -173,6 +174,12 @@ ADMIN_PATH = env_str("ADMIN_PATH", "admin/").strip("/") + "/"
 # Pages: the messages table never shows more rows than this, whatever ?per_page says.
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 50)
 PORTAL_MAX_PAGE_SIZE = env_int("PORTAL_MAX_PAGE_SIZE", 200)
+
+# Exports above these sizes are built by a Celery worker (progress page, download when ready)
+# instead of in the web request; their files are kept EXPORT_KEEP_HOURS.
+EXPORT_BACKGROUND_ROWS = env_int("EXPORT_BACKGROUND_ROWS", 20000)
+EXPORT_BACKGROUND_ROWS_CSV = env_int("EXPORT_BACKGROUND_ROWS_CSV", 100000)
+EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 24)
 
 # Content-Security-Policy (django-csp): everything from our own origin, nothing inline.
 CONTENT_SECURITY_POLICY = {
