@@ -11,7 +11,8 @@ status-update service like any report. From then on the poll pass follows them l
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,6 +37,7 @@ from billing.statuses import Status
 from .rules import reported_time_problem
 
 INSERT_BATCH = 1000
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 FIRST_STATUSES = {Status.QUEUED, Status.SAVED}
 CREATED, EXISTING, REFUSED = "created", "existing", "refused"
 REPORTED_NOTE = "reported by partner software"
@@ -91,6 +93,10 @@ def _check(item: Reported, result: ItemResult, account: ClientAccount, now: dt.d
     problem = reported_time_problem(item.sent_at, now, settings.API_REPORTED_MAX_AGE_DAYS)
     if problem:
         result.refuse("sent_at", "out_of_range", problem)
+    if E164.match(item.phone):
+        # SerwerSMS already took this number (it has an id): one in E.164 is kept as it is;
+        # only other spellings need parsing (and validating) into E.164.
+        return item.phone
     try:
         return normalize_phone(item.phone, settings.DEFAULT_COUNTRY_REGION)
     except PhoneError as exc:
@@ -120,7 +126,7 @@ def _new_row(item: Reported, phone: str) -> dict:
     return {
         "ic": item.ic,
         "serwersms_id": item.serwersms_id,
-        "unique_id": item.unique_id or uuid.uuid4().hex,
+        "unique_id": item.unique_id or os.urandom(16).hex(),  # a random id, as uuid4().hex
         "phone": phone,
         "sender": item.sender or "",
         "message_type": item.message_type,

@@ -1,22 +1,16 @@
 """Small input rules the API checks before it writes anything (pure, no database).
 
-`valid_unique_id` stands in for the protocol's own unique_id rule until billing/serwersms/
-has one: SerwerSMS takes only a-z A-Z 0-9, 3-50 characters (serwersms-api.md). Swap the
-import here when it lands.
+UNIQUE_ID_PATTERN stands in for the protocol's own unique_id rule until billing/serwersms/ has
+one: SerwerSMS takes only a-z A-Z 0-9, 3-50 characters (serwersms-api.md). The API schema uses
+it; swap it for the protocol's rule when that lands.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 
 UNIQUE_ID_PATTERN = r"^[A-Za-z0-9]{3,50}$"
-_UNIQUE_ID = re.compile(UNIQUE_ID_PATTERN)
-
-
-def valid_unique_id(value: str) -> bool:
-    return bool(_UNIQUE_ID.match(value or ""))
 
 
 def derived_unique_id(account_id: int, idempotency_key: str, index: int) -> str:

@@ -6,9 +6,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from ninja import Field, Schema
+from pydantic import BaseModel, Field
 
 from .rules import UNIQUE_ID_PATTERN
+
+# Plain pydantic models: the API builds its answers from dicts, so ninja.Schema's ORM attribute
+# resolution is not needed, and it costs a third of a 10,000-item request.
+Schema = BaseModel
 
 MAX_RECIPIENTS = 1000
 MAX_REPORTED = 10_000
