@@ -30,6 +30,7 @@ from billing.models import (
     StatusEvent,
 )
 from billing.phones import PhoneError, normalize_phone
+from billing.services.statements import request_draft_refresh
 from billing.services.status_updates import apply_to_messages
 from billing.serwersms.types import ReportItem
 from billing.statuses import Status
@@ -143,7 +144,7 @@ def _constants(model, template, varying: list[str]) -> list[tuple]:
     return [
         (f, getattr(template, f.attname))
         for f in model._meta.concrete_fields
-        if not f.primary_key and f.attname not in varying
+        if not f.primary_key and not f.generated and f.attname not in varying
     ]
 
 
@@ -291,12 +292,23 @@ def record_reported_messages(
             for result in lost_race:
                 if result.outcome == CREATED:
                     result.refuse("unique_id", "conflict", "This unique_id is already used.")
+        _refresh_drafts(account, [items[r.index].sent_at for r in to_write if r.message_id])
         carried = [
             r for r in to_write if r.message_id and items[r.index].status not in FIRST_STATUSES
         ]
         if carried:
             _apply_carried_statuses(carried, items, now)
     return results
+
+
+def _refresh_drafts(account: ClientAccount, sent_times: list[dt.datetime]) -> None:
+    """The money side's hook: the drafts of the months these messages fall in follow them.
+
+    One stand-in row per hour is enough: billing months (Europe/Warsaw) start on the hour."""
+    hours = {at.replace(minute=0, second=0, microsecond=0) for at in sent_times}
+    request_draft_refresh(
+        [Message(partner_id=account.partner_id, dispatched_at=at, created_at=at) for at in hours]
+    )
 
 
 def _match_existing(account, items, phones, results: list[ItemResult]) -> None:

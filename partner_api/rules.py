@@ -1,8 +1,7 @@
 """Small input rules the API checks before it writes anything (pure, no database).
 
-UNIQUE_ID_PATTERN stands in for the protocol's own unique_id rule until billing/serwersms/ has
-one: SerwerSMS takes only a-z A-Z 0-9, 3-50 characters (serwersms-api.md). The API schema uses
-it; swap it for the protocol's rule when that lands.
+The unique_id rule itself (a-z A-Z 0-9, 3-50 characters) is the protocol's, in
+billing/serwersms/unique_ids.py; the API schema publishes its pattern.
 """
 
 from __future__ import annotations
@@ -10,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-UNIQUE_ID_PATTERN = r"^[A-Za-z0-9]{3,50}$"
+from billing.serwersms import unique_ids
+
+UNIQUE_ID_PATTERN = unique_ids.UNIQUE_ID.pattern
 
 
 def derived_unique_id(account_id: int, idempotency_key: str, index: int) -> str:

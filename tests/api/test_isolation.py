@@ -6,18 +6,21 @@ import pytest
 from django.utils import timezone
 
 from billing.models import Message
+from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.api.conftest import post
-from tests.factories import MessageFactory, StatementFactory
+from tests.factories import MessageFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def alpha_data(alpha):
+    message = MessageFactory(account=alpha.account, status=Status.DELIVERED)
+    period = timezone.localdate().replace(day=1)
     return {
-        "message": MessageFactory(account=alpha.account, status=Status.DELIVERED),
-        "statement": StatementFactory(partner=alpha.partner),
+        "message": message,
+        "statement": build_statement(alpha.partner, period, actor="test").statement,
     }
 
 
