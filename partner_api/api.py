@@ -59,7 +59,7 @@ class ApiError(HttpError):
 
 
 class KeyAuth(HttpBearer):
-    openapi_description = "An API key from the portal (Client accounts → API keys) or the admin."
+    openapi_description = "An API key from the portal's API keys page or the admin."
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
         key = key_for(token)
