@@ -59,17 +59,3 @@ def sim(simulator_settings, settings):
 
 def post(client: Client, path: str, body, **headers):
     return client.post(path, body, content_type="application/json", headers=headers)
-
-
-@pytest.fixture
-def drafts_follow(monkeypatch, django_capture_on_commit_callbacks):
-    """Run the draft-refresh task in-process where it would go to the broker; use as
-    `with drafts_follow():` around the changes whose on-commit hooks should run."""
-    from billing import tasks
-
-    monkeypatch.setattr(
-        tasks.refresh_draft_statements,
-        "delay",
-        lambda *args: tasks.refresh_draft_statements.apply(args=args),
-    )
-    return lambda: django_capture_on_commit_callbacks(execute=True)

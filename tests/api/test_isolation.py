@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from billing.commission import billing_month
 from billing.models import Message
 from billing.services.statements import build_statement
 from billing.statuses import Status
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def alpha_data(alpha):
     message = MessageFactory(account=alpha.account, status=Status.DELIVERED)
-    period = timezone.localdate().replace(day=1)
+    period = billing_month(message.dispatched_at)
     return {
         "message": message,
         "statement": build_statement(alpha.partner, period, actor="test").statement,
@@ -48,7 +49,7 @@ def test_message_list_shows_only_own_messages_even_filtered_by_a_foreign_account
 
 
 def test_commission_counts_only_own_messages(alpha, beta, alpha_data):
-    period = f"{timezone.localdate():%Y-%m}"
+    period = f"{alpha_data['statement'].period:%Y-%m}"
     assert alpha.client.get("/api/v1/commission", {"period": period}).json()["counted"] == 1
     body = beta.client.get("/api/v1/commission", {"period": period}).json()
     assert body["counted"] == 0 and body["statement_id"] is None

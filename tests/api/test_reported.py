@@ -96,7 +96,9 @@ def test_more_than_10000_items_is_413(alpha):
     assert not Message.objects.exists()
 
 
-def test_reported_messages_are_polled_and_counted(sim, alpha, drafts_follow):
+def test_reported_messages_are_polled_and_counted(
+    sim, alpha, queued_refreshes, django_capture_on_commit_callbacks
+):
     # The partner's software sends straight to SerwerSMS (with its ic) and reports the ids.
     sent = client_for(alpha.account, Channel.API_V2).send_sms(
         ["+48500600700", "+48500600701"], "Direct", None, ["direct1", "direct2"]
@@ -106,11 +108,11 @@ def test_reported_messages_are_polled_and_counted(sim, alpha, drafts_follow):
     }
     AgreementFactory(partner=alpha.partner, rate_eco="0.0125")
     period = selectors.month_start(timezone.localdate())
-    with drafts_follow():
+    with django_capture_on_commit_callbacks(execute=True):
         assert post(alpha.client, URL, body).json()["created"] == 2
     assert selectors.month_figures(alpha.partner, period).pending == 2  # the draft follows
     sim.advance(to="final")
-    with drafts_follow():
+    with django_capture_on_commit_callbacks(execute=True):
         summary = poll_account(alpha.account)
     assert summary.changed == 2
     statuses = set(Message.objects.values_list("status", flat=True))

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import selectors, tasks
+from billing import selectors
 from billing.commission import billing_month
 from billing.models import Statement
 from billing.services import polling
@@ -22,19 +22,6 @@ from billing.statuses import Status
 from tests.factories import AgreementFactory, ClientAccountFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queued_refreshes(monkeypatch):
-    """Run the refresh task in-process where it would be published to the broker."""
-    calls = []
-
-    def delay(*args):
-        calls.append(args)
-        return tasks.refresh_draft_statements.apply(args=args)
-
-    monkeypatch.setattr(tasks.refresh_draft_statements, "delay", delay)
-    return calls
 
 
 @pytest.fixture
@@ -57,7 +44,7 @@ def test_a_callback_refreshes_the_months_draft(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("serwersms_callback", args=[message.account.callback_secret]),
-            {"id": message.serwersms_id, "status": "delivered"},
+            {"smsid": message.serwersms_id, "stan": "delivered"},
         )
     assert response.status_code == 200
     assert len(queued_refreshes) == 1
@@ -76,7 +63,7 @@ def test_a_duplicate_report_queues_no_refresh(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             reverse("serwersms_callback", args=[message.account.callback_secret]),
-            {"id": message.serwersms_id, "status": "delivered"},
+            {"smsid": message.serwersms_id, "stan": "delivered"},
         )
     assert queued_refreshes == []
 
