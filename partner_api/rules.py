@@ -1,7 +1,7 @@
 """Small input rules the API checks before it writes anything (pure, no database).
 
-`valid_unique_id` is the protocol's own unique_id rule (billing/serwersms/unique_ids.py):
-SerwerSMS takes only a-z A-Z 0-9, 3-50 characters (serwersms-api.md §3).
+The unique_id rule itself (a-z A-Z 0-9, 3-50 characters) is the protocol's, in
+billing/serwersms/unique_ids.py; the API schema publishes its pattern.
 """
 
 from __future__ import annotations
@@ -9,13 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from billing.serwersms.unique_ids import UNIQUE_ID as _UNIQUE_ID
+from billing.serwersms import unique_ids
 
-UNIQUE_ID_PATTERN = _UNIQUE_ID.pattern
-
-
-def valid_unique_id(value: str) -> bool:
-    return bool(_UNIQUE_ID.match(value or ""))
+UNIQUE_ID_PATTERN = unique_ids.UNIQUE_ID.pattern
 
 
 def derived_unique_id(account_id: int, idempotency_key: str, index: int) -> str:
