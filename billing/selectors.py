@@ -134,7 +134,8 @@ class MonthFigures:
     unsent: int = 0
     delivered: int = 0
     undelivered: int = 0
-    commission: Decimal | None = None  # as printed; None: no statement built for the month yet
+    # The statement's payable total (exact sum rounded once); None: no statement built yet.
+    commission: Decimal | None = None
     forecast: Decimal | None = None
     total: Decimal | None = None
     statement: Statement | None = None
@@ -178,7 +179,7 @@ def month_figures(partner: Partner, period: dt.date) -> MonthFigures:
     figures.counted_parts = statement.counted_parts
     figures.pending = statement.pending_messages
     figures.unsent = statement.unsent_messages
-    figures.commission = statement.printed_commission
+    figures.commission = statement.total
     figures.forecast = round_total(statement.forecast_commission)
     figures.total = statement.total
     for row in _delivery_counts(statement):

@@ -651,7 +651,7 @@ def notify_billing_managers(statement_id: int) -> int:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, connection=connection)
         outcome = {"recipients": recipients}
     except Exception as exc:  # noqa: BLE001 - any mail failure is reported, the close stands
-        logger.exception("statement %s: closing mail failed", statement.pk)
+        logger.warning("statement %s: closing mail not sent: %s", statement.pk, exc)
         outcome = {"recipients": recipients, "error": str(exc)[:200]}
     AuditEntry.objects.create(
         partner=statement.partner,
