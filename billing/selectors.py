@@ -15,7 +15,6 @@ from .commission import (
     BILLING_ZONE,
     TierProgress,
     billing_month,
-    month_bounds_utc,
     next_month,
     previous_month,
     round_total,
@@ -39,15 +38,6 @@ __all__ = ["next_month", "previous_month"]  # re-exported for views
 def billing_zone() -> ZoneInfo:
     """The zone of billing months (a rule of commission.py, not a setting)."""
     return BILLING_ZONE
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def month_bounds(period: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The aware instants [start, end) of a Europe/Warsaw billing month."""
-    return month_bounds_utc(period)
 
 
 def day_start(day: dt.date) -> dt.datetime:
