@@ -22,8 +22,9 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from billing.cells import neutralise
 from billing.commission import AMOUNT_DECIMALS, BILLING_ZONE, format_period, round_total
-from billing.models import Statement
+from billing.models import MessageType, Statement
 from billing.money_format import currency_symbol, decimal_separator, format_figure, month_label
 from billing.services.statements import agreements_of
 from billing.statuses import parse_status
@@ -35,15 +36,7 @@ FORMATS = {
 }
 PDF_MESSAGE_LIMIT = 5000  # beyond this the PDF points to the CSV/XLSX for the full list
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MIN_EXACT_PLACES = 4
-
-
-def neutralise(value):
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 @dataclass(frozen=True)
@@ -214,12 +207,13 @@ def message_rows(statement: Statement, chunk_size: int = 5000) -> Iterator[tuple
         )
         .iterator(chunk_size=chunk_size)
     )
+    type_labels = {value: str(label) for value, label in MessageType.choices}
     for message_id, sid, account, message_type, parts, status, billing_at, amount in rows:
         yield (
             message_id,
             sid or "",
             account,
-            message_type,
+            type_labels.get(message_type, message_type),
             parts,
             _status(status),
             _local(billing_at),

@@ -20,9 +20,8 @@ from . import exports
 from .access import billing_manager_required, get_partner_object_or_404, partner_required
 from .charts import daily_chart
 from .filters import message_filter
+from .paging import page_size
 from .tables import MessageTable
-
-MESSAGES_PER_PAGE = 50
 
 
 @partner_required
@@ -42,7 +41,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
     table = MessageTable(queryset)
     # LazyPaginator never counts the whole table; it only looks one page ahead.
     RequestConfig(
-        request, paginate={"paginator_class": LazyPaginator, "per_page": MESSAGES_PER_PAGE}
+        request, paginate={"paginator_class": LazyPaginator, "per_page": page_size()}
     ).configure(table)
     query = request.GET.copy()
     for key in ("page", "sort"):

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.mail import get_connection, send_mail
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import (
     BigIntegerField,
@@ -647,9 +647,16 @@ def notify_billing_managers(statement_id: int) -> int:
         context = {"statement": statement, "base_url": settings.PUBLIC_BASE_URL.rstrip("/")}
         subject = render_to_string("billing/statement_closed_subject.txt", context).strip()
         body = render_to_string("billing/statement_closed_email.txt", context)
+    from partner_portal.mail import portal_connection  # mail to people, never via Email2SMS
+
     try:
-        connection = get_connection(backend=settings.STATEMENT_EMAIL_BACKEND or None)
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, connection=connection)
+        send_mail(
+            subject,
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            recipients,
+            connection=portal_connection(),
+        )
         outcome = {"recipients": recipients}
     except Exception as exc:  # noqa: BLE001 - any mail failure is reported, the close stands
         logger.warning("statement %s: closing mail not sent: %s", statement.pk, exc)

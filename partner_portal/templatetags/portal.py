@@ -12,9 +12,10 @@ from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from billing.commission import MESSAGE_TYPES, PERCENT_OF_COST, parse_period
-from billing.models import AuditAction, PayoutStatus
+from billing.models import AuditAction, PayoutStatus, StaffRole
 from billing.money_format import currency_symbol, format_amount, format_money, month_label
 from billing.statuses import parse_status
+from partner_portal import labels
 
 register = template.Library()
 
@@ -64,8 +65,38 @@ def status_label(value) -> str:
 
 @register.filter
 def period_label(value) -> str:
-    """A billing month, e.g. "listopad 2026" / "November 2026"."""
+    """A billing month as it reads inside a sentence: "listopad 2026" / "November 2026"."""
     return month_label(value)
+
+
+@register.filter
+def period_end(value):
+    """The last day of the month that starts on `value`."""
+    import calendar
+
+    return value.replace(day=calendar.monthrange(value.year, value.month)[1])
+
+
+@register.filter
+def reason_label(value) -> str:
+    """A SerwerSMS reason code in words (unknown codes as they are)."""
+    return labels.reason_label(value)
+
+
+@register.filter
+def role_label(value) -> str:
+    try:
+        return str(StaffRole(value).label)
+    except ValueError:
+        return value or ""
+
+
+@register.simple_tag
+def phone_chart(series):
+    """The dashboard chart drawn for a phone's width, so its labels stay readable there."""
+    from partner_portal.charts import daily_chart
+
+    return daily_chart(series, width=380, height=240)
 
 
 @register.simple_tag

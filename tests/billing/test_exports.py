@@ -57,7 +57,8 @@ def statement():
 
 def test_neutralise():
     assert neutralise("=1+1") == "'=1+1"
-    assert neutralise("+48") == "'+48"
+    assert neutralise("+48") == "+48"  # a phone, not a formula
+    assert neutralise("+48+cmd") == "'+48+cmd"
     assert neutralise("-x") == "'-x"
     assert neutralise("@a") == "'@a"
     assert neutralise("ok") == "ok"

@@ -57,7 +57,7 @@ def test_a_callback_refreshes_the_months_draft(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("serwersms_callback", args=[message.account.callback_secret]),
-            {"id": message.serwersms_id, "status": "delivered"},
+            {"smsid": message.serwersms_id, "stan": "delivered"},
         )
     assert response.status_code == 200
     assert len(queued_refreshes) == 1
@@ -76,7 +76,7 @@ def test_a_duplicate_report_queues_no_refresh(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             reverse("serwersms_callback", args=[message.account.callback_secret]),
-            {"id": message.serwersms_id, "status": "delivered"},
+            {"smsid": message.serwersms_id, "stan": "delivered"},
         )
     assert queued_refreshes == []
 

@@ -124,8 +124,8 @@ def test_partner_staff_use_the_portal(page, live_server, alpha, beta):
 
     # Dashboard with its server-side chart.
     assert page.locator("h1").first.inner_text() == "Dashboard"
-    assert page.locator("svg.chart rect.bar").count() == 90
-    assert page.locator("svg.chart polyline.line").count() == 1
+    assert page.locator(".chart-wide svg.chart rect.bar").count() == 90
+    assert page.locator(".chart-wide svg.chart polyline.line").count() == 1
     assert "statement not built yet" not in page.content()
     assert "Agreement in force" in page.content()
     # One month, one set of numbers: the dashboard's counted figure is the statement's.
