@@ -320,8 +320,13 @@ class Message(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def billing_class(self) -> BillingClass:
+        """counted / pending / never (statuses.billing_class)."""
+        return billing_class(self.status)
+
+    @property
     def is_counted(self) -> bool:
-        return billing_class(self.status) == BillingClass.COUNTED
+        return self.billing_class == BillingClass.COUNTED
 
 
 class EventSource(models.TextChoices):
