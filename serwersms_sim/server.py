@@ -106,7 +106,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, "text/plain; charset=utf-8", b"Simulated failure", headers)
             return
         if fault == "slow":
+            generation = self.server.sim.generation
             time.sleep(self.server.sim.slow_seconds)
+            if self.server.sim.generation != generation:
+                self.close_connection = True  # reset meanwhile: it belongs to a world now gone
+                return
         content_type, payload = run()
         if fault == "accept_then_drop":
             self.close_connection = True  # the message was taken; the caller never hears of it
