@@ -197,7 +197,15 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["partner", "dispatched_at"], name="message_partner_dispatched"),
-            models.Index(fields=["partner", "created_at"], name="message_partner_created"),
+            # The messages table's keyset pages: WHERE partner [AND created_at range]
+            # ORDER BY created_at, id, resumed after the last (created_at, id). docs/scale.md.
+            models.Index(fields=["partner", "created_at", "id"], name="message_partner_created_id"),
+            # ... filtered by one status (status=unsent, =undelivered, ...); docs/scale.md.
+            models.Index(
+                fields=["partner", "status", "created_at", "id"], name="message_partner_status"
+            ),
+            # ... filtered by one client account (an account belongs to one partner).
+            models.Index(fields=["account", "created_at", "id"], name="message_account_created"),
             models.Index(fields=["status", "created_at"], name="message_status_created"),
             models.Index(
                 fields=["account", "created_at"],

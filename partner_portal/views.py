@@ -8,22 +8,20 @@ import datetime as dt
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django_tables2 import RequestConfig
-from django_tables2.paginators import LazyPaginator
 
 from billing import selectors
 from billing.models import Message, Statement
 
-from . import exports
+from . import exports, pagination
 from .access import billing_manager_required, get_partner_object_or_404, partner_required
 from .charts import daily_chart
 from .filters import message_filter
+from .statement_timeout import limited_statement_time
 from .tables import MessageTable
-
-MESSAGES_PER_PAGE = 50
 
 
 @partner_required
+@limited_statement_time
 def dashboard(request: HttpRequest) -> HttpResponse:
     figures = selectors.dashboard_figures(request.partner, timezone.now())
     return render(
@@ -34,16 +32,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @partner_required
+@limited_statement_time
 def message_list(request: HttpRequest) -> HttpResponse:
     message_filter_ = message_filter(request, request.partner)
     queryset = message_filter_.qs
-    table = MessageTable(queryset)
-    # LazyPaginator never counts the whole table; it only looks one page ahead.
-    RequestConfig(
-        request, paginate={"paginator_class": LazyPaginator, "per_page": MESSAGES_PER_PAGE}
-    ).configure(table)
+    # Keyset pages: no OFFSET and no COUNT over every matching row (partner_portal.pagination).
+    page = pagination.keyset_page(
+        queryset,
+        ordering=pagination.ordering_from(request.GET.get("sort")),
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        per_page=pagination.per_page_from(request.GET.get("per_page")),
+    )
+    table = MessageTable(page.rows, order_by=page.ordering)
     query = request.GET.copy()
-    for key in ("page", "sort"):
+    for key in ("after", "before", "sort", "per_page"):
         query.pop(key, None)
     return render(
         request,
@@ -51,8 +54,11 @@ def message_list(request: HttpRequest) -> HttpResponse:
         {
             "filter": message_filter_,
             "table": table,
-            "totals": selectors.message_totals(queryset),
-            "has_messages": Message.objects.filter(partner=request.partner).exists(),
+            "page": page,
+            "summary": pagination.summary_of(queryset, page),
+            "per_page_choices": pagination.PER_PAGE_CHOICES,
+            "has_messages": bool(page.rows)
+            or Message.objects.filter(partner=request.partner).exists(),
             "export_query": query.urlencode(),
             "nav": "messages",
         },
@@ -71,6 +77,7 @@ def message_export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 @partner_required
+@limited_statement_time
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_partner_object_or_404(request, Message.objects.select_related("account"), pk=pk)
     return render(
@@ -85,6 +92,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @partner_required
+@limited_statement_time
 def statement_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -94,6 +102,7 @@ def statement_list(request: HttpRequest) -> HttpResponse:
 
 
 @partner_required
+@limited_statement_time
 def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     statement = get_partner_object_or_404(request, Statement, pk=pk)
     return render(
@@ -127,6 +136,7 @@ def _period_from(request: HttpRequest, today: dt.date) -> dt.date:
 
 
 @partner_required
+@limited_statement_time
 def account_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localtime(timezone.now(), selectors.billing_zone()).date()
     period = _period_from(request, today)
