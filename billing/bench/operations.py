@@ -70,12 +70,12 @@ class Result:
         data = {
             "key": self.key,
             "label": self.label,
-            "seconds": round(self.seconds, 4),
-            "runs": [round(r, 4) for r in self.runs],
+            "seconds": round(self.seconds, 6),
+            "runs": [round(r, 6) for r in self.runs],
             "queries": self.queries,
             "raw_label": self.raw_label,
-            "raw_seconds": None if self.raw_seconds is None else round(self.raw_seconds, 4),
-            "raw_runs": [round(r, 4) for r in self.raw_runs],
+            "raw_seconds": None if self.raw_seconds is None else round(self.raw_seconds, 6),
+            "raw_runs": [round(r, 6) for r in self.raw_runs],
             "ratio_to_raw": None if self.ratio is None else round(self.ratio, 2),
             "rows": self.rows,
         }
@@ -502,7 +502,9 @@ def operations(world: BenchWorld, portal: Portal) -> list[Operation]:
     ).count()
     accounts = world.accounts[big]
     filter_account = accounts[1] if len(accounts) > 1 else accounts[0]
-    deep = _deep_cursor(world, 49_950) or _deep_cursor(world, 0)
+    # Page 1000 of 50 rows, or as deep as a small run goes.
+    deep_row = max(min(49_950, world.big.messages.count() - 60), 0)
+    deep = _deep_cursor(world, deep_row)
     deep_cursor = Cursor("-created_at", deep[0], deep[1]).encode()
     closed = (
         Statement.objects.filter(partner=world.big, status="closed").order_by("-period").first()
@@ -526,7 +528,7 @@ def operations(world: BenchWorld, portal: Portal) -> list[Operation]:
         ),
         Operation(
             "messages_deep",
-            "messages, 1000 pages deep (row 49,950)",
+            f"messages, {deep_row // 50 + 1} pages deep (row {deep_row:,})",
             lambda: portal.get("/messages/", {"after": deep_cursor}),
             lambda: raw_messages_page(
                 big,
@@ -603,3 +605,71 @@ def operations(world: BenchWorld, portal: Portal) -> list[Operation]:
         ),
     ]
     return ops
+
+
+# --- the messages table's plans (docs/scale.md) ---------------------------------------------------
+
+
+def message_page_cases(world: BenchWorld) -> list[tuple[str, dict, bool]]:
+    """(label, filters, deep?) for every filter of the messages table."""
+    month = world.last_full_month
+    accounts = world.accounts[world.big.pk]
+    return [
+        ("no filter, page 1", {}, False),
+        ("no filter, row 49,950 (keyset)", {}, True),
+        (
+            "date range (one month)",
+            {
+                "date_from": month,
+                "date_to": add_months(month, 1) - dt.timedelta(days=1),
+            },
+            False,
+        ),
+        ("status=undelivered", {"status": "undelivered"}, False),
+        ("status=undelivered, deep", {"status": "undelivered"}, True),
+        ("status=counted", {"status": "counted"}, False),
+        ("status=pending", {"status": "pending"}, False),
+        ("account", {"account": accounts[-1]}, False),
+        ("account, deep", {"account": accounts[-1]}, True),
+        ("account + status=undelivered", {"account": accounts[1], "status": "undelivered"}, False),
+        ("message_type=voice", {"message_type": "voice"}, False),
+        ("channel=email2sms", {"channel": "email2sms"}, False),
+        ("phone digits", {"phone": "600"}, False),
+    ]
+
+
+def explain_message_pages(world: BenchWorld) -> list[tuple[str, str, float]]:
+    """EXPLAIN ANALYZE of the page query the messages view runs, for each filter."""
+    from billing.selectors import messages_for
+    from partner_portal.pagination import DEFAULT_PER_PAGE, keyset_page
+
+    results = []
+    for label, filters, deep in message_page_cases(world):
+        queryset = messages_for(world.big, filters)
+        after = None
+        if deep:
+            row = list(
+                queryset.order_by("-created_at", "-id").values_list("created_at", "pk")[
+                    49_950:49_951
+                ]
+            )
+            if row:
+                from partner_portal.pagination import Cursor
+
+                after = Cursor("-created_at", row[0][0], row[0][1]).encode()
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            keyset_page(queryset, after=after, per_page=DEFAULT_PER_PAGE)
+            seconds = time.perf_counter() - started
+        sql = captured.captured_queries[-1]["sql"]
+        plan = ""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+                plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        results.append((label, plan, seconds))
+    return results

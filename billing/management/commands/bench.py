@@ -20,7 +20,14 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from billing.bench import data
-from billing.bench.operations import REPEATS, Portal, measure, operations, portal_settings
+from billing.bench.operations import (
+    REPEATS,
+    Portal,
+    explain_message_pages,
+    measure,
+    operations,
+    portal_settings,
+)
 
 
 def _database_facts() -> dict:
@@ -59,9 +66,14 @@ class Command(BaseCommand):
             "--only", help="comma-separated operation keys to measure (default: all)"
         )
         parser.add_argument("--repeats", type=int, default=REPEATS)
+        parser.add_argument(
+            "--explain",
+            action="store_true",
+            help="print the plan of the messages page query for each filter (docs/scale.md)",
+        )
         parser.add_argument("--seed", type=int, default=13)
 
-    def handle(self, *args, messages: int, output, reuse, only, repeats, seed, **options):
+    def handle(self, *args, messages: int, output, reuse, only, repeats, seed, explain, **options):
         if messages < 1:
             raise CommandError("--messages must be positive.")
         now = timezone.now()
@@ -82,6 +94,11 @@ class Command(BaseCommand):
                 )
             world = self._generate(messages, now, seed, timings)
         world.counts = data.row_counts(world.partners)
+        if explain:
+            for label, plan, seconds in explain_message_pages(world):
+                self.stdout.write(f"--- {label}: {seconds * 1000:.1f} ms through keyset_page")
+                self.stdout.write(plan)
+            return
 
         self.stdout.write(
             f"measuring on {connection.vendor}: {world.counts['messages']:,} messages, "
