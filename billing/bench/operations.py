@@ -634,7 +634,8 @@ def message_page_cases(world: BenchWorld) -> list[tuple[str, dict, bool]]:
         ("account + status=undelivered", {"account": accounts[1], "status": "undelivered"}, False),
         ("message_type=voice", {"message_type": "voice"}, False),
         ("channel=email2sms", {"channel": "email2sms"}, False),
-        ("phone digits", {"phone": "600"}, False),
+        ("phone digits (4)", {"phone": "6007"}, False),
+        ("phone, full number", {"phone": "+48 600 700 800"}, False),
     ]
 
 

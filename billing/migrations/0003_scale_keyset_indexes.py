@@ -2,6 +2,35 @@
 
 from django.db import migrations, models
 
+# The messages table's phone filter is a substring match (`phone LIKE '%600%'`): only a trigram
+# index answers it without reading every message of the partner (docs/scale.md). PostgreSQL only;
+# where the role may not create the pg_trgm extension the index is skipped with a notice.
+PHONE_TRIGRAM_SQL = """
+DO $$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'pg_trgm not available: the phone filter of the messages table scans';
+END $$;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+        CREATE INDEX IF NOT EXISTS message_phone_trgm ON billing_message
+            USING gin (phone gin_trgm_ops);
+    END IF;
+END $$;
+"""
+
+
+def add_phone_trigram_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(PHONE_TRIGRAM_SQL)
+
+
+def drop_phone_trigram_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP INDEX IF EXISTS message_phone_trgm")
+
 
 class Migration(migrations.Migration):
 
@@ -26,4 +55,5 @@ class Migration(migrations.Migration):
             model_name='message',
             index=models.Index(fields=['account', 'created_at', 'id'], name='message_account_created'),
         ),
+        migrations.RunPython(add_phone_trigram_index, drop_phone_trigram_index),
     ]

@@ -190,3 +190,12 @@ def test_message_detail_shows_the_status_history(alpha):
 def test_empty_messages_page_explains_how_to_send(alpha):
     page = client_for(alpha.viewer).get("/messages/").content.decode()
     assert "No messages yet" in page and "manage.py send_sms" in page
+
+
+def test_a_phone_search_needs_four_digits(alpha):
+    MessageFactory(account=alpha.account, phone="+48500600700")
+    client = client_for(alpha.viewer)
+    short = client.get("/messages/?phone=60")
+    assert "Enter at least 4 digits of the phone number." in short.content.decode()
+    assert _phones(short) == []
+    assert _phones(client.get("/messages/?phone=0060")) == ["+48500600700"]

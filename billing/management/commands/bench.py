@@ -9,6 +9,7 @@ the bench data a previous run left.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -105,6 +106,7 @@ class Command(BaseCommand):
             f"median of {repeats} ..."
         )
         results = []
+        load_before = _load_average()
         with portal_settings():
             portal = Portal(world)
             wanted = set(only.split(",")) if only else None
@@ -123,7 +125,13 @@ class Command(BaseCommand):
             "generated_at": now.isoformat(),
             "database": _database_facts(),
             "python": platform.python_version(),
-            "machine": {"cpus": _cpus(), "platform": platform.platform()},
+            "machine": {
+                "cpus": _cpus(),
+                "platform": platform.platform(),
+                # Other work on the machine slows every figure: the load before and after.
+                "load_average_before": load_before,
+                "load_average_after": _load_average(),
+            },
             "repeats": repeats,
             "rows": world.counts,
             "big_partner": {
@@ -179,6 +187,11 @@ class Command(BaseCommand):
 
 
 def _cpus() -> int | None:
-    import os
-
     return os.cpu_count()
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
