@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from billing.commission import can_close
+from billing.commission import billing_month, can_close, previous_month
 from billing.models import (
     Agreement,
     AgreementTier,
@@ -44,6 +44,7 @@ DEMO_USERS = [
     ("acme.billing", "acme-demo-2026", "Acme Software", StaffRole.BILLING_MANAGER),
     ("acme.viewer", "acme-view-2026", "Acme Software", StaffRole.VIEWER),
     ("beta.billing", "beta-demo-2026", "Beta Systems", StaffRole.BILLING_MANAGER),
+    ("beta.viewer", "beta-view-2026", "Beta Systems", StaffRole.VIEWER),
 ]
 DEMO_OPERATOR = ("operator", "operator-demo-2026")
 
@@ -84,21 +85,38 @@ DEMO_PARTNERS = {
 }
 
 
-def month_start(day: date, months_back: int = 0) -> date:
-    year, month = day.year, day.month - months_back
-    while month < 1:
-        month += 12
-        year -= 1
-    return date(year, month, 1)
+DEMO_LEGAL = {
+    # ic: legal name, address, NIP, VAT rate (None: no VAT on the statements)
+    1001: ("Acme Software sp. z o.o.", "ul. Przykładowa 12\n00-950 Warszawa", "5260250274", "23"),
+    2002: ("Beta Systems Jan Kowalski", "ul. Długa 5/3\n80-827 Gdańsk", "5842068722", None),
+}
+
+
+def month_start(instant: datetime, months_back: int = 0) -> date:
+    """The billing month `months_back` months before the one of `instant` (commission rules)."""
+    period = billing_month(instant)
+    for _ in range(months_back):
+        period = previous_month(period)
+    return period
 
 
 @transaction.atomic
-def create_partners_and_logins(today: date) -> list[ClientAccount]:
+def create_partners_and_logins(now: datetime) -> list[ClientAccount]:
     """Partners, agreements, accounts and logins (idempotent)."""
     accounts: list[ClientAccount] = []
-    first = month_start(today, 3)
+    first = month_start(now, 3)
     for name, (ic, demo_accounts) in DEMO_PARTNERS.items():
-        partner, _ = Partner.objects.get_or_create(ic=ic, defaults={"name": name})
+        legal_name, address, tax_id, vat_rate = DEMO_LEGAL[ic]
+        partner, _ = Partner.objects.get_or_create(
+            ic=ic,
+            defaults={
+                "name": name,
+                "legal_name": legal_name,
+                "address": address,
+                "tax_id": tax_id,
+                "vat_rate": Decimal(vat_rate) if vat_rate else None,
+            },
+        )
         if not partner.agreements.exists():
             if ic == 1001:
                 agreement = Agreement.objects.create(
@@ -120,7 +138,7 @@ def create_partners_and_logins(today: date) -> list[ClientAccount]:
                     rate_voice=Decimal("0.0350"),
                 )
             else:
-                switch = month_start(today, 1)
+                switch = month_start(now, 1)
                 Agreement.objects.create(
                     partner=partner,
                     version=1,
@@ -151,12 +169,17 @@ def create_partners_and_logins(today: date) -> list[ClientAccount]:
                     "username": demo.username,
                     "password": demo.password,
                     "email2sms_sender": demo.email,
+                    "email2sms_key": "Demo" + demo.name.title().replace("-", "")[:20]
+                    if demo.email
+                    else "",
                 },
             )
             accounts.append(account)
     User = get_user_model()
     for username, password, partner_name, role in DEMO_USERS:
-        user, created = User.objects.get_or_create(username=username)
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@demo.example"}
+        )
         if created:
             user.set_password(password)
             user.save()
@@ -196,7 +219,7 @@ def write_history(
                 )[0]
                 if channel == Channel.XML_API and not account.username:
                     channel = Channel.API_V2
-                if channel == Channel.EMAIL2SMS and not account.email2sms_sender:
+                if channel == Channel.EMAIL2SMS and not account.email2sms_key:
                     channel = Channel.API_V2
                 parts = rng.choices([1, 2, 3], [80, 15, 5])[0] if mtype in ("eco", "full") else 1
                 text_length = rng.randint(20, 150) if parts == 1 else rng.randint(161, 153 * parts)
@@ -299,6 +322,7 @@ def register_with_simulator(accounts: list[ClientAccount], api_url: str, public_
                 "username": account.username or None,
                 "password": account.password or None,
                 "email": account.email2sms_sender or None,
+                "email2sms_key": account.email2sms_key or None,
                 "limit": None,
                 "callback_url": urljoin(
                     public_url, f"/callbacks/serwersms/{account.callback_secret}/"
@@ -313,7 +337,7 @@ def seed(now: datetime | None = None, stdout=None, simulator_url: str | None = N
     """Create the demo data unless it is there already."""
     now = now or timezone.now()
     write = stdout.write if stdout else print
-    accounts = create_partners_and_logins(timezone.localdate(now))
+    accounts = create_partners_and_logins(now)
     if simulator_url:
         register_with_simulator(accounts, simulator_url, settings.PUBLIC_BASE_URL)
     if Message.objects.exists():
@@ -324,7 +348,7 @@ def seed(now: datetime | None = None, stdout=None, simulator_url: str | None = N
     if simulator_url:
         sent = send_recent(accounts)
         write(f"Sent {sent} messages through the simulator on every channel.")
-    build_and_close(timezone.localdate(now), now)
+    build_and_close(now)
     write("Statements built; months past their review window closed.")
 
 
@@ -344,7 +368,7 @@ def send_recent(accounts: list[ClientAccount]) -> int:
         channels = [Channel.API_V2]
         if account.username:
             channels.append(Channel.XML_API)
-        if account.email2sms_sender:
+        if account.email2sms_sender and account.email2sms_key:
             channels.append(Channel.EMAIL2SMS)
         for channel in channels:
             for n in range(3):
@@ -363,10 +387,10 @@ def send_recent(accounts: list[ClientAccount]) -> int:
     return total
 
 
-def build_and_close(today: date, now: datetime) -> None:
+def build_and_close(now: datetime) -> None:
     """Statements of the last three months and this one; close those past the review window."""
     for months_back in (3, 2, 1, 0):
-        period = month_start(today, months_back)
+        period = month_start(now, months_back)
         build_statements(period, actor="seed_demo")
         if can_close(period, now, settings.STATEMENT_REVIEW_WINDOW_DAYS):
             for partner in Partner.objects.all():

@@ -17,11 +17,13 @@ from django.db.models import Q, QuerySet
 
 from billing.models import Message
 
+from .paging import page_size
+
 # The orderings the table offers: each is served by an index (docs/scale.md). Keys are the
 # table's `sort` values; "created_at" ascending, "-created_at" newest first (the default).
 ORDERINGS = ("-created_at", "created_at")
 DEFAULT_ORDERING = "-created_at"
-PER_PAGE_CHOICES = (25, 50, 100)
+PER_PAGE_CHOICES = (25, 50, 100)  # offered as links; any ?per_page up to the cap works
 DEFAULT_PER_PAGE = 50
 COUNT_CAP = 10_000  # rows counted exactly at most; past it the summary is an estimate
 
@@ -31,12 +33,8 @@ def ordering_from(value: str | None) -> str:
 
 
 def per_page_from(value: str | None) -> int:
-    """`per_page` from the query string, bounded to the offered choices."""
-    try:
-        wanted = int(value or DEFAULT_PER_PAGE)
-    except ValueError:
-        return DEFAULT_PER_PAGE
-    return min(PER_PAGE_CHOICES, key=lambda choice: abs(choice - wanted))
+    """`per_page` from the query string, bounded by PORTAL_MAX_PAGE_SIZE (partner_portal.paging)."""
+    return page_size(value or None)
 
 
 @dataclass(frozen=True)

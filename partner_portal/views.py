@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from billing import selectors
+from billing.commission import billing_month, parse_period
 from billing.models import Message, Statement
 
 from . import exports, pagination
@@ -86,6 +88,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "message": message,
             "events": message.events.order_by("created_at", "id"),
+            "commission": selectors.message_commission(message),
             "nav": "messages",
         },
     )
@@ -104,12 +107,15 @@ def statement_list(request: HttpRequest) -> HttpResponse:
 @partner_required
 @limited_statement_time
 def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    statement = get_partner_object_or_404(request, Statement, pk=pk)
+    statement = get_partner_object_or_404(
+        request, Statement.objects.select_related("partner", "opening_credit_from"), pk=pk
+    )
     return render(
         request,
         "portal/statement_detail.html",
         {
             "statement": statement,
+            "payout": statement.payout_or_none,
             "lines": selectors.statement_lines(statement),
             "adjustments": selectors.statement_adjustments(statement),
             "audit": selectors.statement_audit(statement),
@@ -127,27 +133,28 @@ def statement_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     return exports.statement_download_response(statement, fmt, request.user.get_username())
 
 
-def _period_from(request: HttpRequest, today: dt.date) -> dt.date:
-    value = request.GET.get("period", "")
+def _period_from(request: HttpRequest, current: dt.date) -> dt.date:
     try:
-        return dt.datetime.strptime(value, "%Y-%m").date()
+        return parse_period(request.GET.get("period", ""))
     except ValueError:
-        return today.replace(day=1)
+        return current
 
 
 @partner_required
 @limited_statement_time
 def account_list(request: HttpRequest) -> HttpResponse:
-    today = timezone.localtime(timezone.now(), selectors.billing_zone()).date()
-    period = _period_from(request, today)
+    current = billing_month(timezone.now())
+    period = _period_from(request, current)
     return render(
         request,
         "portal/accounts.html",
         {
             "period": period,
             "previous_period": selectors.previous_month(period),
-            "next_period": selectors.next_month(period) if period < today.replace(day=1) else None,
+            "next_period": selectors.next_month(period) if period < current else None,
             "rows": selectors.account_figures(request.partner, period),
+            "month": selectors.month_figures(request.partner, period),
+            "currency": settings.BILLING_CURRENCY,
             "nav": "accounts",
         },
     )

@@ -45,10 +45,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# A small canned SerwerSMS stand-in for client edge cases (fixture `stub`).
+# Canned HTTP answers for documented examples the simulator never gives (fixture `canned`).
 # The live SerwerSMS simulator: `simulator`, `simulator_settings` (see tests/simulator_fixtures.py).
+from tests.canned_http import canned  # noqa: E402, F401
 from tests.simulator_fixtures import simulator, simulator_server, simulator_settings  # noqa: E402, F401
-from tests.stub_serwersms import stub  # noqa: E402, F401
 
 
 @pytest.fixture(autouse=True)
@@ -92,3 +92,18 @@ def _sqlite_delete_guards() -> list[tuple[str, str]]:
         for sql in migration.SQLITE_FORWARD
         if "_frozen_delete" in sql.split()[2]
     ]
+
+
+@pytest.fixture
+def queued_refreshes(monkeypatch):
+    """Run the draft-refresh task in-process where it would be published to the broker."""
+    from billing import tasks
+
+    calls = []
+
+    def delay(*args):
+        calls.append(args)
+        return tasks.refresh_draft_statements.apply(args=args)
+
+    monkeypatch.setattr(tasks.refresh_draft_statements, "delay", delay)
+    return calls

@@ -312,7 +312,8 @@ class _Writer:
 
     def __init__(self, model: type[models.Model]):
         self.model = model
-        self.fields = [f for f in model._meta.concrete_fields]
+        # A GeneratedField (e.g. Message.billing_at) is computed by the database.
+        self.fields = [f for f in model._meta.concrete_fields if not getattr(f, "generated", False)]
         self.defaults = {}
         for f in self.fields:
             if f.has_default():

@@ -23,7 +23,7 @@ from django.utils import timezone
 from billing.models import Channel, ClientAccount, EventSource, MatchMethod, Message
 from billing.services.status_updates import ApplySummary, apply_to_messages
 from billing.serwersms.types import ReportItem
-from billing.statuses import NOT_FINAL, Status
+from billing.statuses import Status
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ def _claim(pks: Sequence[int]) -> list[Message]:
     _lock_for_write()
     return list(
         Message.objects.select_for_update(skip_locked=True)
-        .filter(pk__in=pks, status__in=[s.value for s in NOT_FINAL])
+        .filter(pk__in=pks)
+        .pollable()
         .order_by("pk")
     )
 
@@ -79,9 +80,7 @@ def _claim(pks: Sequence[int]) -> list[Message]:
 def pollable(account: ClientAccount, now: datetime):
     """Messages of the account still worth asking about."""
     cutoff = now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
-    return Message.objects.filter(
-        account=account, status__in=[s.value for s in NOT_FINAL], created_at__gte=cutoff
-    )
+    return Message.objects.filter(account=account).pollable(created_since=cutoff)
 
 
 def _poll_known_ids(

@@ -43,7 +43,8 @@ class ClientReportsSource:
         return with_retries(lambda: list(self.api.reports(ids=list(ids))))
 
     def reports_by_unique_ids(self, unique_ids: Sequence[str]) -> list[ReportItem]:
-        return with_retries(lambda: list(self.api.reports(unique_ids=list(unique_ids))))
+        """By `messages/view` per id: report items echo no unique_id (serwersms-api.md §3)."""
+        return with_retries(lambda: list(self.api.find_by_unique_ids(unique_ids).values()))
 
     def reports_by_phones(
         self, phones: Sequence[str], date_from: datetime, date_to: datetime

@@ -14,10 +14,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,7 +34,8 @@ from billing.models import (
     validate_ic,
 )
 from billing.phones import PhoneError, normalize_phone
-from billing.serwersms import client_for
+from billing.services.statements import request_draft_refresh
+from billing.serwersms import client_for, unique_ids
 from billing.serwersms.errors import (
     MalformedResponse,
     ServerError,
@@ -50,8 +50,6 @@ SENDING_CHANNELS = (Channel.API_V2, Channel.XML_API, Channel.EMAIL2SMS)
 # FULL sender: up to 11 letters/digits (and a few signs), or a phone number of up to 16 digits.
 SENDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMBER = re.compile(r"^\+?[0-9]{3,16}$")
-# Room for the "-<n>" suffix inside Message.unique_id's 64 characters.
-UNIQUE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,56}$")
 MAX_RECIPIENTS = 1000
 
 
@@ -124,16 +122,11 @@ def _check_sender(sender: str | None, channel: str) -> str:
 
 
 def _unique_ids(unique_id: str | None, count: int) -> list[str]:
-    if unique_id is None or unique_id == "":
-        return [uuid.uuid4().hex for _ in range(count)]
-    unique_id = str(unique_id).strip()
-    if not UNIQUE_ID.match(unique_id):
-        raise SendError(
-            f"Invalid unique id {unique_id!r}: use 1-56 letters, digits or _ . : - characters."
-        )
-    if count == 1:
-        return [unique_id]
-    return [f"{unique_id}-{n}" for n in range(1, count + 1)]
+    """One id per recipient in SerwerSMS's alphabet (rules in billing/serwersms/unique_ids.py)."""
+    try:
+        return unique_ids.per_recipient(unique_id, count)
+    except unique_ids.UniqueIdError as exc:
+        raise SendError(str(exc)) from None
 
 
 def prepare(
@@ -157,6 +150,11 @@ def prepare(
         account.api_token or (account.username and account.password)
     ):
         raise SendError(f"Account {account.name!r} has no API token or username and password.")
+    if channel == Channel.EMAIL2SMS and not (account.email2sms_sender and account.email2sms_key):
+        raise SendError(
+            f"Account {account.name!r} has no Email2SMS sender address and key, which"
+            " SerwerSMS needs to accept its mails."
+        )
     if isinstance(recipients, str):
         recipients = [recipients]
     raw = list(recipients or [])
@@ -197,10 +195,8 @@ def _existing(plan: SendPlan) -> list[Message] | None:
     found = {m.unique_id: m for m in Message.objects.filter(unique_id__in=plan.unique_ids)}
     # The given id used before for a send to a different number of recipients?
     other_shape = []
-    if plan.given_unique_id and len(plan.unique_ids) > 1:
-        other_shape = [plan.given_unique_id]
-    elif plan.given_unique_id:
-        other_shape = [f"{plan.given_unique_id}-1", f"{plan.given_unique_id}-2"]
+    if plan.given_unique_id:
+        other_shape = unique_ids.other_shapes(plan.given_unique_id, len(plan.unique_ids))
     shapes = set(
         Message.objects.filter(unique_id__in=other_shape).values_list("unique_id", flat=True)
     )
@@ -303,7 +299,9 @@ def send_sms(
         _send_by_mail(client, plan, messages)
     else:
         _send_by_api(client, plan, messages)
-    return [Message.objects.get(pk=m.pk) for m in messages]
+    sent = [Message.objects.get(pk=m.pk) for m in messages]
+    request_draft_refresh(sent)  # the money side: drafts follow the send answer
+    return sent
 
 
 def _send_by_api(client, plan: SendPlan, messages: list[Message]) -> None:
@@ -324,7 +322,7 @@ def _send_by_api(client, plan: SendPlan, messages: list[Message]) -> None:
 def _send_by_mail(client, plan: SendPlan, messages: list[Message]) -> None:
     for message in messages:
         try:
-            client.send(message.phone, plan.text)
+            client.send(message.phone, plan.text, plan.sender or None)
         except SerwerSMSError as exc:
             if exc.may_have_been_sent:
                 _note_errors([message], exc)  # no id to look up: a later poll matches phone/time
@@ -449,15 +447,16 @@ def resolve_submitting_many(
         raise ValueError("resolve_submitting_many takes messages of one account and channel.")
     first = pending[0]
     client = client or client_for(first.account, first.channel)
-    unique_ids = [m.unique_id for m in pending]
     try:
         if first.channel == Channel.API_V2:
-            items = list(client.reports(unique_ids=unique_ids))
+            # messages/view by unique_id: report items carry no unique_id (serwersms-api.md §3).
+            found = client.find_by_unique_ids([m.unique_id for m in pending])
+            items = list(found.values())
         else:
-            items = []
-            for start in range(0, len(unique_ids), settings.SERWERSMS_REPORTS_BATCH):
-                batch = unique_ids[start : start + settings.SERWERSMS_REPORTS_BATCH]
-                items.extend(client.sprawdz_sms(usmsids=batch))
+            # The XML API has no lookup by usmsid (§4): numbers since the first was written.
+            since = min(m.created_at for m in pending) - timedelta(minutes=5)
+            phones = sorted({m.phone for m in pending})
+            items = client.sprawdz_sms(phones=phones, date_from=since)
     except SerwerSMSError as exc:
         for message in pending:
             message.error_message = f"Lookup failed: {exc.describe()}"[:255]

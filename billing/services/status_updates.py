@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import ClientAccount, Message, StatusEvent
+from billing.services.statements import request_draft_refresh
 from billing.serwersms.types import ReportItem
 from billing.statuses import Outcome, Status, decide, parse_status
 
@@ -181,6 +182,7 @@ def apply_to_messages(
     now = now or timezone.now()
     summary = ApplySummary()
     dirty: dict[int, Message] = {m.pk: m for m in touched}
+    billed: list[Message] = []  # status, parts, cost or times changed: drafts must follow
     events: list[StatusEvent] = []
     ignored_candidates: list[tuple[Message, ReportItem, Outcome]] = []
 
@@ -207,10 +209,12 @@ def apply_to_messages(
             summary.changed += 1
             summary.by_status[new.value] += 1
             dirty[message.pk] = message
+            billed.append(message)
         elif outcome == Outcome.SAME:
             # The same status again: only blanks (times, cost) may be filled, never an event.
             if _fill(message, item):
                 dirty[message.pk] = message
+                billed.append(message)
         else:
             ignored_candidates.append((message, item, outcome))
         if source != "callback" or message.pk in dirty:
@@ -247,6 +251,8 @@ def apply_to_messages(
         write_messages(list(dirty.values()))
     if events:
         StatusEvent.objects.bulk_create(events, batch_size=BULK_BATCH_SIZE)
+    # The one hook of the money side: draft statements follow every applied batch.
+    request_draft_refresh(billed)
     return summary
 
 

@@ -50,9 +50,12 @@ def test_create_account_with_token_or_username_and_password():
         "p",
         "--email2sms-sender",
         "shop@example.com",
+        "--email2sms-key",
+        "Key123",
     )
     assert ClientAccount.objects.get(name="a1").api_token == "T"
-    assert ClientAccount.objects.get(name="a2").email2sms_sender == "shop@example.com"
+    a2 = ClientAccount.objects.get(name="a2")
+    assert (a2.email2sms_sender, a2.email2sms_key) == ("shop@example.com", "Key123")
 
 
 @pytest.mark.parametrize(
@@ -63,6 +66,7 @@ def test_create_account_with_token_or_username_and_password():
         (["--partner", "77", "--name", "a", "--token", "T"], "No partner has ic 77"),
         (["--partner", "x", "--name", "a", "--token", "T"], "positive integer"),
         (["--partner", "9", "--name", "a", "--token", "T", "--email2sms-sender", "nope"], "email"),
+        (["--partner", "9", "--name", "a", "--token", "T", "--email2sms-key", "no-key!"], "key"),
     ],
 )
 def test_create_account_refuses_bad_input(args, expected):
@@ -72,8 +76,15 @@ def test_create_account_refuses_bad_input(args, expected):
     assert not ClientAccount.objects.exists()
 
 
+@pytest.fixture
+def stub(simulator_settings):
+    """The live simulator, knowing the factories' first token."""
+    return simulator_settings
+
+
 def test_send_sms_prints_one_line_per_recipient(stub):
     account = ClientAccountFactory(partner=PartnerFactory(ic=31))
+    stub.register_account(token=account.api_token)
     out = run(
         "send_sms",
         "--account",
@@ -85,13 +96,13 @@ def test_send_sms_prints_one_line_per_recipient(stub):
         "--text",
         "Hi",
         "--unique-id",
-        "cli-1",
+        "cli1",
     )
     lines = out.strip().splitlines()
     assert len(lines) == 2
-    first = Message.objects.get(unique_id="cli-1-1")
-    assert lines[0].split("\t")[:3] == [f"#{first.pk} cli-1-1", first.serwersms_id, "queued"]
-    assert stub.requests[0].json["ic"] == 31
+    first = Message.objects.get(unique_id="cli1R1")
+    assert lines[0].split("\t")[:3] == [f"#{first.pk} cli1R1", first.serwersms_id, "queued"]
+    assert stub.requests()[0]["ic"] == 31
 
 
 @pytest.mark.parametrize(
@@ -109,14 +120,10 @@ def test_send_sms_refuses_bad_input_and_writes_nothing(stub, args, expected):
         args = ["--account", account.name, *args]
     with pytest.raises(CommandError, match=expected):
         run("send_sms", *args)
-    assert not Message.objects.exists() and stub.requests == []
+    assert not Message.objects.exists() and stub.requests() == []
 
 
 def test_send_sms_shows_a_serwersms_refusal(stub):
-    account = ClientAccountFactory()
-    stub.answer(
-        status=401,
-        body={"error": {"code": 1001, "type": "InvalidCredentials", "message": "Bad login"}},
-    )
+    account = ClientAccountFactory()  # a token the simulator does not know
     out = run("send_sms", "--account", account.name, "--to", "+48500600700", "--text", "Hi")
-    assert "unsent" in out and "1001: Bad login" in out
+    assert "unsent" in out and "1001: Wrong login or password." in out

@@ -1,6 +1,8 @@
-"""The send service: rows written before the call, answers recorded, idempotency, failures."""
+"""The send service against the live simulator: rows written before the call, answers recorded,
+idempotency, and each failure the simulator's faults can cause."""
 
 import hashlib
+import time
 
 import pytest
 from django.core import mail
@@ -16,18 +18,42 @@ PHONE = "+48500600700"
 
 
 @pytest.fixture
-def account():
-    return ClientAccountFactory(partner=PartnerFactory(ic=4242), username="user", password="pw")
+def account(simulator_settings):
+    simulator_settings.register_account(
+        token="tok-send",
+        username="user",
+        password="pw",
+        email="shop@example.com",
+        email2sms_key="ShopKey1",
+    )
+    return ClientAccountFactory(
+        partner=PartnerFactory(ic=4242),
+        api_token="tok-send",
+        username="user",
+        password="pw",
+        email2sms_sender="shop@example.com",
+        email2sms_key="ShopKey1",
+    )
 
 
-def sends(stub) -> list:
-    return [r for r in stub.requests if r.action in ("messages/send_sms", "wyslij_sms")]
+@pytest.fixture
+def stub(simulator_settings):
+    """The simulator, as the tests below see it."""
+    return simulator_settings
+
+
+def sends(sim) -> list:
+    return [r for r in sim.requests() if r["action"] in ("messages/send_sms", "xml:wyslij_sms")]
+
+
+def actions(sim) -> list:
+    return [r["action"] for r in sim.requests()]
 
 
 def test_api_v2_send_records_the_answer(stub, account):
     (message,) = send_sms(account, ["500 600 700"], "Hello there")
     assert message.status == Status.QUEUED
-    assert message.phone == PHONE and message.serwersms_id.startswith("s")
+    assert message.phone == PHONE and message.serwersms_id == stub.messages()[0]["id"]
     assert (message.partner, message.ic, message.channel) == (account.partner, 4242, "api_v2")
     assert message.message_type == "eco" and message.sender == ""
     assert message.text == "" and message.text_length == 11
@@ -38,9 +64,9 @@ def test_api_v2_send_records_the_answer(stub, account):
         ("", "submitting", "send"),
         ("submitting", "queued", "send"),
     ]
-    (request,) = stub.requests
-    assert request.json["ic"] == 4242
-    assert request.json["unique_id"] == [message.unique_id]
+    (request,) = stub.requests()
+    assert request["ic"] == 4242
+    assert stub.messages()[0]["unique_id"] == message.unique_id
 
 
 def test_text_is_kept_only_when_the_setting_says_so(stub, account, settings):
@@ -52,12 +78,13 @@ def test_text_is_kept_only_when_the_setting_says_so(stub, account, settings):
 def test_a_sender_makes_a_full_sms(stub, account):
     (message,) = send_sms(account, [PHONE], "Hi", sender="Shop")
     assert (message.message_type, message.sender) == ("full", "Shop")
-    assert stub.requests[0].json["sender"] == "Shop"
+    assert stub.messages()[0]["sender"] == "Shop"
 
 
-def test_several_recipients_get_numbered_unique_ids(stub, account):
-    messages = send_sms(account, [PHONE, "+48500600701"], "Hi", unique_id="order-7")
-    assert [m.unique_id for m in messages] == ["order-7-1", "order-7-2"]
+def test_several_recipients_get_numbered_unique_ids_in_serwersms_alphabet(stub, account):
+    messages = send_sms(account, [PHONE, "+48500600701"], "Hi", unique_id="order7")
+    assert [m.unique_id for m in messages] == ["order7R1", "order7R2"]
+    assert sorted(m["unique_id"] for m in stub.messages()) == ["order7R1", "order7R2"]
     assert {m.status for m in messages} == {Status.QUEUED}
     assert len(sends(stub)) == 1
 
@@ -103,6 +130,11 @@ def test_a_reused_unique_id_for_another_message_is_refused(
         ({"sender": "Bad!"}, "Invalid sender"),
         ({"channel": "carrier_pigeon"}, "Unknown channel"),
         ({"unique_id": "has space"}, "Invalid unique id"),
+        ({"unique_id": "order-7"}, "Invalid unique id"),
+        ({"unique_id": "a.b:c_d"}, "Invalid unique id"),
+        ({"unique_id": "ab"}, "Invalid unique id"),
+        ({"unique_id": "x" * 51}, "Invalid unique id"),
+        ({"recipients": [PHONE, "+48500600701"], "unique_id": "x" * 49}, "too long"),
         ({"channel": "email2sms", "sender": "Shop"}, "Email2SMS cannot set a sender"),
     ],
 )
@@ -111,7 +143,7 @@ def test_bad_input_is_refused_before_anything_is_written_or_sent(stub, account, 
     with pytest.raises(SendError, match=expected):
         send_sms(account, **arguments)
     assert not Message.objects.exists()
-    assert stub.requests == []
+    assert stub.requests() == []
 
 
 def test_unknown_account_is_refused(stub):
@@ -128,7 +160,7 @@ def test_inactive_partner_and_account_are_refused(stub, account):
     inactive = ClientAccountFactory(is_active=False)
     with pytest.raises(SendError, match="is not active"):
         send_sms(inactive, [PHONE], "Hi")
-    assert not Message.objects.exists() and stub.requests == []
+    assert not Message.objects.exists() and stub.requests() == []
 
 
 def test_xml_api_needs_a_username_and_password(stub):
@@ -139,78 +171,74 @@ def test_xml_api_needs_a_username_and_password(stub):
 
 
 @pytest.mark.parametrize(
-    ("status", "error", "reason"),
+    ("account_change", "reason"),
     [
-        (401, {"code": 1001, "type": "InvalidCredentials", "message": "Bad login"}, "1001"),
-        (402, {"code": 3001, "type": "LimitExhausted", "message": "No SMS left"}, "3001"),
-        (400, {"code": 2004, "type": "ValidationError", "message": "Bad input"}, "2004"),
+        ({"token": "tok-send", "name": "x", "limit": 0}, "3000"),
+        ({"token": "tok-send", "denied_types": ["eco"]}, "3001"),
     ],
 )
-def test_a_refused_call_marks_the_messages_unsent(stub, account, status, error, reason):
-    stub.answer(status=status, body={"success": False, "error": error})
+def test_a_refused_call_marks_the_messages_unsent(stub, account, account_change, reason):
+    stub.register_account(**account_change)
     (message,) = send_sms(account, [PHONE], "Hi")
     assert message.status == Status.UNSENT
-    assert (message.reason, message.error_message) == (reason, error["message"])
+    assert message.reason == reason and message.error_message
     assert message.serwersms_id is None
     assert message.events.last().new_status == Status.UNSENT
-    assert len(sends(stub)) == 1
+    assert len(sends(stub)) == 1 and stub.messages() == []
 
 
-@pytest.mark.parametrize(
-    "canned",
-    [
-        {"status": 500, "body": "Internal Server Error", "content_type": "text/plain"},
-        {"body": "{this is not json"},
-    ],
-)
-def test_500_or_malformed_is_checked_then_marked_unsent(stub, account, canned):
-    stub.answer(**canned)
+def test_wrong_credentials_mark_the_messages_unsent(stub, account):
+    account.api_token = "wrong"
+    account.save()
+    (message,) = send_sms(account, [PHONE], "Hi")
+    assert (message.status, message.reason) == (Status.UNSENT, "1001")
+
+
+def test_a_500_before_anything_was_taken_is_checked_then_marked_unsent(stub, account, settings):
+    settings.SERWERSMS_RETRIES = 0
+    stub.faults(["http_500"])
     (message,) = send_sms(account, [PHONE], "Hi")
     assert message.status == Status.UNSENT
-    assert message.reason in ("server_error", "malformed_response")
+    assert message.reason == "server_error"
     # Looked up by unique id before deciding, never sent again.
-    assert [r.action for r in stub.requests] == ["messages/send_sms", "messages/reports"]
-    assert stub.requests[1].json["unique_id"] == [message.unique_id]
+    assert actions(stub) == ["messages/send_sms", "messages/view"]
 
 
-def test_malformed_answer_to_a_send_that_happened_is_found_not_called_unsent(stub, account):
-    stub.answer(body="<html>", content_type="text/html", then_default=True)
+@pytest.mark.parametrize("fault", ["accept_then_500", "malformed"])
+def test_a_broken_answer_to_a_send_that_happened_is_found_not_called_unsent(stub, account, fault):
+    stub.faults([fault])
     (message,) = send_sms(account, [PHONE], "Hi")
     assert message.status == Status.QUEUED and message.match_method == "unique_id"
+    assert message.serwersms_id == stub.messages()[0]["id"]
+    assert len(sends(stub)) == 1
 
 
-def test_a_timeout_after_sending_is_resolved_by_unique_id_not_by_sending_again(
-    stub, account, settings
+def test_a_dropped_connection_after_sending_is_resolved_by_unique_id_not_by_sending_again(
+    stub, account
 ):
-    settings.SERWERSMS_TIMEOUT = 0.3
-    stub.answer(delay=1.0, then_default=True)  # SerwerSMS queues it, the answer comes too late
+    stub.faults(["accept_then_drop"])
     (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.QUEUED
-    assert message.serwersms_id == stub.sent[0]["id"]
-    assert message.match_method == "unique_id"
+    assert message.status == Status.QUEUED and message.match_method == "unique_id"
+    assert message.serwersms_id == stub.messages()[0]["id"]
     assert len(sends(stub)) == 1
     assert message.events.last().source == "send"
-
-
-def test_a_dropped_connection_after_sending_is_resolved(stub, account):
-    stub.answer(drop=True, then_default=True)
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.QUEUED and len(sends(stub)) == 1
 
 
 def test_a_timeout_with_nothing_found_stays_submitting_with_the_error_noted(
     stub, account, settings
 ):
     settings.SERWERSMS_TIMEOUT = 0.3
-    stub.answer(delay=1.0)
+    stub.faults(["slow"], slow_seconds=1.0)  # SerwerSMS takes it only after we gave up waiting
     (message,) = send_sms(account, [PHONE], "Hi")
     assert message.status == Status.SUBMITTING
     assert message.reason == "timeout_or_dropped" and "did not answer" in message.error_message
     # A later pass finds it once SerwerSMS knows it; it is not sent again.
-    stub.sent.append({"id": "late1", "phone": PHONE, "unique_id": message.unique_id})
+    deadline = time.monotonic() + 5
+    while not stub.messages() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert resolve_submitting(message) == "found"
     message.refresh_from_db()
-    assert (message.status, message.serwersms_id) == (Status.QUEUED, "late1")
+    assert (message.status, message.serwersms_id) == (Status.QUEUED, stub.messages()[0]["id"])
     assert len(sends(stub)) == 1
 
 
@@ -221,44 +249,74 @@ def test_connection_refused_is_unsent(account, settings):
     assert (message.status, message.reason) == (Status.UNSENT, "not_connected")
 
 
-def test_an_unsent_item_keeps_its_error(stub, account):
-    stub.answer(
-        body={
+def test_the_documented_answer_is_matched_by_phone_and_an_unsent_item_keeps_its_error(
+    canned, account, settings
+):
+    """serwersms-api.md §3's example answer, items in the other order than asked."""
+    settings.SERWERSMS_API_URL = canned.url
+    canned.answer(
+        {
             "success": True,
+            "queued": 1,
+            "unsent": 1,
             "items": [
-                {"phone": PHONE, "status": "unsent", "error_code": 2001, "error_message": "bad"}
+                {
+                    "id": "5e0c7a1b94",
+                    "phone": "+48500600701",
+                    "status": "unsent",
+                    "parts": 1,
+                    "error_code": 2001,
+                    "error_message": "bad",
+                    "text": "Hi",
+                },
+                {
+                    "id": "5e0c7a1b93",
+                    "phone": "+48500600700",
+                    "status": "queued",
+                    "queued": "2025-03-04 10:15:02",
+                    "parts": 1,
+                    "text": "Hi",
+                },
             ],
         }
     )
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert (message.status, message.reason, message.error_message) == ("unsent", "2001", "bad")
-    assert message.dispatched_at is None
+    first, second = send_sms(account, [PHONE, "+48500600701"], "Hi")
+    assert (first.phone, first.status, first.serwersms_id) == (PHONE, "queued", "5e0c7a1b93")
+    assert (second.status, second.reason, second.error_message) == ("unsent", "2001", "bad")
+    assert second.dispatched_at is None
 
 
-def test_xml_api_send_and_timeout_resolution(stub, account, settings):
+def test_xml_api_send_and_a_lost_answer_found_by_number(stub, account):
     (message,) = send_sms(account, [PHONE], "Hi", channel="xml_api")
     assert message.status == Status.QUEUED and message.channel == "xml_api"
-    assert stub.requests[0].form["ic"] == "4242"
-    settings.SERWERSMS_TIMEOUT = 0.3
-    stub.answer(delay=1.0, then_default=True)
+    assert sends(stub)[0]["ic"] == 4242
+    stub.faults(["accept_then_drop"], channel="xml_api")
     (late,) = send_sms(account, ["+48500600701"], "Hi", channel="xml_api")
     assert late.status == Status.QUEUED and late.match_method == "unique_id"
-    assert stub.requests[-1].form["akcja"] == "sprawdz_sms"
-    assert "ic" not in stub.requests[-1].form
+    assert late.serwersms_id == stub.messages(phone="+48500600701")[0]["id"]
+    assert stub.requests()[-1]["action"] == "xml:sprawdz_sms"
+    assert stub.requests()[-1]["ic"] is None
 
 
-def test_email2sms_sends_one_mail_per_recipient(account, settings):
+def test_email2sms_sends_one_documented_mail_per_recipient(account, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    account.email2sms_sender = "shop@example.com"
-    account.save()
     messages = send_sms(account, [PHONE, "+48500600701"], "Hi", channel="email2sms")
     assert [m.status for m in messages] == [Status.QUEUED, Status.QUEUED]
     assert all(m.serwersms_id is None and m.match_method == "" for m in messages)
     assert [(x.subject, x.extra_headers["SerwerSMS-Dealer"]) for x in mail.outbox] == [
-        (PHONE, "4242"),
-        ("+48500600701", "4242"),
+        (f"klucz=ShopKey1 numer={PHONE} raport=1", "4242"),
+        ("klucz=ShopKey1 numer=+48500600701 raport=1", "4242"),
     ]
     assert mail.outbox[0].from_email == "shop@example.com"
+    assert mail.outbox[0].body == "Hi\nEND\n"
+
+
+def test_email2sms_needs_the_address_and_key(stub, account):
+    account.email2sms_key = ""
+    account.save()
+    with pytest.raises(SendError, match="Email2SMS sender address and key"):
+        send_sms(account, [PHONE], "Hi", channel="email2sms")
+    assert not Message.objects.exists()
 
 
 def test_email2sms_without_a_server_is_unsent(account, settings):
@@ -269,18 +327,19 @@ def test_email2sms_without_a_server_is_unsent(account, settings):
     assert StatusEvent.objects.filter(message=message).count() == 2
 
 
-def test_a_timeout_for_several_recipients_is_resolved_in_one_lookup(stub, account, settings):
-    settings.SERWERSMS_TIMEOUT = 0.3
-    stub.answer(delay=1.0, then_default=True)
-    messages = send_sms(account, [PHONE, "+48500600701", "+48500600702"], "Hi", unique_id="b")
+def test_a_lost_answer_for_several_recipients_is_looked_up_by_each_unique_id(stub, account):
+    stub.faults(["accept_then_drop"])
+    messages = send_sms(account, [PHONE, "+48500600701", "+48500600702"], "Hi", unique_id="b12")
     assert [m.status for m in messages] == [Status.QUEUED] * 3
-    assert [r.action for r in stub.requests] == ["messages/send_sms", "messages/reports"]
-    assert stub.requests[1].json["unique_id"] == ["b-1", "b-2", "b-3"]
+    assert actions(stub) == ["messages/send_sms"] + ["messages/view"] * 3
+    assert [m.serwersms_id for m in messages] == [
+        stub.messages(unique_id=f"b12R{n}")[0]["id"] for n in (1, 2, 3)
+    ]
 
 
-def test_a_500_whose_lookup_also_fails_stays_submitting(stub, account):
-    stub.answer(status=500, body="boom")
-    stub.answer(status=500, body="still boom")
+def test_a_500_whose_lookup_also_fails_stays_submitting(stub, account, settings):
+    settings.SERWERSMS_RETRIES = 0
+    stub.faults(["http_500", "http_500"])
     (message,) = send_sms(account, [PHONE], "Hi")
     assert message.status == Status.SUBMITTING
     assert message.reason == "server_error"
@@ -288,9 +347,9 @@ def test_a_500_whose_lookup_also_fails_stays_submitting(stub, account):
     assert len(sends(stub)) == 1
 
 
-def test_malformed_xml_answer_is_checked_by_usmsid_then_marked_unsent(stub, account):
-    stub.answer(body="<SerwerSMS><Odbiorcy>", content_type="text/xml")
+def test_a_500_to_an_xml_send_is_checked_by_number_then_marked_unsent(stub, account, settings):
+    settings.SERWERSMS_RETRIES = 0
+    stub.faults(["http_500"], channel="xml_api")
     (message,) = send_sms(account, [PHONE], "Hi", channel="xml_api")
-    assert (message.status, message.reason) == (Status.UNSENT, "malformed_response")
-    assert [r.form["akcja"] for r in stub.requests] == ["wyslij_sms", "sprawdz_sms"]
-    assert stub.requests[1].form["usmsid"] == message.unique_id
+    assert (message.status, message.reason) == (Status.UNSENT, "server_error")
+    assert actions(stub) == ["xml:wyslij_sms", "xml:sprawdz_sms"]

@@ -18,7 +18,11 @@ def account(simulator_settings, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.SERWERSMS_RETRIES = 0
     simulator_settings.register_account(
-        token="sim-token", username="sim-user", password="sim-pass", email="shop@example.com"
+        token="sim-token",
+        username="sim-user",
+        password="sim-pass",
+        email="shop@example.com",
+        email2sms_key="SimKey1",
     )
     return ClientAccountFactory(
         partner=PartnerFactory(ic=IC),
@@ -26,6 +30,7 @@ def account(simulator_settings, settings):
         username="sim-user",
         password="sim-pass",
         email2sms_sender="shop@example.com",
+        email2sms_key="SimKey1",
     )
 
 
@@ -54,14 +59,13 @@ def test_each_channel_sends_with_the_partners_ic(simulator_settings, account, ch
 
 
 def test_non_sending_requests_carry_no_ic(simulator_settings, account):
-    (message,) = send_sms(account, PHONES[:1], "Hi", unique_id="look-me-up")
+    (message,) = send_sms(account, PHONES[:1], "Hi", unique_id="lookMeUp")
     api = client_for(account, "api_v2")
-    assert [i.serwersms_id for i in api.reports(unique_ids=["look-me-up"])] == [
-        message.serwersms_id
-    ]
+    assert [i.serwersms_id for i in api.reports(unique_ids=["lookMeUp"])] == [message.serwersms_id]
+    assert api.find_by_unique_id("lookMeUp").serwersms_id == message.serwersms_id
     assert api.view(serwersms_id=message.serwersms_id).phone == PHONES[0]
     xml = client_for(account, "xml_api")
-    assert xml.sprawdz_sms(usmsids=["look-me-up"])[0].serwersms_id == message.serwersms_id
+    assert xml.sprawdz_sms(smsids=[message.serwersms_id])[0].phone == PHONES[0]
     requests = simulator_settings.requests()
     reads = [r for r in requests if r["action"] not in SENDS]
     assert len(reads) >= 3
@@ -70,8 +74,8 @@ def test_non_sending_requests_carry_no_ic(simulator_settings, account):
 
 
 def test_the_same_unique_id_is_sent_once(simulator_settings, account):
-    first = send_sms(account, PHONES, "Hi", unique_id="order-1")
-    again = send_sms(account, PHONES, "Hi", unique_id="order-1")
+    first = send_sms(account, PHONES, "Hi", unique_id="order1")
+    again = send_sms(account, PHONES, "Hi", unique_id="order1")
     assert [m.pk for m in again] == [m.pk for m in first]
     assert len(simulator_settings.messages()) == 2
     assert len(sending_requests(simulator_settings)) == 1
@@ -89,7 +93,7 @@ def test_limit_exhausted_marks_unsent(simulator_settings, account):
     simulator_settings.register_account(token="poor", limit=0, name="poor")
     poor = ClientAccountFactory(partner=account.partner, api_token="poor")
     (message,) = send_sms(poor, PHONES[:1], "Hi")
-    assert (message.status, message.reason) == (Status.UNSENT, "3001")
+    assert (message.status, message.reason) == (Status.UNSENT, "3000")  # ECO limit (§2)
 
 
 @pytest.mark.parametrize("fault", ["accept_then_drop", "malformed"])
@@ -107,7 +111,7 @@ def test_http_500_is_unsent_after_checking(simulator_settings, account):
     simulator_settings.faults(["http_500"])
     (message,) = send_sms(account, PHONES[:1], "Hi")
     assert message.status == Status.UNSENT
-    assert message.reason in ("5000", "server_error") and message.error_message
+    assert message.reason == "server_error" and message.error_message
     assert simulator_settings.messages() == []
 
 
@@ -126,4 +130,5 @@ def test_xml_api_wrong_credentials_mark_unsent(simulator_settings, account):
     account.password = "wrong"
     account.save()
     (message,) = send_sms(account, PHONES[:1], "Hi", channel="xml_api")
-    assert (message.status, message.reason) == (Status.UNSENT, "1001")
+    # <Blad> comes as text unless the panel asks for numbers (§4): a refusal without a code.
+    assert message.status == Status.UNSENT and message.error_message
