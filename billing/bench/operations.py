@@ -51,6 +51,7 @@ class Result:
     seconds: float
     runs: list[float]
     queries: int
+    db_seconds: float | None = None  # the product's time inside the database (first run)
     raw_seconds: float | None = None
     raw_runs: list[float] = field(default_factory=list)
     raw_label: str = ""
@@ -73,6 +74,7 @@ class Result:
             "seconds": round(self.seconds, 6),
             "runs": [round(r, 6) for r in self.runs],
             "queries": self.queries,
+            "db_seconds": None if self.db_seconds is None else round(self.db_seconds, 6),
             "raw_label": self.raw_label,
             "raw_seconds": None if self.raw_seconds is None else round(self.raw_seconds, 6),
             "raw_runs": [round(r, 6) for r in self.raw_runs],
@@ -133,7 +135,7 @@ def _python_peak(work: Work, reset: Callable[[], None] | None) -> int:
 
 def measure(operation: Operation, repeats: int = REPEATS) -> Result:
     """Median of `repeats` runs of the product and of the raw baseline; peak memory once."""
-    runs, queries, rss_peak = [], 0, None
+    runs, queries, db_seconds, rss_peak = [], 0, None, None
     for n in range(repeats):
         rss_before = _rss_status("VmRSS") if operation.memory and _reset_peak_rss() else None
         with CaptureQueriesContext(connection) as captured:
@@ -141,6 +143,7 @@ def measure(operation: Operation, repeats: int = REPEATS) -> Result:
         runs.append(seconds)
         if n == 0:
             queries = len(captured.captured_queries)
+            db_seconds = sum(float(q["time"]) for q in captured.captured_queries)
             operation.rows = operation.rows if operation.rows is not None else rows
         if rss_before is not None:
             peak = (_rss_status("VmHWM") or 0) - rss_before
@@ -155,6 +158,7 @@ def measure(operation: Operation, repeats: int = REPEATS) -> Result:
         seconds=statistics.median(runs),
         runs=runs,
         queries=queries,
+        db_seconds=db_seconds,
         raw_seconds=statistics.median(raw_runs) if raw_runs else None,
         raw_runs=raw_runs,
         raw_label=operation.raw_label,
