@@ -23,7 +23,8 @@ from ninja.security import HttpBearer
 from ninja.throttling import SimpleRateThrottle
 
 from billing import selectors
-from billing.models import AuditEntry, Message, Statement
+from billing.commission import billing_month
+from billing.models import AuditAction, AuditEntry, Message, Statement
 from billing.statuses import billing_class
 
 from . import schemas as s
@@ -411,9 +412,7 @@ def commission(
     if period:
         month = dt.date(int(period[:4]), int(period[5:7]), 1)
     else:
-        month = selectors.month_start(
-            timezone.localtime(timezone.now(), selectors.billing_zone()).date()
-        )
+        month = billing_month(timezone.now())
     figures = selectors.month_figures(partner, month)
     statement = figures.statement
     return {
@@ -425,10 +424,8 @@ def commission(
         "unsent": figures.unsent,
         "delivered": figures.delivered,
         "undelivered": figures.undelivered,
-        # A sum of 4-place amounts: quantizing only drops the database's trailing zeros.
-        "commission": None
-        if figures.commission is None
-        else figures.commission.quantize(settings.BILLING_MESSAGE_DECIMALS),
+        # The statement's total as every page shows it (the exact sum rounded once, half-up).
+        "commission": figures.commission,
         "statement_id": statement.pk if statement else None,
         "statement_status": statement.status if statement else None,
         "accounts": [
@@ -528,7 +525,7 @@ def statement_document(
     AuditEntry.objects.create(
         partner=partner,
         statement=statement,
-        action="downloaded",
+        action=AuditAction.DOWNLOAD,
         actor=f"API key {request.auth.prefix}",
         detail={"format": fmt, "via": "api", "key": request.auth.pk},
     )

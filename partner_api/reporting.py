@@ -137,7 +137,8 @@ def _constants(model, template, varying: list[str]) -> list[tuple]:
     return [
         (f, getattr(template, f.attname))
         for f in model._meta.concrete_fields
-        if not f.primary_key and f.attname not in varying
+        # The database computes generated columns (Message.billing_at); never written.
+        if not f.primary_key and not f.generated and f.attname not in varying
     ]
 
 

@@ -5,7 +5,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from billing.commission import billing_month
 from billing.models import Message
+from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.api.conftest import post
 from tests.factories import MessageFactory, StatementFactory
@@ -45,7 +47,9 @@ def test_message_list_shows_only_own_messages_even_filtered_by_a_foreign_account
 
 
 def test_commission_counts_only_own_messages(alpha, beta, alpha_data):
-    period = f"{timezone.localdate():%Y-%m}"
+    month = billing_month(timezone.now())
+    build_statement(alpha.partner, month, actor="test")
+    period = f"{month:%Y-%m}"
     assert alpha.client.get("/api/v1/commission", {"period": period}).json()["counted"] == 1
     body = beta.client.get("/api/v1/commission", {"period": period}).json()
     assert body["counted"] == 0 and body["statement_id"] is None
