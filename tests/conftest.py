@@ -92,3 +92,18 @@ def _sqlite_delete_guards() -> list[tuple[str, str]]:
         for sql in migration.SQLITE_FORWARD
         if "_frozen_delete" in sql.split()[2]
     ]
+
+
+@pytest.fixture
+def queued_refreshes(monkeypatch):
+    """Run the draft-refresh task in-process where it would be published to the broker."""
+    from billing import tasks
+
+    calls = []
+
+    def delay(*args):
+        calls.append(args)
+        return tasks.refresh_draft_statements.apply(args=args)
+
+    monkeypatch.setattr(tasks.refresh_draft_statements, "delay", delay)
+    return calls

@@ -10,16 +10,18 @@ from billing.models import Message
 from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.api.conftest import post
-from tests.factories import MessageFactory, StatementFactory
+from tests.factories import MessageFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def alpha_data(alpha):
+    message = MessageFactory(account=alpha.account, status=Status.DELIVERED)
+    period = billing_month(message.dispatched_at)
     return {
-        "message": MessageFactory(account=alpha.account, status=Status.DELIVERED),
-        "statement": StatementFactory(partner=alpha.partner),
+        "message": message,
+        "statement": build_statement(alpha.partner, period, actor="test").statement,
     }
 
 
@@ -47,9 +49,7 @@ def test_message_list_shows_only_own_messages_even_filtered_by_a_foreign_account
 
 
 def test_commission_counts_only_own_messages(alpha, beta, alpha_data):
-    month = billing_month(timezone.now())
-    build_statement(alpha.partner, month, actor="test")
-    period = f"{month:%Y-%m}"
+    period = f"{alpha_data['statement'].period:%Y-%m}"
     assert alpha.client.get("/api/v1/commission", {"period": period}).json()["counted"] == 1
     body = beta.client.get("/api/v1/commission", {"period": period}).json()
     assert body["counted"] == 0 and body["statement_id"] is None

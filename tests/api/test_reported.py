@@ -1,6 +1,7 @@
 """POST /api/v1/messages/reported: recorded once, then polled and counted like any message."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -9,10 +10,10 @@ from billing import selectors
 from billing.commission import billing_month
 from billing.models import Channel, Message, StatusEvent
 from billing.services.polling import poll_account
-from billing.services.statements import refresh_draft_statements
 from billing.serwersms import client_for
 from billing.statuses import Status
 from tests.api.conftest import post
+from tests.factories import AgreementFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/messages/reported"
@@ -96,7 +97,9 @@ def test_more_than_10000_items_is_413(alpha):
     assert not Message.objects.exists()
 
 
-def test_reported_messages_are_polled_and_counted(sim, alpha):
+def test_reported_messages_are_polled_and_counted(
+    sim, alpha, queued_refreshes, django_capture_on_commit_callbacks
+):
     # The partner's software sends straight to SerwerSMS (with its ic) and reports the ids.
     sent = client_for(alpha.account, Channel.API_V2).send_sms(
         ["+48500600700", "+48500600701"], "Direct", None, ["direct1", "direct2"]
@@ -104,12 +107,16 @@ def test_reported_messages_are_polled_and_counted(sim, alpha):
     body = {
         "messages": [item(alpha, s.serwersms_id, phone=s.phone, parts=1, cost=None) for s in sent]
     }
-    assert post(alpha.client, URL, body).json()["created"] == 2
+    AgreementFactory(partner=alpha.partner, rate_eco="0.0125")
+    period = billing_month(timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(alpha.client, URL, body).json()["created"] == 2
+    assert selectors.month_figures(alpha.partner, period).pending == 2  # the draft follows
     sim.advance(to="final")
-    summary = poll_account(alpha.account)
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = poll_account(alpha.account)
     assert summary.changed == 2
     statuses = set(Message.objects.values_list("status", flat=True))
     assert statuses <= {Status.DELIVERED, Status.UNDELIVERED, Status.SENT}
-    period = billing_month(timezone.now())
-    refresh_draft_statements(alpha.partner, [period])  # what the poll's on-commit hook queues
-    assert selectors.month_figures(alpha.partner, period).counted == 2
+    figures = selectors.month_figures(alpha.partner, period)
+    assert (figures.counted, figures.pending, figures.commission) == (2, 0, Decimal("0.03"))

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import selectors, tasks
+from billing import selectors
 from billing.commission import billing_month
 from billing.models import Statement
 from billing.services import polling
@@ -22,19 +22,6 @@ from billing.statuses import Status
 from tests.factories import AgreementFactory, ClientAccountFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queued_refreshes(monkeypatch):
-    """Run the refresh task in-process where it would be published to the broker."""
-    calls = []
-
-    def delay(*args):
-        calls.append(args)
-        return tasks.refresh_draft_statements.apply(args=args)
-
-    monkeypatch.setattr(tasks.refresh_draft_statements, "delay", delay)
-    return calls
 
 
 @pytest.fixture
