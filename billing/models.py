@@ -726,6 +726,8 @@ class AuditAction(models.TextChoices):
     STAFF_JOINED = "staff_joined", _("colleague joined")
     STAFF_REMOVED = "staff_removed", _("colleague removed")
     INVITATION_REVOKED = "invitation_revoked", _("invitation revoked")
+    API_KEY_CREATED = "api_key_created", _("API key created")
+    API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
 
 
 class AuditEntry(models.Model):
