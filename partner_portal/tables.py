@@ -11,7 +11,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Message
-from billing.statuses import Status
 
 from .paging import page_size
 
@@ -56,8 +55,9 @@ class MessageTable(tables.Table):
         return super().paginate(paginator_class, page_size(per_page), page, *args, **kwargs)
 
     def render_dispatched_at(self, record, value):
-        # An unsent message was never dispatched (its billing month uses the queued time).
-        if record.status == Status.UNSENT:
+        # Only a counted message (sent, delivered, undelivered) was dispatched; pending and
+        # unsent ones show none (their billing month uses the queued time).
+        if not record.is_counted:
             return "—"
         return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT") if value else "—"
 
