@@ -29,7 +29,7 @@ def test_page_size_is_capped(alpha, settings, query, rows):
     MessageFactory.create_batch(230, account=alpha.account)
     response = client_for(alpha.viewer).get(f"/messages/?{query}")
     assert response.status_code == 200
-    assert len(response.context["table"].page.object_list) == rows
+    assert len(response.context["page"].rows) == rows
 
 
 def test_message_detail_shows_the_reason_in_words_and_no_dispatch_for_unsent(alpha):
