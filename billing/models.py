@@ -301,7 +301,15 @@ class Message(models.Model):
         indexes = [
             # in_billing_month(): statements, dashboard, reconcile.
             models.Index(fields=["partner", "billing_at"], name="message_partner_billing"),
-            models.Index(fields=["partner", "created_at"], name="message_partner_created"),
+            # The messages table's keyset pages: WHERE partner [AND created_at range]
+            # ORDER BY created_at, id, resumed after the last (created_at, id). docs/scale.md.
+            models.Index(fields=["partner", "created_at", "id"], name="message_partner_created_id"),
+            # ... filtered by one status (status=unsent, =undelivered, ...); docs/scale.md.
+            models.Index(
+                fields=["partner", "status", "created_at", "id"], name="message_partner_status"
+            ),
+            # ... filtered by one client account (an account belongs to one partner).
+            models.Index(fields=["account", "created_at", "id"], name="message_account_created"),
             models.Index(fields=["status", "created_at"], name="message_status_created"),
             models.Index(
                 fields=["account", "created_at"],
@@ -320,8 +328,13 @@ class Message(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def billing_class(self) -> BillingClass:
+        """counted / pending / never (statuses.billing_class)."""
+        return billing_class(self.status)
+
+    @property
     def is_counted(self) -> bool:
-        return billing_class(self.status) == BillingClass.COUNTED
+        return self.billing_class == BillingClass.COUNTED
 
 
 class EventSource(models.TextChoices):

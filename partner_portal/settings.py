@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "billing",
     "partner_portal",
     "partner_api",
+    "ninja",  # serves the API docs' Swagger UI from our static files (the CSP allows no CDN)
 ]
 
 MIDDLEWARE = [
@@ -125,7 +126,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # PostgreSQL's JIT compiles big aggregates for 0.4-1.5 s before running them, more than it
+    # saves on this product's queries: off for our connections unless DATABASE_JIT=1. Behind a
+    # pooler that rejects startup options, set DATABASE_JIT=1 and `ALTER ROLE ... SET jit = off`.
+    if not env_bool("DATABASE_JIT", False):
+        _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+        _pg_options["options"] = (_pg_options.get("options", "") + " -c jit=off").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Each database statement of a portal page stops after this long (PostgreSQL); 0: no limit.
+PORTAL_STATEMENT_TIMEOUT_MS = env_int("PORTAL_STATEMENT_TIMEOUT_MS", 10_000)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -173,6 +183,12 @@ ADMIN_PATH = env_str("ADMIN_PATH", "admin/").strip("/") + "/"
 # Pages: the messages table never shows more rows than this, whatever ?per_page says.
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 50)
 PORTAL_MAX_PAGE_SIZE = env_int("PORTAL_MAX_PAGE_SIZE", 200)
+
+# Exports above these sizes are built by a Celery worker (progress page, download when ready)
+# instead of in the web request; their files are kept EXPORT_KEEP_HOURS.
+EXPORT_BACKGROUND_ROWS = env_int("EXPORT_BACKGROUND_ROWS", 20000)
+EXPORT_BACKGROUND_ROWS_CSV = env_int("EXPORT_BACKGROUND_ROWS_CSV", 100000)
+EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 24)
 
 # Content-Security-Policy (django-csp): everything from our own origin, nothing inline.
 CONTENT_SECURITY_POLICY = {

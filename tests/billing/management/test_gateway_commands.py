@@ -112,6 +112,7 @@ def test_send_sms_prints_one_line_per_recipient(stub):
         (["--to", "12", "--text", "Hi"], "not a valid phone number"),
         (["--to", "+48500600700", "--text", ""], "text is empty"),
         (["--to", "+48500600700", "--text", "x" * 2000], "too long"),
+        (["--to", "+48500600700", "--text", "Hi", "--unique-id", "order-1"], "Invalid unique id"),
     ],
 )
 def test_send_sms_refuses_bad_input_and_writes_nothing(stub, args, expected):

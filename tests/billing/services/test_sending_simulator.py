@@ -132,3 +132,28 @@ def test_xml_api_wrong_credentials_mark_unsent(simulator_settings, account):
     (message,) = send_sms(account, PHONES[:1], "Hi", channel="xml_api")
     # <Blad> comes as text unless the panel asks for numbers (§4): a refusal without a code.
     assert message.status == Status.UNSENT and message.error_message
+
+
+@pytest.mark.parametrize("key_in_portal", ["WrongKey1", "SimKey1"])
+def test_an_email2sms_mail_serwersms_ignores_is_never_counted(
+    simulator_settings, account, key_in_portal
+):
+    """§6: a mail with a wrong key is accepted by the mail server and silently ignored; the
+    portal has no report for it, so it never counts (the right key counts once reported)."""
+    from billing.services.polling import poll_account
+    from billing.statuses import COUNTED, PENDING
+
+    account.email2sms_key = key_in_portal
+    account.save()
+    (message,) = send_sms(account, PHONES[:1], "Hi", channel="email2sms")
+    assert message.status == Status.QUEUED  # accepted by SMTP: pending, not counted
+    simulator_settings.advance(to="final")
+    poll_account(account)
+    message.refresh_from_db()
+    if key_in_portal == "WrongKey1":
+        assert simulator_settings.messages() == []
+        assert "key" in simulator_settings.mails()[-1]["result"]
+        assert message.status in PENDING and message.status not in COUNTED
+    else:
+        [seen] = simulator_settings.messages()
+        assert message.status == seen["status"]
