@@ -180,6 +180,12 @@ class Message(models.Model):
     # sent_at, else queued_at: the billing month is this instant's month in Europe/Warsaw.
     dispatched_at = models.DateTimeField(_("dispatched"), null=True, blank=True)
     last_checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+    # The outbox (services/sending.py): which send task holds the message, until when; when a
+    # call that may have reached SerwerSMS last left (then it is looked up before any resend).
+    send_claim = models.CharField(max_length=32, blank=True)
+    send_claimed_until = models.DateTimeField(null=True, blank=True)
+    send_attempted_at = models.DateTimeField(null=True, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -205,6 +211,12 @@ class Message(models.Model):
                 name="message_pollable",
             ),
             models.Index(fields=["account", "phone", "created_at"], name="message_account_phone"),
+            # resume_sends: the outbox, messages still submitting.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="submitting"),
+                name="message_outbox",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,5 +1,7 @@
 """The SerwerSMS delivery-report endpoint: secret per account, form fields, idempotent."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
@@ -15,7 +17,9 @@ def url_for(account):
 
 
 def test_post_callback_applies_delivery(client):
-    message = MessageFactory(status=Status.QUEUED)
+    message = MessageFactory(
+        status=Status.QUEUED, created_at=datetime(2025, 3, 31, 21, 0, tzinfo=UTC)
+    )
     response = client.post(
         url_for(message.account),
         {
@@ -36,10 +40,14 @@ def test_post_callback_applies_delivery(client):
 
 
 def test_get_callback_works_and_duplicate_changes_nothing(client):
-    message = MessageFactory(status=Status.QUEUED)
+    message = MessageFactory(
+        status=Status.QUEUED, created_at=datetime(2025, 3, 31, 21, 0, tzinfo=UTC)
+    )
     params = {"id": message.serwersms_id, "status": "sent", "sent": "2025-04-01 00:05:00"}
     assert client.get(url_for(message.account), params).status_code == 200
     assert client.get(url_for(message.account), params).status_code == 200
+    message.refresh_from_db()
+    assert message.status == "sent"
     assert StatusEvent.objects.filter(message=message).count() == 1
 
 

@@ -32,7 +32,7 @@ def test_poll_account_task_runs_one_pass(db, simulator_settings):
     assert message.status in FINAL and result["changed"] == 1 and result["errors"] == 0
     # Redelivered (acks_late): the same task again changes nothing.
     assert tasks.poll_account.apply(args=[account.pk]).get()["changed"] == 0
-    assert StatusEvent.objects.filter(message=message).count() == 1
+    assert StatusEvent.objects.filter(message=message, applied=True).count() == 1
 
 
 def test_poll_all_accounts_fans_out_one_task_per_active_account(db, monkeypatch):

@@ -1,74 +1,126 @@
-"""The send service: rows written before the call, answers recorded, idempotency, failures."""
+"""The outbox: send_sms writes and queues, the send task sends once, retries and settles."""
 
 import hashlib
+from datetime import timedelta
 
 import pytest
-from django.core import mail
+from django.utils import timezone
 
+from billing import tasks
 from billing.models import Message, StatusEvent
-from billing.services.sending import SendError, UniqueIdConflict, resolve_submitting, send_sms
+from billing.services import sending
+from billing.services.sending import SendError, UniqueIdConflict, send_sms
 from billing.statuses import Status
 from tests.conftest import free_port
 from tests.factories import ClientAccountFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
+IC = 4242
 PHONE = "+48500600700"
+PHONES = [PHONE, "+48500600701"]
+SENDS = {"messages/send_sms", "messages/send_personalized", "xml:wyslij_sms", "smtp"}
 
 
 @pytest.fixture
-def account():
-    return ClientAccountFactory(partner=PartnerFactory(ic=4242), username="user", password="pw")
+def account(simulator_settings, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    simulator_settings.register_account(
+        token="sim-token", username="sim-user", password="sim-pass", email="shop@example.com"
+    )
+    return ClientAccountFactory(
+        partner=PartnerFactory(ic=IC),
+        api_token="sim-token",
+        username="sim-user",
+        password="sim-pass",
+        email2sms_sender="shop@example.com",
+    )
 
 
-def sends(stub) -> list:
-    return [r for r in stub.requests if r.action in ("messages/send_sms", "wyslij_sms")]
+def sends(simulator) -> list[dict]:
+    return [r for r in simulator.requests() if r["action"] in SENDS]
 
 
-def test_api_v2_send_records_the_answer(stub, account):
-    (message,) = send_sms(account, ["500 600 700"], "Hello there")
+def actions(simulator) -> list[str]:
+    return [r["action"] for r in simulator.requests()]
+
+
+# --- the outbox ------------------------------------------------------------------------------
+
+
+def test_send_sms_writes_submitting_rows_and_queues_the_task_on_commit(
+    account, simulator_settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        (message,) = send_sms(account, ["500 600 700"], "Hello there")
+    assert message.status == Status.SUBMITTING and message.phone == PHONE
+    assert len(queued) == 1  # the send task, queued only when the rows are committed
+    assert sends(simulator_settings) == []  # nothing sent inside the caller's transaction
+    assert message.text == "Hello there"  # the outbox keeps the text until it is sent
+
+
+def test_the_send_task_records_the_answer_and_forgets_the_text(
+    account, simulator_settings, send_now
+):
+    (message,) = send_now(account, ["500 600 700"], "Hello there")
     assert message.status == Status.QUEUED
-    assert message.phone == PHONE and message.serwersms_id.startswith("s")
-    assert (message.partner, message.ic, message.channel) == (account.partner, 4242, "api_v2")
+    (seen,) = simulator_settings.messages()
+    assert (message.serwersms_id, message.unique_id) == (seen["id"], seen["unique_id"])
+    assert (message.partner, message.ic, message.channel) == (account.partner, IC, "api_v2")
     assert message.message_type == "eco" and message.sender == ""
     assert message.text == "" and message.text_length == 11
     assert message.text_digest == hashlib.sha256(b"Hello there").hexdigest()
     assert message.queued_at and message.dispatched_at == message.queued_at
     assert message.match_method == "send" and len(message.unique_id) == 32
+    assert message.send_attempts == 1 and message.send_claim == ""
     assert [(e.old_status, e.new_status, e.source) for e in message.events.all()] == [
         ("", "submitting", "send"),
         ("submitting", "queued", "send"),
     ]
-    (request,) = stub.requests
-    assert request.json["ic"] == 4242
-    assert request.json["unique_id"] == [message.unique_id]
+    assert [r["ic"] for r in sends(simulator_settings)] == [IC]
 
 
-def test_text_is_kept_only_when_the_setting_says_so(stub, account, settings):
+def test_text_is_kept_when_the_setting_says_so(account, send_now, settings):
     settings.STORE_MESSAGE_TEXT = True
-    (message,) = send_sms(account, [PHONE], "Keep me")
+    (message,) = send_now(account, [PHONE], "Keep me")
     assert message.text == "Keep me"
 
 
-def test_a_sender_makes_a_full_sms(stub, account):
-    (message,) = send_sms(account, [PHONE], "Hi", sender="Shop")
-    assert (message.message_type, message.sender) == ("full", "Shop")
-    assert stub.requests[0].json["sender"] == "Shop"
+@pytest.mark.django_db(transaction=True)
+def test_wait_returns_the_outcome_once_a_worker_finished(account, celery_eager):
+    # Outside a test transaction the rows commit at once; the eager "worker" sends at commit.
+    (message,) = send_sms(account, [PHONE], "Hi", wait=5)
+    assert message.status == Status.QUEUED
 
 
-def test_several_recipients_get_numbered_unique_ids(stub, account):
-    messages = send_sms(account, [PHONE, "+48500600701"], "Hi", unique_id="order-7")
-    assert [m.unique_id for m in messages] == ["order-7-1", "order-7-2"]
+@pytest.mark.parametrize("channel", ["api_v2", "xml_api", "email2sms"])
+def test_each_channel_sends_with_the_partners_ic(simulator_settings, account, channel, send_now):
+    messages = send_now(account, PHONES, "Hello from the portal", channel=channel)
+    assert [m.status for m in messages] == [Status.QUEUED, Status.QUEUED]
+    seen = simulator_settings.messages()
+    assert sorted(s["phone"] for s in seen) == PHONES
+    assert {s["ic"] for s in seen} == {IC} and {s["channel"] for s in seen} == {channel}
+    if channel != "email2sms":
+        assert {m.serwersms_id for m in messages} == {s["id"] for s in seen}
+        assert {m.unique_id for m in messages} == {s["unique_id"] for s in seen}
+    else:
+        assert {m.serwersms_id for m in messages} == {None}  # named later by a matched report
+
+
+def test_several_recipients_get_numbered_unique_ids(account, send_now, simulator_settings):
+    messages = send_now(account, PHONES, "Hi", unique_id="order7")
+    assert [m.unique_id for m in messages] == ["order7-1", "order7-2"]
     assert {m.status for m in messages} == {Status.QUEUED}
-    assert len(sends(stub)) == 1
+    assert len(sends(simulator_settings)) == 1
 
 
-def test_the_same_unique_id_sends_once_and_answers_as_the_first_time(stub, account):
-    first = send_sms(account, [PHONE], "Hi", unique_id="abc")
-    again = send_sms(account.name, [PHONE], "Hi", unique_id="abc")
+def test_the_same_unique_id_sends_once_and_answers_as_the_first_time(
+    account, send_now, simulator_settings
+):
+    first = send_now(account, [PHONE], "Hi", unique_id="abc")
+    again = send_now(account.name, [PHONE], "Hi", unique_id="abc")
     assert [m.pk for m in again] == [m.pk for m in first]
     assert again[0].serwersms_id == first[0].serwersms_id
-    assert len(sends(stub)) == 1
-    assert Message.objects.count() == 1
+    assert len(sends(simulator_settings)) == 1 and Message.objects.count() == 1
 
 
 @pytest.mark.parametrize(
@@ -81,13 +133,12 @@ def test_the_same_unique_id_sends_once_and_answers_as_the_first_time(stub, accou
     ],
 )
 def test_a_reused_unique_id_for_another_message_is_refused(
-    stub, account, phones, text, sender, expected
+    account, send_now, simulator_settings, phones, text, sender, expected
 ):
-    send_sms(account, [PHONE], "Hi", unique_id="abc")
+    send_now(account, [PHONE], "Hi", unique_id="abc")
     with pytest.raises(UniqueIdConflict, match=expected):
-        send_sms(account, phones, text, sender=sender, unique_id="abc")
-    assert Message.objects.count() == 1
-    assert len(sends(stub)) == 1
+        send_now(account, phones, text, sender=sender, unique_id="abc")
+    assert Message.objects.count() == 1 and len(sends(simulator_settings)) == 1
 
 
 @pytest.mark.parametrize(
@@ -106,191 +157,224 @@ def test_a_reused_unique_id_for_another_message_is_refused(
         ({"channel": "email2sms", "sender": "Shop"}, "Email2SMS cannot set a sender"),
     ],
 )
-def test_bad_input_is_refused_before_anything_is_written_or_sent(stub, account, kwargs, expected):
+def test_bad_input_is_refused_before_anything_is_written_or_sent(
+    account, send_now, simulator_settings, kwargs, expected
+):
     arguments = {"recipients": [PHONE], "text": "Hi"} | kwargs
     with pytest.raises(SendError, match=expected):
-        send_sms(account, **arguments)
-    assert not Message.objects.exists()
-    assert stub.requests == []
+        send_now(account, **arguments)
+    assert not Message.objects.exists() and simulator_settings.requests() == []
 
 
-def test_unknown_account_is_refused(stub):
+def test_unknown_inactive_and_incomplete_accounts_are_refused(account, send_now):
     with pytest.raises(SendError, match="Unknown client account 'nobody'"):
-        send_sms("nobody", [PHONE], "Hi")
-    assert not Message.objects.exists()
-
-
-def test_inactive_partner_and_account_are_refused(stub, account):
+        send_now("nobody", [PHONE], "Hi")
+    with pytest.raises(SendError, match="is not active"):
+        send_now(ClientAccountFactory(is_active=False), [PHONE], "Hi")
+    with pytest.raises(SendError, match="XML API needs"):
+        send_now(ClientAccountFactory(), [PHONE], "Hi", channel="xml_api")
     account.partner.is_active = False
     account.partner.save()
     with pytest.raises(SendError, match="Partner .* is not active"):
-        send_sms(account, [PHONE], "Hi")
-    inactive = ClientAccountFactory(is_active=False)
-    with pytest.raises(SendError, match="is not active"):
-        send_sms(inactive, [PHONE], "Hi")
-    assert not Message.objects.exists() and stub.requests == []
-
-
-def test_xml_api_needs_a_username_and_password(stub):
-    token_only = ClientAccountFactory()
-    with pytest.raises(SendError, match="XML API needs"):
-        send_sms(token_only, [PHONE], "Hi", channel="xml_api")
+        send_now(account, [PHONE], "Hi")
     assert not Message.objects.exists()
 
 
-@pytest.mark.parametrize(
-    ("status", "error", "reason"),
-    [
-        (401, {"code": 1001, "type": "InvalidCredentials", "message": "Bad login"}, "1001"),
-        (402, {"code": 3001, "type": "LimitExhausted", "message": "No SMS left"}, "3001"),
-        (400, {"code": 2004, "type": "ValidationError", "message": "Bad input"}, "2004"),
-    ],
-)
-def test_a_refused_call_marks_the_messages_unsent(stub, account, status, error, reason):
-    stub.answer(status=status, body={"success": False, "error": error})
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.UNSENT
-    assert (message.reason, message.error_message) == (reason, error["message"])
-    assert message.serwersms_id is None
-    assert message.events.last().new_status == Status.UNSENT
-    assert len(sends(stub)) == 1
+# --- definite refusals ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "canned",
-    [
-        {"status": 500, "body": "Internal Server Error", "content_type": "text/plain"},
-        {"body": "{this is not json"},
-    ],
-)
-def test_500_or_malformed_is_checked_then_marked_unsent(stub, account, canned):
-    stub.answer(**canned)
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.UNSENT
-    assert message.reason in ("server_error", "malformed_response")
-    # Looked up by unique id before deciding, never sent again.
-    assert [r.action for r in stub.requests] == ["messages/send_sms", "messages/reports"]
-    assert stub.requests[1].json["unique_id"] == [message.unique_id]
-
-
-def test_malformed_answer_to_a_send_that_happened_is_found_not_called_unsent(stub, account):
-    stub.answer(body="<html>", content_type="text/html", then_default=True)
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.QUEUED and message.match_method == "unique_id"
-
-
-def test_a_timeout_after_sending_is_resolved_by_unique_id_not_by_sending_again(
-    stub, account, settings
-):
-    settings.SERWERSMS_TIMEOUT = 0.3
-    stub.answer(delay=1.0, then_default=True)  # SerwerSMS queues it, the answer comes too late
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.QUEUED
-    assert message.serwersms_id == stub.sent[0]["id"]
-    assert message.match_method == "unique_id"
-    assert len(sends(stub)) == 1
-    assert message.events.last().source == "send"
-
-
-def test_a_dropped_connection_after_sending_is_resolved(stub, account):
-    stub.answer(drop=True, then_default=True)
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.QUEUED and len(sends(stub)) == 1
-
-
-def test_a_timeout_with_nothing_found_stays_submitting_with_the_error_noted(
-    stub, account, settings
-):
-    settings.SERWERSMS_TIMEOUT = 0.3
-    stub.answer(delay=1.0)
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.SUBMITTING
-    assert message.reason == "timeout_or_dropped" and "did not answer" in message.error_message
-    # A later pass finds it once SerwerSMS knows it; it is not sent again.
-    stub.sent.append({"id": "late1", "phone": PHONE, "unique_id": message.unique_id})
-    assert resolve_submitting(message) == "found"
-    message.refresh_from_db()
-    assert (message.status, message.serwersms_id) == (Status.QUEUED, "late1")
-    assert len(sends(stub)) == 1
-
-
-def test_connection_refused_is_unsent(account, settings):
-    settings.SERWERSMS_API_URL = f"http://127.0.0.1:{free_port()}/"
-    settings.SERWERSMS_RETRIES = 0
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert (message.status, message.reason) == (Status.UNSENT, "not_connected")
-
-
-def test_an_unsent_item_keeps_its_error(stub, account):
-    stub.answer(
-        body={
-            "success": True,
-            "items": [
-                {"phone": PHONE, "status": "unsent", "error_code": 2001, "error_message": "bad"}
-            ],
-        }
-    )
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert (message.status, message.reason, message.error_message) == ("unsent", "2001", "bad")
-    assert message.dispatched_at is None
-
-
-def test_xml_api_send_and_timeout_resolution(stub, account, settings):
-    (message,) = send_sms(account, [PHONE], "Hi", channel="xml_api")
-    assert message.status == Status.QUEUED and message.channel == "xml_api"
-    assert stub.requests[0].form["ic"] == "4242"
-    settings.SERWERSMS_TIMEOUT = 0.3
-    stub.answer(delay=1.0, then_default=True)
-    (late,) = send_sms(account, ["+48500600701"], "Hi", channel="xml_api")
-    assert late.status == Status.QUEUED and late.match_method == "unique_id"
-    assert stub.requests[-1].form["akcja"] == "sprawdz_sms"
-    assert "ic" not in stub.requests[-1].form
-
-
-def test_email2sms_sends_one_mail_per_recipient(account, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    account.email2sms_sender = "shop@example.com"
+def test_wrong_credentials_mark_unsent_without_retrying(account, send_now, simulator_settings):
+    account.api_token = "wrong"
     account.save()
-    messages = send_sms(account, [PHONE, "+48500600701"], "Hi", channel="email2sms")
-    assert [m.status for m in messages] == [Status.QUEUED, Status.QUEUED]
-    assert all(m.serwersms_id is None and m.match_method == "" for m in messages)
-    assert [(x.subject, x.extra_headers["SerwerSMS-Dealer"]) for x in mail.outbox] == [
-        (PHONE, "4242"),
-        ("+48500600701", "4242"),
+    (message,) = send_now(account, [PHONE], "Hi")
+    assert (message.status, message.reason) == (Status.UNSENT, "1001")
+    assert message.error_message and message.serwersms_id is None
+    assert len(sends(simulator_settings)) == 1 and simulator_settings.messages() == []
+
+
+def test_xml_api_wrong_credentials_mark_unsent(account, send_now):
+    account.password = "wrong"
+    account.save()
+    (message,) = send_now(account, [PHONE], "Hi", channel="xml_api")
+    assert (message.status, message.reason) == (Status.UNSENT, "1001")
+
+
+def test_limit_exhausted_marks_unsent(account, send_now, simulator_settings):
+    simulator_settings.register_account(token="poor", limit=0, name="poor")
+    poor = ClientAccountFactory(partner=account.partner, api_token="poor")
+    (message,) = send_now(poor, [PHONE], "Hi")
+    assert (message.status, message.reason) == (Status.UNSENT, "3001")
+
+
+# --- transient failures: one retry policy, settled by look-up, never sent twice ------------
+
+
+@pytest.mark.parametrize("channel", ["api_v2", "xml_api"])
+@pytest.mark.parametrize("fault", ["http_429", "drop"])
+def test_a_call_that_surely_did_nothing_is_tried_again(
+    account, send_now, simulator_settings, channel, fault
+):
+    simulator_settings.faults([fault])
+    (message,) = send_now(account, [PHONE], "Hi", channel=channel)
+    assert message.status == Status.QUEUED
+    (seen,) = simulator_settings.messages()
+    assert seen["id"] == message.serwersms_id
+    assert message.send_attempts == 2
+
+
+@pytest.mark.parametrize("channel", ["api_v2", "xml_api"])
+@pytest.mark.parametrize("fault", ["accept_then_drop", "malformed"])
+def test_an_answer_lost_after_sending_is_found_by_unique_id_not_sent_again(
+    account, send_now, simulator_settings, channel, fault
+):
+    simulator_settings.faults([fault])
+    (message,) = send_now(account, [PHONE], "Hi", channel=channel)
+    assert message.status == Status.QUEUED and message.match_method == "unique_id"
+    (seen,) = simulator_settings.messages()
+    assert seen["id"] == message.serwersms_id
+    assert len(sends(simulator_settings)) == 1
+
+
+def test_a_500_is_looked_up_then_sent_again_under_the_same_unique_id(
+    account, send_now, simulator_settings
+):
+    simulator_settings.faults(["http_500"])
+    (message,) = send_now(account, [PHONE], "Hi")
+    assert message.status == Status.QUEUED
+    (seen,) = simulator_settings.messages()
+    assert seen["unique_id"] == message.unique_id and seen["id"] == message.serwersms_id
+    assert actions(simulator_settings) == [
+        "messages/send_sms",
+        "messages/reports",
+        "messages/send_sms",
     ]
-    assert mail.outbox[0].from_email == "shop@example.com"
 
 
-def test_email2sms_without_a_server_is_unsent(account, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.SERWERSMS_EMAIL2SMS_PORT = free_port()
-    (message,) = send_sms(account, [PHONE], "Hi", channel="email2sms")
-    assert (message.status, message.reason) == (Status.UNSENT, "not_connected")
-    assert StatusEvent.objects.filter(message=message).count() == 2
-
-
-def test_a_timeout_for_several_recipients_is_resolved_in_one_lookup(stub, account, settings):
+def test_a_timeout_is_looked_up_and_never_sent_twice(
+    account, send_now, simulator_settings, settings
+):
     settings.SERWERSMS_TIMEOUT = 0.3
-    stub.answer(delay=1.0, then_default=True)
-    messages = send_sms(account, [PHONE, "+48500600701", "+48500600702"], "Hi", unique_id="b")
+    settings.SERWERSMS_SETTLE_SECONDS = 1.5  # SerwerSMS finishes the slow call meanwhile
+    simulator_settings.faults(["slow"], slow_seconds=1.0)
+    (message,) = send_now(account, [PHONE], "Hi")
+    assert message.status == Status.QUEUED and message.match_method == "unique_id"
+    assert len(sends(simulator_settings)) == 1 and len(simulator_settings.messages()) == 1
+
+
+def test_a_failed_look_up_is_asked_again_never_a_blind_resend(
+    account, send_now, simulator_settings
+):
+    simulator_settings.faults(["accept_then_drop", "http_500", "drop"])
+    (message,) = send_now(account, [PHONE], "Hi")
+    assert message.status == Status.QUEUED
+    assert actions(simulator_settings) == [
+        "messages/send_sms",
+        "messages/reports",
+        "messages/reports",
+        "messages/reports",
+    ]
+    assert len(simulator_settings.messages()) == 1
+
+
+def test_several_recipients_lost_answer_are_each_found(account, send_now, simulator_settings):
+    simulator_settings.faults(["accept_then_drop"])
+    messages = send_now(account, PHONES + ["+48500600702"], "Hi", unique_id="b")
     assert [m.status for m in messages] == [Status.QUEUED] * 3
-    assert [r.action for r in stub.requests] == ["messages/send_sms", "messages/reports"]
-    assert stub.requests[1].json["unique_id"] == ["b-1", "b-2", "b-3"]
+    assert {m.serwersms_id for m in messages} == {s["id"] for s in simulator_settings.messages()}
+    assert len(sends(simulator_settings)) == 1
 
 
-def test_a_500_whose_lookup_also_fails_stays_submitting(stub, account):
-    stub.answer(status=500, body="boom")
-    stub.answer(status=500, body="still boom")
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.SUBMITTING
-    assert message.reason == "server_error"
-    assert message.error_message.startswith("Lookup failed")
-    assert len(sends(stub)) == 1
+def test_unreachable_serwersms_is_retried_until_the_deadline_then_unsent(
+    account, send_now, settings
+):
+    settings.SERWERSMS_API_URL = f"http://127.0.0.1:{free_port()}/"
+    settings.SERWERSMS_SEND_DEADLINE_SECONDS = 0.3
+    (message,) = send_now(account, [PHONE], "Hi")
+    assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
+    assert message.send_attempts >= 2 and "could not be reached" in message.error_message
 
 
-def test_malformed_xml_answer_is_checked_by_usmsid_then_marked_unsent(stub, account):
-    stub.answer(body="<SerwerSMS><Odbiorcy>", content_type="text/xml")
-    (message,) = send_sms(account, [PHONE], "Hi", channel="xml_api")
-    assert (message.status, message.reason) == (Status.UNSENT, "malformed_response")
-    assert [r.form["akcja"] for r in stub.requests] == ["wyslij_sms", "sprawdz_sms"]
-    assert stub.requests[1].form["usmsid"] == message.unique_id
+def test_email2sms_without_a_server_is_retried_then_unsent_at_the_deadline(
+    account, send_now, settings
+):
+    settings.SERWERSMS_EMAIL2SMS_PORT = free_port()
+    settings.EMAIL_PORT = settings.SERWERSMS_EMAIL2SMS_PORT
+    settings.SERWERSMS_SEND_DEADLINE_SECONDS = 0.3
+    (message,) = send_now(account, [PHONE], "Hi", channel="email2sms")
+    assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
+    assert message.send_attempts >= 2
+
+
+# --- crashes and redelivery ----------------------------------------------------------------
+
+
+def test_a_crash_during_the_call_is_finished_by_looking_up_not_sending_again(
+    account, simulator_settings, send_now, django_capture_on_commit_callbacks
+):
+    simulator_settings.faults(["accept_then_drop"])
+    with django_capture_on_commit_callbacks():  # the task is lost with the crashed worker
+        (message,) = send_sms(account, [PHONE], "Hi")
+    # The worker wrote ahead, called SerwerSMS (which took it) and died before the answer.
+    Message.objects.filter(pk=message.pk).update(send_attempted_at=timezone.now())
+    from billing.serwersms import client_for
+
+    try:
+        client_for(account).send_sms([PHONE], "Hi", None, [message.unique_id])
+    except Exception:
+        pass
+    tasks.deliver_messages.apply(args=[[message.pk]])  # the redelivered task
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED and message.match_method == "unique_id"
+    assert len(simulator_settings.messages()) == 1
+
+
+def test_a_lost_task_is_queued_again_by_resume_sends(
+    account, simulator_settings, celery_eager, django_capture_on_commit_callbacks, settings
+):
+    settings.OUTBOX_RESUME_AFTER_SECONDS = 0
+    with django_capture_on_commit_callbacks():  # committed, but the task never reached a broker
+        (message,) = send_sms(account, [PHONE], "Hi")
+    assert tasks.resume_sends.apply().get() == 1
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED
+    assert tasks.resume_sends.apply().get() == 0  # nothing left in the outbox
+    assert len(simulator_settings.messages()) == 1
+
+
+def test_a_message_another_worker_holds_is_left_alone(
+    account, simulator_settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        (message,) = send_sms(account, [PHONE], "Hi")
+    Message.objects.filter(pk=message.pk).update(
+        send_claim="other", send_claimed_until=timezone.now() + timedelta(minutes=1)
+    )
+    summary = sending.deliver([message.pk])
+    assert (summary.claimed, summary.busy) == (0, 1)
+    assert simulator_settings.requests() == []
+    # Once its lease ran out (the worker died), the next task takes it over.
+    Message.objects.filter(pk=message.pk).update(
+        send_claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert sending.deliver([message.pk]).settled == 1
+
+
+def test_a_redelivered_task_for_a_finished_send_does_nothing(account, send_now, simulator_settings):
+    (message,) = send_now(account, [PHONE], "Hi")
+    before = StatusEvent.objects.count()
+    tasks.deliver_messages.apply(args=[[message.pk]])
+    assert len(simulator_settings.requests()) == 1 and StatusEvent.objects.count() == before
+
+
+def test_past_the_deadline_a_maybe_sent_message_is_only_looked_up(
+    account, simulator_settings, django_capture_on_commit_callbacks, settings
+):
+    with django_capture_on_commit_callbacks():
+        (message,) = send_sms(account, [PHONE], "Hi")
+    Message.objects.filter(pk=message.pk).update(
+        send_attempted_at=timezone.now(), created_at=timezone.now() - timedelta(hours=1)
+    )
+    sending.deliver([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
+    assert actions(simulator_settings) == ["messages/reports"]
