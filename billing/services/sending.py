@@ -305,7 +305,6 @@ def send_sms(
     channel: str = Channel.API_V2,
     unique_id: str | None = None,
     *,
-    text_for_sending: str | None = None,
     wait: float | None = None,
 ) -> list[Message]:
     """Write one `submitting` Message per recipient and queue their send; in order.
