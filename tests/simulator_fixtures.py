@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from billing.simulator import SimulatorServer
+from serwersms_sim import SimulatorServer
 
 SEED = 20240601
 
@@ -44,8 +44,12 @@ class SimulatorControl:
         limit: int | None = None,
         callback_url: str | None = None,
         name: str | None = None,
+        email2sms_key: str | None = None,
+        **more: Any,
     ) -> dict[str, Any]:
         values = {
+            "email2sms_key": email2sms_key,
+            **more,
             "name": name,
             "token": token,
             "username": username,
@@ -67,8 +71,17 @@ class SimulatorControl:
     def advance(self, steps: int = 1, to: str | None = None) -> int:
         return self.sim.advance(steps=steps, to_final=to == "final")
 
-    def faults(self, names: list[str], slow_seconds: float | None = None) -> None:
-        self.sim.queue_faults(list(names), slow_seconds)
+    def faults(
+        self, names: list[str], slow_seconds: float | None = None, channel: str = "http"
+    ) -> None:
+        """Queue faults for the next requests of `channel` (one per request, in order)."""
+        self.sim.faults.configure(channel, queue=list(names))
+        if slow_seconds is not None:
+            self.sim.slow_seconds = slow_seconds
+
+    def mails(self) -> list[dict[str, Any]]:
+        with self.sim.lock:
+            return list(self.sim.mails)
 
     def billing_csv(self, ic: int, period: str) -> str:
         return self.sim.billing_csv(ic, period)
@@ -96,7 +109,6 @@ def simulator(simulator_server) -> SimulatorControl:
     """The live simulator (manual schedule: statuses move on `advance`), empty for each test."""
     sim = simulator_server.sim
     sim.reset(accounts=True)
-    sim.fault_rate = 0.0
     sim.slow_seconds = 3.0
     simulator_server.callbacks.clear()
     return SimulatorControl(simulator_server)

@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -17,7 +17,7 @@ TOKEN = "token-b"
 def send(simulator, phones, **extra):
     return requests.post(
         f"{simulator.api_url}messages/send_sms.json",
-        json={"phone": phones, "text": "Hi", **extra},
+        json={"phone": phones, "text": "Hi", "details": True, **extra},
         headers={"Authorization": f"Bearer {TOKEN}"},
         timeout=5,
     ).json()
@@ -62,23 +62,32 @@ def test_billing_export_refuses_a_bad_ic_or_period(simulator):
 
 @pytest.fixture
 def receiver():
-    """A small local HTTP server that collects callback form posts."""
+    """A small local HTTP server that collects callbacks (GET query or POST form), answering
+    `answer` (OK, as SerwerSMS expects, unless a test changes it)."""
     received: list[dict[str, str]] = []
+    state = {"answer": b"OK"}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            received.append({k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()})
+        def _collect(self, text):
+            fields = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+            received.append({"method": self.command, **fields})
             self.send_response(200)
-            self.send_header("Content-Length", "0")
+            self.send_header("Content-Length", str(len(state["answer"])))
             self.end_headers()
+            self.wfile.write(state["answer"])
+
+        def do_POST(self):
+            self._collect(self.rfile.read(int(self.headers["Content-Length"])).decode())
+
+        def do_GET(self):
+            self._collect(urlsplit(self.path).query)
 
         def log_message(self, *args):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/callback", received
+    yield f"http://127.0.0.1:{server.server_address[1]}/callback", received, state
     server.shutdown()
     server.server_close()
 
@@ -90,36 +99,55 @@ def wait_for(condition, seconds=5.0):
         time.sleep(0.02)
 
 
-def test_every_status_change_is_posted_to_the_callback_url(simulator, receiver):
-    url, received = receiver
+def test_a_final_status_calls_back_with_smsid_stan_and_data(simulator, receiver):
+    url, received, _state = receiver
     simulator.register_account(token=TOKEN, callback_url=url)
-    message_id = send(simulator, "500600700", unique_id="cb-1")["items"][0]["id"]
+    message_id = send(simulator, "500600700", unique_id="cb1")["items"][0]["id"]
     simulator.advance(to="final")
     final = simulator.messages()[0]
-    wait_for(lambda: any(r["status"] == final["status"] for r in received))
-    assert {r["id"] for r in received} == {message_id}
-    last = next(r for r in received if r["status"] == final["status"])
-    assert set(last) == {
-        "id",
-        "unique_id",
-        "phone",
-        "status",
-        "queued",
-        "sent",
-        "delivered",
-        "reason",
-        "parts",
-        "cost",
+    wait_for(lambda: received)
+    [report] = received  # §5 (C): on delivery or failure only
+    assert report == {
+        "method": "POST",
+        "smsid": message_id,
+        "stan": final["status"],
+        "data": final["delivered"] or final["changed"],
     }
-    assert (last["unique_id"], last["phone"], last["parts"]) == ("cb-1", "+48500600700", "1")
-    assert last["queued"] == final["queued"]
+    wait_for(lambda: simulator.callbacks())
+    assert simulator.callbacks()[0]["ok"] is True
+
+
+def test_callbacks_can_use_get_and_the_nat_words(simulator_server, simulator, receiver):
+    url, received, _state = receiver
+    callbacks = simulator_server.callbacks
+    callbacks.method, callbacks.words = "GET", "nat"
+    try:
+        simulator.register_account(token=TOKEN, callback_url=url)
+        send(simulator, "500600700")
+        simulator.advance(to="final")
+        wait_for(lambda: received)
+    finally:
+        callbacks.method, callbacks.words = "POST", "v2"
+    assert received[0]["method"] == "GET"
+    assert received[0]["stan"] in ("DELIVRD", "UNDELIV", "ERR")
+
+
+def test_an_answer_other_than_ok_is_retried(simulator, receiver):
+    url, received, state = receiver
+    state["answer"] = b"NO"
+    simulator.register_account(token=TOKEN, callback_url=url)
+    send(simulator, "500600700")
+    simulator.advance(to="final")
+    wait_for(lambda: simulator.callbacks(), seconds=10)
+    assert len(received) == 3
+    assert simulator.callbacks()[0]["ok"] is False
 
 
 def test_a_dead_callback_url_is_retried_and_logged_without_blocking(simulator):
     simulator.register_account(token=TOKEN, callback_url="http://127.0.0.1:9/nothing")
     send(simulator, "500600700")
     started = time.monotonic()
-    simulator.advance()
+    simulator.advance(to="final")
     assert time.monotonic() - started < 0.5
     wait_for(lambda: simulator.callbacks(), seconds=10)
     [entry] = simulator.callbacks()

@@ -1,26 +1,38 @@
-"""Email2SMS over SMTP: the From address picks the account, the header carries the ic."""
+"""Email2SMS over SMTP as §6 describes it: authorised From + key, subject fields, text ended by
+END, the ic in `SerwerSMS-Dealer`; anything else is accepted by the mail server and ignored."""
 
 import smtplib
 from email.message import EmailMessage
 
 import pytest
 
+FROM = "shop@example.com"
 
-def mail(sender, phone, text, ic=None):
+
+def mail(subject, text, sender=FROM, ic=None, to="sms@email2sms.serwersms.pl"):
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = "sms@email2sms.serwersms.pl"
-    message["Subject"] = phone
+    message["To"] = to
+    message["Subject"] = subject
     if ic is not None:
         message["SerwerSMS-Dealer"] = str(ic)
     message.set_content(text)
     return message
 
 
-def test_mail_from_a_registered_address_queues_a_message_with_its_ic(simulator):
-    simulator.register_account(token="t", email="shop@example.com")
+def deliver(simulator, message):
     with smtplib.SMTP(simulator.smtp_host, simulator.smtp_port, timeout=5) as smtp:
-        smtp.send_message(mail("shop@example.com", "+48500600700", "Zażółć gęślą", ic=321))
+        smtp.send_message(message)
+
+
+@pytest.fixture
+def account(simulator):
+    simulator.register_account(token="t", email=FROM, email2sms_key="Key123")
+
+
+def test_a_documented_mail_is_taken_with_its_ic_and_only_the_text_before_end(simulator, account):
+    body = "Zażółć gęślą\nEND\n-- \nFree mail advert"
+    deliver(simulator, mail("klucz=Key123 numer=+48500600700", body, ic=321))
     [message] = simulator.messages()
     assert (message["channel"], message["ic"], message["phone"]) == (
         "email2sms",
@@ -28,35 +40,31 @@ def test_mail_from_a_registered_address_queues_a_message_with_its_ic(simulator):
         "+48500600700",
     )
     assert message["text"] == "Zażółć gęślą"
-    assert message["id"] and message["status"] == "queued"
-    assert simulator.requests()[-1]["action"] == "smtp"
-    assert simulator.requests()[-1]["ic"] == 321
+    assert simulator.mails()[-1]["result"] == "taken"
 
 
-def test_mail_without_dealer_header_has_no_ic(simulator):
-    simulator.register_account(token="t", email="shop@example.com")
-    with smtplib.SMTP(simulator.smtp_host, simulator.smtp_port, timeout=5) as smtp:
-        smtp.send_message(mail("shop@example.com", "500600700", "Hi"))
-    assert simulator.messages()[0]["ic"] is None
+def test_several_numbers_a_sender_and_the_dynamic_address(simulator, account):
+    deliver(simulator, mail("klucz=Key123 numer=500600700;500600701 nadawca=SKLEP", "Hi\nEND"))
+    deliver(simulator, mail("klucz:Key123", "Hi\nEND", to="500600702@email2sms.serwersms.pl"))
+    records = simulator.messages()
+    assert [r["phone"] for r in records] == ["+48500600700", "+48500600701", "+48500600702"]
+    assert [r["type"] for r in records] == ["full", "full", "eco"]
+    assert {r["ic"] for r in records} == {None}
 
 
-def test_unknown_sender_is_rejected(simulator):
-    simulator.register_account(token="t", email="shop@example.com")
-    with smtplib.SMTP(simulator.smtp_host, simulator.smtp_port, timeout=5) as smtp:
-        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
-            smtp.send_message(mail("stranger@example.com", "500600700", "Hi"))
-    assert refused.value.smtp_code == 550
+@pytest.mark.parametrize(
+    ("subject", "body", "sender", "why"),
+    [
+        ("klucz=Wrong numer=500600700", "Hi\nEND", FROM, "key"),
+        ("numer=500600700", "Hi\nEND", FROM, "key"),
+        ("klucz=Key123 numer=500600700", "Hi without the end line", FROM, "END"),
+        ("klucz=Key123 numer=500600700", "Hi\nEND", "stranger@example.com", "authorised"),
+        ("klucz=Key123", "Hi\nEND", FROM, "number"),
+    ],
+)
+def test_a_mail_that_breaks_the_rules_is_accepted_and_ignored(
+    simulator, account, subject, body, sender, why
+):
+    deliver(simulator, mail(subject, body, sender=sender))  # no SMTP error: SerwerSMS is silent
     assert simulator.messages() == []
-
-
-def test_bad_ic_or_phone_rejects_the_mail(simulator):
-    simulator.register_account(token="t", email="shop@example.com")
-    with smtplib.SMTP(simulator.smtp_host, simulator.smtp_port, timeout=5) as smtp:
-        with pytest.raises(smtplib.SMTPDataError) as bad_ic:
-            smtp.send_message(mail("shop@example.com", "500600700", "Hi", ic="x1"))
-        with pytest.raises(smtplib.SMTPDataError) as bad_phone:
-            smtp.send_message(mail("shop@example.com", "not a phone", "Hi"))
-    assert bad_ic.value.smtp_code == 550
-    assert b"ic must be a positive integer" in bad_ic.value.smtp_error
-    assert bad_phone.value.smtp_code == 550
-    assert simulator.messages() == []
+    assert why in simulator.mails()[-1]["result"]

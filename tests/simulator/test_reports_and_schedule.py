@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from billing.simulator.core import Recipient, SendRequest, Simulator
+from serwersms_sim import Simulator
+from serwersms_sim.sending import Recipient, SendRequest
 
 TOKEN = "token-r"
 
@@ -21,7 +22,8 @@ def call(simulator, action, body, token=TOKEN):
 
 
 def send(simulator, phones, **extra):
-    return call(simulator, "messages/send_sms", {"phone": phones, "text": "Hi", **extra}).json()
+    body = {"phone": phones, "text": "Hi", "details": True, **extra}
+    return call(simulator, "messages/send_sms", body).json()
 
 
 def test_reports_by_id_give_the_report_fields(simulator):
@@ -32,17 +34,19 @@ def test_reports_by_id_give_the_report_fields(simulator):
     item = answer["items"][0]
     for field in ("id", "phone", "status", "queued", "sent", "delivered", "sender", "type"):
         assert field in item
-    for field in ("text", "parts", "cost", "reason", "unique_id"):
+    for field in ("text", "flash", "utf", "parts", "cost", "method", "reason"):
         assert field in item
+    assert "unique_id" not in item  # no source documents it in report items (§3)
     assert [i["id"] for i in answer["items"]] == ids
-    assert item["status"] == "queued" and item["sent"] is None and item["cost"] is None
+    assert item["status"] == "queued" and item["sent"] is None and item["cost"] == 0.0
 
 
 def test_reports_only_show_the_callers_messages(simulator):
     simulator.register_account(token=TOKEN)
     simulator.register_account(token="other")
     mine = send(simulator, "500600700")["items"][0]["id"]
-    theirs = call(simulator, "messages/send_sms", {"phone": "500600701", "text": "x"}, "other")
+    body = {"phone": "500600701", "text": "x", "details": True}
+    theirs = call(simulator, "messages/send_sms", body, "other")
     other_id = theirs.json()["items"][0]["id"]
     answer = call(simulator, "messages/reports", {"id": [mine, other_id]}).json()
     assert [i["id"] for i in answer["items"]] == [mine]
@@ -52,24 +56,27 @@ def test_reports_only_show_the_callers_messages(simulator):
 def test_reports_filter_by_unique_id_phone_status_and_page(simulator):
     simulator.register_account(token=TOKEN)
     phones = [f"50060070{n}" for n in range(5)]
-    send(simulator, phones, unique_id=[f"u{n}" for n in range(5)])
-    by_unique = call(simulator, "messages/reports", {"unique_id": ["u1", "u3"]}).json()
-    assert sorted(i["unique_id"] for i in by_unique["items"]) == ["u1", "u3"]
+    sent = send(simulator, phones, unique_id=[f"uid{n}" for n in range(5)])
+    ids = [item["id"] for item in sent["items"]]
+    by_unique = call(simulator, "messages/reports", {"unique_id": ["uid1", "uid3"]}).json()
+    assert sorted(i["id"] for i in by_unique["items"]) == [ids[1], ids[3]]
     by_phone = call(simulator, "messages/reports", {"phone": "+48500600704"}).json()
-    assert [i["unique_id"] for i in by_phone["items"]] == ["u4"]
+    assert [i["id"] for i in by_phone["items"]] == [ids[4]]
     page = call(simulator, "messages/reports", {"limit": 2, "page": 3, "order": "asc"}).json()
     assert page["paging"] == {"page": 3, "count": 3}
-    assert [i["unique_id"] for i in page["items"]] == ["u4"]
-    pending = call(simulator, "messages/reports", {"status": "pending"}).json()
-    assert len(pending["items"]) == 5
+    assert [i["id"] for i in page["items"]] == [ids[4]]
+    in_progress = call(simulator, "messages/reports", {"status": "in_progress"}).json()
+    assert len(in_progress["items"]) == 5
+    assert call(simulator, "messages/reports", {"status": "saved"}).json()["items"] == []
+    assert call(simulator, "messages/reports", {"status": "pending"}).json()["items"] == []
     assert call(simulator, "messages/reports", {"status": "delivered"}).json()["items"] == []
 
 
 def test_more_than_500_ids_is_a_validation_error(simulator):
     simulator.register_account(token=TOKEN)
     response = call(simulator, "messages/reports", {"id": [str(n) for n in range(501)]})
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == 2004
+    assert response.status_code == 200
+    assert response.json()["error"]["code"] == 1006
 
 
 def test_reports_date_filter_uses_warsaw_time(simulator):
@@ -87,12 +94,14 @@ def test_view_gives_one_message_and_delete_removes_only_scheduled_ones(simulator
     now_id = send(simulator, "500600700")["items"][0]["id"]
     later = send(simulator, "500600701", date="2099-01-01 12:00:00", unique_id="later")
     later_id = later["items"][0]["id"]
-    assert call(simulator, "messages/view", {"id": later_id}).json()["status"] == "saved"
-    refused = call(simulator, "messages/delete", {"id": now_id})
-    assert refused.status_code == 404
-    assert call(simulator, "messages/delete", {"unique_id": "later"}).json()["success"] is True
+    viewed = call(simulator, "messages/view", {"id": later_id}).json()
+    assert viewed["status"] == "saved" and viewed["id"] == later_id  # one unwrapped object
+    assert call(simulator, "messages/view", {"unique_id": "later"}).json()["id"] == later_id
+    # Deleting a message already sent answers success false, not an error (§3, C).
+    assert call(simulator, "messages/delete", {"id": now_id}).json() == {"success": False}
+    assert call(simulator, "messages/delete", {"unique_id": "later"}).json() == {"success": True}
     assert [m["id"] for m in simulator.messages()] == [now_id]
-    assert call(simulator, "messages/view", {"id": later_id}).status_code == 404
+    assert call(simulator, "messages/view", {"id": later_id}).json()["error"]["code"] == 1004
 
 
 def test_advance_moves_every_message_one_step_and_fills_times_and_cost(simulator):

@@ -11,8 +11,8 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from billing.simulator import SimulatorServer
-from billing.simulator.server import free_port
+from serwersms_sim import SimulatorServer
+from serwersms_sim.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,7 @@ def test_state_file_keeps_accounts_and_messages_over_a_restart(tmp_path):
     with first:
         answer = requests.post(
             first.api_url + "messages/send_sms.json",
-            json={"phone": "500600700", "text": "Hi", "ic": 3, "unique_id": "s-1"},
+            json={"phone": "500600700", "text": "Hi", "ic": 3, "unique_id": "s001", "details": 1},
             headers={"Authorization": "Bearer keep"},
             timeout=5,
         ).json()
@@ -68,11 +68,11 @@ def test_state_file_keeps_accounts_and_messages_over_a_restart(tmp_path):
 
     with SimulatorServer(port=0, speed=0, state_path=state) as second:
         [record] = second.sim.message_records()
-        assert (record["unique_id"], record["ic"]) == ("s-1", 3)
+        assert (record["unique_id"], record["ic"]) == ("s001", 3)
         assert record["status"] in ("delivered", "undelivered", "unsent")
         next_answer = requests.post(
             second.api_url + "messages/send_sms.json",
-            json={"phone": "500600701", "text": "Again"},
+            json={"phone": "500600701", "text": "Again", "details": True},
             headers={"Authorization": "Bearer keep"},
             timeout=5,
         ).json()

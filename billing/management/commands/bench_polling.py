@@ -46,8 +46,8 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="keep the bench rows")
 
     def handle(self, *args, messages: int, keep: bool, **options):
-        from billing.simulator import SimulatorServer
-        from billing.simulator.core import Message as SimMessage
+        from serwersms_sim import SimulatorServer
+        from serwersms_sim.sending import Message as SimMessage
 
         server = SimulatorServer(port=0, speed=0)
         server.start()

@@ -8,7 +8,19 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.simulator import SimulatorServer
+from serwersms_sim import SimulatorServer
+from serwersms_sim.callbacks import STAN_WORDS
+from serwersms_sim.faults import HTTP_FAULTS, SMTP_FAULTS
+
+
+def _kinds(value: str, allowed: dict) -> list[str]:
+    kinds = [k.strip() for k in value.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in allowed]
+    if unknown:
+        raise CommandError(
+            f"Unknown faults {', '.join(unknown)}; choose from {', '.join(allowed)}."
+        )
+    return kinds
 
 
 class Command(BaseCommand):
@@ -20,7 +32,31 @@ class Command(BaseCommand):
         parser.add_argument("--smtp-port", type=int, default=None, help="Email2SMS SMTP port")
         parser.add_argument("--seed", type=int, default=0, help="seed of message fates")
         parser.add_argument(
-            "--fault-rate", type=float, default=0.0, help="share of API requests given a fault"
+            "--fault-rate", type=float, default=0.0, help="share of HTTP requests given a fault"
+        )
+        parser.add_argument(
+            "--fault-kinds",
+            default="",
+            help=f"comma-separated HTTP faults (default all: {', '.join(HTTP_FAULTS)})",
+        )
+        parser.add_argument(
+            "--smtp-fault-rate", type=float, default=0.0, help="share of mails given a fault"
+        )
+        parser.add_argument(
+            "--smtp-fault-kinds",
+            default="",
+            help=f"comma-separated SMTP faults (default all: {', '.join(SMTP_FAULTS)})",
+        )
+        parser.add_argument(
+            "--faults-sending-only",
+            action="store_true",
+            help="random faults only on sending requests (reads always answer)",
+        )
+        parser.add_argument(
+            "--fault-seed", type=int, default=None, help="seed of the faults (default: --seed)"
+        )
+        parser.add_argument(
+            "--slow-seconds", type=float, default=20.0, help="delay of the slow faults"
         )
         parser.add_argument("--accounts", help="JSON file: a list of accounts to register")
         parser.add_argument("--state", help="JSON file keeping accounts and messages over restarts")
@@ -30,22 +66,44 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-parts", type=int, default=getattr(settings, "SERWERSMS_MAX_PARTS", 6)
         )
+        parser.add_argument(
+            "--callback-method", choices=("POST", "GET"), default="POST", help="report callbacks"
+        )
+        parser.add_argument(
+            "--callback-words",
+            choices=tuple(STAN_WORDS),
+            default="v2",
+            help="`stan` words of report callbacks: API v2 statuses or the XML nat words",
+        )
 
     def handle(self, *args, **options):
         if options["speed"] < 0:
             raise CommandError("--speed must be 0 or more.")
-        if not 0 <= options["fault_rate"] <= 1:
-            raise CommandError("--fault-rate must be between 0 and 1.")
+        for name in ("fault_rate", "smtp_fault_rate"):
+            if not 0 <= options[name] <= 1:
+                raise CommandError(f"--{name.replace('_', '-')} must be between 0 and 1.")
+        http_kinds = _kinds(options["fault_kinds"], HTTP_FAULTS)
+        smtp_kinds = _kinds(options["smtp_fault_kinds"], SMTP_FAULTS)
         server = SimulatorServer(
             host=options["host"],
             port=options["port"],
             smtp_port=options["smtp_port"],
             seed=options["seed"],
-            fault_rate=options["fault_rate"],
             speed=options["speed"],
             accounts=options["accounts"],
             state_path=options["state"],
             max_parts=options["max_parts"],
+            slow_seconds=options["slow_seconds"],
+            fault_seed=options["fault_seed"],
+            callback_method=options["callback_method"],
+            callback_words=options["callback_words"],
+        )
+        sending_only = options["faults_sending_only"]
+        server.sim.faults.configure(
+            "http", rate=options["fault_rate"], kinds=http_kinds or None, sending_only=sending_only
+        )
+        server.sim.faults.configure(
+            "email2sms", rate=options["smtp_fault_rate"], kinds=smtp_kinds or None
         )
         # A launcher stops us with SIGTERM: treat it like Ctrl-C so the state file is saved.
         # Installed before starting, and the whole run sits in one try: a signal that arrives
@@ -60,6 +118,7 @@ class Command(BaseCommand):
             self.stdout.write(f"XML API {server.xml_url}")
             if server.smtp_port:
                 self.stdout.write(f"Email2SMS SMTP {server.host}:{server.smtp_port}")
+            self.stdout.write(f"Control {server.api_url}_sim/ (docs/simulator.md)")
             self.stdout.write(f"{len(server.sim.accounts)} accounts; Ctrl-C to stop.")
             self.stdout.flush()
             while True:
