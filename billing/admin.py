@@ -78,6 +78,14 @@ class ClientAccountAdminForm(forms.ModelForm):
         label=_("password"), help_text=_("Write-only. Leave blank to keep the stored password.")
     )
     clear_password = forms.BooleanField(label=_("remove the stored password"), required=False)
+    email2sms_key = SecretField(
+        label=_("Email2SMS key"),
+        help_text=_("Write-only. Leave blank to keep the stored key."),
+        validators=ClientAccount._meta.get_field("email2sms_key").validators,
+    )
+    clear_email2sms_key = forms.BooleanField(
+        label=_("remove the stored Email2SMS key"), required=False
+    )
 
     class Meta:
         model = ClientAccount
@@ -90,13 +98,15 @@ class ClientAccountAdminForm(forms.ModelForm):
             "password",
             "clear_password",
             "email2sms_sender",
+            "email2sms_key",
+            "clear_email2sms_key",
             "is_active",
         ]
 
     def clean(self):
         cleaned = super().clean()
         stored = self.instance if self.instance.pk else None
-        for field in ("api_token", "password"):
+        for field in ("api_token", "password", "email2sms_key"):
             if cleaned.get(f"clear_{field}"):
                 cleaned[field] = ""
             elif not cleaned.get(field) and stored is not None:

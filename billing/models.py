@@ -9,7 +9,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -92,7 +92,18 @@ class ClientAccount(models.Model):
     email2sms_sender = models.EmailField(
         _("Email2SMS sender address"),
         blank=True,
-        help_text=_("The address registered for Email2SMS in the SerwerSMS panel of this account."),
+        help_text=_("The address authorised for Email2SMS in the SerwerSMS panel of this account."),
+    )
+    email2sms_key = models.CharField(
+        _("Email2SMS key"),
+        max_length=64,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9]+$", _("The Email2SMS key takes only letters a-z, A-Z and digits.")
+            )
+        ],
+        help_text=_("The key made for the sender address in the SerwerSMS panel (write-only)."),
     )
     callback_secret = models.CharField(
         _("callback secret"), max_length=64, unique=True, default=new_callback_secret

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -9,6 +11,8 @@ from django.views.decorators.http import require_http_methods
 from billing.models import ClientAccount, EventSource
 from billing.services.status_updates import apply_reports
 from billing.serwersms.callbacks import CallbackError, parse_callback
+
+logger = logging.getLogger(__name__)
 
 
 def _text(body: str, status: int) -> HttpResponse:
@@ -18,17 +22,22 @@ def _text(body: str, status: int) -> HttpResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def serwersms_callback(request: HttpRequest, secret: str) -> HttpResponse:
-    """One delivery report. 200 OK when applied or already known; 202 for a message not ours."""
+    """One delivery report (`smsid`, `stan`, `data`; GET or POST), answered `OK` (§5).
+
+    The secret in the URL names the account. A report for a message that is not ours, or a
+    repeated one, is answered `OK` too so SerwerSMS stops sending it; a malformed one is 400.
+    """
     account = ClientAccount.objects.filter(callback_secret=secret, is_active=True).first()
     if account is None:
         return _text("unknown callback address", 404)
-    data = request.POST if request.method == "POST" else request.GET
+    # GET query or POST form (§5); a POST may also carry them in its query string.
+    data = {**request.GET.dict(), **request.POST.dict()}
     try:
         item = parse_callback(data)
     except CallbackError as exc:
         return _text(f"bad report: {exc}", 400)
     summary = apply_reports(account, [item], EventSource.CALLBACK)
     if summary.unmatched:
-        # Not one of ours (e.g. sent outside the portal): accepted so SerwerSMS does not retry.
-        return _text(f"IGNORED: no message {item.serwersms_id or item.unique_id} here", 202)
+        # Not one of ours (e.g. sent outside the portal): OK, so SerwerSMS does not retry.
+        logger.info("Callback for unknown SerwerSMS id %s ignored", item.serwersms_id)
     return _text("OK", 200)

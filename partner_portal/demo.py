@@ -152,6 +152,9 @@ def create_partners_and_logins(today: date) -> list[ClientAccount]:
                     "username": demo.username,
                     "password": demo.password,
                     "email2sms_sender": demo.email,
+                    "email2sms_key": "Demo" + demo.name.title().replace("-", "")[:20]
+                    if demo.email
+                    else "",
                 },
             )
             accounts.append(account)
@@ -197,7 +200,7 @@ def write_history(
                 )[0]
                 if channel == Channel.XML_API and not account.username:
                     channel = Channel.API_V2
-                if channel == Channel.EMAIL2SMS and not account.email2sms_sender:
+                if channel == Channel.EMAIL2SMS and not account.email2sms_key:
                     channel = Channel.API_V2
                 parts = rng.choices([1, 2, 3], [80, 15, 5])[0] if mtype in ("eco", "full") else 1
                 text_length = rng.randint(20, 150) if parts == 1 else rng.randint(161, 153 * parts)
@@ -305,6 +308,7 @@ def register_with_simulator(accounts: list[ClientAccount], api_url: str, public_
                 "username": account.username or None,
                 "password": account.password or None,
                 "email": account.email2sms_sender or None,
+                "email2sms_key": account.email2sms_key or None,
                 "limit": None,
                 "callback_url": urljoin(
                     public_url, f"/callbacks/serwersms/{account.callback_secret}/"
@@ -350,7 +354,7 @@ def send_recent(accounts: list[ClientAccount]) -> int:
         channels = [Channel.API_V2]
         if account.username:
             channels.append(Channel.XML_API)
-        if account.email2sms_sender:
+        if account.email2sms_sender and account.email2sms_key:
             channels.append(Channel.EMAIL2SMS)
         for channel in channels:
             for n in range(3):

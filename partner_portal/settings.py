@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -172,6 +173,29 @@ SERWERSMS_EMAIL2SMS_HOST = env_str("SERWERSMS_EMAIL2SMS_HOST", "127.0.0.1")
 SERWERSMS_EMAIL2SMS_PORT = env_int("SERWERSMS_EMAIL2SMS_PORT", 8026)
 SERWERSMS_EMAIL2SMS_ADDRESS = env_str("SERWERSMS_EMAIL2SMS_ADDRESS", "sms@email2sms.serwersms.pl")
 SERWERSMS_EMAIL2SMS_FROM = env_str("SERWERSMS_EMAIL2SMS_FROM", "partner-portal@localhost")
+# Email2SMS subject (serwersms-api.md §6: fields klucz, numer, nadawca, raport; syntax I):
+# each field as `<name><assign><value>`, fields joined by the separator.
+SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN = env_str("SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN", "=")
+SERWERSMS_EMAIL2SMS_SUBJECT_SEPARATOR = env_str("SERWERSMS_EMAIL2SMS_SUBJECT_SEPARATOR", " ")
+SERWERSMS_EMAIL2SMS_REPORT = env_bool("SERWERSMS_EMAIL2SMS_REPORT", True)  # `raport=1`
+
+
+def env_words(name: str) -> dict[str, str] | None:
+    """`word:status,word:status` (SerwerSMS word -> our status word); None when unset."""
+    pairs = env_list(name)
+    words = {}
+    for pair in pairs:
+        word, sep, status = pair.partition(":")
+        if not sep or not word.strip() or not status.strip():
+            raise ImproperlyConfigured(f"{name}: expected word:status pairs, got {pair!r}.")
+        words[word.strip()] = status.strip()
+    return words or None
+
+
+# The `stan` words of report callbacks and of XML sprawdz_sms (I: defaults in
+# billing/serwersms/callbacks.py and xml_api.py; docs/gateway.md).
+SERWERSMS_CALLBACK_STAN_WORDS = env_words("SERWERSMS_CALLBACK_STAN_WORDS")
+SERWERSMS_XML_STAN_WORDS = env_words("SERWERSMS_XML_STAN_WORDS")
 SERWERSMS_EMAIL2SMS_USE_TLS = env_bool("SERWERSMS_EMAIL2SMS_USE_TLS", False)
 SERWERSMS_EMAIL2SMS_USER = env_str("SERWERSMS_EMAIL2SMS_USER")
 SERWERSMS_EMAIL2SMS_PASSWORD = env_str("SERWERSMS_EMAIL2SMS_PASSWORD")
@@ -234,6 +258,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
+        # kombu keeps its exchange table here; without it, a `control/` folder in the cwd.
+        "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")

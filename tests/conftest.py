@@ -45,10 +45,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# A small canned SerwerSMS stand-in for client edge cases (fixture `stub`).
+# Canned HTTP answers for documented examples the simulator never gives (fixture `canned`).
 # The live SerwerSMS simulator: `simulator`, `simulator_settings` (see tests/simulator_fixtures.py).
+from tests.canned_http import canned  # noqa: E402, F401
 from tests.simulator_fixtures import simulator, simulator_server, simulator_settings  # noqa: E402, F401
-from tests.stub_serwersms import stub  # noqa: E402, F401
 
 
 @pytest.fixture(autouse=True)

@@ -46,6 +46,7 @@ def create_account(
     username: str = "",
     password: str = "",
     email2sms_sender: str = "",
+    email2sms_key: str = "",
 ) -> ClientAccount:
     ic = parse_ic(partner_ic)
     partner = Partner.objects.filter(ic=ic).first()
@@ -64,6 +65,7 @@ def create_account(
         username=username,
         password=password,
         email2sms_sender=email2sms_sender,
+        email2sms_key=email2sms_key,
     )
     account.full_clean()
     account.save()

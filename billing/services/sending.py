@@ -44,7 +44,7 @@ from billing.models import (
 )
 from billing.phones import PhoneError, normalize_phone
 from billing.services.status_updates import StatusChange, apply_status_changes
-from billing.serwersms import client_for
+from billing.serwersms import client_for, unique_ids
 from billing.serwersms.errors import SerwerSMSError
 from billing.serwersms.retry import (
     Disposition,
@@ -64,8 +64,6 @@ SENDING_CHANNELS = (Channel.API_V2, Channel.XML_API, Channel.EMAIL2SMS)
 # FULL sender: up to 11 letters/digits (and a few signs), or a phone number of up to 16 digits.
 SENDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMBER = re.compile(r"^\+?[0-9]{3,16}$")
-# Room for the "-<n>" suffix inside Message.unique_id's 64 characters.
-UNIQUE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,56}$")
 MAX_RECIPIENTS = 1000
 
 
@@ -144,16 +142,11 @@ def _check_sender(sender: str | None, channel: str) -> str:
 
 
 def _unique_ids(unique_id: str | None, count: int) -> list[str]:
-    if unique_id is None or unique_id == "":
-        return [uuid.uuid4().hex for _ in range(count)]
-    unique_id = str(unique_id).strip()
-    if not UNIQUE_ID.match(unique_id):
-        raise SendError(
-            f"Invalid unique id {unique_id!r}: use 1-56 letters, digits or _ . : - characters."
-        )
-    if count == 1:
-        return [unique_id]
-    return [f"{unique_id}-{n}" for n in range(1, count + 1)]
+    """One id per recipient in SerwerSMS's alphabet (rules in billing/serwersms/unique_ids.py)."""
+    try:
+        return unique_ids.per_recipient(unique_id, count)
+    except unique_ids.UniqueIdError as exc:
+        raise SendError(str(exc)) from None
 
 
 def prepare(
@@ -177,6 +170,11 @@ def prepare(
         account.api_token or (account.username and account.password)
     ):
         raise SendError(f"Account {account.name!r} has no API token or username and password.")
+    if channel == Channel.EMAIL2SMS and not (account.email2sms_sender and account.email2sms_key):
+        raise SendError(
+            f"Account {account.name!r} has no Email2SMS sender address and key, which"
+            " SerwerSMS needs to accept its mails."
+        )
     if isinstance(recipients, str):
         recipients = [recipients]
     raw = list(recipients or [])
@@ -217,10 +215,8 @@ def _existing(plan: SendPlan) -> list[Message] | None:
     found = {m.unique_id: m for m in Message.objects.filter(unique_id__in=plan.unique_ids)}
     # The given id used before for a send to a different number of recipients?
     other_shape = []
-    if plan.given_unique_id and len(plan.unique_ids) > 1:
-        other_shape = [plan.given_unique_id]
-    elif plan.given_unique_id:
-        other_shape = [f"{plan.given_unique_id}-1", f"{plan.given_unique_id}-2"]
+    if plan.given_unique_id:
+        other_shape = unique_ids.other_shapes(plan.given_unique_id, len(plan.unique_ids))
     shapes = set(
         Message.objects.filter(unique_id__in=other_shape).values_list("unique_id", flat=True)
     )
@@ -497,7 +493,7 @@ def _send_mails(client, key: str, pending: list[Message]) -> None:
             send_attempted_at=timezone.now(), send_attempts=F("send_attempts") + 1
         )
         try:
-            client.send(message.phone, text)
+            client.send(message.phone, text, message.sender or None)
         except SerwerSMSError as exc:
             failures.append((message, exc))
             continue
@@ -638,27 +634,58 @@ def _look_up(client, key: str, channel: str, uncertain: list[Message]) -> list[M
         apply_status_changes(changes, EventSource.SEND)
         found = {c.message_id for c in changes}
         return [m for m in uncertain if m.pk not in found]
-    changes, not_found = [], []
-    for message in uncertain:
-        if channel == Channel.API_V2:
-            items = list(client.reports(unique_ids=[message.unique_id]))
-        else:
-            items = list(client.sprawdz_sms(usmsids=[message.unique_id]))
-        mine = [
-            i
-            for i in items
-            if (i.unique_id == message.unique_id)
-            or (not i.unique_id and _same_phone(i.phone, message.phone))
+    if channel == Channel.API_V2:
+        # messages/view by unique_id: report items echo no unique_id (serwersms-api.md §3).
+        found = client.find_by_unique_ids([m.unique_id for m in uncertain])
+        changes = [
+            StatusChange(
+                m.pk, found[m.unique_id], identify=True, match_method=MatchMethod.UNIQUE_ID
+            )
+            for m in uncertain
+            if m.unique_id in found
         ]
-        if not mine:
-            not_found.append(message)
-            continue
-        changes.append(
-            StatusChange(message.pk, mine[0], identify=True, match_method=MatchMethod.UNIQUE_ID)
-        )
+    else:
+        changes = _look_up_xml(client, uncertain)
     if changes:
         apply_status_changes(changes, EventSource.SEND)
-    return not_found
+    found_ids = {c.message_id for c in changes}
+    return [m for m in uncertain if m.pk not in found_ids]
+
+
+def _look_up_xml(client, uncertain: list[Message]) -> list[StatusChange]:
+    """The XML API has no look-up by our usmsid (§4): the numbers' messages since the first
+    was written, each SerwerSMS id not yet carried by a message of the account, earliest first."""
+    since = min(m.created_at for m in uncertain) - timedelta(minutes=5)
+    items = client.sprawdz_sms(phones=sorted({m.phone for m in uncertain}), date_from=since)
+    account_id = uncertain[0].account_id
+    taken = set(
+        Message.objects.filter(
+            account_id=account_id, serwersms_id__in=[i.serwersms_id for i in items]
+        ).values_list("serwersms_id", flat=True)
+    )
+    free = sorted(
+        (i for i in items if i.serwersms_id not in taken),
+        key=lambda i: (i.queued_at or timezone.now(), i.serwersms_id),
+    )
+    changes = []
+    for message in sorted(uncertain, key=lambda m: (m.created_at, m.pk)):
+        low = message.created_at - timedelta(minutes=1)
+        item = next(
+            (
+                i
+                for i in free
+                if _same_phone(i.phone, message.phone)
+                and (i.queued_at is None or i.queued_at >= low)
+            ),
+            None,
+        )
+        if item is None:
+            continue
+        free.remove(item)
+        changes.append(
+            StatusChange(message.pk, item, identify=True, match_method=MatchMethod.PHONE_TIME)
+        )
+    return changes
 
 
 def messages_to_resume(*, now: datetime | None = None) -> list[list[int]]:

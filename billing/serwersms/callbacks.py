@@ -1,93 +1,92 @@
-"""SerwerSMS delivery-report callbacks: the one place that knows their form field names.
+"""SerwerSMS delivery-report callbacks (serwersms-api.md §5): the one place that reads them.
 
-Field names follow the protocol contract in types.py: id, unique_id, phone, status, queued, sent,
-delivered, reason, parts, cost; times are "YYYY-MM-DD HH:MM:SS" in Europe/Warsaw.
+C: the parameters are `smsid` (SerwerSMS's message id), `stan` (the state) and `data` (a time),
+by GET or POST; the handler answers `OK`.
+I: the `stan` words and the time format of `data`. By default both forms we can justify are
+understood: the API v2 status words and the XML `nat` words (DELIVRD, UNDELIV, PENDING), plus
+the Polish report words; SERWERSMS_CALLBACK_STAN_WORDS replaces the table (docs/gateway.md).
+A word not in the table is passed on as it is: the status service records it and changes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
+from django.conf import settings
+
+from .parsing import parse_time
 from .types import ReportItem
 
-# Our name -> SerwerSMS's callback field name.
-CALLBACK_FIELDS = {
-    "serwersms_id": "id",
-    "unique_id": "unique_id",
-    "phone": "phone",
-    "status": "status",
-    "queued_at": "queued",
-    "sent_at": "sent",
-    "delivered_at": "delivered",
-    "reason": "reason",
-    "parts": "parts",
-    "cost": "cost",
+DEFAULT_STAN_WORDS = {
+    # API v2 status words (§3, C as statuses; I as callback words)
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "sent": "sent",
+    "unsent": "unsent",
+    # XML `nat` dlr_url words (§5, C for nat). ERR is left out on purpose: it does not say
+    # whether the message was dispatched, and unsent earns nothing; the poll settles it.
+    "DELIVRD": "delivered",
+    "UNDELIV": "undelivered",
+    "PENDING": "sent",
+    # Polish report words (§4, I)
+    "doreczone": "delivered",
+    "doreczona": "delivered",
+    "niedoreczone": "undelivered",
+    "niedoreczona": "undelivered",
+    "wyslane": "sent",
+    "wyslana": "sent",
+    "niewyslane": "unsent",
+    "niewyslana": "unsent",
 }
-SERWERSMS_TIME_ZONE = ZoneInfo("Europe/Warsaw")
-EMPTY_TIMES = {"", "0", "null", "0000-00-00 00:00:00"}
 
 
 class CallbackError(ValueError):
     """A callback that cannot be understood; the message says which field and why."""
 
 
-def parse_time(value: str | None, field: str = "time") -> datetime | None:
-    """SerwerSMS's local time as an aware UTC datetime; empty values are None."""
-    if value is None or value.strip() in EMPTY_TIMES:
-        return None
-    try:
-        local = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
-    except ValueError as exc:
-        raise CallbackError(f"{field}: expected YYYY-MM-DD HH:MM:SS, got {value!r}") from exc
-    return local.replace(tzinfo=SERWERSMS_TIME_ZONE).astimezone(ZoneInfo("UTC"))
+def stan_words() -> dict[str, str]:
+    return getattr(settings, "SERWERSMS_CALLBACK_STAN_WORDS", None) or DEFAULT_STAN_WORDS
 
 
-def format_time(value: datetime | None) -> str:
-    """The inverse of parse_time (tests and the simulator's side of the contract)."""
-    return value.astimezone(SERWERSMS_TIME_ZONE).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+def status_for(stan: str) -> str:
+    """Our status word for a callback's `stan` (exact, then case-insensitive); else `stan`."""
+    words = stan_words()
+    if stan in words:
+        return words[stan]
+    folded = {key.lower(): value for key, value in words.items()}
+    return folded.get(stan.lower(), stan)
 
 
 def parse_callback(data: Mapping[str, str]) -> ReportItem:
-    """A callback's form fields as a ReportItem; CallbackError when they do not make one."""
+    """A callback's parameters as a ReportItem; CallbackError when they do not make one."""
 
     def get(name: str) -> str:
-        return (data.get(CALLBACK_FIELDS[name]) or "").strip()
+        return (data.get(name) or "").strip()
 
-    serwersms_id, unique_id, status = get("serwersms_id"), get("unique_id"), get("status")
-    if not serwersms_id and not unique_id:
-        raise CallbackError("id: missing (give the SerwerSMS id or the unique_id)")
-    if not status:
-        raise CallbackError("status: missing")
-    if len(status) > 32 or len(serwersms_id) > 64 or len(unique_id) > 64:
-        raise CallbackError("id, unique_id or status: too long")
-    parts = None
-    if get("parts"):
-        try:
-            parts = int(get("parts"))
-        except ValueError as exc:
-            raise CallbackError(f"parts: not a whole number: {get('parts')!r}") from exc
-        if not 0 < parts < 1000:
-            raise CallbackError(f"parts: out of range: {parts}")
-    cost = None
-    if get("cost"):
-        try:
-            cost = Decimal(get("cost").replace(",", "."))
-        except InvalidOperation as exc:
-            raise CallbackError(f"cost: not a number: {get('cost')!r}") from exc
-        if not cost.is_finite() or cost < 0:
-            raise CallbackError(f"cost: not a valid amount: {get('cost')!r}")
+    smsid, stan, when = get("smsid"), get("stan"), get("data")
+    if not smsid:
+        raise CallbackError("smsid: missing")
+    if not stan:
+        raise CallbackError("stan: missing")
+    if len(smsid) > 64 or len(stan) > 32:
+        raise CallbackError("smsid or stan: too long")
+    try:
+        at = parse_time(when) if when else None
+    except ValueError as exc:
+        raise CallbackError(f"data: expected YYYY-MM-DD HH:MM:SS, got {when!r}") from exc
+    status = status_for(stan)
     return ReportItem(
-        serwersms_id=serwersms_id,
-        unique_id=unique_id or None,
-        phone=get("phone"),
+        serwersms_id=smsid,
+        phone="",
         status=status,
-        queued_at=parse_time(get("queued_at"), "queued"),
-        sent_at=parse_time(get("sent_at"), "sent"),
-        delivered_at=parse_time(get("delivered_at"), "delivered"),
-        reason=get("reason")[:64],
-        parts=parts,
-        cost=cost,
+        sent_at=at if status == "sent" else None,
+        delivered_at=at if status in ("delivered", "undelivered") else None,
     )
+
+
+def format_time(value: datetime | None) -> str:
+    """SerwerSMS's local time for a callback's `data` (tests build callbacks with it)."""
+    from .parsing import format_time as format_local
+
+    return format_local(value) if value else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import requests
@@ -12,13 +13,15 @@ from django.conf import settings
 from . import ic as ic_rules
 from .errors import (
     MalformedResponse,
+    NotFound,
+    Outcome,
     RateLimited,
-    ServerError,
     SerwerSMSError,
-    TransportError,
     error_class_for,
+    http_error_class_for,
 )
 from .http import post
+from .matching import match_items
 from .parsing import (
     format_time,
     id_or_none,
@@ -45,7 +48,7 @@ def _parse_send_item(raw: dict) -> SendItem:
         unique_id=id_or_none(raw.get("unique_id")),
         queued_at=parse_time(raw.get("queued")),
         parts=parse_int(raw.get("parts")),
-        error_code=text_or_empty(raw.get("error_code")),
+        error_code=text_or_empty(raw.get("error_code")),  # an int (§3 C); kept as text
         error_message=text_or_empty(raw.get("error_message")),
     )
 
@@ -122,29 +125,30 @@ class ApiV2Client:
 
     @staticmethod
     def _parse(response: requests.Response) -> dict:
+        """The JSON object of an answer; a typed error for an error envelope or a bad answer.
+
+        §1-§2 (C): errors arrive as `{"error": {"code", "type", "message"}}`, with HTTP 200 (I);
+        429 and 5xx decide by themselves; any other non-200 without an envelope cannot be read.
+        """
         status = response.status_code
+        cls = http_error_class_for(status)
+        if cls is not None:
+            kwargs = {"retry_after": _retry_after(response)} if cls is RateLimited else {}
+            raise cls(
+                None, f"SerwerSMS answered HTTP {status}: {response.text[:200]}", status, **kwargs
+            )
         try:
             data = response.json()
         except ValueError:
             data = None
         error = data.get("error") if isinstance(data, dict) else None
-        if status >= 400 or error or (isinstance(data, dict) and data.get("success") is False):
-            error = error if isinstance(error, dict) else {}
-            cls = error_class_for(error.get("code"), str(error.get("type") or ""), status)
-            if cls is SerwerSMSError and status < 400 and not error:
-                cls = MalformedResponse
-            message = str(error.get("message") or "") or (
-                f"SerwerSMS answered HTTP {status}: {response.text[:200]}"
-            )
-            kwargs = {}
-            if cls is RateLimited:
-                kwargs["retry_after"] = _retry_after(response)
-            raise cls(error.get("code"), message, status, **kwargs)
-        if not isinstance(data, dict):
+        if isinstance(error, dict):
+            code = error.get("code")
+            message = str(error.get("message") or error.get("type") or "")
+            raise error_class_for(code)(code, message, status)
+        if status != 200 or not isinstance(data, dict):
             raise MalformedResponse(
-                None,
-                f"SerwerSMS answered something that is not a JSON object: {response.text[:200]!r}",
-                status,
+                None, f"SerwerSMS answered HTTP {status}: {response.text[:200]!r}", status
             )
         return data
 
@@ -155,12 +159,11 @@ class ApiV2Client:
         for attempt in range(attempts):
             try:
                 return self._request_once(action, params or {})
-            except (RateLimited, TransportError, ServerError) as exc:
-                retry_safe = isinstance(exc, RateLimited) or not exc.may_have_been_sent
-                if sending and isinstance(exc, ServerError):
-                    retry_safe = False  # a 5xx after a send: do not risk sending twice
-                if not sending:
-                    retry_safe = True  # reading twice is harmless
+            except SerwerSMSError as exc:
+                if exc.outcome == Outcome.REFUSED:
+                    raise  # it would fail the same way again
+                # A send is asked again only when SerwerSMS surely did nothing; a read always.
+                retry_safe = exc.outcome == Outcome.NOTHING_DONE or not sending
                 if not retry_safe or attempt == attempts - 1:
                     raise
                 delay = getattr(exc, "retry_after", None) or 0.2 * 2**attempt
@@ -169,7 +172,10 @@ class ApiV2Client:
 
     # --- sending -----------------------------------------------------------------------------
 
-    def _parse_send(self, data: dict, expected: int) -> list[SendItem]:
+    def _parse_send(
+        self, data: dict, phones: Sequence[str], unique_ids: Sequence[str] | None
+    ) -> list[SendItem]:
+        """The items (asked for with `details`, §3) in the order of `phones`, matched by phone."""
         items = data.get("items")
         if data.get("success") is not True or not isinstance(items, list):
             raise MalformedResponse(None, f"A send answer without success/items: {data!r:.200}")
@@ -177,11 +183,7 @@ class ApiV2Client:
             parsed = [_parse_send_item(item) for item in items]
         except (ValueError, TypeError, AttributeError) as exc:
             raise MalformedResponse(None, f"A send answer item could not be read: {exc}") from exc
-        if len(parsed) != expected:
-            raise MalformedResponse(
-                None, f"SerwerSMS answered {len(parsed)} items for {expected} recipients."
-            )
-        return parsed
+        return match_items(parsed, phones, unique_ids)
 
     def send_sms(
         self,
@@ -204,7 +206,8 @@ class ApiV2Client:
             "date": format_time(date) if date else None,
             "unique_id": list(unique_ids) if unique_ids else None,
         }
-        return self._parse_send(self.call("messages/send_sms", params), len(phones))
+        data = self.call("messages/send_sms", params)
+        return self._parse_send(data, phones, unique_ids)
 
     def send_personalized(
         self,
@@ -223,7 +226,8 @@ class ApiV2Client:
             "test": test or None,
             "unique_id": list(unique_ids) if unique_ids else None,
         }
-        return self._parse_send(self.call("messages/send_personalized", params), len(messages))
+        data = self.call("messages/send_personalized", params)
+        return self._parse_send(data, [phone for phone, _text in messages], unique_ids)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -282,18 +286,47 @@ class ApiV2Client:
                 page += 1
 
     def view(self, serwersms_id: str | None = None, unique_id: str | None = None) -> ReportItem:
+        """`messages/view` by SerwerSMS id or our unique_id: one unwrapped object (§3, C).
+
+        Raises NotFound (1004, I) when SerwerSMS does not know it. The item carries the
+        unique_id asked for, since the answer itself has none.
+        """
         if not serwersms_id and not unique_id:
             raise ValueError("view needs an id or a unique_id.")
         data = self.call("messages/view", {"id": serwersms_id, "unique_id": unique_id})
-        # The item itself, or wrapped as {"item": ...} / {"items": [...]}.
-        if isinstance(data.get("items"), list) and data["items"]:
-            data = data["items"][0]
-        elif isinstance(data.get("item"), dict):
-            data = data["item"]
         try:
-            return parse_report_item(data)
+            item = parse_report_item(data)
         except (ValueError, TypeError, AttributeError) as exc:
             raise MalformedResponse(None, f"A view answer could not be read: {exc}") from exc
+        if unique_id and not item.unique_id:
+            item = replace(item, unique_id=unique_id)
+        return item
+
+    def find_by_unique_id(self, unique_id: str) -> ReportItem | None:
+        """The message SerwerSMS keeps under our unique_id, or None when it has none."""
+        try:
+            return self.view(unique_id=unique_id)
+        except NotFound:
+            return None
+
+    def find_by_unique_ids(self, unique_ids: Iterable[str]) -> dict[str, ReportItem]:
+        """unique_id -> the message SerwerSMS has under it (absent when it has none).
+
+        One `messages/view` per id: report items do not echo `unique_id` in any source (§3), so
+        a `messages/reports` answer could not say which item belongs to which id.
+        """
+        found = {}
+        for unique_id in dict.fromkeys(unique_ids):
+            item = self.find_by_unique_id(unique_id)
+            if item is not None:
+                found[unique_id] = item
+        return found
+
+    def reports_for_phone(
+        self, phone: str, *, date_from: datetime, date_to: datetime | None = None
+    ) -> list[ReportItem]:
+        """Every message to `phone` queued (or turned unsent) between the two times (§3, C)."""
+        return list(self.reports(phones=[phone], date_from=date_from, date_to=date_to))
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -1,16 +1,29 @@
-"""Typed SerwerSMS failures: every error keeps SerwerSMS's code, message and the HTTP status.
+"""Typed SerwerSMS failures, each in one of three classes (serwersms-api.md §2, §4):
 
-`may_have_been_sent` tells the send service whether a failed sending call could still have
-reached SerwerSMS (then it looks the message up, never sends again) or surely did not.
+- NOTHING_DONE: SerwerSMS surely did nothing and may be asked again (HTTP 429, no connection).
+- MAYBE_DONE: SerwerSMS may have taken the message (timeout, dropped connection, HTTP 5xx, an
+  answer that cannot be read): look it up, never send it again blindly.
+- REFUSED: SerwerSMS answered an error on purpose; nothing was sent and asking again would fail
+  the same way. For a send this is the definite refusal that makes a message unsent.
+
+Every error keeps SerwerSMS's code and message and the HTTP status.
 """
 
 from __future__ import annotations
 
+import enum
+
+
+class Outcome(enum.StrEnum):
+    NOTHING_DONE = "nothing_done"
+    MAYBE_DONE = "maybe_done"
+    REFUSED = "refused"
+
 
 class SerwerSMSError(Exception):
-    """A call to SerwerSMS failed. SerwerSMS answered, so nothing was sent unless said otherwise."""
+    """A call to SerwerSMS failed; `outcome` says whether anything may have been done."""
 
-    may_have_been_sent = False
+    outcome = Outcome.REFUSED
     default_code = "error"
 
     def __init__(
@@ -21,26 +34,66 @@ class SerwerSMSError(Exception):
         self.http_status = http_status
         super().__init__(self.describe())
 
+    @property
+    def may_have_been_sent(self) -> bool:
+        return self.outcome == Outcome.MAYBE_DONE
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome == Outcome.REFUSED
+
     def describe(self) -> str:
         status = f", HTTP {self.http_status}" if self.http_status else ""
         return f"SerwerSMS error {self.code}{status}: {self.message}"
 
 
 class InvalidCredentials(SerwerSMSError):
+    """1001 (wrong login, password or token); XML 100, 101."""
+
     default_code = "invalid_credentials"
 
 
-class LimitExhausted(SerwerSMSError):
-    default_code = "limit_exhausted"
+class PermissionDenied(SerwerSMSError):
+    """1002, 1003, 1005, 1007, 1008 (no API right, IP, inactive account); XML 102-105, 107."""
+
+    default_code = "permission_denied"
+
+
+class InvalidAction(SerwerSMSError):
+    """1000: no such action; XML 106."""
+
+    default_code = "invalid_action"
+
+
+class NotFound(SerwerSMSError):
+    """1004: bad id (an unknown message, subaccount...)."""
+
+    default_code = "not_found"
 
 
 class InvalidInput(SerwerSMSError):
+    """1006 bad data format, 2000-2002 validation, 3101 empty, 3102 too long; SMTP refusals."""
+
     default_code = "invalid_input"
+
+
+class LimitExhausted(SerwerSMSError):
+    """3000, 3002, 3004, 3006: the ECO+, FULL, MMS or VOICE limit is used up; XML 1000, 1002."""
+
+    default_code = "limit_exhausted"
+
+
+class SendingNotAllowed(SerwerSMSError):
+    """3001, 3003, 3005, 3007 no right for the type, 3008 no Flash, 3009 no SMS, 3100 blocked;
+    XML 1001, 1003."""
+
+    default_code = "sending_not_allowed"
 
 
 class RateLimited(SerwerSMSError):
     """HTTP 429: SerwerSMS refused the call before doing anything."""
 
+    outcome = Outcome.NOTHING_DONE
     default_code = "rate_limited"
 
     def __init__(self, *args, retry_after: float | None = None, **kwargs):
@@ -49,29 +102,30 @@ class RateLimited(SerwerSMSError):
 
 
 class ServerError(SerwerSMSError):
-    """HTTP 5xx."""
+    """HTTP 5xx: SerwerSMS failed somewhere, possibly after taking the message."""
 
+    outcome = Outcome.MAYBE_DONE
     default_code = "server_error"
 
 
 class MalformedResponse(SerwerSMSError):
-    """The answer is not the JSON or XML SerwerSMS speaks."""
+    """The answer is not the JSON or XML SerwerSMS speaks: it may have acted before answering."""
 
+    outcome = Outcome.MAYBE_DONE
     default_code = "malformed_response"
 
 
 class TransportError(SerwerSMSError):
     """No answer: the connection failed, timed out or was dropped.
 
-    `may_have_been_sent` is False only when the request surely never reached SerwerSMS
-    (connection refused, connect timeout, unknown host); a read timeout or a dropped
-    connection after the request went out may have sent it.
+    NOTHING_DONE only when the request surely never reached SerwerSMS (connection refused,
+    connect timeout, unknown host); a read timeout or a dropped connection may have sent it.
     """
 
     default_code = "transport_error"
 
     def __init__(self, message: str = "", *, may_have_been_sent: bool):
-        self.may_have_been_sent = may_have_been_sent
+        self.outcome = Outcome.MAYBE_DONE if may_have_been_sent else Outcome.NOTHING_DONE
         code = "timeout_or_dropped" if may_have_been_sent else "not_connected"
         super().__init__(code, message, None)
 
@@ -82,29 +136,72 @@ class ConfigurationError(SerwerSMSError):
     default_code = "configuration"
 
 
-# Error codes the simulator (and, as far as known, SerwerSMS) uses, by family.
-_BY_TYPE = {
-    "InvalidCredentials": InvalidCredentials,
-    "LimitExhausted": LimitExhausted,
-    "ValidationError": InvalidInput,
+# §2 (C): API v2 codes -> our classes. Every code is a refusal: SerwerSMS answered on purpose.
+API_CODES: dict[int, type[SerwerSMSError]] = {
+    1000: InvalidAction,
+    1001: InvalidCredentials,
+    1002: PermissionDenied,
+    1003: PermissionDenied,
+    1004: NotFound,
+    1005: PermissionDenied,
+    1006: InvalidInput,
+    1007: PermissionDenied,
+    1008: PermissionDenied,
+    2000: InvalidInput,
+    2001: InvalidInput,
+    2002: InvalidInput,
+    3000: LimitExhausted,
+    3002: LimitExhausted,
+    3004: LimitExhausted,
+    3006: LimitExhausted,
+    3001: SendingNotAllowed,
+    3003: SendingNotAllowed,
+    3005: SendingNotAllowed,
+    3007: SendingNotAllowed,
+    3008: SendingNotAllowed,
+    3009: SendingNotAllowed,
+    3100: SendingNotAllowed,
+    3101: InvalidInput,
+    3102: InvalidInput,
+}
+# §4 (C): the XML API's numeric <Blad> codes.
+XML_CODES: dict[int, type[SerwerSMSError]] = {
+    100: InvalidCredentials,
+    101: InvalidCredentials,
+    102: PermissionDenied,
+    103: PermissionDenied,
+    104: PermissionDenied,
+    105: PermissionDenied,
+    106: InvalidAction,
+    107: PermissionDenied,
+    1000: LimitExhausted,
+    1002: LimitExhausted,
+    1001: SendingNotAllowed,
+    1003: SendingNotAllowed,
 }
 
 
-def error_class_for(code: str | int | None, type_name: str = "", http_status: int | None = None):
-    """The exception class for an error answer: 429/5xx first, then type, HTTP status, code."""
-    if http_status == 429:
+def _as_int(code: object) -> int | None:
+    try:
+        return int(str(code).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def error_class_for(code: object) -> type[SerwerSMSError]:
+    """The class of an API v2 error envelope's code; an undocumented code is a plain refusal."""
+    return API_CODES.get(_as_int(code), SerwerSMSError)
+
+
+def xml_error_class_for(code: object) -> type[SerwerSMSError]:
+    """The class of an XML `<Blad>`; text (the default form) or an unknown number: a refusal."""
+    return XML_CODES.get(_as_int(code), SerwerSMSError)
+
+
+def http_error_class_for(status: int) -> type[SerwerSMSError] | None:
+    """429 and 5xx decide by themselves, whatever the body says; None for other statuses."""
+    if status == 429:
         return RateLimited
-    if http_status is not None and http_status >= 500:
+    if status >= 500:
         return ServerError
-    if type_name in _BY_TYPE:
-        return _BY_TYPE[type_name]
-    if http_status in (401, 403):
-        return InvalidCredentials
-    if http_status == 402:
-        return LimitExhausted
-    if http_status in (400, 422):
-        return InvalidInput
-    text = str(code or "")
-    if len(text) == 4 and text[0] in "123":
-        return {"1": InvalidCredentials, "2": InvalidInput, "3": LimitExhausted}[text[0]]
-    return SerwerSMSError
+    return None

@@ -28,5 +28,7 @@ def client_for(account, channel: str = ic_rules.API_V2):
             )
         return XmlApiClient(ic=ic, username=account.username, password=account.password)
     if channel == ic_rules.EMAIL2SMS:
-        return Email2SMSClient(ic=ic, from_address=account.email2sms_sender)
+        return Email2SMSClient(
+            ic=ic, from_address=account.email2sms_sender, key=account.email2sms_key
+        )
     raise ConfigurationError("unknown_channel", f"Unknown channel {channel!r}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from .errors import RateLimited, ServerError, TransportError
+from .errors import TransportError
 
 
 def _never_connected(exc: BaseException) -> bool:
@@ -40,25 +40,3 @@ def post(session: requests.Session, url: str, *, timeout: float, **kwargs) -> re
         else:
             message = f"The connection to SerwerSMS dropped before an answer ({url}): {exc}"
         raise TransportError(message, may_have_been_sent=True) from exc
-
-
-def raise_for_http_status(response: requests.Response) -> None:
-    """429 and 5xx are failures whatever the body says (the body may not even be JSON)."""
-    if response.status_code == 429:
-        retry_after = response.headers.get("Retry-After")
-        try:
-            seconds = float(retry_after) if retry_after else None
-        except ValueError:
-            seconds = None
-        raise RateLimited(
-            "rate_limited",
-            "SerwerSMS is throttling requests (HTTP 429).",
-            429,
-            retry_after=seconds,
-        )
-    if response.status_code >= 500:
-        raise ServerError(
-            "server_error",
-            f"SerwerSMS answered HTTP {response.status_code}: {response.text[:200]}",
-            response.status_code,
-        )

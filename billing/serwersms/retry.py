@@ -50,6 +50,11 @@ class Disposition(enum.StrEnum):
     REFUSED = "refused"  # SerwerSMS's definite refusal: final
 
 
+_BY_OUTCOME = {
+    "nothing_done": Disposition.NOT_TAKEN,
+    "maybe_done": Disposition.MAYBE_TAKEN,
+    "refused": Disposition.REFUSED,
+}
 # Class names (errors.py) and what they mean when no `disposition` attribute says otherwise.
 _BY_CLASS = {
     "RateLimited": Disposition.NOT_TAKEN,
@@ -65,13 +70,16 @@ _BY_CLASS = {
 def disposition(exc: BaseException) -> Disposition:
     """What a failed call means for the message: NOT_TAKEN, MAYBE_TAKEN or REFUSED.
 
-    The client's errors may say it themselves (`exc.disposition`, one of the values above);
-    otherwise: transport failures by `may_have_been_sent`, SMTP 4xx codes as not taken,
+    The client's errors say it themselves (`exc.outcome`: nothing_done, maybe_done, refused);
+    for other exceptions: transport failures by `may_have_been_sent`, SMTP 4xx codes as not taken,
     429 as not taken, 5xx and unreadable answers as maybe taken, any other answer as refused.
     """
     declared = getattr(exc, "disposition", None)
     if declared:
         return Disposition(str(declared))
+    outcome = str(getattr(exc, "outcome", "") or "")
+    if outcome in _BY_OUTCOME:  # the client's own classification (errors.Outcome)
+        return _BY_OUTCOME[outcome]
     names = [cls.__name__ for cls in type(exc).__mro__]
     if "TransportError" in names:
         return (

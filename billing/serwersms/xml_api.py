@@ -1,11 +1,13 @@
-"""SerwerSMS HTTPS XML API (`/zdalnie/`): `wyslij_sms` and the `sprawdz_sms` status check.
+"""SerwerSMS HTTPS XML API (`/zdalnie/`, serwersms-api.md §4): `wyslij_sms` and `sprawdz_sms`.
 
-Answers are parsed with defusedxml (no entity expansion, no external entities).
+Answers are parsed with defusedxml (no entity expansion, no external entities). `<Blad>` has no
+attributes: its text is a message, or a number when the panel is set so (§4, C).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from xml.etree.ElementTree import Element
 
 import requests
@@ -14,13 +16,16 @@ from defusedxml.ElementTree import ParseError, fromstring
 from django.conf import settings
 
 from . import ic as ic_rules
-from .errors import MalformedResponse, SerwerSMSError, error_class_for
-from .http import post, raise_for_http_status
-from .parsing import id_or_none, parse_int, parse_time, text_or_empty
+from .errors import MalformedResponse, http_error_class_for, xml_error_class_for
+from .http import post
+from .matching import match_items
+from .parsing import format_time, id_or_none, parse_int, parse_time, text_or_empty
 from .types import ReportItem, SendItem
 
-# `stan` of sprawdz_sms in SerwerSMS's API v2 words (the words our Status uses).
-STAN_TO_STATUS = {
+# `stan` of sprawdz_sms in SerwerSMS's API v2 words (the words our Status uses). Only `wyslane`
+# is confirmed (§4); the others are inferred, in both forms, and can be replaced by the setting
+# SERWERSMS_XML_STAN_WORDS (docs/gateway.md).
+DEFAULT_STAN_TO_STATUS = {
     "skolejkowana": "queued",
     "w_trakcie": "in_progress",
     "zaplanowana": "saved",
@@ -33,7 +38,12 @@ STAN_TO_STATUS = {
     "niedoreczone": "undelivered",
     "niewyslana": "unsent",
     "niewyslane": "unsent",
+    "skolejkowane": "queued",
 }
+
+
+def stan_to_status() -> dict[str, str]:
+    return getattr(settings, "SERWERSMS_XML_STAN_WORDS", None) or DEFAULT_STAN_TO_STATUS
 
 
 class XmlApiClient:
@@ -65,30 +75,28 @@ class XmlApiClient:
         form.update({"login": self.username, "haslo": self.password, "akcja": action})
         form = ic_rules.with_ic(self.channel, action, form, self.ic)
         response = post(self.session, self.url, data=form, timeout=self.timeout)
+        cls = http_error_class_for(response.status_code)
+        if cls is not None:
+            raise cls(
+                None, f"SerwerSMS answered HTTP {response.status_code}.", response.status_code
+            )
         try:
             root = fromstring(response.content)
         except (ParseError, DefusedXmlException, ValueError) as exc:
-            raise_for_http_status(response)
             raise MalformedResponse(
                 None, f"SerwerSMS answered XML that cannot be read: {exc}", response.status_code
             ) from exc
         error = root if root.tag == "Blad" else root.find(".//Blad")
         if error is not None:
-            code = error.get("kod") or error.get("code")
-            message = (error.text or "").strip() or "SerwerSMS reported an error."
-            cls = error_class_for(code, "", response.status_code)
-            if cls is SerwerSMSError and response.status_code < 400:
-                cls = error_class_for(code, "", None)
-            raise cls(code, message, response.status_code)
-        raise_for_http_status(response)
-        if response.status_code >= 400:
-            cls = error_class_for(None, "", response.status_code)
-            raise cls(
-                None, f"SerwerSMS answered HTTP {response.status_code}.", response.status_code
-            )
-        if root.tag != "SerwerSMS":
+            text = (error.text or "").strip()
+            code = text if text.isdigit() else None
+            message = text or "SerwerSMS reported an error."
+            raise xml_error_class_for(code)(code, message, response.status_code)
+        if response.status_code != 200 or root.tag != "SerwerSMS":
             raise MalformedResponse(
-                None, f"Unexpected XML root <{root.tag}>.", response.status_code
+                None,
+                f"Unexpected answer: HTTP {response.status_code}, <{root.tag}>.",
+                response.status_code,
             )
         return root
 
@@ -101,7 +109,8 @@ class XmlApiClient:
         *,
         test: bool = False,
     ) -> list[SendItem]:
-        """`wyslij_sms`; items in the order of `phones` (matched by usmsid, else number)."""
+        """`wyslij_sms`; items in the order of `phones`, matched by number (the answer lists
+        queued and unsent numbers apart and echoes no usmsid, §4)."""
         root = self.call(
             "wyslij_sms",
             {
@@ -123,9 +132,7 @@ class XmlApiClient:
                         phone=text_or_empty(element.get("numer")),
                         status="queued",
                         serwersms_id=id_or_none(element.get("id")),
-                        unique_id=id_or_none(element.get("usmsid")),
                         queued_at=parse_time(element.get("godzina_skolejkowania")),
-                        parts=parse_int(element.get("czesci")),
                     )
                 )
             for element in recipients.findall("Niewyslane/SMS"):
@@ -135,30 +142,33 @@ class XmlApiClient:
                         phone=text_or_empty(element.get("numer")),
                         status="unsent",
                         serwersms_id=id_or_none(element.get("id")),
-                        unique_id=id_or_none(element.get("usmsid")),
                         error_code=reason,
                         error_message=reason,
                     )
                 )
         except ValueError as exc:
             raise MalformedResponse(None, f"A wyslij_sms answer could not be read: {exc}") from exc
-        if len(items) != len(phones):
-            raise MalformedResponse(
-                None, f"SerwerSMS answered {len(items)} items for {len(phones)} recipients."
-            )
-        return _in_order(items, phones, unique_ids)
+        return match_items(items, phones, None)
 
     def sprawdz_sms(
-        self, smsids: Sequence[str] | None = None, usmsids: Sequence[str] | None = None
+        self,
+        smsids: Sequence[str] | None = None,
+        phones: Sequence[str] | None = None,
+        *,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
     ) -> list[ReportItem]:
-        """Status check by SerwerSMS ids or by our unique ids (`usmsid`)."""
-        if not smsids and not usmsids:
-            raise ValueError("sprawdz_sms needs SerwerSMS ids or unique ids.")
+        """Status check by SerwerSMS ids, or by numbers and a time range (`smsid`, `numer`,
+        `data_od`, `data_do`, §4 C). There is no documented lookup by our usmsid."""
+        if not smsids and not phones:
+            raise ValueError("sprawdz_sms needs SerwerSMS ids or phone numbers.")
         root = self.call(
             "sprawdz_sms",
             {
                 "smsid": ",".join(smsids) if smsids else None,
-                "usmsid": ",".join(usmsids) if usmsids else None,
+                "numer": ",".join(phones) if phones else None,
+                "data_od": format_time(date_from) if date_from else None,
+                "data_do": format_time(date_to) if date_to else None,
             },
         )
         try:
@@ -175,7 +185,7 @@ def _report_from_xml(element: Element) -> ReportItem:
     return ReportItem(
         serwersms_id=serwersms_id,
         phone=text_or_empty(element.get("numer")),
-        status=STAN_TO_STATUS.get(stan, stan),
+        status=stan_to_status().get(stan, stan),
         unique_id=id_or_none(element.get("usmsid")),
         queued_at=parse_time(element.get("godzina_skolejkowania")),
         sent_at=parse_time(element.get("godzina_wyslania")),
@@ -183,27 +193,3 @@ def _report_from_xml(element: Element) -> ReportItem:
         parts=parse_int(element.get("czesci")),
         reason=text_or_empty(element.get("przyczyna")),
     )
-
-
-def _in_order(
-    items: list[SendItem], phones: Sequence[str], unique_ids: Sequence[str] | None
-) -> list[SendItem]:
-    """Queued and unsent come in two lists; put them back in the order we asked."""
-    remaining = list(items)
-    ordered = []
-    for index, phone in enumerate(phones):
-        wanted = unique_ids[index] if unique_ids else None
-        match = next((i for i in remaining if wanted and i.unique_id == wanted), None)
-        if match is None:
-            match = next((i for i in remaining if _same_number(i.phone, phone)), None)
-        if match is None:
-            raise MalformedResponse(None, f"The answer has no item for {phone}.")
-        remaining.remove(match)
-        ordered.append(match)
-    return ordered
-
-
-def _same_number(answered: str, asked: str) -> bool:
-    digits = "".join(ch for ch in answered if ch.isdigit())
-    wanted = "".join(ch for ch in asked if ch.isdigit())
-    return bool(digits) and (digits == wanted or wanted.endswith(digits) or digits.endswith(wanted))

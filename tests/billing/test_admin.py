@@ -53,6 +53,7 @@ def _account_data(account, **changes):
         "username": account.username,
         "password": "",
         "email2sms_sender": account.email2sms_sender,
+        "email2sms_key": "",
         "is_active": True,
     }
     return data | changes
@@ -84,6 +85,26 @@ def test_typed_secrets_replace_and_clear_removes():
     form.save()
     account.refresh_from_db()
     assert (account.api_token, account.password) == ("new-token", "")
+
+
+def test_the_email2sms_key_is_write_only_kept_replaced_cleared_and_checked(admin_client):
+    account = ClientAccountFactory(email2sms_sender="shop@example.com", email2sms_key="Secret42")
+    page = admin_client.get(reverse("admin:billing_clientaccount_change", args=[account.pk]))
+    assert page.status_code == 200 and "Secret42" not in page.content.decode()
+    for changes, expected in [
+        ({}, "Secret42"),
+        ({"email2sms_key": "New1"}, "New1"),
+        ({"clear_email2sms_key": "on"}, ""),
+    ]:
+        form = ClientAccountAdminForm(data=_account_data(account, **changes), instance=account)
+        assert form.is_valid(), form.errors
+        form.save()
+        account.refresh_from_db()
+        assert account.email2sms_key == expected
+    bad = ClientAccountAdminForm(
+        data=_account_data(account, email2sms_key="no key!"), instance=account
+    )
+    assert not bad.is_valid() and "email2sms_key" in bad.errors
 
 
 def test_clearing_the_only_credentials_is_refused():

@@ -12,49 +12,71 @@ from tests.factories import MessageFactory
 pytestmark = pytest.mark.django_db
 
 
+# Report times must lie near the message's creation (status_updates refuses others).
+WRITTEN = datetime(2025, 3, 31, 21, 0, tzinfo=UTC)
+
+
 def url_for(account):
     return reverse("serwersms_callback", args=[account.callback_secret])
 
 
-def test_post_callback_applies_delivery(client):
-    message = MessageFactory(
-        status=Status.QUEUED, created_at=datetime(2025, 3, 31, 21, 0, tzinfo=UTC)
-    )
+def test_a_callback_posted_exactly_as_serwersms_posts_it_changes_the_message(client):
+    """§5 (C): smsid, stan, data by POST; the handler answers OK."""
+    message = MessageFactory(status=Status.QUEUED, created_at=WRITTEN)
     response = client.post(
         url_for(message.account),
-        {
-            "id": message.serwersms_id,
-            "status": "delivered",
-            "sent": "2025-04-01 00:05:00",
-            "delivered": "2025-04-01 00:06:00",
-            "parts": "1",
-            "cost": "0.08",
-        },
+        {"smsid": message.serwersms_id, "stan": "delivered", "data": "2025-04-01 00:06:00"},
     )
     assert response.status_code == 200 and response.content == b"OK"
     message.refresh_from_db()
     assert message.status == "delivered"
-    assert message.sent_at.isoformat() == "2025-03-31T22:05:00+00:00"  # Warsaw -> UTC
+    assert message.delivered_at.isoformat() == "2025-03-31T22:06:00+00:00"  # Warsaw -> UTC
     event = message.events.get()
     assert (event.source, event.new_status) == ("callback", "delivered")
 
 
-def test_get_callback_works_and_duplicate_changes_nothing(client):
-    message = MessageFactory(
-        status=Status.QUEUED, created_at=datetime(2025, 3, 31, 21, 0, tzinfo=UTC)
-    )
-    params = {"id": message.serwersms_id, "status": "sent", "sent": "2025-04-01 00:05:00"}
-    assert client.get(url_for(message.account), params).status_code == 200
-    assert client.get(url_for(message.account), params).status_code == 200
+def test_get_callback_works_and_a_duplicate_changes_nothing(client):
+    message = MessageFactory(status=Status.QUEUED, created_at=WRITTEN)
+    params = {"smsid": message.serwersms_id, "stan": "sent", "data": "2025-04-01 00:05:00"}
+    assert client.get(url_for(message.account), params).content == b"OK"
+    assert client.get(url_for(message.account), params).content == b"OK"
+    assert StatusEvent.objects.filter(message=message).count() == 1
+    message.refresh_from_db()
+    assert message.status == "sent" and message.sent_at is not None
+
+
+@pytest.mark.parametrize(
+    ("stan", "status"),
+    [("DELIVRD", "delivered"), ("UNDELIV", "undelivered"), ("doreczone", "delivered")],
+)
+def test_the_nat_and_polish_stan_words_are_understood(client, stan, status):
+    message = MessageFactory(status=Status.SENT)
+    client.post(url_for(message.account), {"smsid": message.serwersms_id, "stan": stan})
+    message.refresh_from_db()
+    assert message.status == status
+
+
+def test_an_unknown_stan_word_is_recorded_and_changes_nothing(client):
+    message = MessageFactory(status=Status.SENT)
+    response = client.post(url_for(message.account), {"smsid": message.serwersms_id, "stan": "ERR"})
+    assert response.content == b"OK"
     message.refresh_from_db()
     assert message.status == "sent"
-    assert StatusEvent.objects.filter(message=message).count() == 1
+    assert not message.events.filter(applied=True).exists()
+
+
+def test_the_stan_words_are_a_setting(client, settings):
+    settings.SERWERSMS_CALLBACK_STAN_WORDS = {"OK1": "delivered"}
+    message = MessageFactory(status=Status.SENT)
+    client.post(url_for(message.account), {"smsid": message.serwersms_id, "stan": "OK1"})
+    message.refresh_from_db()
+    assert message.status == "delivered"
 
 
 def test_unknown_secret_is_404(client):
     message = MessageFactory(status=Status.QUEUED)
     url = reverse("serwersms_callback", args=["nope"])
-    response = client.post(url, {"id": message.serwersms_id, "status": "delivered"})
+    response = client.post(url, {"smsid": message.serwersms_id, "stan": "delivered"})
     assert response.status_code == 404
     message.refresh_from_db()
     assert message.status == "queued"
@@ -63,11 +85,9 @@ def test_unknown_secret_is_404(client):
 @pytest.mark.parametrize(
     "fields, complaint",
     [
-        ({"status": "delivered"}, b"id"),
-        ({"id": "X"}, b"status"),
-        ({"id": "X", "status": "delivered", "sent": "yesterday"}, b"sent"),
-        ({"id": "X", "status": "delivered", "parts": "two"}, b"parts"),
-        ({"id": "X", "status": "delivered", "cost": "cheap"}, b"cost"),
+        ({"stan": "delivered"}, b"smsid"),
+        ({"smsid": "X"}, b"stan"),
+        ({"smsid": "X", "stan": "delivered", "data": "yesterday"}, b"data"),
     ],
 )
 def test_malformed_report_is_400_with_reason_and_changes_nothing(client, fields, complaint):
@@ -79,11 +99,10 @@ def test_malformed_report_is_400_with_reason_and_changes_nothing(client, fields,
     assert message.status == "queued" and not message.events.exists()
 
 
-def test_report_for_a_message_not_ours_is_accepted_and_ignored(client):
+def test_report_for_a_message_not_ours_is_answered_ok_and_ignored(client):
     message = MessageFactory(status=Status.QUEUED)
-    response = client.post(url_for(message.account), {"id": "someone-else", "status": "sent"})
-    assert response.status_code == 202
-    assert b"IGNORED" in response.content
+    response = client.post(url_for(message.account), {"smsid": "someone-else", "stan": "sent"})
+    assert response.status_code == 200 and response.content == b"OK"
     assert not StatusEvent.objects.exists()
 
 
@@ -108,7 +127,7 @@ def test_simulator_callbacks_reach_final_status_end_to_end(live_server, simulato
         MessageFactory(account=account, serwersms_id=item.serwersms_id, phone=item.phone)
         for item in items
     ]
-    simulator_settings.advance(to="final")
+    simulator_settings.advance(to="final")  # the simulator calls back on final statuses
     deadline = time.monotonic() + 15
     truth = {m["id"]: m["status"] for m in simulator_settings.messages()}
     while time.monotonic() < deadline:

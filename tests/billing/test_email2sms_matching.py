@@ -20,8 +20,12 @@ PHONE = "+48500111222"
 @pytest.fixture
 def account(simulator_settings, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    simulator_settings.register_account(token="tok-mail", email="mail@shop.pl")
-    return ClientAccountFactory(api_token="tok-mail", email2sms_sender="mail@shop.pl")
+    simulator_settings.register_account(
+        token="tok-mail", email="mail@shop.pl", email2sms_key="MailKey1"
+    )
+    return ClientAccountFactory(
+        api_token="tok-mail", email2sms_sender="mail@shop.pl", email2sms_key="MailKey1"
+    )
 
 
 def mail(account, phone: str, text: str, *, send: bool = True, at=None) -> Message:

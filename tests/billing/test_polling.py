@@ -19,26 +19,39 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def account(simulator_settings):
     account = ClientAccountFactory(
-        api_token="tok-poll", username="user-poll", password="pw-poll", email2sms_sender="a@b.pl"
+        api_token="tok-poll",
+        username="user-poll",
+        password="pw-poll",
+        email2sms_sender="a@b.pl",
+        email2sms_key="PollKey1",
     )
     simulator_settings.register_account(
-        token="tok-poll", username="user-poll", password="pw-poll", email="a@b.pl"
+        token="tok-poll",
+        username="user-poll",
+        password="pw-poll",
+        email="a@b.pl",
+        email2sms_key="PollKey1",
     )
     return account
+
+
+def uid(channel: str, phone: str) -> str:
+    """A unique_id in SerwerSMS's alphabet (a-z A-Z 0-9, serwersms-api.md §3)."""
+    return f"u{channel.replace('_', '')}{phone.lstrip('+')}"
 
 
 def send(account: ClientAccount, count: int, channel: str = Channel.API_V2) -> list[Message]:
     """Send through the real client to the simulator and record the rows as the send service."""
     phones = [f"+4850060{n:04d}" for n in range(count)]
     client = client_for(account, channel)
-    items = client.send_sms(phones, "status test", unique_ids=[f"u-{channel}-{p}" for p in phones])
+    items = client.send_sms(phones, "status test", unique_ids=[uid(channel, p) for p in phones])
     return [
         MessageFactory(
             account=account,
             channel=channel,
             phone=item.phone or phones[n],
             serwersms_id=item.serwersms_id,
-            unique_id=f"u-{channel}-{phones[n]}",
+            unique_id=uid(channel, phones[n]),
             status=Status.QUEUED,
             queued_at=item.queued_at,
             dispatched_at=item.queued_at,

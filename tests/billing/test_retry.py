@@ -30,8 +30,8 @@ from billing.serwersms.retry import Disposition, disposition, policy, read_with_
         (InvalidCredentials(1001, "bad login"), Disposition.REFUSED),
         (LimitExhausted(3000, "no ECO left"), Disposition.REFUSED),
         (InvalidInput(2001, "bad phone"), Disposition.REFUSED),
-        (SerwerSMSError(451, "SMTP: try again later"), Disposition.NOT_TAKEN),
-        (SerwerSMSError(554, "SMTP: refused"), Disposition.REFUSED),
+        (SerwerSMSError(4201, "an undocumented code"), Disposition.REFUSED),
+        (TimeoutError("not ours at all"), Disposition.MAYBE_TAKEN),
     ],
     ids=lambda value: value if isinstance(value, str) else type(value).__name__,
 )

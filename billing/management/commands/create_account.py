@@ -16,7 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="")
         parser.add_argument("--password", default="")
         parser.add_argument(
-            "--email2sms-sender", default="", help="address registered for Email2SMS"
+            "--email2sms-sender", default="", help="address authorised for Email2SMS"
+        )
+        parser.add_argument(
+            "--email2sms-key", default="", help="the Email2SMS key of that address (a-z A-Z 0-9)"
         )
 
     def handle(self, *args, **options):
@@ -28,6 +31,7 @@ class Command(BaseCommand):
                 username=options["username"],
                 password=options["password"],
                 email2sms_sender=options["email2sms_sender"],
+                email2sms_key=options["email2sms_key"],
             )
         except ValidationError as exc:
             raise CommandError(error_text(exc)) from None

@@ -50,9 +50,12 @@ def test_create_account_with_token_or_username_and_password():
         "p",
         "--email2sms-sender",
         "shop@example.com",
+        "--email2sms-key",
+        "Key123",
     )
     assert ClientAccount.objects.get(name="a1").api_token == "T"
-    assert ClientAccount.objects.get(name="a2").email2sms_sender == "shop@example.com"
+    a2 = ClientAccount.objects.get(name="a2")
+    assert (a2.email2sms_sender, a2.email2sms_key) == ("shop@example.com", "Key123")
 
 
 @pytest.mark.parametrize(
@@ -63,6 +66,7 @@ def test_create_account_with_token_or_username_and_password():
         (["--partner", "77", "--name", "a", "--token", "T"], "No partner has ic 77"),
         (["--partner", "x", "--name", "a", "--token", "T"], "positive integer"),
         (["--partner", "9", "--name", "a", "--token", "T", "--email2sms-sender", "nope"], "email"),
+        (["--partner", "9", "--name", "a", "--token", "T", "--email2sms-key", "no-key!"], "key"),
     ],
 )
 def test_create_account_refuses_bad_input(args, expected):
@@ -94,8 +98,8 @@ def test_send_sms_waits_for_the_send_task_and_prints_one_line_per_recipient(
     )
     lines = out.strip().splitlines()
     assert len(lines) == 2
-    first = Message.objects.get(unique_id="cli1-1")
-    assert lines[0].split("\t")[:3] == [f"#{first.pk} cli1-1", first.serwersms_id, "queued"]
+    first = Message.objects.get(unique_id="cli1R1")
+    assert lines[0].split("\t")[:3] == [f"#{first.pk} cli1R1", first.serwersms_id, "queued"]
     assert {m["ic"] for m in simulator_settings.messages()} == {31}
 
 

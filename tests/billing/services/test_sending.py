@@ -4,6 +4,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from billing import tasks
@@ -25,7 +26,11 @@ SENDS = {"messages/send_sms", "messages/send_personalized", "xml:wyslij_sms", "s
 def account(simulator_settings, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     simulator_settings.register_account(
-        token="sim-token", username="sim-user", password="sim-pass", email="shop@example.com"
+        token="sim-token",
+        username="sim-user",
+        password="sim-pass",
+        email="shop@example.com",
+        email2sms_key="ShopKey1",
     )
     return ClientAccountFactory(
         partner=PartnerFactory(ic=IC),
@@ -33,6 +38,7 @@ def account(simulator_settings, settings):
         username="sim-user",
         password="sim-pass",
         email2sms_sender="shop@example.com",
+        email2sms_key="ShopKey1",
     )
 
 
@@ -108,7 +114,7 @@ def test_each_channel_sends_with_the_partners_ic(simulator_settings, account, ch
 
 def test_several_recipients_get_numbered_unique_ids(account, send_now, simulator_settings):
     messages = send_now(account, PHONES, "Hi", unique_id="order7")
-    assert [m.unique_id for m in messages] == ["order7-1", "order7-2"]
+    assert [m.unique_id for m in messages] == ["order7R1", "order7R2"]
     assert {m.status for m in messages} == {Status.QUEUED}
     assert len(sends(simulator_settings)) == 1
 
@@ -180,6 +186,27 @@ def test_unknown_inactive_and_incomplete_accounts_are_refused(account, send_now)
     assert not Message.objects.exists()
 
 
+def test_email2sms_sends_one_documented_mail_per_recipient(account, settings, send_now):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    messages = send_now(account, PHONES, "Hi", channel="email2sms")
+    assert [m.status for m in messages] == [Status.QUEUED, Status.QUEUED]
+    assert all(m.serwersms_id is None and m.match_method == "" for m in messages)
+    assert [(x.subject, x.extra_headers["SerwerSMS-Dealer"]) for x in mail.outbox] == [
+        (f"klucz=ShopKey1 numer={PHONE} raport=1", str(IC)),
+        ("klucz=ShopKey1 numer=+48500600701 raport=1", str(IC)),
+    ]
+    assert mail.outbox[0].from_email == "shop@example.com"
+    assert mail.outbox[0].body == "Hi\nEND\n"
+
+
+def test_email2sms_needs_the_address_and_key(account, send_now):
+    account.email2sms_key = ""
+    account.save()
+    with pytest.raises(SendError, match="Email2SMS sender address and key"):
+        send_now(account, [PHONE], "Hi", channel="email2sms")
+    assert not Message.objects.exists()
+
+
 # --- definite refusals ---------------------------------------------------------------------
 
 
@@ -196,14 +223,14 @@ def test_xml_api_wrong_credentials_mark_unsent(account, send_now):
     account.password = "wrong"
     account.save()
     (message,) = send_now(account, [PHONE], "Hi", channel="xml_api")
-    assert (message.status, message.reason) == (Status.UNSENT, "1001")
+    assert message.status == Status.UNSENT and message.error_message
 
 
 def test_limit_exhausted_marks_unsent(account, send_now, simulator_settings):
     simulator_settings.register_account(token="poor", limit=0, name="poor")
     poor = ClientAccountFactory(partner=account.partner, api_token="poor")
     (message,) = send_now(poor, [PHONE], "Hi")
-    assert (message.status, message.reason) == (Status.UNSENT, "3001")
+    assert (message.status, message.reason) == (Status.UNSENT, "3000")  # ECO limit
 
 
 # --- transient failures: one retry policy, settled by look-up, never sent twice ------------
@@ -229,7 +256,9 @@ def test_an_answer_lost_after_sending_is_found_by_unique_id_not_sent_again(
 ):
     simulator_settings.faults([fault])
     (message,) = send_now(account, [PHONE], "Hi", channel=channel)
-    assert message.status == Status.QUEUED and message.match_method == "unique_id"
+    # API v2 finds it by our unique_id; the XML API can only ask by number and time (§4).
+    expected = "unique_id" if channel == "api_v2" else "phone_time"
+    assert message.status == Status.QUEUED and message.match_method == expected
     (seen,) = simulator_settings.messages()
     assert seen["id"] == message.serwersms_id
     assert len(sends(simulator_settings)) == 1
@@ -245,7 +274,7 @@ def test_a_500_is_looked_up_then_sent_again_under_the_same_unique_id(
     assert seen["unique_id"] == message.unique_id and seen["id"] == message.serwersms_id
     assert actions(simulator_settings) == [
         "messages/send_sms",
-        "messages/reports",
+        "messages/view",
         "messages/send_sms",
     ]
 
@@ -269,16 +298,16 @@ def test_a_failed_look_up_is_asked_again_never_a_blind_resend(
     assert message.status == Status.QUEUED
     assert actions(simulator_settings) == [
         "messages/send_sms",
-        "messages/reports",
-        "messages/reports",
-        "messages/reports",
+        "messages/view",
+        "messages/view",
+        "messages/view",
     ]
     assert len(simulator_settings.messages()) == 1
 
 
 def test_several_recipients_lost_answer_are_each_found(account, send_now, simulator_settings):
     simulator_settings.faults(["accept_then_drop"])
-    messages = send_now(account, PHONES + ["+48500600702"], "Hi", unique_id="b")
+    messages = send_now(account, PHONES + ["+48500600702"], "Hi", unique_id="b12")
     assert [m.status for m in messages] == [Status.QUEUED] * 3
     assert {m.serwersms_id for m in messages} == {s["id"] for s in simulator_settings.messages()}
     assert len(sends(simulator_settings)) == 1
@@ -377,4 +406,4 @@ def test_past_the_deadline_a_maybe_sent_message_is_only_looked_up(
     sending.deliver([message.pk])
     message.refresh_from_db()
     assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
-    assert actions(simulator_settings) == ["messages/reports"]
+    assert actions(simulator_settings) == ["messages/view"]

@@ -6,6 +6,7 @@ from django.core import mail
 from billing.serwersms import ic as ic_rules
 from billing.serwersms.client import ApiV2Client
 from billing.serwersms.email2sms import Email2SMSClient
+from billing.serwersms.errors import SerwerSMSError
 from billing.serwersms.xml_api import XmlApiClient
 
 IC = 4242
@@ -20,47 +21,51 @@ API_V2_READS = [
 XML_READS = ["sprawdz_sms", "ilosc_sms", "sprawdz_odpowiedzi", "usun_zaplanowane", "nazwa_nadawcy"]
 
 
-def test_every_api_v2_sending_action_carries_the_ic_and_no_other_does(stub):
+def test_every_api_v2_sending_action_carries_the_ic_and_no_other_does(simulator_settings):
+    simulator_settings.register_account(token="t")
     client = ApiV2Client(ic=IC, token="t")
     client.send_sms(["+48500600700"], "a")
     client.send_personalized([("+48500600700", "b")])
     for action in ic_rules.SENDING_ACTIONS["api_v2"] | set(API_V2_READS):
-        client.call(action, {"id": "1", "ic": 999})  # a stray ic in the input is never kept
+        try:
+            client.call(action, {"id": "1", "ic": 999, "phone": "500600700", "text": "x"})
+        except SerwerSMSError:
+            pass  # a stray ic in the input is never kept, whatever the answer
     list(client.reports(ids=["1", "2"]))
-    stub.answer(body={"id": "s1001", "phone": "+48500600700", "status": "queued"})
-    client.view(serwersms_id="s1001")
 
-    seen = {(r.action, r.json.get("ic")) for r in stub.requests}
+    seen = {(r["action"], r["ic"]) for r in simulator_settings.requests()}
     sending = {(a, IC) for a in ic_rules.SENDING_ACTIONS["api_v2"]}
     assert sending <= seen
     assert {a for a, ic in seen if ic is not None} == set(ic_rules.SENDING_ACTIONS["api_v2"])
     assert all(ic in (None, IC) for _, ic in seen)
 
 
-def test_every_xml_sending_action_carries_the_ic_and_no_other_does(stub):
+def test_every_xml_sending_action_carries_the_ic_and_no_other_does(simulator_settings):
+    simulator_settings.register_account(username="u", password="p")
     client = XmlApiClient(ic=IC, username="u", password="p")
-    client.send_sms(["+48500600700"], "a", unique_ids=["q1"])
-    client.sprawdz_sms(usmsids=["q1"])
+    [item] = client.send_sms(["+48500600700"], "a", unique_ids=["q12"])
+    client.sprawdz_sms(smsids=[item.serwersms_id])
     for action in XML_READS:
-        client.call(action, {"ic": "999"})
+        try:
+            client.call(action, {"ic": "999"})
+        except SerwerSMSError:
+            pass
 
-    forms = [r.form for r in stub.requests]
-    with_ic = [(f["akcja"], f["ic"]) for f in forms if "ic" in f]
-    assert with_ic == [("wyslij_sms", str(IC))]
-    assert len(forms) == 2 + len(XML_READS)
+    requests = simulator_settings.requests()
+    with_ic = [(r["action"], r["ic"]) for r in requests if r["ic"] is not None]
+    assert with_ic == [("xml:wyslij_sms", IC)]
+    assert len(requests) == 2 + len(XML_READS)
 
 
 def test_email2sms_mail_carries_the_dealer_header(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    Email2SMSClient(ic=IC, from_address="shop@example.com").send("+48500600700", "Hello")
+    Email2SMSClient(ic=IC, from_address="shop@example.com", key="Key1").send(
+        "+48500600700", "Hello"
+    )
     (sent,) = mail.outbox
     assert sent.extra_headers["SerwerSMS-Dealer"] == str(IC)
     assert sent.message()["SerwerSMS-Dealer"] == str(IC)
-    assert (sent.subject, sent.body, sent.from_email) == (
-        "+48500600700",
-        "Hello",
-        "shop@example.com",
-    )
+    assert sent.from_email == "shop@example.com"
     assert sent.to == [settings.SERWERSMS_EMAIL2SMS_ADDRESS]
 
 

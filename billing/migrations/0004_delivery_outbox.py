@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0002_commission_item_rate_and_closed_guards'),
+        ('billing', '0003_protocol_email2sms_key'),
     ]
 
     operations = [
