@@ -498,7 +498,7 @@ def _send_mails(client, key: str, pending: list[Message]) -> None:
             failures.append((message, exc))
             continue
         # Handed over; SerwerSMS's reports name it later (email2sms_matching), else unsent.
-        Message.objects.filter(pk=message.pk).update(send_attempted_at=None)
+        # (send_attempted_at stays: a crash before the next line must look it up, not resend.)
         item = ReportItem(
             serwersms_id="", phone=message.phone, status="queued", queued_at=timezone.now()
         )

@@ -50,6 +50,8 @@ class Disposition(enum.StrEnum):
     REFUSED = "refused"  # SerwerSMS's definite refusal: final
 
 
+# SMTP replies that refuse the addresses themselves: sending again would fail the same way.
+SMTP_REFUSALS = frozenset({"550", "551", "553"})
 _BY_OUTCOME = {
     "nothing_done": Disposition.NOT_TAKEN,
     "maybe_done": Disposition.MAYBE_TAKEN,
@@ -74,6 +76,11 @@ def disposition(exc: BaseException) -> Disposition:
     for other exceptions: transport failures by `may_have_been_sent`, SMTP 4xx codes as not taken,
     429 as not taken, 5xx and unreadable answers as maybe taken, any other answer as refused.
     """
+    code = str(getattr(exc, "code", "") or "")
+    if len(code) == 3 and code[0] in "45" and code.isdigit() and code not in SMTP_REFUSALS:
+        # An SMTP reply: the mail server did not take the mail. SerwerSMS itself never refuses
+        # a mail by SMTP (it ignores mails it cannot use), so only address refusals are final.
+        return Disposition.NOT_TAKEN
     declared = getattr(exc, "disposition", None)
     if declared:
         return Disposition(str(declared))
@@ -97,9 +104,6 @@ def disposition(exc: BaseException) -> Disposition:
         return Disposition.NOT_TAKEN
     if status is not None and status >= 500:
         return Disposition.MAYBE_TAKEN
-    code = str(getattr(exc, "code", "") or "")
-    if len(code) == 3 and code.startswith("4"):
-        return Disposition.NOT_TAKEN  # SMTP 4xx: "try again later", the mail was not taken
     if "SerwerSMSError" in names:
         return Disposition.REFUSED
     return Disposition.MAYBE_TAKEN

@@ -1,5 +1,7 @@
 """Run the product against a faulty simulator, SIGKILL its worker, and count what went wrong."""
 
+import logging
+
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.services.fault_run import FaultRun, format_result
@@ -25,6 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-line chatter
         try:
             run = FaultRun(
                 messages=options["messages"],
