@@ -12,6 +12,7 @@ from django_tables2 import RequestConfig
 from django_tables2.paginators import LazyPaginator
 
 from billing import selectors
+from billing.commission import parse_period
 from billing.models import Message, Statement
 
 from . import exports
@@ -121,7 +122,7 @@ def statement_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 def _period_from(request: HttpRequest, today: dt.date) -> dt.date:
     value = request.GET.get("period", "")
     try:
-        return dt.datetime.strptime(value, "%Y-%m").date()
+        return parse_period(value)
     except ValueError:
         return today.replace(day=1)
 

@@ -158,6 +158,14 @@ def prepare(
     unique_id: str | None = None,
 ) -> SendPlan:
     """Validate everything; SendError with a clear message on the first problem."""
+    if not isinstance(recipients, str):
+        recipients = list(recipients or [])
+    texts = [text, sender, unique_id, getattr(account, "name", account)]
+    texts += [recipients] if isinstance(recipients, str) else recipients
+    if any(isinstance(t, str) and "\x00" in t for t in texts):
+        raise SendError("NUL characters are not allowed in a message, phone, sender or id.")
+    if not isinstance(text, str):
+        raise SendError("The text must be a string.")
     if channel not in SENDING_CHANNELS:
         choices = ", ".join(SENDING_CHANNELS)
         raise SendError(f"Unknown channel {channel!r}; choose one of {choices}.")

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -161,6 +162,29 @@ def _times_outside_window(message: Message, item: ReportItem, now: datetime) -> 
     ]
 
 
+# Bounds of what a report may carry: beyond them it is an error or a forgery, never billed.
+MAX_COST = Decimal("1000000")
+MAX_PARTS = 1000
+
+
+def _printable(text: str) -> str:
+    return text.replace("\x00", "\\x00")
+
+
+def _implausible(item: ReportItem) -> str:
+    """Why a report cannot be true (empty when it can): values no message can have."""
+    if item.cost is not None and (not item.cost.is_finite() or not 0 <= item.cost < MAX_COST):
+        return f"cost {item.cost} out of range"
+    if item.parts is not None and not 0 <= item.parts <= MAX_PARTS:
+        return f"parts {item.parts} out of range"
+    texts = (item.serwersms_id or "", item.status or "", item.reason or "", item.phone or "")
+    if any("\x00" in str(t) for t in texts):
+        return "a NUL character in the report"
+    if len(item.serwersms_id or "") > 64:
+        return "a SerwerSMS id longer than 64 characters"
+    return ""
+
+
 def _fill(message: Message, item: ReportItem, *, moves: bool) -> tuple[bool, list[str]]:
     """Copy a report's data: times only into blanks; parts and cost only with a move.
 
@@ -250,7 +274,11 @@ def apply_status_changes(
             if source != EventSource.CALLBACK:
                 message.last_checked_at = now
                 dirty[message.pk] = message
-            reported = str(item.status)[:32]
+            reported = _printable(str(item.status))[:32]
+            implausible = _implausible(item)
+            if implausible:
+                ignored.append((message, reported, f"refused: {implausible}", None))
+                continue
             outside = _times_outside_window(message, item, now)
             if outside:
                 ignored.append(
@@ -382,13 +410,21 @@ def apply_reports(
 
     A report found by our unique_id teaches the message its SerwerSMS id (a lost send answer).
     """
-    ids = {item.serwersms_id for item in items if item.serwersms_id}
-    unique_ids = {item.unique_id for item in items if item.unique_id}
+    # Ids that cannot be ours (PostgreSQL refuses NUL characters in a query) name no message.
+    usable = [
+        i
+        for i in items
+        if "\x00" not in (i.serwersms_id or "") + (i.unique_id or "")
+        and len(i.serwersms_id or "") <= 64
+        and len(i.unique_id or "") <= 64
+    ]
+    ids = {item.serwersms_id for item in usable if item.serwersms_id}
+    unique_ids = {item.unique_id for item in usable if item.unique_id}
     rows = Message.objects.filter(account=account)
     by_id = dict(rows.filter(serwersms_id__in=ids).values_list("serwersms_id", "pk"))
     by_unique = dict(rows.filter(unique_id__in=unique_ids).values_list("unique_id", "pk"))
-    changes, unmatched = [], 0
-    for item in items:
+    changes, unmatched = [], len(items) - len(usable)
+    for item in usable:
         pk = by_id.get(item.serwersms_id)
         if pk is not None:
             changes.append(StatusChange(pk, item))

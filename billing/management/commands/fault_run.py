@@ -2,12 +2,13 @@
 
 import logging
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from billing.management.commands._billing import BillingCommand
 from billing.services.fault_run import FaultRun, format_result
 
 
-class Command(BaseCommand):
+class Command(BillingCommand):
     help = (
         "Send N messages over every channel through a real Celery worker and beat against the"
         " simulator failing a share F of calls, SIGKILL the worker K times, wait until all"

@@ -2,15 +2,16 @@
 
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from billing.management.commands._billing import BillingCommand
 from billing.models import Message
 from billing.services.sending import SENDING_CHANNELS, SendError, send_sms
 from billing.statuses import Status
 
 
-class Command(BaseCommand):
+class Command(BillingCommand):
     help = (
         "Send one text to one or more recipients through the outbox; waits (progress bar) for"
         " the send task and prints our id, SerwerSMS id and status of each message."
