@@ -226,10 +226,6 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # --- Status tracking & billing ---------------------------------------------------------------
 STATUS_POLL_MAX_AGE_DAYS = env_int("STATUS_POLL_MAX_AGE_DAYS", 7)
 STATUS_POLL_INTERVAL_SECONDS = env_int("STATUS_POLL_INTERVAL_SECONDS", 120)
-# A send with no answer (status submitting) is looked up by unique_id once this old; after the
-# grace, a unique_id SerwerSMS does not know means it never received the message: unsent.
-STATUS_SUBMITTING_MIN_AGE_SECONDS = env_int("STATUS_SUBMITTING_MIN_AGE_SECONDS", 60)
-STATUS_SUBMITTING_GRACE_SECONDS = env_int("STATUS_SUBMITTING_GRACE_SECONDS", 600)
 # Email2SMS gets no id back: a report item of the same phone this close in time is its match.
 STATUS_EMAIL2SMS_MATCH_MINUTES = env_int("STATUS_EMAIL2SMS_MATCH_MINUTES", 10)
 # An Email2SMS mail no SerwerSMS report matches this long after it was handed over: unsent.
