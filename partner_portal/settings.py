@@ -233,7 +233,7 @@ STATUS_EMAIL2SMS_GRACE_SECONDS = env_int("STATUS_EMAIL2SMS_GRACE_SECONDS", 30 * 
 # Report times are accepted from this long before a message was written to this long after now.
 STATUS_REPORT_TIME_SLACK_SECONDS = env_int("STATUS_REPORT_TIME_SLACK_SECONDS", 3600)
 # The outbox: a message still submitting with no worker on it this long is sent again by beat.
-OUTBOX_RESUME_AFTER_SECONDS = env_int("OUTBOX_RESUME_AFTER_SECONDS", 30)
+OUTBOX_RESUME_AFTER_SECONDS = env_int("OUTBOX_RESUME_AFTER_SECONDS", 300)
 OUTBOX_RESUME_INTERVAL_SECONDS = env_int("OUTBOX_RESUME_INTERVAL_SECONDS", 60)
 STATEMENT_REVIEW_WINDOW_DAYS = env_int("STATEMENT_REVIEW_WINDOW_DAYS", 3)
 BILLING_CURRENCY = "PLN"

@@ -76,25 +76,30 @@ def _same_phone(answered: str, ours: str) -> bool:
     return bool(digits) and ours.lstrip("+").endswith(digits[-9:]) and len(digits) >= 9
 
 
-def fetch_reports(client, messages: Sequence[Message]) -> list[ReportItem]:
+def fetch_reports(
+    client, messages: Sequence[Message], *, within: float | None = None
+) -> list[ReportItem]:
     """SerwerSMS's reports for the phones and time span of these mails (retried reads)."""
     lows, highs = zip(*(_window(m) for m in messages), strict=True)
     phones = sorted({m.phone for m in messages})
     return read_with_retries(
-        lambda: list(client.reports(phones=phones, date_from=min(lows), date_to=max(highs)))
+        lambda: list(client.reports(phones=phones, date_from=min(lows), date_to=max(highs))),
+        within=within,
     )
 
 
 def match_messages(
-    account: ClientAccount, messages: Sequence[Message], *, client=None
+    account: ClientAccount, messages: Sequence[Message], *, client=None, within: float | None = None
 ) -> list[StatusChange]:
-    """Look the mails up in SerwerSMS's reports; the matches as status changes to apply."""
+    """Look the mails up in SerwerSMS's reports; the matches as status changes to apply.
+
+    `within` bounds the read's retries (0: one try, the caller's own policy retries)."""
     messages = [m for m in messages if not m.serwersms_id]
     if not messages:
         return []
     if client is None or not hasattr(client, "reports"):
         client = limited_client(client_for(account, "api_v2"), f"account:{account.pk}")
-    items = fetch_reports(client, messages)
+    items = fetch_reports(client, messages, within=within)
     taken = set(
         Message.objects.filter(
             account=account, serwersms_id__in=[i.serwersms_id for i in items]

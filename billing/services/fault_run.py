@@ -93,7 +93,7 @@ class FaultRun:
         seed: int = 1,
         accounts: int = 6,
         settle_timeout: float = 900.0,
-        concurrency: int = 4,
+        concurrency: int = 12,
         speed: float = 40.0,
         log: Callable[[str], None] = print,
     ):
@@ -164,7 +164,7 @@ class FaultRun:
             "SERWERSMS_RETRY_MAX_SECONDS": "3",
             "SERWERSMS_READ_RETRY_SECONDS": "20",
             "SERWERSMS_RATE_LIMIT_PER_SECOND": "50",
-            "OUTBOX_RESUME_AFTER_SECONDS": "10",
+            "OUTBOX_RESUME_AFTER_SECONDS": "60",
             "STATUS_EMAIL2SMS_GRACE_SECONDS": "120",
             "CELERY_VISIBILITY_TIMEOUT": "60",
             "CELERY_UNACKED_RESTORE_INTERVAL": "2",

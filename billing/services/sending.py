@@ -375,7 +375,7 @@ def _claim(pks: Sequence[int], token: str) -> list[Message]:
     """Take (or renew) the lease on those still `submitting` that no other worker holds."""
     now = timezone.now()
     Message.objects.filter(pk__in=pks, status=Status.SUBMITTING).filter(
-        Q(send_claimed_until__isnull=True) | Q(send_claimed_until__lt=now) | Q(send_claim=token)
+        Q(send_claim="") | Q(send_claimed_until__lt=now) | Q(send_claim=token)
     ).update(send_claim=token, send_claimed_until=now + timedelta(seconds=_lease_seconds()))
     return list(
         Message.objects.select_related("account__partner")
@@ -385,9 +385,14 @@ def _claim(pks: Sequence[int], token: str) -> list[Message]:
 
 
 def _release(pks: Sequence[int], token: str) -> None:
+    """Free the messages; one still `submitting` is queued again by `resume_sends` later."""
     Message.objects.filter(pk__in=pks, send_claim=token).update(
-        send_claim="", send_claimed_until=None
+        send_claim="", send_claimed_until=timezone.now() + _resume_after()
     )
+
+
+def _resume_after() -> timedelta:
+    return timedelta(seconds=settings.OUTBOX_RESUME_AFTER_SECONDS)
 
 
 def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
@@ -638,7 +643,9 @@ def _look_up(client, key: str, channel: str, uncertain: list[Message]) -> list[M
     if channel == Channel.EMAIL2SMS:
         from billing.services.email2sms_matching import match_messages
 
-        changes = match_messages(uncertain[0].account, uncertain, client=client)
+        api = limited_client(client_for(uncertain[0].account, Channel.API_V2), key)
+        # One read per attempt: the send's own retry policy asks again.
+        changes = match_messages(uncertain[0].account, uncertain, client=api, within=0)
         apply_status_changes(changes, EventSource.SEND)
         found = {c.message_id for c in changes}
         return [m for m in uncertain if m.pk not in found]
@@ -697,20 +704,33 @@ def _look_up_xml(client, uncertain: list[Message]) -> list[StatusChange]:
 
 
 def messages_to_resume(*, now: datetime | None = None) -> list[list[int]]:
-    """Groups of `submitting` messages no worker holds, old enough: the outbox to dispatch."""
+    """Take the outbox messages to queue again, in groups of one account and channel.
+
+    A message still `submitting` is queued again when the lease of the worker that held it ran
+    out (it died), when a task gave up on it for now (released), or when no worker ever took it
+    OUTBOX_RESUME_AFTER_SECONDS after it was written (its task never reached a broker). Each
+    taken message is reserved for that long, so a queue that is merely slow is not flooded with
+    copies (a copy would do no harm: the claim lets one task at a time send).
+    """
     now = now or timezone.now()
-    rows = (
-        Message.objects.filter(
-            status=Status.SUBMITTING,
-            created_at__lte=now - timedelta(seconds=settings.OUTBOX_RESUME_AFTER_SECONDS),
-        )
-        .filter(Q(send_claimed_until__isnull=True) | Q(send_claimed_until__lt=now))
-        .order_by("pk")
-        .values_list("pk", "account_id", "channel")
+    due = Message.objects.filter(status=Status.SUBMITTING).filter(
+        Q(send_claimed_until__lt=now)
+        | Q(send_claimed_until__isnull=True, created_at__lte=now - _resume_after())
     )
     groups: dict[tuple[int, str], list[int]] = {}
-    for pk, account_id, channel in rows.iterator(chunk_size=2000):
-        group = groups.setdefault((account_id, channel), [])
-        group.append(pk)
+    with transaction.atomic():
+        rows = list(
+            due.select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", "account_id", "channel")[:MAX_RESUMED]
+        )
+        Message.objects.filter(pk__in=[r[0] for r in rows]).update(
+            send_claim="", send_claimed_until=now + _resume_after()
+        )
+    for pk, account_id, channel in rows:
+        groups.setdefault((account_id, channel), []).append(pk)
     batch = 100
     return [pks[i : i + batch] for pks in groups.values() for i in range(0, len(pks), batch)]
+
+
+MAX_RESUMED = 10_000  # per beat tick; the rest waits for the next one

@@ -22,7 +22,7 @@ class Command(BillingCommand):
         parser.add_argument("--kills", type=int, default=1)
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--accounts", type=int, default=6)
-        parser.add_argument("--concurrency", type=int, default=4, help="worker threads")
+        parser.add_argument("--concurrency", type=int, default=12, help="worker threads")
         parser.add_argument(
             "--timeout", type=float, default=1800, help="seconds to wait for settling"
         )
