@@ -18,13 +18,20 @@ from billing.models import (
     Message,
     Partner,
     PartnerStaff,
+    Payout,
     Statement,
     StatementLine,
+    StatementStatus,
     StatusEvent,
 )
 from billing.services.accounts import parse_ic
 from billing.services.polling import poll_account
-from billing.services.statements import StatementError, build_statement, close_statement
+from billing.services.statements import (
+    StatementError,
+    build_statement,
+    close_statement,
+    set_payout,
+)
 
 
 class PartnerAdminForm(forms.ModelForm):
@@ -38,7 +45,7 @@ class PartnerAdminForm(forms.ModelForm):
 
     class Meta:
         model = Partner
-        fields = ["name", "ic", "is_active"]
+        fields = ["name", "ic", "is_active", "legal_name", "address", "tax_id", "vat_rate"]
 
     def clean_ic(self) -> int:
         try:
@@ -248,12 +255,15 @@ class StatementAdmin(ReadOnlyAdmin):
     list_display = [
         "partner",
         "period",
+        "number",
         "status",
         "counted_messages",
         "pending_messages",
         "unsent_messages",
         "total",
+        "gross",
         "closed_at",
+        "built_at",
     ]
     list_filter = ["status", "partner", "period"]
     list_select_related = ["partner"]
@@ -287,6 +297,49 @@ class StatementAdmin(ReadOnlyAdmin):
                 continue
             if result.changed:
                 self.message_user(request, _("Closed %(statement)s.") % {"statement": statement})
+
+
+class PayoutForm(forms.ModelForm):
+    class Meta:
+        model = Payout
+        fields = ["statement", "status", "invoiced_on", "invoice_number", "paid_on"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "statement" in self.fields:
+            self.fields["statement"].queryset = Statement.objects.filter(
+                status=StatementStatus.CLOSED
+            ).select_related("partner")
+
+
+@admin.register(Payout)
+class PayoutAdmin(admin.ModelAdmin):
+    """Operators record when a closed statement was invoiced and paid; partner staff see it."""
+
+    form = PayoutForm
+    list_display = ["statement", "status", "invoiced_on", "invoice_number", "paid_on", "updated_by"]
+    list_filter = ["status", "statement__partner"]
+    list_select_related = ["statement__partner"]
+    readonly_fields = ["updated_by", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The statement of an existing payout stays; only its state and dates change.
+        return [*self.readonly_fields, "statement"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: checks, audit trail. It writes the row itself.
+        saved = set_payout(
+            obj.statement,
+            status=obj.status,
+            invoiced_on=obj.invoiced_on,
+            paid_on=obj.paid_on,
+            invoice_number=obj.invoice_number,
+            actor=request.user.get_username(),
+        )
+        obj.pk, obj.updated_by, obj.updated_at = saved.pk, saved.updated_by, saved.updated_at
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(AuditEntry)

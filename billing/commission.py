@@ -1,5 +1,11 @@
 """Commission rules as pure functions over plain values: rates, tiers, per-message amounts,
-Europe/Warsaw billing months and rounding. No database, no clock: callers pass times and zones.
+Europe/Warsaw billing months, rounding, credits and VAT. No database, no clock: callers pass
+times and zones.
+
+Amounts are exact `Decimal`s until they are shown or totalled: a message's commission is never
+rounded (7.5 % of 0.0650 PLN is 0.004875), a statement total is the half-up rounding of the
+exact sum to the grosz, and a printed statement carries a rounding line so that its printed
+lines add up to its printed total (`present_statement`).
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 BILLING_ZONE = ZoneInfo("Europe/Warsaw")
-MESSAGE_QUANTUM = Decimal("0.0001")  # per-message amounts
-TOTAL_QUANTUM = Decimal("0.01")  # statement totals
+MESSAGE_QUANTUM = Decimal("0.0001")  # per-message amounts as listed (never used to sum)
+TOTAL_QUANTUM = Decimal("0.01")  # anything shown as money, and statement totals
+RATE_DECIMALS = 6  # rates and percentages keep at least this many decimals
+AMOUNT_DECIMALS = 12  # exact per-message amounts: a 6-decimal rate x a 4-decimal cost / 100
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 MESSAGE_TYPES = ("eco", "full", "mms", "voice")
@@ -31,13 +39,18 @@ _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def round_message(amount: Decimal) -> Decimal:
-    """A per-message amount: 4 decimals, half-up."""
+    """A per-message amount as listed: 4 decimals, half-up (for display; sums use exact values)."""
     return Decimal(amount).quantize(MESSAGE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def round_total(amount: Decimal) -> Decimal:
-    """A statement total: 0.01 PLN, half-up."""
+    """Money as shown or totalled: 0.01 PLN, half-up, never truncated."""
     return Decimal(amount).quantize(TOTAL_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def exact(amount: Decimal) -> Decimal:
+    """An exact amount as stored (12 decimals hold every product of our rates and costs)."""
+    return Decimal(amount).quantize(Decimal(1).scaleb(-AMOUNT_DECIMALS), rounding=ROUND_HALF_UP)
 
 
 # --- terms -------------------------------------------------------------------------------------
@@ -102,35 +115,140 @@ def rate_for(terms: Terms, message_type: str, ordinal: int) -> Decimal:
 
 
 def message_amount(basis: str, rate: Decimal, parts: int, cost: Decimal | None) -> Decimal:
-    """The commission of one counted message, 4 decimals.
+    """The exact commission of one counted message (never rounded: rounding is at the total).
 
     per message: the rate; per part: rate x parts; percent of cost: cost x rate / 100
     (a message whose cost is unknown earns nothing on that basis).
     """
     rate = Decimal(rate)
     if basis == PER_MESSAGE:
-        return round_message(rate)
+        return exact(rate)
     if basis == PER_PART:
-        return round_message(rate * int(parts))
+        return exact(rate * int(parts))
     if basis == PERCENT_OF_COST:
         if cost is None:
-            return round_message(ZERO)
-        return round_message(Decimal(cost) * rate / HUNDRED)
+            return exact(ZERO)
+        return exact(Decimal(cost) * rate / HUNDRED)
     raise ValueError(f"Unknown commission basis {basis!r}.")
 
 
 def forecast_amount(
-    basis: str, rate: Decimal, messages: int, parts: int, cost: Decimal | None
+    terms: Terms, counted_so_far: int, pending: Sequence[tuple[str, int, Decimal | None]]
 ) -> Decimal:
-    """What pending messages would earn at the base rate if they all get dispatched."""
-    rate = Decimal(rate)
-    if basis == PER_MESSAGE:
-        return round_message(rate * messages)
-    if basis == PER_PART:
-        return round_message(rate * (parts or 0))
-    if basis == PERCENT_OF_COST:
-        return round_message(Decimal(cost or 0) * rate / HUNDRED)
-    raise ValueError(f"Unknown commission basis {basis!r}.")
+    """What pending messages would earn if all get dispatched, exact.
+
+    They rank after the month's `counted_so_far` counted messages, in the order given (message
+    type, parts, cost), so each is priced with the tier it would reach.
+    """
+    total = ZERO
+    for offset, (message_type, parts, cost) in enumerate(pending, start=1):
+        rate = terms.rate(message_type, counted_so_far + offset)
+        total += message_amount(terms.basis, rate, parts, cost)
+    return total
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    """Where a month's counted volume stands against an agreement's tiers."""
+
+    counted: int
+    tier: int  # 0: the base rates; n: the n-th tier (1-based) applies to the next message
+    next_from_volume: int | None  # the next tier starts after this many counted messages
+    remaining: int | None  # counted messages still needed to reach it
+
+    @property
+    def percent(self) -> Decimal | None:
+        if not self.next_from_volume:
+            return None
+        share = Decimal(self.counted) * HUNDRED / Decimal(self.next_from_volume)
+        return min(share, HUNDRED).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def tier_progress(terms: Terms, counted: int) -> TierProgress:
+    """The tier the next counted message falls in and the distance to the next tier."""
+    tier = 0
+    for index, candidate in enumerate(terms.tiers, start=1):
+        if counted >= candidate.from_volume:
+            tier = index
+        else:
+            return TierProgress(
+                counted, tier, candidate.from_volume, candidate.from_volume - counted
+            )
+    return TierProgress(counted, tier, None, None)
+
+
+# --- statements as printed ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """A statement as printed: every figure rounded half-up to the grosz, adding up exactly.
+
+    printed lines + printed adjustments + opening credit + rounding + credit carried forward
+    == total, and total == max(0, half-up rounding of the exact balance).
+    """
+
+    lines: tuple[Decimal, ...]
+    adjustments: tuple[Decimal, ...]
+    opening_credit: Decimal  # <= 0: a negative balance carried from an earlier statement
+    rounding: Decimal  # what rounding each printed figure left over, so that they add up
+    balance: Decimal  # half-up rounding of the exact sum of everything
+    carried_forward: Decimal  # >= 0: added back when the balance is negative (the credit)
+    total: Decimal  # payable: never below zero
+
+    @property
+    def credit_to_carry(self) -> Decimal:
+        """The negative balance the next statement opens with (0 when nothing is owed back)."""
+        return -self.carried_forward
+
+
+def present_statement(
+    lines: Sequence[Decimal],
+    adjustments: Sequence[Decimal] = (),
+    opening_credit: Decimal = ZERO,
+) -> Presentation:
+    """Round a statement for print from its exact line and adjustment amounts.
+
+    The total is the half-up rounding of the exact sum (never a sum of rounded figures); the
+    difference between that and the sum of the printed figures is the rounding line. A
+    negative balance is not paid: the total is 0 and the balance is carried forward as a credit.
+    """
+    opening = round_total(Decimal(opening_credit))
+    if opening > ZERO:
+        raise ValueError("An opening credit is a negative balance carried forward.")
+    exact_sum = sum((Decimal(v) for v in lines), ZERO) + sum(
+        (Decimal(v) for v in adjustments), ZERO
+    )
+    balance = round_total(exact_sum + opening)
+    printed_lines = tuple(round_total(v) for v in lines)
+    printed_adjustments = tuple(round_total(v) for v in adjustments)
+    rounding = balance - sum(printed_lines, ZERO) - sum(printed_adjustments, ZERO) - opening
+    carried = -balance if balance < ZERO else ZERO
+    return Presentation(
+        lines=printed_lines,
+        adjustments=printed_adjustments,
+        opening_credit=opening,
+        rounding=rounding,
+        balance=balance,
+        carried_forward=carried,
+        total=balance + carried,
+    )
+
+
+@dataclass(frozen=True)
+class TaxSplit:
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+def vat_split(net: Decimal, vat_rate: Decimal | None) -> TaxSplit:
+    """Net, VAT (rate in percent, rounded half-up to the grosz) and gross of a payable total."""
+    net = round_total(Decimal(net))
+    if vat_rate is None:
+        return TaxSplit(net, ZERO, net)
+    vat = round_total(net * Decimal(vat_rate) / HUNDRED)
+    return TaxSplit(net, vat, net + vat)
 
 
 # --- billing months ----------------------------------------------------------------------------
@@ -166,12 +284,23 @@ def month_bounds_utc(period: date, zone: ZoneInfo = BILLING_ZONE) -> tuple[datet
     return local_midnight_utc(first, zone), local_midnight_utc(next_month(first), zone)
 
 
+def billing_instant(dispatched_at: datetime | None, created_at: datetime) -> datetime:
+    """The instant that decides a message's billing month: its dispatch time (sent, else
+    queued); a message never dispatched (refused at send time, still submitting) belongs to
+    the month it was submitted in. Message.billing_at stores this in the database."""
+    return dispatched_at if dispatched_at is not None else created_at
+
+
 def billing_month(dispatched_at: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
-    """The billing month (first day) of an aware dispatch instant."""
+    """The billing month (first day) of an aware billing instant (see billing_instant)."""
     if dispatched_at.tzinfo is None:
         raise ValueError("The dispatch time must be timezone-aware.")
     local = dispatched_at.astimezone(zone)
     return date(local.year, local.month, 1)
+
+
+def previous_month(period: date) -> date:
+    return (period.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
 def date_range_utc(

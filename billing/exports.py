@@ -1,7 +1,11 @@
-"""Statement exports (CSV, XLSX, PDF) for the export command and the portal's downloads.
+"""Statement documents (CSV, XLSX, PDF) for the export command and the portal's downloads.
 
-Every counted message is listed (streamed for large statements); text cells that a spreadsheet
-would take for a formula are neutralised with a leading apostrophe.
+A statement is a document the partner invoices SerwerSMS from: its number, the partner's legal
+data, the printed lines, adjustments, credits, the rounding line, net / VAT / gross, the payout
+state, then every counted message (streamed for large statements). Written in the reader's
+language (Polish by default) with money rounded half-up to the grosz through
+billing.money_format, the same path as the portal's pages. Text cells that a spreadsheet would
+take for a formula are neutralised with a leading apostrophe.
 """
 
 from __future__ import annotations
@@ -9,115 +13,188 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from xml.sax.saxutils import escape
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
-from billing.commission import BILLING_ZONE, format_period
-from billing.models import Statement
+from billing.cells import neutralise
+from billing.commission import AMOUNT_DECIMALS, BILLING_ZONE, format_period, round_total
+from billing.models import MessageType, Statement
+from billing.money_format import currency_symbol, decimal_separator, format_figure, month_label
 from billing.services.statements import agreements_of
+from billing.statuses import parse_status
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
-MESSAGE_COLUMNS = (
-    "message_id",
-    "serwersms_id",
-    "account",
-    "type",
-    "parts",
-    "status",
-    "dispatched_at",
-    "amount",
-)
-LINE_COLUMNS = (
-    "account",
-    "type",
-    "agreement_version",
-    "counted_messages",
-    "counted_parts",
-    "pending_messages",
-    "unsent_messages",
-    "commission",
-)
-ADJUSTMENT_COLUMNS = (
-    "message_id",
-    "serwersms_id",
-    "original_period",
-    "old_status",
-    "new_status",
-    "old_amount",
-    "new_amount",
-    "amount",
-    "reason",
-)
 PDF_MESSAGE_LIMIT = 5000  # beyond this the PDF points to the CSV/XLSX for the full list
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MIN_EXACT_PLACES = 4
 
 
-def neutralise(value):
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+@dataclass(frozen=True)
+class Money:
+    """A printed amount: rounded half-up to the grosz."""
+
+    value: Decimal
+
+    @classmethod
+    def of(cls, value) -> Money:
+        return cls(round_total(Decimal(value)))
+
+
+@dataclass(frozen=True)
+class Exact:
+    """An exact per-message amount: all its places (at least 4), never rounded to the grosz."""
+
+    value: Decimal
+
+    @classmethod
+    def of(cls, value) -> Exact:
+        exact = Decimal(value).quantize(Decimal(1).scaleb(-AMOUNT_DECIMALS)).normalize()
+        if -exact.as_tuple().exponent < MIN_EXACT_PLACES:
+            exact = exact.quantize(Decimal(1).scaleb(-MIN_EXACT_PLACES))
+        return cls(exact)
 
 
 def _local(instant) -> str:
     return instant.astimezone(BILLING_ZONE).strftime("%Y-%m-%d %H:%M:%S") if instant else ""
 
 
+def _date(day) -> str:
+    return day.isoformat() if day else ""
+
+
+def _status(value: str) -> str:
+    status = parse_status(value)
+    return str(status.label) if status else (value or "")
+
+
+def document_title(statement: Statement) -> str:
+    return _("Commission statement %(number)s for %(period)s") % {
+        "number": statement.number or format_period(statement.period),
+        "period": month_label(statement.period),
+    }
+
+
 def summary_rows(statement: Statement) -> list[tuple[str, object]]:
+    """The statement's heading and totals as (label, value) rows, in the active language.
+
+    The money rows add up as printed: commission + adjustments + credit brought forward +
+    rounding + credit carried forward = total (net); net + VAT = gross."""
+    partner = statement.partner
     versions = ", ".join(
         f"v{a.version} ({a.get_basis_display()}, {a.valid_from:%Y-%m-%d} – "
         f"{a.valid_to.strftime('%Y-%m-%d') if a.valid_to else '…'})"
         for a in agreements_of(statement)
     )
-    return [
-        ("partner", statement.partner.name),
-        ("ic", statement.partner.ic),
-        ("period", format_period(statement.period)),
-        ("status", statement.status),
-        ("currency", statement.currency),
-        ("agreement_versions", versions),
-        ("counted_messages", statement.counted_messages),
-        ("counted_parts", statement.counted_parts),
-        ("pending_messages", statement.pending_messages),
-        ("unsent_messages", statement.unsent_messages),
-        ("commission", Decimal(statement.commission)),
-        ("adjustments", Decimal(statement.adjustments_total)),
-        ("pending_forecast", Decimal(statement.forecast_commission)),
-        ("total", Decimal(statement.total)),
-        ("built_at", _local(statement.built_at)),
-        ("closed_at", _local(statement.closed_at)),
-        ("closed_by", statement.closed_by),
-        ("checksum", statement.checksum),
+    payout = statement.payout_or_none
+    rows: list[tuple[str, object]] = [
+        (_("Statement number"), statement.number),
+        (_("Billing month"), month_label(statement.period)),
+        (_("Period"), format_period(statement.period)),
+        (_("Partner"), partner.legal_name or partner.name),
+        (_("Address"), " / ".join(line.strip() for line in partner.address.splitlines() if line)),
+        (_("Tax id (NIP)"), partner.tax_id),
+        (_("Partner id (ic)"), partner.ic),
+        (_("Status"), statement.get_status_display()),
+        (_("Currency"), statement.currency),
+        (_("Agreement versions"), versions),
+        (_("Counted messages"), statement.counted_messages),
+        (_("Counted parts"), statement.counted_parts),
+        (_("Pending messages (not billed)"), statement.pending_messages),
+        (_("Pending forecast (not billed)"), Money.of(statement.forecast_commission)),
+        (_("Unsent messages (never billed)"), statement.unsent_messages),
+        (_("Commission"), Money.of(statement.printed_commission)),
+        (_("Adjustments"), Money.of(statement.printed_adjustments)),
     ]
+    if statement.opening_credit:
+        source = statement.opening_credit_from
+        label = _("Credit brought forward")
+        if source is not None:
+            label = f"{label} ({source.number}, {month_label(source.period)})"
+        rows.append((label, Money.of(statement.opening_credit)))
+    rows.append((_("Rounding"), Money.of(statement.rounding)))
+    if statement.carried_forward:
+        rows.append(
+            (_("Credit carried forward to the next month"), Money.of(statement.carried_forward))
+        )
+    if statement.vat_rate is not None:
+        rows += [
+            (_("Total (net)"), Money.of(statement.total)),
+            (_("VAT rate (%)"), format_figure(Decimal(statement.vat_rate))),
+            (_("VAT"), Money.of(statement.vat)),
+            (_("Total (gross)"), Money.of(statement.gross)),
+        ]
+    else:
+        rows.append((_("Total"), Money.of(statement.total)))
+    rows += [
+        (_("Payout state"), payout.get_status_display() if payout else ""),
+        (_("Invoiced on"), _date(payout.invoiced_on) if payout else ""),
+        (_("Partner's invoice number"), payout.invoice_number if payout else ""),
+        (_("Paid on"), _date(payout.paid_on) if payout else ""),
+        (_("Figures as of"), _local(statement.built_at)),
+        (_("Closed"), _local(statement.closed_at)),
+        (_("Closed by"), statement.closed_by),
+        (_("Checksum"), statement.checksum),
+    ]
+    return rows
+
+
+def line_columns() -> tuple[str, ...]:
+    return (
+        _("Client account"),
+        _("Type"),
+        _("Agreement version"),
+        _("Counted messages"),
+        _("Counted parts"),
+        _("Pending messages"),
+        _("Unsent messages"),
+        _("Commission"),
+    )
 
 
 def line_rows(statement: Statement) -> Iterator[tuple]:
+    """The statement's lines, each commission rounded half-up as printed."""
     for line in statement.lines.select_related("account", "agreement").order_by(
         "account__name", "message_type", "agreement__version"
     ):
         yield (
             line.account.name,
-            line.message_type,
+            line.get_message_type_display(),
             line.agreement.version if line.agreement else "",
             line.counted_messages,
             line.counted_parts,
             line.pending_messages,
             line.unsent_messages,
-            Decimal(line.commission),
+            Money.of(line.commission),
         )
 
 
+def message_columns() -> tuple[str, ...]:
+    return (
+        _("Message id"),
+        _("SerwerSMS id"),
+        _("Client account"),
+        _("Type"),
+        _("Parts"),
+        _("Status"),
+        _("Dispatched (Europe/Warsaw)"),
+        _("Commission (exact)"),
+    )
+
+
 def message_rows(statement: Statement, chunk_size: int = 5000) -> Iterator[tuple]:
-    """Every counted message of the statement, streamed in dispatch order."""
+    """Every counted message of the statement, streamed in billing order, exact amounts."""
     rows = (
-        statement.items.order_by("message__dispatched_at", "message_id")
+        statement.items.order_by("message__billing_at", "message_id")
         .values_list(
             "message_id",
             "message__serwersms_id",
@@ -125,22 +202,37 @@ def message_rows(statement: Statement, chunk_size: int = 5000) -> Iterator[tuple
             "message__message_type",
             "parts",
             "status",
-            "message__dispatched_at",
+            "message__billing_at",
             "amount",
         )
         .iterator(chunk_size=chunk_size)
     )
-    for message_id, sid, account, message_type, parts, status, dispatched_at, amount in rows:
+    type_labels = {value: str(label) for value, label in MessageType.choices}
+    for message_id, sid, account, message_type, parts, status, billing_at, amount in rows:
         yield (
             message_id,
             sid or "",
             account,
-            message_type,
+            type_labels.get(message_type, message_type),
             parts,
-            status,
-            _local(dispatched_at),
-            Decimal(amount),
+            _status(status),
+            _local(billing_at),
+            Exact.of(amount),
         )
+
+
+def adjustment_columns() -> tuple[str, ...]:
+    return (
+        _("Message id"),
+        _("SerwerSMS id"),
+        _("Original period"),
+        _("Old status"),
+        _("New status"),
+        _("Old amount (exact)"),
+        _("New amount (exact)"),
+        _("Adjustment"),
+        _("Reason"),
+    )
 
 
 def adjustment_rows(statement: Statement) -> Iterator[tuple]:
@@ -149,11 +241,11 @@ def adjustment_rows(statement: Statement) -> Iterator[tuple]:
             adjustment.message_id,
             adjustment.message.serwersms_id or "",
             format_period(adjustment.original_period),
-            adjustment.old_status,
-            adjustment.new_status,
-            Decimal(adjustment.old_amount),
-            Decimal(adjustment.new_amount),
-            Decimal(adjustment.amount),
+            _status(adjustment.old_status),
+            _status(adjustment.new_status),
+            Exact.of(adjustment.old_amount),
+            Exact.of(adjustment.new_amount),
+            Money.of(adjustment.amount),
             adjustment.reason,
         )
 
@@ -162,76 +254,100 @@ def filename_for(statement: Statement, fmt: str) -> str:
     return f"statement-{statement.partner.ic}-{format_period(statement.period)}.{fmt}"
 
 
+def _language(language: str | None) -> str:
+    return language or translation.get_language() or settings.LANGUAGE_CODE
+
+
 # --- CSV -------------------------------------------------------------------------------------
 
 
 def _csv_cell(value) -> str:
+    if isinstance(value, Money | Exact):
+        return format_figure(value.value)
     if isinstance(value, Decimal):
-        return f"{value:.4f}" if value.as_tuple().exponent < -2 else f"{value:.2f}"
+        return format_figure(value)
     return neutralise("" if value is None else str(value))
 
 
-def iter_statement_csv(statement: Statement) -> Iterator[str]:
-    """The CSV in chunks of text (for StreamingHttpResponse): sections separated by blank rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+def iter_statement_csv(statement: Statement, language: str | None = None) -> Iterator[str]:
+    """The CSV in chunks of text (for StreamingHttpResponse): sections separated by blank rows.
 
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate(0)
-        return text
+    In a language writing decimal commas (Polish) the fields are separated by semicolons, as
+    spreadsheet programs there expect."""
+    with translation.override(_language(language)):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";" if decimal_separator() == "," else ",")
 
-    writer.writerow(["# summary"])
-    for key, value in summary_rows(statement):
-        writer.writerow([key, _csv_cell(value)])
-    writer.writerow([])
-    writer.writerow(["# lines"])
-    writer.writerow(LINE_COLUMNS)
-    for row in line_rows(statement):
-        writer.writerow([_csv_cell(v) for v in row])
-    writer.writerow([])
-    writer.writerow(["# adjustments"])
-    writer.writerow(ADJUSTMENT_COLUMNS)
-    for row in adjustment_rows(statement):
-        writer.writerow([_csv_cell(v) for v in row])
-    writer.writerow([])
-    writer.writerow(["# messages"])
-    writer.writerow(MESSAGE_COLUMNS)
-    yield flush()
-    for count, row in enumerate(message_rows(statement), start=1):
-        writer.writerow([_csv_cell(v) for v in row])
-        if count % 2000 == 0:
-            yield flush()
-    yield flush()
+        def flush() -> str:
+            text = buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate(0)
+            return text
+
+        writer.writerow([f"# {document_title(statement)}"])
+        for key, value in summary_rows(statement):
+            writer.writerow([key, _csv_cell(value)])
+        writer.writerow([])
+        writer.writerow([f"# {_('Lines')}"])
+        writer.writerow(line_columns())
+        for row in line_rows(statement):
+            writer.writerow([_csv_cell(v) for v in row])
+        writer.writerow([])
+        writer.writerow([f"# {_('Adjustments')}"])
+        writer.writerow(adjustment_columns())
+        for row in adjustment_rows(statement):
+            writer.writerow([_csv_cell(v) for v in row])
+        writer.writerow([])
+        writer.writerow([f"# {_('Counted messages')}"])
+        writer.writerow(message_columns())
+        yield flush()
+        for count, row in enumerate(message_rows(statement), start=1):
+            writer.writerow([_csv_cell(v) for v in row])
+            if count % 2000 == 0:
+                yield flush()
+        yield flush()
 
 
 # --- XLSX ------------------------------------------------------------------------------------
 
-
-def _xlsx_cell(value):
-    if isinstance(value, Decimal):
-        return value  # openpyxl stores Decimal as a number
-    return neutralise(value)
+XLSX_MONEY_FORMAT = "#,##0.00"
+XLSX_EXACT_FORMAT = "0.0000########"
 
 
-def render_xlsx(statement: Statement) -> bytes:
+def _xlsx_row(sheet, row) -> list:
+    from openpyxl.cell import WriteOnlyCell
+
+    cells = []
+    for value in row:
+        if isinstance(value, Money | Exact):
+            cell = WriteOnlyCell(sheet, value=value.value)  # a number, shown by the reader's locale
+            cell.number_format = (
+                XLSX_MONEY_FORMAT if isinstance(value, Money) else XLSX_EXACT_FORMAT
+            )
+        else:
+            cell = WriteOnlyCell(sheet, value=neutralise(value))
+        cells.append(cell)
+    return cells
+
+
+def render_xlsx(statement: Statement, language: str | None = None) -> bytes:
     from openpyxl import Workbook
 
-    workbook = Workbook(write_only=True)  # streams rows: large statements stay in bounds
-    sheets = [
-        ("Summary", ("field", "value"), summary_rows(statement)),
-        ("Lines", LINE_COLUMNS, line_rows(statement)),
-        ("Adjustments", ADJUSTMENT_COLUMNS, adjustment_rows(statement)),
-        ("Messages", MESSAGE_COLUMNS, message_rows(statement)),
-    ]
-    for title, header, rows in sheets:
-        sheet = workbook.create_sheet(title)
-        sheet.append(list(header))
-        for row in rows:
-            sheet.append([_xlsx_cell(v) for v in row])
-    output = io.BytesIO()
-    workbook.save(output)
+    with translation.override(_language(language)):
+        workbook = Workbook(write_only=True)  # streams rows: large statements stay in bounds
+        sheets = [
+            (_("Summary"), (_("Field"), _("Value")), summary_rows(statement)),
+            (_("Lines"), line_columns(), line_rows(statement)),
+            (_("Adjustments"), adjustment_columns(), adjustment_rows(statement)),
+            (_("Messages"), message_columns(), message_rows(statement)),
+        ]
+        for title, header, rows in sheets:
+            sheet = workbook.create_sheet(title[:31])
+            sheet.append(list(header))
+            for row in rows:
+                sheet.append(_xlsx_row(sheet, row))
+        output = io.BytesIO()
+        workbook.save(output)
     return output.getvalue()
 
 
@@ -252,7 +368,20 @@ def _pdf_fonts() -> tuple[str, str]:
     return "Helvetica", "Helvetica-Bold"
 
 
-def render_pdf(statement: Statement) -> bytes:
+def _pdf_cell(value, currency: str) -> str:
+    if isinstance(value, Money):
+        return f"{format_figure(value.value, grouping=True)} {currency_symbol(currency)}"
+    if isinstance(value, Exact):
+        return format_figure(value.value)
+    return "" if value is None else str(value)
+
+
+def render_pdf(statement: Statement, language: str | None = None) -> bytes:
+    with translation.override(_language(language)):
+        return _render_pdf(statement)
+
+
+def _render_pdf(statement: Statement) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
@@ -263,55 +392,51 @@ def render_pdf(statement: Statement) -> bytes:
     text = ParagraphStyle("text", fontName=font, fontSize=9, leading=12)
     heading = ParagraphStyle("heading", fontName=bold, fontSize=12, leading=16, spaceBefore=8)
     title = ParagraphStyle("title", fontName=bold, fontSize=16, leading=20)
+    currency = statement.currency
 
-    def table(header, rows, widths=None):
-        data = [list(header)] + [["" if v is None else str(v) for v in row] for row in rows]
-        result = Table(data, colWidths=widths, repeatRows=1)
-        result.setStyle(
-            TableStyle(
-                [
-                    ("FONT", (0, 0), (-1, -1), font, 8),
-                    ("FONT", (0, 0), (-1, 0), bold, 8),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
-                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ]
-            )
-        )
+    def table(header, rows, widths=None, numeric_from=None):
+        data = ([list(header)] if header else []) + [
+            [_pdf_cell(v, currency) for v in row] for row in rows
+        ]
+        result = Table(data, colWidths=widths, repeatRows=1 if header else 0)
+        style = [
+            ("FONT", (0, 0), (-1, -1), font, 8),
+            ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]
+        if header:
+            style += [
+                ("FONT", (0, 0), (-1, 0), bold, 8),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+            ]
+        if numeric_from is not None:
+            style.append(("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"))
+        result.setStyle(TableStyle(style))
         return result
 
     partner = statement.partner
-    period = format_period(statement.period)
     story = [
-        Paragraph(f"Commission statement {period}", title),
-        Paragraph(f"{partner.name} — ic {partner.ic}", heading),
+        Paragraph(escape(document_title(statement)), title),
+        Paragraph(escape(f"{partner.legal_name or partner.name} — ic {partner.ic}"), heading),
+    ]
+    if partner.address:
+        story.append(Paragraph("<br/>".join(escape(x) for x in partner.address.splitlines()), text))
+    if partner.tax_id:
+        story.append(Paragraph(escape(f"{_('Tax id (NIP)')}: {partner.tax_id}"), text))
+    story += [
         Spacer(1, 4 * mm),
-        table(("", ""), [(k.replace("_", " "), v) for k, v in summary_rows(statement)]),
-        Paragraph("Lines", heading),
-        table(LINE_COLUMNS, line_rows(statement)),
-        Paragraph("Adjustments", heading),
+        table(None, summary_rows(statement), numeric_from=1),
+        Paragraph(_("Lines"), heading),
+        table(line_columns(), line_rows(statement), numeric_from=3),
+        Paragraph(_("Adjustments"), heading),
     ]
     adjustments = list(adjustment_rows(statement))
     story.append(
-        table(ADJUSTMENT_COLUMNS, adjustments)
+        table(adjustment_columns(), adjustments, numeric_from=5)
         if adjustments
-        else Paragraph("No adjustments.", text)
+        else Paragraph(_("No adjustments on this statement."), text)
     )
-    story.append(Paragraph("Totals", heading))
-    story.append(
-        table(
-            ("commission", "adjustments", "total", "currency"),
-            [
-                (
-                    f"{Decimal(statement.commission):.4f}",
-                    f"{Decimal(statement.adjustments_total):.4f}",
-                    f"{Decimal(statement.total):.2f}",
-                    statement.currency,
-                )
-            ],
-        )
-    )
-    story.append(Paragraph("Counted messages", heading))
+    story.append(Paragraph(_("Counted messages"), heading))
     messages = []
     for row in message_rows(statement):
         if len(messages) == PDF_MESSAGE_LIMIT:
@@ -320,21 +445,31 @@ def render_pdf(statement: Statement) -> bytes:
     if statement.counted_messages > len(messages):
         story.append(
             Paragraph(
-                f"The first {len(messages)} of {statement.counted_messages} counted messages; "
-                "the CSV and XLSX exports list all of them.",
+                _(
+                    "The first %(shown)s of %(total)s counted messages; the CSV and XLSX "
+                    "downloads list all of them."
+                )
+                % {"shown": len(messages), "total": statement.counted_messages},
                 text,
             )
         )
-    story.append(table(MESSAGE_COLUMNS, messages) if messages else Paragraph("None.", text))
+    story.append(
+        table(message_columns(), messages, numeric_from=4) if messages else Paragraph("—", text)
+    )
     generated = timezone.now().astimezone(BILLING_ZONE)
     story.append(Spacer(1, 4 * mm))
-    story.append(Paragraph(f"Generated {generated:%Y-%m-%d %H:%M} (Europe/Warsaw).", text))
+    story.append(
+        Paragraph(
+            _("Generated %(when)s (Europe/Warsaw).") % {"when": f"{generated:%Y-%m-%d %H:%M}"},
+            text,
+        )
+    )
 
     output = io.BytesIO()
     document = SimpleDocTemplate(
         output,
         pagesize=landscape(A4),
-        title=f"Commission statement {partner.name} {period}",
+        title=document_title(statement),
         author="Partner Portal",
         leftMargin=12 * mm,
         rightMargin=12 * mm,
@@ -345,15 +480,18 @@ def render_pdf(statement: Statement) -> bytes:
     return output.getvalue()
 
 
-def render_statement(statement: Statement, fmt: str) -> tuple[bytes, str, str]:
-    """(content, content type, file name) of a statement in csv, xlsx or pdf."""
+def render_statement(
+    statement: Statement, fmt: str, language: str | None = None
+) -> tuple[bytes, str, str]:
+    """(content, content type, file name) of a statement in csv, xlsx or pdf, written in
+    `language` (default: the active language, else the portal's default, Polish)."""
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
     if fmt == "csv":
-        content = "".join(iter_statement_csv(statement)).encode("utf-8-sig")
+        content = "".join(iter_statement_csv(statement, language)).encode("utf-8-sig")
     elif fmt == "xlsx":
-        content = render_xlsx(statement)
+        content = render_xlsx(statement, language)
     else:
-        content = render_pdf(statement)
+        content = render_pdf(statement, language)
     return content, FORMATS[fmt], filename_for(statement, fmt)

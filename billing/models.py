@@ -12,10 +12,20 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .statuses import PENDING, Status
+from .commission import month_bounds_utc
+from .statuses import (
+    COUNTED,
+    NEVER_COUNTED,
+    NOT_FINAL,
+    PENDING,
+    BillingClass,
+    Status,
+    billing_class,
+)
 
 
 def validate_ic(value) -> None:
@@ -32,6 +42,16 @@ def new_callback_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
+def validate_nip(value: str) -> None:
+    """A Polish tax id (NIP): ten digits (dashes and spaces allowed) with a valid check digit."""
+    digits = "".join(ch for ch in str(value) if ch.isdigit())
+    weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+    if len(digits) != 10 or not set(str(value)) <= set("0123456789- "):
+        raise ValidationError(_("A NIP has ten digits."), code="invalid_nip")
+    if sum(int(d) * w for d, w in zip(digits, weights, strict=False)) % 11 != int(digits[9]):
+        raise ValidationError(_("This NIP's check digit is wrong."), code="invalid_nip")
+
+
 class Partner(models.Model):
     name = models.CharField(_("name"), max_length=200)
     ic = models.PositiveIntegerField(
@@ -42,6 +62,21 @@ class Partner(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # What a statement needs to be invoiced from (the partner invoices SerwerSMS).
+    legal_name = models.CharField(_("legal name"), max_length=255, blank=True)
+    address = models.TextField(_("address"), blank=True)
+    tax_id = models.CharField(
+        _("tax id (NIP)"), max_length=13, blank=True, validators=[validate_nip]
+    )
+    vat_rate = models.DecimalField(
+        _("VAT rate (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("Leave empty when the partner's statements carry no VAT."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -152,6 +187,54 @@ class MatchMethod(models.TextChoices):
     REPORTED = "reported", _("id reported by partner software")
 
 
+def _values(statuses) -> list[str]:
+    return sorted(s.value for s in statuses)
+
+
+# The counting rule as conditions, for aggregates (Count(..., filter=IS_COUNTED)); querysets use
+# the MessageQuerySet methods built from the same conditions.
+IS_COUNTED = Q(status__in=_values(COUNTED))
+IS_PENDING = Q(status__in=_values(PENDING))
+IS_UNSENT = Q(status__in=_values(NEVER_COUNTED))
+
+
+class MessageQuerySet(models.QuerySet):
+    """The counting rule and the billing month as queries: built from statuses.py and
+    commission.py, the only way the rest of the code selects counted, pending or unsent
+    messages, or a billing month's messages."""
+
+    def counted(self) -> MessageQuerySet:
+        """Messages SerwerSMS dispatched: they earn commission."""
+        return self.filter(IS_COUNTED)
+
+    def pending(self) -> MessageQuerySet:
+        """Messages not dispatched yet: shown as a forecast, not billed."""
+        return self.filter(IS_PENDING)
+
+    def unsent(self) -> MessageQuerySet:
+        """Messages SerwerSMS could not send: never counted."""
+        return self.filter(IS_UNSENT)
+
+    def not_counted(self) -> MessageQuerySet:
+        return self.exclude(IS_COUNTED)
+
+    def pollable(self, *, created_since=None) -> MessageQuerySet:
+        """Messages whose status may still change (not final), optionally only recent ones."""
+        queryset = self.filter(status__in=_values(NOT_FINAL))
+        if created_since is not None:
+            queryset = queryset.filter(created_at__gte=created_since)
+        return queryset
+
+    def in_billing_month(self, period) -> MessageQuerySet:
+        """Messages of a Europe/Warsaw billing month (commission.billing_instant)."""
+        start, end = month_bounds_utc(period)
+        return self.filter(billing_at__gte=start, billing_at__lt=end)
+
+    def billed_between(self, start, end) -> MessageQuerySet:
+        """Messages whose billing instant is in [start, end)."""
+        return self.filter(billing_at__gte=start, billing_at__lt=end)
+
+
 class Message(models.Model):
     """One row per recipient; the history of its status is in StatusEvent."""
 
@@ -190,6 +273,13 @@ class Message(models.Model):
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
     # sent_at, else queued_at: the billing month is this instant's month in Europe/Warsaw.
     dispatched_at = models.DateTimeField(_("dispatched"), null=True, blank=True)
+    # commission.billing_instant: dispatch time, else (never dispatched) the submission time.
+    billing_at = models.GeneratedField(
+        expression=Coalesce("dispatched_at", "created_at"),
+        output_field=models.DateTimeField(),
+        db_persist=True,
+        verbose_name=_("billing time"),
+    )
     last_checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
     # The outbox (services/sending.py): which send task holds the message, until when; when a
     # call that may have reached SerwerSMS last left (then it is looked up before any resend).
@@ -197,6 +287,8 @@ class Message(models.Model):
     send_claimed_until = models.DateTimeField(null=True, blank=True)
     send_attempted_at = models.DateTimeField(null=True, blank=True)
     send_attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -213,12 +305,13 @@ class Message(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["partner", "dispatched_at"], name="message_partner_dispatched"),
+            # in_billing_month(): statements, dashboard, reconcile.
+            models.Index(fields=["partner", "billing_at"], name="message_partner_billing"),
             models.Index(fields=["partner", "created_at"], name="message_partner_created"),
             models.Index(fields=["status", "created_at"], name="message_status_created"),
             models.Index(
                 fields=["account", "created_at"],
-                condition=Q(status__in=sorted([s.value for s in PENDING] + [Status.SENT.value])),
+                condition=Q(status__in=_values(NOT_FINAL)),
                 name="message_pollable",
             ),
             models.Index(fields=["account", "phone", "created_at"], name="message_account_phone"),
@@ -237,6 +330,15 @@ class Message(models.Model):
         if self.ic is not None:
             validate_ic(self.ic)
         super().save(*args, **kwargs)
+
+    @property
+    def billing_class(self) -> BillingClass:
+        """counted / pending / never (statuses.billing_class)."""
+        return billing_class(self.status)
+
+    @property
+    def is_counted(self) -> bool:
+        return self.billing_class == BillingClass.COUNTED
 
 
 class EventSource(models.TextChoices):
@@ -288,10 +390,10 @@ class Agreement(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default="PLN")
     basis = models.CharField(_("basis"), max_length=20, choices=CommissionBasis.choices)
     # Per message / per part: PLN. Percent of cost: a percentage (5 = 5 %).
-    rate_eco = models.DecimalField(_("rate ECO"), max_digits=12, decimal_places=4, default=0)
-    rate_full = models.DecimalField(_("rate FULL"), max_digits=12, decimal_places=4, default=0)
-    rate_mms = models.DecimalField(_("rate MMS"), max_digits=12, decimal_places=4, default=0)
-    rate_voice = models.DecimalField(_("rate voice"), max_digits=12, decimal_places=4, default=0)
+    rate_eco = models.DecimalField(_("rate ECO"), max_digits=14, decimal_places=6, default=0)
+    rate_full = models.DecimalField(_("rate FULL"), max_digits=14, decimal_places=6, default=0)
+    rate_mms = models.DecimalField(_("rate MMS"), max_digits=14, decimal_places=6, default=0)
+    rate_voice = models.DecimalField(_("rate voice"), max_digits=14, decimal_places=6, default=0)
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -337,10 +439,10 @@ class AgreementTier(models.Model):
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="tiers")
     from_volume = models.PositiveIntegerField(_("after this many counted messages"))
-    rate_eco = models.DecimalField(_("rate ECO"), max_digits=12, decimal_places=4, default=0)
-    rate_full = models.DecimalField(_("rate FULL"), max_digits=12, decimal_places=4, default=0)
-    rate_mms = models.DecimalField(_("rate MMS"), max_digits=12, decimal_places=4, default=0)
-    rate_voice = models.DecimalField(_("rate voice"), max_digits=12, decimal_places=4, default=0)
+    rate_eco = models.DecimalField(_("rate ECO"), max_digits=14, decimal_places=6, default=0)
+    rate_full = models.DecimalField(_("rate FULL"), max_digits=14, decimal_places=6, default=0)
+    rate_mms = models.DecimalField(_("rate MMS"), max_digits=14, decimal_places=6, default=0)
+    rate_voice = models.DecimalField(_("rate voice"), max_digits=14, decimal_places=6, default=0)
 
     class Meta:
         ordering = ["agreement", "from_volume"]
@@ -391,14 +493,43 @@ class Statement(models.Model):
     counted_parts = models.PositiveIntegerField(_("counted parts"), default=0)
     pending_messages = models.PositiveIntegerField(_("pending messages"), default=0)
     unsent_messages = models.PositiveIntegerField(_("unsent messages"), default=0)
-    commission = models.DecimalField(_("commission"), max_digits=14, decimal_places=4, default=0)
+    # Exact sums (commission.AMOUNT_DECIMALS); what is printed is rounded by present_statement.
+    commission = models.DecimalField(_("commission"), max_digits=26, decimal_places=12, default=0)
     adjustments_total = models.DecimalField(
-        _("adjustments"), max_digits=14, decimal_places=4, default=0
+        _("adjustments"), max_digits=26, decimal_places=12, default=0
     )
     forecast_commission = models.DecimalField(
-        _("pending forecast"), max_digits=14, decimal_places=4, default=0
+        _("pending forecast"), max_digits=26, decimal_places=12, default=0
+    )
+    opening_credit = models.DecimalField(
+        _("credit brought forward"), max_digits=14, decimal_places=2, default=0
+    )
+    opening_credit_from = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("credit from statement"),
+    )
+    # As printed: the sums of the lines and adjustments each rounded half-up to the grosz.
+    printed_commission = models.DecimalField(
+        _("commission as printed"), max_digits=14, decimal_places=2, default=0
+    )
+    printed_adjustments = models.DecimalField(
+        _("adjustments as printed"), max_digits=14, decimal_places=2, default=0
+    )
+    rounding = models.DecimalField(_("rounding"), max_digits=14, decimal_places=2, default=0)
+    carried_forward = models.DecimalField(
+        _("credit carried forward"), max_digits=14, decimal_places=2, default=0
     )
     total = models.DecimalField(_("total"), max_digits=14, decimal_places=2, default=0)
+    vat_rate = models.DecimalField(
+        _("VAT rate (%)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    vat = models.DecimalField(_("VAT"), max_digits=14, decimal_places=2, default=0)
+    gross = models.DecimalField(_("gross"), max_digits=14, decimal_places=2, default=0)
+    number = models.CharField(_("number"), max_length=40, blank=True)
     checksum = models.CharField(_("checksum"), max_length=64, blank=True)
     built_at = models.DateTimeField(_("built"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -428,6 +559,27 @@ class Statement(models.Model):
     @property
     def is_closed(self) -> bool:
         return self.status == StatementStatus.CLOSED
+
+    @property
+    def net(self):
+        return self.total
+
+    @property
+    def printed_other(self):
+        """Adjustments, credits and rounding as printed: commission + this = total."""
+        return self.printed_adjustments + self.opening_credit + self.rounding + self.carried_forward
+
+    @property
+    def payout_or_none(self):
+        try:
+            return self.payout
+        except Payout.DoesNotExist:
+            return None
+
+    @property
+    def credit_to_carry(self):
+        """The negative balance the next statement opens with (0 when none)."""
+        return -self.carried_forward
 
 
 class _FrozenWithStatement(models.Model):
@@ -461,7 +613,7 @@ class StatementLine(_FrozenWithStatement):
     counted_parts = models.PositiveIntegerField(default=0)
     pending_messages = models.PositiveIntegerField(default=0)
     unsent_messages = models.PositiveIntegerField(default=0)
-    commission = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+    commission = models.DecimalField(max_digits=26, decimal_places=12, default=0)  # exact
 
     class Meta:
         ordering = ["account__name", "message_type"]
@@ -481,9 +633,9 @@ class StatementItem(_FrozenWithStatement):
     status = models.CharField(max_length=16, choices=Status.choices)
     parts = models.PositiveSmallIntegerField(default=1)
     # The rate and cost the amount was computed from: a late change is re-priced at this rate.
-    rate = models.DecimalField(max_digits=12, decimal_places=4, default=0)
+    rate = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    amount = models.DecimalField(max_digits=12, decimal_places=4)
+    amount = models.DecimalField(max_digits=24, decimal_places=12)  # exact, never rounded
 
     class Meta:
         ordering = ["id"]
@@ -503,9 +655,9 @@ class Adjustment(_FrozenWithStatement):
     original_period = models.DateField()
     old_status = models.CharField(max_length=16)
     new_status = models.CharField(max_length=16)
-    old_amount = models.DecimalField(max_digits=12, decimal_places=4)
-    new_amount = models.DecimalField(max_digits=12, decimal_places=4)
-    amount = models.DecimalField(max_digits=12, decimal_places=4)  # new - old
+    old_amount = models.DecimalField(max_digits=24, decimal_places=12)
+    new_amount = models.DecimalField(max_digits=24, decimal_places=12)
+    amount = models.DecimalField(max_digits=24, decimal_places=12)  # new - old, exact
     reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -514,6 +666,70 @@ class Adjustment(_FrozenWithStatement):
 
     def __str__(self) -> str:
         return f"message {self.message_id} ({self.original_period:%Y-%m}): {self.amount}"
+
+
+class PayoutStatus(models.TextChoices):
+    INVOICED = "invoiced", _("invoiced")
+    PAID = "paid", _("paid")
+
+
+class Payout(models.Model):
+    """Where the payment of a closed statement stands, set by operators, seen by partner staff.
+
+    Kept apart from Statement because a closed statement never changes; its payout does."""
+
+    statement = models.OneToOneField(
+        Statement, on_delete=models.PROTECT, related_name="payout", verbose_name=_("statement")
+    )
+    status = models.CharField(_("payout state"), max_length=16, choices=PayoutStatus.choices)
+    invoice_number = models.CharField(_("partner's invoice number"), max_length=64, blank=True)
+    invoiced_on = models.DateField(_("invoiced on"), null=True, blank=True)
+    paid_on = models.DateField(_("paid on"), null=True, blank=True)
+    updated_by = models.CharField(_("updated by"), max_length=150, blank=True)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_on__isnull=False), name="payout_paid_has_date"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="invoiced") | Q(invoiced_on__isnull=False),
+                name="payout_invoiced_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement}: {self.get_status_display()}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.statement_id and not self.statement.is_closed:
+            raise ValidationError(_("Only a closed statement can be invoiced or paid."))
+        if self.status == PayoutStatus.INVOICED and not self.invoiced_on:
+            raise ValidationError({"invoiced_on": _("Give the date of the invoice.")})
+        if self.status == PayoutStatus.PAID and not self.paid_on:
+            raise ValidationError({"paid_on": _("Give the date of the payment.")})
+        if self.invoiced_on and self.paid_on and self.paid_on < self.invoiced_on:
+            raise ValidationError({"paid_on": _("The payment date is before the invoice date.")})
+
+
+class AuditAction(models.TextChoices):
+    BUILD = "build", _("statement built")
+    ADJUST = "adjust", _("late changes carried as adjustments")
+    CLOSE = "close", _("statement closed")
+    DOWNLOAD = "download", _("statement downloaded")
+    EXPORT = "export", _("statement exported")
+    RECONCILE = "reconcile", _("reconciled with SerwerSMS")
+    PAYOUT = "payout", _("payout state changed")
+    NOTIFY = "notify", _("billing managers notified")
+    AGREEMENT_CREATE = "agreement_create", _("agreement created")
+    STAFF_INVITED = "staff_invited", _("colleague invited")
+    STAFF_JOINED = "staff_joined", _("colleague joined")
+    STAFF_REMOVED = "staff_removed", _("colleague removed")
+    INVITATION_REVOKED = "invitation_revoked", _("invitation revoked")
 
 
 class AuditEntry(models.Model):
@@ -525,10 +741,10 @@ class AuditEntry(models.Model):
     statement = models.ForeignKey(
         Statement, on_delete=models.SET_NULL, related_name="audit_entries", null=True, blank=True
     )
-    action = models.CharField(max_length=32)
-    actor = models.CharField(max_length=150)
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(_("action"), max_length=32, choices=AuditAction.choices)
+    actor = models.CharField(_("who"), max_length=150)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -536,7 +752,7 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("audit trail")
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} by {self.actor}"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_action_display()} by {self.actor}"
 
 
 class StaffRole(models.TextChoices):

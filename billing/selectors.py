@@ -8,46 +8,36 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
+from .commission import (
+    BILLING_ZONE,
+    TierProgress,
+    billing_month,
+    next_month,
+    previous_month,
+    round_total,
+    tier_progress,
+)
 from .models import (
+    IS_COUNTED,
+    Agreement,
     ClientAccount,
     Message,
     Partner,
     Statement,
     StatementItem,
+    StatementLine,
 )
-from .statuses import COUNTED, PENDING, Status
+from .statuses import Status
 
-_COUNTED = [s.value for s in COUNTED]
-_PENDING = [s.value for s in PENDING]
+__all__ = ["next_month", "previous_month"]  # re-exported for views
 
 
 def billing_zone() -> ZoneInfo:
-    return ZoneInfo(settings.BILLING_TIME_ZONE)
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def previous_month(period: dt.date) -> dt.date:
-    return (period.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-
-
-def next_month(period: dt.date) -> dt.date:
-    return (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
-def month_bounds(period: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The aware instants [start, end) of a Europe/Warsaw billing month."""
-    zone = billing_zone()
-    start = dt.datetime(period.year, period.month, 1, tzinfo=zone)
-    end_day = next_month(period)
-    end = dt.datetime(end_day.year, end_day.month, 1, tzinfo=zone)
-    return start, end
+    """The zone of billing months (a rule of commission.py, not a setting)."""
+    return BILLING_ZONE
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -60,9 +50,10 @@ def day_start(day: dt.date) -> dt.datetime:
 def messages_for(partner: Partner, filters: dict | None = None) -> QuerySet[Message]:
     """The partner's messages, newest first, narrowed by already-validated filter values.
 
-    Known keys: date_from/date_to (Europe/Warsaw dates of creation, inclusive), status (a status
-    or one of "counted"/"pending"), account (a ClientAccount or id), message_type, channel,
-    phone (digits contained in the number).
+    Known keys: date_from/date_to (Europe/Warsaw dates of creation, inclusive), period (a
+    billing month: the same messages its statement counts), status (a status or one of
+    "counted"/"pending"), account (a ClientAccount or id), message_type, channel, phone
+    (digits contained in the number).
     """
     filters = filters or {}
     queryset = Message.objects.filter(partner=partner).select_related("account")
@@ -72,11 +63,13 @@ def messages_for(partner: Partner, filters: dict | None = None) -> QuerySet[Mess
         queryset = queryset.filter(
             created_at__lt=day_start(filters["date_to"] + dt.timedelta(days=1))
         )
+    if filters.get("period"):
+        queryset = queryset.in_billing_month(filters["period"])
     status = filters.get("status")
     if status == "counted":
-        queryset = queryset.filter(status__in=_COUNTED)
+        queryset = queryset.counted()
     elif status == "pending":
-        queryset = queryset.filter(status__in=_PENDING)
+        queryset = queryset.pending()
     elif status:
         queryset = queryset.filter(status=status)
     if filters.get("account"):
@@ -104,7 +97,7 @@ def message_totals(queryset: QuerySet[Message]) -> MessageTotals:
     row = queryset.order_by().aggregate(
         messages=Count("id"),
         parts=Sum("parts"),
-        counted=Count("id", filter=Q(status__in=_COUNTED)),
+        counted=Count("id", filter=IS_COUNTED),
     )
     return MessageTotals(
         messages=row["messages"] or 0, parts=row["parts"] or 0, counted=row["counted"] or 0
@@ -115,7 +108,11 @@ def message_for(partner: Partner, message_id: int) -> Message | None:
     return Message.objects.filter(partner=partner, pk=message_id).select_related("account").first()
 
 
-# --- dashboard ---------------------------------------------------------------------------------
+# --- dashboard: one source, the month's statement ----------------------------------------------
+#
+# The dashboard, the client-accounts page and the statement page read the same rows: the
+# month's statement (a draft rebuilt after every status change, or the closed one). So one month
+# shows one set of numbers everywhere, with the time they are "as of".
 
 
 @dataclass
@@ -127,12 +124,19 @@ class MonthFigures:
     unsent: int = 0
     delivered: int = 0
     undelivered: int = 0
-    commission: Decimal | None = None  # None: no statement built for the month yet
+    # The statement's payable total (exact sum rounded once); None: no statement built yet.
+    commission: Decimal | None = None
+    forecast: Decimal | None = None
+    total: Decimal | None = None
     statement: Statement | None = None
 
     @property
-    def total(self) -> int:
+    def messages(self) -> int:
         return self.counted + self.pending + self.unsent
+
+    @property
+    def as_of(self) -> dt.datetime | None:
+        return self.statement.built_at if self.statement else None
 
     @property
     def delivery_rate(self) -> Decimal | None:
@@ -142,37 +146,34 @@ class MonthFigures:
         return (Decimal(self.delivered) * 100 / Decimal(self.counted)).quantize(Decimal("0.1"))
 
 
-def _status_aggregates() -> dict:
-    return {
-        "counted": Count("id", filter=Q(status__in=_COUNTED)),
-        "counted_parts": Sum("parts", filter=Q(status__in=_COUNTED)),
-        "pending": Count("id", filter=Q(status__in=_PENDING)),
-        "unsent": Count("id", filter=Q(status=Status.UNSENT)),
+def _delivery_counts(statement: Statement, by_account: bool = False) -> list[dict]:
+    """Delivered / undelivered among the statement's counted messages (its items)."""
+    counts = {
         "delivered": Count("id", filter=Q(status=Status.DELIVERED)),
         "undelivered": Count("id", filter=Q(status=Status.UNDELIVERED)),
     }
-
-
-def _in_month(queryset: QuerySet[Message], period: dt.date) -> QuerySet[Message]:
-    """Messages of a billing month: by dispatch time; not yet dispatched ones by creation."""
-    start, end = month_bounds(period)
-    return queryset.filter(
-        Q(dispatched_at__gte=start, dispatched_at__lt=end)
-        | Q(dispatched_at__isnull=True, created_at__gte=start, created_at__lt=end)
-    )
+    items = StatementItem.objects.filter(statement=statement).order_by()
+    if not by_account:
+        return [items.aggregate(**counts)]
+    return list(items.values("message__account_id").annotate(**counts))
 
 
 def month_figures(partner: Partner, period: dt.date) -> MonthFigures:
-    row = _in_month(Message.objects.filter(partner=partner), period).aggregate(
-        **_status_aggregates()
-    )
-    figures = MonthFigures(period=period, **{key: value or 0 for key, value in row.items()})
+    """The figures of a billing month as its statement states them."""
+    figures = MonthFigures(period=period)
     statement = Statement.objects.filter(partner=partner, period=period).first()
-    if statement is not None:
-        figures.statement = statement
-        figures.commission = StatementItem.objects.filter(statement=statement).aggregate(
-            total=Sum("amount")
-        )["total"] or Decimal("0")
+    if statement is None:
+        return figures
+    figures.statement = statement
+    figures.counted = statement.counted_messages
+    figures.counted_parts = statement.counted_parts
+    figures.pending = statement.pending_messages
+    figures.unsent = statement.unsent_messages
+    figures.commission = statement.total
+    figures.forecast = round_total(statement.forecast_commission)
+    figures.total = statement.total
+    for row in _delivery_counts(statement):
+        figures.delivered, figures.undelivered = row["delivered"], row["undelivered"]
     return figures
 
 
@@ -184,40 +185,51 @@ class DayPoint:
 
 
 def daily_series(partner: Partner, today: dt.date, days: int = 90) -> list[DayPoint]:
-    """Counted messages and commission (from statement items) per Warsaw day, oldest first."""
+    """Counted messages and commission per Warsaw day, oldest first: the statements' items."""
     zone = billing_zone()
     first = today - dt.timedelta(days=days - 1)
     start, end = day_start(first), day_start(today + dt.timedelta(days=1))
     points = {
         first + dt.timedelta(days=n): DayPoint(first + dt.timedelta(days=n)) for n in range(days)
     }
-    counted = (
-        Message.objects.filter(
-            partner=partner, status__in=_COUNTED, dispatched_at__gte=start, dispatched_at__lt=end
-        )
-        .annotate(day=TruncDate("dispatched_at", tzinfo=zone))
-        .values("day")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in counted:
-        if row["day"] in points:
-            points[row["day"]].counted = row["n"]
-    amounts = (
+    rows = (
         StatementItem.objects.filter(
             statement__partner=partner,
-            message__dispatched_at__gte=start,
-            message__dispatched_at__lt=end,
+            message__billing_at__gte=start,
+            message__billing_at__lt=end,
         )
-        .annotate(day=TruncDate("message__dispatched_at", tzinfo=zone))
+        .annotate(day=TruncDate("message__billing_at", tzinfo=zone))
         .values("day")
-        .annotate(total=Sum("amount"))
+        .annotate(n=Count("id"), total=Sum("amount"))
         .order_by()
     )
-    for row in amounts:
+    for row in rows:
         if row["day"] in points:
-            points[row["day"]].commission = row["total"] or Decimal("0")
+            points[row["day"]].counted = row["n"]
+            points[row["day"]].commission = round_total(Decimal(str(row["total"] or 0)))
     return list(points.values())
+
+
+@dataclass
+class AgreementInForce:
+    agreement: Agreement
+    progress: TierProgress
+
+
+def agreement_in_force(partner: Partner, now: dt.datetime, counted: int) -> AgreementInForce | None:
+    """The agreement version valid now (Warsaw date) and this month's progress to its next tier."""
+    from .services.statements import terms_of
+
+    today = now.astimezone(billing_zone()).date()
+    agreement = (
+        Agreement.objects.filter(partner=partner, valid_from__lte=today)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+        .prefetch_related("tiers")
+        .first()
+    )
+    if agreement is None:
+        return None
+    return AgreementInForce(agreement, tier_progress(terms_of(agreement), counted))
 
 
 @dataclass
@@ -227,19 +239,22 @@ class Dashboard:
     series: list[DayPoint]
     top_accounts: list[AccountFigures]
     has_messages: bool
+    agreement: AgreementInForce | None = None
 
 
 def dashboard_figures(partner: Partner, now: dt.datetime) -> Dashboard:
-    today = now.astimezone(billing_zone()).date()
-    period = month_start(today)
+    """Everything the dashboard shows, from the statements (the one place to swap for rollups)."""
+    period = billing_month(now)
     accounts = [row for row in account_figures(partner, period) if row.counted or row.pending]
     accounts.sort(key=lambda row: (-row.counted, row.account.name))
+    this_month = month_figures(partner, period)
     return Dashboard(
-        this_month=month_figures(partner, period),
+        this_month=this_month,
         last_month=month_figures(partner, previous_month(period)),
-        series=daily_series(partner, today),
+        series=daily_series(partner, now.astimezone(billing_zone()).date()),
         top_accounts=accounts[:5],
         has_messages=Message.objects.filter(partner=partner).exists(),
+        agreement=agreement_in_force(partner, now, this_month.counted),
     )
 
 
@@ -255,24 +270,35 @@ class AccountFigures:
     unsent: int = 0
     delivered: int = 0
     undelivered: int = 0
+    commission: Decimal = field(default_factory=lambda: Decimal("0"))  # as printed
 
 
 def account_figures(partner: Partner, period: dt.date) -> list[AccountFigures]:
-    """Every client account of the partner with its figures for one billing month."""
-    rows = (
-        _in_month(Message.objects.filter(partner=partner), period)
-        .values("account_id")
-        .annotate(**_status_aggregates())
-        .order_by()
-    )
-    by_account = {row.pop("account_id"): row for row in rows}
-    result = []
-    for account in ClientAccount.objects.filter(partner=partner).order_by("name"):
-        row = by_account.get(account.pk, {})
-        result.append(
-            AccountFigures(account=account, **{key: value or 0 for key, value in row.items()})
-        )
-    return result
+    """Every client account of the partner with its figures for one billing month, from the
+    month's statement lines (zeros when no statement is built yet)."""
+    by_account: dict[int, AccountFigures] = {}
+    accounts = list(ClientAccount.objects.filter(partner=partner).order_by("name"))
+    for account in accounts:
+        by_account[account.pk] = AccountFigures(account=account)
+    statement = Statement.objects.filter(partner=partner, period=period).first()
+    if statement is not None:
+        exact: dict[int, Decimal] = {}
+        for line in StatementLine.objects.filter(statement=statement).order_by():
+            row = by_account.get(line.account_id)
+            if row is None:
+                continue
+            row.counted += line.counted_messages
+            row.counted_parts += line.counted_parts
+            row.pending += line.pending_messages
+            row.unsent += line.unsent_messages
+            exact[line.account_id] = exact.get(line.account_id, Decimal("0")) + line.commission
+        for account_id, amount in exact.items():
+            by_account[account_id].commission = round_total(amount)
+        for delivery in _delivery_counts(statement, by_account=True):
+            row = by_account.get(delivery["message__account_id"])
+            if row is not None:
+                row.delivered, row.undelivered = delivery["delivered"], delivery["undelivered"]
+    return [by_account[a.pk] for a in accounts]
 
 
 def accounts_for(partner: Partner) -> QuerySet[ClientAccount]:
@@ -283,7 +309,7 @@ def accounts_for(partner: Partner) -> QuerySet[ClientAccount]:
 
 
 def statements_for(partner: Partner) -> QuerySet[Statement]:
-    return Statement.objects.filter(partner=partner).order_by("-period")
+    return Statement.objects.filter(partner=partner).select_related("payout").order_by("-period")
 
 
 def statement_lines(statement: Statement):
@@ -298,3 +324,24 @@ def statement_adjustments(statement: Statement):
 
 def statement_audit(statement: Statement):
     return statement.audit_entries.order_by("created_at", "id")
+
+
+# --- a message's commission --------------------------------------------------------------------
+
+
+@dataclass
+class MessageCommission:
+    """What a message earned, under which rule, on which statement (and later corrections)."""
+
+    items: list[StatementItem]
+    adjustments: list
+
+
+def message_commission(message: Message) -> MessageCommission:
+    items = list(
+        message.statement_items.select_related("statement", "agreement").order_by(
+            "statement__period", "id"
+        )
+    )
+    adjustments = list(message.adjustments.select_related("statement").order_by("created_at", "id"))
+    return MessageCommission(items=items, adjustments=adjustments)

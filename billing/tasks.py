@@ -58,3 +58,25 @@ def poll_account(account_id: int) -> dict:
     summary = polling.poll_account(account)
     logger.info("poll of %s: %s", account.name, summary.as_line())
     return _summary_dict(summary)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def refresh_draft_statements(partner_id: int, periods: list[str], requested_at: str) -> int:
+    """Rebuild a partner's drafts after status changes (statements.request_draft_refresh).
+
+    Drafts built after `requested_at` are skipped: a burst of requests costs one rebuild."""
+    from datetime import datetime
+
+    from billing.commission import parse_period
+    from billing.models import Partner
+    from billing.services import statements
+
+    partner = Partner.objects.filter(pk=partner_id).first()
+    if partner is None:
+        return 0
+    rebuilt = statements.refresh_draft_statements(
+        partner,
+        [parse_period(p) for p in periods],
+        requested_at=datetime.fromisoformat(requested_at),
+    )
+    return len(rebuilt)

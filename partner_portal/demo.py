@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from billing.commission import can_close
+from billing.commission import billing_month, can_close, previous_month
 from billing.models import (
     Agreement,
     AgreementTier,
@@ -45,6 +45,7 @@ DEMO_USERS = [
     ("acme.billing", "acme-demo-2026", "Acme Software", StaffRole.BILLING_MANAGER),
     ("acme.viewer", "acme-view-2026", "Acme Software", StaffRole.VIEWER),
     ("beta.billing", "beta-demo-2026", "Beta Systems", StaffRole.BILLING_MANAGER),
+    ("beta.viewer", "beta-view-2026", "Beta Systems", StaffRole.VIEWER),
 ]
 DEMO_OPERATOR = ("operator", "operator-demo-2026")
 
@@ -85,21 +86,38 @@ DEMO_PARTNERS = {
 }
 
 
-def month_start(day: date, months_back: int = 0) -> date:
-    year, month = day.year, day.month - months_back
-    while month < 1:
-        month += 12
-        year -= 1
-    return date(year, month, 1)
+DEMO_LEGAL = {
+    # ic: legal name, address, NIP, VAT rate (None: no VAT on the statements)
+    1001: ("Acme Software sp. z o.o.", "ul. Przykładowa 12\n00-950 Warszawa", "5260250274", "23"),
+    2002: ("Beta Systems Jan Kowalski", "ul. Długa 5/3\n80-827 Gdańsk", "5842068722", None),
+}
+
+
+def month_start(instant: datetime, months_back: int = 0) -> date:
+    """The billing month `months_back` months before the one of `instant` (commission rules)."""
+    period = billing_month(instant)
+    for _ in range(months_back):
+        period = previous_month(period)
+    return period
 
 
 @transaction.atomic
-def create_partners_and_logins(today: date) -> list[ClientAccount]:
+def create_partners_and_logins(now: datetime) -> list[ClientAccount]:
     """Partners, agreements, accounts and logins (idempotent)."""
     accounts: list[ClientAccount] = []
-    first = month_start(today, 3)
+    first = month_start(now, 3)
     for name, (ic, demo_accounts) in DEMO_PARTNERS.items():
-        partner, _ = Partner.objects.get_or_create(ic=ic, defaults={"name": name})
+        legal_name, address, tax_id, vat_rate = DEMO_LEGAL[ic]
+        partner, _ = Partner.objects.get_or_create(
+            ic=ic,
+            defaults={
+                "name": name,
+                "legal_name": legal_name,
+                "address": address,
+                "tax_id": tax_id,
+                "vat_rate": Decimal(vat_rate) if vat_rate else None,
+            },
+        )
         if not partner.agreements.exists():
             if ic == 1001:
                 agreement = Agreement.objects.create(
@@ -121,7 +139,7 @@ def create_partners_and_logins(today: date) -> list[ClientAccount]:
                     rate_voice=Decimal("0.0350"),
                 )
             else:
-                switch = month_start(today, 1)
+                switch = month_start(now, 1)
                 Agreement.objects.create(
                     partner=partner,
                     version=1,
@@ -160,7 +178,9 @@ def create_partners_and_logins(today: date) -> list[ClientAccount]:
             accounts.append(account)
     User = get_user_model()
     for username, password, partner_name, role in DEMO_USERS:
-        user, created = User.objects.get_or_create(username=username)
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@demo.example"}
+        )
         if created:
             user.set_password(password)
             user.save()
@@ -323,7 +343,7 @@ def seed(now: datetime | None = None, stdout=None, simulator_url: str | None = N
     """Create the demo data unless it is there already."""
     now = now or timezone.now()
     write = stdout.write if stdout else print
-    accounts = create_partners_and_logins(timezone.localdate(now))
+    accounts = create_partners_and_logins(now)
     if simulator_url:
         register_with_simulator(accounts, simulator_url, settings.PUBLIC_BASE_URL)
     if Message.objects.exists():
@@ -334,7 +354,7 @@ def seed(now: datetime | None = None, stdout=None, simulator_url: str | None = N
     if simulator_url:
         sent = send_recent(accounts)
         write(f"Sent {sent} messages through the simulator on every channel.")
-    build_and_close(timezone.localdate(now), now)
+    build_and_close(now)
     write("Statements built; months past their review window closed.")
 
 
@@ -373,10 +393,10 @@ def send_recent(accounts: list[ClientAccount]) -> int:
     return total
 
 
-def build_and_close(today: date, now: datetime) -> None:
+def build_and_close(now: datetime) -> None:
     """Statements of the last three months and this one; close those past the review window."""
     for months_back in (3, 2, 1, 0):
-        period = month_start(today, months_back)
+        period = month_start(now, months_back)
         build_statements(period, actor="seed_demo")
         if can_close(period, now, settings.STATEMENT_REVIEW_WINDOW_DAYS):
             for partner in Partner.objects.all():

@@ -1,34 +1,36 @@
-"""Exports of the filtered messages table (CSV streamed, XLSX write-only) and statement downloads.
+"""Exports of the filtered messages table and statement downloads, in constant memory.
 
-Every text cell that a spreadsheet would read as a formula (starting with = + - @, or a tab or
-carriage return) is prefixed with an apostrophe.
+CSV is streamed row by row from `.iterator()`. XLSX is written by openpyxl in write-only mode
+(rows go to disk as they come) into a temporary file that is then streamed and deleted, so
+neither grows with the number of messages. Every text cell passes billing.cells.neutralise;
+phones and ids are text cells in XLSX, never numbers or formulas.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
+import tempfile
 from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from billing.models import AuditEntry, Message, Statement
+from billing.cells import neutralise
+from billing.models import AuditAction, AuditEntry, Message, Statement
 from billing.selectors import billing_zone
-from billing.statuses import COUNTED
+from billing.statuses import Status
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from .labels import reason_label
+
+__all__ = ["neutralise", "messages_csv_response", "messages_xlsx_response"]
+
 CHUNK_SIZE = 2000
-
-
-def neutralise(value):
-    """A text cell that cannot run as a spreadsheet formula; other values unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet; more rows continue on a new sheet
+# Columns (0-based) that are identifiers: text in XLSX even when they look like numbers.
+TEXT_COLUMNS = frozenset({2, 11, 12})
 
 
 def _local(value: dt.datetime | None) -> dt.datetime | None:
@@ -56,34 +58,60 @@ def headers() -> list[str]:
     ]
 
 
-def message_row(message: Message) -> list:
+class _Words:
+    """The words of every code, looked up once per export in the active language (Django's
+    get_FOO_display() translates every choice again on each call: most of an export's time)."""
+
+    def __init__(self) -> None:
+        def choices(name: str) -> dict:
+            return {value: str(label) for value, label in Message._meta.get_field(name).flatchoices}
+
+        self.type = choices("message_type")
+        self.channel = choices("channel")
+        self.status = choices("status")
+        self.yes, self.no = _("yes"), _("no")
+        self.reasons: dict[str, str] = {}
+
+    def reason(self, code: str) -> str:
+        if code not in self.reasons:
+            self.reasons[code] = reason_label(code)
+        return self.reasons[code]
+
+
+def message_row(message: Message, words: _Words | None = None) -> list:
+    words = words or _Words()
     return [
         _local(message.created_at),
         message.account.name,
         message.phone,
         message.sender,
-        message.get_message_type_display(),
-        message.get_channel_display(),
+        words.type.get(message.message_type, message.message_type),
+        words.channel.get(message.channel, message.channel),
         message.parts,
-        message.get_status_display(),
-        _("yes") if message.status in COUNTED else _("no"),
-        _local(message.dispatched_at),
+        words.status.get(message.status, message.status),
+        words.yes if message.is_counted else words.no,
+        None if message.status == Status.UNSENT else _local(message.dispatched_at),
         _local(message.delivered_at),
         message.serwersms_id or "",
         message.unique_id,
-        message.reason or message.error_message,
+        words.reason(message.reason) or message.error_message,
     ]
 
 
-def rows_with_totals(queryset: QuerySet[Message]) -> Iterator[list]:
-    """Header, one row per message, an empty line and the totals (messages, parts, counted)."""
+def rows_with_totals(queryset: QuerySet[Message], progress=None) -> Iterator[list]:
+    """Header, one row per message, an empty line and the totals (messages, parts, counted).
+
+    `progress(rows_done)` is called every CHUNK_SIZE messages when given."""
     yield headers()
+    words = _Words()
     messages = parts = counted = 0
     for message in queryset.iterator(chunk_size=CHUNK_SIZE):
+        if progress is not None and messages % CHUNK_SIZE == 0 and messages:
+            progress(messages)
         messages += 1
         parts += message.parts
-        counted += message.status in COUNTED
-        yield [neutralise(cell) for cell in message_row(message)]
+        counted += message.is_counted
+        yield [neutralise(cell) for cell in message_row(message, words)]
     yield []
     yield [_("Total messages"), messages]
     yield [_("Total parts"), parts]
@@ -123,34 +151,77 @@ def messages_csv_response(queryset: QuerySet[Message], partner_ic: int) -> Strea
     return response
 
 
-def messages_xlsx_response(queryset: QuerySet[Message], partner_ic: int) -> HttpResponse:
-    from openpyxl import Workbook
+def _xlsx_rows(sheet_factory, queryset: QuerySet[Message], progress=None) -> None:
+    """Append header, rows and totals to write-only sheets; a new sheet every XLSX_MAX_ROWS."""
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Messages"))
     bold = Font(bold=True)
-    for index, row in enumerate(rows_with_totals(queryset)):
+    sheet, header, used = None, None, XLSX_MAX_ROWS
+    for index, row in enumerate(rows_with_totals(queryset, progress)):
         if index == 0:
+            header = row
+            continue
+        if used >= XLSX_MAX_ROWS:
+            sheet = sheet_factory()
             cells = []
-            for value in row:
+            for value in header:
                 cell = WriteOnlyCell(sheet, value=value)
                 cell.font = bold
                 cells.append(cell)
             sheet.append(cells)
-        else:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    response = HttpResponse(
-        buffer.getvalue(),
+            used = 1
+        cells = []
+        for column, value in enumerate(row):
+            if column in TEXT_COLUMNS and isinstance(value, str) and index > 0:
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"  # a phone or id: text, never a number or formula
+                cell.number_format = "@"
+                cells.append(cell)
+            else:
+                cells.append(value)
+        sheet.append(cells)
+        used += 1
+
+
+def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> None:
+    """Write the export workbook to `target` (a path or binary file) in constant memory."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    title = _("Messages")
+    sheets = []
+
+    def new_sheet():
+        sheets.append(
+            workbook.create_sheet(title if not sheets else f"{title} ({len(sheets) + 1})")
+        )
+        return sheets[-1]
+
+    _xlsx_rows(new_sheet, queryset, progress)
+    workbook.save(target)
+
+
+def write_messages_csv(queryset: QuerySet[Message], target, progress=None) -> None:
+    """Write the CSV export to `target` (a binary file), as the streamed download has it."""
+    writer = csv.writer(_Echo())
+    target.write("\ufeff".encode())
+    for row in rows_with_totals(queryset, progress):
+        target.write(writer.writerow([_csv_cell(cell) for cell in row]).encode())
+
+
+def messages_xlsx_response(queryset: QuerySet[Message], partner_ic: int) -> FileResponse:
+    # Built on disk, not in memory, then streamed in chunks; the temporary file disappears
+    # when the response is closed.
+    spool = tempfile.TemporaryFile(prefix="export-", suffix=".xlsx")  # noqa: SIM115
+    write_messages_xlsx(queryset, spool)
+    spool.seek(0)
+    return FileResponse(
+        spool,
+        as_attachment=True,
+        filename=export_filename(partner_ic, "xlsx"),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
-    response["Content-Disposition"] = (
-        f'attachment; filename="{export_filename(partner_ic, "xlsx")}"'
-    )
-    return response
 
 
 STATEMENT_FORMATS = ("csv", "xlsx", "pdf")
@@ -164,7 +235,7 @@ def statement_download_response(statement: Statement, fmt: str, actor: str) -> H
     AuditEntry.objects.create(
         partner=statement.partner,
         statement=statement,
-        action="downloaded",
+        action=AuditAction.DOWNLOAD,
         actor=actor,
         detail={"format": fmt, "via": "portal"},
     )

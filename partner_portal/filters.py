@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Channel, Message, MessageType, Partner
 from billing.selectors import accounts_for, messages_for
-from billing.statuses import Status
+from billing.statuses import COUNTED, PENDING, Status
 from partner_portal.forms import MessageFilterForm
 
+
+def _labels(statuses) -> str:
+    return ", ".join(str(s.label) for s in Status if s in statuses)
+
+
+# Group labels name their statuses from statuses.py, so they cannot drift from the rule.
 STATUS_CHOICES = [
-    ("counted", _("counted (sent, delivered, undelivered)")),
-    ("pending", _("pending (not dispatched yet)")),
+    ("counted", format_lazy("{} ({})", _("counted"), lazy(_labels, str)(COUNTED))),
+    ("pending", format_lazy("{} ({})", _("pending"), lazy(_labels, str)(PENDING))),
     *Status.choices,
 ]
+
+
+class MonthInput(forms.DateInput):
+    input_type = "month"
 
 
 class DateInput(forms.DateInput):
@@ -30,6 +42,12 @@ class MessageFilter(django_filters.FilterSet):
     )
     date_to = django_filters.DateFilter(
         label=_("To"), method="skip", widget=DateInput(format="%Y-%m-%d")
+    )
+    period = django_filters.DateFilter(
+        label=_("Billing month"),
+        method="skip",
+        input_formats=["%Y-%m"],
+        widget=MonthInput(format="%Y-%m"),
     )
     status = django_filters.ChoiceFilter(
         label=_("Status"), choices=STATUS_CHOICES, method="skip", empty_label=_("any")
@@ -73,4 +91,13 @@ def message_filter(request, partner: Partner) -> MessageFilter:
     return MessageFilter(data, partner=partner)
 
 
-FILTER_KEYS = ("date_from", "date_to", "status", "account", "message_type", "channel", "phone")
+FILTER_KEYS = (
+    "date_from",
+    "date_to",
+    "period",
+    "status",
+    "account",
+    "message_type",
+    "channel",
+    "phone",
+)

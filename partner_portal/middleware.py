@@ -1,9 +1,25 @@
-"""Request guards that apply to every view (the portal, the callback endpoint, the admin)."""
+"""Middleware for every portal page: nothing a proxy or browser may keep, no NUL characters.
+
+Pages and downloads carry partner data, so every response outside the static files says
+`Cache-Control: no-store` (static files are answered by WhiteNoise before this runs). A request
+holding a NUL character anywhere is answered 400 before any view reads it.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
+
+
+class NoStoreMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        patch_cache_control(response, no_store=True, private=True)
+        return response
 
 
 def _has_nul(data) -> bool:

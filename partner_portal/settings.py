@@ -59,8 +59,13 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "billing",
     "partner_portal",
+    "partner_api",
+    "ninja",  # serves the API docs' Swagger UI from our static files (the CSP allows no CDN)
 ]
 
 MIDDLEWARE = [
@@ -72,8 +77,11 @@ MIDDLEWARE = [
     "partner_portal.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "partner_portal.middleware.NoStoreMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -96,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "partner_portal.context_processors.portal",
             ],
         },
     },
@@ -108,9 +117,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL + a busy timeout let the web server, worker and beat share the embedded database.
+    # WAL + a busy timeout let the web server, worker and beat share the embedded database;
+    # IMMEDIATE transactions take the write lock up front, so a writer waits for another one
+    # instead of failing with "database is locked" when its read snapshot cannot be upgraded.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -121,16 +136,67 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+CSRF_FAILURE_VIEW = "partner_portal.account_views.csrf_failure"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Throttled failed logins (django-axes): lock a username+IP after AXES_FAILURE_LIMIT failures.
+# --- Logins (partner_portal.login_security) -------------------------------------------------
+# Behind a reverse proxy the client's address comes from the proxy's header, never from the
+# socket: TRUSTED_PROXY_COUNT proxies append to X-Forwarded-For (the client is that many entries
+# from the right), or CLIENT_IP_HEADER names a header the proxy sets (e.g. X-Real-IP). Either is
+# believed only from TRUSTED_PROXY_ADDRESSES when that list is set.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")
+TRUSTED_PROXY_ADDRESSES = env_list("TRUSTED_PROXY_ADDRESSES")
+# django-axes: failures are counted per username across addresses and per address across
+# usernames; a browser where the user logged in before (a signed device cookie) is only counted
+# against itself, so a stranger cannot lock a user out of a known device. A lock is short and
+# the lock-out page offers a password reset, which lifts it.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = "partner_portal.login_security.lockout_parameters"
+AXES_CLIENT_IP_CALLABLE = "partner_portal.login_security.client_address"
 AXES_RESET_ON_SUCCESS = True
-AXES_VERBOSE = False
+AXES_VERBOSE = True
+# Security logs name the username and the client address (never the password).
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
+LOGIN_DEVICE_COOKIE_DAYS = env_int("LOGIN_DEVICE_COOKIE_DAYS", 180)
+# Sessions end after SESSION_HOURS (12 by default), and on "log out everywhere".
+SESSION_COOKIE_AGE = int(env_float("SESSION_HOURS", 12) * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_HOURS", 24) * 3600
+INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 7)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Partner Portal")
+# The operators' admin lives under this path (no leading slash).
+ADMIN_PATH = env_str("ADMIN_PATH", "admin/").strip("/") + "/"
+
+# Pages: the messages table never shows more rows than this, whatever ?per_page says.
+PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 50)
+PORTAL_MAX_PAGE_SIZE = env_int("PORTAL_MAX_PAGE_SIZE", 200)
+
+# Exports above these sizes are built by a Celery worker (progress page, download when ready)
+# instead of in the web request; their files are kept EXPORT_KEEP_HOURS.
+EXPORT_BACKGROUND_ROWS = env_int("EXPORT_BACKGROUND_ROWS", 20000)
+EXPORT_BACKGROUND_ROWS_CSV = env_int("EXPORT_BACKGROUND_ROWS_CSV", 100000)
+EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 24)
+
+# Content-Security-Policy (django-csp): everything from our own origin, nothing inline.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LANGUAGE_CODE = "pl"
 LANGUAGES = [("pl", "Polski"), ("en", "English")]
@@ -242,9 +308,19 @@ BILLING_TOTAL_DECIMALS = Decimal("0.01")
 
 # --- E-mail (Email2SMS goes through Django's e-mail backend) ---------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = SERWERSMS_EMAIL2SMS_HOST
-EMAIL_PORT = SERWERSMS_EMAIL2SMS_PORT
+EMAIL_HOST = env_str("EMAIL_HOST", SERWERSMS_EMAIL2SMS_HOST)
+EMAIL_PORT = env_int("EMAIL_PORT", SERWERSMS_EMAIL2SMS_PORT)
 EMAIL_TIMEOUT = int(SERWERSMS_TIMEOUT)
+# Mail to people (password resets, invitations) goes through its own server, never Email2SMS.
+# An empty PORTAL_EMAIL_BACKEND means EMAIL_BACKEND (tests: the in-memory outbox).
+PORTAL_EMAIL_BACKEND = env_str("PORTAL_EMAIL_BACKEND")
+PORTAL_EMAIL_HOST = env_str("PORTAL_EMAIL_HOST", "localhost")
+PORTAL_EMAIL_PORT = env_int("PORTAL_EMAIL_PORT", 25)
+PORTAL_EMAIL_USER = env_str("PORTAL_EMAIL_USER")
+PORTAL_EMAIL_PASSWORD = env_str("PORTAL_EMAIL_PASSWORD")
+PORTAL_EMAIL_USE_TLS = env_bool("PORTAL_EMAIL_USE_TLS", False)
+PORTAL_EMAIL_FILE_PATH = env_str("PORTAL_EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Partner Portal <portal@localhost>")
 
 # --- Celery ------------------------------------------------------------------------------------
 # Embedded default: kombu's file-system transport needs no server (worker and beat share var/).
@@ -270,8 +346,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 if CELERY_BROKER_URL.startswith("filesystem"):
     _broker_dir.mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
-# The shared cache holds the per-account rate limit: Redis when the broker is Redis (or
-# CACHE_URL), else a file cache every process of this machine shares.
+# The shared cache holds the per-account SerwerSMS rate limit and the API's rate-limit counters:
+# Redis when the broker is Redis (or CACHE_URL), else a file cache every process here shares.
 _cache_url = env_str("CACHE_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
@@ -292,10 +368,22 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# --- HTTP API for partner software (partner_api) ---------------------------------------------
+# Requests per API key (django-ninja throttle syntax: "N/s", "N/min", "N/h"), counted in the cache.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+# A reported message sent longer ago than this is refused (its month is long closed).
+API_REPORTED_MAX_AGE_DAYS = env_int("API_REPORTED_MAX_AGE_DAYS", 400)
+# 10,000 reported messages are about 3 MB of JSON; larger bodies answer 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
+# The API's rate-limit counters live in CACHES (above): shared by all processes.
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its start-up banner on every command
+    },
 }

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.core.paginator import Paginator
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Message
+from billing.statuses import Status
+
+from .paging import page_size
 
 
 class MessageTable(tables.Table):
@@ -44,6 +50,16 @@ class MessageTable(tables.Table):
         attrs = {"class": "data-table"}
         empty_text = _("No messages match these filters.")
         order_by = ("-created_at",)
+
+    def paginate(self, paginator_class=Paginator, per_page=None, page=1, *args, **kwargs):
+        # ?per_page is honoured only up to PORTAL_MAX_PAGE_SIZE.
+        return super().paginate(paginator_class, page_size(per_page), page, *args, **kwargs)
+
+    def render_dispatched_at(self, record, value):
+        # An unsent message was never dispatched (its billing month uses the queued time).
+        if record.status == Status.UNSENT:
+            return "—"
+        return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT") if value else "—"
 
     def render_phone(self, record, value):
         url = reverse("message_detail", args=[record.pk])

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils import timezone
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
 from django_tables2 import RequestConfig
 from django_tables2.paginators import LazyPaginator
 
 from billing import selectors
-from billing.commission import parse_period
+from billing.commission import billing_month, parse_period
 from billing.models import Message, Statement
 
-from . import exports
+from . import export_jobs, exports
 from .access import billing_manager_required, get_partner_object_or_404, partner_required
 from .charts import daily_chart
 from .filters import message_filter
+from .paging import page_size
 from .tables import MessageTable
-
-MESSAGES_PER_PAGE = 50
 
 
 @partner_required
@@ -41,7 +41,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
     table = MessageTable(queryset)
     # LazyPaginator never counts the whole table; it only looks one page ahead.
     RequestConfig(
-        request, paginate={"paginator_class": LazyPaginator, "per_page": MESSAGES_PER_PAGE}
+        request, paginate={"paginator_class": LazyPaginator, "per_page": page_size()}
     ).configure(table)
     query = request.GET.copy()
     for key in ("page", "sort"):
@@ -62,8 +62,19 @@ def message_list(request: HttpRequest) -> HttpResponse:
 
 @partner_required
 def message_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    if fmt not in export_jobs.FORMATS:
+        raise Http404("Unknown export format.")
     message_filter_ = message_filter(request, request.partner)
     queryset = message_filter_.qs.order_by("-created_at", "-id")
+    if export_jobs.is_large(queryset, fmt):  # built by a worker; the page shows its progress
+        job = export_jobs.request_export(
+            partner=request.partner,
+            user=request.user,
+            fmt=fmt,
+            query=request.GET.urlencode(),
+            language=translation.get_language(),
+        )
+        return redirect("export_status", job.pk)
     if fmt == "csv":
         return exports.messages_csv_response(queryset, request.partner.ic)
     if fmt == "xlsx":
@@ -80,6 +91,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "message": message,
             "events": message.events.order_by("created_at", "id"),
+            "commission": selectors.message_commission(message),
             "nav": "messages",
         },
     )
@@ -96,12 +108,15 @@ def statement_list(request: HttpRequest) -> HttpResponse:
 
 @partner_required
 def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    statement = get_partner_object_or_404(request, Statement, pk=pk)
+    statement = get_partner_object_or_404(
+        request, Statement.objects.select_related("partner", "opening_credit_from"), pk=pk
+    )
     return render(
         request,
         "portal/statement_detail.html",
         {
             "statement": statement,
+            "payout": statement.payout_or_none,
             "lines": selectors.statement_lines(statement),
             "adjustments": selectors.statement_adjustments(statement),
             "audit": selectors.statement_audit(statement),
@@ -119,26 +134,27 @@ def statement_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     return exports.statement_download_response(statement, fmt, request.user.get_username())
 
 
-def _period_from(request: HttpRequest, today: dt.date) -> dt.date:
-    value = request.GET.get("period", "")
+def _period_from(request: HttpRequest, current: dt.date) -> dt.date:
     try:
-        return parse_period(value)
+        return parse_period(request.GET.get("period", ""))
     except ValueError:
-        return today.replace(day=1)
+        return current
 
 
 @partner_required
 def account_list(request: HttpRequest) -> HttpResponse:
-    today = timezone.localtime(timezone.now(), selectors.billing_zone()).date()
-    period = _period_from(request, today)
+    current = billing_month(timezone.now())
+    period = _period_from(request, current)
     return render(
         request,
         "portal/accounts.html",
         {
             "period": period,
             "previous_period": selectors.previous_month(period),
-            "next_period": selectors.next_month(period) if period < today.replace(day=1) else None,
+            "next_period": selectors.next_month(period) if period < current else None,
             "rows": selectors.account_figures(request.partner, period),
+            "month": selectors.month_figures(request.partner, period),
+            "currency": settings.BILLING_CURRENCY,
             "nav": "accounts",
         },
     )

@@ -58,6 +58,21 @@ class Simulator(AccountsMixin, SendingMixin, ScheduleMixin, ReportsMixin, StateM
     def slow_seconds(self, value: float) -> None:
         self.faults.slow_seconds = float(value)
 
+    def queue_faults(self, names: list[str], slow_seconds: float | None = None) -> None:
+        """Faults for the next HTTP requests of either API, one per request (`/_sim/faults`)."""
+        self.faults.configure("http", queue=list(names))
+        if slow_seconds is not None:
+            self.slow_seconds = slow_seconds
+
+    @property
+    def fault_rate(self) -> float:
+        """The random fault rate of API v2 (see FaultPlan for each channel's own)."""
+        return self.faults.channels["api_v2"].rate
+
+    @fault_rate.setter
+    def fault_rate(self, value: float) -> None:
+        self.faults.configure("http", rate=value)
+
     # --- time -----------------------------------------------------------------------------
 
     def now(self) -> datetime:

@@ -128,3 +128,18 @@ def send_now(celery_eager, django_capture_on_commit_callbacks):
         return [Message.objects.get(pk=m.pk) for m in messages]
 
     return run
+
+
+@pytest.fixture
+def queued_refreshes(monkeypatch):
+    """Run the draft-refresh task in-process where it would be published to the broker."""
+    from billing import tasks
+
+    calls = []
+
+    def delay(*args):
+        calls.append(args)
+        return tasks.refresh_draft_statements.apply(args=args)
+
+    monkeypatch.setattr(tasks.refresh_draft_statements, "delay", delay)
+    return calls

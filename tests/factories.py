@@ -143,5 +143,5 @@ class AuditEntryFactory(factory.django.DjangoModelFactory):
         model = models.AuditEntry
 
     partner = factory.SubFactory(PartnerFactory)
-    action = "built"
+    action = models.AuditAction.BUILD
     actor = "operator"

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from billing.commission import BASES, MESSAGE_TYPES, PERCENT_OF_COST
-from billing.models import Agreement, AgreementTier, AuditEntry, Partner
+from billing.commission import BASES, MESSAGE_TYPES, PERCENT_OF_COST, RATE_DECIMALS
+from billing.models import Agreement, AgreementTier, AuditAction, AuditEntry, Partner
 
 
 def _rate(value, label: str) -> Decimal:
@@ -21,6 +21,10 @@ def _rate(value, label: str) -> Decimal:
         raise ValidationError(f"{label}: {value!r} is not a number.") from None
     if not rate.is_finite() or rate < 0:
         raise ValidationError(f"{label}: a rate cannot be negative, got {value!r}.")
+    if rate.as_tuple().exponent < -RATE_DECIMALS:
+        raise ValidationError(
+            f"{label}: a rate has at most {RATE_DECIMALS} decimals, got {value!r}."
+        )
     return rate
 
 
@@ -87,7 +91,7 @@ def create_agreement(
         )
         AuditEntry.objects.create(
             partner=partner,
-            action="agreement_create",
+            action=AuditAction.AGREEMENT_CREATE,
             actor=actor,
             detail={
                 "version": agreement.version,

@@ -291,29 +291,31 @@ class FaultRun:
         return Message.objects.filter(pk__in=ids).exclude(status=Status.SUBMITTING).count()
 
     def _kill_while_sending(self, ids: list[int], env: dict[str, str]) -> int:
-        """SIGKILL the worker when sending has reached random points, restarting it each time."""
-        marks = sorted(self.rng.uniform(0.05, 0.85) for _ in range(self.kills))
-        kills = 0
+        """SIGKILL the worker at random points of the sending still to do, restarting it each
+        time; kills are spread (at least 2 % of the messages sent between two of them)."""
+        total = len(ids)
+        start = self._progress(ids)
+        span = max(0.0, 0.9 * total - start)
+        marks = sorted(start + self.rng.uniform(0.02, 1.0) * span for _ in range(self.kills))
+        kills, last_kill_at = 0, -total
         deadline = time.monotonic() + self.settle_timeout
         last, still = -1, time.monotonic()
         while marks and time.monotonic() < deadline:
             done = self._progress(ids)
-            if done >= marks[0] * len(ids):
+            stalled = done == last and time.monotonic() - still > 60
+            if (done >= marks[0] and done - last_kill_at >= 0.02 * total) or stalled:
                 time.sleep(self.rng.uniform(0, 0.5))
                 self._kill_worker()
                 kills += 1
-                self.log(f"kill {kills}: SIGKILL with {done}/{len(ids)} sent")
+                self.log(f"kill {kills}: SIGKILL with {done}/{total} sent")
                 marks.pop(0)
+                last_kill_at = done
                 time.sleep(self.rng.uniform(0.5, 2))
                 self._start_worker(env)
+                still = time.monotonic()
                 continue
             if done != last:
                 last, still = done, time.monotonic()
-            elif time.monotonic() - still > 60:
-                marks.pop(0)  # no progress for a minute: kill anyway, at the next chance
-                self._kill_worker()
-                kills += 1
-                self._start_worker(env)
             time.sleep(0.2)
         return kills
 

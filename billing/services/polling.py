@@ -22,7 +22,7 @@ from billing.models import Channel, ClientAccount, EventSource, Message
 from billing.services import email2sms_matching
 from billing.services.status_updates import ApplySummary, StatusChange, apply_status_changes
 from billing.serwersms.types import ReportItem
-from billing.statuses import NOT_FINAL, Status
+from billing.statuses import Status
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +54,10 @@ def pollable(account: ClientAccount, now: datetime):
     """Messages of the account still worth asking about (the outbox's `submitting` excluded:
     the send task settles those)."""
     cutoff = now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
-    return Message.objects.filter(
-        account=account,
-        status__in=[s.value for s in NOT_FINAL if s != Status.SUBMITTING],
-        created_at__gte=cutoff,
+    return (
+        Message.objects.filter(account=account)
+        .pollable(created_since=cutoff)
+        .exclude(status=Status.SUBMITTING)
     )
 
 

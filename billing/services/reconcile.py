@@ -13,9 +13,9 @@ from datetime import date, datetime
 
 from django.db import transaction
 
-from billing.commission import BILLING_ZONE, billing_month, format_period, month_bounds_utc
-from billing.models import AuditEntry, Message, MessageType, Partner
-from billing.statuses import COUNTED, parse_status
+from billing.commission import BILLING_ZONE, billing_month, format_period
+from billing.models import AuditAction, AuditEntry, Message, MessageType, Partner
+from billing.statuses import parse_status
 
 COLUMNS = ("id", "account", "phone", "type", "parts", "status", "dispatched_at")
 MAX_REPORTED_ERRORS = 20
@@ -196,7 +196,6 @@ def reconcile(partner: Partner, period: date, data: bytes | str, *, actor: str) 
     """Compare their rows with our counted messages of the month; record who reconciled."""
     period = period.replace(day=1)
     theirs = parse_partner_billing(data)
-    start, end = month_bounds_utc(period)
     report = ReconcileReport(partner=partner, period=period)
 
     outside = [r for r in theirs if billing_month(r.dispatched_at) != period]
@@ -207,13 +206,12 @@ def reconcile(partner: Partner, period: date, data: bytes | str, *, actor: str) 
             "is this the statement of another month?"
         )
 
-    counted = [s.value for s in COUNTED]
     ours: dict[tuple[str, str], OurRow] = {}
     rows = (
-        Message.objects.filter(
-            partner=partner, dispatched_at__gte=start, dispatched_at__lt=end, status__in=counted
-        )
-        .order_by("dispatched_at", "id")
+        Message.objects.filter(partner=partner)
+        .in_billing_month(period)
+        .counted()
+        .order_by("billing_at", "id")
         .values_list(
             "id",
             "serwersms_id",
@@ -221,7 +219,7 @@ def reconcile(partner: Partner, period: date, data: bytes | str, *, actor: str) 
             "message_type",
             "parts",
             "status",
-            "dispatched_at",
+            "billing_at",
             "phone",
         )
     )
@@ -256,10 +254,9 @@ def reconcile(partner: Partner, period: date, data: bytes | str, *, actor: str) 
             report.missing_ours.append(row)
             continue
         # We know the message but do not count it in this month: say why.
-        if found.dispatched_at is None or billing_month(found.dispatched_at) != period:
-            ours_month = (
-                format_period(billing_month(found.dispatched_at)) if found.dispatched_at else "-"
-            )
+        # Our billing month (OurRow.dispatched_at holds the billing instant, never empty).
+        if billing_month(found.dispatched_at) != period:
+            ours_month = format_period(billing_month(found.dispatched_at))
             report.disagreements.append(
                 Disagreement(
                     row.account,
@@ -308,7 +305,7 @@ def reconcile(partner: Partner, period: date, data: bytes | str, *, actor: str) 
 
     with transaction.atomic():
         AuditEntry.objects.create(
-            partner=partner, action="reconcile", actor=actor, detail=report.summary()
+            partner=partner, action=AuditAction.RECONCILE, actor=actor, detail=report.summary()
         )
     return report
 
@@ -331,7 +328,7 @@ def _look_up(partner: Partner, rows: list[TheirRow]) -> dict[tuple[str, str], Ou
                 "message_type",
                 "parts",
                 "status",
-                "dispatched_at",
+                "billing_at",
                 "phone",
             ):
                 found[(values[2], values[1])] = OurRow(*values)

@@ -43,6 +43,7 @@ from billing.models import (
     validate_ic,
 )
 from billing.phones import PhoneError, normalize_phone
+from billing.services.statements import request_draft_refresh
 from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms import client_for, unique_ids
 from billing.serwersms.errors import SerwerSMSError
@@ -149,6 +150,20 @@ def _unique_ids(unique_id: str | None, count: int) -> list[str]:
         raise SendError(str(exc)) from None
 
 
+def _each_unique_id(given: Sequence[str], count: int) -> list[str]:
+    """One given id per recipient, each in SerwerSMS's alphabet, none twice."""
+    given = list(given)
+    if len(given) != count:
+        raise SendError(f"Give one unique id per recipient: {len(given)} ids for {count}.")
+    try:
+        checked = [unique_ids.check_unique_id(value) for value in given]
+    except unique_ids.UniqueIdError as exc:
+        raise SendError(str(exc)) from None
+    if len(set(checked)) != len(checked):
+        raise SendError("Each recipient needs its own unique id; one is given twice.")
+    return checked
+
+
 def prepare(
     account: ClientAccount | str,
     recipients: Iterable[str] | str,
@@ -156,11 +171,17 @@ def prepare(
     sender: str | None = None,
     channel: str = Channel.API_V2,
     unique_id: str | None = None,
+    *,
+    unique_ids: Sequence[str] | None = None,
 ) -> SendPlan:
-    """Validate everything; SendError with a clear message on the first problem."""
+    """Validate everything; SendError with a clear message on the first problem.
+
+    `unique_ids` gives each recipient its own id (instead of one `unique_id` for all)."""
     if not isinstance(recipients, str):
         recipients = list(recipients or [])
-    texts = [text, sender, unique_id, getattr(account, "name", account)]
+    if unique_ids is not None and unique_id:
+        raise SendError("Give one unique_id for the send or one per recipient, not both.")
+    texts = [text, sender, unique_id, getattr(account, "name", account), *(unique_ids or [])]
     texts += [recipients] if isinstance(recipients, str) else recipients
     if any(isinstance(t, str) and "\x00" in t for t in texts):
         raise SendError("NUL characters are not allowed in a message, phone, sender or id.")
@@ -212,7 +233,11 @@ def prepare(
         size=size,
         sender=sender,
         message_type=MessageType.FULL if sender else MessageType.ECO,
-        unique_ids=_unique_ids(unique_id, len(phones)),
+        unique_ids=(
+            _each_unique_id(unique_ids, len(phones))
+            if unique_ids is not None
+            else _unique_ids(unique_id, len(phones))
+        ),
         text_digest=text_digest(text),
         given_unique_id=str(unique_id or "").strip(),
     )
@@ -309,6 +334,7 @@ def send_sms(
     channel: str = Channel.API_V2,
     unique_id: str | None = None,
     *,
+    unique_ids: Sequence[str] | None = None,
     wait: float | None = None,
 ) -> list[Message]:
     """Write one `submitting` Message per recipient and queue their send; in order.
@@ -318,9 +344,10 @@ def send_sms(
     `submitting` unless `wait` seconds were given and a worker finished sooner (then `queued`,
     or `unsent` with the reason). Raises SendError (nothing written, nothing sent) for bad input
     or a reused unique id that does not match; a repeated identical call returns the first
-    messages and queues nothing new. SerwerSMS failures never raise here.
+    messages and queues nothing new. SerwerSMS failures never raise here. `unique_ids` gives
+    each recipient its own id (the HTTP API's per-recipient ids), instead of `unique_id`.
     """
-    plan = prepare(account, recipients, text, sender, channel, unique_id)
+    plan = prepare(account, recipients, text, sender, channel, unique_id, unique_ids=unique_ids)
     earlier = _existing(plan)
     if earlier is not None:
         return _wait_for(earlier, wait)
@@ -329,6 +356,7 @@ def send_sms(
             messages = _create(plan, timezone.now())
             ids = [m.pk for m in messages]
             transaction.on_commit(lambda: _queue_send_task(ids))
+            request_draft_refresh(messages)  # the drafts show them as pending at once
     except IntegrityError:
         # A concurrent call with the same unique id won the race: answer as it did.
         earlier = _existing(plan)

@@ -1,19 +1,23 @@
 """Monthly statements: build or rebuild drafts, carry late changes as adjustments, close.
 
 A closed statement never changes (model guards and database triggers); a late status change of
-one of its messages becomes an Adjustment on the partner's next open (draft) statement.
+one of its messages becomes an Adjustment on the partner's next open (draft) statement, and a
+negative balance becomes a credit the next statement opens with. Drafts follow every status
+change: status services call `request_draft_refresh`, a task rebuilds the affected drafts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import (
     BigIntegerField,
@@ -21,13 +25,14 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    Max,
     OuterRef,
     Q,
-    Sum,
     Value,
     When,
 )
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 
 from billing.commission import (
     ZERO,
@@ -36,27 +41,36 @@ from billing.commission import (
     Tier,
     VersionPicker,
     VersionSpan,
+    billing_instant,
+    billing_month,
     can_close,
     date_range_utc,
-    forecast_amount,
     format_period,
     message_amount,
     month_bounds_utc,
+    next_month,
+    present_statement,
     review_window_end,
-    round_total,
+    vat_split,
 )
 from billing.models import (
     Adjustment,
     Agreement,
+    AuditAction,
     AuditEntry,
     Message,
     Partner,
+    Payout,
+    PayoutStatus,
+    StaffRole,
     Statement,
     StatementItem,
     StatementLine,
     StatementStatus,
 )
-from billing.statuses import COUNTED, PENDING, Status
+from billing.statuses import BillingClass, billing_class
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 5000
 AUDIT_DETAIL_LIMIT = 200  # adjustments listed one by one in an audit entry; the rest summed
@@ -90,6 +104,16 @@ class _Versions:
     terms: dict[int, Terms] = field(default_factory=dict)
 
 
+def terms_of(agreement: Agreement) -> Terms:
+    """An Agreement (with its tiers) as the pure commission terms."""
+    return Terms(
+        basis=agreement.basis,
+        rates=Rates.of(agreement),
+        tiers=tuple(Tier(t.from_volume, Rates.of(t)) for t in agreement.tiers.all()),
+        ref=agreement.pk,
+    )
+
+
 def _versions(partner: Partner, start: datetime, end: datetime) -> _Versions:
     """The agreement versions of a partner valid at some point of [start, end)."""
     spans, terms = [], {}
@@ -98,24 +122,19 @@ def _versions(partner: Partner, start: datetime, end: datetime) -> _Versions:
         span_start, span_end = date_range_utc(agreement.valid_from, agreement.valid_to)
         if span_start >= end or (span_end is not None and span_end <= start):
             continue
-        version = Terms(
-            basis=agreement.basis,
-            rates=Rates.of(agreement),
-            tiers=tuple(Tier(t.from_volume, Rates.of(t)) for t in agreement.tiers.all()),
-            ref=agreement.pk,
-        )
+        version = terms_of(agreement)
         spans.append(VersionSpan(span_start, span_end, version))
         terms[agreement.pk] = version
     return _Versions(VersionPicker(spans), terms)
 
 
 def _agreement_expression(versions: _Versions):
-    """SQL CASE giving the agreement id valid at a message's dispatch time (for aggregates)."""
+    """SQL CASE giving the agreement id valid at a message's billing time (for aggregates)."""
     whens = []
     for span in versions.picker.spans:
-        condition = Q(dispatched_at__gte=span.start)
+        condition = Q(billing_at__gte=span.start)
         if span.end is not None:
-            condition &= Q(dispatched_at__lt=span.end)
+            condition &= Q(billing_at__lt=span.end)
         whens.append(When(condition, then=Value(span.terms.ref)))
     if not whens:
         return Value(None, output_field=BigIntegerField())
@@ -129,10 +148,7 @@ def _billed_on_closed_statement():
 
 
 def partners_for_period(period: date):
-    start, end = month_bounds_utc(period)
-    month_traffic = Message.objects.filter(
-        partner_id=OuterRef("pk"), dispatched_at__gte=start, dispatched_at__lt=end
-    )
+    month_traffic = Message.objects.filter(partner_id=OuterRef("pk")).in_billing_month(period)
     return Partner.objects.filter(
         Q(is_active=True) | Exists(month_traffic) | Q(statements__period=period)
     ).distinct()
@@ -164,10 +180,12 @@ def build_statement(
         start, end = month_bounds_utc(period)
         versions = _versions(partner, start, end)
         lines: dict[tuple, _Line] = defaultdict(_Line)
-        _add_counted(statement, partner, start, end, versions, lines, progress)
-        _add_not_counted(partner, start, end, versions, lines)
-        adjustments = _adjustments_for(statement)
+        counted = _add_counted(statement, partner, period, versions, lines, progress)
+        _add_not_counted(partner, period, versions, lines, counted)
+        carried_from = _closed_months_carried_by(statement)
+        adjustments = [a for closed in carried_from for a in _late_changes(statement, closed)]
         Adjustment.objects.bulk_create(adjustments, batch_size=CHUNK_SIZE)
+        credit_from, opening_credit = _opening_credit(statement, carried_from)
 
         StatementLine.objects.bulk_create(
             [
@@ -197,7 +215,13 @@ def build_statement(
         statement.commission = sum((v.commission for v in values), ZERO)
         statement.forecast_commission = sum((v.forecast for v in values), ZERO)
         statement.adjustments_total = sum((a.amount for a in adjustments), ZERO)
-        statement.total = round_total(statement.commission + statement.adjustments_total)
+        _set_printed_figures(
+            statement,
+            [v.commission for v in values],
+            [a.amount for a in adjustments],
+            opening_credit,
+            credit_from,
+        )
         statement.checksum = ""
         statement.built_at = timezone.now()
         statement.save()
@@ -205,27 +229,68 @@ def build_statement(
     return BuildResult(statement, adjustments=len(adjustments))
 
 
-def _add_counted(statement, partner, start, end, versions, lines, progress) -> None:
-    """Stream the counted messages in dispatch order: tiers follow the month's running count."""
+def statement_number(partner: Partner, period: date) -> str:
+    """The statement's number: one per partner and month, e.g. PP/5001/2026/10."""
+    return f"PP/{partner.ic}/{period:%Y/%m}"
+
+
+def _set_printed_figures(statement, line_amounts, adjustment_amounts, opening, credit_from):
+    """Rounding line, credit carried forward, payable total and VAT, as the document prints."""
+    shown = present_statement(line_amounts, adjustment_amounts, opening)
+    statement.printed_commission = sum(shown.lines, ZERO)
+    statement.printed_adjustments = sum(shown.adjustments, ZERO)
+    statement.opening_credit = shown.opening_credit
+    statement.opening_credit_from = credit_from
+    statement.rounding = shown.rounding
+    statement.carried_forward = shown.carried_forward
+    statement.total = shown.total
+    statement.vat_rate = statement.partner.vat_rate
+    split = vat_split(shown.total, statement.vat_rate)
+    statement.vat, statement.gross = split.vat, split.gross
+    statement.number = statement_number(statement.partner, statement.period)
+
+
+def _opening_credit(draft: Statement, carried_from: list[Statement]):
+    """The credit (negative balance) of closed months this draft follows, not yet used up.
+
+    A closed month's credit lands once, on the next open statement (like its adjustments); a
+    statement that opened with a credit used up every credit of the months before its source.
+    """
+    used_up = Statement.objects.filter(
+        partner_id=draft.partner_id,
+        status=StatementStatus.CLOSED,
+        opening_credit_from__isnull=False,
+    ).aggregate(last=Max("opening_credit_from__period"))["last"]
+    sources = [
+        s
+        for s in carried_from
+        if s.carried_forward > ZERO and (used_up is None or s.period > used_up)
+    ]
+    if not sources:
+        return None, ZERO
+    return sources[-1], -sum((s.carried_forward for s in sources), ZERO)
+
+
+def _add_counted(statement, partner, period, versions, lines, progress) -> int:
+    """Stream the counted messages in billing order: tiers follow the month's running count.
+
+    Returns how many were counted (pending messages rank after them in the forecast)."""
     rows = (
-        Message.objects.filter(
-            partner=partner,
-            dispatched_at__gte=start,
-            dispatched_at__lt=end,
-            status__in=[s.value for s in COUNTED],
-        )
+        Message.objects.filter(partner=partner)
+        .in_billing_month(period)
+        .counted()
         # A message already on another closed statement is billed; changes go via adjustments.
         .exclude(Exists(_billed_on_closed_statement()))
-        .order_by("dispatched_at", "id")
-        .values_list("id", "account_id", "message_type", "parts", "cost", "status", "dispatched_at")
+        .order_by("billing_at", "id")
+        .values_list("id", "account_id", "message_type", "parts", "cost", "status", "billing_at")
     )
     ordinal = 0
     batch: list[StatementItem] = []
-    for message_id, account_id, message_type, parts, cost, status, dispatched_at in rows.iterator(
+    for message_id, account_id, message_type, parts, cost, status, billing_at in rows.iterator(
         chunk_size=CHUNK_SIZE
     ):
         ordinal += 1
-        terms = versions.picker.at(dispatched_at)
+        terms = versions.picker.at(billing_at)
         if terms is None:
             rate, amount, agreement_id = ZERO, ZERO, None
         else:
@@ -257,37 +322,42 @@ def _add_counted(statement, partner, start, end, versions, lines, progress) -> N
         StatementItem.objects.bulk_create(batch)
         if progress:
             progress(len(batch))
+    return ordinal
 
 
-def _add_not_counted(partner, start, end, versions, lines) -> None:
-    """Pending (forecast) and unsent figures, aggregated in the database."""
-    pending = Q(status__in=[s.value for s in PENDING])
-    rows = (
-        Message.objects.filter(partner=partner, dispatched_at__gte=start, dispatched_at__lt=end)
-        .exclude(status__in=[s.value for s in COUNTED])
+def _add_not_counted(partner, period, versions, lines, counted: int) -> None:
+    """Unsent figures aggregated in the database; pending ones priced as a forecast.
+
+    Pending messages rank after the month's counted ones, in billing order, so each is priced
+    with the tier it would reach once dispatched."""
+    month = Message.objects.filter(partner=partner).in_billing_month(period)
+    unsent = (
+        month.unsent()
         .annotate(agreement_ref=_agreement_expression(versions))
         .order_by()
         .values("account_id", "message_type", "agreement_ref")
-        .annotate(
-            pending=Count("id", filter=pending),
-            unsent=Count("id", filter=Q(status=Status.UNSENT)),
-            pending_parts=Sum("parts", filter=pending),
-            pending_cost=Sum("cost", filter=pending),
-        )
+        .annotate(unsent=Count("id"))
     )
-    for row in rows:
-        line = lines[(row["account_id"], row["message_type"], row["agreement_ref"])]
-        line.pending_messages += row["pending"]
-        line.unsent_messages += row["unsent"]
-        terms = versions.terms.get(row["agreement_ref"])
-        if terms is not None and row["pending"]:
-            line.forecast += forecast_amount(
-                terms.basis,
-                terms.rates.for_type(row["message_type"]),
-                row["pending"],
-                row["pending_parts"] or 0,
-                row["pending_cost"],
-            )
+    for row in unsent:
+        lines[
+            (row["account_id"], row["message_type"], row["agreement_ref"])
+        ].unsent_messages += row["unsent"]
+    pending = (
+        month.pending()
+        .order_by("billing_at", "id")
+        .values_list("account_id", "message_type", "parts", "cost", "billing_at")
+    )
+    ordinal = counted
+    for account_id, message_type, parts, cost, billing_at in pending.iterator(
+        chunk_size=CHUNK_SIZE
+    ):
+        ordinal += 1
+        terms = versions.picker.at(billing_at)
+        line = lines[(account_id, message_type, terms.ref if terms else None)]
+        line.pending_messages += 1
+        if terms is not None:
+            rate = terms.rate(message_type, ordinal)
+            line.forecast += message_amount(terms.basis, rate, parts, cost)
 
 
 # --- adjustments ---------------------------------------------------------------------------
@@ -303,16 +373,8 @@ def _closed_months_carried_by(draft: Statement) -> list[Statement]:
     return [c for c in closed if not any(c.period < p for p in open_periods)]
 
 
-def _adjustments_for(draft: Statement) -> list[Adjustment]:
-    adjustments: list[Adjustment] = []
-    for closed in _closed_months_carried_by(draft):
-        adjustments.extend(_late_changes(draft, closed))
-    return adjustments
-
-
 def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
     """What changed in a closed month since it was billed (its items plus earlier adjustments)."""
-    counted = {s.value for s in COUNTED}
     prior = Adjustment.objects.filter(
         message__partner_id=closed.partner_id,
         original_period=closed.period,
@@ -370,7 +432,11 @@ def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
         chunk_size=CHUNK_SIZE
     ):
         seen.add(message_id)
-        current = message_amount(basis, rate, parts, cost) if basis and status in counted else ZERO
+        current = (
+            message_amount(basis, rate, parts, cost)
+            if basis and billing_class(status) == BillingClass.COUNTED
+            else ZERO
+        )
         billed = amount + billed_adjustments.get(message_id, ZERO)
         if current != billed:
             reason = f"late change of a message billed in {format_period(closed.period)}"
@@ -380,23 +446,20 @@ def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
     start, end = month_bounds_utc(closed.period)
     versions = _versions(closed.partner, start, end)
     late = (
-        Message.objects.filter(
-            partner_id=closed.partner_id,
-            dispatched_at__gte=start,
-            dispatched_at__lt=end,
-            status__in=counted,
-        )
+        Message.objects.filter(partner_id=closed.partner_id)
+        .in_billing_month(closed.period)
+        .counted()
         .exclude(Exists(_billed_on_closed_statement()))
-        .order_by("dispatched_at", "id")
-        .values_list("id", "message_type", "parts", "cost", "status", "dispatched_at")
+        .order_by("billing_at", "id")
+        .values_list("id", "message_type", "parts", "cost", "status", "billing_at")
     )
     ordinal = closed.counted_messages  # late messages rank after those billed at close
-    for message_id, message_type, parts, cost, status, dispatched_at in late.iterator(
+    for message_id, message_type, parts, cost, status, billing_at in late.iterator(
         chunk_size=CHUNK_SIZE
     ):
         seen.add(message_id)
         ordinal += 1
-        terms = versions.picker.at(dispatched_at)
+        terms = versions.picker.at(billing_at)
         current = (
             message_amount(terms.basis, terms.rate(message_type, ordinal), parts, cost)
             if terms
@@ -424,13 +487,13 @@ def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]
         AuditEntry(
             partner_id=statement.partner_id,
             statement=statement,
-            action="build",
+            action=AuditAction.BUILD,
             actor=actor,
             detail={
                 "period": format_period(statement.period),
                 "counted_messages": statement.counted_messages,
-                "commission": str(statement.commission),
-                "adjustments_total": str(statement.adjustments_total),
+                "commission": str(statement.printed_commission),
+                "adjustments_total": str(statement.printed_adjustments),
                 "total": str(statement.total),
             },
         )
@@ -440,7 +503,7 @@ def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]
             AuditEntry(
                 partner_id=statement.partner_id,
                 statement=statement,
-                action="adjust",
+                action=AuditAction.ADJUST,
                 actor=actor,
                 detail={
                     "count": len(adjustments),
@@ -462,9 +525,9 @@ def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]
 
 
 def _canonical(value) -> str:
-    # Databases hand decimals back with differing exponents: fix them at 4 places.
+    # Databases hand decimals back with differing exponents: fix them at the stored places.
     if isinstance(value, Decimal):
-        return f"{value:.4f}"
+        return f"{value:.12f}"
     return str(value)
 
 
@@ -491,14 +554,18 @@ def statement_checksum(statement: Statement) -> str:
         "message_id", "original_period", "old_status", "new_status", "amount"
     ):
         digest.update(("A|" + "|".join(_canonical(v) for v in row) + "\n").encode())
-    digest.update(
-        "T|{}|{}|{}\n".format(
-            *(
-                _canonical(Decimal(v))
-                for v in (statement.commission, statement.adjustments_total, statement.total)
-            )
-        ).encode()
+    totals = (
+        statement.commission,
+        statement.adjustments_total,
+        statement.opening_credit,
+        statement.rounding,
+        statement.carried_forward,
+        statement.total,
+        statement.vat,
+        statement.gross,
     )
+    digest.update(("T|" + "|".join(_canonical(Decimal(v)) for v in totals) + "\n").encode())
+    digest.update(f"N|{statement.number}|{statement.vat_rate}\n".encode())
     return digest.hexdigest()
 
 
@@ -540,11 +607,192 @@ def close_statement(
         AuditEntry.objects.create(
             partner=partner,
             statement=statement,
-            action="close",
+            action=AuditAction.CLOSE,
             actor=actor,
-            detail={"period": format_period(period), "checksum": statement.checksum},
+            detail={
+                "period": format_period(period),
+                "number": statement.number,
+                "total": str(statement.total),
+                "checksum": statement.checksum,
+            },
         )
+        statement_id = statement.pk
+        transaction.on_commit(lambda: notify_billing_managers(statement_id))
     return CloseResult(statement, changed=True)
+
+
+def billing_manager_emails(partner: Partner) -> list[str]:
+    return sorted(
+        {
+            email
+            for email in partner.staff.filter(
+                role=StaffRole.BILLING_MANAGER, user__is_active=True
+            ).values_list("user__email", flat=True)
+            if email
+        }
+    )
+
+
+def notify_billing_managers(statement_id: int) -> int:
+    """E-mail the partner's billing managers that a statement was closed; returns how many.
+
+    Written in the portal's default language (Polish). A mail failure is logged and recorded,
+    never undoes the closing. Safe to call twice (sends twice: callers call it once, on commit).
+    """
+    statement = Statement.objects.select_related("partner").get(pk=statement_id)
+    recipients = billing_manager_emails(statement.partner)
+    if not recipients:
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {"statement": statement, "base_url": settings.PUBLIC_BASE_URL.rstrip("/")}
+        subject = render_to_string("billing/statement_closed_subject.txt", context).strip()
+        body = render_to_string("billing/statement_closed_email.txt", context)
+    from partner_portal.mail import portal_connection  # mail to people, never via Email2SMS
+
+    try:
+        send_mail(
+            subject,
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            recipients,
+            connection=portal_connection(),
+        )
+        outcome = {"recipients": recipients}
+    except Exception as exc:  # noqa: BLE001 - any mail failure is reported, the close stands
+        logger.warning("statement %s: closing mail not sent: %s", statement.pk, exc)
+        outcome = {"recipients": recipients, "error": str(exc)[:200]}
+    AuditEntry.objects.create(
+        partner=statement.partner,
+        statement=statement,
+        action=AuditAction.NOTIFY,
+        actor="system",
+        detail=outcome,
+    )
+    return 0 if "error" in outcome else len(recipients)
+
+
+# --- payouts -----------------------------------------------------------------------------------
+
+
+def set_payout(
+    statement: Statement,
+    *,
+    status: str,
+    actor: str,
+    invoiced_on: date | None = None,
+    paid_on: date | None = None,
+    invoice_number: str = "",
+) -> Payout:
+    """Record that a closed statement was invoiced or paid (operators, in the admin).
+
+    Raises StatementError for a draft, an unknown state or missing/contradicting dates; a
+    second call with the same values changes nothing but the audit trail.
+    """
+    if not statement.is_closed:
+        raise StatementError("Only a closed statement can be invoiced or paid.")
+    if status not in PayoutStatus.values:
+        raise StatementError(f"Unknown payout state {status!r}.")
+    if status == PayoutStatus.INVOICED and invoiced_on is None:
+        raise StatementError("An invoiced statement needs the invoice date.")
+    if status == PayoutStatus.PAID and paid_on is None:
+        raise StatementError("A paid statement needs the payment date.")
+    if invoiced_on and paid_on and paid_on < invoiced_on:
+        raise StatementError("The payment date is before the invoice date.")
+    with transaction.atomic():
+        payout, _created = Payout.objects.update_or_create(
+            statement=statement,
+            defaults={
+                "status": status,
+                "invoiced_on": invoiced_on,
+                "paid_on": paid_on,
+                "invoice_number": invoice_number,
+                "updated_by": actor,
+                "updated_at": timezone.now(),
+            },
+        )
+        AuditEntry.objects.create(
+            partner_id=statement.partner_id,
+            statement=statement,
+            action=AuditAction.PAYOUT,
+            actor=actor,
+            detail={
+                "status": status,
+                "invoiced_on": invoiced_on.isoformat() if invoiced_on else "",
+                "paid_on": paid_on.isoformat() if paid_on else "",
+                "invoice_number": invoice_number,
+            },
+        )
+    return payout
+
+
+# --- fresh drafts ------------------------------------------------------------------------------
+
+
+def request_draft_refresh(messages: Iterable[Message]) -> None:
+    """Have the drafts these messages touch rebuilt once the caller's transaction commits.
+
+    The one hook status services call after applying a batch of status changes (poll pass,
+    callback, send answer). Queues one task per partner; the task skips drafts already built
+    after the request, so a burst of batches costs one rebuild.
+    """
+    periods: dict[int, set[str]] = defaultdict(set)
+    for message in messages:
+        instant = billing_instant(message.dispatched_at, message.created_at)
+        periods[message.partner_id].add(format_period(billing_month(instant)))
+    if not periods:
+        return
+    requested_at = timezone.now().isoformat()
+
+    def enqueue() -> None:
+        from billing import tasks
+
+        for partner_id, months in periods.items():
+            try:
+                tasks.refresh_draft_statements.delay(partner_id, sorted(months), requested_at)
+            except Exception:  # noqa: BLE001 - the broker being down must not fail a status change
+                logger.exception("could not queue the draft refresh of partner %s", partner_id)
+
+    transaction.on_commit(enqueue)
+
+
+def refresh_draft_statements(
+    partner: Partner, periods: Iterable[date], *, requested_at: datetime | None = None
+) -> list[Statement]:
+    """Rebuild the partner's drafts for these months and every other open draft it has (late
+    changes of closed months land there). Drafts built after `requested_at` are skipped.
+    Closed months are left alone. Safe to run twice or concurrently (build locks the row)."""
+    closed = set(
+        Statement.objects.filter(partner=partner, status=StatementStatus.CLOSED).values_list(
+            "period", flat=True
+        )
+    )
+    wanted = set()
+    for period in {p.replace(day=1) for p in periods}:
+        # A change in a closed month lands on the first open month after it: make sure it exists.
+        while period in closed:
+            period = next_month(period)
+        wanted.add(period)
+    wanted |= set(
+        Statement.objects.filter(partner=partner, status=StatementStatus.DRAFT).values_list(
+            "period", flat=True
+        )
+    )
+    rebuilt = []
+    for period in sorted(wanted):
+        existing = Statement.objects.filter(partner=partner, period=period).first()
+        if existing is not None and existing.is_closed:
+            continue
+        if (
+            existing is not None
+            and requested_at is not None
+            and existing.built_at is not None
+            and existing.built_at >= requested_at
+        ):
+            continue
+        result = build_statement(partner, period, actor="system")
+        if not result.skipped_closed:
+            rebuilt.append(result.statement)
+    return rebuilt
 
 
 def audit_trail(statement: Statement):

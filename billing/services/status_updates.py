@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import ClientAccount, EventSource, Message, StatusEvent
+from billing.services.statements import request_draft_refresh
 from billing.serwersms.types import ReportItem
 from billing.statuses import Outcome, Status, decide, parse_status
 
@@ -144,8 +145,9 @@ def _time_window(message: Message, now: datetime) -> tuple[datetime, datetime]:
     slack = timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS)
     before = slack
     if message.channel == "reported":
-        # Partner software reports messages it sent earlier, up to the polling age.
-        before += timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
+        # Partner software reports messages it sent earlier (the API's own age limit).
+        days = getattr(settings, "API_REPORTED_MAX_AGE_DAYS", settings.STATUS_POLL_MAX_AGE_DAYS)
+        before += timedelta(days=days)
     return message.created_at - before, now + slack
 
 
@@ -262,6 +264,7 @@ def apply_status_changes(
             m.pk: m for m in Message.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }
         dirty: dict[int, Message] = {}
+        billed: dict[int, Message] = {}  # status, parts, cost or times changed: drafts follow
         events: list[StatusEvent] = []
         ignored: list[tuple[Message, str, str, datetime | None]] = []
         for change in changes:
@@ -323,6 +326,7 @@ def apply_status_changes(
             filled, disagreements = _fill(message, item, moves=moves)
             if filled:
                 dirty[message.pk] = message
+                billed[message.pk] = message
             for disagreement in disagreements:
                 ignored.append((message, reported, f"disagrees: {disagreement}", None))
             if outcome == Outcome.SAME:
@@ -337,6 +341,7 @@ def apply_status_changes(
                 (change.error_message or "")[:255] if new == Status.UNSENT else ""
             )
             dirty[message.pk] = message
+            billed[message.pk] = message
             events.append(
                 StatusEvent(
                     message=message,
@@ -360,6 +365,9 @@ def apply_status_changes(
             write_messages(list(dirty.values()))
         if events:
             StatusEvent.objects.bulk_create(events, batch_size=BULK_BATCH_SIZE)
+        # Work that must follow every change joins here, in the same transaction: the money
+        # side's draft statements (queued on commit).
+        request_draft_refresh(billed.values())
     return summary
 
 

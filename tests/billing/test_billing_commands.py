@@ -55,6 +55,8 @@ def test_build_close_export_reconcile(partner, tmp_path):
         "xlsx",
         "--output",
         str(output),
+        "--language",
+        "en",
     )
     assert load_workbook(output)["Messages"].max_row == 2
     assert AuditEntry.objects.filter(partner=partner, action="export").exists()

@@ -40,8 +40,8 @@ def test_per_part_amount_multiplies_the_rate_by_the_parts():
 
 
 def test_percent_of_cost_takes_the_percentage_of_the_message_cost():
-    # 7.5 % of 0.1650 PLN = 0.012375 -> 0.0124 (half-up at 4 decimals)
-    assert message_amount(PERCENT_OF_COST, D("7.5"), parts=1, cost=D("0.1650")) == D("0.0124")
+    # 7.5 % of 0.1650 PLN = 0.012375, kept exact: rounding happens once, at the total
+    assert message_amount(PERCENT_OF_COST, D("7.5"), parts=1, cost=D("0.1650")) == D("0.012375")
 
 
 def test_percent_of_unknown_cost_earns_nothing():

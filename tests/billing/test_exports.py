@@ -57,41 +57,57 @@ def statement():
 
 def test_neutralise():
     assert neutralise("=1+1") == "'=1+1"
-    assert neutralise("+48") == "'+48"
+    assert neutralise("+48") == "+48"  # a phone, not a formula
+    assert neutralise("+48+cmd") == "'+48+cmd"
     assert neutralise("-x") == "'-x"
     assert neutralise("@a") == "'@a"
     assert neutralise("ok") == "ok"
     assert neutralise(Decimal("-1")) == Decimal("-1")
 
 
-def _sections(text):
+def _sections(text, delimiter=","):
     sections, name = {}, None
-    for record in csv.reader(io.StringIO(text)):
+    for record in csv.reader(io.StringIO(text), delimiter=delimiter):
         if record and record[0].startswith("# "):
             name = record[0][2:]
             sections[name] = []
         elif record:
-            sections[name].append(record)
+            sections.setdefault(name, []).append(record)
     return sections
 
 
 def test_csv_export_lists_summary_lines_adjustments_and_every_counted_message(statement):
-    content, content_type, filename = render_statement(statement, "csv")
+    content, content_type, filename = render_statement(statement, "csv", "en")
     assert content_type.startswith("text/csv") and filename == "statement-4242-2024-10.csv"
     sections = _sections(content.decode("utf-8-sig"))
-    summary = dict(sections["summary"])
-    assert summary["partner"] == "Żółta Łódź sp. z o.o."
-    assert summary["ic"] == "4242" and summary["period"] == "2024-10"
-    assert summary["total"] == "0.04"  # 0.01 + 0.02 + adjustment 0.01
-    header, *messages = sections["messages"]
-    assert header[:3] == ["message_id", "serwersms_id", "account"]
+    title = next(iter(sections))
+    assert title == "Commission statement PP/4242/2024/10 for October 2024"
+    summary = dict(sections[title])
+    assert summary["Partner"] == "Żółta Łódź sp. z o.o."
+    assert summary["Partner id (ic)"] == "4242" and summary["Period"] == "2024-10"
+    assert summary["Statement number"] == "PP/4242/2024/10"
+    # Printed figures add up: 0.03 commission + 0.01 adjustment + 0.00 rounding = 0.04.
+    assert (summary["Commission"], summary["Adjustments"]) == ("0.03", "0.01")
+    assert (summary["Rounding"], summary["Total"]) == ("0.00", "0.04")
+    header, *messages = sections["Counted messages"]
+    assert header[:3] == ["Message id", "SerwerSMS id", "Client account"]
     by_id = {m[1]: m for m in messages}
     assert set(by_id) == {"'-abc", "plain"}  # unsent is not listed; text neutralised
     assert by_id["'-abc"][2] == '\'=HYPERLINK("x")'
     assert by_id["'-abc"][6] == "2024-10-31 23:30:00"  # Europe/Warsaw
     assert by_id["'-abc"][7] == "0.0100"
-    _, adjustment = sections["adjustments"]
-    assert adjustment[1] == "'@late" and adjustment[2] == "2024-09" and adjustment[7] == "0.0100"
+    _, adjustment = sections["Adjustments"]
+    assert adjustment[1] == "'@late" and adjustment[2] == "2024-09" and adjustment[7] == "0.01"
+
+
+def test_polish_csv_has_polish_labels_month_names_and_decimal_commas(statement):
+    content, _, _ = render_statement(statement, "csv", "pl")
+    sections = _sections(content.decode("utf-8-sig"), delimiter=";")
+    title = next(iter(sections))
+    assert "październik 2024" in title.lower()
+    summary = dict(sections[title])
+    assert summary["Razem"] == "0,04"
+    assert summary["Prowizja"] == "0,03"
 
 
 def test_streamed_csv_equals_the_rendered_one(statement):
@@ -100,27 +116,29 @@ def test_streamed_csv_equals_the_rendered_one(statement):
 
 
 def test_xlsx_export_parses_back(statement):
-    content, content_type, filename = render_statement(statement, "xlsx")
+    content, content_type, filename = render_statement(statement, "xlsx", "en")
     assert filename.endswith(".xlsx") and "spreadsheetml" in content_type
     workbook = load_workbook(io.BytesIO(content))
     assert workbook.sheetnames == ["Summary", "Lines", "Adjustments", "Messages"]
     summary = {r[0]: r[1] for r in workbook["Summary"].iter_rows(min_row=2, values_only=True)}
-    assert summary["partner"] == "Żółta Łódź sp. z o.o." and summary["total"] == pytest.approx(0.04)
+    assert summary["Partner"] == "Żółta Łódź sp. z o.o." and summary["Total"] == pytest.approx(0.04)
     messages = list(workbook["Messages"].iter_rows(min_row=2, values_only=True))
     assert sorted(m[1] for m in messages) == ["'-abc", "plain"]
     assert all(m[2] == '\'=HYPERLINK("x")' for m in messages)
     assert sum(m[7] for m in messages) == pytest.approx(0.03)
     adjustments = list(workbook["Adjustments"].iter_rows(min_row=2, values_only=True))
     assert len(adjustments) == 1 and adjustments[0][7] == pytest.approx(0.01)
+    polish = load_workbook(io.BytesIO(render_statement(statement, "xlsx", "pl")[0]))
+    assert polish.sheetnames[0] == "Podsumowanie"
 
 
 def test_pdf_export_is_a_readable_document(statement):
-    content, content_type, filename = render_statement(statement, "pdf")
+    content, content_type, filename = render_statement(statement, "pdf", "en")
     assert content.startswith(b"%PDF") and content_type == "application/pdf"
     assert filename == "statement-4242-2024-10.pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
     assert "Żółta Łódź sp. z o.o." in text
-    assert "4242" in text and "2024-10" in text and "Adjustments" in text
+    assert "4242" in text and "October 2024" in text and "Adjustments" in text
 
 
 def test_unknown_format_is_refused(statement):

@@ -113,10 +113,10 @@ def test_percent_of_cost_statement_hand_worked():
     )
     account = ClientAccountFactory(partner=partner)
     send(account, oct_day(1), cost=D("0.1650"))  # 10 % -> 0.0165
-    send(account, oct_day(2), cost=D("0.3305"))  # 10 % -> 0.03305 -> 0.0331 (half-up)
+    send(account, oct_day(2), cost=D("0.3305"))  # 10 % -> 0.03305, kept exact
     statement = build_statement(partner, OCT, actor="test").statement
-    assert sorted(statement.items.values_list("amount", flat=True)) == [D("0.0165"), D("0.0331")]
-    assert statement.commission == D("0.0496")
+    assert sorted(statement.items.values_list("amount", flat=True)) == [D("0.0165"), D("0.03305")]
+    assert statement.commission == D("0.04955")  # exact; rounded once, at the total
     assert statement.total == D("0.05")
 
 

@@ -144,8 +144,8 @@ def test_partner_staff_use_the_portal(page, live_server, alpha, beta):
 
     # Dashboard with its server-side chart.
     assert page.locator("h1").first.inner_text() == "Dashboard"
-    assert page.locator("svg.chart rect.bar").count() == 90
-    assert page.locator("svg.chart polyline.line").count() == 1
+    assert page.locator(".chart-wide svg.chart rect.bar").count() == 90
+    assert page.locator(".chart-wide svg.chart polyline.line").count() == 1
     assert "statement not built yet" not in page.content()
     _shot(page, "dashboard")
 
@@ -163,7 +163,7 @@ def test_partner_staff_use_the_portal(page, live_server, alpha, beta):
     _shot(page, "messages")
 
     page.goto(f"{live_server.url}/messages/{message.pk}/")
-    assert page.locator("table.data-table tbody tr").count() == 2
+    assert page.locator("#status-history tbody tr").count() == 2
     _shot(page, "message-detail")
 
     page.click("nav.mainnav >> text=Client accounts")

@@ -1,4 +1,5 @@
-"""Dashboard figures: Europe/Warsaw months by dispatch time, commission from statement items."""
+"""Dashboard figures: Europe/Warsaw months by dispatch time, read from the month's statement
+(the one source the statement page and the client-accounts page read too)."""
 
 import datetime as dt
 from decimal import Decimal
@@ -7,8 +8,9 @@ import pytest
 from freezegun import freeze_time
 
 from billing import selectors
+from billing.services.statements import build_statement
 from billing.statuses import Status
-from tests.factories import MessageFactory, StatementFactory, StatementItemFactory
+from tests.factories import AgreementFactory, MessageFactory, StatementFactory, StatementItemFactory
 from tests.portal.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -32,12 +34,30 @@ def test_month_figures_follow_warsaw_months_by_dispatch_time(alpha, beta):
     _message(alpha, dt.datetime(2026, 11, 7, tzinfo=UTC), Status.UNSENT)
     _message(beta, dt.datetime(2026, 11, 7, tzinfo=UTC), Status.DELIVERED)
 
+    # A message refused at send time has no dispatch time: it counts in its submission month.
+    MessageFactory(
+        account=alpha.account,
+        status=Status.UNSENT,
+        created_at=dt.datetime(2026, 11, 8, tzinfo=UTC),
+        queued_at=None,
+        dispatched_at=None,
+    )
+
+    figures = selectors.dashboard_figures(alpha.partner, NOW)
+    assert figures.this_month.commission is None  # nothing built yet: no figures invented
+    assert figures.this_month.counted == 0
+
+    for period in (dt.date(2026, 10, 1), dt.date(2026, 11, 1)):
+        build_statement(alpha.partner, period, actor="test")
     figures = selectors.dashboard_figures(alpha.partner, NOW)
 
     month = figures.this_month
-    assert (month.counted, month.counted_parts, month.pending, month.unsent) == (2, 3, 1, 1)
+    assert (month.counted, month.counted_parts, month.pending, month.unsent) == (2, 3, 1, 2)
     assert month.delivery_rate == Decimal("50.0")
-    assert month.commission is None
+    statement = month.statement
+    assert (statement.counted_messages, statement.pending_messages) == (2, 1)
+    assert statement.unsent_messages == month.unsent  # one set of numbers for one month
+    assert month.as_of == statement.built_at
     assert figures.last_month.period == dt.date(2026, 10, 1)
     assert figures.last_month.counted == 1
 
@@ -55,18 +75,17 @@ def test_commission_comes_from_the_months_statement_items(alpha, beta):
 
     figures = selectors.dashboard_figures(alpha.partner, NOW)
 
-    assert figures.this_month.commission == Decimal("1234.5600")
     day = next(p for p in figures.series if p.day == dt.date(2026, 11, 3))
-    assert (day.counted, day.commission) == (1, Decimal("1234.5600"))
+    assert (day.counted, day.commission) == (1, Decimal("1234.56"))
     assert len(figures.series) == 90
     assert figures.series[-1].day == dt.date(2026, 11, 20)
 
 
 @freeze_time(NOW)
 def test_dashboard_page_shows_figures_chart_and_top_accounts(alpha, beta):
-    message = _message(alpha, dt.datetime(2026, 11, 3, tzinfo=UTC), Status.DELIVERED)
-    statement = StatementFactory(partner=alpha.partner, period=dt.date(2026, 11, 1))
-    StatementItemFactory(statement=statement, message=message, amount=Decimal("1234.56"))
+    AgreementFactory(partner=alpha.partner, rate_eco="1234.5649")
+    _message(alpha, dt.datetime(2026, 11, 3, tzinfo=UTC), Status.DELIVERED)
+    build_statement(alpha.partner, dt.date(2026, 11, 1), actor="test")
 
     english = client_for(alpha.viewer).get("/").content.decode()
     assert "<svg" in english and 'class="bar"' in english

@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from billing.commission import billing_month
 from billing.models import Adjustment, AuditEntry, StatementStatus
+from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.factories import (
     AuditEntryFactory,
@@ -68,7 +70,7 @@ def test_billing_manager_downloads_a_statement_and_it_is_audited(alpha, fmt):
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
     assert response.content
-    entry = AuditEntry.objects.get(statement=statement, action="downloaded")
+    entry = AuditEntry.objects.get(statement=statement, action="download")
     assert entry.actor == alpha.manager.user.username and entry.detail["format"] == fmt
 
 
@@ -78,6 +80,7 @@ def test_client_accounts_page_shows_the_months_figures(alpha, beta):
         MessageFactory(account=alpha.account, status=status, parts=parts, dispatched_at=now)
     MessageFactory(account=alpha.account, status=Status.UNSENT, dispatched_at=None)
     MessageFactory(account=beta.account, status=Status.DELIVERED)
+    build_statement(alpha.partner, billing_month(now), actor="test")
     response = client_for(alpha.viewer).get("/client-accounts/")
     rows = response.context["rows"]
     assert [row.account for row in rows] == [alpha.account]
@@ -92,6 +95,7 @@ def test_client_accounts_page_for_an_earlier_month(alpha):
         created_at=dt.datetime(2026, 3, 10, tzinfo=UTC),
         dispatched_at=dt.datetime(2026, 3, 10, tzinfo=UTC),
     )
+    build_statement(alpha.partner, dt.date(2026, 3, 1), actor="test")
     client = client_for(alpha.viewer)
     assert client.get("/client-accounts/?period=2026-03").context["rows"][0].counted == 1
     assert client.get("/client-accounts/?period=2026-04").context["rows"][0].counted == 0

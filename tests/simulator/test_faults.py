@@ -117,6 +117,11 @@ def test_fault_rate_is_seeded_and_repeatable():
     assert draw(7) == draw(7)
     assert draw(7) != draw(8)
     assert 5 < sum(1 for f in draw(7) if f) < 35
+    sim = Simulator(seed=1)
+    sim.queue_faults(["drop"])  # the older call queues for either HTTP API
+    sim.fault_rate = 0.25
+    assert sim.faults.next("xml_api", sending=False) == "drop"
+    assert sim.fault_rate == sim.faults.channels["xml_api"].rate == 0.25
 
 
 def mail(simulator, text="Hi\nEND\n"):

@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from billing.commission import format_period
 from billing.exports import FORMATS, render_statement
 from billing.management.commands._billing import BillingCommand
-from billing.models import AuditEntry, Statement
+from billing.models import AuditAction, AuditEntry, Statement
 
 from ._billing import add_actor, default_actor, partner_arg, period_arg
 
@@ -20,6 +21,12 @@ class Command(BillingCommand):
         parser.add_argument("--period", required=True, help="billing month, YYYY-MM")
         parser.add_argument("--format", required=True, choices=sorted(FORMATS))
         parser.add_argument("--output", required=True, help="file to write")
+        parser.add_argument(
+            "--language",
+            choices=[code for code, _name in settings.LANGUAGES],
+            default=settings.LANGUAGE_CODE,
+            help="language of the document (default: %(default)s)",
+        )
         add_actor(parser)
 
     def handle(self, *args, **options):
@@ -33,12 +40,14 @@ class Command(BillingCommand):
         output = Path(options["output"])
         if not output.parent.exists():
             raise CommandError(f"The folder {output.parent} does not exist.")
-        content, _content_type, _name = render_statement(statement, options["format"])
+        content, _content_type, _name = render_statement(
+            statement, options["format"], options["language"]
+        )
         output.write_bytes(content)
         AuditEntry.objects.create(
             partner=partner,
             statement=statement,
-            action="export",
+            action=AuditAction.EXPORT,
             actor=options["actor"] or default_actor(),
             detail={"format": options["format"], "bytes": len(content)},
         )

@@ -30,7 +30,10 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
 
 
 def port_is_free(host: str, port: int) -> bool:
+    """Nothing listens on host:port. SO_REUSEADDR, as every server of the demo uses: the
+    TIME_WAIT connections a stopped demo leaves behind for a minute do not count as "in use"."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -63,6 +66,9 @@ class Command(BaseCommand):
         env.setdefault("SERWERSMS_EMAIL2SMS_PORT", str(options["smtp_port"]))
         env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{options['web_port']}")
         env.setdefault("SECURE_COOKIES", "0")  # plain HTTP on loopback
+        # Mail to people (password resets, invitations) lands as files under var/mail/.
+        env.setdefault("PORTAL_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+        env.setdefault("PORTAL_EMAIL_FILE_PATH", str(Path(settings.VAR_DIR) / "mail"))
         # This process sends the demo's recent messages too: same addresses as the children.
         settings.SERWERSMS_API_URL = env["SERWERSMS_API_URL"]
         settings.SERWERSMS_XML_API_URL = env["SERWERSMS_XML_API_URL"]
@@ -127,6 +133,9 @@ class Command(BaseCommand):
         wait_for_port(host, options["smtp_port"])
 
         if not options["no_seed"]:
+            self.stdout.write(
+                "Demo data: checking, or creating it on a first start (about a minute)…"
+            )
             call_command("seed_demo", simulator=env["SERWERSMS_API_URL"], stdout=self.stdout)
 
         celery = [python, "-m", "celery", "-A", "partner_portal"]
@@ -151,7 +160,12 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"\nPartner Portal: http://{host}:{options['web_port']}/")
         )
-        self.stdout.write(f"Operator admin: http://{host}:{options['web_port']}/admin/")
+        self.stdout.write(
+            f"Operator admin: http://{host}:{options['web_port']}/{settings.ADMIN_PATH}"
+        )
+        self.stdout.write(
+            f"Mail to people (password resets, invitations): {env['PORTAL_EMAIL_FILE_PATH']}"
+        )
         call_command("demo_logins", stdout=self.stdout)
         self.stdout.write("Press Ctrl-C to stop everything.")
         while True:

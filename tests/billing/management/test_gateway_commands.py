@@ -122,6 +122,7 @@ def test_send_sms_without_a_worker_says_the_messages_wait_in_the_outbox(simulato
         (["--to", "12", "--text", "Hi"], "not a valid phone number"),
         (["--to", "+48500600700", "--text", ""], "text is empty"),
         (["--to", "+48500600700", "--text", "x" * 2000], "too long"),
+        (["--to", "+48500600700", "--text", "Hi", "--unique-id", "order-1"], "Invalid unique id"),
     ],
 )
 def test_send_sms_refuses_bad_input_and_writes_nothing(simulator_settings, args, expected):

@@ -59,7 +59,8 @@ def test_send_sms_writes_submitting_rows_and_queues_the_task_on_commit(
     with django_capture_on_commit_callbacks() as queued:
         (message,) = send_sms(account, ["500 600 700"], "Hello there")
     assert message.status == Status.SUBMITTING and message.phone == PHONE
-    assert len(queued) == 1  # the send task, queued only when the rows are committed
+    # Queued only when the rows are committed: the send task and the drafts' refresh.
+    assert len(queued) == 2
     assert sends(simulator_settings) == []  # nothing sent inside the caller's transaction
     assert message.text == "Hello there"  # the outbox keeps the text until it is sent
 
@@ -117,6 +118,24 @@ def test_several_recipients_get_numbered_unique_ids(account, send_now, simulator
     assert [m.unique_id for m in messages] == ["order7R1", "order7R2"]
     assert {m.status for m in messages} == {Status.QUEUED}
     assert len(sends(simulator_settings)) == 1
+
+
+def test_each_recipient_may_bring_its_own_unique_id(account, send_now, simulator_settings):
+    messages = send_now(account, PHONES, "Hi", unique_ids=["first1", "second2"])
+    assert [m.unique_id for m in messages] == ["first1", "second2"]
+    assert {m.status for m in messages} == {Status.QUEUED}
+    again = send_now(account, PHONES, "Hi", unique_ids=["first1", "second2"])
+    assert [m.pk for m in again] == [m.pk for m in messages]
+    assert len(sends(simulator_settings)) == 1
+    for bad, why in (
+        (["only1"], "one unique id per recipient"),
+        (["same1", "same1"], "given twice"),
+        (["ok1", "no-dash"], "Invalid unique id"),
+    ):
+        with pytest.raises(SendError, match=why):
+            send_now(account, PHONES, "Hi", unique_ids=bad)
+    with pytest.raises(SendError, match="not both"):
+        send_now(account, PHONES, "Hi", unique_id="abc", unique_ids=["a12", "b12"])
 
 
 def test_the_same_unique_id_sends_once_and_answers_as_the_first_time(
@@ -407,3 +426,28 @@ def test_past_the_deadline_a_maybe_sent_message_is_only_looked_up(
     message.refresh_from_db()
     assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
     assert actions(simulator_settings) == ["messages/view"]
+
+
+@pytest.mark.parametrize("key_in_portal", ["WrongKey1", "ShopKey1"])
+def test_an_email2sms_mail_serwersms_ignores_is_never_counted(
+    simulator_settings, account, send_now, key_in_portal
+):
+    """§6: a mail with a wrong key is accepted by the mail server and silently ignored; the
+    portal has no report for it, so it never counts (the right key counts once reported)."""
+    from billing.services.polling import poll_account
+    from billing.statuses import COUNTED, PENDING
+
+    account.email2sms_key = key_in_portal
+    account.save()
+    (message,) = send_now(account, [PHONE], "Hi", channel="email2sms")
+    assert message.status == Status.QUEUED  # accepted by SMTP: pending, not counted
+    simulator_settings.advance(to="final")
+    poll_account(account)
+    message.refresh_from_db()
+    if key_in_portal == "WrongKey1":
+        assert simulator_settings.messages() == []
+        assert "key" in simulator_settings.mails()[-1]["result"]
+        assert message.status in PENDING and message.status not in COUNTED
+    else:
+        [seen] = simulator_settings.messages()
+        assert message.status == seen["status"]

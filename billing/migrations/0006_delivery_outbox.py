@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0003_protocol_email2sms_key'),
+        ('billing', '0005_alter_auditentry_action'),
     ]
 
     operations = [

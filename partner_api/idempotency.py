@@ -1,0 +1,80 @@
+"""`Idempotency-Key` on a whole POST: the first 2xx answer is kept and replayed for the same key.
+
+The same key with a different request body is a conflict. A key whose first request is still
+running answers 409; one whose first request failed (non-2xx or an error) may be tried again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.models import ClientAccount
+
+from .models import IdempotentRequest
+
+# A first request that has shown no answer for this long is taken to have died.
+STALE_AFTER = timedelta(minutes=10)
+# How long a key is remembered; older records are dropped when new ones are written.
+KEEP_FOR = timedelta(days=7)
+
+
+class IdempotencyConflict(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def request_digest(payload: dict) -> str:
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()
+
+
+def run_once(
+    *,
+    account: ClientAccount,
+    operation: str,
+    key: str,
+    payload: dict,
+    run: Callable[[], tuple[int, dict]],
+) -> tuple[int, dict, bool]:
+    """(status, body, replayed): `run()` once per (account, operation, key)."""
+    digest = request_digest(payload)
+    now = timezone.now()
+    IdempotentRequest.objects.filter(created_at__lt=now - KEEP_FOR).delete()
+    try:
+        with transaction.atomic():
+            record = IdempotentRequest.objects.create(
+                account=account, operation=operation, key=key, request_digest=digest
+            )
+    except IntegrityError:
+        record = IdempotentRequest.objects.get(account=account, operation=operation, key=key)
+        if record.request_digest != digest:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was used for a different request; use a new key."
+            ) from None
+        if record.status_code is not None:
+            return record.status_code, record.body, True
+        taken = IdempotentRequest.objects.filter(
+            pk=record.pk, status_code__isnull=True, created_at__lt=now - STALE_AFTER
+        ).update(created_at=now)
+        if not taken:
+            raise IdempotencyConflict(
+                "A request with this Idempotency-Key is still being processed; retry shortly."
+            ) from None
+    try:
+        status, body = run()
+    except BaseException:
+        IdempotentRequest.objects.filter(pk=record.pk).delete()
+        raise
+    if 200 <= status < 300:
+        IdempotentRequest.objects.filter(pk=record.pk).update(status_code=status, body=body)
+    else:
+        IdempotentRequest.objects.filter(pk=record.pk).delete()
+    return status, body, False

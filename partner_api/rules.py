@@ -1,0 +1,33 @@
+"""Small input rules the API checks before it writes anything (pure, no database).
+
+The unique_id rule itself (a-z A-Z 0-9, 3-50 characters) is the protocol's, in
+billing/serwersms/unique_ids.py; the API schema publishes its pattern.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from billing.serwersms import unique_ids
+
+UNIQUE_ID_PATTERN = unique_ids.UNIQUE_ID.pattern
+
+
+def derived_unique_id(account_id: int, idempotency_key: str, index: int) -> str:
+    """The unique_id of recipient `index` of a send made with an Idempotency-Key.
+
+    The same key always names the same ids, so a repeated or concurrent request can never send
+    twice even before the first answer is stored. 41 characters of SerwerSMS's alphabet.
+    """
+    seed = f"{account_id}:{idempotency_key}:{index}".encode()
+    return "k" + hashlib.sha256(seed).hexdigest()[:40]
+
+
+def reported_time_problem(sent_at: dt.datetime, now: dt.datetime, max_age_days: int) -> str:
+    """Why a reported send time cannot be right, or "" when it is plausible."""
+    if sent_at > now + dt.timedelta(minutes=5):
+        return "The send time is in the future."
+    if sent_at < now - dt.timedelta(days=max_age_days):
+        return f"The send time is more than {max_age_days} days ago."
+    return ""

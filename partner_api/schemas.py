@@ -1,0 +1,235 @@
+"""Request and response shapes of /api/v1/ (pydantic via django-ninja; they make the schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from .rules import UNIQUE_ID_PATTERN
+
+# Plain pydantic models: the API builds its answers from dicts, so ninja.Schema's ORM attribute
+# resolution is not needed, and it costs a third of a 10,000-item request.
+Schema = BaseModel
+
+MAX_RECIPIENTS = 1000
+MAX_REPORTED = 10_000
+
+UniqueId = Annotated[
+    str,
+    Field(
+        pattern=UNIQUE_ID_PATTERN,
+        description="Your id for this recipient: 3-50 letters and digits (SerwerSMS's alphabet).",
+    ),
+]
+StatusWord = Literal[
+    "submitting", "saved", "queued", "in_progress", "sent", "delivered", "undelivered", "unsent"
+]
+MessageTypeWord = Literal["eco", "full", "mms", "voice"]
+
+
+class ErrorItem(Schema):
+    field: str = Field(description="Where the problem is, e.g. `recipients[3].phone`.")
+    code: str
+    message: str
+
+
+class Error(Schema):
+    error: str = Field(description="A stable code: invalid_request, unauthorized, conflict, …")
+    message: str
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+class RecipientIn(Schema):
+    phone: str = Field(min_length=1, max_length=32, description="E.164, or a Polish number.")
+    unique_id: UniqueId | None = None
+
+
+class SendIn(Schema):
+    recipients: list[RecipientIn] = Field(min_length=1, max_length=MAX_RECIPIENTS)
+    text: str = Field(min_length=1, max_length=5000)
+    sender: str | None = Field(
+        default=None, max_length=16, description="Sender name (FULL); none sends ECO."
+    )
+    channel: Literal["api_v2", "xml_api", "email2sms"] = "api_v2"
+
+
+class AccountRef(Schema):
+    id: int
+    name: str
+
+
+class MessageOut(Schema):
+    id: int
+    account: AccountRef
+    channel: str
+    ic: int | None
+    unique_id: str
+    serwersms_id: str | None
+    phone: str
+    sender: str
+    type: MessageTypeWord
+    parts: int
+    cost: Decimal | None
+    status: StatusWord
+    billing: Literal["counted", "pending", "never"] = Field(
+        description="counted: earns commission; pending: not dispatched yet; never: unsent."
+    )
+    reason: str
+    error: str
+    created_at: dt.datetime
+    queued_at: dt.datetime | None
+    sent_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+    dispatched_at: dt.datetime | None
+    last_checked_at: dt.datetime | None
+
+
+class EventOut(Schema):
+    source: str
+    old_status: str
+    new_status: str
+    applied: bool
+    note: str
+    status_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class MessageDetail(MessageOut):
+    events: list[EventOut]
+
+
+class SendOut(Schema):
+    messages: list[MessageOut]
+
+
+class MessagePage(Schema):
+    items: list[MessageOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: done.")
+
+
+# --- reported messages -------------------------------------------------------------------------
+
+
+class ReportedIn(Schema):
+    serwersms_id: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="SerwerSMS's id."
+    )
+    phone: str = Field(min_length=1, max_length=32)
+    ic: int = Field(ge=1, le=2_147_483_647, description="The ic your software sent it with.")
+    sent_at: dt.datetime = Field(
+        description="When your software sent it to SerwerSMS (ISO 8601 with an offset)."
+    )
+    account: int | None = Field(
+        default=None, ge=1, le=2**62, description="Defaults to the key's account."
+    )
+    type: MessageTypeWord = "eco"
+    parts: int = Field(default=1, ge=1, le=100)
+    cost: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=4)
+    unique_id: UniqueId | None = None
+    sender: str = Field(default="", max_length=32)
+    status: Literal["queued", "saved", "in_progress", "unsent"] = Field(
+        default="queued",
+        description="What SerwerSMS answered the send. Dispatch (sent, delivered) is only ever "
+        "taken from SerwerSMS's own reports.",
+    )
+
+
+class ReportIn(Schema):
+    messages: list[ReportedIn] = Field(min_length=1, max_length=MAX_REPORTED)
+
+
+class ReportedResult(Schema):
+    index: int
+    serwersms_id: str
+    outcome: Literal["created", "existing", "refused"]
+    id: int | None
+    errors: list[ErrorItem]
+
+
+class ReportOut(Schema):
+    created: int
+    existing: int
+    refused: int
+    results: list[ReportedResult]
+
+
+# --- commission and statements -----------------------------------------------------------------
+
+
+class AccountFiguresOut(Schema):
+    account: AccountRef
+    commission: Decimal | None
+    counted: int
+    counted_parts: int
+    pending: int
+    unsent: int
+    delivered: int
+    undelivered: int
+
+
+class CommissionOut(Schema):
+    period: str = Field(description="YYYY-MM, a Europe/Warsaw billing month.")
+    currency: str
+    counted: int
+    counted_parts: int
+    pending: int
+    unsent: int
+    delivered: int
+    undelivered: int
+    commission: Decimal | None = Field(
+        description="As the month's statement prints it; null until one is built."
+    )
+    forecast: Decimal | None = Field(description="What the pending messages would earn.")
+    total: Decimal | None = Field(description="The statement's net total.")
+    as_of: dt.datetime | None = Field(description="When the figures were last rebuilt.")
+    statement_id: int | None
+    statement_status: str | None
+    accounts: list[AccountFiguresOut]
+
+
+class DocumentOut(Schema):
+    format: Literal["csv", "xlsx", "pdf"]
+    url: str
+
+
+class StatementOut(Schema):
+    id: int
+    number: str
+    period: str
+    status: str
+    currency: str
+    counted_messages: int
+    counted_parts: int
+    pending_messages: int
+    unsent_messages: int
+    commission: Decimal = Field(description="As printed (rounded half-up to 0.01).")
+    adjustments: Decimal
+    opening_credit: Decimal
+    rounding: Decimal
+    carried_forward: Decimal
+    total: Decimal = Field(description="Net.")
+    vat_rate: Decimal | None
+    vat: Decimal
+    gross: Decimal
+    payout: str | None = Field(description="invoiced / paid, set by the operator; null: not yet.")
+    built_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    documents: list[DocumentOut]
+
+
+class StatementList(Schema):
+    items: list[StatementOut]
+
+
+class KeyOut(Schema):
+    name: str
+    prefix: str
+    account: AccountRef
+    partner: str
+    ic: int

@@ -1,0 +1,115 @@
+"""Who is logging in from where: the client's address behind a proxy, and what django-axes counts.
+
+Failed logins are counted by django-axes (settings AXES_*); this module only tells it the real
+client address and which failures count against a login attempt:
+
+- from a browser where this username logged in before (a signed "known device" cookie): only
+  the failures of this username from this address, so a stranger guessing elsewhere can never
+  lock the user out of their usual browser;
+- otherwise: the failures of this username from any address, and the failures of this address
+  for any username (a short lock; the lock-out page offers a password reset, which lifts it).
+
+Imports nothing from billing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
+
+DEVICE_COOKIE = "pp_device"
+_DEVICE_SALT = "partner_portal.login_security.device"
+_DEVICE_MAX_USERS = 5
+
+
+def _valid_address(value: str) -> str | None:
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [v6]:port
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def _from_trusted_proxy(remote: str | None) -> bool:
+    if not settings.TRUSTED_PROXY_ADDRESSES:
+        return True
+    if remote is None:
+        return False
+    address = ipaddress.ip_address(remote)
+    for entry in settings.TRUSTED_PROXY_ADDRESSES:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """Return the client's IP address as the trusted proxy saw it, else the socket's address.
+
+    CLIENT_IP_HEADER wins when set; else with TRUSTED_PROXY_COUNT = N the client is the N-th
+    X-Forwarded-For entry from the right (what N proxies that each append their peer left). A
+    header that is missing, too short or not an address falls back to REMOTE_ADDR, and headers
+    are ignored when the connection does not come from TRUSTED_PROXY_ADDRESSES (if set).
+    """
+    remote = _valid_address(request.META.get("REMOTE_ADDR", "") or "")
+    if not _from_trusted_proxy(remote):
+        return remote
+    if settings.CLIENT_IP_HEADER:
+        key = "HTTP_" + settings.CLIENT_IP_HEADER.upper().replace("-", "_")
+        found = _valid_address(request.META.get(key, "") or "")
+        return found or remote
+    count = settings.TRUSTED_PROXY_COUNT
+    if count > 0:
+        entries = [e for e in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if e.strip()]
+        if len(entries) >= count:
+            return _valid_address(entries[-count]) or remote
+    return remote
+
+
+def _normalised(username: str | None) -> str:
+    return (username or "").strip().lower()
+
+
+def known_usernames(request: HttpRequest) -> list[str]:
+    """Usernames that logged in successfully from this browser (signed cookie), newest first."""
+    value = request.COOKIES.get(DEVICE_COOKIE)
+    if not value:
+        return []
+    try:
+        data = signing.loads(
+            value, salt=_DEVICE_SALT, max_age=settings.LOGIN_DEVICE_COOKIE_DAYS * 86400
+        )
+    except signing.BadSignature:
+        return []
+    return [name for name in data if isinstance(name, str)] if isinstance(data, list) else []
+
+
+def remember_device(request: HttpRequest, response: HttpResponse, username: str) -> None:
+    """Mark this browser as a known device of `username` (after a successful login)."""
+    names = [_normalised(username)]
+    names += [n for n in known_usernames(request) if n != names[0]][: _DEVICE_MAX_USERS - 1]
+    response.set_cookie(
+        DEVICE_COOKIE,
+        signing.dumps(names, salt=_DEVICE_SALT),
+        max_age=settings.LOGIN_DEVICE_COOKIE_DAYS * 86400,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def lockout_parameters(request, credentials: dict | None = None) -> list:
+    """What django-axes counts for this attempt (see the module docstring)."""
+    username = _normalised((credentials or {}).get("username"))
+    if username and isinstance(request, HttpRequest) and username in known_usernames(request):
+        return [["username", "ip_address"]]
+    return ["username", "ip_address"]

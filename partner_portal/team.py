@@ -1,0 +1,223 @@
+"""Team accounts: a billing manager invites and removes colleagues of the same partner.
+
+Services (keyword-only, each owns its transaction, each leaves an audit entry); the views in
+partner_portal.account_views are thin callers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import AuditAction, AuditEntry, Partner, PartnerStaff, StaffRole
+
+from .mail import send_to_person
+from .models import Invitation
+from .sessions import end_all_sessions
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SentInvitation:
+    invitation: Invitation
+    url: str
+
+
+def invite_colleague(
+    *, inviter: PartnerStaff, email: str, role: str, base_url: str
+) -> SentInvitation:
+    """Create an invitation for `email` with `role` and mail its one-time link.
+
+    Raises PermissionDenied unless the inviter is a billing manager, ValidationError when the
+    address already belongs to a colleague of this partner or an open invitation exists.
+    """
+    if inviter.role != StaffRole.BILLING_MANAGER:
+        raise PermissionDenied(_("Only billing managers may invite colleagues."))
+    if role not in StaffRole.values:
+        raise ValidationError(_("Unknown role."))
+    email = email.strip().lower()
+    partner = inviter.partner
+    now = timezone.now()
+    if PartnerStaff.objects.filter(
+        partner=partner, user__email__iexact=email, user__is_active=True
+    ).exists():
+        raise ValidationError(_("%(email)s is already a member of your team.") % {"email": email})
+    if Invitation.objects.filter(
+        partner=partner,
+        email__iexact=email,
+        accepted_at=None,
+        revoked_at=None,
+        expires_at__gt=now,
+    ).exists():
+        raise ValidationError(
+            _("%(email)s already has an open invitation; revoke it first.") % {"email": email}
+        )
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            partner=partner,
+            email=email,
+            role=role,
+            token_digest=_digest(token),
+            invited_by=inviter.user,
+            expires_at=now + timedelta(days=settings.INVITATION_VALID_DAYS),
+        )
+        AuditEntry.objects.create(
+            partner=partner,
+            action=AuditAction.STAFF_INVITED,
+            actor=inviter.user.get_username(),
+            detail={"email": email, "role": role},
+        )
+    url = base_url.rstrip("/") + reverse("invitation_accept", args=[token])
+    context = {
+        "partner": partner,
+        "inviter": inviter.user,
+        "role": StaffRole(role).label,
+        "url": url,
+        "days": settings.INVITATION_VALID_DAYS,
+    }
+    try:
+        send_to_person(
+            to=email,
+            subject=_("Invitation to the %(partner)s partner portal") % {"partner": partner.name},
+            body=render_to_string("portal/mail/invitation.txt", context),
+        )
+    except OSError as error:  # SMTP refused or unreachable: the link never left, void it
+        Invitation.objects.filter(pk=invitation.pk).update(revoked_at=timezone.now())
+        raise ValidationError(_("The e-mail could not be sent; try again later.")) from error
+    return SentInvitation(invitation=invitation, url=url)
+
+
+def open_invitation(token: str) -> Invitation | None:
+    """The still open invitation of this link, else None (used, revoked, expired or unknown)."""
+    invitation = (
+        Invitation.objects.select_related("partner").filter(token_digest=_digest(token)).first()
+    )
+    if invitation is None or not invitation.is_open(timezone.now()):
+        return None
+    return invitation
+
+
+def accept_invitation(*, token: str, username: str, password: str):
+    """Create the colleague's login from an open invitation; returns the new user.
+
+    The link works once: a second call raises ValidationError, as does an expired or revoked
+    link or a username that is taken.
+    """
+    User = get_user_model()
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update()
+            .select_related("partner")
+            .filter(token_digest=_digest(token))
+            .first()
+        )
+        if invitation is None or not invitation.is_open(timezone.now()):
+            raise ValidationError(_("This invitation link is no longer valid."))
+        if User.objects.filter(username__iexact=username).exists():
+            raise ValidationError(_("This username is taken; choose another."))
+        user = User.objects.create_user(username=username, email=invitation.email)
+        user.set_password(password)
+        user.save()
+        PartnerStaff.objects.create(user=user, partner=invitation.partner, role=invitation.role)
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_user = user
+        invitation.save(update_fields=["accepted_at", "accepted_user"])
+        AuditEntry.objects.create(
+            partner=invitation.partner,
+            action=AuditAction.STAFF_JOINED,
+            actor=username,
+            detail={"email": invitation.email, "role": invitation.role, "username": username},
+        )
+    return user
+
+
+def revoke_invitation(*, manager: PartnerStaff, invitation_id: int) -> Invitation:
+    """Revoke an open invitation of the manager's partner (a second call changes nothing)."""
+    if manager.role != StaffRole.BILLING_MANAGER:
+        raise PermissionDenied(_("Only billing managers may revoke invitations."))
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(
+            pk=invitation_id, partner=manager.partner
+        )
+        if invitation.accepted_at is None and invitation.revoked_at is None:
+            invitation.revoked_at = timezone.now()
+            invitation.save(update_fields=["revoked_at"])
+            AuditEntry.objects.create(
+                partner=manager.partner,
+                action=AuditAction.INVITATION_REVOKED,
+                actor=manager.user.get_username(),
+                detail={"email": invitation.email, "role": invitation.role},
+            )
+    return invitation
+
+
+def remove_colleague(*, manager: PartnerStaff, staff_id: int) -> str:
+    """Remove a colleague of the manager's partner: no portal access, login disabled, sessions
+    ended. Returns the removed username. A manager cannot remove themself; staff of another
+    partner are PartnerStaff.DoesNotExist (a 404 to the caller)."""
+    if manager.role != StaffRole.BILLING_MANAGER:
+        raise PermissionDenied(_("Only billing managers may remove colleagues."))
+    with transaction.atomic():
+        staff = (
+            PartnerStaff.objects.select_for_update()
+            .select_related("user")
+            .get(pk=staff_id, partner=manager.partner)
+        )
+        if staff.pk == manager.pk:
+            raise ValidationError(_("You cannot remove yourself."))
+        user = staff.user
+        username = user.get_username()
+        role = staff.role
+        staff.delete()
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        end_all_sessions(user=user)
+        AuditEntry.objects.create(
+            partner=manager.partner,
+            action=AuditAction.STAFF_REMOVED,
+            actor=manager.user.get_username(),
+            detail={"username": username, "role": role},
+        )
+    return username
+
+
+def team_of(partner: Partner):
+    """The partner's active staff, billing managers first."""
+    return (
+        PartnerStaff.objects.filter(partner=partner, user__is_active=True)
+        .select_related("user")
+        .order_by("role", "user__username")
+    )
+
+
+def open_invitations_of(partner: Partner):
+    return Invitation.objects.filter(
+        partner=partner, accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+    )
+
+
+def team_audit(partner: Partner, limit: int = 50):
+    actions = (
+        AuditAction.STAFF_INVITED,
+        AuditAction.STAFF_JOINED,
+        AuditAction.STAFF_REMOVED,
+        AuditAction.INVITATION_REVOKED,
+    )
+    return AuditEntry.objects.filter(partner=partner, action__in=actions).order_by(
+        "-created_at", "-id"
+    )[:limit]

@@ -1,0 +1,121 @@
+"""POST /api/v1/messages/reported: recorded once, then polled and counted like any message."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from billing import selectors
+from billing.models import Channel, Message, StatusEvent
+from billing.services.polling import poll_account
+from billing.serwersms import client_for
+from billing.statuses import Status
+from tests.api.conftest import post
+from tests.factories import AgreementFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/messages/reported"
+
+
+def item(side, serwersms_id, phone="+48500600700", **extra):
+    sent = timezone.now() - dt.timedelta(minutes=1)
+    return {
+        "serwersms_id": serwersms_id,
+        "phone": phone,
+        "ic": side.partner.ic,
+        "sent_at": sent.isoformat(),
+        "parts": 2,
+        "cost": "0.1100",
+        **extra,
+    }
+
+
+def test_reported_messages_are_recorded_once(alpha):
+    body = {"messages": [item(alpha, "aa01"), item(alpha, "aa02", phone="500600701")]}
+    first = post(alpha.client, URL, body)
+    assert first.status_code == 200, first.content
+    assert first.json()["created"] == 2
+    again = post(alpha.client, URL, body)
+    assert again.json()["created"] == 0 and again.json()["existing"] == 2
+    assert [r["id"] for r in first.json()["results"]] == [r["id"] for r in again.json()["results"]]
+    rows = Message.objects.filter(account=alpha.account).order_by("serwersms_id")
+    assert [(m.channel, m.status, m.phone, m.parts, str(m.cost)) for m in rows] == [
+        (Channel.REPORTED, Status.QUEUED, "+48500600700", 2, "0.1100"),
+        (Channel.REPORTED, Status.QUEUED, "+48500600701", 2, "0.1100"),
+    ]
+    assert all(m.ic == alpha.partner.ic and m.dispatched_at for m in rows)
+    assert StatusEvent.objects.filter(message__in=rows).count() == 2  # one first event each
+
+
+def test_a_wrong_ic_or_account_refuses_that_item_only(alpha, beta):
+    body = {
+        "messages": [
+            item(alpha, "ok1"),
+            item(alpha, "badic", ic=beta.partner.ic),
+            item(alpha, "badacct", account=beta.account.pk),
+            item(alpha, "badphone", phone="12"),
+            item(alpha, "future", sent_at=(timezone.now() + dt.timedelta(days=2)).isoformat()),
+            item(alpha, "ok1"),
+        ]
+    }
+    response = post(alpha.client, URL, body)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["created"], body["refused"]) == (1, 5)
+    fields = [[e["field"] for e in r["errors"]] for r in body["results"]]
+    assert fields == [[], ["ic"], ["account"], ["phone"], ["sent_at"], ["serwersms_id"]]
+    assert body["results"][1]["errors"][0]["code"] == "wrong_ic"
+    assert list(Message.objects.values_list("serwersms_id", flat=True)) == ["ok1"]
+
+
+def test_the_same_id_with_another_phone_is_refused(alpha):
+    post(alpha.client, URL, {"messages": [item(alpha, "x1")]})
+    response = post(alpha.client, URL, {"messages": [item(alpha, "x1", phone="+48500600799")]})
+    result = response.json()["results"][0]
+    assert result["outcome"] == "refused"
+    assert result["errors"][0]["code"] == "conflict"
+    assert Message.objects.get(serwersms_id="x1").phone == "+48500600700"
+
+
+def test_a_carried_unsent_status_goes_through_the_status_path(alpha):
+    response = post(alpha.client, URL, {"messages": [item(alpha, "u1", status="unsent")]})
+    assert response.json()["created"] == 1
+    message = Message.objects.get(serwersms_id="u1")
+    assert message.status == Status.UNSENT
+    assert list(message.events.values_list("old_status", "new_status")) == [
+        ("", "queued"),
+        ("queued", "unsent"),
+    ]
+
+
+def test_more_than_10000_items_is_413(alpha):
+    one = item(alpha, "z")
+    response = post(alpha.client, URL, {"messages": [one] * 10_001})
+    assert response.status_code == 413
+    assert not Message.objects.exists()
+
+
+def test_reported_messages_are_polled_and_counted(
+    sim, alpha, queued_refreshes, django_capture_on_commit_callbacks
+):
+    # The partner's software sends straight to SerwerSMS (with its ic) and reports the ids.
+    sent = client_for(alpha.account, Channel.API_V2).send_sms(
+        ["+48500600700", "+48500600701"], "Direct", None, ["direct1", "direct2"]
+    )
+    body = {
+        "messages": [item(alpha, s.serwersms_id, phone=s.phone, parts=1, cost=None) for s in sent]
+    }
+    AgreementFactory(partner=alpha.partner, rate_eco="0.0125")
+    period = selectors.month_start(timezone.localdate())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(alpha.client, URL, body).json()["created"] == 2
+    assert selectors.month_figures(alpha.partner, period).pending == 2  # the draft follows
+    sim.advance(to="final")
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = poll_account(alpha.account)
+    assert summary.changed == 2
+    statuses = set(Message.objects.values_list("status", flat=True))
+    assert statuses <= {Status.DELIVERED, Status.UNDELIVERED, Status.SENT}
+    figures = selectors.month_figures(alpha.partner, period)
+    assert (figures.counted, figures.pending, figures.commission) == (2, 0, Decimal("0.03"))

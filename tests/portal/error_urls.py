@@ -1,0 +1,12 @@
+"""The portal's URLs plus one view that fails, to see the 500 page."""
+
+from django.urls import path
+
+from partner_portal.urls import urlpatterns as portal_urlpatterns
+
+
+def broken(request):
+    raise RuntimeError("a bug")
+
+
+urlpatterns = [path("broken/", broken), *portal_urlpatterns]
