@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from billing.cells import neutralise
 from billing.commission import AMOUNT_DECIMALS, BILLING_ZONE, format_period, round_total
-from billing.models import Statement
+from billing.models import MessageType, Statement
 from billing.money_format import currency_symbol, decimal_separator, format_figure, month_label
 from billing.services.statements import agreements_of
 from billing.statuses import parse_status
@@ -207,12 +207,13 @@ def message_rows(statement: Statement, chunk_size: int = 5000) -> Iterator[tuple
         )
         .iterator(chunk_size=chunk_size)
     )
+    type_labels = {value: str(label) for value, label in MessageType.choices}
     for message_id, sid, account, message_type, parts, status, billing_at, amount in rows:
         yield (
             message_id,
             sid or "",
             account,
-            message_type,
+            type_labels.get(message_type, message_type),
             parts,
             _status(status),
             _local(billing_at),

@@ -15,7 +15,6 @@ from .commission import (
     BILLING_ZONE,
     TierProgress,
     billing_month,
-    month_bounds_utc,
     next_month,
     previous_month,
     round_total,
@@ -39,15 +38,6 @@ __all__ = ["next_month", "previous_month"]  # re-exported for views
 def billing_zone() -> ZoneInfo:
     """The zone of billing months (a rule of commission.py, not a setting)."""
     return BILLING_ZONE
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def month_bounds(period: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The aware instants [start, end) of a Europe/Warsaw billing month."""
-    return month_bounds_utc(period)
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -134,7 +124,8 @@ class MonthFigures:
     unsent: int = 0
     delivered: int = 0
     undelivered: int = 0
-    commission: Decimal | None = None  # as printed; None: no statement built for the month yet
+    # The statement's payable total (exact sum rounded once); None: no statement built yet.
+    commission: Decimal | None = None
     forecast: Decimal | None = None
     total: Decimal | None = None
     statement: Statement | None = None
@@ -178,7 +169,7 @@ def month_figures(partner: Partner, period: dt.date) -> MonthFigures:
     figures.counted_parts = statement.counted_parts
     figures.pending = statement.pending_messages
     figures.unsent = statement.unsent_messages
-    figures.commission = statement.printed_commission
+    figures.commission = statement.total
     figures.forecast = round_total(statement.forecast_commission)
     figures.total = statement.total
     for row in _delivery_counts(statement):

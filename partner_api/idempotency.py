@@ -20,6 +20,8 @@ from .models import IdempotentRequest
 
 # A first request that has shown no answer for this long is taken to have died.
 STALE_AFTER = timedelta(minutes=10)
+# How long a key is remembered; older records are dropped when new ones are written.
+KEEP_FOR = timedelta(days=7)
 
 
 class IdempotencyConflict(Exception):
@@ -45,6 +47,7 @@ def run_once(
     """(status, body, replayed): `run()` once per (account, operation, key)."""
     digest = request_digest(payload)
     now = timezone.now()
+    IdempotentRequest.objects.filter(created_at__lt=now - KEEP_FOR).delete()
     try:
         with transaction.atomic():
             record = IdempotentRequest.objects.create(

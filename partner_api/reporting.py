@@ -11,7 +11,8 @@ status-update service like any report. From then on the poll pass follows them l
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,13 +30,15 @@ from billing.models import (
     StatusEvent,
 )
 from billing.phones import PhoneError, normalize_phone
-from billing.services.status_updates import apply_to_messages
+from billing.services.statements import request_draft_refresh
+from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms.types import ReportItem
 from billing.statuses import Status
 
 from .rules import reported_time_problem
 
 INSERT_BATCH = 1000
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 FIRST_STATUSES = {Status.QUEUED, Status.SAVED}
 CREATED, EXISTING, REFUSED = "created", "existing", "refused"
 REPORTED_NOTE = "reported by partner software"
@@ -91,6 +94,10 @@ def _check(item: Reported, result: ItemResult, account: ClientAccount, now: dt.d
     problem = reported_time_problem(item.sent_at, now, settings.API_REPORTED_MAX_AGE_DAYS)
     if problem:
         result.refuse("sent_at", "out_of_range", problem)
+    if E164.match(item.phone):
+        # SerwerSMS already took this number (it has an id): one in E.164 is kept as it is;
+        # only other spellings need parsing (and validating) into E.164.
+        return item.phone
     try:
         return normalize_phone(item.phone, settings.DEFAULT_COUNTRY_REGION)
     except PhoneError as exc:
@@ -120,7 +127,7 @@ def _new_row(item: Reported, phone: str) -> dict:
     return {
         "ic": item.ic,
         "serwersms_id": item.serwersms_id,
-        "unique_id": item.unique_id or uuid.uuid4().hex,
+        "unique_id": item.unique_id or os.urandom(16).hex(),  # a random id, as uuid4().hex
         "phone": phone,
         "sender": item.sender or "",
         "message_type": item.message_type,
@@ -285,12 +292,23 @@ def record_reported_messages(
             for result in lost_race:
                 if result.outcome == CREATED:
                     result.refuse("unique_id", "conflict", "This unique_id is already used.")
+        _refresh_drafts(account, [items[r.index].sent_at for r in to_write if r.message_id])
         carried = [
             r for r in to_write if r.message_id and items[r.index].status not in FIRST_STATUSES
         ]
         if carried:
             _apply_carried_statuses(carried, items, now)
     return results
+
+
+def _refresh_drafts(account: ClientAccount, sent_times: list[dt.datetime]) -> None:
+    """The money side's hook: the drafts of the months these messages fall in follow them.
+
+    One stand-in row per hour is enough: billing months (Europe/Warsaw) start on the hour."""
+    hours = {at.replace(minute=0, second=0, microsecond=0) for at in sent_times}
+    request_draft_refresh(
+        [Message(partner_id=account.partner_id, dispatched_at=at, created_at=at) for at in hours]
+    )
 
 
 def _match_existing(account, items, phones, results: list[ItemResult]) -> None:
@@ -345,5 +363,5 @@ def _apply_carried_statuses(results: list[ItemResult], items, now: dt.datetime) 
             cost=item.cost,
             reason=REPORTED_NOTE if item.status == Status.UNSENT else "",
         )
-        pairs.append((message, report))
-    apply_to_messages(pairs, EventSource.SEND, now=now)
+        pairs.append(StatusChange(message.pk, report))
+    apply_status_changes(pairs, EventSource.SEND, now=now)

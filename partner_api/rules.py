@@ -1,22 +1,17 @@
 """Small input rules the API checks before it writes anything (pure, no database).
 
-`valid_unique_id` stands in for the protocol's own unique_id rule until billing/serwersms/
-has one: SerwerSMS takes only a-z A-Z 0-9, 3-50 characters (serwersms-api.md). Swap the
-import here when it lands.
+The unique_id rule itself (a-z A-Z 0-9, 3-50 characters) is the protocol's, in
+billing/serwersms/unique_ids.py; the API schema publishes its pattern.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 
-UNIQUE_ID_PATTERN = r"^[A-Za-z0-9]{3,50}$"
-_UNIQUE_ID = re.compile(UNIQUE_ID_PATTERN)
+from billing.serwersms import unique_ids
 
-
-def valid_unique_id(value: str) -> bool:
-    return bool(_UNIQUE_ID.match(value or ""))
+UNIQUE_ID_PATTERN = unique_ids.UNIQUE_ID.pattern
 
 
 def derived_unique_id(account_id: int, idempotency_key: str, index: int) -> str:

@@ -6,9 +6,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from ninja import Field, Schema
+from pydantic import BaseModel, Field
 
 from .rules import UNIQUE_ID_PATTERN
+
+# Plain pydantic models: the API builds its answers from dicts, so ninja.Schema's ORM attribute
+# resolution is not needed, and it costs a third of a 10,000-item request.
+Schema = BaseModel
 
 MAX_RECIPIENTS = 1000
 MAX_REPORTED = 10_000
@@ -160,6 +164,7 @@ class ReportOut(Schema):
 
 class AccountFiguresOut(Schema):
     account: AccountRef
+    commission: Decimal | None
     counted: int
     counted_parts: int
     pending: int
@@ -178,8 +183,11 @@ class CommissionOut(Schema):
     delivered: int
     undelivered: int
     commission: Decimal | None = Field(
-        description="From the month's statement; null until one is built."
+        description="As the month's statement prints it; null until one is built."
     )
+    forecast: Decimal | None = Field(description="What the pending messages would earn.")
+    total: Decimal | None = Field(description="The statement's net total.")
+    as_of: dt.datetime | None = Field(description="When the figures were last rebuilt.")
     statement_id: int | None
     statement_status: str | None
     accounts: list[AccountFiguresOut]
@@ -192,6 +200,7 @@ class DocumentOut(Schema):
 
 class StatementOut(Schema):
     id: int
+    number: str
     period: str
     status: str
     currency: str
@@ -199,9 +208,16 @@ class StatementOut(Schema):
     counted_parts: int
     pending_messages: int
     unsent_messages: int
-    commission: Decimal
-    adjustments_total: Decimal
-    total: Decimal
+    commission: Decimal = Field(description="As printed (rounded half-up to 0.01).")
+    adjustments: Decimal
+    opening_credit: Decimal
+    rounding: Decimal
+    carried_forward: Decimal
+    total: Decimal = Field(description="Net.")
+    vat_rate: Decimal | None
+    vat: Decimal
+    gross: Decimal
+    payout: str | None = Field(description="invoiced / paid, set by the operator; null: not yet.")
     built_at: dt.datetime | None
     closed_at: dt.datetime | None
     documents: list[DocumentOut]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from functools import partial
+from urllib.parse import urlencode
 
 import segno
 from axes.utils import reset as axes_reset
@@ -31,7 +32,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from billing.models import PartnerStaff, StaffRole
 
 from . import team
-from .access import billing_manager_required, partner_optional, partner_required
+from .access import (
+    billing_manager_required,
+    get_partner_object_or_404,
+    partner_optional,
+    partner_required,
+)
 from .account_forms import AcceptInvitationForm, InviteForm, PortalPasswordResetForm, TokenForm
 from .login_security import remember_device
 from .sessions import end_all_sessions, live_sessions, record_login
@@ -70,7 +76,7 @@ class PortalLoginView(auth_views.LoginView):
         user = form.get_user()
         if user_has_device(user, confirmed=True):
             response = HttpResponseRedirect(
-                reverse("otp_verify") + "?next=" + self.get_success_url()
+                reverse("otp_verify") + "?" + urlencode({"next": self.get_success_url()})
             )
         remember_device(self.request, response, user.get_username())
         return response
@@ -323,3 +329,32 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "403.html", {"csrf": True}, status=403)
+
+
+# --- Large exports built in the background ------------------------------------------------------
+
+
+@partner_required
+def export_status(request: HttpRequest, pk: int) -> HttpResponse:
+    from .models import ExportJob
+
+    job = get_partner_object_or_404(request, ExportJob, pk=pk)
+    return render(request, "portal/export_status.html", {"job": job, "nav": "messages"})
+
+
+@partner_required
+def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    from django.http import FileResponse
+
+    from .export_jobs import export_path
+    from .models import ExportJob
+
+    job = get_partner_object_or_404(request, ExportJob, pk=pk)
+    path = export_path(job)
+    if path is None:
+        raise Http404("The export is not ready or has expired.")
+    return FileResponse(
+        open(path, "rb"),  # noqa: SIM115 - closed by the response
+        as_attachment=True,
+        filename=path.name.split("-", 1)[1],
+    )

@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 from billing.cells import neutralise
 from billing.models import AuditAction, AuditEntry, Message, Statement
 from billing.selectors import billing_zone
-from billing.statuses import Status
 
 from .labels import reason_label
 
@@ -58,34 +57,60 @@ def headers() -> list[str]:
     ]
 
 
-def message_row(message: Message) -> list:
+class _Words:
+    """The words of every code, looked up once per export in the active language (Django's
+    get_FOO_display() translates every choice again on each call: most of an export's time)."""
+
+    def __init__(self) -> None:
+        def choices(name: str) -> dict:
+            return {value: str(label) for value, label in Message._meta.get_field(name).flatchoices}
+
+        self.type = choices("message_type")
+        self.channel = choices("channel")
+        self.status = choices("status")
+        self.yes, self.no = _("yes"), _("no")
+        self.reasons: dict[str, str] = {}
+
+    def reason(self, code: str) -> str:
+        if code not in self.reasons:
+            self.reasons[code] = reason_label(code)
+        return self.reasons[code]
+
+
+def message_row(message: Message, words: _Words | None = None) -> list:
+    words = words or _Words()
     return [
         _local(message.created_at),
         message.account.name,
         message.phone,
         message.sender,
-        message.get_message_type_display(),
-        message.get_channel_display(),
+        words.type.get(message.message_type, message.message_type),
+        words.channel.get(message.channel, message.channel),
         message.parts,
-        message.get_status_display(),
-        _("yes") if message.is_counted else _("no"),
-        None if message.status == Status.UNSENT else _local(message.dispatched_at),
+        words.status.get(message.status, message.status),
+        words.yes if message.is_counted else words.no,
+        _local(message.dispatched_at) if message.is_counted else None,
         _local(message.delivered_at),
         message.serwersms_id or "",
         message.unique_id,
-        reason_label(message.reason) or message.error_message,
+        words.reason(message.reason) or message.error_message,
     ]
 
 
-def rows_with_totals(queryset: QuerySet[Message]) -> Iterator[list]:
-    """Header, one row per message, an empty line and the totals (messages, parts, counted)."""
+def rows_with_totals(queryset: QuerySet[Message], progress=None) -> Iterator[list]:
+    """Header, one row per message, an empty line and the totals (messages, parts, counted).
+
+    `progress(rows_done)` is called every CHUNK_SIZE messages when given."""
     yield headers()
+    words = _Words()
     messages = parts = counted = 0
     for message in queryset.iterator(chunk_size=CHUNK_SIZE):
+        if progress is not None and messages % CHUNK_SIZE == 0 and messages:
+            progress(messages)
         messages += 1
         parts += message.parts
         counted += message.is_counted
-        yield [neutralise(cell) for cell in message_row(message)]
+        yield [neutralise(cell) for cell in message_row(message, words)]
     yield []
     yield [_("Total messages"), messages]
     yield [_("Total parts"), parts]
@@ -125,14 +150,14 @@ def messages_csv_response(queryset: QuerySet[Message], partner_ic: int) -> Strea
     return response
 
 
-def _xlsx_rows(sheet_factory, queryset: QuerySet[Message]) -> None:
+def _xlsx_rows(sheet_factory, queryset: QuerySet[Message], progress=None) -> None:
     """Append header, rows and totals to write-only sheets; a new sheet every XLSX_MAX_ROWS."""
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     bold = Font(bold=True)
     sheet, header, used = None, None, XLSX_MAX_ROWS
-    for index, row in enumerate(rows_with_totals(queryset)):
+    for index, row in enumerate(rows_with_totals(queryset, progress)):
         if index == 0:
             header = row
             continue
@@ -158,7 +183,7 @@ def _xlsx_rows(sheet_factory, queryset: QuerySet[Message]) -> None:
         used += 1
 
 
-def write_messages_xlsx(queryset: QuerySet[Message], target) -> None:
+def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> None:
     """Write the export workbook to `target` (a path or binary file) in constant memory."""
     from openpyxl import Workbook
 
@@ -172,8 +197,16 @@ def write_messages_xlsx(queryset: QuerySet[Message], target) -> None:
         )
         return sheets[-1]
 
-    _xlsx_rows(new_sheet, queryset)
+    _xlsx_rows(new_sheet, queryset, progress)
     workbook.save(target)
+
+
+def write_messages_csv(queryset: QuerySet[Message], target, progress=None) -> None:
+    """Write the CSV export to `target` (a binary file), as the streamed download has it."""
+    writer = csv.writer(_Echo())
+    target.write("\ufeff".encode())
+    for row in rows_with_totals(queryset, progress):
+        target.write(writer.writerow([_csv_cell(cell) for cell in row]).encode())
 
 
 def messages_xlsx_response(queryset: QuerySet[Message], partner_ic: int) -> FileResponse:

@@ -44,6 +44,8 @@ urlpatterns = [
         account_views.invitation_revoke,
         name="invitation_revoke",
     ),
+    path("exports/<int:pk>/", account_views.export_status, name="export_status"),
+    path("exports/<int:pk>/download/", account_views.export_download, name="export_download"),
     path("invitation/<str:token>/", account_views.invitation_accept, name="invitation_accept"),
     path("messages/", views.message_list, name="message_list"),
     path("messages/export.<str:fmt>", views.message_export, name="message_export"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import django_tables2 as tables
-from django.core.paginator import Paginator
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -11,9 +10,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Message
-from billing.statuses import Status
-
-from .paging import page_size
 
 
 class MessageTable(tables.Table):
@@ -53,16 +49,13 @@ class MessageTable(tables.Table):
         order_by = ("-created_at",)
         orderable = False  # every column but created_at: sorting 4M rows by phone is no page
 
-    def paginate(self, paginator_class=Paginator, per_page=None, page=1, *args, **kwargs):
-        # ?per_page is honoured only up to PORTAL_MAX_PAGE_SIZE.
-        return super().paginate(paginator_class, page_size(per_page), page, *args, **kwargs)
-
     def render_created_at(self, value):
         return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
     def render_dispatched_at(self, record, value):
-        # An unsent message was never dispatched (its billing month uses the queued time).
-        if record.status == Status.UNSENT:
+        # Only a counted message (sent, delivered, undelivered) was dispatched; pending and
+        # unsent ones show none (their billing month uses the queued time).
+        if not record.is_counted:
             return "—"
         return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT") if value else "—"
 

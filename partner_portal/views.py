@@ -7,14 +7,14 @@ import datetime as dt
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils import timezone
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
 
 from billing import selectors
 from billing.commission import billing_month, parse_period
 from billing.models import Message, Statement
 
-from . import exports, pagination
+from . import export_jobs, exports, pagination
 from .access import billing_manager_required, get_partner_object_or_404, partner_required
 from .charts import daily_chart
 from .filters import message_filter
@@ -69,8 +69,19 @@ def message_list(request: HttpRequest) -> HttpResponse:
 
 @partner_required
 def message_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    if fmt not in export_jobs.FORMATS:
+        raise Http404("Unknown export format.")
     message_filter_ = message_filter(request, request.partner)
     queryset = message_filter_.qs.order_by("-created_at", "-id")
+    if export_jobs.is_large(queryset, fmt):  # built by a worker; the page shows its progress
+        job = export_jobs.request_export(
+            partner=request.partner,
+            user=request.user,
+            fmt=fmt,
+            query=request.GET.urlencode(),
+            language=translation.get_language(),
+        )
+        return redirect("export_status", job.pk)
     if fmt == "csv":
         return exports.messages_csv_response(queryset, request.partner.ic)
     if fmt == "xlsx":

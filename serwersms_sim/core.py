@@ -45,6 +45,7 @@ class Simulator(AccountsMixin, SendingMixin, ScheduleMixin, ReportsMixin, StateM
         self.listeners: list[Callable[[Account, Message], None]] = []
         self.changes = 0  # bumped on every change; the state saver watches it
         self.accounts: list[Account] = []
+        self.generation = 0  # bumped by reset(): a slow request from before it is dropped
         self.faults = FaultPlan(seed if fault_seed is None else fault_seed, slow_seconds)
         if fault_rate:
             self.faults.configure("http", rate=fault_rate)
@@ -57,6 +58,21 @@ class Simulator(AccountsMixin, SendingMixin, ScheduleMixin, ReportsMixin, StateM
     @slow_seconds.setter
     def slow_seconds(self, value: float) -> None:
         self.faults.slow_seconds = float(value)
+
+    def queue_faults(self, names: list[str], slow_seconds: float | None = None) -> None:
+        """Faults for the next HTTP requests of either API, one per request (`/_sim/faults`)."""
+        self.faults.configure("http", queue=list(names))
+        if slow_seconds is not None:
+            self.slow_seconds = slow_seconds
+
+    @property
+    def fault_rate(self) -> float:
+        """The random fault rate of API v2 (see FaultPlan for each channel's own)."""
+        return self.faults.channels["api_v2"].rate
+
+    @fault_rate.setter
+    def fault_rate(self, value: float) -> None:
+        self.faults.configure("http", rate=value)
 
     # --- time -----------------------------------------------------------------------------
 
@@ -103,6 +119,7 @@ class Simulator(AccountsMixin, SendingMixin, ScheduleMixin, ReportsMixin, StateM
     def reset(self, accounts: bool = False) -> None:
         """Forget messages, requests and faults (and the accounts, when asked)."""
         with self.lock:
+            self.generation += 1
             self._clear_messages()
             self.faults.reset()
             if accounts:

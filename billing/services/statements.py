@@ -48,6 +48,7 @@ from billing.commission import (
     format_period,
     message_amount,
     month_bounds_utc,
+    next_month,
     present_statement,
     review_window_end,
     vat_split,
@@ -658,7 +659,7 @@ def notify_billing_managers(statement_id: int) -> int:
         )
         outcome = {"recipients": recipients}
     except Exception as exc:  # noqa: BLE001 - any mail failure is reported, the close stands
-        logger.exception("statement %s: closing mail failed", statement.pk)
+        logger.warning("statement %s: closing mail not sent: %s", statement.pk, exc)
         outcome = {"recipients": recipients, "error": str(exc)[:200]}
     AuditEntry.objects.create(
         partner=statement.partner,
@@ -760,7 +761,17 @@ def refresh_draft_statements(
     """Rebuild the partner's drafts for these months and every other open draft it has (late
     changes of closed months land there). Drafts built after `requested_at` are skipped.
     Closed months are left alone. Safe to run twice or concurrently (build locks the row)."""
-    wanted = {p.replace(day=1) for p in periods}
+    closed = set(
+        Statement.objects.filter(partner=partner, status=StatementStatus.CLOSED).values_list(
+            "period", flat=True
+        )
+    )
+    wanted = set()
+    for period in {p.replace(day=1) for p in periods}:
+        # A change in a closed month lands on the first open month after it: make sure it exists.
+        while period in closed:
+            period = next_month(period)
+        wanted.add(period)
     wanted |= set(
         Statement.objects.filter(partner=partner, status=StatementStatus.DRAFT).values_list(
             "period", flat=True

@@ -1,33 +1,9 @@
 """Plain values the SerwerSMS channels return; shared by sending, polling and callbacks.
 
-Protocol contract between our client and the bundled simulator (see serwersms-api.md):
-- Times in SerwerSMS answers are "YYYY-MM-DD HH:MM:SS" in Europe/Warsaw local time; the client
-  turns them into aware UTC datetimes. Empty string / null / "0000-00-00 00:00:00" means None.
-- Delivery-report callbacks: GET or POST form fields `id`, `unique_id`, `phone`, `status`,
-  `queued`, `sent`, `delivered`, `reason`, `parts`, `cost` (times formatted as above).
-- Email2SMS: one mail per recipient to SERWERSMS_EMAIL2SMS_ADDRESS, From the account's
-  `email2sms_sender` (the address registered in the SerwerSMS panel), Subject = the phone in E.164,
-  plain-text body = the message text, header `SerwerSMS-Dealer: <ic>`. The simulator knows the
-  account by its From address. Email2SMS carries no id back: reports find it by phone and time.
-- API v2 errors: JSON `{"success": false, "error": {"code": int, "type": str, "message": str}}`.
-  The simulator uses HTTP 401 + type "InvalidCredentials" (code 1001) for bad credentials,
-  HTTP 400 + type "ValidationError" (code 2001 phone, 2002 text, 2003 sender, 2004 other input),
-  HTTP 402 + type "LimitExhausted" (code 3001) when the account's SMS limit is used up;
-  the client treats any non-2xx, a non-JSON body and an `error` object alike as failures.
-- XML API (`/zdalnie/index.php`, GET or POST form, `login`, `haslo`, `akcja`): `wyslij_sms`
-  answers `<SerwerSMS><Odbiorcy><Skolejkowane><SMS id=".." numer=".." usmsid=".."
-  godzina_skolejkowania=".."/>..</Skolejkowane><Niewyslane><SMS numer=".." usmsid=".."
-  przyczyna=".."/></Niewyslane></Odbiorcy></SerwerSMS>`; `sprawdz_sms` (by `smsid` or `usmsid`,
-  comma-separated) answers `<SerwerSMS><SMS id numer usmsid stan przyczyna godzina_skolejkowania
-  godzina_wyslania godzina_doreczenia czesci/>...</SerwerSMS>` with `stan` one of
-  skolejkowana, w_trakcie, zaplanowana, wyslana, doreczona, niedoreczona, niewyslana.
-  A failure answers `<SerwerSMS><Blad kod="..">reason</Blad></SerwerSMS>` (kod as the API v2 code).
-- Simulator control (not SerwerSMS): `POST /_sim/accounts` JSON {token?, username?, password?,
-  email?, limit?, callback_url?} registers an account; `GET /_sim/messages`, `GET /_sim/requests`,
-  `POST /_sim/advance`, `POST /_sim/faults` JSON {"faults": [names...]} queues faults for the next
-  requests (http_500, http_429, slow, drop, accept_then_drop, malformed), `POST /_sim/reset`,
-  `GET /_sim/partner_billing.csv?ic=IC&period=YYYY-MM` (columns: id, account, phone, type, parts,
-  status, dispatched_at — Europe/Warsaw "YYYY-MM-DD HH:MM:SS" — only counted messages).
+The protocol is serwersms-api.md (the team's reference), not this package nor the simulator:
+docs/gateway.md says how each part is read, and tests/contract/ checks each documented fact on
+this client and on the simulator. Times in answers are Warsaw "YYYY-MM-DD HH:MM:SS"; every
+datetime here is aware UTC.
 """
 
 from __future__ import annotations
@@ -39,10 +15,10 @@ from decimal import Decimal
 
 @dataclass(frozen=True)
 class SendItem:
-    """One recipient of a send call as SerwerSMS answered it."""
+    """One recipient of a send call as SerwerSMS answered it (`unique_id` only if echoed)."""
 
     phone: str
-    status: str  # "queued" | "unsent"
+    status: str  # "queued" | "unsent" (§3, C)
     serwersms_id: str | None = None
     unique_id: str | None = None
     queued_at: datetime | None = None
@@ -53,7 +29,8 @@ class SendItem:
 
 @dataclass(frozen=True)
 class ReportItem:
-    """One message of a `messages/reports` page, an XML `sprawdz_sms` answer or a callback."""
+    """One message of a `messages/reports` page, `messages/view`, an XML `sprawdz_sms` answer or
+    a callback; `unique_id` only when the caller knows it (reports do not carry it, §3)."""
 
     serwersms_id: str
     phone: str
@@ -67,3 +44,4 @@ class ReportItem:
     reason: str = ""
     message_type: str | None = None
     sender: str = ""
+    text: str = ""  # the message text SerwerSMS reports (Email2SMS matching by digest)

@@ -49,7 +49,7 @@ def test_message_list_shows_only_own_messages_even_filtered_by_a_foreign_account
 
 
 def test_commission_counts_only_own_messages(alpha, beta, alpha_data):
-    period = f"{timezone.localdate():%Y-%m}"
+    period = f"{alpha_data['statement'].period:%Y-%m}"
     assert alpha.client.get("/api/v1/commission", {"period": period}).json()["counted"] == 1
     body = beta.client.get("/api/v1/commission", {"period": period}).json()
     assert body["counted"] == 0 and body["statement_id"] is None

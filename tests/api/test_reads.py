@@ -65,14 +65,16 @@ def test_a_cursor_not_from_the_api_is_400(alpha):
 
 def test_commission_reads_the_month_figures(alpha):
     period = timezone.localdate().replace(day=1)
-    AgreementFactory(partner=alpha.partner, rate_eco="0.2500")
+    AgreementFactory(partner=alpha.partner, rate_eco="0.0125")
     MessageFactory(account=alpha.account, status=Status.DELIVERED)
     MessageFactory(account=alpha.account, status=Status.QUEUED)
     statement = build_statement(alpha.partner, period, actor="test").statement
     body = alpha.client.get("/api/v1/commission", {"period": f"{period:%Y-%m}"}).json()
-    assert (body["counted"], body["pending"], body["commission"]) == (1, 1, "0.2500")
+    assert (body["counted"], body["pending"]) == (1, 1)
+    assert body["commission"] == str(statement.printed_commission) == "0.01"
     assert body["statement_id"] == statement.pk
     assert body["accounts"][0]["account"]["id"] == alpha.account.pk
+    assert body["accounts"][0]["counted"] == 1
     assert alpha.client.get("/api/v1/commission", {"period": "2024-13"}).status_code == 400
 
 
@@ -86,3 +88,10 @@ def test_statements_list_their_documents(alpha):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert statement.audit_entries.filter(action="downloaded").exists()
+
+
+def test_commission_without_a_period_is_this_billing_month(alpha):
+    from billing.commission import billing_month
+
+    body = alpha.client.get("/api/v1/commission").json()
+    assert body["period"] == f"{billing_month(timezone.now()):%Y-%m}"

@@ -1,16 +1,19 @@
 """POST /api/v1/messages/reported: recorded once, then polled and counted like any message."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from billing import selectors
+from billing.commission import billing_month
 from billing.models import Channel, Message, StatusEvent
 from billing.services.polling import poll_account
 from billing.serwersms import client_for
 from billing.statuses import Status
 from tests.api.conftest import post
+from tests.factories import AgreementFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/messages/reported"
@@ -104,12 +107,16 @@ def test_reported_messages_are_polled_and_counted(
     body = {
         "messages": [item(alpha, s.serwersms_id, phone=s.phone, parts=1, cost=None) for s in sent]
     }
-    assert post(alpha.client, URL, body).json()["created"] == 2
+    AgreementFactory(partner=alpha.partner, rate_eco="0.0125")
+    period = billing_month(timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(alpha.client, URL, body).json()["created"] == 2
+    assert selectors.month_figures(alpha.partner, period).pending == 2  # the draft follows
     sim.advance(to="final")
     with django_capture_on_commit_callbacks(execute=True):
         summary = poll_account(alpha.account)
     assert summary.changed == 2
     statuses = set(Message.objects.values_list("status", flat=True))
     assert statuses <= {Status.DELIVERED, Status.UNDELIVERED, Status.SENT}
-    period = selectors.month_start(timezone.localdate())
-    assert selectors.month_figures(alpha.partner, period).counted == 2
+    figures = selectors.month_figures(alpha.partner, period)
+    assert (figures.counted, figures.pending, figures.commission) == (2, 0, Decimal("0.03"))

@@ -184,3 +184,19 @@ def test_requests_past_the_rate_limit_are_429(sim, alpha, beta, settings):
     assert codes == [200, 200, 200, 429]
     assert int(alpha.client.get("/api/v1/me")["Retry-After"]) >= 1
     assert beta.client.get("/api/v1/me").status_code == 200  # per key
+
+
+def test_a_body_over_the_size_limit_is_413(sim, alpha, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post(
+        alpha.client, URL, {"recipients": [{"phone": "+48500600700"}], "text": "x" * 2000}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_large"
+    assert not Message.objects.exists()
+
+
+def test_a_body_that_is_not_json_is_400(sim, alpha):
+    response = alpha.client.post(URL, "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

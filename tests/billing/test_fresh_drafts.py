@@ -69,7 +69,7 @@ def test_a_duplicate_report_queues_no_refresh(
 
 
 def test_a_poll_pass_refreshes_the_draft_and_sending_creates_it(
-    account, simulator_settings, queued_refreshes, django_capture_on_commit_callbacks
+    account, simulator_settings, queued_refreshes, django_capture_on_commit_callbacks, celery_eager
 ):
     with django_capture_on_commit_callbacks(execute=True):
         sent = send_sms(account, ["+48500600700", "+48500600701"], "fresh figures")
@@ -102,8 +102,26 @@ def test_closed_months_are_never_rebuilt_by_a_refresh(account):
     MessageFactory(
         account=account, status=Status.DELIVERED, dispatched_at=datetime(2024, 10, 5, tzinfo=UTC)
     )
+    october = close_statement(
+        account.partner, date(2024, 10, 1), actor="op", now=datetime(2024, 11, 9, tzinfo=UTC)
+    ).statement
+    rebuilt = refresh_draft_statements(account.partner, [date(2024, 10, 1)])
+    assert october.pk not in {s.pk for s in rebuilt}
+    again = Statement.objects.get(pk=october.pk)
+    assert again.is_closed and again.built_at == october.built_at
+    assert again.checksum == october.checksum
+
+
+def test_a_late_change_of_a_closed_month_creates_the_next_months_draft(account):
+    message = MessageFactory(
+        account=account, status=Status.SENT, dispatched_at=datetime(2024, 10, 5, tzinfo=UTC)
+    )
     close_statement(
         account.partner, date(2024, 10, 1), actor="op", now=datetime(2024, 11, 9, tzinfo=UTC)
     )
-    assert refresh_draft_statements(account.partner, [date(2024, 10, 1)]) == []
-    assert Statement.objects.get(partner=account.partner).is_closed
+    message.status = Status.UNSENT  # e.g. SerwerSMS corrects it after the close
+    message.save()
+    [november] = refresh_draft_statements(account.partner, [date(2024, 10, 1)])
+    assert november.period == date(2024, 11, 1)
+    assert november.adjustments_total == Decimal("-0.0125")
+    assert november.carried_forward == Decimal("0.01")  # never paid below zero

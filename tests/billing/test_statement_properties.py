@@ -25,8 +25,10 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 OCT = date(2024, 10, 1)
 NOV = date(2024, 11, 1)
+DEC = date(2024, 12, 1)
 MONTH_START = datetime(2024, 9, 30, 22, 0, tzinfo=UTC)
 AFTER_WINDOW = datetime(2024, 11, 10, tzinfo=UTC)
+AFTER_NOV_WINDOW = datetime(2024, 12, 10, tzinfo=UTC)
 PROPERTY_SETTINGS = settings(
     max_examples=25,
     deadline=None,
@@ -105,6 +107,30 @@ def snapshot(statement: Statement):
     return lines, items, totals
 
 
+def assert_adds_up_as_printed(statement: Statement) -> None:
+    """What a clerk adds up with a calculator equals the printed total, and the total is the
+    half-up rounding of the exact sum (never below zero: the rest is a credit carried forward)."""
+    statement.refresh_from_db()
+    exact_lines = list(statement.lines.values_list("commission", flat=True))
+    exact_adjustments = list(statement.adjustments.values_list("amount", flat=True))
+    printed_lines = [round_total(v) for v in exact_lines]
+    printed_adjustments = [round_total(v) for v in exact_adjustments]
+    assert statement.printed_commission == sum(printed_lines, Decimal(0))
+    assert statement.printed_adjustments == sum(printed_adjustments, Decimal(0))
+    printed = (
+        sum(printed_lines, Decimal(0))
+        + sum(printed_adjustments, Decimal(0))
+        + statement.opening_credit
+        + statement.rounding
+        + statement.carried_forward
+    )
+    assert printed == statement.total
+    exact = sum(exact_lines, Decimal(0)) + sum(exact_adjustments, Decimal(0))
+    balance = round_total(exact + statement.opening_credit)
+    assert statement.total == max(balance, Decimal(0))
+    assert statement.carried_forward == max(-balance, Decimal(0))
+
+
 @PROPERTY_SETTINGS
 @given(basis=bases, rows=messages, tier=st.one_of(st.none(), st.integers(0, 10)))
 def test_unsent_is_never_billed_and_totals_add_up(basis, rows, tier):
@@ -120,6 +146,7 @@ def test_unsent_is_never_billed_and_totals_add_up(basis, rows, tier):
         assert line_sum == item_sum == statement.commission
         assert statement.total == round_total(line_sum)
         assert statement.unsent_messages == len(unsent)
+        assert_adds_up_as_printed(statement)
 
 
 @PROPERTY_SETTINGS
@@ -173,6 +200,14 @@ def test_adjustments_add_up_to_the_late_difference(basis, rows, changes, rounds)
         assert november.adjustments_total == rebuilt - october.commission
         october.refresh_from_db()
         assert october.is_closed
+        assert_adds_up_as_printed(october)
+        assert_adds_up_as_printed(november)  # corrections may make it negative: a credit
+        if november.carried_forward:  # the credit opens December, once and in full
+            november = close_statement(partner, NOV, actor="op", now=AFTER_NOV_WINDOW).statement
+            december = build_statement(partner, DEC, actor="op").statement
+            assert december.opening_credit == -november.carried_forward
+            assert december.opening_credit_from == november
+            assert_adds_up_as_printed(december)
 
 
 def _october_as_if_built_now(partner):
@@ -197,3 +232,38 @@ def _october_as_if_built_now(partner):
         total = build_statement(copy, OCT, actor="t").statement.commission
         transaction.savepoint_rollback(sid)
     return total
+
+
+@PROPERTY_SETTINGS
+@given(
+    basis=bases,
+    rows=messages.filter(lambda rows: any(r["status"] in COUNTED for r in rows)),
+    lost=st.lists(st.integers(0, 24), min_size=1, max_size=10),
+    december_rows=st.lists(st.integers(0, 30 * 24 * 60), max_size=5),
+)
+def test_a_negative_month_carries_its_credit_to_the_next_open_month_once(
+    basis, rows, lost, december_rows
+):
+    with rolled_back():
+        partner, created = make_traffic(basis, rows, None)
+        close_statement(partner, OCT, actor="op", now=AFTER_WINDOW)
+        counted = [m for m in created if m.status in COUNTED]
+        for index in lost:  # SerwerSMS takes back dispatches of a closed month: unsent now
+            message = counted[index % len(counted)]
+            message.status = Status.UNSENT
+            message.save()
+        november = close_statement(partner, NOV, actor="op", now=AFTER_NOV_WINDOW).statement
+        assert_adds_up_as_printed(november)
+        assert november.total >= 0
+        account = partner.accounts.first()
+        for minutes in december_rows:
+            when = datetime(2024, 11, 30, 23, tzinfo=UTC) + timedelta(minutes=minutes)
+            MessageFactory(
+                account=account, status=Status.DELIVERED, created_at=when, dispatched_at=when
+            )
+        december = build_statement(partner, DEC, actor="op").statement
+        assert december.opening_credit == -november.carried_forward
+        assert december.opening_credit_from == (november if november.carried_forward else None)
+        assert_adds_up_as_printed(december)
+        january = build_statement(partner, date(2025, 1, 1), actor="op").statement
+        assert january.opening_credit == 0  # December is still open: the credit lands once

@@ -173,3 +173,11 @@ def test_operator_pages_point_to_the_configured_admin(db):
     client = Client(headers={"accept-language": "en"})
     client.force_login(operator, backend="django.contrib.auth.backends.ModelBackend")
     assert 'href="/admin/"' in client.get("/").content.decode()
+
+
+def test_api_docs_load_swagger_from_our_own_static_files(client):
+    response = client.get("/api/v1/docs")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "cdn.jsdelivr" not in page and "/static/ninja/swagger-ui-bundle.js" in page
+    assert "default-src 'self'" in response["Content-Security-Policy"]

@@ -163,7 +163,7 @@ def test_partner_staff_use_the_portal(page, live_server, alpha, beta):
     _shot(page, "messages")
 
     page.goto(f"{live_server.url}/messages/{message.pk}/")
-    assert page.locator("table.data-table.cards tbody tr").count() == 2
+    assert page.locator("#status-history tbody tr").count() == 2
     _shot(page, "message-detail")
 
     page.click("nav.mainnav >> text=Client accounts")

@@ -124,3 +124,15 @@ def test_inviting_an_existing_colleague_is_refused(alpha, manager_client):
     assert response.status_code == 200
     assert "already a member" in response.content.decode()
     assert not Invitation.objects.exists()
+
+
+def test_operators_see_invitations_read_only_in_the_admin(alpha, manager_client):
+    from django.contrib.auth import get_user_model
+
+    _invite(manager_client, "adminview@alpha.example")
+    operator = get_user_model().objects.create_superuser("op", "op@example.com", "op-pass-123")
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(operator, backend="django.contrib.auth.backends.ModelBackend")
+    page = client.get("/admin/partner_portal/invitation/")
+    assert page.status_code == 200 and "adminview@alpha.example" in page.content.decode()
+    assert client.get("/admin/partner_portal/invitation/add/").status_code == 403

@@ -51,6 +51,43 @@ def test_bad_account_registration_is_refused(simulator):
     assert simulator.sim.accounts == []
 
 
+@pytest.mark.parametrize("body", [[{"token": "a"}, "not an object"], [1, 2], "text", [[]]])
+def test_a_list_or_odd_body_to_the_accounts_endpoint_is_a_400_not_a_crash(simulator, body):
+    response = requests.post(simulator.api_url + "_sim/accounts", json=body, timeout=5)
+    assert response.status_code == 400 and "error" in response.json()
+    listed = requests.post(
+        simulator.api_url + "_sim/accounts", json=[{"token": "l1"}, {"token": "l2"}], timeout=5
+    )
+    assert [a["token"] for a in listed.json()] == ["l1", "l2"]
+
+
+def test_the_simulator_tells_per_message_whether_it_took_it(simulator):
+    base = simulator.api_url + "_sim/"
+    simulator.register_account(token="rec")
+    requests.post(
+        simulator.api_url + "messages/send_sms.json",
+        json={"phone": "500600700", "text": "Hi", "ic": 7, "unique_id": "rec001"},
+        headers={"Authorization": "Bearer rec"},
+        timeout=5,
+    )
+    known = requests.get(base + "message", params={"unique_id": "rec001"}, timeout=5).json()
+    assert known["taken"] is True
+    [record] = known["records"]
+    assert {k: record[k] for k in ("unique_id", "phone", "ic", "status", "taken")} == {
+        "unique_id": "rec001",
+        "phone": "+48500600700",
+        "ic": 7,
+        "status": "queued",
+        "taken": True,
+    }
+    assert record["id"]
+    unknown = requests.get(base + "message", params={"unique_id": "never1"}, timeout=5).json()
+    assert unknown == {"taken": False, "records": []}
+    by_phone = requests.get(base + "message", params={"phone": "500600700"}, timeout=5).json()
+    assert by_phone["taken"] is True
+    assert requests.get(base + "message", timeout=5).status_code == 400
+
+
 def test_state_file_keeps_accounts_and_messages_over_a_restart(tmp_path):
     state = tmp_path / "state.json"
     accounts = [{"token": "keep", "username": "keep", "password": "pw"}]
@@ -84,6 +121,12 @@ def test_command_refuses_bad_options():
         call_command("serwersms_simulator", "--speed", "-1")
     with pytest.raises(CommandError):
         call_command("serwersms_simulator", "--fault-rate", "2")
+    with pytest.raises(CommandError, match="Unknown faults"):
+        call_command("serwersms_simulator", "--fault-kinds", "http_500,fax")
+    with pytest.raises(CommandError, match="Unknown faults"):
+        call_command("serwersms_simulator", "--smtp-fault-kinds", "http_500")
+    with pytest.raises(CommandError, match="callback-attempts"):
+        call_command("serwersms_simulator", "--callback-attempts", "0")
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
@@ -143,3 +186,54 @@ def test_running_server_moves_statuses_on_its_own():
         ):
             assert time.monotonic() < deadline
             time.sleep(0.02)
+
+
+def test_command_fault_options_reach_the_running_simulator(tmp_path):
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(json.dumps([{"token": "cmd-faults"}]))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serwersms_simulator", "--port", str(port)]
+        + ["--accounts", str(accounts), "--fault-rate", "1", "--fault-kinds", "http_429"]
+        + ["--faults-sending-only", "--fault-seed", "3"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base, headers = f"http://127.0.0.1:{port}/", {"Authorization": "Bearer cmd-faults"}
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                read = requests.post(base + "account/limits.json", json={}, headers=headers)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stderr.read()
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        send = requests.post(
+            base + "messages/send_sms.json",
+            json={"phone": "500600700", "text": "x"},
+            headers=headers,
+        )
+        faults = requests.get(base + "_sim/faults", timeout=5).json()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert (read.status_code, send.status_code) == (200, 429)
+    assert faults["seed"] == 3
+    assert faults["channels"]["api_v2"]["injected"] == {"http_429": 1}
+
+
+def test_the_simulator_imports_nothing_from_billing_partner_portal_or_django():
+    """An independent reading of the protocol: a misunderstanding in the product cannot leak in."""
+    code = (
+        "import sys, serwersms_sim, serwersms_sim.server, serwersms_sim.smtp;"
+        "print(sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'billing', 'partner_portal', 'partner_api', 'django'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

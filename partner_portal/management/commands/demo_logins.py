@@ -45,4 +45,5 @@ class Command(BaseCommand):
                     f"  {username:<14} {password:<20} {partner_name:<14} {StaffRole(role).label}"
                 )
             username, password = DEMO_OPERATOR
-            self.stdout.write(f"  {username:<14} {password:<20} {'':<14} {_('operator (admin)')}")
+            operator = _("operator (admin)")
+            self.stdout.write(f"  {username:<14} {password:<20} {'':<14} {operator}")
