@@ -307,7 +307,15 @@ class Message(models.Model):
         indexes = [
             # in_billing_month(): statements, dashboard, reconcile.
             models.Index(fields=["partner", "billing_at"], name="message_partner_billing"),
-            models.Index(fields=["partner", "created_at"], name="message_partner_created"),
+            # The messages table's keyset pages: WHERE partner [AND created_at range]
+            # ORDER BY created_at, id, resumed after the last (created_at, id). docs/scale.md.
+            models.Index(fields=["partner", "created_at", "id"], name="message_partner_created_id"),
+            # ... filtered by one status (status=unsent, =undelivered, ...); docs/scale.md.
+            models.Index(
+                fields=["partner", "status", "created_at", "id"], name="message_partner_status"
+            ),
+            # ... filtered by one client account (an account belongs to one partner).
+            models.Index(fields=["account", "created_at", "id"], name="message_account_created"),
             models.Index(fields=["status", "created_at"], name="message_status_created"),
             models.Index(
                 fields=["account", "created_at"],
@@ -730,6 +738,8 @@ class AuditAction(models.TextChoices):
     STAFF_JOINED = "staff_joined", _("colleague joined")
     STAFF_REMOVED = "staff_removed", _("colleague removed")
     INVITATION_REVOKED = "invitation_revoked", _("invitation revoked")
+    API_KEY_CREATED = "api_key_created", _("API key created")
+    API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
 
 
 class AuditEntry(models.Model):

@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 from billing.cells import neutralise
 from billing.models import AuditAction, AuditEntry, Message, Statement
 from billing.selectors import billing_zone
-from billing.statuses import Status
 
 from .labels import reason_label
 
@@ -90,7 +89,7 @@ def message_row(message: Message, words: _Words | None = None) -> list:
         message.parts,
         words.status.get(message.status, message.status),
         words.yes if message.is_counted else words.no,
-        None if message.status == Status.UNSENT else _local(message.dispatched_at),
+        _local(message.dispatched_at) if message.is_counted else None,
         _local(message.delivered_at),
         message.serwersms_id or "",
         message.unique_id,

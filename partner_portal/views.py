@@ -9,22 +9,21 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
-from django_tables2 import RequestConfig
-from django_tables2.paginators import LazyPaginator
 
 from billing import selectors
 from billing.commission import billing_month, parse_period
 from billing.models import Message, Statement
 
-from . import export_jobs, exports
+from . import export_jobs, exports, pagination
 from .access import billing_manager_required, get_partner_object_or_404, partner_required
 from .charts import daily_chart
 from .filters import message_filter
-from .paging import page_size
+from .statement_timeout import limited_statement_time
 from .tables import MessageTable
 
 
 @partner_required
+@limited_statement_time
 def dashboard(request: HttpRequest) -> HttpResponse:
     figures = selectors.dashboard_figures(request.partner, timezone.now())
     return render(
@@ -35,16 +34,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @partner_required
+@limited_statement_time
 def message_list(request: HttpRequest) -> HttpResponse:
     message_filter_ = message_filter(request, request.partner)
     queryset = message_filter_.qs
-    table = MessageTable(queryset)
-    # LazyPaginator never counts the whole table; it only looks one page ahead.
-    RequestConfig(
-        request, paginate={"paginator_class": LazyPaginator, "per_page": page_size()}
-    ).configure(table)
+    # Keyset pages: no OFFSET and no COUNT over every matching row (partner_portal.pagination).
+    page = pagination.keyset_page(
+        queryset,
+        ordering=pagination.ordering_from(request.GET.get("sort")),
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        per_page=pagination.per_page_from(request.GET.get("per_page")),
+    )
+    table = MessageTable(page.rows, order_by=page.ordering)
     query = request.GET.copy()
-    for key in ("page", "sort"):
+    for key in ("after", "before", "sort", "per_page"):
         query.pop(key, None)
     return render(
         request,
@@ -52,8 +56,11 @@ def message_list(request: HttpRequest) -> HttpResponse:
         {
             "filter": message_filter_,
             "table": table,
-            "totals": selectors.message_totals(queryset),
-            "has_messages": Message.objects.filter(partner=request.partner).exists(),
+            "page": page,
+            "summary": pagination.summary_of(queryset, page),
+            "per_page_choices": pagination.PER_PAGE_CHOICES,
+            "has_messages": bool(page.rows)
+            or Message.objects.filter(partner=request.partner).exists(),
             "export_query": query.urlencode(),
             "nav": "messages",
         },
@@ -83,6 +90,7 @@ def message_export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 @partner_required
+@limited_statement_time
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_partner_object_or_404(request, Message.objects.select_related("account"), pk=pk)
     return render(
@@ -98,6 +106,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @partner_required
+@limited_statement_time
 def statement_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -107,6 +116,7 @@ def statement_list(request: HttpRequest) -> HttpResponse:
 
 
 @partner_required
+@limited_statement_time
 def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     statement = get_partner_object_or_404(
         request, Statement.objects.select_related("partner", "opening_credit_from"), pk=pk
@@ -142,6 +152,7 @@ def _period_from(request: HttpRequest, current: dt.date) -> dt.date:
 
 
 @partner_required
+@limited_statement_time
 def account_list(request: HttpRequest) -> HttpResponse:
     current = billing_month(timezone.now())
     period = _period_from(request, current)

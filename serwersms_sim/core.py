@@ -45,6 +45,7 @@ class Simulator(AccountsMixin, SendingMixin, ScheduleMixin, ReportsMixin, StateM
         self.listeners: list[Callable[[Account, Message], None]] = []
         self.changes = 0  # bumped on every change; the state saver watches it
         self.accounts: list[Account] = []
+        self.generation = 0  # bumped by reset(): a slow request from before it is dropped
         self.faults = FaultPlan(seed if fault_seed is None else fault_seed, slow_seconds)
         if fault_rate:
             self.faults.configure("http", rate=fault_rate)
@@ -118,6 +119,7 @@ class Simulator(AccountsMixin, SendingMixin, ScheduleMixin, ReportsMixin, StateM
     def reset(self, accounts: bool = False) -> None:
         """Forget messages, requests and faults (and the accounts, when asked)."""
         with self.lock:
+            self.generation += 1
             self._clear_messages()
             self.faults.reset()
             if accounts:

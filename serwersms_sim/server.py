@@ -42,6 +42,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "SerwerSMS-Simulator/2.0"
     server: _HTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as two writes: without this, Nagle's algorithm and the
+        # client's delayed ACK hold every answer back ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 
@@ -106,7 +112,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, "text/plain; charset=utf-8", b"Simulated failure", headers)
             return
         if fault == "slow":
+            generation = self.server.sim.generation
             time.sleep(self.server.sim.slow_seconds)
+            if self.server.sim.generation != generation:
+                self.close_connection = True  # reset meanwhile: it belongs to a world now gone
+                return
         content_type, payload = run()
         if fault == "accept_then_drop":
             self.close_connection = True  # the message was taken; the caller never hears of it

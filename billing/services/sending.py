@@ -65,6 +65,7 @@ SENDING_CHANNELS = (Channel.API_V2, Channel.XML_API, Channel.EMAIL2SMS)
 # FULL sender: up to 11 letters/digits (and a few signs), or a phone number of up to 16 digits.
 SENDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMBER = re.compile(r"^\+?[0-9]{3,16}$")
+EMAIL2SMS_SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 MAX_RECIPIENTS = 1000
 
 
@@ -129,8 +130,11 @@ def _check_sender(sender: str | None, channel: str) -> str:
     if not sender:
         return ""
     if channel == Channel.EMAIL2SMS:
+        # The subject's `nadawca`: at most 11 letters, digits and spaces (serwersms-api.md §6).
+        if EMAIL2SMS_SENDER.match(sender) and any(ch.isalpha() for ch in sender):
+            return sender
         raise SendError(
-            "Email2SMS cannot set a sender name; send without one (ECO) or use the API."
+            f"Invalid Email2SMS sender name {sender!r}: use at most 11 letters, digits or spaces."
         )
     if SENDER_NUMBER.match(sender):
         return sender

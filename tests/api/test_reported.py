@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from billing import selectors
+from billing.commission import billing_month
 from billing.models import Channel, Message, StatusEvent
 from billing.services.polling import poll_account
 from billing.serwersms import client_for
@@ -107,7 +108,7 @@ def test_reported_messages_are_polled_and_counted(
         "messages": [item(alpha, s.serwersms_id, phone=s.phone, parts=1, cost=None) for s in sent]
     }
     AgreementFactory(partner=alpha.partner, rate_eco="0.0125")
-    period = selectors.month_start(timezone.localdate())
+    period = billing_month(timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
         assert post(alpha.client, URL, body).json()["created"] == 2
     assert selectors.month_figures(alpha.partner, period).pending == 2  # the draft follows

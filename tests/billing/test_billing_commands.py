@@ -115,9 +115,3 @@ def test_broken_reconcile_upload_is_a_command_error(partner, tmp_path):
     upload.write_text("nope\n")
     with pytest.raises(CommandError, match="missing column"):
         run("reconcile", "--partner", "5151", "--period", "2024-10", "--file", str(upload))
-
-
-def test_bench_statements_runs_and_cleans_up():
-    output = run("bench_statements", "--messages", "300", "--accounts", "3")
-    assert "rebuild:" in output and "bench data removed" in output
-    assert not Statement.objects.exists()

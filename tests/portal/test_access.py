@@ -105,4 +105,4 @@ def test_account_filter_lists_only_own_accounts_and_rejects_others(alpha, beta):
     response = client.get(f"/messages/?account={beta.account.pk}")
     assert response.context["filter"].form.errors
     assert "+48533333333" not in response.content.decode()
-    assert response.context["totals"].messages == 0
+    assert response.context["summary"].count == 0

@@ -229,7 +229,7 @@ def test_month_figures_drill_down_to_the_same_messages(alpha):
     )
     statement = build_statement(alpha.partner, OCT, actor="op").statement
     client = client_for(alpha.viewer)
-    counted = client.get("/messages/?period=2024-10&status=counted").context["totals"]
-    unsent = client.get("/messages/?period=2024-10&status=unsent").context["totals"]
-    assert counted.messages == statement.counted_messages == 3
-    assert unsent.messages == statement.unsent_messages == 1
+    counted = client.get("/messages/?period=2024-10&status=counted").context["summary"]
+    unsent = client.get("/messages/?period=2024-10&status=unsent").context["summary"]
+    assert counted.count == statement.counted_messages == 3
+    assert unsent.count == statement.unsent_messages == 1

@@ -72,6 +72,15 @@ def test_slow_outlasts_the_client_timeout_and_takes_the_message(simulator, accou
     assert len(simulator.messages()) == 1
 
 
+def test_a_slow_request_overtaken_by_a_reset_takes_nothing(simulator, account):
+    simulator.faults(["slow"], slow_seconds=0.5)
+    with pytest.raises(requests.Timeout):
+        send(simulator, timeout=0.1)
+    simulator.sim.reset()
+    time.sleep(0.8)
+    assert simulator.messages() == []
+
+
 def test_faults_go_to_their_channel_only(simulator, account):
     simulator.faults(["http_500"], channel="xml_api")
     assert send(simulator).status_code == 200

@@ -125,6 +125,8 @@ def test_command_refuses_bad_options():
         call_command("serwersms_simulator", "--fault-kinds", "http_500,fax")
     with pytest.raises(CommandError, match="Unknown faults"):
         call_command("serwersms_simulator", "--smtp-fault-kinds", "http_500")
+    with pytest.raises(CommandError, match="callback-attempts"):
+        call_command("serwersms_simulator", "--callback-attempts", "0")
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
@@ -222,3 +224,16 @@ def test_command_fault_options_reach_the_running_simulator(tmp_path):
     assert (read.status_code, send.status_code) == (200, 429)
     assert faults["seed"] == 3
     assert faults["channels"]["api_v2"]["injected"] == {"http_429": 1}
+
+
+def test_the_simulator_imports_nothing_from_billing_partner_portal_or_django():
+    """An independent reading of the protocol: a misunderstanding in the product cannot leak in."""
+    code = (
+        "import sys, serwersms_sim, serwersms_sim.server, serwersms_sim.smtp;"
+        "print(sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'billing', 'partner_portal', 'partner_api', 'django'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

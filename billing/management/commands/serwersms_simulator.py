@@ -75,6 +75,12 @@ class Command(BaseCommand):
             default="v2",
             help="`stan` words of report callbacks: API v2 statuses or the XML nat words",
         )
+        parser.add_argument(
+            "--callback-attempts",
+            type=int,
+            default=3,
+            help="tries per report callback until the answer is OK",
+        )
 
     def handle(self, *args, **options):
         if options["speed"] < 0:
@@ -82,6 +88,8 @@ class Command(BaseCommand):
         for name in ("fault_rate", "smtp_fault_rate"):
             if not 0 <= options[name] <= 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be between 0 and 1.")
+        if options["callback_attempts"] < 1:
+            raise CommandError("--callback-attempts must be at least 1.")
         http_kinds = _kinds(options["fault_kinds"], HTTP_FAULTS)
         smtp_kinds = _kinds(options["smtp_fault_kinds"], SMTP_FAULTS)
         server = SimulatorServer(
@@ -97,6 +105,7 @@ class Command(BaseCommand):
             fault_seed=options["fault_seed"],
             callback_method=options["callback_method"],
             callback_words=options["callback_words"],
+            callback_attempts=options["callback_attempts"],
         )
         sending_only = options["faults_sending_only"]
         server.sim.faults.configure(

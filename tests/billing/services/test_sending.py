@@ -179,7 +179,12 @@ def test_a_reused_unique_id_for_another_message_is_refused(
         ({"sender": "Bad!"}, "Invalid sender"),
         ({"channel": "carrier_pigeon"}, "Unknown channel"),
         ({"unique_id": "has space"}, "Invalid unique id"),
-        ({"channel": "email2sms", "sender": "Shop"}, "Email2SMS cannot set a sender"),
+        ({"unique_id": "order-7"}, "Invalid unique id"),
+        ({"unique_id": "a.b:c_d"}, "Invalid unique id"),
+        ({"unique_id": "ab"}, "Invalid unique id"),
+        ({"unique_id": "x" * 51}, "Invalid unique id"),
+        ({"recipients": [PHONE, "+48500600701"], "unique_id": "x" * 49}, "too long"),
+        ({"channel": "email2sms", "sender": "Shop.pl"}, "Invalid Email2SMS sender"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_written_or_sent(
@@ -216,6 +221,13 @@ def test_email2sms_sends_one_documented_mail_per_recipient(account, settings, se
     ]
     assert mail.outbox[0].from_email == "shop@example.com"
     assert mail.outbox[0].body == "Hi\nEND\n"
+
+
+def test_email2sms_carries_a_sender_name_in_the_subject(account, settings, send_now):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    (message,) = send_now(account, [PHONE], "Hi", sender="Shop", channel="email2sms")
+    assert (message.message_type, message.sender) == ("full", "Shop")
+    assert mail.outbox[0].subject == f"klucz=ShopKey1 numer={PHONE} nadawca=Shop raport=1"
 
 
 def test_email2sms_needs_the_address_and_key(account, send_now):

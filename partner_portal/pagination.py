@@ -1,0 +1,187 @@
+"""Keyset (cursor) pages for the messages table: no OFFSET, no COUNT over every matching row.
+
+A page is fetched with `WHERE ... AND (created_at, id) beyond the cursor ORDER BY created_at, id
+LIMIT per_page + 1`, which the (partner, created_at, id) index answers in the same time on page
+one and page ten thousand (docs/scale.md). Only indexed orderings are offered. The summary figure
+is an exact count up to COUNT_CAP rows and, past it, the planner's estimate, shown as such.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from billing.models import Message
+
+from .paging import page_size
+
+# The orderings the table offers: each is served by an index (docs/scale.md). Keys are the
+# table's `sort` values; "created_at" ascending, "-created_at" newest first (the default).
+ORDERINGS = ("-created_at", "created_at")
+DEFAULT_ORDERING = "-created_at"
+PER_PAGE_CHOICES = (25, 50, 100)  # offered as links; any ?per_page up to the cap works
+DEFAULT_PER_PAGE = 50
+COUNT_CAP = 10_000  # rows counted exactly at most; past it the summary is an estimate
+
+
+def ordering_from(value: str | None) -> str:
+    return value if value in ORDERINGS else DEFAULT_ORDERING
+
+
+def per_page_from(value: str | None) -> int:
+    """`per_page` from the query string, bounded by PORTAL_MAX_PAGE_SIZE (partner_portal.paging)."""
+    return page_size(value or None)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in one ordering: the (created_at, id) of the row next to it."""
+
+    ordering: str
+    created_at: dt.datetime
+    pk: int
+
+    def encode(self) -> str:
+        micros = int(self.created_at.timestamp() * 1_000_000)
+        return f"{'d' if self.ordering.startswith('-') else 'a'}{micros}_{self.pk}"
+
+    @classmethod
+    def decode(cls, value: str | None, ordering: str) -> Cursor | None:
+        """The cursor in `value` if it is well formed and belongs to `ordering`, else None."""
+        if not value or len(value) > 40:
+            return None
+        direction, rest = value[:1], value[1:]
+        if direction != ("d" if ordering.startswith("-") else "a"):
+            return None
+        micros, _, pk = rest.partition("_")
+        if not (micros.lstrip("-").isdigit() and pk.isdigit()):
+            return None
+        try:
+            created_at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+                microseconds=int(micros)
+            )
+        except OverflowError:
+            return None
+        return cls(ordering, created_at, int(pk))
+
+    @classmethod
+    def of(cls, message: Message, ordering: str) -> Cursor:
+        return cls(ordering, message.created_at, message.pk)
+
+
+def _beyond(cursor: Cursor, descending: bool) -> Q:
+    """Rows after the cursor in the given direction, written so the index range is used:
+    created_at <= t AND (created_at < t OR id < pk) for a descending walk."""
+    if descending:
+        return Q(created_at__lte=cursor.created_at) & (
+            Q(created_at__lt=cursor.created_at) | Q(pk__lt=cursor.pk)
+        )
+    return Q(created_at__gte=cursor.created_at) & (
+        Q(created_at__gt=cursor.created_at) | Q(pk__gt=cursor.pk)
+    )
+
+
+@dataclass
+class KeysetPage:
+    rows: list[Message]
+    ordering: str
+    per_page: int
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+
+    @property
+    def is_first(self) -> bool:
+        return self.previous_cursor is None
+
+
+def keyset_page(
+    queryset: QuerySet[Message],
+    *,
+    ordering: str = DEFAULT_ORDERING,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> KeysetPage:
+    """One page of `queryset` in `ordering`, after (or before) a cursor from a previous page.
+
+    An unknown or foreign cursor gives the first page. Two queries at most (a `before` page that
+    reaches the start is fetched again as the first page).
+    """
+    ordering = ordering_from(ordering)
+    descending = ordering.startswith("-")
+    forward = ("-created_at", "-id") if descending else ("created_at", "id")
+    backward = ("created_at", "id") if descending else ("-created_at", "-id")
+    after_cursor = Cursor.decode(after, ordering)
+    before_cursor = None if after_cursor else Cursor.decode(before, ordering)
+
+    if before_cursor is not None:
+        rows = list(
+            queryset.filter(_beyond(before_cursor, not descending)).order_by(*backward)[
+                : per_page + 1
+            ]
+        )
+        if len(rows) > per_page:
+            rows = rows[:per_page][::-1]
+            return KeysetPage(
+                rows,
+                ordering,
+                per_page,
+                next_cursor=Cursor.of(rows[-1], ordering).encode(),
+                previous_cursor=Cursor.of(rows[0], ordering).encode(),
+            )
+        after_cursor = None  # back at the start: show the first page
+
+    narrowed = queryset.filter(_beyond(after_cursor, descending)) if after_cursor else queryset
+    rows = list(narrowed.order_by(*forward)[: per_page + 1])
+    has_next = len(rows) > per_page
+    rows = rows[:per_page]
+    return KeysetPage(
+        rows,
+        ordering,
+        per_page,
+        next_cursor=Cursor.of(rows[-1], ordering).encode() if has_next else None,
+        previous_cursor=Cursor.of(rows[0], ordering).encode() if after_cursor and rows else None,
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """How many messages match, and how sure we are: "exact", "estimate" (the planner's),
+    or "more_than" (counting stopped at COUNT_CAP)."""
+
+    count: int
+    kind: str
+
+
+def _planner_estimate(queryset: QuerySet) -> int | None:
+    if connection.vendor != "postgresql":
+        return None
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def summary_of(queryset: QuerySet[Message], page: KeysetPage) -> Summary:
+    """The summary line's figure, never a COUNT over all matching rows.
+
+    Everything on one page: its rows. On PostgreSQL the planner's estimate decides: past
+    COUNT_CAP it is shown (as an estimate); below it an exact count stopped at COUNT_CAP + 1
+    rows. Without an estimate (SQLite) the capped count alone.
+    """
+    if page.is_first and page.next_cursor is None:
+        return Summary(len(page.rows), "exact")  # everything is on this page
+    estimate = _planner_estimate(queryset)
+    if estimate is not None and estimate > COUNT_CAP:
+        return Summary(estimate, "estimate")
+    capped = queryset.order_by().values("pk")[: COUNT_CAP + 1].count()
+    if capped <= COUNT_CAP:
+        return Summary(capped, "exact")
+    return Summary(COUNT_CAP, "more_than")

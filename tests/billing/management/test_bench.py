@@ -1,0 +1,93 @@
+"""`manage.py bench`: generates the shape it promises and measures every operation of the table
+beside its raw-SQL baseline (figures are written, never asserted against a time)."""
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count
+
+from billing.bench import data
+from billing.models import Message, Statement, StatusEvent
+from tests.factories import MessageFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+OPERATIONS = {
+    "dashboard",
+    "messages_first",
+    "messages_deep",
+    "messages_filtered",
+    "client_accounts",
+    "statement_detail",
+    "csv_export",
+    "xlsx_export",
+    "statement_build",
+    "poll_apply",
+}
+
+
+def test_bench_generates_and_measures_every_operation(tmp_path):
+    output = tmp_path / "bench.json"
+    call_command("bench", messages=600, output=str(output), repeats=1)
+
+    report = json.loads(output.read_text())
+    assert report["messages"] == Message.objects.count() == 600
+    by_key = {op["key"]: op for op in report["operations"]}
+    assert set(by_key) == OPERATIONS
+    for op in by_key.values():
+        assert op["seconds"] > 0 and op["raw_seconds"] > 0, op["key"]
+        assert op["ratio_to_raw"] > 0
+        assert op["queries"] > 0
+    for key in ("csv_export", "xlsx_export"):
+        assert by_key[key]["rows"] > 0
+        assert by_key[key]["peak_python_bytes"] > 0
+        assert by_key[key]["rows_per_second"] > 0 and by_key[key]["rate_ratio_to_raw"] > 0
+
+    # The shape: 20 partners, the big one with about 40 %, 18 months, events, closed months.
+    partners = list(data.bench_partners().annotate(n=Count("messages")).order_by("ic"))
+    assert len(partners) == data.PARTNERS
+    assert 0.3 < partners[0].n / 600 < 0.5
+    months = {
+        m.astimezone(data.BILLING_ZONE).strftime("%Y-%m")
+        for m in Message.objects.values_list("created_at", flat=True)
+    }
+    assert len(months) == data.MONTHS
+    assert StatusEvent.objects.count() > 600
+    assert set(Message.objects.values_list("status", flat=True)) >= {"delivered", "unsent", "sent"}
+    closed = Statement.objects.filter(partner=partners[0], status="closed").count()
+    assert closed == data.MONTHS - 2
+    # The poll pass changed the messages and the bench put them back.
+    assert (
+        by_key["poll_apply"]["rows"]
+        == Message.objects.filter(
+            partner=partners[0],
+            status__in=["queued", "in_progress", "sent"],
+            created_at__gte=report_cutoff(report),
+        ).count()
+    )
+
+
+def report_cutoff(report):
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(report["generated_at"]) - dt.timedelta(days=7)
+
+
+def test_bench_measures_again_with_reuse(tmp_path):
+    call_command("bench", messages=300, repeats=1, only="messages_first")
+    with pytest.raises(CommandError, match="already holds bench data"):
+        call_command("bench", messages=300, repeats=1)
+    output = tmp_path / "again.json"
+    call_command("bench", messages=300, repeats=1, reuse=True, only="dashboard", output=str(output))
+    assert [op["key"] for op in json.loads(output.read_text())["operations"]] == ["dashboard"]
+    assert Message.objects.count() == 300
+
+
+def test_bench_refuses_a_database_with_real_traffic():
+    MessageFactory()
+    with pytest.raises(CommandError, match="real messages"):
+        call_command("bench", messages=100)
+    with pytest.raises(CommandError, match="no bench data"):
+        call_command("bench", messages=100, reuse=True)
+    assert Message.objects.count() == 1
