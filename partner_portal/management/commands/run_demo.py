@@ -76,6 +76,8 @@ class Command(BaseCommand):
             env["SERWERSMS_EMAIL2SMS_PORT"]
         )
         settings.PUBLIC_BASE_URL = env["PUBLIC_BASE_URL"]
+        settings.PORTAL_EMAIL_BACKEND = env["PORTAL_EMAIL_BACKEND"]  # closing mails while seeding
+        settings.PORTAL_EMAIL_FILE_PATH = env["PORTAL_EMAIL_FILE_PATH"]
         var = Path(settings.VAR_DIR)
         logs = var / "logs"
         logs.mkdir(parents=True, exist_ok=True)
