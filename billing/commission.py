@@ -260,8 +260,8 @@ def parse_period(value: str) -> date:
     if not match:
         raise ValueError(f"The period must look like YYYY-MM, got {value!r}.")
     year, month = int(match.group(1)), int(match.group(2))
-    if not 1 <= month <= 12 or year < 2000:
-        raise ValueError(f"No such billing month: {value!r}.")
+    if not 1 <= month <= 12 or not 2000 <= year <= 2999:
+        raise ValueError(f"No such billing month: {value!r} (from 2000-01 to 2999-12).")
     return date(year, month, 1)
 
 

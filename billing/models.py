@@ -281,6 +281,12 @@ class Message(models.Model):
         verbose_name=_("billing time"),
     )
     last_checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+    # The outbox (services/sending.py): which send task holds the message, until when; when a
+    # call that may have reached SerwerSMS last left (then it is looked up before any resend).
+    send_claim = models.CharField(max_length=32, blank=True)
+    send_claimed_until = models.DateTimeField(null=True, blank=True)
+    send_attempted_at = models.DateTimeField(null=True, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
 
     objects = MessageQuerySet.as_manager()
 
@@ -317,6 +323,12 @@ class Message(models.Model):
                 name="message_pollable",
             ),
             models.Index(fields=["account", "phone", "created_at"], name="message_account_phone"),
+            # resume_sends: the outbox, messages still submitting.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="submitting"),
+                name="message_outbox",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -746,6 +758,8 @@ class AuditAction(models.TextChoices):
     STAFF_JOINED = "staff_joined", _("colleague joined")
     STAFF_REMOVED = "staff_removed", _("colleague removed")
     INVITATION_REVOKED = "invitation_revoked", _("invitation revoked")
+    API_KEY_CREATED = "api_key_created", _("API key created")
+    API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
 
 
 class AuditEntry(models.Model):

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from billing.models import ClientAccount
-from billing.services import polling
+from billing.services import polling, sending
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,23 @@ def _summary_dict(summary) -> dict:
     }
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_messages(message_ids: list[int]) -> dict:
+    """Send (or finish sending) outbox messages; a redelivered or duplicate task is harmless:
+    the messages are claimed with a lease and anything that may have been sent is looked up."""
+    summary = sending.deliver(message_ids)
+    return {"claimed": summary.claimed, "busy": summary.busy, "settled": summary.settled}
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def resume_sends() -> int:
+    """Queue the send task again for outbox messages no worker holds (beat, every minute)."""
+    groups = sending.messages_to_resume()
+    for pks in groups:
+        deliver_messages.delay(pks)
+    return sum(len(pks) for pks in groups)
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def poll_all_accounts() -> int:
     """Fan out one poll task per active account; a second fan-out is harmless."""
@@ -32,7 +49,7 @@ def poll_all_accounts() -> int:
     return len(account_ids)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def poll_account(account_id: int) -> dict:
     """One pass over one account; errors of its batches are counted, not raised."""
     account = ClientAccount.objects.filter(pk=account_id, is_active=True).first()

@@ -23,6 +23,7 @@ from ninja.security import HttpBearer
 from ninja.throttling import SimpleRateThrottle
 
 from billing import selectors
+from billing.commission import billing_month
 from billing.models import AuditEntry, Message, Statement
 from billing.statuses import billing_class
 
@@ -414,9 +415,7 @@ def commission(
     if period:
         month = dt.date(int(period[:4]), int(period[5:7]), 1)
     else:
-        month = selectors.month_start(
-            timezone.localtime(timezone.now(), selectors.billing_zone()).date()
-        )
+        month = billing_month(timezone.now())
     figures = selectors.month_figures(partner, month)
     statement = figures.statement
     return {

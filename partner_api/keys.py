@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import AuditEntry, ClientAccount
+from billing.models import AuditAction, AuditEntry, ClientAccount
 
 from .models import ApiKey
 
@@ -50,7 +50,7 @@ def create_api_key(*, account: ClientAccount, name: str, actor: str) -> tuple[Ap
     )
     AuditEntry.objects.create(
         partner_id=account.partner_id,
-        action="api_key_created",
+        action=AuditAction.API_KEY_CREATED,
         actor=actor,
         detail={"key": key.pk, "prefix": prefix, "name": name, "account": account.name},
     )
@@ -68,7 +68,7 @@ def revoke_api_key(*, key: ApiKey, actor: str, now: datetime | None = None) -> b
         key.revoked_at, key.revoked_by = now, actor
         AuditEntry.objects.create(
             partner_id=key.account.partner_id,
-            action="api_key_revoked",
+            action=AuditAction.API_KEY_REVOKED,
             actor=actor,
             detail={"key": key.pk, "prefix": key.prefix, "name": key.name},
         )

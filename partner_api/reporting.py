@@ -31,7 +31,7 @@ from billing.models import (
 )
 from billing.phones import PhoneError, normalize_phone
 from billing.services.statements import request_draft_refresh
-from billing.services.status_updates import apply_to_messages
+from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms.types import ReportItem
 from billing.statuses import Status
 
@@ -363,5 +363,5 @@ def _apply_carried_statuses(results: list[ItemResult], items, now: dt.datetime) 
             cost=item.cost,
             reason=REPORTED_NOTE if item.status == Status.UNSENT else "",
         )
-        pairs.append((message, report))
-    apply_to_messages(pairs, EventSource.SEND, now=now)
+        pairs.append(StatusChange(message.pk, report))
+    apply_status_changes(pairs, EventSource.SEND, now=now)

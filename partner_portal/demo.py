@@ -33,10 +33,11 @@ from billing.models import (
     Partner,
     PartnerStaff,
     StaffRole,
-    StatusEvent,
 )
 from billing.services.sending import send_sms
 from billing.services.statements import build_statements, close_statement
+from billing.services.status_updates import StatusChange, apply_status_changes
+from billing.serwersms.types import ReportItem
 from billing.statuses import Status
 
 DEMO_USERS = [
@@ -262,52 +263,57 @@ def write_history(
                             )
                         )
                 cost = (UNIT_COST[mtype] * parts) if status != Status.UNSENT else Decimal("0")
+                serwersms_id = uuid.UUID(int=rng.getrandbits(128)).hex[:12]
                 messages.append(
                     Message(
                         partner=account.partner,
                         account=account,
                         ic=account.partner.ic,
                         channel=channel,
-                        serwersms_id=uuid.UUID(int=rng.getrandbits(128)).hex[:12],
                         unique_id=uuid.UUID(int=rng.getrandbits(128)).hex,
                         phone=f"+4850{rng.randint(0, 9999999):07d}",
                         sender="" if mtype == "eco" else sender,
                         message_type=mtype,
                         text_length=text_length,
                         text_digest=hashlib.sha256(str(rng.random()).encode()).hexdigest(),
-                        parts=parts,
-                        cost=cost,
-                        status=status,
-                        reason=reason,
-                        match_method=MatchMethod.PHONE_TIME
-                        if channel == Channel.EMAIL2SMS
-                        else MatchMethod.SEND,
+                        status=Status.SUBMITTING,
                         created_at=created,
-                        queued_at=queued,
-                        sent_at=sent_at,
-                        delivered_at=delivered_at,
-                        dispatched_at=sent_at or queued,
-                        last_checked_at=events[-1][2],
                     )
                 )
-                fates.append(events)
+                reports = []
+                for _old, new, _at, source in events:
+                    item = ReportItem(
+                        serwersms_id=serwersms_id,
+                        phone="",
+                        status=new,
+                        queued_at=queued,
+                        sent_at=sent_at if new != "queued" else None,
+                        delivered_at=delivered_at if new == "delivered" else None,
+                        parts=parts,
+                        cost=cost if new != "queued" else None,
+                        reason=reason if new in ("unsent", "undelivered") else "",
+                    )
+                    reports.append((item, source))
+                fates.append(reports)
     with transaction.atomic():
         created_messages = Message.objects.bulk_create(messages, batch_size=2000)
-        StatusEvent.objects.bulk_create(
-            [
-                StatusEvent(
-                    message=message,
-                    source=source,
-                    old_status=old,
-                    new_status=new,
-                    status_at=at,
-                    created_at=at,
-                )
-                for message, events in zip(created_messages, fates, strict=True)
-                for old, new, at, source in events
-            ],
-            batch_size=5000,
-        )
+        # The history goes through the one status path, step by step, like live reports do.
+        match = {Channel.EMAIL2SMS: MatchMethod.PHONE_TIME}
+        for step in range(max((len(f) for f in fates), default=0)):
+            by_source: dict[str, list[StatusChange]] = {}
+            for message, reports in zip(created_messages, fates, strict=True):
+                if step < len(reports):
+                    item, source = reports[step]
+                    by_source.setdefault(source, []).append(
+                        StatusChange(
+                            message.pk,
+                            item,
+                            identify=step == 0,
+                            match_method=match.get(message.channel, MatchMethod.SEND),
+                        )
+                    )
+            for source, changes in by_source.items():
+                apply_status_changes(changes, source, now=now)
     return len(created_messages)
 
 

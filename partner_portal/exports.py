@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from billing.cells import neutralise, neutralise_sql
 from billing.models import IS_COUNTED, AuditAction, AuditEntry, Message, Statement
 from billing.selectors import billing_zone
-from billing.statuses import COUNTED, Status
+from billing.statuses import COUNTED
 
 from .labels import reason_label
 
@@ -94,7 +94,7 @@ def message_row(message: Message, words: _Words | None = None) -> list:
         message.parts,
         words.status.get(message.status, message.status),
         words.yes if message.is_counted else words.no,
-        None if message.status == Status.UNSENT else _local(message.dispatched_at),
+        _local(message.dispatched_at) if message.is_counted else None,
         _local(message.delivered_at),
         message.serwersms_id or "",
         message.unique_id,
@@ -215,8 +215,8 @@ def copy_select(queryset: QuerySet[Message]) -> tuple[str, list]:
     counted = ", ".join(["%s"] * len(COUNTED))
     cells.append(f"(CASE WHEN m.status IN ({counted}) THEN %s ELSE %s END)")
     params.extend([*sorted(COUNTED), words.yes, words.no])
-    params.append(Status.UNSENT)
-    cells.append(f"(CASE WHEN m.status = %s THEN NULL ELSE {local_time('m.dispatched_at')} END)")
+    params.extend(sorted(COUNTED))  # the dispatch time of counted messages only
+    cells.append(f"(CASE WHEN m.status IN ({counted}) THEN {local_time('m.dispatched_at')} END)")
     cells.append(local_time("m.delivered_at"))
     cells += ["m.serwersms_id", "m.unique_id"]
     reason_words = {code: str(label) for code, label in REASONS.items()}

@@ -1,13 +1,15 @@
-"""Response headers for every portal page: nothing a proxy or browser may keep.
+"""Middleware for every portal page: nothing a proxy or browser may keep, no NUL characters.
 
 Pages and downloads carry partner data, so every response outside the static files says
-`Cache-Control: no-store` (static files are answered by WhiteNoise before this runs).
+`Cache-Control: no-store` (static files are answered by WhiteNoise before this runs). A request
+holding a NUL character anywhere is answered 400 before any view reads it.
 """
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 
 
 class NoStoreMiddleware:
@@ -18,3 +20,26 @@ class NoStoreMiddleware:
         response = self.get_response(request)
         patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+def _has_nul(data) -> bool:
+    return any("\x00" in key or any("\x00" in v for v in data.getlist(key)) for key in data)
+
+
+class RejectNulMiddleware:
+    """Answer 400 to any query or form value holding a NUL character: no text we keep may hold
+    one (PostgreSQL refuses it), so such a request can only be a mistake or an attack."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        if "\x00" in request.path or _has_nul(request.GET):
+            return HttpResponseBadRequest(_("NUL characters are not allowed in a request."))
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            if _has_nul(request.POST):
+                return HttpResponseBadRequest(_("NUL characters are not allowed in a request."))
+        return self.get_response(request)

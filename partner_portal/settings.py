@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "partner_portal.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -278,8 +279,19 @@ SERWERSMS_TIMEOUT = env_float("SERWERSMS_TIMEOUT", 15.0)  # seconds, every call
 SERWERSMS_REPORTS_BATCH = env_int("SERWERSMS_REPORTS_BATCH", 200)  # ids per messages/reports call
 SERWERSMS_REPORTS_PAGE_LIMIT = env_int("SERWERSMS_REPORTS_PAGE_LIMIT", 200)
 SERWERSMS_MAX_PARTS = env_int("SERWERSMS_MAX_PARTS", 6)
+# Requests per second per client account, shared by every worker through the cache below.
 SERWERSMS_RATE_LIMIT_PER_SECOND = env_float("SERWERSMS_RATE_LIMIT_PER_SECOND", 20.0)
-SERWERSMS_RETRIES = env_int("SERWERSMS_RETRIES", 3)
+# The one retry policy (billing/serwersms/retry.py): backoff with full jitter between these.
+SERWERSMS_RETRY_BASE_SECONDS = env_float("SERWERSMS_RETRY_BASE_SECONDS", 0.5)
+SERWERSMS_RETRY_MAX_SECONDS = env_float("SERWERSMS_RETRY_MAX_SECONDS", 30.0)
+# A send is tried until this long after it was written; then only looked up, never sent again.
+SERWERSMS_SEND_DEADLINE_SECONDS = env_int("SERWERSMS_SEND_DEADLINE_SECONDS", 30 * 60)
+# How long a read (reports, status checks, look-ups) is retried within one pass.
+SERWERSMS_READ_RETRY_SECONDS = env_float("SERWERSMS_READ_RETRY_SECONDS", 60.0)
+# After a send that may have reached SerwerSMS: wait this long before looking it up.
+SERWERSMS_SETTLE_SECONDS = env_float("SERWERSMS_SETTLE_SECONDS", 5.0)
+# Retries now live in retry.py only: the client makes one attempt per call.
+SERWERSMS_RETRIES = 0
 # Keep full message text? Personal data: off by default, only length and parts are kept.
 STORE_MESSAGE_TEXT = env_bool("STORE_MESSAGE_TEXT", False)
 DEFAULT_COUNTRY_REGION = env_str("DEFAULT_COUNTRY_REGION", "PL")
@@ -289,12 +301,15 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # --- Status tracking & billing ---------------------------------------------------------------
 STATUS_POLL_MAX_AGE_DAYS = env_int("STATUS_POLL_MAX_AGE_DAYS", 7)
 STATUS_POLL_INTERVAL_SECONDS = env_int("STATUS_POLL_INTERVAL_SECONDS", 120)
-# A send with no answer (status submitting) is looked up by unique_id once this old; after the
-# grace, a unique_id SerwerSMS does not know means it never received the message: unsent.
-STATUS_SUBMITTING_MIN_AGE_SECONDS = env_int("STATUS_SUBMITTING_MIN_AGE_SECONDS", 60)
-STATUS_SUBMITTING_GRACE_SECONDS = env_int("STATUS_SUBMITTING_GRACE_SECONDS", 600)
 # Email2SMS gets no id back: a report item of the same phone this close in time is its match.
 STATUS_EMAIL2SMS_MATCH_MINUTES = env_int("STATUS_EMAIL2SMS_MATCH_MINUTES", 10)
+# An Email2SMS mail no SerwerSMS report matches this long after it was handed over: unsent.
+STATUS_EMAIL2SMS_GRACE_SECONDS = env_int("STATUS_EMAIL2SMS_GRACE_SECONDS", 30 * 60)
+# Report times are accepted from this long before a message was written to this long after now.
+STATUS_REPORT_TIME_SLACK_SECONDS = env_int("STATUS_REPORT_TIME_SLACK_SECONDS", 3600)
+# The outbox: a message still submitting with no worker on it this long is sent again by beat.
+OUTBOX_RESUME_AFTER_SECONDS = env_int("OUTBOX_RESUME_AFTER_SECONDS", 300)
+OUTBOX_RESUME_INTERVAL_SECONDS = env_int("OUTBOX_RESUME_INTERVAL_SECONDS", 60)
 STATEMENT_REVIEW_WINDOW_DAYS = env_int("STATEMENT_REVIEW_WINDOW_DAYS", 3)
 BILLING_CURRENCY = "PLN"
 BILLING_MESSAGE_DECIMALS = Decimal("0.0001")
@@ -340,6 +355,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 if CELERY_BROKER_URL.startswith("filesystem"):
     _broker_dir.mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
+# The shared cache holds the per-account SerwerSMS rate limit and the API's rate-limit counters:
+# Redis when the broker is Redis (or CACHE_URL), else a file cache every process here shares.
+_cache_url = env_str("CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    )
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -354,14 +384,7 @@ API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
 API_REPORTED_MAX_AGE_DAYS = env_int("API_REPORTED_MAX_AGE_DAYS", 400)
 # 10,000 reported messages are about 3 MB of JSON; larger bodies answer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
-# The cache holds the API's rate-limit counters: shared by all web processes with Redis.
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}
-        if env_str("CACHE_URL")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+# The API's rate-limit counters live in CACHES (above): shared by all processes.
 
 LOGGING = {
     "version": 1,

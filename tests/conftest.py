@@ -94,6 +94,42 @@ def _sqlite_delete_guards() -> list[tuple[str, str]]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def _fast_retries(settings):
+    """The one retry policy with short pauses, so tests of retries take milliseconds."""
+    settings.SERWERSMS_RETRY_BASE_SECONDS = 0.01
+    settings.SERWERSMS_RETRY_MAX_SECONDS = 0.05
+    settings.SERWERSMS_SETTLE_SECONDS = 0
+    settings.SERWERSMS_READ_RETRY_SECONDS = 2
+
+
+@pytest.fixture
+def celery_eager():
+    """Run queued Celery tasks in this process, as a worker would (errors propagate)."""
+    from partner_portal.celery import app
+
+    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture
+def send_now(celery_eager, django_capture_on_commit_callbacks):
+    """`send_sms` whose transaction commits at once and whose send task runs in this process:
+    what a caller sees once a worker has done the work. Returns the messages as stored."""
+    from billing.models import Message
+    from billing.services.sending import send_sms
+
+    def run(*args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            messages = send_sms(*args, **kwargs)
+        return [Message.objects.get(pk=m.pk) for m in messages]
+
+    return run
+
+
 @pytest.fixture
 def queued_refreshes(monkeypatch):
     """Run the draft-refresh task in-process where it would be published to the broker."""

@@ -20,6 +20,8 @@ from billing.statuses import parse_status
 COLUMNS = ("id", "account", "phone", "type", "parts", "status", "dispatched_at")
 MAX_REPORTED_ERRORS = 20
 MAX_FILE_BYTES = 200 * 1024 * 1024
+# Dispatch times further apart than this disagree (theirs has whole seconds, ours may not).
+TIME_TOLERANCE_SECONDS = 60
 
 
 class ReconcileError(Exception):
@@ -47,13 +49,14 @@ class OurRow:
     parts: int
     status: str
     dispatched_at: datetime | None
+    phone: str = ""
 
 
 @dataclass(frozen=True)
 class Disagreement:
     account: str
     serwersms_id: str
-    field: str  # status | parts | type | month
+    field: str  # status | parts | type | month | phone | time
     ours: str
     theirs: str
     message_id: int
@@ -217,12 +220,22 @@ def reconcile(partner: Partner, period: date, data: bytes | str, *, actor: str) 
             "parts",
             "status",
             "billing_at",
+            "phone",
         )
     )
-    for message_id, sid, account, message_type, parts, status, dispatched_at in rows.iterator(
-        chunk_size=5000
-    ):
-        row = OurRow(message_id, sid or "", account, message_type, parts, status, dispatched_at)
+    for (
+        message_id,
+        sid,
+        account,
+        message_type,
+        parts,
+        status,
+        dispatched_at,
+        phone,
+    ) in rows.iterator(chunk_size=5000):
+        row = OurRow(
+            message_id, sid or "", account, message_type, parts, status, dispatched_at, phone
+        )
         ours[(account, sid or f"(no id: message {message_id})")] = row
         report.our_messages += 1
         report.our_parts += parts
@@ -272,12 +285,20 @@ def reconcile(partner: Partner, period: date, data: bytes | str, *, actor: str) 
             report.missing_theirs.append(ours_row)
             continue
         report.matched += 1
-        for name, mine, their in (
-            ("status", ours_row.status, row.status),
-            ("parts", str(ours_row.parts), str(row.parts)),
-            ("type", ours_row.message_type, row.message_type),
+        # A pair swapped between two messages shows as a phone or time disagreement.
+        for name, mine, their, same in (
+            ("status", ours_row.status, row.status, None),
+            ("parts", str(ours_row.parts), str(row.parts), None),
+            ("type", ours_row.message_type, row.message_type, None),
+            ("phone", ours_row.phone, row.phone, _same_phone(ours_row.phone, row.phone)),
+            (
+                "time",
+                _local(ours_row.dispatched_at),
+                _local(row.dispatched_at),
+                _close(ours_row.dispatched_at, row.dispatched_at),
+            ),
         ):
-            if mine != their:
+            if (mine != their) if same is None else not same:
                 report.disagreements.append(
                     Disagreement(key[0], key[1], name, mine, their, ours_row.message_id)
                 )
@@ -308,6 +329,25 @@ def _look_up(partner: Partner, rows: list[TheirRow]) -> dict[tuple[str, str], Ou
                 "parts",
                 "status",
                 "billing_at",
+                "phone",
             ):
                 found[(values[2], values[1])] = OurRow(*values)
     return found
+
+
+def _same_phone(ours: str, theirs: str) -> bool:
+    """The same number written with or without +48 (their file may drop the prefix)."""
+    mine = "".join(ch for ch in ours if ch.isdigit())
+    their = "".join(ch for ch in theirs if ch.isdigit())
+    if not their:
+        return True  # a statement without numbers cannot disagree on them
+    shorter, longer = sorted((mine, their), key=len)
+    return bool(shorter) and len(shorter) >= 9 and longer.endswith(shorter)
+
+
+def _close(ours: datetime | None, theirs: datetime) -> bool:
+    return ours is not None and abs((ours - theirs).total_seconds()) <= TIME_TOLERANCE_SECONDS
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(BILLING_ZONE).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"

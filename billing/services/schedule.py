@@ -1,4 +1,4 @@
-"""The periodic status poll in django-celery-beat's schedule: created once, then the operator's."""
+"""The periodic tasks in django-celery-beat's schedule: created once, then the operator's."""
 
 from __future__ import annotations
 
@@ -6,23 +6,36 @@ from django.conf import settings
 
 POLL_TASK_NAME = "Poll SerwerSMS delivery statuses"
 POLL_TASK = "billing.tasks.poll_all_accounts"
+RESUME_TASK_NAME = "Resume unfinished sends (outbox)"
+RESUME_TASK = "billing.tasks.resume_sends"
+
+
+def _ensure(name: str, task: str, every: int, description: str) -> bool:
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    if PeriodicTask.objects.filter(name=name).exists():
+        return False
+    schedule, _ = IntervalSchedule.objects.get_or_create(
+        every=every, period=IntervalSchedule.SECONDS
+    )
+    PeriodicTask.objects.get_or_create(
+        name=name, defaults={"task": task, "interval": schedule, "description": description}
+    )
+    return True
 
 
 def ensure_status_poll_task() -> bool:
-    """Create the PeriodicTask if no task of that name exists; True when it was created.
+    """Create the poll and outbox PeriodicTasks if missing; True when the poll task was created.
 
     Runs after every migrate. An existing task is never touched, so the operator's changes in the
     admin (interval, enabled) survive; to stop polling, disable the task rather than delete it.
     """
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    if PeriodicTask.objects.filter(name=POLL_TASK_NAME).exists():
-        return False
-    schedule, _ = IntervalSchedule.objects.get_or_create(
-        every=settings.STATUS_POLL_INTERVAL_SECONDS, period=IntervalSchedule.SECONDS
+    _ensure(
+        RESUME_TASK_NAME,
+        RESUME_TASK,
+        settings.OUTBOX_RESUME_INTERVAL_SECONDS,
+        "send again what a crash or lost task left submitting",
     )
-    PeriodicTask.objects.get_or_create(
-        name=POLL_TASK_NAME,
-        defaults={"task": POLL_TASK, "interval": schedule, "description": "billing status poll"},
+    return _ensure(
+        POLL_TASK_NAME, POLL_TASK, settings.STATUS_POLL_INTERVAL_SECONDS, "billing status poll"
     )
-    return True

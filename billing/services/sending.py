@@ -1,19 +1,27 @@
-"""Sending SMS: validate, write one Message per recipient before the call, send, record the answer.
+"""Sending SMS through an outbox: `send_sms` writes, the send task (`deliver`) calls SerwerSMS.
 
-Idempotency: every Message has a `unique_id` (ours, also given to SerwerSMS). Sending again with
-the same `unique_id` sends nothing and returns the first answer; the same id with another phone,
-text, sender or account is refused. With several recipients and one given `unique_id`, recipient
-n (1-based) gets `<unique_id>-<n>`; with one recipient the id is used as given.
+`send_sms` validates and writes one `submitting` Message per recipient; the send task is queued
+when that transaction commits, and beat's `resume_sends` queues it again for any message left
+`submitting` with no worker on it (a crash between commit and queueing, a killed worker), so
+the rows themselves are the durable outbox. `deliver` is idempotent by unique_id: it claims the
+messages with a lease, and before sending again it looks up every message whose earlier call
+may have reached SerwerSMS. The one retry policy (serwersms/retry.py) paces the attempts until
+SERWERSMS_SEND_DEADLINE_SECONDS; only SerwerSMS's definite refusal, or the deadline passing with
+SerwerSMS surely not having the message, makes it unsent. Every status change goes through
+status_updates.apply_status_changes.
 
-A send that may have reached SerwerSMS but got no answer is never repeated: the message stays
-`submitting` and is looked up by its `unique_id` (`resolve_submitting`).
+Idempotency: sending again with the same `unique_id` writes nothing and answers the first
+messages; the same id with another phone, text, sender or account is refused. With several
+recipients and one given `unique_id`, recipient n (1-based) gets `<unique_id>-<n>`.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
+import logging
 import re
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +29,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.models import (
@@ -35,16 +44,22 @@ from billing.models import (
 )
 from billing.phones import PhoneError, normalize_phone
 from billing.services.statements import request_draft_refresh
+from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms import client_for, unique_ids
-from billing.serwersms.errors import (
-    MalformedResponse,
-    ServerError,
-    SerwerSMSError,
-    TransportError,
+from billing.serwersms.errors import SerwerSMSError
+from billing.serwersms.retry import (
+    Disposition,
+    SettleFirst,
+    disposition,
+    limited_client,
+    policy,
+    throttle,
 )
 from billing.serwersms.types import ReportItem, SendItem
 from billing.sms_text import TextError, TextSize, check_text
-from billing.statuses import Outcome, Status, decide
+from billing.statuses import Status
+
+logger = logging.getLogger(__name__)
 
 SENDING_CHANNELS = (Channel.API_V2, Channel.XML_API, Channel.EMAIL2SMS)
 # FULL sender: up to 11 letters/digits (and a few signs), or a phone number of up to 16 digits.
@@ -76,8 +91,14 @@ class SendPlan:
     given_unique_id: str = ""
 
 
+def normalized_text(text: str) -> str:
+    """The text as SerwerSMS reports it back: line ends as LF, no surrounding blanks."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
 def text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """sha256 of the normalized text: the idempotency check and the Email2SMS match key."""
+    return hashlib.sha256(normalized_text(text).encode("utf-8")).hexdigest()
 
 
 def _resolve_account(account: ClientAccount | str) -> ClientAccount:
@@ -133,6 +154,20 @@ def _unique_ids(unique_id: str | None, count: int) -> list[str]:
         raise SendError(str(exc)) from None
 
 
+def _each_unique_id(given: Sequence[str], count: int) -> list[str]:
+    """One given id per recipient, each in SerwerSMS's alphabet, none twice."""
+    given = list(given)
+    if len(given) != count:
+        raise SendError(f"Give one unique id per recipient: {len(given)} ids for {count}.")
+    try:
+        checked = [unique_ids.check_unique_id(value) for value in given]
+    except unique_ids.UniqueIdError as exc:
+        raise SendError(str(exc)) from None
+    if len(set(checked)) != len(checked):
+        raise SendError("Each recipient needs its own unique id; one is given twice.")
+    return checked
+
+
 def prepare(
     account: ClientAccount | str,
     recipients: Iterable[str] | str,
@@ -140,8 +175,22 @@ def prepare(
     sender: str | None = None,
     channel: str = Channel.API_V2,
     unique_id: str | None = None,
+    *,
+    unique_ids: Sequence[str] | None = None,
 ) -> SendPlan:
-    """Validate everything; SendError with a clear message on the first problem."""
+    """Validate everything; SendError with a clear message on the first problem.
+
+    `unique_ids` gives each recipient its own id (instead of one `unique_id` for all)."""
+    if not isinstance(recipients, str):
+        recipients = list(recipients or [])
+    if unique_ids is not None and unique_id:
+        raise SendError("Give one unique_id for the send or one per recipient, not both.")
+    texts = [text, sender, unique_id, getattr(account, "name", account), *(unique_ids or [])]
+    texts += [recipients] if isinstance(recipients, str) else recipients
+    if any(isinstance(t, str) and "\x00" in t for t in texts):
+        raise SendError("NUL characters are not allowed in a message, phone, sender or id.")
+    if not isinstance(text, str):
+        raise SendError("The text must be a string.")
     if channel not in SENDING_CHANNELS:
         choices = ", ".join(SENDING_CHANNELS)
         raise SendError(f"Unknown channel {channel!r}; choose one of {choices}.")
@@ -188,7 +237,11 @@ def prepare(
         size=size,
         sender=sender,
         message_type=MessageType.FULL if sender else MessageType.ECO,
-        unique_ids=_unique_ids(unique_id, len(phones)),
+        unique_ids=(
+            _each_unique_id(unique_ids, len(phones))
+            if unique_ids is not None
+            else _unique_ids(unique_id, len(phones))
+        ),
         text_digest=text_digest(text),
         given_unique_id=str(unique_id or "").strip(),
     )
@@ -230,18 +283,6 @@ def _existing(plan: SendPlan) -> list[Message] | None:
     return messages
 
 
-def _event(message: Message, old: str, source: str, note: str = "", at=None) -> StatusEvent:
-    return StatusEvent(
-        message=message,
-        source=source,
-        old_status=old,
-        new_status=message.status,
-        note=note[:255],
-        status_at=at,
-    )
-
-
-@transaction.atomic
 def _create(plan: SendPlan, now: datetime) -> list[Message]:
     partner = plan.account.partner
     messages = [
@@ -256,7 +297,7 @@ def _create(plan: SendPlan, now: datetime) -> list[Message]:
             message_type=plan.message_type,
             text_length=len(plan.text),
             text_digest=plan.text_digest,
-            text=plan.text if settings.STORE_MESSAGE_TEXT else "",
+            text=plan.text,  # the outbox needs it; erased once sent unless STORE_MESSAGE_TEXT
             unicode=plan.size.unicode,
             parts=plan.size.parts,
             status=Status.SUBMITTING,
@@ -267,9 +308,26 @@ def _create(plan: SendPlan, now: datetime) -> list[Message]:
     for message in messages:
         message.save()  # save() checks the ic; a handful of rows, so one at a time is fine
     StatusEvent.objects.bulk_create(
-        [_event(m, "", EventSource.SEND, "written before the call", now) for m in messages]
+        [
+            StatusEvent(
+                message=m,
+                source=EventSource.SEND,
+                old_status="",
+                new_status=Status.SUBMITTING,
+                note="written to the outbox",
+                status_at=now,
+                created_at=now,
+            )
+            for m in messages
+        ]
     )
     return messages
+
+
+def _queue_send_task(message_ids: list[int]) -> None:
+    from billing import tasks
+
+    tasks.deliver_messages.delay(message_ids)
 
 
 def send_sms(
@@ -279,240 +337,432 @@ def send_sms(
     sender: str | None = None,
     channel: str = Channel.API_V2,
     unique_id: str | None = None,
+    *,
+    unique_ids: Sequence[str] | None = None,
+    wait: float | None = None,
 ) -> list[Message]:
-    """Send one text to each recipient through `channel`; one Message per recipient, in order.
+    """Write one `submitting` Message per recipient and queue their send; in order.
 
-    Raises SendError (nothing written, nothing sent) for bad input or a reused unique id that
-    does not match. SerwerSMS failures do not raise: they are recorded on the messages
-    (`unsent` with the error when nothing was sent, else `submitting` with the error noted).
+    The rows and the queued task are one transaction (the task is queued on commit; beat's
+    `resume_sends` queues it again if that was lost). Returns the messages as stored: still
+    `submitting` unless `wait` seconds were given and a worker finished sooner (then `queued`,
+    or `unsent` with the reason). Raises SendError (nothing written, nothing sent) for bad input
+    or a reused unique id that does not match; a repeated identical call returns the first
+    messages and queues nothing new. SerwerSMS failures never raise here. `unique_ids` gives
+    each recipient its own id (the HTTP API's per-recipient ids), instead of `unique_id`.
     """
-    plan = prepare(account, recipients, text, sender, channel, unique_id)
+    plan = prepare(account, recipients, text, sender, channel, unique_id, unique_ids=unique_ids)
     earlier = _existing(plan)
     if earlier is not None:
-        return earlier
+        return _wait_for(earlier, wait)
     try:
-        messages = _create(plan, timezone.now())
+        with transaction.atomic():
+            messages = _create(plan, timezone.now())
+            ids = [m.pk for m in messages]
+            transaction.on_commit(lambda: _queue_send_task(ids))
+            request_draft_refresh(messages)  # the drafts show them as pending at once
     except IntegrityError:
         # A concurrent call with the same unique id won the race: answer as it did.
         earlier = _existing(plan)
         if earlier is None:
             raise
-        return earlier
-    client = client_for(plan.account, plan.channel)
-    if plan.channel == Channel.EMAIL2SMS:
-        _send_by_mail(client, plan, messages)
-    else:
-        _send_by_api(client, plan, messages)
-    sent = [Message.objects.get(pk=m.pk) for m in messages]
-    request_draft_refresh(sent)  # the money side: drafts follow the send answer
-    return sent
+        return _wait_for(earlier, wait)
+    return _wait_for(messages, wait)
 
 
-def _send_by_api(client, plan: SendPlan, messages: list[Message]) -> None:
-    utf = plan.size.unicode and plan.message_type == MessageType.FULL
-    try:
-        if plan.channel == Channel.API_V2:
-            items = client.send_sms(
-                plan.phones, plan.text, plan.sender or None, plan.unique_ids, utf=utf
-            )
-        else:
-            items = client.send_sms(plan.phones, plan.text, plan.sender or None, plan.unique_ids)
-    except SerwerSMSError as exc:
-        _after_failed_call(client, messages, exc)
-        return
-    _record_send_items(messages, items)
+def _wait_for(messages: Sequence[Message], wait: float | None) -> list[Message]:
+    """The messages re-read, after waiting up to `wait` seconds for them to leave submitting."""
+    pks = [m.pk for m in messages]
+    deadline = time.monotonic() + (wait or 0)
+    while True:
+        fresh = Message.objects.in_bulk(pks)
+        current = [fresh[pk] for pk in pks]
+        pending = any(m.status == Status.SUBMITTING for m in current)
+        if not pending or time.monotonic() >= deadline:
+            return current
+        time.sleep(0.2)
 
 
-def _send_by_mail(client, plan: SendPlan, messages: list[Message]) -> None:
-    for message in messages:
-        try:
-            client.send(message.phone, plan.text, plan.sender or None)
-        except SerwerSMSError as exc:
-            if exc.may_have_been_sent:
-                _note_errors([message], exc)  # no id to look up: a later poll matches phone/time
-            else:
-                _mark_unsent([message], exc)
-            continue
-        now = timezone.now()
-        item = SendItem(phone=message.phone, status=Status.QUEUED, queued_at=now)
-        _record_send_items([message], [item])
+# --- the send task's work --------------------------------------------------------------------
 
 
-def _after_failed_call(client, messages: list[Message], exc: SerwerSMSError) -> None:
-    if isinstance(exc, TransportError) and exc.may_have_been_sent:
-        # It may have been sent: look it up, never send again; unknown stays submitting.
-        _note_errors(messages, exc)
-        resolve_submitting_many(messages, client=client)
-        return
-    if isinstance(exc, ServerError | MalformedResponse):
-        # SerwerSMS answered, but not with a readable success: check before calling it unsent.
-        _note_errors(messages, exc)
-        found = resolve_submitting_many(messages, client=client)
-        _mark_unsent([m for m in messages if found[m.pk] == Resolution.NOT_FOUND], exc)
-        return
-    _mark_unsent(messages, exc)
+@dataclass
+class DeliverySummary:
+    claimed: int = 0
+    busy: int = 0  # held by another worker, or already settled
+    settled: int = 0  # no longer submitting at the end
 
 
-def _note_errors(messages: Sequence[Message], exc: SerwerSMSError) -> None:
-    for message in messages:
-        message.reason = str(exc.code)[:64]
-        message.error_message = exc.message[:255]
-    Message.objects.bulk_update(messages, ["reason", "error_message"])
+def _lease_seconds() -> float:
+    """How long a claim holds: longer than one attempt (look-up, pause, send) can take."""
+    return (
+        3 * settings.SERWERSMS_TIMEOUT
+        + settings.SERWERSMS_RETRY_MAX_SECONDS
+        + settings.SERWERSMS_SETTLE_SECONDS
+        + 30
+    )
 
 
-@transaction.atomic
-def _mark_unsent(messages: Sequence[Message], exc: SerwerSMSError) -> None:
-    events = []
-    for message in messages:
-        old = message.status
-        if decide(old, Status.UNSENT) != Outcome.APPLY:
-            continue
-        message.status = Status.UNSENT
-        message.reason = str(exc.code)[:64]
-        message.error_message = exc.message[:255]
-        events.append(_event(message, old, EventSource.SEND, exc.describe()))
-    Message.objects.bulk_update(messages, ["status", "reason", "error_message"])
-    StatusEvent.objects.bulk_create(events)
-
-
-@transaction.atomic
-def _record_send_items(messages: Sequence[Message], items: Sequence[SendItem]) -> None:
+def _claim(pks: Sequence[int], token: str) -> list[Message]:
+    """Take (or renew) the lease on those still `submitting` that no other worker holds."""
     now = timezone.now()
-    events = []
-    for message, item in zip(messages, items, strict=True):
-        old = message.status
-        outcome = decide(old, item.status)
-        if outcome == Outcome.APPLY:
-            message.status = item.status
-        if item.serwersms_id:
-            message.serwersms_id = item.serwersms_id
-            message.match_method = MatchMethod.SEND
-        if item.parts:
-            message.parts = item.parts
-        if message.status == Status.UNSENT:
-            message.reason = (item.error_code or "unsent")[:64]
-            message.error_message = item.error_message[:255]
-        elif message.status != Status.SUBMITTING:
-            message.reason, message.error_message = "", ""
-            message.queued_at = item.queued_at or now
-            message.dispatched_at = message.queued_at
-        note = item.error_message if outcome == Outcome.APPLY else f"{outcome}: {item.status}"
-        events.append(
-            StatusEvent(
-                message=message,
-                source=EventSource.SEND,
-                old_status=old,
-                new_status=item.status,
-                applied=outcome == Outcome.APPLY,
-                note=note[:255],
-                status_at=item.queued_at or now,
-            )
-        )
-    fields = ["status", "serwersms_id", "match_method", "parts", "reason", "error_message"]
-    Message.objects.bulk_update(messages, fields + ["queued_at", "dispatched_at"])
-    StatusEvent.objects.bulk_create(events)
+    Message.objects.filter(pk__in=pks, status=Status.SUBMITTING).filter(
+        Q(send_claim="") | Q(send_claimed_until__lt=now) | Q(send_claim=token)
+    ).update(send_claim=token, send_claimed_until=now + timedelta(seconds=_lease_seconds()))
+    return list(
+        Message.objects.select_related("account__partner")
+        .filter(pk__in=pks, status=Status.SUBMITTING, send_claim=token)
+        .order_by("pk")
+    )
 
 
-class Resolution(enum.StrEnum):
-    FOUND = "found"  # SerwerSMS has it: the message now carries its id and status
-    NOT_FOUND = "not_found"  # SerwerSMS answered and does not know this unique id
-    UNKNOWN = "unknown"  # the lookup failed, or the channel cannot look up (Email2SMS)
-    NOT_NEEDED = "not_needed"  # the message is no longer submitting
+def _release(pks: Sequence[int], token: str) -> None:
+    """Free the messages; one still `submitting` is queued again by `resume_sends` later."""
+    Message.objects.filter(pk__in=pks, send_claim=token).update(
+        send_claim="", send_claimed_until=timezone.now() + _resume_after()
+    )
 
 
-def resolve_submitting(
-    message: Message, *, client=None, source: str = EventSource.SEND
-) -> Resolution:
-    """Find one `submitting` message in SerwerSMS by its unique_id; never sends.
+def _resume_after() -> timedelta:
+    return timedelta(seconds=settings.OUTBOX_RESUME_AFTER_SECONDS)
 
-    API v2: `messages/reports` by unique_id; XML API: `sprawdz_sms` by usmsid. Email2SMS has no
-    id to look up (the poll pass matches it by phone and time). Unknown stays `submitting`.
+
+def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
+    """Send (or finish sending) these messages: the body of the send task. Safe to repeat.
+
+    Messages another worker holds, or no longer `submitting`, are left alone. Returns when every
+    claimed message is settled, or when the retry policy gave up for now (the message stays
+    `submitting` and `resume_sends` brings it back).
     """
-    return resolve_submitting_many([message], client=client, source=source)[message.pk]
-
-
-def resolve_submitting_many(
-    messages: Sequence[Message], *, client=None, source: str = EventSource.SEND
-) -> dict[int, Resolution]:
-    """`resolve_submitting` for messages of one account and channel, in one lookup per batch."""
-    results: dict[int, Resolution] = {}
-    pending = []
-    for message in messages:
-        message.refresh_from_db()
-        if message.status != Status.SUBMITTING:
-            results[message.pk] = Resolution.NOT_NEEDED
-        elif message.channel not in (Channel.API_V2, Channel.XML_API):
-            results[message.pk] = Resolution.UNKNOWN
-        else:
-            pending.append(message)
-    if not pending:
-        return results
-    if len({(m.account_id, m.channel) for m in pending}) > 1:
-        raise ValueError("resolve_submitting_many takes messages of one account and channel.")
-    first = pending[0]
-    client = client or client_for(first.account, first.channel)
+    token = uuid.uuid4().hex
+    summary = DeliverySummary()
+    claimed = _claim(list(message_ids), token)
+    summary.claimed = len(claimed)
+    summary.busy = len(set(message_ids)) - len(claimed)
+    groups: dict[tuple[int, str], list[int]] = {}
+    for message in claimed:
+        groups.setdefault((message.account_id, message.channel), []).append(message.pk)
     try:
-        if first.channel == Channel.API_V2:
-            # messages/view by unique_id: report items carry no unique_id (serwersms-api.md §3).
-            found = client.find_by_unique_ids([m.unique_id for m in pending])
-            items = list(found.values())
-        else:
-            # The XML API has no lookup by usmsid (§4): numbers since the first was written.
-            since = min(m.created_at for m in pending) - timedelta(minutes=5)
-            phones = sorted({m.phone for m in pending})
-            items = client.sprawdz_sms(phones=phones, date_from=since)
+        for pks in groups.values():
+            try:
+                _deliver_group(pks, token, sleep=sleep)
+            except Exception as exc:  # the policy gave up for now: the outbox keeps them
+                logger.warning("send of messages %s left for later: %s", pks, exc)
+    finally:
+        _release([m.pk for m in claimed], token)
+        if not settings.STORE_MESSAGE_TEXT:
+            # Personal data: the text is kept only while the message may still be sent.
+            Message.objects.filter(pk__in=[m.pk for m in claimed]).exclude(
+                status=Status.SUBMITTING
+            ).update(text="")
+    summary.settled = (
+        Message.objects.filter(pk__in=[m.pk for m in claimed])
+        .exclude(status=Status.SUBMITTING)
+        .count()
+    )
+    return summary
+
+
+def _deadline(messages: Sequence[Message]) -> datetime:
+    oldest = min(m.created_at for m in messages)
+    return oldest + timedelta(seconds=settings.SERWERSMS_SEND_DEADLINE_SECONDS)
+
+
+def _deliver_group(pks: list[int], token: str, *, sleep) -> None:
+    """One account and channel: attempts under the retry policy until settled or given up."""
+    first = Message.objects.select_related("account__partner").get(pk=pks[0])
+    account, channel = first.account, first.channel
+    client = limited_client(client_for(account, channel), f"account:{account.pk}")
+    key = f"account:{account.pk}"
+    deadline = _deadline(Message.objects.filter(pk__in=pks))
+    # Look-ups may go on a little past the deadline; sending never does (see _attempt).
+    within = (deadline - timezone.now()).total_seconds() + _lease_seconds()
+
+    def attempt() -> None:
+        pending = _claim(pks, token)
+        if pending:
+            _attempt(client, key, channel, pending, deadline, sleep=sleep)
+
+    policy(within=max(within, 0.0), sleep=sleep)(attempt)
+
+
+def _attempt(client, key: str, channel: str, pending: list[Message], deadline, *, sleep) -> None:
+    """Settle what may have been sent, then send the rest once; raise to be tried again."""
+    uncertain = [m for m in pending if m.send_attempted_at is not None]
+    if uncertain:
+        settle_at = max(m.send_attempted_at for m in uncertain) + timedelta(
+            seconds=settings.SERWERSMS_SETTLE_SECONDS
+        )
+        pause = (settle_at - timezone.now()).total_seconds()
+        if pause > 0:
+            sleep(pause)
+        not_found = _look_up(client, key, channel, uncertain)
+        Message.objects.filter(pk__in=[m.pk for m in not_found]).update(send_attempted_at=None)
+    pending = [
+        m
+        for m in Message.objects.filter(
+            pk__in=[m.pk for m in pending], status=Status.SUBMITTING
+        ).order_by("pk")
+    ]
+    if not pending:
+        return
+    if timezone.now() >= deadline:
+        _give_up(pending)
+        return
+    if channel == Channel.EMAIL2SMS:
+        _send_mails(client, key, pending)
+        return
+    # Write-ahead: from here on a crash means "may have been sent", to be looked up first.
+    Message.objects.filter(pk__in=[m.pk for m in pending]).update(
+        send_attempted_at=timezone.now(), send_attempts=F("send_attempts") + 1
+    )
+    try:
+        changes = _send(client, channel, pending)
     except SerwerSMSError as exc:
-        for message in pending:
-            message.error_message = f"Lookup failed: {exc.describe()}"[:255]
-            results[message.pk] = Resolution.UNKNOWN
-        Message.objects.bulk_update(pending, ["error_message"])
-        return results
-    by_unique_id = {item.unique_id: item for item in items if item.unique_id}
-    anonymous = [item for item in items if not item.unique_id]
+        _after_failed_send(pending, exc)
+        return
+    apply_status_changes(changes, EventSource.SEND)
+    answered = {c.message_id for c in changes}
+    unanswered = [m for m in pending if m.pk not in answered]
+    if unanswered:
+        raise SettleFirst(f"no answer item for {len(unanswered)} message(s)")
+
+
+def _send_mails(client, key: str, pending: list[Message]) -> None:
+    """Email2SMS: one mail per message, each written ahead and settled on its own."""
+    text = _text_of(pending[0])
+    failures: list[tuple[Message, SerwerSMSError]] = []
     for message in pending:
-        item = by_unique_id.get(message.unique_id)
+        throttle(key)
+        Message.objects.filter(pk=message.pk).update(
+            send_attempted_at=timezone.now(), send_attempts=F("send_attempts") + 1
+        )
+        try:
+            client.send(message.phone, text, message.sender or None)
+        except SerwerSMSError as exc:
+            failures.append((message, exc))
+            continue
+        # Handed over; SerwerSMS's reports name it later (email2sms_matching), else unsent.
+        # (send_attempted_at stays: a crash before the next line must look it up, not resend.)
+        item = ReportItem(
+            serwersms_id="", phone=message.phone, status="queued", queued_at=timezone.now()
+        )
+        apply_status_changes([StatusChange(message.pk, item)], EventSource.SEND)
+    retry: SerwerSMSError | None = None
+    for message, exc in failures:
+        try:
+            _after_failed_send([message], exc)
+        except (SettleFirst, SerwerSMSError) as again:
+            retry = again if retry is None or isinstance(again, SettleFirst) else retry
+    if retry is not None:
+        raise retry
+
+
+def _after_failed_send(pending: list[Message], exc: SerwerSMSError) -> None:
+    kind = disposition(exc)
+    pks = [m.pk for m in pending]
+    note = exc.describe()[:255]
+    if kind == Disposition.REFUSED:
+        apply_status_changes(
+            [
+                StatusChange(m.pk, _unsent_item(m, str(exc.code)), error_message=exc.message)
+                for m in pending
+            ],
+            EventSource.SEND,
+        )
+        return
+    if kind == Disposition.NOT_TAKEN:
+        Message.objects.filter(pk__in=pks).update(send_attempted_at=None, error_message=note)
+        raise exc
+    Message.objects.filter(pk__in=pks).update(error_message=note)
+    raise SettleFirst(note) from exc
+
+
+def _give_up(pending: list[Message]) -> None:
+    """The deadline passed and SerwerSMS surely has none of these: unsent, never counted."""
+    minutes = settings.SERWERSMS_SEND_DEADLINE_SECONDS // 60
+    apply_status_changes(
+        [
+            StatusChange(
+                m.pk,
+                _unsent_item(m, NOT_SENT_IN_TIME),
+                error_message=(
+                    f"Not sent: SerwerSMS could not be reached within {minutes} min"
+                    f" ({m.send_attempts} attempts; last: {m.error_message or 'none'})"
+                ),
+            )
+            for m in pending
+        ],
+        EventSource.SEND,
+    )
+
+
+NOT_SENT_IN_TIME = "not_sent_in_time"
+
+
+def _unsent_item(message: Message, reason: str) -> ReportItem:
+    return ReportItem(
+        serwersms_id="", phone=message.phone, status=Status.UNSENT.value, reason=reason[:64]
+    )
+
+
+def _send(client, channel: str, pending: list[Message]) -> list[StatusChange]:
+    """One API v2 or XML API send call; the answer as status changes."""
+    first = pending[0]
+    text = _text_of(first)
+    phones = [m.phone for m in pending]
+    unique_ids = [m.unique_id for m in pending]
+    sender = first.sender or None
+    if channel == Channel.API_V2:
+        utf = first.unicode and first.message_type == MessageType.FULL
+        items = client.send_sms(phones, text, sender, unique_ids, utf=utf)
+    else:
+        items = client.send_sms(phones, text, sender, unique_ids)
+    return _answer_changes(pending, items)
+
+
+def _text_of(message: Message) -> str:
+    text = message.text
+    if not text:
+        raise SerwerSMSError("no_text", "The message text is not available to send.")
+    return text
+
+
+def _answer_changes(pending: list[Message], items: Sequence[SendItem]) -> list[StatusChange]:
+    """Pair answer items with messages by unique_id, else by a phone only one of them has."""
+    changes = []
+    free = list(items)
+    for message in pending:
+        item = next((i for i in free if i.unique_id and i.unique_id == message.unique_id), None)
         if item is None:
-            # An answer that does not echo unique ids: accept a phone that matches only one.
-            same = [i for i in anonymous if _same_phone(i.phone, message.phone)]
+            same = [i for i in free if not i.unique_id and _same_phone(i.phone, message.phone)]
             rivals = [m for m in pending if _same_phone(message.phone, m.phone)]
             item = same[0] if len(same) == 1 and len(rivals) == 1 else None
         if item is None:
-            results[message.pk] = Resolution.NOT_FOUND
-        else:
-            _apply_report(message, item, source)
-            results[message.pk] = Resolution.FOUND
-    return results
+            continue
+        free.remove(item)
+        report = ReportItem(
+            serwersms_id=item.serwersms_id or "",
+            phone=item.phone or message.phone,
+            status=item.status,
+            queued_at=item.queued_at or (timezone.now() if item.status == "queued" else None),
+            parts=item.parts,
+            reason=(item.error_code or "")[:64] if item.status == "unsent" else "",
+        )
+        changes.append(
+            StatusChange(
+                message.pk,
+                report,
+                identify=bool(item.serwersms_id),
+                match_method=MatchMethod.SEND,
+                error_message=item.error_message,
+            )
+        )
+    return changes
 
 
 def _same_phone(answered: str, ours: str) -> bool:
-    digits = "".join(ch for ch in answered if ch.isdigit())
+    digits = "".join(ch for ch in answered or "" if ch.isdigit())
     return bool(digits) and ours.lstrip("+").endswith(digits[-9:])
 
 
-@transaction.atomic
-def _apply_report(message: Message, item: ReportItem, source: str) -> None:
-    old = message.status
-    outcome = decide(old, item.status)
-    message.serwersms_id = item.serwersms_id
-    message.match_method = MatchMethod.UNIQUE_ID
-    message.last_checked_at = timezone.now()
-    if outcome == Outcome.APPLY:
-        message.status = item.status
-        message.queued_at = item.queued_at or message.queued_at
-        message.sent_at = item.sent_at or message.sent_at
-        message.delivered_at = item.delivered_at or message.delivered_at
-        message.dispatched_at = message.sent_at or message.queued_at
-        message.parts = item.parts or message.parts
-        message.cost = item.cost if item.cost is not None else message.cost
-        message.reason = item.reason[:64]
-        message.error_message = ""
-    message.save()
-    StatusEvent.objects.create(
-        message=message,
-        source=source,
-        old_status=old,
-        new_status=item.status,
-        applied=outcome == Outcome.APPLY,
-        note=f"found by unique_id as SerwerSMS id {item.serwersms_id}"[:255],
-        status_at=item.sent_at or item.queued_at,
+def _look_up(client, key: str, channel: str, uncertain: list[Message]) -> list[Message]:
+    """Find messages whose send may have reached SerwerSMS; apply what is found.
+
+    Returns the messages SerwerSMS surely does not have (its answer named none of them).
+    Raises on a failed look-up (the retry policy asks again). Never sends.
+    """
+    if channel == Channel.EMAIL2SMS:
+        from billing.services.email2sms_matching import match_messages
+
+        api = limited_client(client_for(uncertain[0].account, Channel.API_V2), key)
+        # One read per attempt: the send's own retry policy asks again.
+        changes = match_messages(uncertain[0].account, uncertain, client=api, within=0)
+        apply_status_changes(changes, EventSource.SEND)
+        found = {c.message_id for c in changes}
+        return [m for m in uncertain if m.pk not in found]
+    if channel == Channel.API_V2:
+        # messages/view by unique_id: report items echo no unique_id (serwersms-api.md §3).
+        found = client.find_by_unique_ids([m.unique_id for m in uncertain])
+        changes = [
+            StatusChange(
+                m.pk, found[m.unique_id], identify=True, match_method=MatchMethod.UNIQUE_ID
+            )
+            for m in uncertain
+            if m.unique_id in found
+        ]
+    else:
+        changes = _look_up_xml(client, uncertain)
+    if changes:
+        apply_status_changes(changes, EventSource.SEND)
+    found_ids = {c.message_id for c in changes}
+    return [m for m in uncertain if m.pk not in found_ids]
+
+
+def _look_up_xml(client, uncertain: list[Message]) -> list[StatusChange]:
+    """The XML API has no look-up by our usmsid (§4): the numbers' messages since the first
+    was written, each SerwerSMS id not yet carried by a message of the account, earliest first."""
+    since = min(m.created_at for m in uncertain) - timedelta(minutes=5)
+    items = client.sprawdz_sms(phones=sorted({m.phone for m in uncertain}), date_from=since)
+    account_id = uncertain[0].account_id
+    taken = set(
+        Message.objects.filter(
+            account_id=account_id, serwersms_id__in=[i.serwersms_id for i in items]
+        ).values_list("serwersms_id", flat=True)
     )
+    free = sorted(
+        (i for i in items if i.serwersms_id not in taken),
+        key=lambda i: (i.queued_at or timezone.now(), i.serwersms_id),
+    )
+    changes = []
+    for message in sorted(uncertain, key=lambda m: (m.created_at, m.pk)):
+        low = message.created_at - timedelta(minutes=1)
+        item = next(
+            (
+                i
+                for i in free
+                if _same_phone(i.phone, message.phone)
+                and (i.queued_at is None or i.queued_at >= low)
+            ),
+            None,
+        )
+        if item is None:
+            continue
+        free.remove(item)
+        changes.append(
+            StatusChange(message.pk, item, identify=True, match_method=MatchMethod.PHONE_TIME)
+        )
+    return changes
+
+
+def messages_to_resume(*, now: datetime | None = None) -> list[list[int]]:
+    """Take the outbox messages to queue again, in groups of one account and channel.
+
+    A message still `submitting` is queued again when the lease of the worker that held it ran
+    out (it died), when a task gave up on it for now (released), or when no worker ever took it
+    OUTBOX_RESUME_AFTER_SECONDS after it was written (its task never reached a broker). Each
+    taken message is reserved for that long, so a queue that is merely slow is not flooded with
+    copies (a copy would do no harm: the claim lets one task at a time send).
+    """
+    now = now or timezone.now()
+    due = Message.objects.filter(status=Status.SUBMITTING).filter(
+        Q(send_claimed_until__lt=now)
+        | Q(send_claimed_until__isnull=True, created_at__lte=now - _resume_after())
+    )
+    groups: dict[tuple[int, str], list[int]] = {}
+    with transaction.atomic():
+        rows = list(
+            due.select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", "account_id", "channel")[:MAX_RESUMED]
+        )
+        Message.objects.filter(pk__in=[r[0] for r in rows]).update(
+            send_claim="", send_claimed_until=now + _resume_after()
+        )
+    for pk, account_id, channel in rows:
+        groups.setdefault((account_id, channel), []).append(pk)
+    batch = 100
+    return [pks[i : i + batch] for pks in groups.values() for i in range(0, len(pks), batch)]
+
+
+MAX_RESUMED = 10_000  # per beat tick; the rest waits for the next one

@@ -10,12 +10,14 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from billing.models import ClientAccount, Message, StatusEvent
+from billing.models import ClientAccount, EventSource, Message, StatusEvent
 from billing.services.statements import request_draft_refresh
 from billing.serwersms.types import ReportItem
 from billing.statuses import Outcome, Status, decide, parse_status
@@ -122,41 +124,100 @@ def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_
             )
 
 
-def _fill(message: Message, item: ReportItem) -> bool:
-    """Copy times, parts, cost and reason from a report; True when anything changed."""
-    before = (
-        message.queued_at,
-        message.sent_at,
-        message.delivered_at,
-        message.parts,
-        message.cost,
-        message.reason,
-        message.dispatched_at,
-    )
-    if item.queued_at and not message.queued_at:
-        message.queued_at = item.queued_at
-    if item.sent_at and not message.sent_at:
-        message.sent_at = item.sent_at
-    if item.delivered_at and not message.delivered_at:
-        message.delivered_at = item.delivered_at
-    if item.parts:
-        message.parts = item.parts
-    if item.cost is not None:
-        message.cost = item.cost
-    if item.reason:
-        message.reason = item.reason[:64]
-    # The billing month follows the dispatch instant: sent time, else queued time.
-    message.dispatched_at = message.sent_at or message.queued_at or message.dispatched_at
-    after = (
-        message.queued_at,
-        message.sent_at,
-        message.delivered_at,
-        message.parts,
-        message.cost,
-        message.reason,
-        message.dispatched_at,
-    )
-    return before != after
+@dataclass(frozen=True)
+class StatusChange:
+    """One report about one message, from any source, for `apply_status_changes`.
+
+    `item` carries SerwerSMS's status and data. With `identify`, the report names the message in
+    SerwerSMS for the first time (send answer, look-up, Email2SMS match): its id, match method
+    and parts are learnt. `error_message` explains an unsent decided on our side.
+    """
+
+    message_id: int
+    item: ReportItem
+    identify: bool = False
+    match_method: str = ""
+    error_message: str = ""
+
+
+def _time_window(message: Message, now: datetime) -> tuple[datetime, datetime]:
+    """Report times outside this window are refused: a clock error or a forged report."""
+    slack = timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS)
+    before = slack
+    if message.channel == "reported":
+        # Partner software reports messages it sent earlier (the API's own age limit).
+        days = getattr(settings, "API_REPORTED_MAX_AGE_DAYS", settings.STATUS_POLL_MAX_AGE_DAYS)
+        before += timedelta(days=days)
+    return message.created_at - before, now + slack
+
+
+def _times_outside_window(message: Message, item: ReportItem, now: datetime) -> list[str]:
+    low, high = _time_window(message, now)
+    return [
+        f"{name} {value:%Y-%m-%d %H:%M:%S}"
+        for name, value in (
+            ("queued", item.queued_at),
+            ("sent", item.sent_at),
+            ("delivered", item.delivered_at),
+        )
+        if value is not None and not low <= value <= high
+    ]
+
+
+# Bounds of what a report may carry: beyond them it is an error or a forgery, never billed.
+MAX_COST = Decimal("1000000")
+MAX_PARTS = 1000
+
+
+def _printable(text: str) -> str:
+    return text.replace("\x00", "\\x00")
+
+
+def _implausible(item: ReportItem) -> str:
+    """Why a report cannot be true (empty when it can): values no message can have."""
+    if item.cost is not None and (not item.cost.is_finite() or not 0 <= item.cost < MAX_COST):
+        return f"cost {item.cost} out of range"
+    if item.parts is not None and not 0 <= item.parts <= MAX_PARTS:
+        return f"parts {item.parts} out of range"
+    texts = (item.serwersms_id or "", item.status or "", item.reason or "", item.phone or "")
+    if any("\x00" in str(t) for t in texts):
+        return "a NUL character in the report"
+    if len(item.serwersms_id or "") > 64:
+        return "a SerwerSMS id longer than 64 characters"
+    return ""
+
+
+def _fill(message: Message, item: ReportItem, *, moves: bool) -> tuple[bool, list[str]]:
+    """Copy a report's data: times only into blanks; parts and cost only with a move.
+
+    `moves` is True for a forward status move or the report that first names the message in
+    SerwerSMS: its parts and cost are SerwerSMS's word and replace our estimate. A report that
+    repeats the current status changes nothing already set. Returns (changed, disagreements).
+    """
+    changed, disagreements = False, []
+    for field_name, value in (
+        ("queued_at", item.queued_at),
+        ("sent_at", item.sent_at),
+        ("delivered_at", item.delivered_at),
+        ("parts", item.parts or None),
+        ("cost", item.cost),
+    ):
+        if value is None:
+            continue
+        current = getattr(message, field_name)
+        if current == value:
+            continue
+        if current is None or (moves and field_name in ("parts", "cost")):
+            setattr(message, field_name, value)
+            changed = True
+        else:
+            disagreements.append(f"{field_name} {current} != {value}")
+    dispatched = message.sent_at or message.queued_at or message.dispatched_at
+    if dispatched != message.dispatched_at:
+        # The billing month follows the dispatch instant: sent time, else queued time.
+        message.dispatched_at = dispatched
+        changed = True
+    return changed, disagreements
 
 
 def _status_time(item: ReportItem, status: Status) -> datetime | None:
@@ -167,33 +228,120 @@ def _status_time(item: ReportItem, status: Status) -> datetime | None:
     return item.queued_at
 
 
-def apply_to_messages(
-    pairs: Sequence[tuple[Message, ReportItem]],
+def _lock_for_write() -> None:
+    """SQLite has no row locks: take its write lock first so the rows read next are current."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {Message._meta.db_table} SET id = id WHERE 0")
+
+
+def apply_status_changes(
+    changes: Sequence[StatusChange],
     source: str,
     *,
     now: datetime | None = None,
-    touched: Iterable[Message] = (),
+    checked: Iterable[int] = (),
 ) -> ApplySummary:
-    """Apply reports to messages the caller has already loaded (and locked) in this transaction.
+    """Apply status reports to messages: THE one path for every status change.
 
-    `touched` are extra messages to save with the same bulk write (e.g. newly matched ids or
-    last_checked_at of messages that got no report).
+    The send answer, look-ups, polls, callbacks, Email2SMS matches and our own "unsent"
+    decisions all come here. In one transaction the messages are locked (row locks in primary
+    key order; SQLite's write lock), their stored status is read, and each report is decided by
+    `statuses.decide`: a forward move changes the message and adds an applied StatusEvent; the
+    same status again only fills blanks (never changes parts, cost or times already set); a
+    backward, unknown or out-of-window report adds one ignored StatusEvent and changes nothing.
+    Disagreements with stored values are recorded once as ignored events. `checked` are ids of
+    messages asked about without a report (their last_checked_at is set). Safe to repeat.
     """
     now = now or timezone.now()
     summary = ApplySummary()
-    dirty: dict[int, Message] = {m.pk: m for m in touched}
-    billed: list[Message] = []  # status, parts, cost or times changed: drafts must follow
-    events: list[StatusEvent] = []
-    ignored_candidates: list[tuple[Message, ReportItem, Outcome]] = []
-
-    for message, item in pairs:
-        summary.checked += 1
-        outcome = decide(message.status, item.status)
-        if outcome == Outcome.APPLY:
+    ids = {c.message_id for c in changes} | set(checked)
+    if not ids:
+        return summary
+    with transaction.atomic():
+        _lock_for_write()
+        messages = {
+            m.pk: m for m in Message.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        }
+        dirty: dict[int, Message] = {}
+        billed: dict[int, Message] = {}  # status, parts, cost or times changed: drafts follow
+        events: list[StatusEvent] = []
+        ignored: list[tuple[Message, str, str, datetime | None]] = []
+        for change in changes:
+            message = messages.get(change.message_id)
+            if message is None:
+                summary.unmatched += 1
+                continue
+            item = change.item
+            summary.checked += 1
+            if source != EventSource.CALLBACK:
+                message.last_checked_at = now
+                dirty[message.pk] = message
+            reported = _printable(str(item.status))[:32]
+            implausible = _implausible(item)
+            if implausible:
+                ignored.append((message, reported, f"refused: {implausible}", None))
+                continue
+            outside = _times_outside_window(message, item, now)
+            if outside:
+                ignored.append(
+                    (
+                        message,
+                        reported,
+                        f"refused: time outside the sane window: {', '.join(outside)}",
+                        None,
+                    )
+                )
+                continue
+            identify = change.identify and bool(item.serwersms_id)
+            if identify and message.serwersms_id and message.serwersms_id != item.serwersms_id:
+                ignored.append(
+                    (
+                        message,
+                        reported,
+                        f"refused: SerwerSMS id {item.serwersms_id} but the message has"
+                        f" {message.serwersms_id}",
+                        None,
+                    )
+                )
+                continue
+            outcome = decide(message.status, item.status)
             new = parse_status(item.status)
+            if outcome not in (Outcome.APPLY, Outcome.SAME):
+                ignored.append(
+                    (
+                        message,
+                        reported,
+                        f"ignored: {outcome.value} report",
+                        _status_time(item, new or Status.SENT),
+                    )
+                )
+                continue
+            learns = identify and not message.serwersms_id
+            if learns:
+                message.serwersms_id = item.serwersms_id
+                message.match_method = change.match_method or message.match_method
+                dirty[message.pk] = message
+            moves = learns or outcome == Outcome.APPLY
+            filled, disagreements = _fill(message, item, moves=moves)
+            if filled:
+                dirty[message.pk] = message
+                billed[message.pk] = message
+            for disagreement in disagreements:
+                ignored.append((message, reported, f"disagrees: {disagreement}", None))
+            if outcome == Outcome.SAME:
+                continue
             old = message.status
             message.status = new.value
-            _fill(message, item)
+            if new in (Status.UNSENT, Status.UNDELIVERED):
+                message.reason = (item.reason or message.reason or new.value)[:64]
+            else:
+                message.reason = item.reason[:64] if item.reason else ""
+            message.error_message = (
+                (change.error_message or "")[:255] if new == Status.UNSENT else ""
+            )
+            dirty[message.pk] = message
+            billed[message.pk] = message
             events.append(
                 StatusEvent(
                     message=message,
@@ -202,58 +350,61 @@ def apply_to_messages(
                     new_status=new.value,
                     applied=True,
                     status_at=_status_time(item, new),
-                    note=(item.reason or "")[:255],
+                    note=(change.error_message or item.reason or "")[:255],
                     created_at=now,
                 )
             )
             summary.changed += 1
             summary.by_status[new.value] += 1
-            dirty[message.pk] = message
-            billed.append(message)
-        elif outcome == Outcome.SAME:
-            # The same status again: only blanks (times, cost) may be filled, never an event.
-            if _fill(message, item):
-                dirty[message.pk] = message
-                billed.append(message)
-        else:
-            ignored_candidates.append((message, item, outcome))
-        if source != "callback" or message.pk in dirty:
-            message.last_checked_at = now
-            dirty[message.pk] = message
-
-    if ignored_candidates:
-        # An ignored report is recorded once: a repeated backward report changes nothing.
-        already = set(
-            StatusEvent.objects.filter(
-                message_id__in={m.pk for m, _, _ in ignored_candidates}, applied=False
-            ).values_list("message_id", "old_status", "new_status")
-        )
-        for message, item, outcome in ignored_candidates:
-            key = (message.pk, message.status, str(item.status)[:32])
-            if key in already:
-                continue
-            already.add(key)
-            summary.ignored += 1
-            events.append(
-                StatusEvent(
-                    message=message,
-                    source=source,
-                    old_status=message.status,
-                    new_status=str(item.status)[:32],
-                    applied=False,
-                    status_at=_status_time(item, parse_status(item.status) or Status.SENT),
-                    note=f"ignored: {outcome.value} report",
-                    created_at=now,
-                )
-            )
-
-    if dirty:
-        write_messages(list(dirty.values()))
-    if events:
-        StatusEvent.objects.bulk_create(events, batch_size=BULK_BATCH_SIZE)
-    # The one hook of the money side: draft statements follow every applied batch.
-    request_draft_refresh(billed)
+        for pk in checked:
+            if pk in messages and source != EventSource.CALLBACK:
+                messages[pk].last_checked_at = now
+                dirty[pk] = messages[pk]
+        events.extend(_ignored_events(ignored, source, now, summary))
+        if dirty:
+            write_messages(list(dirty.values()))
+        if events:
+            StatusEvent.objects.bulk_create(events, batch_size=BULK_BATCH_SIZE)
+        # Work that must follow every change joins here, in the same transaction: the money
+        # side's draft statements (queued on commit).
+        request_draft_refresh(billed.values())
     return summary
+
+
+def _ignored_events(
+    ignored: list[tuple[Message, str, str, datetime | None]],
+    source: str,
+    now: datetime,
+    summary: ApplySummary,
+) -> list[StatusEvent]:
+    """One ignored event per (message, stored status, reported status, note): repeats add none."""
+    if not ignored:
+        return []
+    already = set(
+        StatusEvent.objects.filter(
+            message_id__in={m.pk for m, _, _, _ in ignored}, applied=False
+        ).values_list("message_id", "old_status", "new_status", "note")
+    )
+    events = []
+    for message, reported, note, at in ignored:
+        key = (message.pk, message.status, reported, note[:255])
+        if key in already:
+            continue
+        already.add(key)
+        summary.ignored += 1
+        events.append(
+            StatusEvent(
+                message=message,
+                source=source,
+                old_status=message.status,
+                new_status=reported,
+                applied=False,
+                status_at=at,
+                note=note[:255],
+                created_at=now,
+            )
+        )
+    return events
 
 
 def apply_reports(
@@ -263,42 +414,36 @@ def apply_reports(
     *,
     now: datetime | None = None,
 ) -> ApplySummary:
-    """Apply reports naming SerwerSMS ids (or our unique_ids) of one account's messages."""
-    now = now or timezone.now()
-    ids = {item.serwersms_id for item in items if item.serwersms_id}
-    unique_ids = {item.unique_id for item in items if item.unique_id}
-    with transaction.atomic():
-        # Lock in primary-key order so concurrent appliers cannot deadlock each other.
-        messages = list(
-            Message.objects.select_for_update()
-            .filter(account=account, serwersms_id__in=ids)
-            .order_by("pk")
-        )
-        by_id = {m.serwersms_id: m for m in messages}
-        by_unique = {}
-        missing_unique = unique_ids - {m.unique_id for m in messages}
-        if missing_unique:
-            for m in (
-                Message.objects.select_for_update()
-                .filter(account=account, unique_id__in=missing_unique)
-                .order_by("pk")
-            ):
-                by_unique[m.unique_id] = m
-        pairs = []
-        touched = []
-        unmatched = 0
-        for item in items:
-            message = by_id.get(item.serwersms_id) or by_unique.get(item.unique_id)
-            if message is None:
-                unmatched += 1
-                continue
-            if not message.serwersms_id and item.serwersms_id:
-                # Found by our unique_id (e.g. a send whose answer was lost): learn its id.
-                message.serwersms_id = item.serwersms_id
-                message.match_method = "unique_id"
-                by_id[item.serwersms_id] = message
-                touched.append(message)
-            pairs.append((message, item))
-        summary = apply_to_messages(pairs, source, now=now, touched=touched)
+    """Apply reports naming SerwerSMS ids (or our unique_ids) of one account's messages.
+
+    A report found by our unique_id teaches the message its SerwerSMS id (a lost send answer).
+    """
+    # Ids that cannot be ours (PostgreSQL refuses NUL characters in a query) name no message.
+    usable = [
+        i
+        for i in items
+        if "\x00" not in (i.serwersms_id or "") + (i.unique_id or "")
+        and len(i.serwersms_id or "") <= 64
+        and len(i.unique_id or "") <= 64
+    ]
+    ids = {item.serwersms_id for item in usable if item.serwersms_id}
+    unique_ids = {item.unique_id for item in usable if item.unique_id}
+    rows = Message.objects.filter(account=account)
+    by_id = dict(rows.filter(serwersms_id__in=ids).values_list("serwersms_id", "pk"))
+    by_unique = dict(rows.filter(unique_id__in=unique_ids).values_list("unique_id", "pk"))
+    changes, unmatched = [], len(items) - len(usable)
+    for item in usable:
+        pk = by_id.get(item.serwersms_id)
+        if pk is not None:
+            changes.append(StatusChange(pk, item))
+        elif item.unique_id in by_unique:
+            changes.append(
+                StatusChange(
+                    by_unique[item.unique_id], item, identify=True, match_method="unique_id"
+                )
+            )
+        else:
+            unmatched += 1
+    summary = apply_status_changes(changes, source, now=now)
     summary.unmatched += unmatched
     return summary

@@ -71,6 +71,7 @@ def parse_report_item(raw: dict) -> ReportItem:
         reason=text_or_empty(raw.get("reason")),
         message_type=id_or_none(raw.get("type")),
         sender=text_or_empty(raw.get("sender")),
+        text=text_or_empty(raw.get("text")),
     )
 
 

@@ -27,15 +27,18 @@ def parse_time(value: object) -> datetime | None:
     text = str(value).strip()
     if text in _EMPTY_TIMES:
         return None
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text), UTC)
     try:
-        moment = datetime.strptime(text, TIME_FORMAT)
-    except ValueError:
-        moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=SERWERSMS_TZ)
-    return moment.astimezone(UTC)
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text), UTC)
+        try:
+            moment = datetime.strptime(text, TIME_FORMAT)
+        except ValueError:
+            moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=SERWERSMS_TZ)
+        return moment.astimezone(UTC)
+    except (OverflowError, OSError) as exc:  # e.g. 0001-01-01 in Warsaw is before year 1 UTC
+        raise ValueError(f"time out of range: {text!r}") from exc
 
 
 def format_time(moment: datetime) -> str:

@@ -1,139 +1,229 @@
-"""Retrying SerwerSMS calls: exponential backoff with full jitter, and a per-account rate limit.
+"""The one retry policy for every SerwerSMS call (API v2, XML API, Email2SMS), and the shared
+per-account rate limit. Imports no models.
 
-Retried: timeouts, dropped connections, HTTP 429 and 5xx. Not retried: anything SerwerSMS
-answered on purpose (bad credentials, validation errors) — those would fail the same way again.
+A failure is one of three kinds (`disposition`):
+- NOT_TAKEN: SerwerSMS surely did nothing (refused connection, HTTP 429, an error code that means
+  "not taken", an SMTP 4xx): try again after a pause, until the deadline.
+- MAYBE_TAKEN: the request may have been acted on (timeout after it left, connection dropped
+  after sending, a 5xx or an unreadable answer to a send): a send is settled by looking its
+  unique_id up before anything is sent again; a read is simply asked again.
+- REFUSED: SerwerSMS's definite answer (bad credentials, validation error, exhausted limit):
+  never retried; only this makes a message unsent.
+
+Pauses are exponential with full jitter (tenacity's `wait_random_exponential`); the limit is one
+counter per account and second in the Django cache (Redis in production: shared by every worker
+on every host; the file cache in the embedded default: shared by the processes of one machine).
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import fcntl
+import hashlib
 import logging
-import random
-import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import requests
 from django.conf import settings
+from django.core.cache import cache
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_any,
+    stop_before_delay,
+    stop_when_event_set,
+    wait_random_exponential,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
-# The client's typed errors (errors.py) that mean "try again later" for a read.
-RETRYABLE_ERRORS = frozenset({"RateLimited", "ServerError", "TransportError", "MalformedResponse"})
+
+class Disposition(enum.StrEnum):
+    NOT_TAKEN = "not_taken"  # nothing was done: safe to send again
+    MAYBE_TAKEN = "maybe_taken"  # may have been done: look up before sending again
+    REFUSED = "refused"  # SerwerSMS's definite refusal: final
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """A transient failure: worth another try after a pause."""
-    flag = getattr(exc, "retryable", None)
-    if flag is not None:
-        return bool(flag)
-    if any(cls.__name__ in RETRYABLE_ERRORS for cls in type(exc).__mro__):
-        return True
-    if isinstance(exc, requests.Timeout | requests.ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, ConnectionError):
-        return True
-    status = getattr(exc, "http_status", None) or getattr(exc, "status_code", None)
-    if status is None and isinstance(exc, requests.HTTPError) and exc.response is not None:
-        status = exc.response.status_code
-    return status in RETRYABLE_HTTP
+# SMTP replies that refuse the addresses themselves: sending again would fail the same way.
+SMTP_REFUSALS = frozenset({"550", "551", "553"})
+_BY_OUTCOME = {
+    "nothing_done": Disposition.NOT_TAKEN,
+    "maybe_done": Disposition.MAYBE_TAKEN,
+    "refused": Disposition.REFUSED,
+}
+# Class names (errors.py) and what they mean when no `disposition` attribute says otherwise.
+_BY_CLASS = {
+    "RateLimited": Disposition.NOT_TAKEN,
+    "ServerError": Disposition.MAYBE_TAKEN,
+    "MalformedResponse": Disposition.MAYBE_TAKEN,
+    "InvalidCredentials": Disposition.REFUSED,
+    "LimitExhausted": Disposition.REFUSED,
+    "InvalidInput": Disposition.REFUSED,
+    "ConfigurationError": Disposition.REFUSED,
+}
 
 
-def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
-    """Full jitter: a random pause in [0, min(cap, base * 2**attempt))."""
-    return random.uniform(0, min(cap, base * (2**attempt)))
+def disposition(exc: BaseException) -> Disposition:
+    """What a failed call means for the message: NOT_TAKEN, MAYBE_TAKEN or REFUSED.
+
+    The client's errors say it themselves (`exc.outcome`: nothing_done, maybe_done, refused);
+    for other exceptions: transport failures by `may_have_been_sent`, SMTP 4xx codes as not taken,
+    429 as not taken, 5xx and unreadable answers as maybe taken, any other answer as refused.
+    """
+    code = str(getattr(exc, "code", "") or "")
+    if len(code) == 3 and code[0] in "45" and code.isdigit() and code not in SMTP_REFUSALS:
+        # An SMTP reply: the mail server did not take the mail. SerwerSMS itself never refuses
+        # a mail by SMTP (it ignores mails it cannot use), so only address refusals are final.
+        return Disposition.NOT_TAKEN
+    declared = getattr(exc, "disposition", None)
+    if declared:
+        return Disposition(str(declared))
+    outcome = str(getattr(exc, "outcome", "") or "")
+    if outcome in _BY_OUTCOME:  # the client's own classification (errors.Outcome)
+        return _BY_OUTCOME[outcome]
+    names = [cls.__name__ for cls in type(exc).__mro__]
+    if "TransportError" in names:
+        return (
+            Disposition.MAYBE_TAKEN
+            if getattr(exc, "may_have_been_sent", True)
+            else Disposition.NOT_TAKEN
+        )
+    for name in names:
+        if name in _BY_CLASS:
+            return _BY_CLASS[name]
+    if isinstance(exc, requests.ConnectionError | requests.Timeout | TimeoutError):
+        return Disposition.MAYBE_TAKEN
+    status = getattr(exc, "http_status", None)
+    if status == 429:
+        return Disposition.NOT_TAKEN
+    if status is not None and status >= 500:
+        return Disposition.MAYBE_TAKEN
+    if "SerwerSMSError" in names:
+        return Disposition.REFUSED
+    return Disposition.MAYBE_TAKEN
 
 
-def with_retries(
-    call: Callable[[], T],
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: everything but a definite refusal (a send looks itself up first)."""
+    return disposition(exc) != Disposition.REFUSED
+
+
+class SettleFirst(Exception):  # noqa: N818 - a signal to the retry loop, not an error
+    """A send may have reached SerwerSMS: the next attempt looks it up before sending."""
+
+
+def _log_before_sleep(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    logger.warning(
+        "SerwerSMS call failed (%s); attempt %d, next in %.2fs",
+        exc,
+        state.attempt_number,
+        state.next_action.sleep if state.next_action else 0,
+    )
+
+
+def policy(
     *,
-    retries: int | None = None,
-    base: float | None = None,
-    cap: float = 30.0,
+    within: float,
+    retryable: Callable[[BaseException], bool] = is_transient,
     sleep: Callable[[float], None] = time.sleep,
-    retryable: Callable[[BaseException], bool] = is_retryable,
-) -> T:
-    """Run `call`, retrying transient failures up to `retries` more times."""
-    retries = settings.SERWERSMS_RETRIES if retries is None else retries
-    base = getattr(settings, "SERWERSMS_RETRY_BASE_SECONDS", 0.5) if base is None else base
-    attempt = 0
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            if attempt >= retries or not retryable(exc):
-                raise
-            delay = backoff_delay(attempt, base=base, cap=cap)
-            logger.warning("SerwerSMS call failed (%s); retry %d in %.2fs", exc, attempt + 1, delay)
-            sleep(delay)
-            attempt += 1
+    stop_event=None,
+) -> Retrying:
+    """The retry policy: backoff with full jitter, no new attempt once `within` seconds passed.
+
+    `SERWERSMS_RETRY_BASE_SECONDS` is the first pause's scale, `SERWERSMS_RETRY_MAX_SECONDS`
+    the longest pause. The last failure is re-raised as it was.
+    """
+    stop = stop_before_delay(max(0.0, within))
+    if stop_event is not None:
+        stop = stop_any(stop, stop_when_event_set(stop_event))
+    return Retrying(
+        stop=stop,
+        wait=wait_random_exponential(
+            multiplier=settings.SERWERSMS_RETRY_BASE_SECONDS,
+            max=settings.SERWERSMS_RETRY_MAX_SECONDS,
+        ),
+        retry=retry_if_exception(lambda exc: isinstance(exc, SettleFirst) or retryable(exc)),
+        reraise=True,
+        sleep=sleep,
+        before_sleep=_log_before_sleep,
+    )
 
 
-class TokenBucket:
-    """At most `rate` requests per second on average, bursts up to `capacity`; thread-safe."""
-
-    def __init__(self, rate: float, capacity: float | None = None, clock=time.monotonic):
-        self.rate = float(rate)
-        self.capacity = float(capacity if capacity is not None else max(1.0, rate))
-        self.tokens = self.capacity
-        self.clock = clock
-        self.updated = clock()
-        self.lock = threading.Lock()
-
-    def reserve(self) -> float:
-        """Take a token; return how long the caller must wait before using it."""
-        with self.lock:
-            now = self.clock()
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            self.tokens -= 1
-            return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
-
-    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        wait = self.reserve()
-        if wait > 0:
-            sleep(wait)
+def read_with_retries(call: Callable[[], T], *, within: float | None = None) -> T:
+    """A read (reports, status checks, look-ups): asked again on any transient failure."""
+    within = settings.SERWERSMS_READ_RETRY_SECONDS if within is None else within
+    return policy(within=within)(call)
 
 
-_buckets: dict[str, TokenBucket] = {}
-_buckets_lock = threading.Lock()
+# --- the shared rate limit ---------------------------------------------------------------------
 
 
-def bucket_for(account_key: str) -> TokenBucket | None:
-    """The process-wide bucket of one client account (None when the limit is off)."""
+def throttle(account_key: str, *, sleep: Callable[[float], None] = time.sleep) -> float:
+    """Wait for a slot of the account's rate limit; returns the seconds waited.
+
+    A fixed one-second window per account in the Django cache: `add` starts the window's
+    counter, `incr` takes a slot; over the limit, wait for the next second. Shared by every
+    process using the same cache.
+    """
     rate = settings.SERWERSMS_RATE_LIMIT_PER_SECOND
     if not rate or rate <= 0:
-        return None
-    with _buckets_lock:
-        bucket = _buckets.get(account_key)
-        if bucket is None or bucket.rate != rate:
-            bucket = _buckets[account_key] = TokenBucket(rate)
-        return bucket
+        return 0.0
+    waited = 0.0
+    while True:
+        now = time.time()
+        window = int(now)
+        key = f"serwersms-rate:{account_key}:{window}"
+        with _counter_lock(account_key):
+            cache.add(key, 0, timeout=5)
+            try:
+                taken = cache.incr(key)
+            except ValueError:  # expired between add and incr: start again
+                continue
+        if taken <= rate:
+            return waited
+        pause = (window + 1) - now + 0.001
+        sleep(pause)
+        waited += pause
+
+
+@contextlib.contextmanager
+def _counter_lock(account_key: str):
+    """Redis counts atomically; the file and database caches do not, so lock a file around."""
+    if "redis" in type(cache).__module__:
+        yield
+        return
+    folder = Path(settings.VAR_DIR) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(account_key.encode()).hexdigest()[:16]
+    with open(folder / f"rate-{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class RateLimitedSession(requests.Session):
-    """A requests session that takes a token of the account's bucket before every request."""
+    """A requests session that takes a slot of the account's shared limit before each request."""
 
     def __init__(self, account_key: str):
         super().__init__()
         self.account_key = account_key
 
     def request(self, *args, **kwargs):
-        bucket = bucket_for(self.account_key)
-        if bucket is not None:
-            bucket.acquire()
+        throttle(self.account_key)
         return super().request(*args, **kwargs)
 
 
-def limited(account_key: str, call: Callable[[], T]) -> T:
-    """Run one SerwerSMS request under the account's rate limit, with retries."""
-
-    def one_try() -> T:
-        bucket = bucket_for(account_key)
-        if bucket is not None:
-            bucket.acquire()
-        return call()
-
-    return with_retries(one_try)
+def limited_client(client, account_key: str):
+    """The client with its HTTP session under the account's shared rate limit; returned."""
+    if hasattr(client, "session"):
+        client.session = RateLimitedSession(account_key)
+    return client

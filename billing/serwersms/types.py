@@ -44,3 +44,4 @@ class ReportItem:
     reason: str = ""
     message_type: str | None = None
     sender: str = ""
+    text: str = ""  # the message text SerwerSMS reports (Email2SMS matching by digest)

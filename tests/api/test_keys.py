@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from billing.models import AuditEntry, StaffRole
+from billing.models import AuditAction, AuditEntry, StaffRole
 from partner_api.keys import create_api_key, hash_key, key_for
 from partner_api.models import ApiKey
 from tests.factories import PartnerStaffFactory, UserFactory
@@ -19,7 +19,9 @@ def test_a_key_is_stored_only_as_a_hash_and_notes_its_last_use(alpha):
     assert key_for(raw).pk == key.pk
     assert ApiKey.objects.get(pk=key.pk).last_used_at is not None
     assert key_for(raw[:-1] + ("A" if raw[-1] != "A" else "B")) is None
-    assert AuditEntry.objects.filter(action="api_key_created", partner=alpha.partner).exists()
+    assert AuditEntry.objects.filter(
+        action=AuditAction.API_KEY_CREATED, partner=alpha.partner
+    ).exists()
 
 
 def _staff_client(side, role):

@@ -88,3 +88,10 @@ def test_statements_list_their_documents(alpha):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert statement.audit_entries.filter(action="downloaded").exists()
+
+
+def test_commission_without_a_period_is_this_billing_month(alpha):
+    from billing.commission import billing_month
+
+    body = alpha.client.get("/api/v1/commission").json()
+    assert body["period"] == f"{billing_month(timezone.now()):%Y-%m}"

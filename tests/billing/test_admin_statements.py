@@ -83,13 +83,14 @@ def test_overlapping_agreement_is_refused_in_the_admin(operator_client):
     assert Agreement.objects.count() == 1
 
 
-def test_poll_now_action_applies_reports_from_serwersms(operator_client, simulator_settings):
-    from billing.services.sending import send_sms
+def test_poll_now_action_applies_reports_from_serwersms(
+    operator_client, simulator_settings, send_now
+):
     from tests.factories import ClientAccountFactory
 
     account = ClientAccountFactory(api_token="poll-now-token")
     simulator_settings.register_account(token="poll-now-token")
-    [message] = send_sms(account, ["+48500600700"], "Hello")
+    [message] = send_now(account, ["+48500600700"], "Hello")
     assert message.status == Status.QUEUED
     simulator_settings.advance(to="final")
     response = operator_client.post(

@@ -1,5 +1,7 @@
 """The SerwerSMS delivery-report endpoint: secret per account, form fields, idempotent."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
@@ -10,13 +12,17 @@ from tests.factories import MessageFactory
 pytestmark = pytest.mark.django_db
 
 
+# Report times must lie near the message's creation (status_updates refuses others).
+WRITTEN = datetime(2025, 3, 31, 21, 0, tzinfo=UTC)
+
+
 def url_for(account):
     return reverse("serwersms_callback", args=[account.callback_secret])
 
 
 def test_a_callback_posted_exactly_as_serwersms_posts_it_changes_the_message(client):
     """§5 (C): smsid, stan, data by POST; the handler answers OK."""
-    message = MessageFactory(status=Status.QUEUED)
+    message = MessageFactory(status=Status.QUEUED, created_at=WRITTEN)
     response = client.post(
         url_for(message.account),
         {"smsid": message.serwersms_id, "stan": "delivered", "data": "2025-04-01 00:06:00"},
@@ -30,7 +36,7 @@ def test_a_callback_posted_exactly_as_serwersms_posts_it_changes_the_message(cli
 
 
 def test_get_callback_works_and_a_duplicate_changes_nothing(client):
-    message = MessageFactory(status=Status.QUEUED)
+    message = MessageFactory(status=Status.QUEUED, created_at=WRITTEN)
     params = {"smsid": message.serwersms_id, "stan": "sent", "data": "2025-04-01 00:05:00"}
     assert client.get(url_for(message.account), params).content == b"OK"
     assert client.get(url_for(message.account), params).content == b"OK"

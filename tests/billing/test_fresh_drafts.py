@@ -69,7 +69,7 @@ def test_a_duplicate_report_queues_no_refresh(
 
 
 def test_a_poll_pass_refreshes_the_draft_and_sending_creates_it(
-    account, simulator_settings, queued_refreshes, django_capture_on_commit_callbacks
+    account, simulator_settings, queued_refreshes, django_capture_on_commit_callbacks, celery_eager
 ):
     with django_capture_on_commit_callbacks(execute=True):
         sent = send_sms(account, ["+48500600700", "+48500600701"], "fresh figures")

@@ -138,62 +138,22 @@ def test_xml_api_messages_are_followed_with_sprawdz_sms(account, simulator):
     assert "sprawdz_sms" in paths
 
 
-def test_email2sms_messages_are_matched_by_phone_and_time(account, simulator, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # to the simulator
-    client = client_for(account, Channel.EMAIL2SMS)
-    rows = []
-    for phone in ["+48500111222", "+48500111222", "+48500333444"]:
-        rows.append(
-            MessageFactory(
-                account=account,
-                channel=Channel.EMAIL2SMS,
-                phone=phone,
-                serwersms_id=None,
-                status=Status.SUBMITTING,
-                queued_at=None,
-            )
-        )
-        client.send(phone, "by mail")
-    simulator.advance(to="final")
-    polling.poll_account(account)
-    ids = set()
-    for message in rows:
-        message.refresh_from_db()
-        assert message.serwersms_id and message.match_method == "phone_time"
-        assert message.status in FINAL
-        ids.add(message.serwersms_id)
-    assert len(ids) == 3  # each report item claimed once
-
-
-def test_submitting_without_answer_is_resolved_by_unique_id(account, simulator, settings):
-    settings.STATUS_SUBMITTING_MIN_AGE_SECONDS = 0
+def test_a_pass_never_sends_and_leaves_the_outbox_to_the_send_task(account, simulator):
     [message] = send(account, 1)
     Message.objects.filter(pk=message.pk).update(serwersms_id=None, status=Status.SUBMITTING)
-    known = {m["unique_id"]: m["id"] for m in simulator.messages()}
-    polling.poll_account(account)
-    message.refresh_from_db()
-    assert message.serwersms_id == known[message.unique_id]
-    assert message.match_method == "unique_id"
-    assert message.status == "queued"
-
-
-def test_submitting_unknown_to_serwersms_becomes_unsent_after_grace(account, simulator, settings):
-    settings.STATUS_SUBMITTING_MIN_AGE_SECONDS = 0
-    young = MessageFactory(account=account, serwersms_id=None, status=Status.SUBMITTING)
-    old = MessageFactory(
+    stale = MessageFactory(
         account=account,
         serwersms_id=None,
         status=Status.SUBMITTING,
-        created_at=timezone.now() - timedelta(minutes=11),
+        created_at=timezone.now() - timedelta(hours=2),
     )
+    before = len(simulator.requests())
     polling.poll_account(account)
-    young.refresh_from_db()
-    old.refresh_from_db()
-    assert young.status == "submitting"
-    assert (old.status, old.reason) == ("unsent", "never_received")
-    assert "never received" in old.error_message
-    sends = [r for r in simulator.requests() if "send" in str(r.get("path", ""))]
-    assert sends == []  # never sent again
+    asked = [r["action"] for r in simulator.requests()[before:]]
+    assert not [a for a in asked if "send" in a or "wyslij" in a or a == "smtp"]
+    for row in (message, stale):
+        row.refresh_from_db()
+        assert (row.status, row.serwersms_id) == (Status.SUBMITTING, None)
 
 
 def test_a_failing_account_does_not_stop_the_others(account, simulator):

@@ -168,6 +168,7 @@ def test_reconcile_against_the_simulators_partner_billing(simulator):
             status=row.status,
             parts=row.parts + (1 if row is rows[-1] else 0),
             message_type=row.message_type,
+            phone=row.phone,
             dispatched_at=row.dispatched_at.astimezone(UTC),
         )
     MessageFactory(
@@ -185,3 +186,39 @@ def test_reconcile_against_the_simulators_partner_billing(simulator):
         assert [(d.serwersms_id, d.field) for d in report.disagreements] == [
             (rows[-1].serwersms_id, "parts")
         ]
+
+
+def test_a_swapped_pair_shows_as_phone_and_time_disagreements():
+    """Two mails whose SerwerSMS ids were swapped: status and parts agree, phone and time not."""
+    partner = PartnerFactory()
+    account = ClientAccountFactory(partner=partner, name="acme")
+    first = datetime(2024, 10, 5, 10, 0, tzinfo=UTC)
+    second = datetime(2024, 10, 5, 10, 7, tzinfo=UTC)
+    for sid, phone, at in (("m1", "+48500111222", second), ("m2", "+48500333444", first)):
+        MessageFactory(
+            account=account,
+            serwersms_id=sid,
+            phone=phone,
+            created_at=at,
+            dispatched_at=at,
+            status=Status.DELIVERED,
+        )
+    csv_text = (
+        HEADER
+        + "m1,acme,48500111222,eco,1,delivered,2024-10-05 12:00:00\n"  # theirs: m1 came first
+        + "m2,acme,500333444,eco,1,delivered,2024-10-05 12:07:00\n"
+    )
+    report = reconcile(partner, OCT, csv_text.encode(), actor="op")
+    found = {(d.serwersms_id, d.field) for d in report.disagreements}
+    assert found == {("m1", "time"), ("m2", "time")}
+    csv_text = (
+        HEADER
+        + "m1,acme,+48500333444,eco,1,delivered,2024-10-05 12:07:00\n"
+        + "m2,acme,+48500111222,eco,1,delivered,2024-10-05 12:00:00\n"
+    )
+    report = reconcile(partner, OCT, csv_text.encode(), actor="op")
+    assert {(d.serwersms_id, d.field) for d in report.disagreements} == {
+        ("m1", "phone"),
+        ("m2", "phone"),
+    }
+    assert report.matched == 2 and not report.clean

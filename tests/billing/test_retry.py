@@ -1,81 +1,147 @@
-"""Backoff with jitter for transient SerwerSMS failures, and the per-account token bucket."""
+"""The one retry policy (tenacity) and its classification, and the shared per-account limit."""
+
+import multiprocessing
+import time
 
 import pytest
-import requests
+from django.core.cache import cache
 
-from billing.serwersms.retry import TokenBucket, backoff_delay, is_retryable, with_retries
+from billing.serwersms.errors import (
+    InvalidCredentials,
+    InvalidInput,
+    LimitExhausted,
+    MalformedResponse,
+    RateLimited,
+    ServerError,
+    SerwerSMSError,
+    TransportError,
+)
+from billing.serwersms.retry import Disposition, disposition, policy, read_with_retries, throttle
 
 
-class HttpFailure(Exception):
-    def __init__(self, status):
-        super().__init__(f"HTTP {status}")
-        self.http_status = status
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (TransportError("refused", may_have_been_sent=False), Disposition.NOT_TAKEN),
+        (TransportError("timeout", may_have_been_sent=True), Disposition.MAYBE_TAKEN),
+        (RateLimited(None, "429", 429), Disposition.NOT_TAKEN),
+        (ServerError(None, "500", 500), Disposition.MAYBE_TAKEN),
+        (MalformedResponse(None, "half a body"), Disposition.MAYBE_TAKEN),
+        (InvalidCredentials(1001, "bad login"), Disposition.REFUSED),
+        (LimitExhausted(3000, "no ECO left"), Disposition.REFUSED),
+        (InvalidInput(2001, "bad phone"), Disposition.REFUSED),
+        (SerwerSMSError(4201, "an undocumented code"), Disposition.REFUSED),
+        (InvalidInput(451, "SMTP: try again later"), Disposition.NOT_TAKEN),
+        (InvalidInput(554, "SMTP: transaction failed"), Disposition.NOT_TAKEN),
+        (InvalidInput(550, "SMTP: sender not authorised"), Disposition.REFUSED),
+        (InvalidCredentials(101, "XML <Blad> 101: wrong login"), Disposition.REFUSED),
+        (TimeoutError("not ours at all"), Disposition.MAYBE_TAKEN),
+    ],
+    ids=lambda value: value if isinstance(value, str) else type(value).__name__,
+)
+def test_each_failure_means_not_taken_maybe_taken_or_refused(error, expected):
+    assert disposition(error) == expected
 
 
-def test_transient_failures_are_retried_until_success():
+def test_an_error_may_declare_its_own_disposition():
+    error = SerwerSMSError(1234, "unknown code")
+    error.disposition = "not_taken"
+    assert disposition(error) == Disposition.NOT_TAKEN
+
+
+def test_transient_failures_are_retried_with_growing_jittered_pauses(settings):
+    settings.SERWERSMS_RETRY_BASE_SECONDS = 0.1
+    settings.SERWERSMS_RETRY_MAX_SECONDS = 10
     calls, pauses = [], []
 
     def flaky():
         calls.append(1)
-        if len(calls) < 3:
-            raise HttpFailure(503 if len(calls) == 1 else 429)
+        if len(calls) < 5:
+            raise RateLimited(None, "slow down", 429)
         return "ok"
 
-    assert with_retries(flaky, retries=3, base=0.1, sleep=pauses.append) == "ok"
-    assert len(calls) == 3 and len(pauses) == 2
-    assert all(0 <= pause <= 0.2 for pause in pauses)
+    assert policy(within=60, sleep=pauses.append)(flaky) == "ok"
+    assert len(calls) == 5 and len(pauses) == 4
+    assert all(0 <= p <= 0.1 * 2**n for n, p in enumerate(pauses, start=1))
 
 
-def test_a_refusal_is_not_retried():
+def test_a_refusal_is_never_retried():
     calls = []
 
     def refused():
         calls.append(1)
-        raise HttpFailure(401)
+        raise InvalidCredentials(1001, "bad login")
 
-    with pytest.raises(HttpFailure):
-        with_retries(refused, retries=3, sleep=lambda _: None)
+    with pytest.raises(InvalidCredentials):
+        policy(within=60, sleep=lambda _: None)(refused)
     assert len(calls) == 1
 
 
-def test_retries_give_up_after_the_limit():
+def test_the_policy_stops_at_its_deadline_and_reraises_the_last_failure(settings):
+    settings.SERWERSMS_RETRY_BASE_SECONDS = 0.01
+    settings.SERWERSMS_RETRY_MAX_SECONDS = 0.02
     calls = []
 
     def down():
-        calls.append(1)
-        raise requests.ConnectionError("refused")
+        calls.append(time.monotonic())
+        raise TransportError("refused", may_have_been_sent=False)
 
-    with pytest.raises(requests.ConnectionError):
-        with_retries(down, retries=2, sleep=lambda _: None)
-    assert len(calls) == 3
-
-
-def test_backoff_grows_exponentially_with_a_cap():
-    assert all(backoff_delay(0, base=1) <= 1 for _ in range(50))
-    assert max(backoff_delay(6, base=1, cap=10) for _ in range(200)) <= 10
-    assert max(backoff_delay(3, base=1) for _ in range(200)) > 2  # jitter spans the range
+    started = time.monotonic()
+    with pytest.raises(TransportError):
+        policy(within=0.3)(down)
+    assert 1 < len(calls) and time.monotonic() - started < 1.0
 
 
-@pytest.mark.parametrize(
-    "error, expected",
-    [
-        (requests.Timeout(), True),
-        (HttpFailure(500), True),
-        (HttpFailure(429), True),
-        (HttpFailure(400), False),
-        (ValueError("bad"), False),
-    ],
-)
-def test_what_counts_as_transient(error, expected):
-    assert is_retryable(error) is expected
+def test_reads_are_asked_again_even_when_the_first_may_have_been_done():
+    answers = [ServerError(None, "500", 500), TransportError("x", may_have_been_sent=True), "ok"]
+
+    def read():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert read_with_retries(read) == "ok"
 
 
-def test_token_bucket_spaces_requests_at_the_rate():
-    now = [0.0]
-    bucket = TokenBucket(rate=10, capacity=2, clock=lambda: now[0])
-    waits = [bucket.reserve() for _ in range(4)]
-    assert waits[:2] == [0.0, 0.0]  # the burst
-    assert waits[2] == pytest.approx(0.1) and waits[3] == pytest.approx(0.2)
-    now[0] = 10.0  # long idle: refilled to capacity, not beyond
-    assert [bucket.reserve() for _ in range(2)] == [0.0, 0.0]
-    assert bucket.reserve() > 0
+def test_the_rate_limit_spaces_requests_of_one_account(settings):
+    settings.SERWERSMS_RATE_LIMIT_PER_SECOND = 5
+    cache.clear()
+    stamps = []
+    for _ in range(12):
+        throttle("account:limit-test", sleep=time.sleep)
+        stamps.append(time.time())
+    per_second: dict[int, int] = {}
+    for stamp in stamps:
+        per_second[int(stamp)] = per_second.get(int(stamp), 0) + 1
+    assert max(per_second.values()) <= 5 and len(per_second) >= 3
+    throttle("account:other-account")  # another account has its own limit: no wait
+
+
+def _take_slots(args) -> list[float]:
+    import django
+
+    django.setup()
+    from billing.serwersms.retry import throttle as take
+
+    key, count = args
+    stamps = []
+    for _ in range(count):
+        take(key)
+        stamps.append(time.time())
+    return stamps
+
+
+def test_the_rate_limit_is_shared_by_processes(settings, tmp_path):
+    """Two processes of the same account share one limit (the cache, not a process bucket)."""
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        pytest.skip("a per-process cache cannot be shared")
+    rate = int(settings.SERWERSMS_RATE_LIMIT_PER_SECOND)
+    key = f"account:shared-{time.time_ns()}"
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        stamps = sorted(sum(pool.map(_take_slots, [(key, rate)] * 2), []))
+    # 2 x rate requests cannot all fit in one second's window.
+    per_second: dict[int, int] = {}
+    for stamp in stamps:
+        per_second[int(stamp)] = per_second.get(int(stamp), 0) + 1
+    assert max(per_second.values()) <= rate + 1  # the file cache's incr is not atomic: +1 slack

@@ -11,13 +11,20 @@ from billing.models import EventSource, Message, StatusEvent
 from billing.services.status_updates import apply_reports
 from billing.serwersms.types import ReportItem
 from billing.statuses import Status
-from tests.factories import ClientAccountFactory, MessageFactory
+from tests.factories import ClientAccountFactory
+from tests.factories import MessageFactory as Factory
 
 pytestmark = pytest.mark.django_db
 
 QUEUED = datetime(2025, 3, 31, 21, 50, tzinfo=UTC)
 SENT = datetime(2025, 3, 31, 22, 5, tzinfo=UTC)  # already April in Warsaw
 DELIVERED = datetime(2025, 3, 31, 22, 6, tzinfo=UTC)
+CREATED = QUEUED - timedelta(minutes=1)  # report times must be near the message's creation
+
+
+def MessageFactory(**kwargs):  # noqa: N802 - the factory, written at CREATED unless told
+    kwargs.setdefault("created_at", CREATED)
+    return Factory(**kwargs)
 
 
 def report(message, status, **extra):
@@ -115,7 +122,7 @@ def test_report_by_unique_id_learns_the_serwersms_id():
 
 def test_many_reports_are_applied_with_a_constant_number_of_queries():
     account = ClientAccountFactory()
-    messages = MessageFactory.create_batch(300, account=account, status=Status.QUEUED)
+    messages = Factory.create_batch(300, account=account, status=Status.QUEUED, created_at=CREATED)
     items = [report(m, "delivered", sent_at=SENT, delivered_at=DELIVERED) for m in messages]
     with CaptureQueriesContext(connection) as queries:
         summary = apply_reports(account, items, EventSource.POLL)
@@ -132,3 +139,75 @@ def test_late_delivery_after_age_limit_still_applies_by_callback():
     apply_reports(message.account, [report(message, "delivered")], EventSource.CALLBACK)
     message.refresh_from_db()
     assert message.status == "delivered"
+
+
+def test_a_repeated_status_never_changes_parts_cost_or_times_and_records_the_disagreement():
+    message = MessageFactory(status=Status.QUEUED)
+    first = report(message, "delivered", sent_at=SENT, delivered_at=DELIVERED, parts=1)
+    apply_reports(message.account, [first], EventSource.POLL)
+    apply_reports(
+        message.account, [report(message, "delivered", cost=Decimal("0.0550"))], EventSource.POLL
+    )  # a blank (cost) is filled
+    forged = report(
+        message,
+        "delivered",
+        sent_at=SENT + timedelta(minutes=5),
+        delivered_at=DELIVERED + timedelta(minutes=5),
+        parts=7,
+        cost=Decimal("9.99"),
+    )
+    summary = apply_reports(message.account, [forged], EventSource.CALLBACK)
+    apply_reports(message.account, [forged], EventSource.CALLBACK)  # recorded once only
+    message.refresh_from_db()
+    assert (message.parts, message.cost) == (1, Decimal("0.0550"))
+    assert (message.sent_at, message.delivered_at, message.dispatched_at) == (SENT, DELIVERED, SENT)
+    notes = sorted(message.events.filter(applied=False).values_list("note", flat=True))
+    assert summary.ignored == 4 and len(notes) == 4
+    assert all(note.startswith("disagrees: ") for note in notes)
+    assert any("parts 1 != 7" in note for note in notes)
+    assert message.events.filter(applied=True).count() == 1
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"sent_at": datetime(9999, 12, 31, 23, 59, tzinfo=UTC)},
+        {"delivered_at": datetime(1, 1, 1, tzinfo=UTC)},
+        {"sent_at": CREATED - timedelta(days=2)},
+    ],
+    ids=["year 9999", "year 1", "two days before it was written"],
+)
+def test_a_report_time_outside_a_sane_window_is_refused(times):
+    message = MessageFactory(status=Status.QUEUED)
+    summary = apply_reports(message.account, [report(message, "delivered", **times)], "callback")
+    message.refresh_from_db()
+    assert (message.status, message.sent_at, message.dispatched_at) == ("queued", None, CREATED)
+    assert summary.changed == 0 and summary.ignored == 1
+    assert message.events.get().note.startswith("refused: time outside the sane window")
+
+
+def test_a_report_naming_another_serwersms_id_is_refused():
+    message = MessageFactory(status=Status.QUEUED, serwersms_id="first")
+    item = ReportItem(
+        serwersms_id="second", unique_id=message.unique_id, phone="", status="delivered"
+    )
+    apply_reports(message.account, [item], EventSource.CALLBACK)
+    message.refresh_from_db()
+    assert (message.serwersms_id, message.status) == ("first", "queued")
+
+
+def test_a_send_answer_after_a_callback_never_moves_the_message_back():
+    """The send path reads nothing stale: a delivered callback that came first stands."""
+    from billing.services.status_updates import StatusChange, apply_status_changes
+
+    message = MessageFactory(status=Status.SUBMITTING, serwersms_id=None)
+    by_callback = ReportItem(
+        serwersms_id="s1", unique_id=message.unique_id, phone="", status="delivered",
+        sent_at=SENT, delivered_at=DELIVERED,
+    )  # fmt: skip
+    apply_reports(message.account, [by_callback], EventSource.CALLBACK)
+    answer = ReportItem(serwersms_id="s1", phone=message.phone, status="queued", queued_at=QUEUED)
+    apply_status_changes([StatusChange(message.pk, answer, identify=True)], EventSource.SEND)
+    message.refresh_from_db()
+    assert (message.status, message.serwersms_id) == ("delivered", "s1")
+    assert message.events.filter(applied=True, new_status="delivered").count() == 1

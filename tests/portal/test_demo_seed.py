@@ -22,7 +22,7 @@ from partner_portal.demo import DEMO_USERS
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_seed_demo_fills_every_page_with_data(simulator_settings, settings):
+def test_seed_demo_fills_every_page_with_data(simulator_settings, settings, celery_eager):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     call_command("seed_demo", simulator=simulator_settings.api_url)
 

@@ -29,7 +29,7 @@ def test_page_size_is_capped(alpha, settings, query, rows):
     MessageFactory.create_batch(230, account=alpha.account)
     response = client_for(alpha.viewer).get(f"/messages/?{query}")
     assert response.status_code == 200
-    assert len(response.context["table"].page.object_list) == rows
+    assert len(response.context["page"].rows) == rows
 
 
 def test_message_detail_shows_the_reason_in_words_and_no_dispatch_for_unsent(alpha):
@@ -41,11 +41,19 @@ def test_message_detail_shows_the_reason_in_words_and_no_dispatch_for_unsent(alp
     assert "błędny numer telefonu" in polish and "niewysłano" in polish
 
 
-def test_messages_table_shows_no_dispatch_time_for_unsent(alpha):
-    MessageFactory(account=alpha.account, status=Status.UNSENT)
+@pytest.mark.parametrize("status", [Status.UNSENT, Status.QUEUED])
+def test_messages_table_shows_no_dispatch_time_unless_dispatched(alpha, status):
+    MessageFactory(account=alpha.account, status=status)
     page = client_for(alpha.viewer).get("/messages/").content.decode()
     cell = page.split('data-col="dispatched_at"', 2)[2].split("</td>")[0]
     assert cell.endswith("—")
+
+
+def test_messages_table_shows_the_dispatch_time_of_a_sent_message(alpha):
+    MessageFactory(account=alpha.account, status=Status.SENT)
+    page = client_for(alpha.viewer).get("/messages/").content.decode()
+    cell = page.split('data-col="dispatched_at"', 2)[2].split("</td>")[0]
+    assert not cell.endswith("—")
 
 
 def test_polish_months_are_lowercase_inside_sentences(alpha):

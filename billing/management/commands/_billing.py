@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 from datetime import date
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
 from billing.commission import parse_period
 from billing.models import Partner
@@ -38,3 +38,15 @@ def default_actor() -> str:
 
 def add_actor(parser) -> None:
     parser.add_argument("--actor", default=None, help="name recorded in the audit trail")
+
+
+class BillingCommand(BaseCommand):
+    """A command whose text arguments are checked first: a NUL character (which no stored text
+    may hold, and PostgreSQL refuses) is a clear CommandError before anything is read or written."""
+
+    def execute(self, *args, **options):
+        for name, value in [("argument", a) for a in args] + list(options.items()):
+            values = value if isinstance(value, list | tuple) else [value]
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                raise CommandError(f"--{name.replace('_', '-')}: NUL characters are not allowed.")
+        return super().execute(*args, **options)

@@ -2,16 +2,16 @@
 
 import sys
 
-from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from billing.commission import format_period
+from billing.management.commands._billing import BillingCommand
 from billing.services.statements import build_statements
 
 from ._billing import add_actor, default_actor, partner_arg, period_arg
 
 
-class Command(BaseCommand):
+class Command(BillingCommand):
     help = "Build or rebuild the draft statements of a month: --period YYYY-MM [--partner IC]."
 
     def add_arguments(self, parser):

@@ -1,14 +1,15 @@
 """Close a partner's month after the review window: rebuild, freeze, checksum, audit."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from billing.commission import format_period
+from billing.management.commands._billing import BillingCommand
 from billing.services.statements import StatementError, close_statement
 
 from ._billing import add_actor, default_actor, partner_arg, period_arg
 
 
-class Command(BaseCommand):
+class Command(BillingCommand):
     help = "Close a statement: --partner IC --period YYYY-MM."
 
     def add_arguments(self, parser):

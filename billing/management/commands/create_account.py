@@ -1,12 +1,13 @@
 """Create a SerwerSMS client account for a partner (token, or username and password)."""
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from billing.management.commands._billing import BillingCommand
 from billing.services.accounts import create_account, error_text
 
 
-class Command(BaseCommand):
+class Command(BillingCommand):
     help = "Create a SerwerSMS client account whose traffic carries the partner's ic."
 
     def add_arguments(self, parser):

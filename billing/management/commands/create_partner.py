@@ -1,12 +1,13 @@
 """Create a partner: `manage.py create_partner --ic IC --name NAME`."""
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from billing.management.commands._billing import BillingCommand
 from billing.services.accounts import create_partner, error_text
 
 
-class Command(BaseCommand):
+class Command(BillingCommand):
     help = "Create a partner with its SerwerSMS partner-programme ic."
 
     def add_arguments(self, parser):

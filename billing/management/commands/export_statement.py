@@ -3,16 +3,17 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from billing.commission import format_period
 from billing.exports import FORMATS, render_statement
+from billing.management.commands._billing import BillingCommand
 from billing.models import AuditAction, AuditEntry, Statement
 
 from ._billing import add_actor, default_actor, partner_arg, period_arg
 
 
-class Command(BaseCommand):
+class Command(BillingCommand):
     help = "Export a statement: --partner IC --period YYYY-MM --format csv|xlsx|pdf --output PATH."
 
     def add_arguments(self, parser):

@@ -1,13 +1,14 @@
 """Run one status poll pass in the foreground, with a progress bar and a summary line."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from billing.management.commands._billing import BillingCommand
 from billing.services import polling
 
 
-class Command(BaseCommand):
+class Command(BillingCommand):
     help = "Ask SerwerSMS for the status of pending messages once (all active accounts or one)."
 
     def add_arguments(self, parser):

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from billing.commission import format_period
+from billing.management.commands._billing import BillingCommand
 from billing.services.reconcile import ReconcileError, reconcile
 
 from ._billing import add_actor, default_actor, partner_arg, period_arg
@@ -12,7 +13,7 @@ from ._billing import add_actor, default_actor, partner_arg, period_arg
 SHOWN = 50
 
 
-class Command(BaseCommand):
+class Command(BillingCommand):
     help = "Reconcile with SerwerSMS: --partner IC --period YYYY-MM --file PATH."
 
     def add_arguments(self, parser):

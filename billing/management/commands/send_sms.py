@@ -1,12 +1,21 @@
-"""Send an SMS through SerwerSMS with the partner's ic; one line per recipient."""
+"""Send an SMS through SerwerSMS with the partner's ic; waits for the outcome, one line each."""
 
-from django.core.management.base import BaseCommand, CommandError
+import time
 
+from django.core.management.base import CommandError
+from tqdm import tqdm
+
+from billing.management.commands._billing import BillingCommand
+from billing.models import Message
 from billing.services.sending import SENDING_CHANNELS, SendError, send_sms
+from billing.statuses import Status
 
 
-class Command(BaseCommand):
-    help = "Send one text to one or more recipients; prints our id, SerwerSMS id and status."
+class Command(BillingCommand):
+    help = (
+        "Send one text to one or more recipients through the outbox; waits (progress bar) for"
+        " the send task and prints our id, SerwerSMS id and status of each message."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--account", required=True, help="client account name")
@@ -17,8 +26,17 @@ class Command(BaseCommand):
             "--channel", default="api_v2", choices=[str(c) for c in SENDING_CHANNELS]
         )
         parser.add_argument("--unique-id", default=None, help="idempotency key")
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=60.0,
+            help="seconds to wait for the send task (a Celery worker); 0 = do not wait",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options):
+        if options["wait"] < 0:
+            raise CommandError("--wait must be 0 or more seconds.")
         try:
             messages = send_sms(
                 options["account"],
@@ -30,7 +48,24 @@ class Command(BaseCommand):
             )
         except SendError as exc:
             raise CommandError(str(exc)) from None
-        for message in messages:
+        pks = [m.pk for m in messages]
+        deadline = time.monotonic() + options["wait"]
+        with tqdm(
+            total=len(pks),
+            unit="msg",
+            disable=options["no_progress"],
+            file=self.stderr._out,
+            leave=False,
+        ) as bar:
+            while True:
+                done = Message.objects.filter(pk__in=pks).exclude(status=Status.SUBMITTING).count()
+                bar.update(done - bar.n)
+                if done == len(pks) or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.2)
+        stored = Message.objects.in_bulk(pks)
+        for pk in pks:
+            message = stored[pk]
             line = (
                 f"#{message.pk} {message.unique_id}\t{message.serwersms_id or '-'}"
                 f"\t{message.status}\t{message.phone}"
@@ -38,3 +73,9 @@ class Command(BaseCommand):
             if message.error_message:
                 line += f"\t{message.reason}: {message.error_message}"
             self.stdout.write(line)
+        waiting = sum(1 for m in stored.values() if m.status == Status.SUBMITTING)
+        if waiting:
+            self.stderr.write(
+                f"{waiting} message(s) still submitting: the send task has not run yet"
+                " (is a Celery worker running?); it finishes them when it does."
+            )

@@ -76,15 +76,12 @@ def test_create_account_refuses_bad_input(args, expected):
     assert not ClientAccount.objects.exists()
 
 
-@pytest.fixture
-def stub(simulator_settings):
-    """The live simulator, knowing the factories' first token."""
-    return simulator_settings
-
-
-def test_send_sms_prints_one_line_per_recipient(stub):
-    account = ClientAccountFactory(partner=PartnerFactory(ic=31))
-    stub.register_account(token=account.api_token)
+@pytest.mark.django_db(transaction=True)
+def test_send_sms_waits_for_the_send_task_and_prints_one_line_per_recipient(
+    simulator_settings, celery_eager
+):
+    simulator_settings.register_account(token="cli-token")
+    account = ClientAccountFactory(partner=PartnerFactory(ic=31), api_token="cli-token")
     out = run(
         "send_sms",
         "--account",
@@ -97,12 +94,25 @@ def test_send_sms_prints_one_line_per_recipient(stub):
         "Hi",
         "--unique-id",
         "cli1",
+        "--no-progress",
     )
     lines = out.strip().splitlines()
     assert len(lines) == 2
     first = Message.objects.get(unique_id="cli1R1")
     assert lines[0].split("\t")[:3] == [f"#{first.pk} cli1R1", first.serwersms_id, "queued"]
-    assert stub.requests()[0]["ic"] == 31
+    assert {m["ic"] for m in simulator_settings.messages()} == {31}
+
+
+def test_send_sms_without_a_worker_says_the_messages_wait_in_the_outbox(simulator_settings):
+    account = ClientAccountFactory()
+    err = StringIO()
+    out = StringIO()
+    call_command(
+        "send_sms", "--account", account.name, "--to", "+48500600700", "--text", "Hi",
+        "--wait", "0", "--no-progress", stdout=out, stderr=err,
+    )  # fmt: skip
+    assert "\tsubmitting\t" in out.getvalue()
+    assert "still submitting" in err.getvalue() and "Celery worker" in err.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -115,16 +125,20 @@ def test_send_sms_prints_one_line_per_recipient(stub):
         (["--to", "+48500600700", "--text", "Hi", "--unique-id", "order-1"], "Invalid unique id"),
     ],
 )
-def test_send_sms_refuses_bad_input_and_writes_nothing(stub, args, expected):
+def test_send_sms_refuses_bad_input_and_writes_nothing(simulator_settings, args, expected):
     account = ClientAccountFactory()
     if "--account" not in args:
         args = ["--account", account.name, *args]
     with pytest.raises(CommandError, match=expected):
         run("send_sms", *args)
-    assert not Message.objects.exists() and stub.requests() == []
+    assert not Message.objects.exists() and simulator_settings.requests() == []
 
 
-def test_send_sms_shows_a_serwersms_refusal(stub):
-    account = ClientAccountFactory()  # a token the simulator does not know
-    out = run("send_sms", "--account", account.name, "--to", "+48500600700", "--text", "Hi")
-    assert "unsent" in out and "1001: Wrong login or password." in out
+@pytest.mark.django_db(transaction=True)
+def test_send_sms_shows_a_serwersms_refusal(simulator_settings, celery_eager):
+    account = ClientAccountFactory(api_token="not-registered")
+    out = run(
+        "send_sms", "--account", account.name, "--to", "+48500600700", "--text", "Hi",
+        "--no-progress",
+    )  # fmt: skip
+    assert "unsent" in out and "1001: " in out

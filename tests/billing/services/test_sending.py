@@ -1,101 +1,151 @@
-"""The send service against the live simulator: rows written before the call, answers recorded,
-idempotency, and each failure the simulator's faults can cause."""
+"""The outbox: send_sms writes and queues, the send task sends once, retries and settles."""
 
 import hashlib
-import time
+from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
+from billing import tasks
 from billing.models import Message, StatusEvent
-from billing.services.sending import SendError, UniqueIdConflict, resolve_submitting, send_sms
+from billing.services import sending
+from billing.services.sending import SendError, UniqueIdConflict, send_sms
 from billing.statuses import Status
 from tests.conftest import free_port
 from tests.factories import ClientAccountFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
+IC = 4242
 PHONE = "+48500600700"
+PHONES = [PHONE, "+48500600701"]
+SENDS = {"messages/send_sms", "messages/send_personalized", "xml:wyslij_sms", "smtp"}
 
 
 @pytest.fixture
-def account(simulator_settings):
+def account(simulator_settings, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     simulator_settings.register_account(
-        token="tok-send",
-        username="user",
-        password="pw",
+        token="sim-token",
+        username="sim-user",
+        password="sim-pass",
         email="shop@example.com",
         email2sms_key="ShopKey1",
     )
     return ClientAccountFactory(
-        partner=PartnerFactory(ic=4242),
-        api_token="tok-send",
-        username="user",
-        password="pw",
+        partner=PartnerFactory(ic=IC),
+        api_token="sim-token",
+        username="sim-user",
+        password="sim-pass",
         email2sms_sender="shop@example.com",
         email2sms_key="ShopKey1",
     )
 
 
-@pytest.fixture
-def stub(simulator_settings):
-    """The simulator, as the tests below see it."""
-    return simulator_settings
+def sends(simulator) -> list[dict]:
+    return [r for r in simulator.requests() if r["action"] in SENDS]
 
 
-def sends(sim) -> list:
-    return [r for r in sim.requests() if r["action"] in ("messages/send_sms", "xml:wyslij_sms")]
+def actions(simulator) -> list[str]:
+    return [r["action"] for r in simulator.requests()]
 
 
-def actions(sim) -> list:
-    return [r["action"] for r in sim.requests()]
+# --- the outbox ------------------------------------------------------------------------------
 
 
-def test_api_v2_send_records_the_answer(stub, account):
-    (message,) = send_sms(account, ["500 600 700"], "Hello there")
+def test_send_sms_writes_submitting_rows_and_queues_the_task_on_commit(
+    account, simulator_settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        (message,) = send_sms(account, ["500 600 700"], "Hello there")
+    assert message.status == Status.SUBMITTING and message.phone == PHONE
+    # Queued only when the rows are committed: the send task and the drafts' refresh.
+    assert len(queued) == 2
+    assert sends(simulator_settings) == []  # nothing sent inside the caller's transaction
+    assert message.text == "Hello there"  # the outbox keeps the text until it is sent
+
+
+def test_the_send_task_records_the_answer_and_forgets_the_text(
+    account, simulator_settings, send_now
+):
+    (message,) = send_now(account, ["500 600 700"], "Hello there")
     assert message.status == Status.QUEUED
-    assert message.phone == PHONE and message.serwersms_id == stub.messages()[0]["id"]
-    assert (message.partner, message.ic, message.channel) == (account.partner, 4242, "api_v2")
+    (seen,) = simulator_settings.messages()
+    assert (message.serwersms_id, message.unique_id) == (seen["id"], seen["unique_id"])
+    assert (message.partner, message.ic, message.channel) == (account.partner, IC, "api_v2")
     assert message.message_type == "eco" and message.sender == ""
     assert message.text == "" and message.text_length == 11
     assert message.text_digest == hashlib.sha256(b"Hello there").hexdigest()
     assert message.queued_at and message.dispatched_at == message.queued_at
     assert message.match_method == "send" and len(message.unique_id) == 32
+    assert message.send_attempts == 1 and message.send_claim == ""
     assert [(e.old_status, e.new_status, e.source) for e in message.events.all()] == [
         ("", "submitting", "send"),
         ("submitting", "queued", "send"),
     ]
-    (request,) = stub.requests()
-    assert request["ic"] == 4242
-    assert stub.messages()[0]["unique_id"] == message.unique_id
+    assert [r["ic"] for r in sends(simulator_settings)] == [IC]
 
 
-def test_text_is_kept_only_when_the_setting_says_so(stub, account, settings):
+def test_text_is_kept_when_the_setting_says_so(account, send_now, settings):
     settings.STORE_MESSAGE_TEXT = True
-    (message,) = send_sms(account, [PHONE], "Keep me")
+    (message,) = send_now(account, [PHONE], "Keep me")
     assert message.text == "Keep me"
 
 
-def test_a_sender_makes_a_full_sms(stub, account):
-    (message,) = send_sms(account, [PHONE], "Hi", sender="Shop")
-    assert (message.message_type, message.sender) == ("full", "Shop")
-    assert stub.messages()[0]["sender"] == "Shop"
+@pytest.mark.django_db(transaction=True)
+def test_wait_returns_the_outcome_once_a_worker_finished(account, celery_eager):
+    # Outside a test transaction the rows commit at once; the eager "worker" sends at commit.
+    (message,) = send_sms(account, [PHONE], "Hi", wait=5)
+    assert message.status == Status.QUEUED
 
 
-def test_several_recipients_get_numbered_unique_ids_in_serwersms_alphabet(stub, account):
-    messages = send_sms(account, [PHONE, "+48500600701"], "Hi", unique_id="order7")
+@pytest.mark.parametrize("channel", ["api_v2", "xml_api", "email2sms"])
+def test_each_channel_sends_with_the_partners_ic(simulator_settings, account, channel, send_now):
+    messages = send_now(account, PHONES, "Hello from the portal", channel=channel)
+    assert [m.status for m in messages] == [Status.QUEUED, Status.QUEUED]
+    seen = simulator_settings.messages()
+    assert sorted(s["phone"] for s in seen) == PHONES
+    assert {s["ic"] for s in seen} == {IC} and {s["channel"] for s in seen} == {channel}
+    if channel != "email2sms":
+        assert {m.serwersms_id for m in messages} == {s["id"] for s in seen}
+        assert {m.unique_id for m in messages} == {s["unique_id"] for s in seen}
+    else:
+        assert {m.serwersms_id for m in messages} == {None}  # named later by a matched report
+
+
+def test_several_recipients_get_numbered_unique_ids(account, send_now, simulator_settings):
+    messages = send_now(account, PHONES, "Hi", unique_id="order7")
     assert [m.unique_id for m in messages] == ["order7R1", "order7R2"]
-    assert sorted(m["unique_id"] for m in stub.messages()) == ["order7R1", "order7R2"]
     assert {m.status for m in messages} == {Status.QUEUED}
-    assert len(sends(stub)) == 1
+    assert len(sends(simulator_settings)) == 1
 
 
-def test_the_same_unique_id_sends_once_and_answers_as_the_first_time(stub, account):
-    first = send_sms(account, [PHONE], "Hi", unique_id="abc")
-    again = send_sms(account.name, [PHONE], "Hi", unique_id="abc")
+def test_each_recipient_may_bring_its_own_unique_id(account, send_now, simulator_settings):
+    messages = send_now(account, PHONES, "Hi", unique_ids=["first1", "second2"])
+    assert [m.unique_id for m in messages] == ["first1", "second2"]
+    assert {m.status for m in messages} == {Status.QUEUED}
+    again = send_now(account, PHONES, "Hi", unique_ids=["first1", "second2"])
+    assert [m.pk for m in again] == [m.pk for m in messages]
+    assert len(sends(simulator_settings)) == 1
+    for bad, why in (
+        (["only1"], "one unique id per recipient"),
+        (["same1", "same1"], "given twice"),
+        (["ok1", "no-dash"], "Invalid unique id"),
+    ):
+        with pytest.raises(SendError, match=why):
+            send_now(account, PHONES, "Hi", unique_ids=bad)
+    with pytest.raises(SendError, match="not both"):
+        send_now(account, PHONES, "Hi", unique_id="abc", unique_ids=["a12", "b12"])
+
+
+def test_the_same_unique_id_sends_once_and_answers_as_the_first_time(
+    account, send_now, simulator_settings
+):
+    first = send_now(account, [PHONE], "Hi", unique_id="abc")
+    again = send_now(account.name, [PHONE], "Hi", unique_id="abc")
     assert [m.pk for m in again] == [m.pk for m in first]
     assert again[0].serwersms_id == first[0].serwersms_id
-    assert len(sends(stub)) == 1
-    assert Message.objects.count() == 1
+    assert len(sends(simulator_settings)) == 1 and Message.objects.count() == 1
 
 
 @pytest.mark.parametrize(
@@ -108,13 +158,12 @@ def test_the_same_unique_id_sends_once_and_answers_as_the_first_time(stub, accou
     ],
 )
 def test_a_reused_unique_id_for_another_message_is_refused(
-    stub, account, phones, text, sender, expected
+    account, send_now, simulator_settings, phones, text, sender, expected
 ):
-    send_sms(account, [PHONE], "Hi", unique_id="abc")
+    send_now(account, [PHONE], "Hi", unique_id="abc")
     with pytest.raises(UniqueIdConflict, match=expected):
-        send_sms(account, phones, text, sender=sender, unique_id="abc")
-    assert Message.objects.count() == 1
-    assert len(sends(stub)) == 1
+        send_now(account, phones, text, sender=sender, unique_id="abc")
+    assert Message.objects.count() == 1 and len(sends(simulator_settings)) == 1
 
 
 @pytest.mark.parametrize(
@@ -138,225 +187,279 @@ def test_a_reused_unique_id_for_another_message_is_refused(
         ({"channel": "email2sms", "sender": "Shop.pl"}, "Invalid Email2SMS sender"),
     ],
 )
-def test_bad_input_is_refused_before_anything_is_written_or_sent(stub, account, kwargs, expected):
+def test_bad_input_is_refused_before_anything_is_written_or_sent(
+    account, send_now, simulator_settings, kwargs, expected
+):
     arguments = {"recipients": [PHONE], "text": "Hi"} | kwargs
     with pytest.raises(SendError, match=expected):
-        send_sms(account, **arguments)
-    assert not Message.objects.exists()
-    assert stub.requests() == []
+        send_now(account, **arguments)
+    assert not Message.objects.exists() and simulator_settings.requests() == []
 
 
-def test_unknown_account_is_refused(stub):
+def test_unknown_inactive_and_incomplete_accounts_are_refused(account, send_now):
     with pytest.raises(SendError, match="Unknown client account 'nobody'"):
-        send_sms("nobody", [PHONE], "Hi")
-    assert not Message.objects.exists()
-
-
-def test_inactive_partner_and_account_are_refused(stub, account):
+        send_now("nobody", [PHONE], "Hi")
+    with pytest.raises(SendError, match="is not active"):
+        send_now(ClientAccountFactory(is_active=False), [PHONE], "Hi")
+    with pytest.raises(SendError, match="XML API needs"):
+        send_now(ClientAccountFactory(), [PHONE], "Hi", channel="xml_api")
     account.partner.is_active = False
     account.partner.save()
     with pytest.raises(SendError, match="Partner .* is not active"):
-        send_sms(account, [PHONE], "Hi")
-    inactive = ClientAccountFactory(is_active=False)
-    with pytest.raises(SendError, match="is not active"):
-        send_sms(inactive, [PHONE], "Hi")
-    assert not Message.objects.exists() and stub.requests() == []
-
-
-def test_xml_api_needs_a_username_and_password(stub):
-    token_only = ClientAccountFactory()
-    with pytest.raises(SendError, match="XML API needs"):
-        send_sms(token_only, [PHONE], "Hi", channel="xml_api")
+        send_now(account, [PHONE], "Hi")
     assert not Message.objects.exists()
 
 
-@pytest.mark.parametrize(
-    ("account_change", "reason"),
-    [
-        ({"token": "tok-send", "name": "x", "limit": 0}, "3000"),
-        ({"token": "tok-send", "denied_types": ["eco"]}, "3001"),
-    ],
-)
-def test_a_refused_call_marks_the_messages_unsent(stub, account, account_change, reason):
-    stub.register_account(**account_change)
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.UNSENT
-    assert message.reason == reason and message.error_message
-    assert message.serwersms_id is None
-    assert message.events.last().new_status == Status.UNSENT
-    assert len(sends(stub)) == 1 and stub.messages() == []
-
-
-def test_wrong_credentials_mark_the_messages_unsent(stub, account):
-    account.api_token = "wrong"
-    account.save()
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert (message.status, message.reason) == (Status.UNSENT, "1001")
-
-
-def test_a_500_before_anything_was_taken_is_checked_then_marked_unsent(stub, account, settings):
-    settings.SERWERSMS_RETRIES = 0
-    stub.faults(["http_500"])
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.UNSENT
-    assert message.reason == "server_error"
-    # Looked up by unique id before deciding, never sent again.
-    assert actions(stub) == ["messages/send_sms", "messages/view"]
-
-
-@pytest.mark.parametrize("fault", ["accept_then_500", "malformed"])
-def test_a_broken_answer_to_a_send_that_happened_is_found_not_called_unsent(stub, account, fault):
-    stub.faults([fault])
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.QUEUED and message.match_method == "unique_id"
-    assert message.serwersms_id == stub.messages()[0]["id"]
-    assert len(sends(stub)) == 1
-
-
-def test_a_dropped_connection_after_sending_is_resolved_by_unique_id_not_by_sending_again(
-    stub, account
-):
-    stub.faults(["accept_then_drop"])
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.QUEUED and message.match_method == "unique_id"
-    assert message.serwersms_id == stub.messages()[0]["id"]
-    assert len(sends(stub)) == 1
-    assert message.events.last().source == "send"
-
-
-def test_a_timeout_with_nothing_found_stays_submitting_with_the_error_noted(
-    stub, account, settings
-):
-    settings.SERWERSMS_TIMEOUT = 0.3
-    stub.faults(["slow"], slow_seconds=1.0)  # SerwerSMS takes it only after we gave up waiting
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.SUBMITTING
-    assert message.reason == "timeout_or_dropped" and "did not answer" in message.error_message
-    # A later pass finds it once SerwerSMS knows it; it is not sent again.
-    deadline = time.monotonic() + 5
-    while not stub.messages() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert resolve_submitting(message) == "found"
-    message.refresh_from_db()
-    assert (message.status, message.serwersms_id) == (Status.QUEUED, stub.messages()[0]["id"])
-    assert len(sends(stub)) == 1
-
-
-def test_connection_refused_is_unsent(account, settings):
-    settings.SERWERSMS_API_URL = f"http://127.0.0.1:{free_port()}/"
-    settings.SERWERSMS_RETRIES = 0
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert (message.status, message.reason) == (Status.UNSENT, "not_connected")
-
-
-def test_the_documented_answer_is_matched_by_phone_and_an_unsent_item_keeps_its_error(
-    canned, account, settings
-):
-    """serwersms-api.md §3's example answer, items in the other order than asked."""
-    settings.SERWERSMS_API_URL = canned.url
-    canned.answer(
-        {
-            "success": True,
-            "queued": 1,
-            "unsent": 1,
-            "items": [
-                {
-                    "id": "5e0c7a1b94",
-                    "phone": "+48500600701",
-                    "status": "unsent",
-                    "parts": 1,
-                    "error_code": 2001,
-                    "error_message": "bad",
-                    "text": "Hi",
-                },
-                {
-                    "id": "5e0c7a1b93",
-                    "phone": "+48500600700",
-                    "status": "queued",
-                    "queued": "2025-03-04 10:15:02",
-                    "parts": 1,
-                    "text": "Hi",
-                },
-            ],
-        }
-    )
-    first, second = send_sms(account, [PHONE, "+48500600701"], "Hi")
-    assert (first.phone, first.status, first.serwersms_id) == (PHONE, "queued", "5e0c7a1b93")
-    assert (second.status, second.reason, second.error_message) == ("unsent", "2001", "bad")
-    assert second.dispatched_at is None
-
-
-def test_xml_api_send_and_a_lost_answer_found_by_number(stub, account):
-    (message,) = send_sms(account, [PHONE], "Hi", channel="xml_api")
-    assert message.status == Status.QUEUED and message.channel == "xml_api"
-    assert sends(stub)[0]["ic"] == 4242
-    stub.faults(["accept_then_drop"], channel="xml_api")
-    (late,) = send_sms(account, ["+48500600701"], "Hi", channel="xml_api")
-    assert late.status == Status.QUEUED and late.match_method == "unique_id"
-    assert late.serwersms_id == stub.messages(phone="+48500600701")[0]["id"]
-    assert stub.requests()[-1]["action"] == "xml:sprawdz_sms"
-    assert stub.requests()[-1]["ic"] is None
-
-
-def test_email2sms_sends_one_documented_mail_per_recipient(account, settings):
+def test_email2sms_sends_one_documented_mail_per_recipient(account, settings, send_now):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    messages = send_sms(account, [PHONE, "+48500600701"], "Hi", channel="email2sms")
+    messages = send_now(account, PHONES, "Hi", channel="email2sms")
     assert [m.status for m in messages] == [Status.QUEUED, Status.QUEUED]
     assert all(m.serwersms_id is None and m.match_method == "" for m in messages)
     assert [(x.subject, x.extra_headers["SerwerSMS-Dealer"]) for x in mail.outbox] == [
-        (f"klucz=ShopKey1 numer={PHONE} raport=1", "4242"),
-        ("klucz=ShopKey1 numer=+48500600701 raport=1", "4242"),
+        (f"klucz=ShopKey1 numer={PHONE} raport=1", str(IC)),
+        ("klucz=ShopKey1 numer=+48500600701 raport=1", str(IC)),
     ]
     assert mail.outbox[0].from_email == "shop@example.com"
     assert mail.outbox[0].body == "Hi\nEND\n"
 
 
-def test_email2sms_carries_a_sender_name_in_the_subject(stub, account, settings):
+def test_email2sms_carries_a_sender_name_in_the_subject(account, settings, send_now):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    (message,) = send_sms(account, [PHONE], "Hi", sender="Shop", channel="email2sms")
+    (message,) = send_now(account, [PHONE], "Hi", sender="Shop", channel="email2sms")
     assert (message.message_type, message.sender) == ("full", "Shop")
     assert mail.outbox[0].subject == f"klucz=ShopKey1 numer={PHONE} nadawca=Shop raport=1"
 
 
-def test_email2sms_needs_the_address_and_key(stub, account):
+def test_email2sms_needs_the_address_and_key(account, send_now):
     account.email2sms_key = ""
     account.save()
     with pytest.raises(SendError, match="Email2SMS sender address and key"):
-        send_sms(account, [PHONE], "Hi", channel="email2sms")
+        send_now(account, [PHONE], "Hi", channel="email2sms")
     assert not Message.objects.exists()
 
 
-def test_email2sms_without_a_server_is_unsent(account, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.SERWERSMS_EMAIL2SMS_PORT = free_port()
-    (message,) = send_sms(account, [PHONE], "Hi", channel="email2sms")
-    assert (message.status, message.reason) == (Status.UNSENT, "not_connected")
-    assert StatusEvent.objects.filter(message=message).count() == 2
+# --- definite refusals ---------------------------------------------------------------------
 
 
-def test_a_lost_answer_for_several_recipients_is_looked_up_by_each_unique_id(stub, account):
-    stub.faults(["accept_then_drop"])
-    messages = send_sms(account, [PHONE, "+48500600701", "+48500600702"], "Hi", unique_id="b12")
-    assert [m.status for m in messages] == [Status.QUEUED] * 3
-    assert actions(stub) == ["messages/send_sms"] + ["messages/view"] * 3
-    assert [m.serwersms_id for m in messages] == [
-        stub.messages(unique_id=f"b12R{n}")[0]["id"] for n in (1, 2, 3)
+def test_wrong_credentials_mark_unsent_without_retrying(account, send_now, simulator_settings):
+    account.api_token = "wrong"
+    account.save()
+    (message,) = send_now(account, [PHONE], "Hi")
+    assert (message.status, message.reason) == (Status.UNSENT, "1001")
+    assert message.error_message and message.serwersms_id is None
+    assert len(sends(simulator_settings)) == 1 and simulator_settings.messages() == []
+
+
+def test_xml_api_wrong_credentials_mark_unsent(account, send_now):
+    account.password = "wrong"
+    account.save()
+    (message,) = send_now(account, [PHONE], "Hi", channel="xml_api")
+    assert message.status == Status.UNSENT and message.error_message
+
+
+def test_limit_exhausted_marks_unsent(account, send_now, simulator_settings):
+    simulator_settings.register_account(token="poor", limit=0, name="poor")
+    poor = ClientAccountFactory(partner=account.partner, api_token="poor")
+    (message,) = send_now(poor, [PHONE], "Hi")
+    assert (message.status, message.reason) == (Status.UNSENT, "3000")  # ECO limit
+
+
+# --- transient failures: one retry policy, settled by look-up, never sent twice ------------
+
+
+@pytest.mark.parametrize("channel", ["api_v2", "xml_api"])
+@pytest.mark.parametrize("fault", ["http_429", "drop"])
+def test_a_call_that_surely_did_nothing_is_tried_again(
+    account, send_now, simulator_settings, channel, fault
+):
+    simulator_settings.faults([fault])
+    (message,) = send_now(account, [PHONE], "Hi", channel=channel)
+    assert message.status == Status.QUEUED
+    (seen,) = simulator_settings.messages()
+    assert seen["id"] == message.serwersms_id
+    assert message.send_attempts == 2
+
+
+@pytest.mark.parametrize("channel", ["api_v2", "xml_api"])
+@pytest.mark.parametrize("fault", ["accept_then_drop", "malformed"])
+def test_an_answer_lost_after_sending_is_found_by_unique_id_not_sent_again(
+    account, send_now, simulator_settings, channel, fault
+):
+    simulator_settings.faults([fault])
+    (message,) = send_now(account, [PHONE], "Hi", channel=channel)
+    # API v2 finds it by our unique_id; the XML API can only ask by number and time (§4).
+    expected = "unique_id" if channel == "api_v2" else "phone_time"
+    assert message.status == Status.QUEUED and message.match_method == expected
+    (seen,) = simulator_settings.messages()
+    assert seen["id"] == message.serwersms_id
+    assert len(sends(simulator_settings)) == 1
+
+
+def test_a_500_is_looked_up_then_sent_again_under_the_same_unique_id(
+    account, send_now, simulator_settings
+):
+    simulator_settings.faults(["http_500"])
+    (message,) = send_now(account, [PHONE], "Hi")
+    assert message.status == Status.QUEUED
+    (seen,) = simulator_settings.messages()
+    assert seen["unique_id"] == message.unique_id and seen["id"] == message.serwersms_id
+    assert actions(simulator_settings) == [
+        "messages/send_sms",
+        "messages/view",
+        "messages/send_sms",
     ]
 
 
-def test_a_500_whose_lookup_also_fails_stays_submitting(stub, account, settings):
-    settings.SERWERSMS_RETRIES = 0
-    stub.faults(["http_500", "http_500"])
-    (message,) = send_sms(account, [PHONE], "Hi")
-    assert message.status == Status.SUBMITTING
-    assert message.reason == "server_error"
-    assert message.error_message.startswith("Lookup failed")
-    assert len(sends(stub)) == 1
+def test_a_timeout_is_looked_up_and_never_sent_twice(
+    account, send_now, simulator_settings, settings
+):
+    settings.SERWERSMS_TIMEOUT = 0.3
+    settings.SERWERSMS_SETTLE_SECONDS = 1.5  # SerwerSMS finishes the slow call meanwhile
+    simulator_settings.faults(["slow"], slow_seconds=1.0)
+    (message,) = send_now(account, [PHONE], "Hi")
+    assert message.status == Status.QUEUED and message.match_method == "unique_id"
+    assert len(sends(simulator_settings)) == 1 and len(simulator_settings.messages()) == 1
 
 
-def test_a_500_to_an_xml_send_is_checked_by_number_then_marked_unsent(stub, account, settings):
-    settings.SERWERSMS_RETRIES = 0
-    stub.faults(["http_500"], channel="xml_api")
-    (message,) = send_sms(account, [PHONE], "Hi", channel="xml_api")
-    assert (message.status, message.reason) == (Status.UNSENT, "server_error")
-    assert actions(stub) == ["xml:wyslij_sms", "xml:sprawdz_sms"]
+def test_a_failed_look_up_is_asked_again_never_a_blind_resend(
+    account, send_now, simulator_settings
+):
+    simulator_settings.faults(["accept_then_drop", "http_500", "drop"])
+    (message,) = send_now(account, [PHONE], "Hi")
+    assert message.status == Status.QUEUED
+    assert actions(simulator_settings) == [
+        "messages/send_sms",
+        "messages/view",
+        "messages/view",
+        "messages/view",
+    ]
+    assert len(simulator_settings.messages()) == 1
+
+
+def test_several_recipients_lost_answer_are_each_found(account, send_now, simulator_settings):
+    simulator_settings.faults(["accept_then_drop"])
+    messages = send_now(account, PHONES + ["+48500600702"], "Hi", unique_id="b12")
+    assert [m.status for m in messages] == [Status.QUEUED] * 3
+    assert {m.serwersms_id for m in messages} == {s["id"] for s in simulator_settings.messages()}
+    assert len(sends(simulator_settings)) == 1
+
+
+def test_unreachable_serwersms_is_retried_until_the_deadline_then_unsent(
+    account, send_now, settings
+):
+    settings.SERWERSMS_API_URL = f"http://127.0.0.1:{free_port()}/"
+    settings.SERWERSMS_SEND_DEADLINE_SECONDS = 0.3
+    (message,) = send_now(account, [PHONE], "Hi")
+    assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
+    assert message.send_attempts >= 2 and "could not be reached" in message.error_message
+
+
+def test_email2sms_without_a_server_is_retried_then_unsent_at_the_deadline(
+    account, send_now, settings
+):
+    settings.SERWERSMS_EMAIL2SMS_PORT = free_port()
+    settings.EMAIL_PORT = settings.SERWERSMS_EMAIL2SMS_PORT
+    settings.SERWERSMS_SEND_DEADLINE_SECONDS = 0.3
+    (message,) = send_now(account, [PHONE], "Hi", channel="email2sms")
+    assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
+    assert message.send_attempts >= 2
+
+
+# --- crashes and redelivery ----------------------------------------------------------------
+
+
+def test_a_crash_during_the_call_is_finished_by_looking_up_not_sending_again(
+    account, simulator_settings, send_now, django_capture_on_commit_callbacks
+):
+    simulator_settings.faults(["accept_then_drop"])
+    with django_capture_on_commit_callbacks():  # the task is lost with the crashed worker
+        (message,) = send_sms(account, [PHONE], "Hi")
+    # The worker wrote ahead, called SerwerSMS (which took it) and died before the answer.
+    Message.objects.filter(pk=message.pk).update(send_attempted_at=timezone.now())
+    from billing.serwersms import client_for
+
+    try:
+        client_for(account).send_sms([PHONE], "Hi", None, [message.unique_id])
+    except Exception:
+        pass
+    tasks.deliver_messages.apply(args=[[message.pk]])  # the redelivered task
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED and message.match_method == "unique_id"
+    assert len(simulator_settings.messages()) == 1
+
+
+def test_a_lost_task_is_queued_again_by_resume_sends(
+    account, simulator_settings, celery_eager, django_capture_on_commit_callbacks, settings
+):
+    settings.OUTBOX_RESUME_AFTER_SECONDS = 0
+    with django_capture_on_commit_callbacks():  # committed, but the task never reached a broker
+        (message,) = send_sms(account, [PHONE], "Hi")
+    assert tasks.resume_sends.apply().get() == 1
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED
+    assert tasks.resume_sends.apply().get() == 0  # nothing left in the outbox
+    assert len(simulator_settings.messages()) == 1
+
+
+def test_a_message_another_worker_holds_is_left_alone(
+    account, simulator_settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        (message,) = send_sms(account, [PHONE], "Hi")
+    Message.objects.filter(pk=message.pk).update(
+        send_claim="other", send_claimed_until=timezone.now() + timedelta(minutes=1)
+    )
+    summary = sending.deliver([message.pk])
+    assert (summary.claimed, summary.busy) == (0, 1)
+    assert simulator_settings.requests() == []
+    # Once its lease ran out (the worker died), the next task takes it over.
+    Message.objects.filter(pk=message.pk).update(
+        send_claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert sending.deliver([message.pk]).settled == 1
+
+
+def test_a_redelivered_task_for_a_finished_send_does_nothing(account, send_now, simulator_settings):
+    (message,) = send_now(account, [PHONE], "Hi")
+    before = StatusEvent.objects.count()
+    tasks.deliver_messages.apply(args=[[message.pk]])
+    assert len(simulator_settings.requests()) == 1 and StatusEvent.objects.count() == before
+
+
+def test_past_the_deadline_a_maybe_sent_message_is_only_looked_up(
+    account, simulator_settings, django_capture_on_commit_callbacks, settings
+):
+    with django_capture_on_commit_callbacks():
+        (message,) = send_sms(account, [PHONE], "Hi")
+    Message.objects.filter(pk=message.pk).update(
+        send_attempted_at=timezone.now(), created_at=timezone.now() - timedelta(hours=1)
+    )
+    sending.deliver([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
+    assert actions(simulator_settings) == ["messages/view"]
+
+
+@pytest.mark.parametrize("key_in_portal", ["WrongKey1", "ShopKey1"])
+def test_an_email2sms_mail_serwersms_ignores_is_never_counted(
+    simulator_settings, account, send_now, key_in_portal
+):
+    """§6: a mail with a wrong key is accepted by the mail server and silently ignored; the
+    portal has no report for it, so it never counts (the right key counts once reported)."""
+    from billing.services.polling import poll_account
+    from billing.statuses import COUNTED, PENDING
+
+    account.email2sms_key = key_in_portal
+    account.save()
+    (message,) = send_now(account, [PHONE], "Hi", channel="email2sms")
+    assert message.status == Status.QUEUED  # accepted by SMTP: pending, not counted
+    simulator_settings.advance(to="final")
+    poll_account(account)
+    message.refresh_from_db()
+    if key_in_portal == "WrongKey1":
+        assert simulator_settings.messages() == []
+        assert "key" in simulator_settings.mails()[-1]["result"]
+        assert message.status in PENDING and message.status not in COUNTED
+    else:
+        [seen] = simulator_settings.messages()
+        assert message.status == seen["status"]

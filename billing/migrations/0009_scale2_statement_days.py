@@ -59,7 +59,7 @@ def fill_days(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0006_scale_keyset_indexes"),
+        ("billing", "0008_merge_20261126_0257"),
     ]
 
     operations = [

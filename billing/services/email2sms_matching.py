@@ -1,0 +1,135 @@
+"""Email2SMS mails matched one-to-one to SerwerSMS's reports (a mail gets no id back).
+
+A report is a mail's match when it is of the same account, the same phone, the same text (by
+digest of the normalized text), and was queued in the window from the mail's creation (less a
+clock slack) to STATUS_EMAIL2SMS_MATCH_MINUTES after the mail was last handed over. Each report
+names at most one message: ids any message of the account already carries are never offered
+again, and within a batch mails take reports in time order. A report of another text, or of
+a mail SerwerSMS never received, can therefore never be taken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from billing.models import ClientAccount, MatchMethod, Message
+from billing.services.status_updates import StatusChange
+from billing.serwersms import client_for
+from billing.serwersms.retry import limited_client, read_with_retries
+from billing.serwersms.types import ReportItem
+
+CLOCK_SLACK = timedelta(seconds=60)
+NO_REPORT_REASON = "email2sms_no_report"
+
+
+def report_text_digest(text: str) -> str:
+    """The digest `sending.text_digest` gives the same text (normalized the same way)."""
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def _window(message: Message) -> tuple[datetime, datetime]:
+    handed_over = message.queued_at or message.send_attempted_at or message.created_at
+    latest = max(handed_over, message.send_attempted_at or handed_over)
+    return (
+        message.created_at - CLOCK_SLACK,
+        latest + timedelta(minutes=settings.STATUS_EMAIL2SMS_MATCH_MINUTES),
+    )
+
+
+def pair(
+    messages: Sequence[Message], items: Sequence[ReportItem], taken: set[str]
+) -> list[tuple[Message, ReportItem]]:
+    """Pair mails with report items one-to-one (pure): earliest mail, earliest fitting item."""
+    free = sorted(
+        (i for i in items if i.serwersms_id and i.serwersms_id not in taken),
+        key=lambda i: (i.queued_at or i.sent_at or timezone.now(), i.serwersms_id),
+    )
+    digests = {id(i): report_text_digest(i.text) for i in free}
+    pairs = []
+    used: set[str] = set()
+    for message in sorted(messages, key=lambda m: (m.created_at, m.pk)):
+        low, high = _window(message)
+        for item in free:
+            at = item.queued_at or item.sent_at
+            if (
+                item.serwersms_id in used
+                or at is None
+                or not low <= at <= high
+                or not _same_phone(item.phone, message.phone)
+                or digests[id(item)] != message.text_digest
+            ):
+                continue
+            used.add(item.serwersms_id)
+            pairs.append((message, item))
+            break
+    return pairs
+
+
+def _same_phone(answered: str, ours: str) -> bool:
+    digits = "".join(ch for ch in answered or "" if ch.isdigit())
+    return bool(digits) and ours.lstrip("+").endswith(digits[-9:]) and len(digits) >= 9
+
+
+def fetch_reports(
+    client, messages: Sequence[Message], *, within: float | None = None
+) -> list[ReportItem]:
+    """SerwerSMS's reports for the phones and time span of these mails (retried reads)."""
+    lows, highs = zip(*(_window(m) for m in messages), strict=True)
+    phones = sorted({m.phone for m in messages})
+    return read_with_retries(
+        lambda: list(client.reports(phones=phones, date_from=min(lows), date_to=max(highs))),
+        within=within,
+    )
+
+
+def match_messages(
+    account: ClientAccount, messages: Sequence[Message], *, client=None, within: float | None = None
+) -> list[StatusChange]:
+    """Look the mails up in SerwerSMS's reports; the matches as status changes to apply.
+
+    `within` bounds the read's retries (0: one try, the caller's own policy retries)."""
+    messages = [m for m in messages if not m.serwersms_id]
+    if not messages:
+        return []
+    if client is None or not hasattr(client, "reports"):
+        client = limited_client(client_for(account, "api_v2"), f"account:{account.pk}")
+    items = fetch_reports(client, messages, within=within)
+    taken = set(
+        Message.objects.filter(
+            account=account, serwersms_id__in=[i.serwersms_id for i in items]
+        ).values_list("serwersms_id", flat=True)
+    )
+    return [
+        StatusChange(m.pk, item, identify=True, match_method=MatchMethod.PHONE_TIME)
+        for m, item in pair(messages, items, taken)
+    ]
+
+
+def no_report_changes(messages: Sequence[Message], now: datetime) -> list[StatusChange]:
+    """Mails handed over longer than the grace ago that no report matched: unsent."""
+    grace = timedelta(seconds=settings.STATUS_EMAIL2SMS_GRACE_SECONDS)
+    changes = []
+    for message in messages:
+        handed_over = message.queued_at or message.created_at
+        if message.serwersms_id or handed_over > now - grace:
+            continue
+        minutes = settings.STATUS_EMAIL2SMS_GRACE_SECONDS // 60
+        changes.append(
+            StatusChange(
+                message.pk,
+                ReportItem(
+                    serwersms_id="", phone=message.phone, status="unsent", reason=NO_REPORT_REASON
+                ),
+                error_message=(
+                    f"SerwerSMS reported no message for this mail within {minutes} min of"
+                    " handing it over: it did not receive or accept it."
+                ),
+            )
+        )
+    return changes
