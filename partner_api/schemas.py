@@ -52,7 +52,7 @@ class RecipientIn(Schema):
 
 class SendIn(Schema):
     recipients: list[RecipientIn] = Field(min_length=1, max_length=MAX_RECIPIENTS)
-    text: str = Field(min_length=1, max_length=5000)
+    text: str = Field(min_length=1, max_length=5000, pattern=r"^[^\x00]*$")
     sender: str | None = Field(
         default=None, max_length=16, description="Sender name (FULL); none sends ECO."
     )
@@ -132,7 +132,7 @@ class ReportedIn(Schema):
     parts: int = Field(default=1, ge=1, le=100)
     cost: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=4)
     unique_id: UniqueId | None = None
-    sender: str = Field(default="", max_length=32)
+    sender: str = Field(default="", max_length=32, pattern=r"^[^\x00]*$")
     status: Literal["queued", "saved", "in_progress", "unsent"] = Field(
         default="queued",
         description="What SerwerSMS answered the send. Dispatch (sent, delivered) is only ever "

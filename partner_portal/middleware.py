@@ -7,7 +7,7 @@ holding a NUL character anywhere is answered 400 before any view reads it.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 
@@ -35,11 +35,21 @@ class RejectNulMiddleware:
 
     def __call__(self, request: HttpRequest):
         if "\x00" in request.path or _has_nul(request.GET):
-            return HttpResponseBadRequest(_("NUL characters are not allowed in a request."))
+            return _refuse(request)
         if request.method == "POST" and request.content_type in (
             "application/x-www-form-urlencoded",
             "multipart/form-data",
         ):
             if _has_nul(request.POST):
-                return HttpResponseBadRequest(_("NUL characters are not allowed in a request."))
+                return _refuse(request)
         return self.get_response(request)
+
+
+def _refuse(request: HttpRequest) -> HttpResponseBase:
+    message = _("NUL characters are not allowed in a request.")
+    if request.path.startswith("/api/"):
+        # The HTTP API answers every error in its own JSON shape (partner_api.api).
+        return JsonResponse(
+            {"error": "invalid_request", "message": message, "errors": []}, status=400
+        )
+    return HttpResponseBadRequest(message)

@@ -118,18 +118,22 @@ def test_the_rate_limit_spaces_requests_of_one_account(settings):
     throttle("account:other-account")  # another account has its own limit: no wait
 
 
-def _take_slots(args) -> list[float]:
+def _take_slots(args) -> list[int]:
+    """The one-second windows in which this process surely got its slots: a slot whose call
+    began and ended in the same second (on a loaded machine others are left out)."""
     import django
 
     django.setup()
     from billing.serwersms.retry import throttle as take
 
     key, count = args
-    stamps = []
+    windows = []
     for _ in range(count):
+        before = int(time.time())
         take(key)
-        stamps.append(time.time())
-    return stamps
+        if int(time.time()) == before:
+            windows.append(before)
+    return windows
 
 
 def test_the_rate_limit_is_shared_by_processes(settings, tmp_path):
@@ -139,9 +143,9 @@ def test_the_rate_limit_is_shared_by_processes(settings, tmp_path):
     rate = int(settings.SERWERSMS_RATE_LIMIT_PER_SECOND)
     key = f"account:shared-{time.time_ns()}"
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        stamps = sorted(sum(pool.map(_take_slots, [(key, rate)] * 2), []))
+        windows = sum(pool.map(_take_slots, [(key, rate)] * 2), [])
     # 2 x rate requests cannot all fit in one second's window.
     per_second: dict[int, int] = {}
-    for stamp in stamps:
-        per_second[int(stamp)] = per_second.get(int(stamp), 0) + 1
-    assert max(per_second.values()) <= rate + 1  # the file cache's incr is not atomic: +1 slack
+    for window in windows:
+        per_second[window] = per_second.get(window, 0) + 1
+    assert windows and max(per_second.values()) <= rate

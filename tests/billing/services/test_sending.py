@@ -348,7 +348,7 @@ def test_unreachable_serwersms_is_retried_until_the_deadline_then_unsent(
     account, send_now, settings
 ):
     settings.SERWERSMS_API_URL = f"http://127.0.0.1:{free_port()}/"
-    settings.SERWERSMS_SEND_DEADLINE_SECONDS = 0.3
+    settings.SERWERSMS_SEND_DEADLINE_SECONDS = 2  # several attempts, even on a loaded machine
     (message,) = send_now(account, [PHONE], "Hi")
     assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
     assert message.send_attempts >= 2 and "could not be reached" in message.error_message
@@ -359,7 +359,7 @@ def test_email2sms_without_a_server_is_retried_then_unsent_at_the_deadline(
 ):
     settings.SERWERSMS_EMAIL2SMS_PORT = free_port()
     settings.EMAIL_PORT = settings.SERWERSMS_EMAIL2SMS_PORT
-    settings.SERWERSMS_SEND_DEADLINE_SECONDS = 0.3
+    settings.SERWERSMS_SEND_DEADLINE_SECONDS = 2  # several attempts, even on a loaded machine
     (message,) = send_now(account, [PHONE], "Hi", channel="email2sms")
     assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
     assert message.send_attempts >= 2
