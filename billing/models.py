@@ -655,6 +655,26 @@ class StatementItem(_FrozenWithStatement):
         return f"message {self.message_id}: {self.amount}"
 
 
+class StatementDay(_FrozenWithStatement):
+    """One Europe/Warsaw day of a statement's items (the day of each message's billing time):
+    how many and their exact commission. Written by the statement build in its transaction, so
+    the dashboard's daily series reads a few rows per day instead of joining items to messages."""
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField()
+    counted_messages = models.PositiveIntegerField(default=0)
+    commission = models.DecimalField(max_digits=24, decimal_places=12)  # exact, never rounded
+
+    class Meta:
+        ordering = ["statement", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "day"], name="statement_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.counted_messages} counted, {self.commission}"
+
+
 class Adjustment(_FrozenWithStatement):
     """A late change to a closed month, carried on the partner's next open statement."""
 

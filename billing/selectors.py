@@ -9,7 +9,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
 
 from .commission import (
     BILLING_ZONE,
@@ -27,6 +26,7 @@ from .models import (
     Message,
     Partner,
     Statement,
+    StatementDay,
     StatementItem,
     StatementLine,
 )
@@ -185,28 +185,21 @@ class DayPoint:
 
 
 def daily_series(partner: Partner, today: dt.date, days: int = 90) -> list[DayPoint]:
-    """Counted messages and commission per Warsaw day, oldest first: the statements' items."""
-    zone = billing_zone()
+    """Counted messages and commission per Warsaw day, oldest first: the statements' items, as
+    the statement build summed them per day (StatementDay), never joined to the messages."""
     first = today - dt.timedelta(days=days - 1)
-    start, end = day_start(first), day_start(today + dt.timedelta(days=1))
     points = {
         first + dt.timedelta(days=n): DayPoint(first + dt.timedelta(days=n)) for n in range(days)
     }
     rows = (
-        StatementItem.objects.filter(
-            statement__partner=partner,
-            message__billing_at__gte=start,
-            message__billing_at__lt=end,
-        )
-        .annotate(day=TruncDate("message__billing_at", tzinfo=zone))
+        StatementDay.objects.filter(statement__partner=partner, day__gte=first, day__lte=today)
         .values("day")
-        .annotate(n=Count("id"), total=Sum("amount"))
+        .annotate(n=Sum("counted_messages"), total=Sum("commission"))
         .order_by()
     )
     for row in rows:
-        if row["day"] in points:
-            points[row["day"]].counted = row["n"]
-            points[row["day"]].commission = round_total(Decimal(str(row["total"] or 0)))
+        points[row["day"]].counted = row["n"]
+        points[row["day"]].commission = round_total(Decimal(str(row["total"] or 0)))
     return list(points.values())
 
 

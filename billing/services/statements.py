@@ -35,6 +35,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from billing.commission import (
+    BILLING_ZONE,
     ZERO,
     Rates,
     Terms,
@@ -64,6 +65,7 @@ from billing.models import (
     PayoutStatus,
     StaffRole,
     Statement,
+    StatementDay,
     StatementItem,
     StatementLine,
     StatementStatus,
@@ -174,6 +176,7 @@ def build_statement(
             return BuildResult(statement, skipped_closed=True)
         # Rebuilding starts from nothing: the same messages give the same statement.
         StatementItem.objects.filter(statement=statement).delete()
+        StatementDay.objects.filter(statement=statement).delete()
         StatementLine.objects.filter(statement=statement).delete()
         Adjustment.objects.filter(statement=statement).delete()
 
@@ -286,6 +289,10 @@ def _add_counted(statement, partner, period, versions, lines, progress) -> int:
     )
     ordinal = 0
     batch: list[StatementItem] = []
+    # Per Warsaw day of billing_at, for the dashboard (StatementDay); the day of each hour
+    # is looked up once.
+    days: dict[date, list] = defaultdict(lambda: [0, ZERO])
+    day_of_hour: dict[datetime, date] = {}
     for message_id, account_id, message_type, parts, cost, status, billing_at in rows.iterator(
         chunk_size=CHUNK_SIZE
     ):
@@ -301,6 +308,12 @@ def _add_counted(statement, partner, period, versions, lines, progress) -> int:
         line.counted_messages += 1
         line.counted_parts += parts
         line.commission += amount
+        hour = billing_at.replace(minute=0, second=0, microsecond=0)
+        day = day_of_hour.get(hour)
+        if day is None:
+            day = day_of_hour[hour] = hour.astimezone(BILLING_ZONE).date()
+        days[day][0] += 1
+        days[day][1] += amount
         batch.append(
             StatementItem(
                 statement=statement,
@@ -322,6 +335,10 @@ def _add_counted(statement, partner, period, versions, lines, progress) -> int:
         StatementItem.objects.bulk_create(batch)
         if progress:
             progress(len(batch))
+    StatementDay.objects.bulk_create(
+        StatementDay(statement=statement, day=day, counted_messages=n, commission=amount)
+        for day, (n, amount) in sorted(days.items())
+    )
     return ordinal
 
 

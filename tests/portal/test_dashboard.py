@@ -8,6 +8,7 @@ import pytest
 from freezegun import freeze_time
 
 from billing import selectors
+from billing.models import StatementDay
 from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.factories import AgreementFactory, MessageFactory, StatementFactory, StatementItemFactory
@@ -72,6 +73,11 @@ def test_commission_comes_from_the_months_statement_items(alpha, beta):
         message=_message(beta, dt.datetime(2026, 11, 3, tzinfo=UTC), Status.SENT),
         amount=Decimal("99"),
     )
+    # the daily series reads the days the statement build keeps with the items
+    for kept, amount in ((statement, "1234.5600"), (other, "99")):
+        StatementDay.objects.create(
+            statement=kept, day=dt.date(2026, 11, 3), counted_messages=1, commission=Decimal(amount)
+        )
 
     figures = selectors.dashboard_figures(alpha.partner, NOW)
 
