@@ -23,6 +23,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from billing.bench.data import BenchWorld, add_months, local_start
 from billing.models import ClientAccount, Message, Statement, StatementItem, StatusEvent
+from billing.services.status_updates import UPDATED_FIELDS
 from billing.serwersms.types import ReportItem
 from billing.statuses import COUNTED, NOT_FINAL, PENDING
 
@@ -364,21 +365,8 @@ def raw_statement_build(world: BenchWorld, period: dt.date) -> int:
 
 # --- the poll pass --------------------------------------------------------------------------------
 
-POLL_COLUMNS = (
-    "id",
-    "status",
-    "reason",
-    "error_message",
-    "parts",
-    "cost",
-    "queued_at",
-    "sent_at",
-    "delivered_at",
-    "dispatched_at",
-    "last_checked_at",
-    "serwersms_id",
-    "match_method",
-)
+# What a poll pass may change (the status path's own list), saved and put back after each run.
+POLL_COLUMNS = ("id", *UPDATED_FIELDS)
 
 
 class ScriptedReports:

@@ -194,9 +194,6 @@ def test_partner_staff_use_the_portal(page, live_server, alpha, beta):
 
 
 def test_billing_manager_downloads_a_statement(page, live_server, alpha):
-    exports = pytest.importorskip("billing.exports")
-    if not hasattr(exports, "render_statement"):
-        pytest.skip("billing.exports.render_statement has not landed yet")
     data = _traffic(alpha)
     closed = data["statements"][data["last_period"]]
     _login(page, live_server, alpha.manager.user.username)

@@ -62,9 +62,6 @@ def test_unknown_statement_format_is_404(alpha):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "pdf"])
 def test_billing_manager_downloads_a_statement_and_it_is_audited(alpha, fmt):
-    exports = pytest.importorskip("billing.exports")
-    if not hasattr(exports, "render_statement"):
-        pytest.skip("billing.exports.render_statement has not landed yet")
     statement = StatementFactory(partner=alpha.partner)
     response = client_for(alpha.manager).get(f"/statements/{statement.pk}/download/{fmt}/")
     assert response.status_code == 200

@@ -166,7 +166,7 @@ class Command(BaseCommand):
             f"Operator admin: http://{host}:{options['web_port']}/{settings.ADMIN_PATH}"
         )
         self.stdout.write(
-            f"Mail to people (password resets, invitations): {env['PORTAL_EMAIL_FILE_PATH']}"
+            f"Mail to people (password resets, invitations, statement closings): {env['PORTAL_EMAIL_FILE_PATH']}"
         )
         call_command("demo_logins", stdout=self.stdout)
         self.stdout.write("Press Ctrl-C to stop everything.")
