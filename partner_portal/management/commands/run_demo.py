@@ -166,7 +166,8 @@ class Command(BaseCommand):
             f"Operator admin: http://{host}:{options['web_port']}/{settings.ADMIN_PATH}"
         )
         self.stdout.write(
-            f"Mail to people (password resets, invitations, statement closings): {env['PORTAL_EMAIL_FILE_PATH']}"
+            "Mail to people (password resets, invitations, statement closings): "
+            f"{env['PORTAL_EMAIL_FILE_PATH']}"
         )
         call_command("demo_logins", stdout=self.stdout)
         self.stdout.write("Press Ctrl-C to stop everything.")
