@@ -170,6 +170,9 @@ def measure(operation: Operation, repeats: int = REPEATS) -> Result:
         result.peak_rss_bytes = rss_peak
         if operation.raw is not None:
             result.raw_peak_python_bytes = _python_peak(operation.raw, operation.reset)
+    if operation.reset:
+        # Leave the data as found: a later `--reuse` run measures the same work again.
+        operation.reset()
     return result
 
 
