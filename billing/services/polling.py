@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import Channel, ClientAccount, EventSource, Message
@@ -53,22 +55,68 @@ def _batches(values: Sequence, size: int) -> Iterator[Sequence]:
 def pollable(account: ClientAccount, now: datetime):
     """Messages of the account still worth asking about (the outbox's `submitting` excluded:
     the send task settles those)."""
+    return _polled(Message.objects.filter(account=account), now)
+
+
+def _polled(messages, now: datetime):
+    """The messages a pass asks about: not final, young enough, handed to SerwerSMS, and
+    either named by SerwerSMS or an Email2SMS mail still to be matched."""
     cutoff = now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
     return (
-        Message.objects.filter(account=account)
-        .pollable(created_since=cutoff)
+        messages.pollable(created_since=cutoff)
         .exclude(status=Status.SUBMITTING)
+        .filter(Q(serwersms_id__isnull=False) | Q(channel=Channel.EMAIL2SMS))
     )
 
 
+@dataclass
+class PollWork:
+    """What one account's pass asks about, by the read that asks for it."""
+
+    reports: list[tuple[int, str]] = field(default_factory=list)  # (pk, SerwerSMS id)
+    xml: list[tuple[int, str]] = field(default_factory=list)  # XML API: sprawdz_sms
+    email2sms: list[int] = field(default_factory=list)  # mails to match (no id yet)
+
+    def add(self, pk: int, channel: str, serwersms_id: str | None) -> None:
+        if serwersms_id is None:
+            self.email2sms.append(pk)
+        elif channel == Channel.XML_API:
+            self.xml.append((pk, serwersms_id))
+        else:
+            self.reports.append((pk, serwersms_id))
+
+    def __len__(self) -> int:
+        return len(self.reports) + len(self.xml) + len(self.email2sms)
+
+
+def poll_work(accounts, now: datetime) -> dict[int, PollWork]:
+    """The work of a pass over `accounts` (a queryset), by account pk: ONE query, whatever the
+    number of accounts; an account with nothing to ask about is not in it."""
+    return _work(Message.objects.filter(account__in=accounts), now)
+
+
+def _work(messages, now: datetime) -> dict[int, PollWork]:
+    work: dict[int, PollWork] = {}
+    rows = (
+        _polled(messages, now)
+        .order_by("account_id", "pk")
+        .values_list("account_id", "pk", "channel", "serwersms_id")
+    )
+    for account_id, pk, channel, serwersms_id in rows:
+        work.setdefault(account_id, PollWork()).add(pk, channel, serwersms_id)
+    return work
+
+
 def _poll_known_ids(
-    pks: Sequence[int], fetch: Callable[[Sequence[str]], Iterable[ReportItem]], now: datetime
+    rows: Sequence[tuple[int, str]],
+    fetch: Callable[[Sequence[str]], Iterable[ReportItem]],
+    now: datetime,
 ) -> ApplySummary:
-    """One batch of messages whose SerwerSMS id we know."""
-    rows = dict(Message.objects.filter(pk__in=pks).values_list("serwersms_id", "pk"))
-    items = list(fetch(list(rows)))
-    changes = [StatusChange(rows[i.serwersms_id], i) for i in items if i.serwersms_id in rows]
-    return apply_status_changes(changes, EventSource.POLL, now=now, checked=pks)
+    """One batch of messages whose SerwerSMS id we know (the pass read the ids: no query)."""
+    by_id = {serwersms_id: pk for pk, serwersms_id in rows}
+    items = list(fetch(list(by_id)))
+    changes = [StatusChange(by_id[i.serwersms_id], i) for i in items if i.serwersms_id in by_id]
+    return apply_status_changes(changes, EventSource.POLL, now=now, checked=list(by_id.values()))
 
 
 class _ReportsClient:
@@ -100,37 +148,27 @@ def poll_account(
     now: datetime | None = None,
     source: ReportsSource | None = None,
     progress: Callable[[int], None] | None = None,
+    work: PollWork | None = None,
 ) -> ApplySummary:
-    """One pass over one account. Errors of a batch are counted and logged; the pass goes on."""
+    """One pass over one account. Errors of a batch are counted and logged; the pass goes on.
+
+    `work` is what poll_work found for the account (read here when not given). Costs no query
+    but the one read for an idle account, and a fixed number per batch otherwise."""
     now = now or timezone.now()
+    if work is None:
+        work = _work(Message.objects.filter(account=account), now).get(account.pk)
+    summary = ApplySummary()
+    if not work:
+        return summary
     source = source or _source_for(account)
     batch = settings.SERWERSMS_REPORTS_BATCH
-    base = pollable(account, now)
-    with_id = base.filter(serwersms_id__isnull=False).order_by("pk")
-    work: list[tuple[str, list[int], Callable[[Sequence[int]], ApplySummary]]] = [
-        (
-            "reports",
-            list(with_id.exclude(channel=Channel.XML_API).values_list("pk", flat=True)),
-            lambda pks: _poll_known_ids(pks, source.reports_by_ids, now),
-        ),
-        (
-            "xml",
-            list(with_id.filter(channel=Channel.XML_API).values_list("pk", flat=True)),
-            lambda pks: _poll_known_ids(pks, source.xml_check, now),
-        ),
-        (
-            "email2sms",
-            list(
-                base.filter(serwersms_id__isnull=True, channel=Channel.EMAIL2SMS)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            ),
-            lambda pks: _match_email2sms(account, source, pks, now),
-        ),
+    runs: list[tuple[str, Sequence, Callable[[Sequence], ApplySummary]]] = [
+        ("reports", work.reports, lambda rows: _poll_known_ids(rows, source.reports_by_ids, now)),
+        ("xml", work.xml, lambda rows: _poll_known_ids(rows, source.xml_check, now)),
+        ("email2sms", work.email2sms, lambda pks: _match_email2sms(account, source, pks, now)),
     ]
-    summary = ApplySummary()
-    for kind, pks, run in work:
-        for chunk in _batches(pks, batch):
+    for kind, rows, run in runs:
+        for chunk in _batches(rows, batch):
             try:
                 summary.add(run(chunk))
             except Exception as exc:  # one failing batch must not stop the pass
@@ -142,9 +180,10 @@ def poll_account(
     return summary
 
 
-def pollable_count(accounts: Iterable[ClientAccount], now: datetime | None = None) -> int:
+def pollable_count(accounts, now: datetime | None = None) -> int:
+    """How many messages a pass over `accounts` (a queryset) asks about: one query."""
     now = now or timezone.now()
-    return sum(pollable(account, now).count() for account in accounts)
+    return _polled(Message.objects.filter(account__in=accounts), now).count()
 
 
 def active_accounts(name: str | None = None):
@@ -154,20 +193,44 @@ def active_accounts(name: str | None = None):
     return accounts.order_by("pk")
 
 
+def accounts_to_poll(now: datetime | None = None) -> list[int]:
+    """Pks of the active accounts a pass has work for (one query; idle accounts cost nothing)."""
+    now = now or timezone.now()
+    return list(
+        _polled(Message.objects.filter(account__in=active_accounts()), now)
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+
+
 def poll_all_accounts(
     *,
     now: datetime | None = None,
     account_name: str | None = None,
     progress: Callable[[int], None] | None = None,
     source_factory: Callable[[ClientAccount], ReportsSource] | None = None,
+    accounts=None,
 ) -> ApplySummary:
-    """One pass over every active account, in this process; a failing account is counted."""
+    """One pass over every active account (or `accounts`, a queryset), in this process.
+
+    One query finds the accounts with work and their messages, one more loads those accounts;
+    idle accounts cost nothing else. A failing account is counted, the pass goes on."""
     now = now or timezone.now()
+    if accounts is None:
+        accounts = active_accounts(account_name)
     summary = ApplySummary()
-    for account in active_accounts(account_name):
+    work = poll_work(accounts, now)
+    if not work:
+        return summary
+    for account in ClientAccount.objects.filter(pk__in=list(work)).order_by("pk"):
         try:
             source = (source_factory or _source_for)(account)
-            summary.add(poll_account(account, now=now, source=source, progress=progress))
+            summary.add(
+                poll_account(
+                    account, now=now, source=source, progress=progress, work=work[account.pk]
+                )
+            )
         except Exception as exc:
             logger.exception("poll of account %s failed", account.name)
             summary.errors += 1

@@ -35,9 +35,14 @@ def test_poll_account_task_runs_one_pass(db, simulator_settings):
     assert StatusEvent.objects.filter(message=message, applied=True).count() == 1
 
 
-def test_poll_all_accounts_fans_out_one_task_per_active_account(db, monkeypatch):
+def test_poll_all_accounts_fans_out_one_task_per_active_account_with_work(db, monkeypatch):
     active = ClientAccountFactory.create_batch(2)
-    ClientAccountFactory(is_active=False)
+    for account in active:
+        MessageFactory.create_batch(2, account=account, status=Status.QUEUED)
+    idle = ClientAccountFactory()  # active, nothing pending: no task
+    MessageFactory(account=idle, status=Status.DELIVERED)
+    inactive = ClientAccountFactory(is_active=False)
+    MessageFactory(account=inactive, status=Status.QUEUED)
     sent = []  # capture the fan-out instead of publishing to a broker
     monkeypatch.setattr(tasks.poll_account, "delay", lambda account_id: sent.append(account_id))
     assert tasks.poll_all_accounts.apply().get() == 2
