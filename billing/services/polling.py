@@ -1,17 +1,20 @@
 """The poll pass: ask SerwerSMS for the status of messages not yet final, apply changes in bulk.
 
-Per client account, messages handed to SerwerSMS, not final and younger than
-STATUS_POLL_MAX_AGE_DAYS are asked for in batches (API v2 `messages/reports` by id, XML
-`sprawdz_sms` for XML API messages, Email2SMS mails matched one-to-one in the reports by phone,
-text and time). SerwerSMS is called outside any transaction; each batch goes through the one
-status path, which locks the rows and decides on their stored status, so concurrent or
-repeated passes never apply a change twice. Messages still `submitting` belong to the outbox.
+One query finds the accounts with work and their messages: handed to SerwerSMS, not final and
+younger than STATUS_POLL_MAX_AGE_DAYS. Per account they are asked for in batches (API v2
+`messages/reports` by id, XML `sprawdz_sms` for XML API messages, Email2SMS mails matched
+one-to-one in the reports by phone, text and time). SerwerSMS is called outside any transaction;
+what it answers goes through the one status path in batches of up to STATUS_APPLY_BATCH
+messages across accounts, which locks the rows and decides on their stored status, so
+concurrent or repeated passes never apply a change twice. Messages still `submitting` belong to
+the outbox. Query budget per batch: docs/status.md.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -107,16 +110,56 @@ def _work(messages, now: datetime) -> dict[int, PollWork]:
     return work
 
 
-def _poll_known_ids(
-    rows: Sequence[tuple[int, str]],
-    fetch: Callable[[Sequence[str]], Iterable[ReportItem]],
-    now: datetime,
-) -> ApplySummary:
-    """One batch of messages whose SerwerSMS id we know (the pass read the ids: no query)."""
+def _read_known_ids(
+    rows: Sequence[tuple[int, str]], fetch: Callable[[Sequence[str]], Iterable[ReportItem]]
+) -> tuple[list[StatusChange], list[int]]:
+    """Ask SerwerSMS about messages whose id the pass read (no query): (changes, asked pks)."""
     by_id = {serwersms_id: pk for pk, serwersms_id in rows}
     items = list(fetch(list(by_id)))
     changes = [StatusChange(by_id[i.serwersms_id], i) for i in items if i.serwersms_id in by_id]
-    return apply_status_changes(changes, EventSource.POLL, now=now, checked=list(by_id.values()))
+    return changes, list(by_id.values())
+
+
+@contextmanager
+def _counted(summary: ApplySummary, what: str) -> Iterator[None]:
+    """A failing batch is logged and counted in the summary; the pass goes on."""
+    try:
+        yield
+    except Exception as exc:
+        logger.exception("poll batch failed: %s", what)
+        summary.errors += 1
+        summary.error_messages.append(f"{what}: {exc}")
+
+
+class _Applier:
+    """The reports a pass read, applied through the status path in batches of up to
+    STATUS_APPLY_BATCH messages, across reads and accounts: a fixed number of queries a batch.
+
+    A batch that fails is logged and counted; its messages are asked about again next pass."""
+
+    def __init__(self, now: datetime, summary: ApplySummary):
+        self.now, self.summary = now, summary
+        self.size = max(settings.STATUS_APPLY_BATCH, 1)
+        self.changes: list[StatusChange] = []
+        self.checked: list[int] = []
+        self.accounts: dict[str, None] = {}  # names, in order, for the error line
+
+    def add(self, account: ClientAccount, changes: list[StatusChange], checked: list[int]):
+        self.changes += changes
+        self.checked += checked
+        self.accounts[account.name] = None
+        if len(self.checked) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        changes, checked, names = self.changes, self.checked, ", ".join(self.accounts)
+        self.changes, self.checked, self.accounts = [], [], {}
+        if not checked:
+            return
+        with _counted(self.summary, f"{names}: apply"):
+            self.summary.add(
+                apply_status_changes(changes, EventSource.POLL, now=self.now, checked=checked)
+            )
 
 
 class _ReportsClient:
@@ -149,11 +192,13 @@ def poll_account(
     source: ReportsSource | None = None,
     progress: Callable[[int], None] | None = None,
     work: PollWork | None = None,
+    applier: _Applier | None = None,
 ) -> ApplySummary:
     """One pass over one account. Errors of a batch are counted and logged; the pass goes on.
 
-    `work` is what poll_work found for the account (read here when not given). Costs no query
-    but the one read for an idle account, and a fixed number per batch otherwise."""
+    `work` is what poll_work found for the account (one query reads it when not given: all an
+    idle account costs). Reports by id are applied in batches (`applier`: the pass's, shared
+    across accounts; else the account's own, flushed at the end), mails matched per read."""
     now = now or timezone.now()
     if work is None:
         work = _work(Message.objects.filter(account=account), now).get(account.pk)
@@ -161,22 +206,25 @@ def poll_account(
     if not work:
         return summary
     source = source or _source_for(account)
+    own = applier is None
+    applier = applier or _Applier(now, summary)
     batch = settings.SERWERSMS_REPORTS_BATCH
-    runs: list[tuple[str, Sequence, Callable[[Sequence], ApplySummary]]] = [
-        ("reports", work.reports, lambda rows: _poll_known_ids(rows, source.reports_by_ids, now)),
-        ("xml", work.xml, lambda rows: _poll_known_ids(rows, source.xml_check, now)),
-        ("email2sms", work.email2sms, lambda pks: _match_email2sms(account, source, pks, now)),
-    ]
-    for kind, rows, run in runs:
+    for kind, rows, fetch in (
+        ("reports", work.reports, source.reports_by_ids),
+        ("xml", work.xml, source.xml_check),
+    ):
         for chunk in _batches(rows, batch):
-            try:
-                summary.add(run(chunk))
-            except Exception as exc:  # one failing batch must not stop the pass
-                logger.exception("poll %s batch of account %s failed", kind, account.name)
-                summary.errors += 1
-                summary.error_messages.append(f"{account.name}: {kind}: {exc}")
+            with _counted(summary, f"{account.name}: {kind}"):
+                applier.add(account, *_read_known_ids(chunk, fetch))
             if progress:
                 progress(len(chunk))
+    for chunk in _batches(work.email2sms, batch):
+        with _counted(summary, f"{account.name}: email2sms"):
+            summary.add(_match_email2sms(account, source, chunk, now))
+        if progress:
+            progress(len(chunk))
+    if own:
+        applier.flush()
     return summary
 
 
@@ -223,16 +271,23 @@ def poll_all_accounts(
     work = poll_work(accounts, now)
     if not work:
         return summary
+    applier = _Applier(now, summary)
     for account in ClientAccount.objects.filter(pk__in=list(work)).order_by("pk"):
         try:
             source = (source_factory or _source_for)(account)
             summary.add(
                 poll_account(
-                    account, now=now, source=source, progress=progress, work=work[account.pk]
+                    account,
+                    now=now,
+                    source=source,
+                    progress=progress,
+                    work=work[account.pk],
+                    applier=applier,
                 )
             )
         except Exception as exc:
             logger.exception("poll of account %s failed", account.name)
             summary.errors += 1
             summary.error_messages.append(f"{account.name}: {exc}")
+    applier.flush()
     return summary

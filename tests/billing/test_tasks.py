@@ -116,6 +116,7 @@ def test_worker_killed_mid_pass_still_applies_each_final_status_exactly_once(
         "SERWERSMS_API_URL": simulator.api_url,
         "SERWERSMS_XML_API_URL": simulator.xml_url,
         "SERWERSMS_REPORTS_BATCH": "4",  # 30 calls: a pass long enough to be killed in
+        "STATUS_APPLY_BATCH": "4",  # each call's reports applied before the next call
         "SERWERSMS_RATE_LIMIT_PER_SECOND": "8",
     }
     command = [
