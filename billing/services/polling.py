@@ -55,12 +55,6 @@ def _batches(values: Sequence, size: int) -> Iterator[Sequence]:
         yield values[start : start + size]
 
 
-def pollable(account: ClientAccount, now: datetime):
-    """Messages of the account still worth asking about (the outbox's `submitting` excluded:
-    the send task settles those)."""
-    return _polled(Message.objects.filter(account=account), now)
-
-
 def _polled(messages, now: datetime):
     """The messages a pass asks about: not final, young enough, handed to SerwerSMS, and
     either named by SerwerSMS or an Email2SMS mail still to be matched."""

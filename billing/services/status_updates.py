@@ -96,12 +96,12 @@ def _sqlite_variable_limit() -> int:
 
 
 def _json_value(value):
-    """A value as PostgreSQL's json_populate_recordset reads it: parsed by the column's type."""
+    """A value JSON has no type for, as json_populate_recordset reads it (by the column's type)."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
-    return value
+    raise TypeError(f"{type(value).__name__} is not written by the status path")
 
 
 def _rows_cte(model, objects: Sequence, fields: Sequence) -> Iterator[tuple[str, list]]:
@@ -115,11 +115,12 @@ def _rows_cte(model, objects: Sequence, fields: Sequence) -> Iterator[tuple[str,
     """
     quote = connection.ops.quote_name
     if connection.vendor == "postgresql":
-        rows = [{f.column: _json_value(getattr(o, f.attname)) for f in fields} for o in objects]
+        names = [(f.column, f.attname) for f in fields]
+        rows = [{column: getattr(o, attname) for column, attname in names} for o in objects]
         yield (
             f"WITH v AS (SELECT * FROM json_populate_recordset("
             f"NULL::{quote(model._meta.db_table)}, %s))",
-            [json.dumps(rows)],
+            [json.dumps(rows, default=_json_value)],
         )
         return
     names = ", ".join(quote(f.column) for f in fields)
@@ -309,7 +310,10 @@ def apply_status_changes(
     with transaction.atomic():
         _lock_for_write()
         messages = {
-            m.pk: m for m in Message.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            m.pk: m
+            for m in Message.objects.select_for_update(no_key=True)
+            .filter(pk__in=ids)
+            .order_by("pk")
         }
         dirty: dict[int, Message] = {}
         billed: dict[int, Message] = {}  # status, parts, cost or times changed: drafts follow
