@@ -110,8 +110,8 @@ def _rows_cte(model, objects: Sequence, fields: Sequence) -> Iterator[tuple[str,
 
     PostgreSQL: ONE parameter, a JSON array read by json_populate_recordset with the table's own
     row type, so the statement is the same for 1 row or 10,000 and its values are typed by the
-    table (psycopg renders one string instead of every value; about 3x faster than a VALUES
-    list). SQLite: a VALUES list, split only where SQLite's own variable limit forces it.
+    table (psycopg renders one string, not every value in Python, and json.dumps is C).
+    SQLite: a VALUES list, split only where SQLite's own variable limit forces it.
     """
     quote = connection.ops.quote_name
     if connection.vendor == "postgresql":
@@ -310,10 +310,7 @@ def apply_status_changes(
     with transaction.atomic():
         _lock_for_write()
         messages = {
-            m.pk: m
-            for m in Message.objects.select_for_update(no_key=True)
-            .filter(pk__in=ids)
-            .order_by("pk")
+            m.pk: m for m in Message.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }
         dirty: dict[int, Message] = {}
         billed: dict[int, Message] = {}  # status, parts, cost or times changed: drafts follow
