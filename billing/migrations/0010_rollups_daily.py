@@ -26,6 +26,7 @@ def fill_rollups(apps, schema_editor):
                 "FROM billing_message GROUP BY 1, 2, 3, 4, 5",
                 [ZONE],
             )
+            cursor.execute("ANALYZE billing_dailyrollup")  # the pages' plans need its size
         return
     Message = apps.get_model("billing", "Message")
     DailyRollup = apps.get_model("billing", "DailyRollup")
