@@ -20,6 +20,7 @@ from billing.models import (
     Agreement,
     AgreementTier,
     ClientAccount,
+    DailyRollup,
     Message,
     Partner,
     PartnerStaff,
@@ -407,16 +408,20 @@ def generate_messages(
         progress(rest)
     _reset_sequence(Message)
     _reset_sequence(StatusEvent)
-    # COPY bypasses the product's writers: the rollups are counted from the rows written.
+
+
+def count_rollups(world: BenchWorld, progress: Progress | None = None) -> None:
+    """The generators write past the product's writers (COPY, INSERT ... SELECT): the daily
+    rollups of the bench partners are counted from the rows written, one partner at a time."""
     for partner in world.partners:
-        rollups.rebuild(partner)
+        rollups.rebuild(partner, progress=progress)
 
 
 def analyze() -> None:
     """Fresh planner statistics and visibility map after the bulk load."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for model in (Message, StatusEvent):
+            for model in (Message, StatusEvent, DailyRollup):
                 cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
         else:
             cursor.execute("ANALYZE")
