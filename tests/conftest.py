@@ -115,9 +115,10 @@ def _sqlite_delete_guards() -> list[tuple[str, str]]:
     migration = importlib.import_module(
         "billing.migrations.0002_commission_item_rate_and_closed_guards"
     )
+    days = importlib.import_module("billing.migrations.0009_scale2_statement_days")
     return [
         (sql.split()[2], sql)
-        for sql in migration.SQLITE_FORWARD
+        for sql in migration.SQLITE_FORWARD + days.FREEZE["sqlite"]
         if "_frozen_delete" in sql.split()[2]
     ]
 

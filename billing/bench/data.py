@@ -408,6 +408,7 @@ def generate_messages(
         progress(rest)
     _reset_sequence(Message)
     _reset_sequence(StatusEvent)
+    count_rollups(world)
 
 
 def count_rollups(world: BenchWorld, progress: Progress | None = None) -> None:

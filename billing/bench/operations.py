@@ -172,6 +172,8 @@ def measure(operation: Operation, repeats: int = REPEATS) -> Result:
         result.peak_rss_bytes = rss_peak
         if operation.raw is not None:
             result.raw_peak_python_bytes = _python_peak(operation.raw, operation.reset)
+    if operation.reset:
+        operation.reset()  # leave the data as it was found (the raw run changed it last)
     return result
 
 

@@ -189,10 +189,6 @@ class Command(BaseCommand):
         generate = sqlgen.generate_messages if generator == "sql" else data.generate_messages
         with tqdm(total=messages, unit="msg", desc="messages", file=self.stderr) as bar:
             generate(world, messages, seed=seed, progress=bar.update)
-        with tqdm(
-            total=len(world.partners), unit="partner", desc="rollups", file=self.stderr
-        ) as bar:
-            data.count_rollups(world, progress=bar.update)
         data.analyze()
         timings["messages"] = time.perf_counter() - started
         if not messages_only:
