@@ -193,7 +193,8 @@ def _month_rollups(partner: Partner, period: dt.date):
     ).order_by()
 
 
-def _live_counts(partner: Partner, period: dt.date) -> _Counts:
+def live_counts(partner: Partner, period: dt.date) -> _Counts:
+    """A billing month's messages counted now from the daily rollups (an open month's figures)."""
     counts = _Counts()
     rows = (
         _month_rollups(partner, period).values("status").annotate(n=Sum("messages"), p=Sum("parts"))
@@ -224,7 +225,7 @@ def month_figures(partner: Partner, period: dt.date) -> MonthFigures:
         figures.delivered = frozen["delivered"] or 0
         figures.undelivered = frozen["undelivered"] or 0
     else:
-        _live_counts(partner, period).copy_to(figures)
+        live_counts(partner, period).copy_to(figures)
     if statement is not None:
         figures.commission = statement.total
         figures.forecast = round_total(statement.forecast_commission)

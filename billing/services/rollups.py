@@ -8,6 +8,12 @@ messages)`; new messages go through `record_created`. The deltas (old key -1, ne
 and cost moved along) are written with ONE upsert per batch, keys sorted so that two writers
 lock rows in the same order. `rebuild` and `differences` recompute from the messages
 (`manage.py rollups --rebuild | --check`). Imports models and rules only, no services.
+
+Rows of today's keys are hot: writers of one account's traffic queue on them until they commit,
+which is what keeps them exact. A transaction writing two batches (reported messages carrying a
+later status) can meet another writer in the opposite order; PostgreSQL then aborts one of the
+two (a deadlock error), which the caller's retry covers (poll passes and API reports are safe to
+repeat).
 """
 
 from __future__ import annotations

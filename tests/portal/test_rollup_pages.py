@@ -141,7 +141,7 @@ def test_a_closed_month_keeps_showing_what_its_statement_billed_after_a_late_cha
     assert len(in_last_month) >= 28  # the chart's 90 days hold all of last month
     assert sum(p.counted for p in in_last_month) == statement.counted_messages
     # The rollups already count the late delivery; the next statement carries it.
-    live = selectors._live_counts(alpha.partner, last_period)
+    live = selectors.live_counts(alpha.partner, last_period)
     assert (live.counted, live.pending) == (5, 0)
     draft = build_statement(alpha.partner, this_period, actor="test").statement
     assert draft.adjustments.get().message_id == late.pk
