@@ -291,12 +291,17 @@ def billing_instant(dispatched_at: datetime | None, created_at: datetime) -> dat
     return dispatched_at if dispatched_at is not None else created_at
 
 
+def billing_day(instant: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
+    """The billing day of an aware billing instant (see billing_instant): its date in `zone`.
+    The days of a billing month are exactly the days whose month it is (daily rollups)."""
+    if instant.tzinfo is None:
+        raise ValueError("The dispatch time must be timezone-aware.")
+    return instant.astimezone(zone).date()
+
+
 def billing_month(dispatched_at: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
     """The billing month (first day) of an aware billing instant (see billing_instant)."""
-    if dispatched_at.tzinfo is None:
-        raise ValueError("The dispatch time must be timezone-aware.")
-    local = dispatched_at.astimezone(zone)
-    return date(local.year, local.month, 1)
+    return billing_day(dispatched_at, zone).replace(day=1)
 
 
 def previous_month(period: date) -> date:

@@ -20,6 +20,7 @@ from billing.models import (
     Agreement,
     AgreementTier,
     ClientAccount,
+    DailyRollup,
     Message,
     Partner,
     PartnerStaff,
@@ -27,6 +28,7 @@ from billing.models import (
     Statement,
     StatusEvent,
 )
+from billing.services import rollups
 from billing.services.statements import build_statement, close_statement
 
 
@@ -406,13 +408,21 @@ def generate_messages(
         progress(rest)
     _reset_sequence(Message)
     _reset_sequence(StatusEvent)
+    count_rollups(world)
+
+
+def count_rollups(world: BenchWorld, progress: Progress | None = None) -> None:
+    """The generators write past the product's writers (COPY, INSERT ... SELECT): the daily
+    rollups of the bench partners are counted from the rows written, one partner at a time."""
+    for partner in world.partners:
+        rollups.rebuild(partner, progress=progress)
 
 
 def analyze() -> None:
     """Fresh planner statistics and visibility map after the bulk load."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for model in (Message, StatusEvent):
+            for model in (Message, StatusEvent, DailyRollup):
                 cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
         else:
             cursor.execute("ANALYZE")

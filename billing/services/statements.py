@@ -70,7 +70,7 @@ from billing.models import (
     StatementLine,
     StatementStatus,
 )
-from billing.statuses import BillingClass, billing_class
+from billing.statuses import BillingClass, Status, billing_class
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,8 @@ class _Line:
     counted_parts: int = 0
     pending_messages: int = 0
     unsent_messages: int = 0
+    delivered_messages: int = 0  # of the counted, by status at the build (closed months' pages)
+    undelivered_messages: int = 0
     commission: Decimal = ZERO
     forecast: Decimal = ZERO
 
@@ -201,6 +203,8 @@ def build_statement(
                     counted_parts=line.counted_parts,
                     pending_messages=line.pending_messages,
                     unsent_messages=line.unsent_messages,
+                    delivered_messages=line.delivered_messages,
+                    undelivered_messages=line.undelivered_messages,
                     commission=line.commission,
                 )
                 for (account_id, message_type, agreement_id), line in sorted(
@@ -308,6 +312,8 @@ def _add_counted(statement, partner, period, versions, lines, progress) -> int:
         line.counted_messages += 1
         line.counted_parts += parts
         line.commission += amount
+        line.delivered_messages += status == Status.DELIVERED
+        line.undelivered_messages += status == Status.UNDELIVERED
         hour = billing_at.replace(minute=0, second=0, microsecond=0)
         day = day_of_hour.get(hour)
         if day is None:
