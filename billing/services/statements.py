@@ -18,13 +18,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     Case,
     Count,
     Exists,
-    F,
     Max,
     OuterRef,
     Q,
@@ -42,6 +41,7 @@ from billing.commission import (
     Tier,
     VersionPicker,
     VersionSpan,
+    amount_sql,
     billing_instant,
     billing_month,
     can_close,
@@ -51,6 +51,7 @@ from billing.commission import (
     month_bounds_utc,
     next_month,
     present_statement,
+    rate_sql,
     review_window_end,
     vat_split,
 )
@@ -59,6 +60,7 @@ from billing.models import (
     Agreement,
     AuditAction,
     AuditEntry,
+    LateChange,
     Message,
     Partner,
     Payout,
@@ -70,7 +72,7 @@ from billing.models import (
     StatementLine,
     StatementStatus,
 )
-from billing.statuses import BillingClass, billing_class
+from billing.statuses import COUNTED, NEVER_COUNTED, PENDING, BillingClass, billing_class
 
 logger = logging.getLogger(__name__)
 
@@ -165,9 +167,22 @@ def build_statements(
 
 
 def build_statement(
-    partner: Partner, period: date, *, actor: str, progress: Progress | None = None
+    partner: Partner,
+    period: date,
+    *,
+    actor: str,
+    progress: Progress | None = None,
+    in_database: bool | None = None,
 ) -> BuildResult:
-    """Build or rebuild one draft statement; a closed statement is left as it is."""
+    """Build or rebuild one draft statement; a closed statement is left as it is.
+
+    On PostgreSQL the month is priced by one SQL statement (`in_database`, the default there):
+    ranked, priced, its items inserted and its lines and days summed without a row passing
+    through Python. Elsewhere (or with in_database=False) the messages stream through Python
+    in batches. Both give the same statement (tests/billing/test_statement_pricing_paths.py).
+    """
+    if in_database is None:
+        in_database = connection.vendor == "postgresql"
     period = period.replace(day=1)
     with transaction.atomic():
         Statement.objects.get_or_create(partner=partner, period=period)
@@ -182,11 +197,16 @@ def build_statement(
 
         start, end = month_bounds_utc(period)
         versions = _versions(partner, start, end)
+        queue = _late_change_queue(partner)
+        billed = _billed_on_closed(queue, start, end)
         lines: dict[tuple, _Line] = defaultdict(_Line)
-        counted = _add_counted(statement, partner, period, versions, lines, progress)
-        _add_not_counted(partner, period, versions, lines, counted)
+        if in_database:
+            _price_in_database(statement, partner, period, versions, lines, billed, progress)
+        else:
+            counted = _add_counted(statement, partner, period, versions, lines, billed, progress)
+            _add_not_counted(partner, period, versions, lines, counted)
         carried_from = _closed_months_carried_by(statement)
-        adjustments = [a for closed in carried_from for a in _late_changes(statement, closed)]
+        adjustments = _adjustments(statement, carried_from, queue)
         Adjustment.objects.bulk_create(adjustments, batch_size=CHUNK_SIZE)
         credit_from, opening_credit = _opening_credit(statement, carried_from)
 
@@ -274,19 +294,21 @@ def _opening_credit(draft: Statement, carried_from: list[Statement]):
     return sources[-1], -sum((s.carried_forward for s in sources), ZERO)
 
 
-def _add_counted(statement, partner, period, versions, lines, progress) -> int:
+def _add_counted(statement, partner, period, versions, lines, billed, progress) -> int:
     """Stream the counted messages in billing order: tiers follow the month's running count.
 
-    Returns how many were counted (pending messages rank after them in the forecast)."""
+    The Python path (databases other than PostgreSQL): batches of CHUNK_SIZE, never the whole
+    month at once. Returns how many were counted (pending messages rank after them)."""
     rows = (
         Message.objects.filter(partner=partner)
         .in_billing_month(period)
         .counted()
-        # A message already on another closed statement is billed; changes go via adjustments.
-        .exclude(Exists(_billed_on_closed_statement()))
         .order_by("billing_at", "id")
         .values_list("id", "account_id", "message_type", "parts", "cost", "status", "billing_at")
     )
+    if billed:
+        # Already billed on a closed statement (it moved here after): changes go via adjustments.
+        rows = rows.exclude(pk__in=billed)
     ordinal = 0
     batch: list[StatementItem] = []
     # Per Warsaw day of billing_at, for the dashboard (StatementDay); the day of each hour
@@ -377,7 +399,203 @@ def _add_not_counted(partner, period, versions, lines, counted: int) -> None:
             line.forecast += message_amount(terms.basis, rate, parts, cost)
 
 
-# --- adjustments ---------------------------------------------------------------------------
+# --- the month priced in PostgreSQL ------------------------------------------------------------
+
+COUNTED_CLASS, PENDING_CLASS, UNSENT_CLASS = 1, 2, 3
+
+
+def _class_sql() -> tuple[str, list]:
+    """counted / pending / unsent as 1 / 2 / 3 (statuses.py's sets; anything else NULL)."""
+    whens, params = [], []
+    for number, statuses in (
+        (COUNTED_CLASS, COUNTED),
+        (PENDING_CLASS, PENDING),
+        (UNSENT_CLASS, NEVER_COUNTED),
+    ):
+        values = sorted(s.value for s in statuses)
+        whens.append(f"WHEN status IN ({', '.join(['%s'] * len(values))}) THEN {number}")
+        params += values
+    return f"CASE {' '.join(whens)} END", params
+
+
+def _version_sql(versions: _Versions) -> tuple[str, list]:
+    """The agreement id valid at billing_at (VersionPicker.at: versions never overlap)."""
+    whens, params = [], []
+    for span in versions.picker.spans:
+        condition, condition_params = "billing_at >= %s", [span.start]
+        if span.end is not None:
+            condition += " AND billing_at < %s"
+            condition_params.append(span.end)
+        whens.append(f"WHEN {condition} THEN CAST(%s AS bigint)")
+        params += [*condition_params, span.terms.ref]
+    if not whens:
+        return "CAST(NULL AS bigint)", []
+    return f"CASE {' '.join(whens)} END", params
+
+
+def _by_version_sql(versions: _Versions, expression) -> tuple[str, list]:
+    """CASE agreement_id WHEN <version> THEN expression(terms) ... ELSE 0 (no agreement)."""
+    whens, params = [], []
+    for ref, terms in versions.terms.items():
+        sql, sql_params = expression(terms)
+        whens.append(f"WHEN agreement_id = CAST(%s AS bigint) THEN {sql}")
+        params += [ref, *sql_params]
+    if not whens:
+        return "0", []
+    return f"CASE {' '.join(whens)} ELSE 0 END", params
+
+
+def priced_month_sql(
+    statement_id: int, partner_id: int, period: date, versions: _Versions, billed: Iterable[int]
+) -> tuple[str, list]:
+    """The one statement that prices a month in PostgreSQL; returns (sql, params).
+
+    Ranks the counted messages by (billing_at, id) (the tier ordinal, as the Python path
+    counts), pending ones after them; picks the agreement version by billing_at and the rate and
+    amount with commission.rate_sql / amount_sql; inserts the StatementItems (in billing order);
+    returns the lines (GROUPING(day) = 1: account, type, agreement, counted, parts, commission,
+    pending, forecast, unsent) and the Warsaw days of the counted ones (GROUPING(day) = 0)."""
+    start, end = month_bounds_utc(period)
+    class_sql, class_params = _class_sql()
+    version_sql, version_params = _version_sql(versions)
+    rate_case, rate_params = _by_version_sql(
+        versions, lambda t: rate_sql(t, ordinal="ordinal", message_type="message_type")
+    )
+    amount_case, amount_params = _by_version_sql(
+        versions, lambda t: (amount_sql(t.basis, rate="rate", parts="parts", cost="cost"), [])
+    )
+    messages = connection.ops.quote_name(Message._meta.db_table)
+    items = connection.ops.quote_name(StatementItem._meta.db_table)
+    sql = f"""
+    WITH month AS (
+        SELECT id, account_id, message_type, parts, cost, status, billing_at,
+               {class_sql} AS class, {version_sql} AS agreement_id
+        FROM {messages}
+        WHERE partner_id = %s AND billing_at >= %s AND billing_at < %s
+    ),
+    counted AS (
+        SELECT month.*, row_number() OVER (ORDER BY billing_at, id) AS ordinal
+        FROM month WHERE class = {COUNTED_CLASS} AND id <> ALL(CAST(%s AS bigint[]))
+    ),
+    pending AS (
+        SELECT month.*,
+               (SELECT count(*) FROM counted) + row_number() OVER (ORDER BY billing_at, id)
+               AS ordinal
+        FROM month WHERE class = {PENDING_CLASS}
+    ),
+    rated AS (
+        SELECT ranked.*, {rate_case} AS rate
+        FROM (SELECT * FROM counted UNION ALL SELECT * FROM pending) ranked
+    ),
+    priced AS (
+        SELECT rated.*, {amount_case} AS amount FROM rated
+    ),
+    written AS (
+        INSERT INTO {items}
+            (statement_id, message_id, agreement_id, status, parts, rate, cost, amount)
+        SELECT %s, id, agreement_id, status, parts, rate, cost, amount
+        FROM priced WHERE class = {COUNTED_CLASS} ORDER BY ordinal
+    )
+    SELECT GROUPING(day), account_id, message_type, agreement_id, day,
+           count(*) FILTER (WHERE class = {COUNTED_CLASS}),
+           COALESCE(sum(parts) FILTER (WHERE class = {COUNTED_CLASS}), 0),
+           COALESCE(sum(amount) FILTER (WHERE class = {COUNTED_CLASS}), 0),
+           count(*) FILTER (WHERE class = {PENDING_CLASS}),
+           COALESCE(sum(amount) FILTER (WHERE class = {PENDING_CLASS}), 0),
+           count(*) FILTER (WHERE class = {UNSENT_CLASS})
+    FROM (
+        SELECT account_id, message_type, agreement_id, class, parts, amount,
+               CASE WHEN class = {COUNTED_CLASS}
+                    THEN CAST(billing_at AT TIME ZONE %s AS date) END AS day
+        FROM priced
+        UNION ALL
+        SELECT account_id, message_type, agreement_id, class, 0, 0, NULL
+        FROM month WHERE class = {UNSENT_CLASS}
+    ) figures
+    GROUP BY GROUPING SETS ((account_id, message_type, agreement_id), (day))
+    """
+    params = [
+        *class_params,
+        *version_params,
+        partner_id,
+        start,
+        end,
+        sorted(billed),
+        *rate_params,
+        *amount_params,
+        statement_id,
+        BILLING_ZONE.key,
+    ]
+    return sql, params
+
+
+def _price_in_database(statement, partner, period, versions, lines, billed, progress) -> int:
+    """Price the month with priced_month_sql: nothing per message passes through Python."""
+    sql, params = priced_month_sql(statement.pk, partner.pk, period, versions, billed)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    days, counted_total = [], 0
+    for is_line, account_id, message_type, agreement_id, day, *figures in rows:
+        counted, parts, commission, pending, forecast, unsent = figures
+        if is_line:
+            line = lines[(account_id, message_type, agreement_id)]
+            line.counted_messages += counted
+            line.counted_parts += parts
+            line.commission += commission
+            line.pending_messages += pending
+            line.forecast += forecast
+            line.unsent_messages += unsent
+            counted_total += counted
+        elif day is not None and counted:
+            days.append(
+                StatementDay(
+                    statement=statement, day=day, counted_messages=counted, commission=commission
+                )
+            )
+    StatementDay.objects.bulk_create(sorted(days, key=lambda d: d.day))
+    if progress:
+        progress(counted_total)
+    return counted_total
+
+
+# --- the late-change queue and adjustments ------------------------------------------------------
+
+
+def _late_change_queue(partner: Partner) -> dict[date, set[int]]:
+    """The partner's late-change queue: closed month -> ids of messages changed since it closed.
+
+    Written by database triggers (models.LateChange); small by nature (changes after a month's
+    review window), so it is read whole, in one query on its (partner, period) index."""
+    queue: dict[date, set[int]] = defaultdict(set)
+    for period, message_id in LateChange.objects.filter(partner=partner).values_list(
+        "period", "message_id"
+    ):
+        queue[period].add(message_id)
+    return queue
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), CHUNK_SIZE):
+        yield ordered[start : start + CHUNK_SIZE]
+
+
+def _billed_on_closed(queue: dict[date, set[int]], start: datetime, end: datetime) -> set[int]:
+    """Messages now billed in [start, end) that a closed statement already billed: they moved
+    here after it closed, so they are queued; only the queue's ids are probed (no anti-join)."""
+    queued = set().union(*queue.values()) if queue else set()
+    billed: set[int] = set()
+    for chunk in _chunks(queued):
+        billed.update(
+            StatementItem.objects.filter(
+                message_id__in=chunk,
+                statement__status=StatementStatus.CLOSED,
+                message__billing_at__gte=start,
+                message__billing_at__lt=end,
+            ).values_list("message_id", flat=True)
+        )
+    return billed
 
 
 def _closed_months_carried_by(draft: Statement) -> list[Statement]:
@@ -390,20 +608,50 @@ def _closed_months_carried_by(draft: Statement) -> list[Statement]:
     return [c for c in closed if not any(c.period < p for p in open_periods)]
 
 
-def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
-    """What changed in a closed month since it was billed (its items plus earlier adjustments)."""
-    prior = Adjustment.objects.filter(
-        message__partner_id=closed.partner_id,
-        original_period=closed.period,
+def _adjustments(
+    draft: Statement, carried_from: list[Statement], queue: dict[date, set[int]]
+) -> list[Adjustment]:
+    """The late changes of the closed months this draft carries: only the months with queued
+    messages or earlier adjustments are looked at, and in them only those messages."""
+    if not carried_from:
+        return []
+    prior: dict[date, list[tuple[int, Decimal, str]]] = defaultdict(list)
+    earlier = Adjustment.objects.filter(
+        message__partner_id=draft.partner_id,
+        original_period__in=[c.period for c in carried_from],
         statement__status=StatementStatus.CLOSED,
-    )
+    ).order_by("created_at", "id")
+    for period, message_id, amount, new_status in earlier.values_list(
+        "original_period", "message_id", "amount", "new_status"
+    ):
+        prior[period].append((message_id, amount, new_status))
+    result: list[Adjustment] = []
+    for closed in carried_from:
+        if queue.get(closed.period) or prior.get(closed.period):
+            result += _late_changes(
+                draft, closed, queue.get(closed.period, set()), prior.get(closed.period, [])
+            )
+    return result
+
+
+def _late_changes(
+    draft: Statement,
+    closed: Statement,
+    queued: set[int],
+    prior: list[tuple[int, Decimal, str]],
+) -> list[Adjustment]:
+    """What changed in a closed month since it was billed (its items plus earlier adjustments).
+
+    Only messages of the queue (changed since the month closed) or adjusted before can differ
+    from what was billed: a message on the closed statement changed since (status, parts,
+    cost), a message counted there only now, a message adjusted before and no longer billable.
+    """
     billed_adjustments: dict[int, Decimal] = defaultdict(lambda: ZERO)
     last_status: dict[int, str] = {}
-    for message_id, amount, new_status in prior.order_by("created_at", "id").values_list(
-        "message_id", "amount", "new_status"
-    ):
+    for message_id, amount, new_status in prior:
         billed_adjustments[message_id] += amount
         last_status[message_id] = new_status
+    candidates = queued | set(billed_adjustments)
 
     def adjustment(message_id, old_status, new_status, billed, current, reason) -> Adjustment:
         return Adjustment(
@@ -421,22 +669,14 @@ def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
     result: list[Adjustment] = []
     seen: set[int] = set()
     # 1. Messages on the closed statement whose status, parts or cost changed (or were adjusted).
-    changed = (
-        Q(message__parts__lt=F("parts"))
-        | Q(message__parts__gt=F("parts"))
-        | ~Q(message__status=F("status"))
-        | Q(message__cost__isnull=True, cost__isnull=False)
-        | Q(message__cost__isnull=False, cost__isnull=True)
-        | Q(message__cost__lt=F("cost"))
-        | Q(message__cost__gt=F("cost"))
-        | Exists(prior.filter(message_id=OuterRef("message_id")))
-    )
-    items = (
-        StatementItem.objects.filter(statement=closed)
-        .filter(changed)
-        .values_list(
+    items = []
+    for chunk in _chunks(candidates):
+        items += StatementItem.objects.filter(statement=closed, message_id__in=chunk).values_list(
+            "id",
             "message_id",
             "status",
+            "parts",
+            "cost",
             "rate",
             "amount",
             "agreement__basis",
@@ -444,10 +684,13 @@ def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
             "message__parts",
             "message__cost",
         )
-    )
-    for message_id, old_status, rate, amount, basis, status, parts, cost in items.iterator(
-        chunk_size=CHUNK_SIZE
-    ):
+    for row in sorted(items):  # in billing order, as the items were written
+        _item_id, message_id, old_status, old_parts, old_cost, rate, amount, basis = row[:8]
+        status, parts, cost = row[8:]
+        if (status, parts, cost) == (old_status, old_parts, old_cost) and (
+            message_id not in billed_adjustments
+        ):
+            continue
         seen.add(message_id)
         current = (
             message_amount(basis, rate, parts, cost)
@@ -462,18 +705,17 @@ def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
     # 2. Messages of the closed month that were not counted at close and are counted now.
     start, end = month_bounds_utc(closed.period)
     versions = _versions(closed.partner, start, end)
-    late = (
-        Message.objects.filter(partner_id=closed.partner_id)
-        .in_billing_month(closed.period)
-        .counted()
-        .exclude(Exists(_billed_on_closed_statement()))
-        .order_by("billing_at", "id")
-        .values_list("id", "message_type", "parts", "cost", "status", "billing_at")
-    )
+    late = []
+    for chunk in _chunks(candidates):
+        late += (
+            Message.objects.filter(partner_id=closed.partner_id, pk__in=chunk)
+            .in_billing_month(closed.period)
+            .counted()
+            .exclude(Exists(_billed_on_closed_statement()))
+            .values_list("billing_at", "id", "message_type", "parts", "cost", "status")
+        )
     ordinal = closed.counted_messages  # late messages rank after those billed at close
-    for message_id, message_type, parts, cost, status, billing_at in late.iterator(
-        chunk_size=CHUNK_SIZE
-    ):
+    for billing_at, message_id, message_type, parts, cost, status in sorted(late):
         seen.add(message_id)
         ordinal += 1
         terms = versions.picker.at(billing_at)
@@ -612,6 +854,7 @@ def close_statement(
             f"It can be closed from {opens:%Y-%m-%d %H:%M} (review window {days} days)."
         )
     with transaction.atomic():
+        _lock_month_against_changes(partner, period)
         result = build_statement(partner, period, actor=actor)
         statement = result.statement
         if result.skipped_closed:  # closed meanwhile by someone else
@@ -636,6 +879,19 @@ def close_statement(
         statement_id = statement.pk
         transaction.on_commit(lambda: notify_billing_managers(statement_id))
     return CloseResult(statement, changed=True)
+
+
+def _lock_month_against_changes(partner: Partner, period: date) -> None:
+    """PostgreSQL: wait for status changes of this month still in flight, and make those that
+    start meanwhile queue themselves (the late-change triggers of migration 0010 hold the
+    shared side of this lock). Without it a change committed while the month closes could be
+    on neither the closed statement nor the queue. SQLite has one writer at a time."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(billing_month_lock_key(%s, %s))", [partner.pk, period]
+        )
 
 
 def billing_manager_emails(partner: Partner) -> list[str]:
