@@ -39,50 +39,53 @@ _CHANGED = (
     "(o.status, o.parts, o.cost, o.billing_at) IS DISTINCT FROM "
     "(n.status, n.parts, n.cost, n.billing_at)"
 )
-_MONTH = f"date_trunc('month', v.at AT TIME ZONE '{ZONE}')::date"
-# (partner, message, month) of every row the statement changed or inserted, both months.
-_TOUCHED = {
+# The rows the statement changed (or inserted), with their old and new billing instants.
+_ROWS = {
     "UPDATE": (
-        f"SELECT DISTINCT n.partner_id, n.id AS message_id, {_MONTH} AS period "
-        "FROM late_change_new n JOIN late_change_old o ON o.id = n.id "
-        "CROSS JOIN LATERAL (VALUES (o.billing_at), (n.billing_at)) AS v(at) "
-        f"WHERE {_CHANGED}"
+        "SELECT n.id, n.partner_id, o.billing_at AS old_at, n.billing_at AS new_at "
+        f"FROM late_change_new n JOIN late_change_old o ON o.id = n.id WHERE {_CHANGED}"
     ),
     "INSERT": (
-        f"SELECT DISTINCT n.partner_id, n.id AS message_id, {_MONTH} AS period "
-        "FROM late_change_new n CROSS JOIN LATERAL (VALUES (n.billing_at)) AS v(at)"
+        "SELECT n.id, n.partner_id, n.billing_at AS old_at, n.billing_at AS new_at "
+        "FROM late_change_new n"
     ),
 }
+_MONTH = f"date_trunc('month', v.at AT TIME ZONE '{ZONE}')::date"
 
 
 def _postgresql_function(operation: str) -> str:
-    touched = _TOUCHED[operation]
+    rows = f"({_ROWS[operation]}) r CROSS JOIN LATERAL (VALUES (r.old_at), (r.new_at)) AS v(at)"
     return f"""
     CREATE OR REPLACE FUNCTION billing_message_late_change_{operation.lower()}()
     RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
-        closing bigint[];
+        month record;
+        key bigint;
+        watched bigint[] := '{{}}';
     BEGIN
-        -- Months being closed right now (their closing holds the exclusive lock). The others
-        -- stay locked (shared) until this transaction ends, so no closing can miss it.
-        closing := ARRAY(
-            SELECT k.key FROM (
-                SELECT DISTINCT billing_month_lock_key(t.partner_id, t.period) AS key
-                FROM ({touched}) t
-            ) k
-            WHERE NOT pg_try_advisory_xact_lock_shared(k.key)
-        );
-        -- A new statement, so a new snapshot: a closing committed meanwhile is seen.
-        INSERT INTO billing_latechange (partner_id, message_id, period, created_at)
-        SELECT t.partner_id, t.message_id, t.period, now()
-        FROM ({touched}) t
-        WHERE billing_month_lock_key(t.partner_id, t.period) = ANY(closing)
-           OR EXISTS (
+        -- Each (partner, month) the statement touched, old or new: few per statement.
+        FOR month IN SELECT DISTINCT r.partner_id, {_MONTH} AS period FROM {rows} LOOP
+            key := billing_month_lock_key(month.partner_id, month.period);
+            -- Taken, the shared lock stays until this transaction ends, so no closing of the
+            -- month can start before it commits. Refused: the month is being closed right
+            -- now, and whether it will be is unknown: queue.
+            IF NOT pg_try_advisory_xact_lock_shared(key) THEN
+                watched := watched || key;
+            -- A new statement, so a new snapshot: a closing committed meanwhile is seen.
+            ELSIF EXISTS (
                 SELECT 1 FROM billing_statement s
-                WHERE s.partner_id = t.partner_id AND s.period = t.period
+                WHERE s.partner_id = month.partner_id AND s.period = month.period
                   AND s.status = 'closed'
-           )
-        ON CONFLICT (message_id, period) DO NOTHING;
+            ) THEN
+                watched := watched || key;
+            END IF;
+        END LOOP;
+        IF cardinality(watched) > 0 THEN
+            INSERT INTO billing_latechange (partner_id, message_id, period, created_at)
+            SELECT DISTINCT r.partner_id, r.id, {_MONTH}, now() FROM {rows}
+            WHERE billing_month_lock_key(r.partner_id, {_MONTH}) = ANY(watched)
+            ON CONFLICT (message_id, period) DO NOTHING;
+        END IF;
         RETURN NULL;
     END
     $$;
@@ -216,9 +219,7 @@ def fill_queue(apps, schema_editor):
         )
         LateChange.objects.using(db).bulk_create(
             [
-                LateChange(
-                    partner_id=statement.partner_id, message_id=pk, period=statement.period
-                )
+                LateChange(partner_id=statement.partner_id, message_id=pk, period=statement.period)
                 for pk in sorted(ids)
             ],
             batch_size=2000,
@@ -271,9 +272,7 @@ class Migration(migrations.Migration):
                     models.Index(fields=["partner", "period"], name="late_change_partner_period")
                 ],
                 "constraints": [
-                    models.UniqueConstraint(
-                        fields=("message", "period"), name="late_change_unique"
-                    )
+                    models.UniqueConstraint(fields=("message", "period"), name="late_change_unique")
                 ],
             },
         ),
