@@ -189,8 +189,10 @@ def build_statement(
         statement = Statement.objects.select_for_update().get(partner=partner, period=period)
         if statement.is_closed:
             return BuildResult(statement, skipped_closed=True)
-        # Rebuilding starts from nothing: the same messages give the same statement.
-        StatementItem.objects.filter(statement=statement).delete()
+        # Rebuilding starts from nothing: the same messages give the same statement. (In the
+        # database, the items are rewritten where they differ: see priced_month_sql.)
+        if not in_database:
+            StatementItem.objects.filter(statement=statement).delete()
         StatementDay.objects.filter(statement=statement).delete()
         StatementLine.objects.filter(statement=statement).delete()
         Adjustment.objects.filter(statement=statement).delete()
@@ -452,9 +454,10 @@ def priced_month_sql(
 
     Ranks the counted messages by (billing_at, id) (the tier ordinal, as the Python path
     counts), pending ones after them; picks the agreement version by billing_at and the rate and
-    amount with commission.rate_sql / amount_sql; inserts the StatementItems (in billing order);
-    returns the lines (GROUPING(day) = 1: account, type, agreement, counted, parts, commission,
-    pending, forecast, unsent) and the Warsaw days of the counted ones (GROUPING(day) = 0)."""
+    amount with commission.rate_sql / amount_sql; writes the StatementItems (a rebuild deletes,
+    updates and inserts only the items that differ; new ones in billing order); returns the
+    lines (GROUPING(day) = 1: account, type, agreement, counted, parts, commission, pending,
+    forecast, unsent) and the Warsaw days of the counted ones (GROUPING(day) = 0)."""
     start, end = month_bounds_utc(period)
     class_sql, class_params = _class_sql()
     version_sql, version_params = _version_sql(versions)
@@ -490,11 +493,33 @@ def priced_month_sql(
     priced AS (
         SELECT rated.*, {amount_case} AS amount FROM rated
     ),
-    written AS (
+    new_items AS (
+        SELECT id AS message_id, agreement_id, status, parts, rate, cost, amount, ordinal
+        FROM priced WHERE class = {COUNTED_CLASS}
+    ),
+    -- A rebuild writes only what changed (every CTE sees the items as they were before).
+    removed AS (
+        DELETE FROM {items} i WHERE i.statement_id = %s
+        AND NOT EXISTS (SELECT 1 FROM new_items n WHERE n.message_id = i.message_id)
+    ),
+    changed AS (
+        UPDATE {items} i
+        SET agreement_id = n.agreement_id, status = n.status, parts = n.parts, rate = n.rate,
+            cost = n.cost, amount = n.amount
+        FROM new_items n
+        WHERE i.statement_id = %s AND i.message_id = n.message_id
+        AND (i.agreement_id, i.status, i.parts, i.rate, i.cost, i.amount)
+            IS DISTINCT FROM (n.agreement_id, n.status, n.parts, n.rate, n.cost, n.amount)
+    ),
+    added AS (
         INSERT INTO {items}
             (statement_id, message_id, agreement_id, status, parts, rate, cost, amount)
-        SELECT %s, id, agreement_id, status, parts, rate, cost, amount
-        FROM priced WHERE class = {COUNTED_CLASS} ORDER BY ordinal
+        SELECT %s, message_id, agreement_id, status, parts, rate, cost, amount
+        FROM new_items n
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {items} i WHERE i.statement_id = %s AND i.message_id = n.message_id
+        )
+        ORDER BY ordinal
     )
     SELECT GROUPING(day), account_id, message_type, agreement_id, day,
            count(*) FILTER (WHERE class = {COUNTED_CLASS}),
@@ -523,6 +548,9 @@ def priced_month_sql(
         sorted(billed),
         *rate_params,
         *amount_params,
+        statement_id,
+        statement_id,
+        statement_id,
         statement_id,
         BILLING_ZONE.key,
     ]
