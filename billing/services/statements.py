@@ -403,22 +403,6 @@ def _add_not_counted(partner, period, versions, lines, counted: int) -> None:
 
 # --- the month priced in PostgreSQL ------------------------------------------------------------
 
-COUNTED_CLASS, PENDING_CLASS, UNSENT_CLASS = 1, 2, 3
-
-
-def _class_sql() -> tuple[str, list]:
-    """counted / pending / unsent as 1 / 2 / 3 (statuses.py's sets; anything else NULL)."""
-    whens, params = [], []
-    for number, statuses in (
-        (COUNTED_CLASS, COUNTED),
-        (PENDING_CLASS, PENDING),
-        (UNSENT_CLASS, NEVER_COUNTED),
-    ):
-        values = sorted(s.value for s in statuses)
-        whens.append(f"WHEN status IN ({', '.join(['%s'] * len(values))}) THEN {number}")
-        params += values
-    return f"CASE {' '.join(whens)} END", params
-
 
 def _version_sql(versions: _Versions) -> tuple[str, list]:
     """The agreement id valid at billing_at (VersionPicker.at: versions never overlap)."""
@@ -447,19 +431,45 @@ def _by_version_sql(versions: _Versions, expression) -> tuple[str, list]:
     return f"CASE {' '.join(whens)} ELSE 0 END", params
 
 
+class _Params:
+    """Named parameters for a statement put together from pieces: `q(sql, params)` returns the
+    piece with each `%s` renamed `%(pN)s` and keeps its value, so pieces can be written in
+    any order."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def __call__(self, sql: str, params: Iterable = ()) -> str:
+        pieces = sql.split("%s")
+        values = list(params)
+        if len(values) != len(pieces) - 1:
+            raise ValueError("one parameter per %s")
+        named = [pieces[0]]
+        for value, piece in zip(values, pieces[1:], strict=True):
+            name = f"p{len(self.values)}"
+            self.values[name] = value
+            named += [f"%({name})s", piece]
+        return "".join(named)
+
+
 def priced_month_sql(
     statement_id: int, partner_id: int, period: date, versions: _Versions, billed: Iterable[int]
-) -> tuple[str, list]:
+) -> tuple[str, dict]:
     """The one statement that prices a month in PostgreSQL; returns (sql, params).
 
     Ranks the counted messages by (billing_at, id) (the tier ordinal, as the Python path
     counts), pending ones after them; picks the agreement version by billing_at and the rate and
     amount with commission.rate_sql / amount_sql; writes the StatementItems (a rebuild deletes,
-    updates and inserts only the items that differ; new ones in billing order); returns the
-    lines (GROUPING(day) = 1: account, type, agreement, counted, parts, commission, pending,
-    forecast, unsent) and the Warsaw days of the counted ones (GROUPING(day) = 0)."""
+    updates and inserts only the items that differ; new ones in billing order). Returns rows
+    (kind, is_line, account, type, agreement, day, messages, parts, amount): kind "c" counted
+    lines (is_line 1) and Warsaw days (is_line 0), "p" pending lines (amount: the forecast),
+    "u" unsent lines.
+
+    Each class of message is its own index range scan with its status list, so that the
+    planner knows how many rows each step has (a CTE filtered on a computed class is
+    estimated at a few rows, and then joined by nested loops)."""
     start, end = month_bounds_utc(period)
-    class_sql, class_params = _class_sql()
+    q = _Params()
     version_sql, version_params = _version_sql(versions)
     rate_case, rate_params = _by_version_sql(
         versions, lambda t: rate_sql(t, ordinal="ordinal", message_type="message_type")
@@ -469,92 +479,95 @@ def priced_month_sql(
     )
     messages = connection.ops.quote_name(Message._meta.db_table)
     items = connection.ops.quote_name(StatementItem._meta.db_table)
+
+    def month(statuses) -> str:
+        values = sorted(s.value for s in statuses)
+        return q(
+            "partner_id = %s AND billing_at >= %s AND billing_at < %s "
+            f"AND status IN ({', '.join(['%s'] * len(values))})",
+            [partner_id, start, end, *values],
+        )
+
+    def version() -> str:
+        return q(version_sql, version_params)
+
+    def priced(ranked: str) -> str:
+        rate = q(rate_case, rate_params)
+        rated = f"(SELECT ranked.*, {rate} AS rate FROM {ranked} ranked)"
+        return f"SELECT rated.*, {q(amount_case, amount_params)} AS amount FROM {rated} rated"
+
+    counted = f"""(
+            SELECT id, account_id, message_type, parts, cost, status, billing_at,
+                   {version()} AS agreement_id,
+                   row_number() OVER (ORDER BY billing_at, id) AS ordinal
+            FROM {messages}
+            WHERE {month(COUNTED)} AND id <> ALL(CAST({q("%s", [sorted(billed)])} AS bigint[]))
+        )"""
+    counted_priced = priced(counted)
+    pending = f"""(
+            SELECT account_id, message_type, parts, cost, {version()} AS agreement_id,
+                   (SELECT count(*) FROM priced)
+                   + row_number() OVER (ORDER BY billing_at, id) AS ordinal
+            FROM {messages} WHERE {month(PENDING)}
+        )"""
+    pending_priced = priced(pending)
     sql = f"""
-    WITH month AS (
-        SELECT id, account_id, message_type, parts, cost, status, billing_at,
-               {class_sql} AS class, {version_sql} AS agreement_id
-        FROM {messages}
-        WHERE partner_id = %s AND billing_at >= %s AND billing_at < %s
+    WITH priced AS ({counted_priced}),
+    pending AS ({pending_priced}),
+    old AS (
+        SELECT id, message_id, agreement_id, status, parts, rate, cost, amount
+        FROM {items} WHERE statement_id = {q("%s", [statement_id])}
     ),
-    counted AS (
-        SELECT month.*, row_number() OVER (ORDER BY billing_at, id) AS ordinal
-        FROM month WHERE class = {COUNTED_CLASS} AND id <> ALL(CAST(%s AS bigint[]))
+    -- A rebuild writes only the items that differ (every part sees the items as they were).
+    differ AS (
+        SELECT o.id AS item_id, p.id AS message_id, p.agreement_id, p.status, p.parts, p.rate,
+               p.cost, p.amount, p.ordinal
+        FROM priced p FULL JOIN old o ON o.message_id = p.id
+        WHERE o.id IS NULL OR p.id IS NULL
+           OR (o.agreement_id, o.status, o.parts, o.rate, o.cost, o.amount)
+              IS DISTINCT FROM (p.agreement_id, p.status, p.parts, p.rate, p.cost, p.amount)
     ),
-    pending AS (
-        SELECT month.*,
-               (SELECT count(*) FROM counted) + row_number() OVER (ORDER BY billing_at, id)
-               AS ordinal
-        FROM month WHERE class = {PENDING_CLASS}
-    ),
-    rated AS (
-        SELECT ranked.*, {rate_case} AS rate
-        FROM (SELECT * FROM counted UNION ALL SELECT * FROM pending) ranked
-    ),
-    priced AS (
-        SELECT rated.*, {amount_case} AS amount FROM rated
-    ),
-    new_items AS (
-        SELECT id AS message_id, agreement_id, status, parts, rate, cost, amount, ordinal
-        FROM priced WHERE class = {COUNTED_CLASS}
-    ),
-    -- A rebuild writes only what changed (every CTE sees the items as they were before).
     removed AS (
-        DELETE FROM {items} i WHERE i.statement_id = %s
-        AND NOT EXISTS (SELECT 1 FROM new_items n WHERE n.message_id = i.message_id)
+        DELETE FROM {items}
+        WHERE id = ANY(ARRAY(SELECT item_id FROM differ WHERE message_id IS NULL))
     ),
     changed AS (
         UPDATE {items} i
-        SET agreement_id = n.agreement_id, status = n.status, parts = n.parts, rate = n.rate,
-            cost = n.cost, amount = n.amount
-        FROM new_items n
-        WHERE i.statement_id = %s AND i.message_id = n.message_id
-        AND (i.agreement_id, i.status, i.parts, i.rate, i.cost, i.amount)
-            IS DISTINCT FROM (n.agreement_id, n.status, n.parts, n.rate, n.cost, n.amount)
+        SET agreement_id = d.agreement_id, status = d.status, parts = d.parts, rate = d.rate,
+            cost = d.cost, amount = d.amount
+        FROM differ d
+        WHERE i.id = d.item_id AND d.message_id IS NOT NULL
+          AND i.id = ANY(ARRAY(
+              SELECT item_id FROM differ WHERE item_id IS NOT NULL AND message_id IS NOT NULL
+          ))
     ),
     added AS (
         INSERT INTO {items}
             (statement_id, message_id, agreement_id, status, parts, rate, cost, amount)
-        SELECT %s, message_id, agreement_id, status, parts, rate, cost, amount
-        FROM new_items n
-        WHERE NOT EXISTS (
-            SELECT 1 FROM {items} i WHERE i.statement_id = %s AND i.message_id = n.message_id
-        )
-        ORDER BY ordinal
+        SELECT {q("%s", [statement_id])}, message_id, agreement_id, status, parts, rate, cost,
+               amount
+        FROM differ WHERE item_id IS NULL ORDER BY ordinal
     )
-    SELECT GROUPING(day), account_id, message_type, agreement_id, day,
-           count(*) FILTER (WHERE class = {COUNTED_CLASS}),
-           COALESCE(sum(parts) FILTER (WHERE class = {COUNTED_CLASS}), 0),
-           COALESCE(sum(amount) FILTER (WHERE class = {COUNTED_CLASS}), 0),
-           count(*) FILTER (WHERE class = {PENDING_CLASS}),
-           COALESCE(sum(amount) FILTER (WHERE class = {PENDING_CLASS}), 0),
-           count(*) FILTER (WHERE class = {UNSENT_CLASS})
+    SELECT 'c', GROUPING(day), account_id, message_type, agreement_id, day,
+           count(*), sum(parts), sum(amount)
     FROM (
-        SELECT account_id, message_type, agreement_id, class, parts, amount,
-               CASE WHEN class = {COUNTED_CLASS}
-                    THEN CAST(billing_at AT TIME ZONE %s AS date) END AS day
+        SELECT account_id, message_type, agreement_id, parts, amount,
+               CAST(billing_at AT TIME ZONE {q("%s", [BILLING_ZONE.key])} AS date) AS day
         FROM priced
-        UNION ALL
-        SELECT account_id, message_type, agreement_id, class, 0, 0, NULL
-        FROM month WHERE class = {UNSENT_CLASS}
     ) figures
     GROUP BY GROUPING SETS ((account_id, message_type, agreement_id), (day))
+    UNION ALL
+    SELECT 'p', 1, account_id, message_type, agreement_id, NULL, count(*), 0, sum(amount)
+    FROM pending GROUP BY account_id, message_type, agreement_id
+    UNION ALL
+    SELECT 'u', 1, account_id, message_type, agreement_id, NULL, count(*), 0, 0
+    FROM (
+        SELECT account_id, message_type, {version()} AS agreement_id
+        FROM {messages} WHERE {month(NEVER_COUNTED)}
+    ) unsent
+    GROUP BY account_id, message_type, agreement_id
     """
-    params = [
-        *class_params,
-        *version_params,
-        partner_id,
-        start,
-        end,
-        sorted(billed),
-        *rate_params,
-        *amount_params,
-        statement_id,
-        statement_id,
-        statement_id,
-        statement_id,
-        BILLING_ZONE.key,
-    ]
-    return sql, params
+    return sql, q.values
 
 
 def _price_in_database(statement, partner, period, versions, lines, billed, progress) -> int:
@@ -564,23 +577,23 @@ def _price_in_database(statement, partner, period, versions, lines, billed, prog
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     days, counted_total = [], 0
-    for is_line, account_id, message_type, agreement_id, day, *figures in rows:
-        counted, parts, commission, pending, forecast, unsent = figures
-        if is_line:
-            line = lines[(account_id, message_type, agreement_id)]
-            line.counted_messages += counted
-            line.counted_parts += parts
-            line.commission += commission
-            line.pending_messages += pending
-            line.forecast += forecast
-            line.unsent_messages += unsent
-            counted_total += counted
-        elif day is not None and counted:
+    for kind, is_line, account_id, message_type, agreement_id, day, n, parts, amount in rows:
+        if not is_line:
             days.append(
-                StatementDay(
-                    statement=statement, day=day, counted_messages=counted, commission=commission
-                )
+                StatementDay(statement=statement, day=day, counted_messages=n, commission=amount)
             )
+            continue
+        line = lines[(account_id, message_type, agreement_id)]
+        if kind == "c":
+            line.counted_messages += n
+            line.counted_parts += parts
+            line.commission += amount
+            counted_total += n
+        elif kind == "p":
+            line.pending_messages += n
+            line.forecast += amount
+        else:
+            line.unsent_messages += n
     StatementDay.objects.bulk_create(sorted(days, key=lambda d: d.day))
     if progress:
         progress(counted_total)
