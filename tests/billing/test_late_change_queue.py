@@ -14,7 +14,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from billing.commission import BILLING_ZONE
@@ -235,6 +235,17 @@ def test_a_rebuild_reads_no_closed_items_when_the_queue_is_empty(account, in_dat
     assert november.adjustments.count() == 0  # sent -> undelivered: still counted, same amount
 
 
+def _other_connection():
+    database = connection.settings_dict
+    return psycopg.connect(
+        dbname=database["NAME"],
+        user=database["USER"],
+        password=database["PASSWORD"] or None,
+        host=database["HOST"] or None,
+        port=database["PORT"] or None,
+    )
+
+
 def test_a_change_while_its_month_is_being_closed_is_queued(account):
     """PostgreSQL: the closing holds the month's exclusive lock; a change meanwhile cannot see
     whether the month will be closed, so it queues itself (the build re-checks exactly)."""
@@ -244,14 +255,7 @@ def test_a_change_while_its_month_is_being_closed_is_queued(account):
     message = send(account, datetime(2024, 11, 2, tzinfo=UTC), Status.SENT)
     build_statement(account.partner, OCT, actor="op")  # October: a draft, not closed
 
-    database = connection.settings_dict
-    closing = psycopg.connect(
-        dbname=database["NAME"],
-        user=database["USER"],
-        password=database["PASSWORD"] or None,
-        host=database["HOST"] or None,
-        port=database["PORT"] or None,
-    )
+    closing = _other_connection()
     try:
         with closing.cursor() as cursor:  # what close_statement takes before it builds
             cursor.execute(
@@ -268,6 +272,31 @@ def test_a_change_while_its_month_is_being_closed_is_queued(account):
     october = close_statement(account.partner, OCT, actor="op", now=AFTER_OCT_WINDOW).statement
     assert october.counted_messages == 1
     assert not build_statement(account.partner, NOV, actor="op").statement.adjustments.exists()
+
+
+def test_closing_waits_for_changes_of_the_month_in_flight(account):
+    """PostgreSQL: a transaction that changed a message of October (and so holds October's
+    shared lock) keeps October's closing from building until it ends."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    send(account, oct_day(3))
+    changing = _other_connection()
+    try:
+        with changing.cursor() as cursor:  # what the trigger of a change of October took
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock_shared(billing_month_lock_key(%s, %s))",
+                [account.partner.pk, OCT],
+            )
+        with pytest.raises(OperationalError, match="lock timeout"):
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '200ms'")
+                close_statement(account.partner, OCT, actor="op", now=AFTER_OCT_WINDOW)
+    finally:
+        changing.rollback()
+        changing.close()
+    assert not Statement.objects.filter(partner=account.partner, status="closed").exists()
+    assert close_statement(account.partner, OCT, actor="op", now=AFTER_OCT_WINDOW).changed
 
 
 def test_the_migration_queues_what_closed_months_already_hold(account):

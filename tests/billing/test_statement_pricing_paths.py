@@ -131,6 +131,8 @@ def test_hand_made_month_is_the_same_on_both_paths():
 
     at(OCT_START, account, parts=2)
     at(OCT_START, other, parts=3, message_type="full")  # the same instant: id decides
+    at(OCT_START + timedelta(days=1), other)  # the 3rd and 4th at one instant: the tier
+    at(OCT_START + timedelta(days=1), account)  # starts between them, by id
     for day in range(2, 15):
         at(OCT_START + timedelta(days=day, hours=day), account, parts=1 + day % 3)
     at(OCT_START + timedelta(days=5), account, Status.UNSENT)
@@ -153,7 +155,7 @@ def test_hand_made_month_is_the_same_on_both_paths():
     assert sql == python
     october = Statement.objects.get(partner=partner, period=OCT)
     assert moved.pk not in set(october.items.values_list("message_id", flat=True))
-    assert len(python["items"]) == october.counted_messages == 52
+    assert len(python["items"]) == october.counted_messages == 54
     assert {a for _, a, *_ in python["items"]} == {first.pk, second.pk}
     assert len({rate for *_, rate, _, _ in python["items"]}) >= 5  # every tier was reached
     days = {day for day, _, _ in python["days"]}
