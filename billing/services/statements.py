@@ -177,7 +177,7 @@ def build_statement(
     """Build or rebuild one draft statement; a closed statement is left as it is.
 
     On PostgreSQL the month is priced by one SQL statement (`in_database`, the default there):
-    ranked, priced, its items inserted and its lines and days summed without a row passing
+    ranked, priced, its items written and its lines and days summed without a row passing
     through Python. Elsewhere (or with in_database=False) the messages stream through Python
     in batches. Both give the same statement (tests/billing/test_statement_pricing_paths.py).
     """
@@ -419,7 +419,9 @@ def _version_sql(versions: _Versions) -> tuple[str, list]:
     return f"CASE {' '.join(whens)} END", params
 
 
-def _by_version_sql(versions: _Versions, expression) -> tuple[str, list]:
+def _by_version_sql(
+    versions: _Versions, expression: Callable[[Terms], tuple[str, list]]
+) -> tuple[str, list]:
     """CASE agreement_id WHEN <version> THEN expression(terms) ... ELSE 0 (no agreement)."""
     whens, params = [], []
     for ref, terms in versions.terms.items():
@@ -570,7 +572,15 @@ def priced_month_sql(
     return sql, q.values
 
 
-def _price_in_database(statement, partner, period, versions, lines, billed, progress) -> int:
+def _price_in_database(
+    statement: Statement,
+    partner: Partner,
+    period: date,
+    versions: _Versions,
+    lines: dict[tuple, _Line],
+    billed: set[int],
+    progress: Progress | None,
+) -> int:
     """Price the month with priced_month_sql: nothing per message passes through Python."""
     sql, params = priced_month_sql(statement.pk, partner.pk, period, versions, billed)
     with connection.cursor() as cursor:
