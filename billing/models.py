@@ -734,6 +734,38 @@ class Adjustment(_FrozenWithStatement):
         return f"message {self.message_id} ({self.original_period:%Y-%m}): {self.amount}"
 
 
+class LateChange(models.Model):
+    """A message that changed (status, parts, cost or billing time) or appeared while its old or
+    new billing month had a closed statement: the work list of adjustments (services/statements).
+
+    Written only by database triggers on billing_message, in the transaction of the change,
+    whatever path changes or creates the message (migration 0010_stmt_late_changes). One row per
+    message and closed month, kept: a rebuild recomputes against what closed statements billed,
+    so the queue is read, never consumed."""
+
+    # Both covered by the index and the unique constraint below.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="late_changes", db_index=False
+    )
+    period = models.DateField(help_text="The closed billing month the change touched.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["period", "message"]
+        constraints = [
+            # The triggers insert ON CONFLICT DO NOTHING: a message changing twice is one row.
+            models.UniqueConstraint(fields=["message", "period"], name="late_change_unique")
+        ]
+        indexes = [
+            # The draft build: a partner's entries for the closed months it carries.
+            models.Index(fields=["partner", "period"], name="late_change_partner_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} changed after {self.period:%Y-%m} closed"
+
+
 class PayoutStatus(models.TextChoices):
     INVOICED = "invoiced", _("invoiced")
     PAID = "paid", _("paid")
