@@ -37,10 +37,10 @@ XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet; more rows continue on a ne
 TEXT_COLUMNS = frozenset({2, 11, 12})
 
 
-def _local(value: dt.datetime | None) -> dt.datetime | None:
+def _local(value: dt.datetime | None, zone=None) -> dt.datetime | None:
     if value is None:
         return None
-    return timezone.localtime(value, billing_zone()).replace(tzinfo=None)
+    return value.astimezone(zone or billing_zone()).replace(tzinfo=None)
 
 
 def headers() -> list[str]:
@@ -75,6 +75,7 @@ class _Words:
         self.status = choices("status")
         self.yes, self.no = _("yes"), _("no")
         self.reasons: dict[str, str] = {}
+        self.zone = billing_zone()
 
     def reason(self, code: str) -> str:
         if code not in self.reasons:
@@ -82,24 +83,72 @@ class _Words:
         return self.reasons[code]
 
 
-def message_row(message: Message, words: _Words | None = None) -> list:
-    words = words or _Words()
+# The columns an export row is made of, read with values_list (no model instance per row).
+ROW_FIELDS = (
+    "created_at",
+    "account__name",
+    "phone",
+    "sender",
+    "message_type",
+    "channel",
+    "parts",
+    "status",
+    "dispatched_at",
+    "delivered_at",
+    "serwersms_id",
+    "unique_id",
+    "reason",
+    "error_message",
+)
+_COUNTED_VALUES = frozenset(status.value for status in COUNTED)
+
+
+def message_cells(values: tuple, words: _Words) -> list:
+    """One export row from the ROW_FIELDS of a message, before neutralising: local times
+    without zone, words in the active language, the dispatch time of counted messages only."""
+    (
+        created_at,
+        account_name,
+        phone,
+        sender,
+        message_type,
+        channel,
+        parts,
+        status,
+        dispatched_at,
+        delivered_at,
+        serwersms_id,
+        unique_id,
+        reason,
+        error_message,
+    ) = values
+    counted = status in _COUNTED_VALUES
+    zone = words.zone
     return [
-        _local(message.created_at),
-        message.account.name,
-        message.phone,
-        message.sender,
-        words.type.get(message.message_type, message.message_type),
-        words.channel.get(message.channel, message.channel),
-        message.parts,
-        words.status.get(message.status, message.status),
-        words.yes if message.is_counted else words.no,
-        _local(message.dispatched_at) if message.is_counted else None,
-        _local(message.delivered_at),
-        message.serwersms_id or "",
-        message.unique_id,
-        words.reason(message.reason) or message.error_message,
+        _local(created_at, zone),
+        account_name,
+        phone,
+        sender,
+        words.type.get(message_type, message_type),
+        words.channel.get(channel, channel),
+        parts,
+        words.status.get(status, status),
+        words.yes if counted else words.no,
+        _local(dispatched_at, zone) if counted else None,
+        _local(delivered_at, zone),
+        serwersms_id or "",
+        unique_id,
+        (words.reason(reason) if reason else "") or error_message,
     ]
+
+
+def message_row(message: Message, words: _Words | None = None) -> list:
+    """The export row of one message instance (message_cells of its fields)."""
+    values = tuple(
+        message.account.name if name == "account__name" else getattr(message, name)
+        for name in ROW_FIELDS
+    )
+    return message_cells(values, words or _Words())
 
 
 def totals_rows(messages: int, parts: int, counted: int) -> list[list]:
@@ -119,13 +168,13 @@ def rows_with_totals(queryset: QuerySet[Message], progress=None) -> Iterator[lis
     yield headers()
     words = _Words()
     messages = parts = counted = 0
-    for message in queryset.iterator(chunk_size=CHUNK_SIZE):
+    for values in queryset.values_list(*ROW_FIELDS).iterator(chunk_size=CHUNK_SIZE):
         if progress is not None and messages % CHUNK_SIZE == 0 and messages:
             progress(messages)
         messages += 1
-        parts += message.parts
-        counted += message.is_counted
-        yield [neutralise(cell) for cell in message_row(message, words)]
+        parts += values[6]
+        counted += values[7] in _COUNTED_VALUES
+        yield [neutralise(cell) for cell in message_cells(values, words)]
     yield from totals_rows(messages, parts, counted)
 
 
@@ -303,54 +352,53 @@ def messages_csv_response(queryset: QuerySet[Message], partner_ic: int) -> Strea
     return response
 
 
-def _xlsx_rows(sheet_factory, queryset: QuerySet[Message], progress=None) -> None:
-    """Append header, rows and totals to write-only sheets; a new sheet every XLSX_MAX_ROWS."""
-    from openpyxl.cell import WriteOnlyCell
+def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> None:
+    """Write the export workbook to `target` (a path or binary file) in constant memory: a
+    header, the rows and the totals; a new sheet, with the header again, every XLSX_MAX_ROWS
+    rows (partner_portal.xlsx_sheets writes the rows, openpyxl the workbook)."""
+    from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    bold = Font(bold=True)
-    sheet, header, used = None, None, XLSX_MAX_ROWS
-    for index, row in enumerate(rows_with_totals(queryset, progress)):
-        if index == 0:
-            header = row
-            continue
-        if used >= XLSX_MAX_ROWS:
-            sheet = sheet_factory()
-            cells = []
-            for value in header:
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.font = bold
-                cells.append(cell)
-            sheet.append(cells)
-            used = 1
-        cells = []
-        for column, value in enumerate(row):
-            if column in TEXT_COLUMNS and isinstance(value, str) and index > 0:
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.data_type = "s"  # a phone or id: text, never a number or formula
-                cell.number_format = "@"
-                cells.append(cell)
-            else:
-                cells.append(value)
-        sheet.append(cells)
-        used += 1
-
-
-def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> None:
-    """Write the export workbook to `target` (a path or binary file) in constant memory."""
-    from openpyxl import Workbook
+    from .xlsx_sheets import RowSheet
 
     workbook = Workbook(write_only=True)
     title = _("Messages")
-    sheets = []
+    rows = rows_with_totals(queryset, progress)
+    header = next(rows)
+    sheets: list[RowSheet] = []
+    batch: list[list] = []
+    room = 0  # rows the current sheet still takes
 
-    def new_sheet():
-        sheets.append(
-            workbook.create_sheet(title if not sheets else f"{title} ({len(sheets) + 1})")
-        )
-        return sheets[-1]
+    def flush() -> None:
+        nonlocal room
+        if not batch:
+            return
+        if room == 0:
+            if sheets:
+                sheets[-1].close()
+            name = title if not sheets else f"{title} ({len(sheets) + 1})"
+            sheets.append(
+                RowSheet(
+                    workbook,
+                    name,
+                    header,
+                    header_font=Font(bold=True),
+                    text_formatted=TEXT_COLUMNS,
+                )
+            )
+            room = XLSX_MAX_ROWS - 1  # under the header
+        taken = batch[:room]
+        sheets[-1].write_rows(taken)
+        room -= len(taken)
+        del batch[: len(taken)]
 
-    _xlsx_rows(new_sheet, queryset, progress)
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= min(CHUNK_SIZE, room or CHUNK_SIZE):
+            flush()
+    while batch:
+        flush()
+    sheets[-1].close()
     workbook.save(target)
 
 
