@@ -32,15 +32,23 @@ DATETIME_FORMAT = "yyyy-mm-dd h:mm:ss"  # openpyxl's own format for datetime cel
 TEXT_FORMAT = "@"
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # day 0 of the 1900 date system, valid from 1900-03-01
 _ONE_DAY = dt.timedelta(days=1)
+# Text as XML: markup characters escaped; tab, newline and carriage return as character
+# references (a parser would turn a bare carriage return into a newline); other control
+# characters dropped (XML cannot hold them).
+_CONTROL = [code for code in range(1, 32) if code not in (9, 10, 13)]
 _ESCAPE = str.maketrans(
     {
         "&": "&amp;",
         "<": "&lt;",
         ">": "&gt;",
-        "\r": "&#13;",  # kept: a parser would turn a bare carriage return into a newline
-        **{code: None for code in range(32) if code not in (9, 10, 13)},
+        "\t": "&#9;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+        "\x00": None,
+        **{code: None for code in _CONTROL},
     }
 )
+_XML_SPACE = " \t\n\r"  # what an XML reader may drop around a text without xml:space
 _NUMBERS = (int, float, Decimal)
 
 
@@ -76,9 +84,9 @@ class RowSheet:
         sheet = workbook.create_sheet(title)
         self.sheet = sheet
         self.row_number = 1
-        self._date_style = _style_id(sheet, number_format=DATETIME_FORMAT)
-        text_style = _style_id(sheet, number_format=TEXT_FORMAT)
-        self._text_styles = {column: text_style for column in text_formatted}
+        self.date_style = _style_id(sheet, number_format=DATETIME_FORMAT)
+        self.text_style = _style_id(sheet, number_format=TEXT_FORMAT)
+        self._text_styles = {column: self.text_style for column in text_formatted}
         self._letters = _letters(16_384)  # Excel's widest sheet
         cells = []
         for value in header:
@@ -100,12 +108,12 @@ class RowSheet:
         original, writer.out = writer.out, create_temporary_file(suffix=".xml")
         os.remove(original)
         ALL_TEMP_FILES.remove(original)
-        self._file = open(writer.out, "w", encoding="utf-8")  # noqa: SIM115
-        self._file.write(head.decode("utf-8"))
+        self._file = open(writer.out, "wb")  # noqa: SIM115
+        self._file.write(head)
 
     def write_rows(self, rows: Iterable[Sequence]) -> None:
         """Append `rows` (sequences of str, numbers, naive datetimes, None)."""
-        letters, text_styles, date_style = self._letters, self._text_styles, self._date_style
+        letters, text_styles, date_style = self._letters, self._text_styles, self.date_style
         escape, numbers = _ESCAPE, _NUMBERS
         write = self._file.write
         number = self.row_number
@@ -119,10 +127,11 @@ class RowSheet:
                     continue
                 ref = letters[column] + r
                 if isinstance(value, str):
-                    text = value[:MAX_TEXT].translate(escape)
+                    value = value[:MAX_TEXT]
                     style = text_styles.get(column)
                     s = f' s="{style}"' if style else ""
-                    space = ' xml:space="preserve"' if text.strip() != text else ""
+                    space = ' xml:space="preserve"' if value.strip(_XML_SPACE) != value else ""
+                    text = value.translate(escape)
                     parts.append(f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>')
                 elif isinstance(value, dt.datetime):
                     days = (value - _EXCEL_EPOCH) / _ONE_DAY
@@ -133,12 +142,38 @@ class RowSheet:
                     raise TypeError(f"Cannot write {type(value).__name__} to an XLSX cell.")
             parts.append("</row>")
             if len(parts) > 4096:
-                write("".join(parts))
+                write("".join(parts).encode())
                 parts.clear()
-        write("".join(parts))
+        write("".join(parts).encode())
         self.row_number = number
+
+    def write_xml(self, rows: bytes, count: int) -> None:
+        """Append `count` rows already written as SpreadsheetML (numbered from `row_number` + 1,
+        as `xml_text_sql` and the exports' SQL write them)."""
+        self._file.write(rows)
+        self.row_number += count
 
     def close(self) -> None:
         """Finish the sheet's XML part (the workbook's save then zips it)."""
-        self._file.write(self._tail.decode("utf-8"))
+        self._file.write(self._tail)
         self._file.close()
+
+
+def _chars_sql(codes) -> str:
+    return " || ".join(f"chr({code})" for code in codes)
+
+
+def xml_text_sql(expression: str) -> str:
+    """PostgreSQL: the rest of an inline-string cell after `<c r=".."` for the text
+    `expression`, as `RowSheet.write_rows` writes it (the same escaping, the same xml:space).
+    No `%` and no parameters in it."""
+    space = _chars_sql(ord(char) for char in _XML_SPACE)
+    escaped = f"translate({expression}, {_chars_sql(_CONTROL)}, '')"
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        escaped = f"replace({escaped}, '{char}', '{entity}')"
+    for code in (9, 10, 13):
+        escaped = f"replace({escaped}, chr({code}), '&#{code};')"
+    return (
+        f"""' t="inlineStr"><is><t' || (CASE WHEN btrim({expression}, {space}) <> {expression}"""
+        f""" THEN ' xml:space="preserve"' ELSE '' END) || '>' || {escaped} || '</t></is></c>'"""
+    )
