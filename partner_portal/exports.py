@@ -331,16 +331,16 @@ def xlsx_select(
     )
     numbered = (
         f"SELECT c.*, {neutralised},"
-        f" mod(row_number() OVER (ORDER BY {order}) - 1, {int(rows_per_sheet)}) + 2 AS r"
+        f" (mod(row_number() OVER (ORDER BY {order}) - 1, {int(rows_per_sheet)}) + 2)::text AS r"
         f" FROM {source}"
     )
     cells = []
     for index, name in enumerate(names):
         start = f"""'<c r="{chr(ord("A") + index)}' || x.r || '"'"""
         if index in XLSX_TIME_COLUMNS:
-            cell = f"""{start} || ' s="{date_style}" t="n"><v>' || x.{name} || '</v></c>'"""
+            cell = f"""{start} || ' s="{date_style}"><v>' || x.{name} || '</v></c>'"""
         elif index in XLSX_NUMBER_COLUMNS:
-            cell = f"""{start} || ' t="n"><v>' || x.{name} || '</v></c>'"""
+            cell = f"""{start} || '><v>' || x.{name} || '</v></c>'"""
         else:
             style = f' s="{text_style}"' if index in TEXT_COLUMNS else ""
             cell = f"{start} || '{style}' || {xml_text_sql(f'x.t{index}')}"
@@ -514,6 +514,8 @@ def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> N
     elsewhere, by partner_portal.xlsx_sheets from Python rows."""
     from openpyxl import Workbook
 
+    from .xlsx_sheets import save as xlsx_save
+
     workbook = Workbook(write_only=True)
     sheets = _XlsxSheets(workbook, headers())
     if uses_copy(queryset):
@@ -529,7 +531,7 @@ def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> N
                 batch = []
         sheets.write_rows(batch)
     sheets.close()
-    workbook.save(target)
+    xlsx_save(workbook, target)
 
 
 def write_messages_csv(queryset: QuerySet[Message], target, progress=None) -> None:

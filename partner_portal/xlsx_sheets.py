@@ -9,8 +9,9 @@ rows are written as SpreadsheetML text into the sheet's XML part, one string per
 openpyxl then zips like its own (docs/scale.md, "XLSX").
 
 Cells are what openpyxl writes for the same values: text as inline strings (`t="inlineStr"`,
-`xml:space="preserve"` around outer spaces), numbers as `<v>`, datetimes (naive, local) as
-Excel serial days with a date format; None and "" as no cell. Characters XML cannot hold
+`xml:space="preserve"` around outer spaces), numbers as `<v>` (the default type, so without
+`t="n"`), datetimes (naive, local) as Excel serial days with a date format; None and "" as no
+cell. Characters XML cannot hold
 (control characters other than tab, newline and carriage return) are dropped, where openpyxl
 would refuse the whole file. Imports neither Django nor models.
 """
@@ -27,6 +28,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, create_temporary_file
 
+ZIP_LEVEL = 1  # deflate level of the workbook's parts: 3x faster than zlib's 6, ~25 % larger
 MAX_TEXT = 32_767  # Excel's longest cell text (openpyxl cuts there too)
 DATETIME_FORMAT = "yyyy-mm-dd h:mm:ss"  # openpyxl's own format for datetime cells
 TEXT_FORMAT = "@"
@@ -135,9 +137,9 @@ class RowSheet:
                     parts.append(f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>')
                 elif isinstance(value, dt.datetime):
                     days = (value - _EXCEL_EPOCH) / _ONE_DAY
-                    parts.append(f'<c r="{ref}" s="{date_style}" t="n"><v>{days!r}</v></c>')
+                    parts.append(f'<c r="{ref}" s="{date_style}"><v>{days!r}</v></c>')
                 elif isinstance(value, numbers):
-                    parts.append(f'<c r="{ref}" t="n"><v>{value}</v></c>')
+                    parts.append(f'<c r="{ref}"><v>{value}</v></c>')
                 else:
                     raise TypeError(f"Cannot write {type(value).__name__} to an XLSX cell.")
             parts.append("</row>")
@@ -159,6 +161,20 @@ class RowSheet:
         self._file.close()
 
 
+def save(workbook, target) -> None:
+    """Save `workbook` to `target` (a path or binary file) as openpyxl's Workbook.save does,
+    deflating at ZIP_LEVEL (most of a big export's saving time is compressing its sheets)."""
+    from zipfile import ZIP_DEFLATED, ZipFile
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    if not workbook.worksheets:
+        workbook.create_sheet()
+    archive = ZipFile(target, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
+    workbook.properties.modified = dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
+    ExcelWriter(workbook, archive).save()
+
+
 def _chars_sql(codes) -> str:
     return " || ".join(f"chr({code})" for code in codes)
 
@@ -173,6 +189,8 @@ def xml_text_sql(expression: str) -> str:
         escaped = f"replace({escaped}, '{char}', '{entity}')"
     for code in (9, 10, 13):
         escaped = f"replace({escaped}, chr({code}), '&#{code};')"
+    # Most texts hold nothing to escape: one regular expression spares them the replacements.
+    escaped = f"(CASE WHEN {expression} ~ '[&<>[:cntrl:]]' THEN {escaped} ELSE {expression} END)"
     return (
         f"""' t="inlineStr"><is><t' || (CASE WHEN btrim({expression}, {space}) <> {expression}"""
         f""" THEN ' xml:space="preserve"' ELSE '' END) || '>' || {escaped} || '</t></is></c>'"""
