@@ -507,18 +507,20 @@ def _xlsx_copy_rows(queryset: QuerySet[Message], sheets: _XlsxSheets, progress=N
     return totals
 
 
-def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> None:
+def write_messages_xlsx(
+    queryset: QuerySet[Message], target, progress=None, *, in_database: bool | None = None
+) -> None:
     """Write the export workbook to `target` (a path or binary file) in constant memory: a
     header, the rows and the totals; a new sheet, with the header again, every XLSX_MAX_ROWS
     rows. openpyxl makes the workbook; the rows are written by PostgreSQL (`xlsx_select`) or,
-    elsewhere, by partner_portal.xlsx_sheets from Python rows."""
+    elsewhere (or with `in_database=False`), by partner_portal.xlsx_sheets from Python rows."""
     from openpyxl import Workbook
 
     from .xlsx_sheets import save as xlsx_save
 
     workbook = Workbook(write_only=True)
     sheets = _XlsxSheets(workbook, headers())
-    if uses_copy(queryset):
+    if uses_copy(queryset) if in_database is None else in_database:
         sheets.write_rows(_xlsx_copy_rows(queryset, sheets, progress))
     else:
         rows = rows_with_totals(queryset, progress)

@@ -7,10 +7,12 @@ import datetime as dt
 import io
 
 import pytest
+from django.db import connection
+from django.utils import translation
 from openpyxl import load_workbook
 
 from billing.models import Channel, MessageType
-from billing.selectors import billing_zone
+from billing.selectors import billing_zone, messages_for
 from billing.statuses import Status
 from tests.factories import MessageFactory
 from tests.portal.conftest import client_for
@@ -144,3 +146,27 @@ def test_a_sheet_ending_exactly_at_the_row_limit_starts_no_empty_sheet(alpha, mo
     workbook = _xlsx(client_for(alpha.viewer))
     assert workbook.sheetnames == ["Messages", "Messages (2)"]
     assert [sheet.max_row for sheet in workbook] == [5, 5]
+
+
+def _cells(workbook):
+    return [
+        [(c.value, c.data_type, c.number_format, c.font.b) for c in row]
+        for sheet in workbook
+        for row in sheet.iter_rows()
+    ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="rows written by PostgreSQL")
+@pytest.mark.parametrize("language", ["en", "pl"])
+def test_rows_written_by_postgresql_equal_the_python_rows(awkward_traffic, alpha, language):
+    from partner_portal import exports
+
+    queryset = messages_for(alpha.partner).order_by("-created_at", "-id")
+    files = {}
+    with translation.override(language):
+        for in_database in (True, False):
+            files[in_database] = io.BytesIO()
+            exports.write_messages_xlsx(queryset, files[in_database], in_database=in_database)
+    database, python = (load_workbook(files[key]) for key in (True, False))
+    assert _cells(database) == _cells(python)
+    assert len(_cells(database)) == 1 + 3 + 4
