@@ -20,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
 
-from billing.bench import data
+from billing.bench import data, sqlgen
 from billing.bench.compare import run_figures
 from billing.bench.operations import (
     REPEATS,
@@ -74,8 +74,33 @@ class Command(BaseCommand):
             help="print the plan of the messages page query for each filter (docs/scale.md)",
         )
         parser.add_argument("--seed", type=int, default=13)
+        parser.add_argument(
+            "--messages-only",
+            action="store_true",
+            help="generate the messages and stop; a later --reuse builds the statements",
+        )
+        parser.add_argument(
+            "--generator",
+            choices=("auto", "python", "sql"),
+            default="auto",
+            help="python: rows built in Python and COPYed (any database); sql: generated inside "
+            "PostgreSQL (10M in minutes); auto: sql on PostgreSQL, python elsewhere",
+        )
 
-    def handle(self, *args, messages: int, output, reuse, only, repeats, seed, explain, **options):
+    def handle(
+        self,
+        *args,
+        messages: int,
+        output,
+        reuse,
+        only,
+        repeats,
+        seed,
+        explain,
+        generator,
+        messages_only,
+        **options,
+    ):
         if messages < 1:
             raise CommandError("--messages must be positive.")
         now = timezone.now()
@@ -84,6 +109,7 @@ class Command(BaseCommand):
         if reuse:
             if world is None:
                 raise CommandError("--reuse: this database holds no bench data.")
+            self._statements(world, timings)  # resumes a generation stopped before its end
         else:
             if world is not None or data.bench_partners().exists():
                 raise CommandError(
@@ -94,7 +120,14 @@ class Command(BaseCommand):
                 raise CommandError(
                     "This database holds real messages: run the bench on a database of its own."
                 )
-            world = self._generate(messages, now, seed, timings)
+            if generator == "auto":
+                generator = "sql" if connection.vendor == "postgresql" else "python"
+            if generator == "sql" and connection.vendor != "postgresql":
+                raise CommandError("--generator sql needs PostgreSQL.")
+            world = self._generate(messages, now, seed, timings, generator, messages_only)
+            if messages_only:
+                self.stdout.write("messages generated; measure with --reuse (builds statements)")
+                return
         world.counts = data.row_counts(world.partners)
         if explain:
             for label, plan, seconds in explain_message_pages(world):
@@ -151,19 +184,30 @@ class Command(BaseCommand):
             path.write_text(json.dumps(report, indent=2) + "\n")
             self.stdout.write(f"figures written to {path}")
 
-    def _generate(self, messages: int, now, seed: int, timings: dict) -> data.BenchWorld:
+    def _generate(
+        self, messages: int, now, seed: int, timings: dict, generator: str, messages_only: bool
+    ) -> data.BenchWorld:
         started = time.perf_counter()
         world = data.create_partners(now)
+        generate = sqlgen.generate_messages if generator == "sql" else data.generate_messages
         with tqdm(total=messages, unit="msg", desc="messages", file=self.stderr) as bar:
-            data.generate_messages(world, messages, seed=seed, progress=bar.update)
+            generate(world, messages, seed=seed, progress=bar.update)
         data.analyze()
         timings["messages"] = time.perf_counter() - started
+        if not messages_only:
+            self._statements(world, timings)
+        return world
+
+    def _statements(self, world: data.BenchWorld, timings: dict) -> None:
+        """Close the past months and build the drafts; what is already built is kept."""
+        jobs = data.statement_jobs(world)
+        done = world.counts.get("statements", 0) if world.counts else 0
+        if done >= len(jobs):
+            return
         started = time.perf_counter()
-        jobs = len(data.statement_jobs(world))
-        with tqdm(total=jobs, unit="statement", desc="statements", file=self.stderr) as bar:
+        with tqdm(total=len(jobs), unit="statement", desc="statements", file=self.stderr) as bar:
             data.build_statements(world, progress=bar.update)
         timings["statements"] = time.perf_counter() - started
-        return world
 
     def _print_table(self, results, world: data.BenchWorld) -> None:
         header = (

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count
 
 from billing.bench import data
@@ -112,3 +113,39 @@ def test_bench_refuses_a_database_with_real_traffic():
     with pytest.raises(CommandError, match="no bench data"):
         call_command("bench", messages=100, reuse=True)
     assert Message.objects.count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL generator is PostgreSQL's")
+def test_sql_generator_writes_the_same_shape_as_the_python_one():
+    from django.utils import timezone
+
+    from billing.bench import sqlgen
+
+    world = data.create_partners(timezone.now())
+    sqlgen.generate_messages(world, 4000, seed=7)
+
+    assert Message.objects.count() == 4000
+    ids = list(Message.objects.order_by("created_at").values_list("id", flat=True))
+    assert ids == sorted(ids)  # ids follow time, as the Python generator writes them
+    partners = list(data.bench_partners().annotate(n=Count("messages")).order_by("ic"))
+    assert 0.35 < partners[0].n / 4000 < 0.45
+    assert all(p.n > 0 for p in partners[:10])
+    for message in Message.objects.select_related("account", "partner")[:200]:
+        assert message.account.partner_id == message.partner_id
+        assert message.ic == message.partner.ic
+        assert message.cost == data.PRICE[message.message_type] * message.parts
+    months = {
+        m.astimezone(data.BILLING_ZONE).strftime("%Y-%m")
+        for m in Message.objects.values_list("created_at", flat=True)
+    }
+    assert len(months) == data.MONTHS
+    # Every message has the history its status implies (data._events_for).
+    for status, events in (("delivered", 3), ("undelivered", 3), ("unsent", 2), ("sent", 2)):
+        message = Message.objects.filter(status=status).first()
+        assert message is not None, status
+        assert StatusEvent.objects.filter(message=message).count() == events
+        last = StatusEvent.objects.filter(message=message).order_by("-id").first()
+        assert last.new_status == status
+    dispatched = Message.objects.filter(status__in=["sent", "delivered", "undelivered"])
+    assert not dispatched.filter(sent_at__isnull=True).exists()
+    assert not Message.objects.exclude(billing_at__gte=data.local_start(world.months[0])).exists()
