@@ -3,10 +3,12 @@
 CSV on PostgreSQL is written by the database itself: `COPY (SELECT ...) TO STDOUT` through
 psycopg, the words, local times and neutralising done in SQL (`copy_select`), streamed in 64 KiB
 chunks; elsewhere (SQLite) it is streamed row by row from `.iterator()`. Both give the same
-file, byte for byte (tests/portal/test_export_copy.py). XLSX is written by openpyxl in write-only
-mode (rows go to disk as they come) into a temporary file that is then streamed and deleted, so
-neither grows with the number of messages. Every text cell passes billing.cells.neutralise;
-phones and ids are text cells in XLSX, never numbers or formulas.
+file, byte for byte (tests/portal/test_export_copy.py). XLSX: an openpyxl write-only workbook
+whose body rows are SpreadsheetML text (partner_portal.xlsx_sheets), written on PostgreSQL by the
+database through the same cells as the CSV (`xlsx_select`, COPY), elsewhere from Python rows; to
+a temporary file that is then streamed and deleted, so neither grows with the number of
+messages. Every text cell passes billing.cells.neutralise (or its SQL twin); phones and ids are
+text cells in XLSX, never numbers or formulas.
 """
 
 from __future__ import annotations
@@ -140,15 +142,6 @@ def message_cells(values: tuple, words: _Words) -> list:
         unique_id,
         (words.reason(reason) if reason else "") or error_message,
     ]
-
-
-def message_row(message: Message, words: _Words | None = None) -> list:
-    """The export row of one message instance (message_cells of its fields)."""
-    values = tuple(
-        message.account.name if name == "account__name" else getattr(message, name)
-        for name in ROW_FIELDS
-    )
-    return message_cells(values, words or _Words())
 
 
 def totals_rows(messages: int, parts: int, counted: int) -> list[list]:
