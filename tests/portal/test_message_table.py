@@ -69,3 +69,29 @@ def test_rows_are_the_html_django_tables2_renders(varied, alpha, language):
 def test_an_empty_page_says_so(alpha, varied):
     response = client_for(alpha.viewer).get("/messages/?status=delivered&message_type=voice")
     assert "No messages match these filters." in _tbody(response.content.decode())
+
+
+def _queries(client, path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def test_a_page_costs_the_same_queries_whatever_the_number_of_rows(alpha):
+    from tests.factories import ClientAccountFactory
+
+    client = client_for(alpha.viewer)
+    path = f"/messages/?account={alpha.account.pk}&per_page=25"
+    MessageFactory(account=alpha.account)
+    few = _queries(client, path)
+    for n in range(60):
+        MessageFactory(account=alpha.account, status=Status.DELIVERED, sender=f"S{n}")
+    ClientAccountFactory.create_batch(5, partner=alpha.partner)
+    many = _queries(client, path)
+    # more rows, a next page and more accounts to choose from: no query more, except the
+    # summary's count or estimate a page with a next page needs
+    assert len(many) <= len(few) + 2
+    assert not any("DECLARE" in sql for sql in many)  # the choices: no server-side cursor
