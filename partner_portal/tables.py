@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 import django_tables2 as tables
+from django.core.exceptions import FieldDoesNotExist
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format, localize
@@ -80,8 +81,12 @@ class MessageTable(tables.Table):
         )
         default = conditional_escape(column.default)
         empty = column.column.empty_values
-        field = Message._meta.get_field(name)
-        words = {value: str(label) for value, label in field.flatchoices} if field.choices else None
+        try:
+            field = Message._meta.get_field(name)
+        except FieldDoesNotExist:
+            field = None  # a column of the table's own making
+        choices = field.flatchoices if field is not None and field.choices else None
+        words = {value: str(label) for value, label in choices} if choices else None
         render = getattr(self, f"render_{name}", None)
         wanted = set(inspect.signature(render).parameters) if render else set()
 
