@@ -3,10 +3,12 @@
 CSV on PostgreSQL is written by the database itself: `COPY (SELECT ...) TO STDOUT` through
 psycopg, the words, local times and neutralising done in SQL (`copy_select`), streamed in 64 KiB
 chunks; elsewhere (SQLite) it is streamed row by row from `.iterator()`. Both give the same
-file, byte for byte (tests/portal/test_export_copy.py). XLSX is written by openpyxl in write-only
-mode (rows go to disk as they come) into a temporary file that is then streamed and deleted, so
-neither grows with the number of messages. Every text cell passes billing.cells.neutralise;
-phones and ids are text cells in XLSX, never numbers or formulas.
+file, byte for byte (tests/portal/test_export_copy.py). XLSX: an openpyxl write-only workbook
+whose body rows are SpreadsheetML text (partner_portal.xlsx_sheets), written on PostgreSQL by the
+database through the same cells as the CSV (`xlsx_select`, COPY), elsewhere from Python rows; to
+a temporary file that is then streamed and deleted, so neither grows with the number of
+messages. Every text cell passes billing.cells.neutralise (or its SQL twin); phones and ids are
+text cells in XLSX, never numbers or formulas.
 """
 
 from __future__ import annotations
@@ -37,10 +39,10 @@ XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet; more rows continue on a ne
 TEXT_COLUMNS = frozenset({2, 11, 12})
 
 
-def _local(value: dt.datetime | None) -> dt.datetime | None:
+def _local(value: dt.datetime | None, zone=None) -> dt.datetime | None:
     if value is None:
         return None
-    return timezone.localtime(value, billing_zone()).replace(tzinfo=None)
+    return value.astimezone(zone or billing_zone()).replace(tzinfo=None)
 
 
 def headers() -> list[str]:
@@ -75,6 +77,7 @@ class _Words:
         self.status = choices("status")
         self.yes, self.no = _("yes"), _("no")
         self.reasons: dict[str, str] = {}
+        self.zone = billing_zone()
 
     def reason(self, code: str) -> str:
         if code not in self.reasons:
@@ -82,23 +85,62 @@ class _Words:
         return self.reasons[code]
 
 
-def message_row(message: Message, words: _Words | None = None) -> list:
-    words = words or _Words()
+# The columns an export row is made of, read with values_list (no model instance per row).
+ROW_FIELDS = (
+    "created_at",
+    "account__name",
+    "phone",
+    "sender",
+    "message_type",
+    "channel",
+    "parts",
+    "status",
+    "dispatched_at",
+    "delivered_at",
+    "serwersms_id",
+    "unique_id",
+    "reason",
+    "error_message",
+)
+_COUNTED_VALUES = frozenset(status.value for status in COUNTED)
+
+
+def message_cells(values: tuple, words: _Words) -> list:
+    """One export row from the ROW_FIELDS of a message, before neutralising: local times
+    without zone, words in the active language, the dispatch time of counted messages only."""
+    (
+        created_at,
+        account_name,
+        phone,
+        sender,
+        message_type,
+        channel,
+        parts,
+        status,
+        dispatched_at,
+        delivered_at,
+        serwersms_id,
+        unique_id,
+        reason,
+        error_message,
+    ) = values
+    counted = status in _COUNTED_VALUES
+    zone = words.zone
     return [
-        _local(message.created_at),
-        message.account.name,
-        message.phone,
-        message.sender,
-        words.type.get(message.message_type, message.message_type),
-        words.channel.get(message.channel, message.channel),
-        message.parts,
-        words.status.get(message.status, message.status),
-        words.yes if message.is_counted else words.no,
-        _local(message.dispatched_at) if message.is_counted else None,
-        _local(message.delivered_at),
-        message.serwersms_id or "",
-        message.unique_id,
-        words.reason(message.reason) or message.error_message,
+        _local(created_at, zone),
+        account_name,
+        phone,
+        sender,
+        words.type.get(message_type, message_type),
+        words.channel.get(channel, channel),
+        parts,
+        words.status.get(status, status),
+        words.yes if counted else words.no,
+        _local(dispatched_at, zone) if counted else None,
+        _local(delivered_at, zone),
+        serwersms_id or "",
+        unique_id,
+        (words.reason(reason) if reason else "") or error_message,
     ]
 
 
@@ -119,13 +161,13 @@ def rows_with_totals(queryset: QuerySet[Message], progress=None) -> Iterator[lis
     yield headers()
     words = _Words()
     messages = parts = counted = 0
-    for message in queryset.iterator(chunk_size=CHUNK_SIZE):
+    for values in queryset.values_list(*ROW_FIELDS).iterator(chunk_size=CHUNK_SIZE):
         if progress is not None and messages % CHUNK_SIZE == 0 and messages:
             progress(messages)
         messages += 1
-        parts += message.parts
-        counted += message.is_counted
-        yield [neutralise(cell) for cell in message_row(message, words)]
+        parts += values[6]
+        counted += values[7] in _COUNTED_VALUES
+        yield [neutralise(cell) for cell in message_cells(values, words)]
     yield from totals_rows(messages, parts, counted)
 
 
@@ -167,13 +209,12 @@ def _case(column: str, words: dict[str, str], params: list) -> str:
     return f"(CASE {column} {' '.join(branches)} ELSE {column} END)"
 
 
-def copy_select(queryset: QuerySet[Message]) -> tuple[str, list]:
-    """The SELECT whose rows are the export's rows, formatted as `message_row` + `neutralise`
-    + `_csv_cell` format them, in the active language; (sql, params) for psycopg.
+def _cells_select(queryset: QuerySet[Message], local_time) -> tuple[str, list[str], str, list]:
+    """The two inner layers shared by the COPY exports: Django's own SQL for the filtered
+    messages (`m`) and the cells as Python's `message_cells` makes them (`c`, named c0...c13,
+    plus created_at and id to order by). `local_time(column, params)` gives a time's cell.
 
-    Three layers: Django's own SQL for the filtered messages (`m`), the cells as Python's
-    `message_row` makes them (`c`), then `neutralise_sql` on every cell (it repeats its
-    argument, so it takes the column of `c`, not the expression)."""
+    Returns (the FROM clause, the cell names, the ORDER BY, params)."""
     from .labels import REASONS
 
     words = _Words()
@@ -199,14 +240,8 @@ def copy_select(queryset: QuerySet[Message]) -> tuple[str, list]:
         )
     )
     inner_sql, inner_params = inner.query.sql_with_params()
-    zone = billing_zone().key
     params: list = []
-
-    def local_time(column: str) -> str:
-        params.append(zone)
-        return f"to_char({column} AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI:SS')"
-
-    cells = [local_time("m.created_at")]
+    cells = [local_time("m.created_at", params)]
     cells += ["m.export_account_name", "m.phone", "m.sender"]
     cells.append(_case("m.message_type", words.type, params))
     cells.append(_case("m.channel", words.channel, params))
@@ -216,16 +251,15 @@ def copy_select(queryset: QuerySet[Message]) -> tuple[str, list]:
     cells.append(f"(CASE WHEN m.status IN ({counted}) THEN %s ELSE %s END)")
     params.extend([*sorted(COUNTED), words.yes, words.no])
     params.extend(sorted(COUNTED))  # the dispatch time of counted messages only
-    cells.append(f"(CASE WHEN m.status IN ({counted}) THEN {local_time('m.dispatched_at')} END)")
-    cells.append(local_time("m.delivered_at"))
+    dispatched = local_time("m.dispatched_at", params)
+    cells.append(f"(CASE WHEN m.status IN ({counted}) THEN {dispatched} END)")
+    cells.append(local_time("m.delivered_at", params))
     cells += ["m.serwersms_id", "m.unique_id"]
     reason_words = {code: str(label) for code, label in REASONS.items()}
     reason = _case("m.reason", reason_words, params)
     cells.append(f"(CASE WHEN m.reason = '' THEN m.error_message ELSE {reason} END)")
     names = [f"c{index}" for index in range(len(cells))]
     middle = ", ".join(f"{cell} AS {name}" for cell, name in zip(cells, names, strict=True))
-    # Empty text is written as NULL: PostgreSQL quotes an empty string, Python's csv does not.
-    outer = ", ".join(f"NULLIF({neutralise_sql(f'c.{name}')}, '')" for name in names)
     order = []
     for field in queryset.query.order_by or ("-created_at", "-id"):
         name = field.lstrip("-")
@@ -234,11 +268,81 @@ def copy_select(queryset: QuerySet[Message]) -> tuple[str, list]:
         if name not in ("created_at", "id"):
             raise ValueError(f"The COPY export orders by created_at and id only, not {field}.")
         order.append(f"c.{name} {'DESC' if field.startswith('-') else 'ASC'}")
-    sql = (
-        f"SELECT {outer} FROM (SELECT {middle}, m.created_at, m.id"  # noqa: S608
-        f" FROM ({inner_sql}) AS m) AS c ORDER BY {', '.join(order)}"
+    source = f"(SELECT {middle}, m.created_at, m.id FROM ({inner_sql}) AS m) AS c"  # noqa: S608
+    return source, names, ", ".join(order), [*params, *inner_params]
+
+
+def copy_select(queryset: QuerySet[Message]) -> tuple[str, list]:
+    """The SELECT whose rows are the export's rows, formatted as `message_cells` + `neutralise`
+    + `_csv_cell` format them, in the active language; (sql, params) for psycopg.
+
+    `neutralise_sql` on every cell of `_cells_select` (it repeats its argument, so it takes
+    the column of `c`, not the expression)."""
+    zone = billing_zone().key
+
+    def local_time(column: str, params: list) -> str:
+        params.append(zone)
+        return f"to_char({column} AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI:SS')"
+
+    source, names, order, params = _cells_select(queryset, local_time)
+    # Empty text is written as NULL: PostgreSQL quotes an empty string, Python's csv does not.
+    outer = ", ".join(f"NULLIF({neutralise_sql(f'c.{name}')}, '')" for name in names)
+    return f"SELECT {outer} FROM {source} ORDER BY {order}", params  # noqa: S608
+
+
+# Cells of the XLSX by kind (0-based columns): local times and the parts are numbers.
+XLSX_TIME_COLUMNS = frozenset({0, 9, 10})
+XLSX_NUMBER_COLUMNS = frozenset({6})
+
+
+def xlsx_select(
+    queryset: QuerySet[Message], *, date_style: str, text_style: str, rows_per_sheet: int
+) -> tuple[str, list]:
+    """The SELECT whose rows are the XLSX's body rows as SpreadsheetML text (one `<row>` per
+    message, the cells partner_portal.xlsx_sheets writes for the Python values): local times
+    as Excel serial days, every text cell through `neutralise_sql` and `xml_text_sql`.
+
+    Row numbers restart every `rows_per_sheet` rows, under each sheet's header."""
+    from .xlsx_sheets import MAX_TEXT, xml_text_sql
+
+    zone = billing_zone().key
+
+    def local_time(column: str, params: list) -> str:
+        # Days since 1899-12-30 of the local wall time (Excel's 1900 date system).
+        params.append(zone)
+        return f"(EXTRACT(EPOCH FROM {column} AT TIME ZONE %s)::float8 / 86400 + 25569)::text"
+
+    source, names, order, params = _cells_select(queryset, local_time)
+    texts = [
+        index
+        for index in range(len(names))
+        if index not in XLSX_TIME_COLUMNS and index not in XLSX_NUMBER_COLUMNS
+    ]
+    # The neutralised texts once per row (the XML layer reads each several times).
+    neutralised = ", ".join(
+        f"left({neutralise_sql(f'c.{names[index]}')}, {MAX_TEXT}) AS t{index}" for index in texts
     )
-    return sql, [*params, *inner_params]
+    numbered = (
+        f"SELECT c.*, {neutralised},"
+        f" (mod(row_number() OVER (ORDER BY {order}) - 1, {int(rows_per_sheet)}) + 2)::text AS r"
+        f" FROM {source}"
+    )
+    cells = []
+    for index, name in enumerate(names):
+        start = f"""'<c r="{chr(ord("A") + index)}' || x.r || '"'"""
+        if index in XLSX_TIME_COLUMNS:
+            cell = f"""{start} || ' s="{date_style}"><v>' || x.{name} || '</v></c>'"""
+        elif index in XLSX_NUMBER_COLUMNS:
+            cell = f"""{start} || '><v>' || x.{name} || '</v></c>'"""
+        else:
+            style = f' s="{text_style}"' if index in TEXT_COLUMNS else ""
+            cell = f"{start} || '{style}' || {xml_text_sql(f'x.t{index}')}"
+        cells.append(f"(CASE WHEN x.{name} <> '' THEN {cell} END)")
+    sql = (
+        f"""SELECT concat('<row r="', x.r, '">', {", ".join(cells)}, '</row>')"""  # noqa: S608
+        f" FROM ({numbered}) AS x ORDER BY {order.replace('c.', 'x.')}"
+    )
+    return sql, params
 
 
 def _totals(queryset: QuerySet[Message]) -> tuple[int, int, int]:
@@ -303,55 +407,126 @@ def messages_csv_response(queryset: QuerySet[Message], partner_ic: int) -> Strea
     return response
 
 
-def _xlsx_rows(sheet_factory, queryset: QuerySet[Message], progress=None) -> None:
-    """Append header, rows and totals to write-only sheets; a new sheet every XLSX_MAX_ROWS."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+class _XlsxSheets:
+    """The export workbook's sheets: a new one, with the header again, every XLSX_MAX_ROWS rows."""
 
-    bold = Font(bold=True)
-    sheet, header, used = None, None, XLSX_MAX_ROWS
-    for index, row in enumerate(rows_with_totals(queryset, progress)):
-        if index == 0:
-            header = row
-            continue
-        if used >= XLSX_MAX_ROWS:
-            sheet = sheet_factory()
-            cells = []
-            for value in header:
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.font = bold
-                cells.append(cell)
-            sheet.append(cells)
-            used = 1
-        cells = []
-        for column, value in enumerate(row):
-            if column in TEXT_COLUMNS and isinstance(value, str) and index > 0:
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.data_type = "s"  # a phone or id: text, never a number or formula
-                cell.number_format = "@"
-                cells.append(cell)
-            else:
-                cells.append(value)
-        sheet.append(cells)
-        used += 1
+    def __init__(self, workbook, header: list) -> None:
+        self.workbook = workbook
+        self.header = header
+        self.title = _("Messages")
+        self.sheets: list = []
+        self.room = 0  # rows the current sheet still takes
+
+    @property
+    def rows_per_sheet(self) -> int:
+        return XLSX_MAX_ROWS - 1  # under the header
+
+    def current(self):
+        """The sheet the next row goes to (a new one when the last is full)."""
+        from openpyxl.styles import Font
+
+        from .xlsx_sheets import RowSheet
+
+        if self.room == 0 or not self.sheets:
+            if self.sheets:
+                self.sheets[-1].close()
+            name = self.title if not self.sheets else f"{self.title} ({len(self.sheets) + 1})"
+            self.sheets.append(
+                RowSheet(
+                    self.workbook,
+                    name,
+                    self.header,
+                    header_font=Font(bold=True),
+                    text_formatted=TEXT_COLUMNS,
+                )
+            )
+            self.room = self.rows_per_sheet
+        return self.sheets[-1]
+
+    def write_rows(self, rows: list[list]) -> None:
+        while rows:
+            sheet = self.current()
+            taken, rows = rows[: self.room], rows[self.room :]
+            sheet.write_rows(taken)
+            self.room -= len(taken)
+
+    def close(self) -> None:
+        """Finish the last sheet (a workbook has at least one, with its header)."""
+        if not self.sheets:
+            self.current()
+        self.sheets[-1].close()
 
 
-def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> None:
-    """Write the export workbook to `target` (a path or binary file) in constant memory."""
+def _xlsx_copy_rows(queryset: QuerySet[Message], sheets: _XlsxSheets, progress=None) -> list:
+    """PostgreSQL: the body rows written by the database as SpreadsheetML (`xlsx_select`,
+    `COPY ... TO STDOUT`), then the totals rows from the same snapshot; returns the totals rows."""
+    first = sheets.current()
+    select, params = xlsx_select(
+        queryset,
+        date_style=first.date_style,
+        text_style=first.text_style,
+        rows_per_sheet=sheets.rows_per_sheet,
+    )
+    connection = connections[queryset.db]
+    snapshot = not connection.in_atomic_block  # else the caller's transaction decides
+    with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
+        if snapshot:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        totals = totals_rows(*_totals(queryset))
+        buffer, buffered, rows = bytearray(), 0, 0
+
+        def flush() -> None:
+            nonlocal buffered
+            # COPY's text format doubles backslashes (the rows hold no other character it
+            # escapes: xml_text_sql wrote tabs and line breaks as character references).
+            sheets.sheets[-1].write_xml(bytes(buffer).replace(b"\\\\", b"\\"), buffered)
+            sheets.room -= buffered
+            buffer.clear()
+            buffered = 0
+
+        with cursor.cursor.copy(f"COPY ({select}) TO STDOUT", params) as copy:
+            for data in copy:  # one row each
+                if sheets.room == buffered:  # the sheet is full with the rows buffered
+                    flush()
+                    sheets.current()  # the next sheet; its row numbers start again
+                buffer += data
+                buffered += 1
+                rows += 1
+                if len(buffer) >= COPY_CHUNK_BYTES:
+                    flush()
+                if progress is not None and rows % CHUNK_SIZE == 0:
+                    progress(rows)
+        flush()
+    return totals
+
+
+def write_messages_xlsx(
+    queryset: QuerySet[Message], target, progress=None, *, in_database: bool | None = None
+) -> None:
+    """Write the export workbook to `target` (a path or binary file) in constant memory: a
+    header, the rows and the totals; a new sheet, with the header again, every XLSX_MAX_ROWS
+    rows. openpyxl makes the workbook; the rows are written by PostgreSQL (`xlsx_select`) or,
+    elsewhere (or with `in_database=False`), by partner_portal.xlsx_sheets from Python rows."""
     from openpyxl import Workbook
 
+    from .xlsx_sheets import save as xlsx_save
+
     workbook = Workbook(write_only=True)
-    title = _("Messages")
-    sheets = []
-
-    def new_sheet():
-        sheets.append(
-            workbook.create_sheet(title if not sheets else f"{title} ({len(sheets) + 1})")
-        )
-        return sheets[-1]
-
-    _xlsx_rows(new_sheet, queryset, progress)
-    workbook.save(target)
+    sheets = _XlsxSheets(workbook, headers())
+    if uses_copy(queryset) if in_database is None else in_database:
+        sheets.write_rows(_xlsx_copy_rows(queryset, sheets, progress))
+    else:
+        rows = rows_with_totals(queryset, progress)
+        next(rows)  # the header: each sheet has its own
+        batch: list[list] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= CHUNK_SIZE:
+                sheets.write_rows(batch)
+                batch = []
+        sheets.write_rows(batch)
+    sheets.close()
+    xlsx_save(workbook, target)
 
 
 def write_messages_csv(queryset: QuerySet[Message], target, progress=None) -> None:

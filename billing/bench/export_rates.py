@@ -5,8 +5,9 @@ than the bench's one-month export, so the fixed cost of a request does not hide 
         "from billing.bench.export_rates import main; main()"
 
 Best of 3 each: the CSV through COPY (PostgreSQL), the CSV through Python rows, a raw `COPY
-TO STDOUT` of the same columns without words or formatting, and the XLSX (openpyxl write-only);
-then the peak of Python's allocations during the COPY export. Figures in docs/scale.md.
+TO STDOUT` of the same columns without words or formatting, and the XLSX (openpyxl write-only
+workbook) with its rows written by PostgreSQL and from Python rows; then the peak of Python's
+allocations during the COPY export. Figures in docs/scale.md.
 """
 
 from __future__ import annotations
@@ -57,9 +58,9 @@ def main(language: str = "pl") -> None:
                 total += len(chunk)
         return total
 
-    def xlsx() -> int:
+    def xlsx(in_database: bool) -> int:
         target = io.BytesIO()
-        exports.write_messages_xlsx(queryset, target)
+        exports.write_messages_xlsx(queryset, target, in_database=in_database)
         return target.tell()
 
     with translation.override(language):
@@ -70,7 +71,9 @@ def main(language: str = "pl") -> None:
             "CSV, Python path",
             lambda: sum(len(line.encode()) for line in exports._csv_lines(queryset, language)),
         )
-        run("XLSX, openpyxl write-only", xlsx)
+        if connection.vendor == "postgresql":
+            run("XLSX, rows written by PostgreSQL", lambda: xlsx(True))
+        run("XLSX, rows from Python", lambda: xlsx(False))
         if connection.vendor == "postgresql":
             tracemalloc.start()
             sum(len(c) for c in exports.copy_csv_chunks(queryset))

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import ClientAccount, EventSource, Message, StatusEvent
+from billing.services import rollups
 from billing.services.statements import request_draft_refresh
 from billing.serwersms.types import ReportItem
 from billing.statuses import Outcome, Status, decide, parse_status
@@ -312,6 +313,7 @@ def apply_status_changes(
         messages = {
             m.pk: m for m in Message.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }
+        rollup_before = rollups.snapshot(messages.values())  # status, parts, cost, billing day
         dirty: dict[int, Message] = {}
         billed: dict[int, Message] = {}  # status, parts, cost or times changed: drafts follow
         events: list[StatusEvent] = []
@@ -412,6 +414,7 @@ def apply_status_changes(
         events.extend(_ignored_events(ignored, source, now, summary))
         if dirty:
             write_messages(list(dirty.values()))
+            rollups.record_changes(rollup_before, dirty.values())  # same transaction
         insert_events(events)
         # Work that must follow every change joins here, in the same transaction: the money
         # side's draft statements (queued on commit).

@@ -11,7 +11,7 @@ from billing.models import Channel, ClientAccount, Message, StatusEvent
 from billing.services import polling
 from billing.serwersms import client_for
 from billing.statuses import FINAL, Status
-from tests.factories import ClientAccountFactory, MessageFactory
+from tests.factories import ClientAccountFactory, MessageFactory, change_message
 
 pytestmark = pytest.mark.django_db
 
@@ -122,9 +122,7 @@ def test_intermediate_steps_are_followed_forward(account, simulator):
 
 def test_messages_past_the_maximum_age_are_no_longer_polled_and_stay_sent(account, simulator):
     [message] = send(account, 1)
-    Message.objects.filter(pk=message.pk).update(
-        status=Status.SENT, created_at=timezone.now() - timedelta(days=8)
-    )
+    change_message(message, status=Status.SENT, created_at=timezone.now() - timedelta(days=8))
     simulator.advance(to="final")
     summary = polling.poll_account(account)
     message.refresh_from_db()
@@ -145,7 +143,7 @@ def test_xml_api_messages_are_followed_with_sprawdz_sms(account, simulator):
 
 def test_a_pass_never_sends_and_leaves_the_outbox_to_the_send_task(account, simulator):
     [message] = send(account, 1)
-    Message.objects.filter(pk=message.pk).update(serwersms_id=None, status=Status.SUBMITTING)
+    change_message(message, serwersms_id=None, status=Status.SUBMITTING)
     stale = MessageFactory(
         account=account,
         serwersms_id=None,

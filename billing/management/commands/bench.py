@@ -21,6 +21,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from billing.bench import data, sqlgen
+from billing.bench.compare import run_figures
 from billing.bench.operations import (
     REPEATS,
     Portal,
@@ -175,6 +176,8 @@ class Command(BaseCommand):
             "generation_seconds": {k: round(v, 1) for k, v in timings.items()},
             "operations": [r.as_dict() for r in results],
         }
+        # The target figures of this run in one place (bench_compare judges two runs).
+        report["figures"] = run_figures(report)
         if output:
             path = Path(output)
             path.parent.mkdir(parents=True, exist_ok=True)

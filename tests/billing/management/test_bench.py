@@ -22,6 +22,8 @@ OPERATIONS = {
     "client_accounts",
     "statement_detail",
     "csv_export",
+    "csv_export_10k",
+    "csv_export_1m",
     "xlsx_export",
     "statement_build",
     "poll_apply",
@@ -40,10 +42,29 @@ def test_bench_generates_and_measures_every_operation(tmp_path):
         assert op["seconds"] > 0 and op["raw_seconds"] > 0, op["key"]
         assert op["ratio_to_raw"] > 0
         assert op["queries"] > 0
-    for key in ("csv_export", "xlsx_export"):
+    for key in ("csv_export", "csv_export_10k", "csv_export_1m", "xlsx_export"):
         assert by_key[key]["rows"] > 0
         assert by_key[key]["peak_python_bytes"] > 0
         assert by_key[key]["rows_per_second"] > 0 and by_key[key]["rate_ratio_to_raw"] > 0
+
+    # ~10k / ~1M rows: at 600 messages both take the big partner's whole history.
+    big_messages = report["big_partner"]["messages"]
+    assert by_key["csv_export_10k"]["rows"] == by_key["csv_export_1m"]["rows"] == big_messages
+    figures = report["figures"]
+    assert set(figures["pages"]) == {
+        "dashboard",
+        "messages_first",
+        "messages_deep",
+        "messages_filtered",
+        "client_accounts",
+        "statement_detail",
+    }
+    assert figures["csv_memory_growth_1m_over_10k"]["python"] > 0
+    assert figures["exports"]["xlsx_export"]["rows_per_second"] > 0
+    assert figures["statement_build_ratio_to_raw"] > 0
+    # None when the small run leaves nothing to poll (a rate needs rows)
+    poll_ratio = figures["poll_apply_rate_ratio_to_raw"]
+    assert poll_ratio is None if not by_key["poll_apply"]["rows"] else poll_ratio > 0
 
     # The shape: 20 partners, the big one with about 40 %, 18 months, events, closed months.
     partners = list(data.bench_partners().annotate(n=Count("messages")).order_by("ic"))
