@@ -53,7 +53,11 @@ def poll_all_accounts() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def poll_account(account_id: int) -> dict:
     """One pass over one account; errors of its batches are counted, not raised."""
-    account = ClientAccount.objects.filter(pk=account_id, is_active=True).first()
+    account = (
+        ClientAccount.objects.filter(pk=account_id, is_active=True)
+        .select_related("partner")
+        .first()
+    )
     if account is None:
         return {"skipped": "no such active account"}
     summary = polling.poll_account(account)

@@ -234,3 +234,20 @@ def test_idle_accounts_cost_no_queries_in_a_pass(account, simulator):
     assert summary.changed == 5 and summary.errors == 0
     assert len(crowded) <= len(alone), "\n".join(crowded)
     assert len(simulator.requests()) - asked_before == 1  # one reports call, the busy account's
+
+
+def test_reports_of_several_accounts_are_applied_in_one_batch(account, simulator):
+    send(account, 5)
+    simulator.advance(to="final")
+    one, _ = pass_queries()
+    others = []
+    for n in range(3):
+        other = ClientAccountFactory(api_token=f"tok-poll-{n}")
+        simulator.register_account(token=f"tok-poll-{n}")
+        others.append(other)
+        send(other, 5, first=100 * (n + 1))
+    simulator.advance(to="final")
+    four, summary = pass_queries()
+    assert summary.changed == 15 and summary.errors == 0
+    assert len(four) == len(one), "\n".join(four)
+    assert statements_on(four, "UPDATE", "billing_message") == 1
