@@ -132,6 +132,53 @@ def message_amount(basis: str, rate: Decimal, parts: int, cost: Decimal | None) 
     raise ValueError(f"Unknown commission basis {basis!r}.")
 
 
+# --- the same two rules as SQL (the statement build prices a month in PostgreSQL) --------------
+#
+# Twins of rate_for and message_amount, generated from the same Terms so that the rule is
+# written once: rates and volumes are parameters, the expressions are built here and nowhere
+# else. tests/billing/test_pricing_sql.py checks every tier boundary and basis against the
+# Python functions.
+
+
+def _rates_by_type_sql(rates: Rates, message_type: str) -> tuple[str, list]:
+    whens = " ".join(f"WHEN '{t}' THEN CAST(%s AS numeric)" for t in MESSAGE_TYPES)
+    return f"CASE {message_type} {whens} END", [rates.for_type(t) for t in MESSAGE_TYPES]
+
+
+def rate_sql(terms: Terms, *, ordinal: str, message_type: str) -> tuple[str, list]:
+    """rate_for as a SQL expression over the SQL expressions `ordinal` (1-based rank among the
+    month's counted messages) and `message_type`; returns (sql, params).
+
+    The highest tier whose from_volume is below the ordinal, else the base rates: a CASE over
+    the tiers from the highest down. An unknown message type gives NULL (rate_for raises)."""
+    base, params = _rates_by_type_sql(terms.rates, message_type)
+    if not terms.tiers:
+        return base, params
+    whens, tier_params = [], []
+    for tier in reversed(terms.tiers):
+        rates, rate_params = _rates_by_type_sql(tier.rates, message_type)
+        whens.append(f"WHEN {ordinal} > %s THEN {rates}")
+        tier_params += [tier.from_volume, *rate_params]
+    return f"CASE {' '.join(whens)} ELSE {base} END", tier_params + params
+
+
+def amount_sql(basis: str, *, rate: str, parts: str, cost: str) -> str:
+    """message_amount as a SQL expression over the SQL expressions `rate`, `parts`, `cost`.
+
+    Exact like the Python rule: numeric products only (a percentage is cost x rate x 0.01, no
+    division), then half-up to AMOUNT_DECIMALS (PostgreSQL's round() rounds halves away from
+    zero, as ROUND_HALF_UP does; amounts are never negative). A NULL cost earns 0."""
+    if basis == PER_MESSAGE:
+        expression = rate
+    elif basis == PER_PART:
+        expression = f"{rate} * {parts}"
+    elif basis == PERCENT_OF_COST:
+        expression = f"COALESCE({cost} * {rate} * 0.01, 0)"
+    else:
+        raise ValueError(f"Unknown commission basis {basis!r}.")
+    return f"round(CAST({expression} AS numeric), {AMOUNT_DECIMALS})"
+
+
 def forecast_amount(
     terms: Terms, counted_so_far: int, pending: Sequence[tuple[str, int, Decimal | None]]
 ) -> Decimal:
@@ -291,12 +338,17 @@ def billing_instant(dispatched_at: datetime | None, created_at: datetime) -> dat
     return dispatched_at if dispatched_at is not None else created_at
 
 
+def billing_day(instant: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
+    """The billing day of an aware billing instant (see billing_instant): its date in `zone`.
+    The days of a billing month are exactly the days whose month it is (daily rollups)."""
+    if instant.tzinfo is None:
+        raise ValueError("The dispatch time must be timezone-aware.")
+    return instant.astimezone(zone).date()
+
+
 def billing_month(dispatched_at: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
     """The billing month (first day) of an aware billing instant (see billing_instant)."""
-    if dispatched_at.tzinfo is None:
-        raise ValueError("The dispatch time must be timezone-aware.")
-    local = dispatched_at.astimezone(zone)
-    return date(local.year, local.month, 1)
+    return billing_day(dispatched_at, zone).replace(day=1)
 
 
 def previous_month(period: date) -> date:

@@ -380,6 +380,41 @@ class StatusEvent(models.Model):
         return f"{self.old_status or '∅'} → {self.new_status} ({self.source})"
 
 
+class DailyRollup(models.Model):
+    """The messages of one partner, client account, message type, status and billing day (the
+    Europe/Warsaw date of `Message.billing_at`): how many, their parts and their known cost.
+
+    Kept exact by every writer of those message fields, in the writer's transaction
+    (billing/services/rollups.py); pages count months and days from these few rows instead of
+    the messages. `manage.py rollups --check` compares them with a fresh aggregate."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # the unique key below starts with the partner
+    account = models.ForeignKey(ClientAccount, on_delete=models.CASCADE, related_name="+")
+    message_type = models.CharField(max_length=8, choices=MessageType.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    day = models.DateField()
+    # Signed: a row below zero is drift for `rollups --check`, never a failed status change.
+    messages = models.IntegerField(default=0)
+    parts = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=4, default=0)  # known costs only
+
+    class Meta:
+        ordering = ["partner", "day", "account", "message_type", "status"]
+        constraints = [
+            # The upsert's conflict target, and (partner first, then day) the index of every
+            # read: a partner's days of one month or of the last 90 days.
+            models.UniqueConstraint(
+                fields=["partner", "day", "account", "message_type", "status"],
+                name="rollup_partner_day_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.account_id} {self.message_type} {self.status}: {self.messages}"
+
+
 class CommissionBasis(models.TextChoices):
     PER_MESSAGE = "per_message", _("per message")
     PER_PART = "per_part", _("per SMS part")
@@ -621,6 +656,9 @@ class StatementLine(_FrozenWithStatement):
     counted_parts = models.PositiveIntegerField(default=0)
     pending_messages = models.PositiveIntegerField(default=0)
     unsent_messages = models.PositiveIntegerField(default=0)
+    # Of the counted ones, by their status at the build (a closed month's pages show these).
+    delivered_messages = models.PositiveIntegerField(default=0)
+    undelivered_messages = models.PositiveIntegerField(default=0)
     commission = models.DecimalField(max_digits=26, decimal_places=12, default=0)  # exact
 
     class Meta:
@@ -694,6 +732,38 @@ class Adjustment(_FrozenWithStatement):
 
     def __str__(self) -> str:
         return f"message {self.message_id} ({self.original_period:%Y-%m}): {self.amount}"
+
+
+class LateChange(models.Model):
+    """A message that changed (status, parts, cost or billing time) or appeared while its old or
+    new billing month had a closed statement: the work list of adjustments (services/statements).
+
+    Written only by database triggers on billing_message, in the transaction of the change,
+    whatever path changes or creates the message (migration 0010_stmt_late_changes). One row per
+    message and closed month, kept: a rebuild recomputes against what closed statements billed,
+    so the queue is read, never consumed."""
+
+    # Both covered by the index and the unique constraint below.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="late_changes", db_index=False
+    )
+    period = models.DateField(help_text="The closed billing month the change touched.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["period", "message"]
+        constraints = [
+            # The triggers insert ON CONFLICT DO NOTHING: a message changing twice is one row.
+            models.UniqueConstraint(fields=["message", "period"], name="late_change_unique")
+        ]
+        indexes = [
+            # The draft build: a partner's entries for the closed months it carries.
+            models.Index(fields=["partner", "period"], name="late_change_partner_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} changed after {self.period:%Y-%m} closed"
 
 
 class PayoutStatus(models.TextChoices):

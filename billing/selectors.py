@@ -4,6 +4,7 @@ query can never forget whose data it reads."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -23,14 +24,16 @@ from .models import (
     IS_COUNTED,
     Agreement,
     ClientAccount,
+    DailyRollup,
     Message,
     Partner,
     Statement,
     StatementDay,
     StatementItem,
     StatementLine,
+    StatementStatus,
 )
-from .statuses import Status
+from .statuses import COUNTED, BillingClass, Status, billing_class
 
 __all__ = ["next_month", "previous_month"]  # re-exported for views
 
@@ -108,11 +111,13 @@ def message_for(partner: Partner, message_id: int) -> Message | None:
     return Message.objects.filter(partner=partner, pk=message_id).select_related("account").first()
 
 
-# --- dashboard: one source, the month's statement ----------------------------------------------
+# --- month figures: live counts from the rollups, money from the statement ---------------------
 #
-# The dashboard, the client-accounts page and the statement page read the same rows: the
-# month's statement (a draft rebuilt after every status change, or the closed one). So one month
-# shows one set of numbers everywhere, with the time they are "as of".
+# One month shows one set of numbers on the dashboard, the client-accounts page, the API and its
+# statement. A CLOSED month shows what its statement billed (frozen: later changes are
+# adjustments on the next statement). An OPEN month (a draft, or nothing built yet) counts its
+# messages live from the daily rollups (models.DailyRollup, exact in every writer's
+# transaction) and shows the draft statement's commission with the time it was built.
 
 
 @dataclass
@@ -135,7 +140,13 @@ class MonthFigures:
         return self.counted + self.pending + self.unsent
 
     @property
+    def is_closed(self) -> bool:
+        """The figures are the closed statement's; otherwise the counts are live."""
+        return self.statement is not None and self.statement.is_closed
+
+    @property
     def as_of(self) -> dt.datetime | None:
+        """When the statement's figures (the commission) were computed."""
         return self.statement.built_at if self.statement else None
 
     @property
@@ -146,34 +157,79 @@ class MonthFigures:
         return (Decimal(self.delivered) * 100 / Decimal(self.counted)).quantize(Decimal("0.1"))
 
 
-def _delivery_counts(statement: Statement, by_account: bool = False) -> list[dict]:
-    """Delivered / undelivered among the statement's counted messages (its items)."""
-    counts = {
-        "delivered": Count("id", filter=Q(status=Status.DELIVERED)),
-        "undelivered": Count("id", filter=Q(status=Status.UNDELIVERED)),
-    }
-    items = StatementItem.objects.filter(statement=statement).order_by()
-    if not by_account:
-        return [items.aggregate(**counts)]
-    return list(items.values("message__account_id").annotate(**counts))
+@dataclass
+class _Counts:
+    counted: int = 0
+    counted_parts: int = 0
+    pending: int = 0
+    unsent: int = 0
+    delivered: int = 0
+    undelivered: int = 0
+
+    def add(self, status: str, messages: int, parts: int) -> None:
+        """Rollup messages of one status, sorted by the counting rule (statuses.py)."""
+        kind = billing_class(status)
+        if kind == BillingClass.COUNTED:
+            self.counted += messages
+            self.counted_parts += parts
+            if status == Status.DELIVERED:
+                self.delivered += messages
+            elif status == Status.UNDELIVERED:
+                self.undelivered += messages
+        elif kind == BillingClass.PENDING:
+            self.pending += messages
+        else:
+            self.unsent += messages
+
+    def copy_to(self, target) -> None:
+        for name in ("counted", "counted_parts", "pending", "unsent", "delivered", "undelivered"):
+            setattr(target, name, getattr(self, name))
+
+
+def _month_rollups(partner: Partner, period: dt.date):
+    """The partner's rollup rows of one billing month (its Warsaw days)."""
+    return DailyRollup.objects.filter(
+        partner=partner, day__gte=period, day__lt=next_month(period)
+    ).order_by()
+
+
+def live_counts(partner: Partner, period: dt.date) -> _Counts:
+    """A billing month's messages counted now from the daily rollups (an open month's figures)."""
+    counts = _Counts()
+    rows = (
+        _month_rollups(partner, period).values("status").annotate(n=Sum("messages"), p=Sum("parts"))
+    )
+    for row in rows:
+        counts.add(row["status"], row["n"] or 0, row["p"] or 0)
+    return counts
+
+
+def _month_statement(partner: Partner, period: dt.date) -> Statement | None:
+    return Statement.objects.filter(partner=partner, period=period).first()
 
 
 def month_figures(partner: Partner, period: dt.date) -> MonthFigures:
-    """The figures of a billing month as its statement states them."""
+    """The figures of a billing month: the closed statement's, or live counts and the draft's
+    commission (see above). A few rows read, never the month's messages or items."""
     figures = MonthFigures(period=period)
-    statement = Statement.objects.filter(partner=partner, period=period).first()
-    if statement is None:
-        return figures
+    statement = _month_statement(partner, period)
     figures.statement = statement
-    figures.counted = statement.counted_messages
-    figures.counted_parts = statement.counted_parts
-    figures.pending = statement.pending_messages
-    figures.unsent = statement.unsent_messages
-    figures.commission = statement.total
-    figures.forecast = round_total(statement.forecast_commission)
-    figures.total = statement.total
-    for row in _delivery_counts(statement):
-        figures.delivered, figures.undelivered = row["delivered"], row["undelivered"]
+    if statement is not None and statement.is_closed:
+        figures.counted = statement.counted_messages
+        figures.counted_parts = statement.counted_parts
+        figures.pending = statement.pending_messages
+        figures.unsent = statement.unsent_messages
+        frozen = StatementLine.objects.filter(statement=statement).aggregate(
+            delivered=Sum("delivered_messages"), undelivered=Sum("undelivered_messages")
+        )
+        figures.delivered = frozen["delivered"] or 0
+        figures.undelivered = frozen["undelivered"] or 0
+    else:
+        live_counts(partner, period).copy_to(figures)
+    if statement is not None:
+        figures.commission = statement.total
+        figures.forecast = round_total(statement.forecast_commission)
+        figures.total = statement.total
     return figures
 
 
@@ -185,12 +241,34 @@ class DayPoint:
 
 
 def daily_series(partner: Partner, today: dt.date, days: int = 90) -> list[DayPoint]:
-    """Counted messages and commission per Warsaw day, oldest first: the statements' items, as
-    the statement build summed them per day (StatementDay), never joined to the messages."""
+    """Counted messages and commission per Warsaw day, oldest first.
+
+    Counted: the daily rollups (live) on days of open months; on days of closed months what the
+    closed statement billed that day, so a closed month's bars add up to its statement.
+    Commission: the statements' days (StatementDay: closed, or the draft as of its build)."""
     first = today - dt.timedelta(days=days - 1)
     points = {
         first + dt.timedelta(days=n): DayPoint(first + dt.timedelta(days=n)) for n in range(days)
     }
+    closed = set(
+        Statement.objects.filter(
+            partner=partner,
+            status=StatementStatus.CLOSED,
+            period__gte=first.replace(day=1),
+            period__lte=today,
+        ).values_list("period", flat=True)
+    )
+    live = (
+        DailyRollup.objects.filter(
+            partner=partner, day__gte=first, day__lte=today, status__in=sorted(COUNTED)
+        )
+        .values("day")
+        .annotate(n=Sum("messages"))
+        .order_by()
+    )
+    for row in live:
+        if row["day"].replace(day=1) not in closed:
+            points[row["day"]].counted = row["n"] or 0
     rows = (
         StatementDay.objects.filter(statement__partner=partner, day__gte=first, day__lte=today)
         .values("day")
@@ -198,7 +276,8 @@ def daily_series(partner: Partner, today: dt.date, days: int = 90) -> list[DayPo
         .order_by()
     )
     for row in rows:
-        points[row["day"]].counted = row["n"]
+        if row["day"].replace(day=1) in closed:
+            points[row["day"]].counted = row["n"]
         points[row["day"]].commission = round_total(Decimal(str(row["total"] or 0)))
     return list(points.values())
 
@@ -236,7 +315,7 @@ class Dashboard:
 
 
 def dashboard_figures(partner: Partner, now: dt.datetime) -> Dashboard:
-    """Everything the dashboard shows, from the statements (the one place to swap for rollups)."""
+    """Everything the dashboard shows: rollups and statements only, never messages or items."""
     period = billing_month(now)
     accounts = [row for row in account_figures(partner, period) if row.counted or row.pending]
     accounts.sort(key=lambda row: (-row.counted, row.account.name))
@@ -246,7 +325,7 @@ def dashboard_figures(partner: Partner, now: dt.datetime) -> Dashboard:
         last_month=month_figures(partner, previous_month(period)),
         series=daily_series(partner, now.astimezone(billing_zone()).date()),
         top_accounts=accounts[:5],
-        has_messages=Message.objects.filter(partner=partner).exists(),
+        has_messages=DailyRollup.objects.filter(partner=partner, messages__gt=0).exists(),
         agreement=agreement_in_force(partner, now, this_month.counted),
     )
 
@@ -267,30 +346,43 @@ class AccountFigures:
 
 
 def account_figures(partner: Partner, period: dt.date) -> list[AccountFigures]:
-    """Every client account of the partner with its figures for one billing month, from the
-    month's statement lines (zeros when no statement is built yet)."""
+    """Every client account of the partner with its figures for one billing month, by the rule
+    of month_figures: a closed month from its statement lines; an open month counted live from
+    the rollups, with the commission of the draft's lines (zero when no draft is built)."""
     by_account: dict[int, AccountFigures] = {}
     accounts = list(ClientAccount.objects.filter(partner=partner).order_by("name"))
     for account in accounts:
         by_account[account.pk] = AccountFigures(account=account)
-    statement = Statement.objects.filter(partner=partner, period=period).first()
+    statement = _month_statement(partner, period)
+    closed = statement is not None and statement.is_closed
+    if not closed:
+        counts: dict[int, _Counts] = defaultdict(_Counts)
+        rows = (
+            _month_rollups(partner, period)
+            .values("account_id", "status")
+            .annotate(n=Sum("messages"), p=Sum("parts"))
+        )
+        for row in rows:
+            counts[row["account_id"]].add(row["status"], row["n"] or 0, row["p"] or 0)
+        for account_id, account_counts in counts.items():
+            if account_id in by_account:
+                account_counts.copy_to(by_account[account_id])
     if statement is not None:
         exact: dict[int, Decimal] = {}
         for line in StatementLine.objects.filter(statement=statement).order_by():
             row = by_account.get(line.account_id)
             if row is None:
                 continue
-            row.counted += line.counted_messages
-            row.counted_parts += line.counted_parts
-            row.pending += line.pending_messages
-            row.unsent += line.unsent_messages
+            if closed:
+                row.counted += line.counted_messages
+                row.counted_parts += line.counted_parts
+                row.pending += line.pending_messages
+                row.unsent += line.unsent_messages
+                row.delivered += line.delivered_messages
+                row.undelivered += line.undelivered_messages
             exact[line.account_id] = exact.get(line.account_id, Decimal("0")) + line.commission
         for account_id, amount in exact.items():
             by_account[account_id].commission = round_total(amount)
-        for delivery in _delivery_counts(statement, by_account=True):
-            row = by_account.get(delivery["message__account_id"])
-            if row is not None:
-                row.delivered, row.undelivered = delivery["delivered"], delivery["undelivered"]
     return [by_account[a.pk] for a in accounts]
 
 

@@ -421,6 +421,7 @@ def commission(
     return {
         "period": f"{month:%Y-%m}",
         "currency": statement.currency if statement else settings.BILLING_CURRENCY,
+        "counts_live": not figures.is_closed,
         "counted": figures.counted,
         "counted_parts": figures.counted_parts,
         "pending": figures.pending,

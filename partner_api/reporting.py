@@ -30,6 +30,7 @@ from billing.models import (
     StatusEvent,
 )
 from billing.phones import PhoneError, normalize_phone
+from billing.services import rollups
 from billing.services.statements import request_draft_refresh
 from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms.types import ReportItem
@@ -281,6 +282,7 @@ def record_reported_messages(
         to_write = [r for r in pending if r.outcome == CREATED]
         rows = [_new_row(items[r.index], phones[r.index]) for r in to_write]
         created = _insert_ignoring_conflicts(rows, account, now)
+        _record_rollups(account, rows, created, now)
         lost_race = []
         for result, row in zip(to_write, rows, strict=True):
             result.message_id = created.get(row["serwersms_id"])
@@ -299,6 +301,27 @@ def record_reported_messages(
         if carried:
             _apply_carried_statuses(carried, items, now)
     return results
+
+
+def _record_rollups(
+    account: ClientAccount, rows: list[dict], created: dict[str, int], now: dt.datetime
+) -> None:
+    """Count the rows the insert wrote (not those a concurrent report took) in the rollups."""
+    template = _template(account, now)
+    rollups.record_created(
+        Message(
+            partner_id=template.partner_id,
+            account_id=template.account_id,
+            created_at=now,
+            message_type=row["message_type"],
+            status=row["status"],
+            parts=row["parts"],
+            cost=row["cost"],
+            dispatched_at=row["dispatched_at"],
+        )
+        for row in rows
+        if row["serwersms_id"] in created
+    )
 
 
 def _refresh_drafts(account: ClientAccount, sent_times: list[dt.datetime]) -> None:

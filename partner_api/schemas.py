@@ -176,6 +176,10 @@ class AccountFiguresOut(Schema):
 class CommissionOut(Schema):
     period: str = Field(description="YYYY-MM, a Europe/Warsaw billing month.")
     currency: str
+    counts_live: bool = Field(
+        description="True: an open month, its messages counted now; false: a closed month,"
+        " every figure as its statement billed it."
+    )
     counted: int
     counted_parts: int
     pending: int
@@ -187,7 +191,9 @@ class CommissionOut(Schema):
     )
     forecast: Decimal | None = Field(description="What the pending messages would earn.")
     total: Decimal | None = Field(description="The statement's net total.")
-    as_of: dt.datetime | None = Field(description="When the figures were last rebuilt.")
+    as_of: dt.datetime | None = Field(
+        description="When the statement's figures (the money) were last rebuilt."
+    )
     statement_id: int | None
     statement_status: str | None
     accounts: list[AccountFiguresOut]

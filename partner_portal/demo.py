@@ -34,6 +34,7 @@ from billing.models import (
     PartnerStaff,
     StaffRole,
 )
+from billing.services import rollups
 from billing.services.sending import send_sms
 from billing.services.statements import build_statements, close_statement
 from billing.services.status_updates import StatusChange, apply_status_changes
@@ -297,6 +298,7 @@ def write_history(
                 fates.append(reports)
     with transaction.atomic():
         created_messages = Message.objects.bulk_create(messages, batch_size=2000)
+        rollups.record_created(created_messages)
         # The history goes through the one status path, step by step, like live reports do.
         match = {Channel.EMAIL2SMS: MatchMethod.PHONE_TIME}
         for step in range(max((len(f) for f in fates), default=0)):

@@ -301,6 +301,9 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # --- Status tracking & billing ---------------------------------------------------------------
 STATUS_POLL_MAX_AGE_DAYS = env_int("STATUS_POLL_MAX_AGE_DAYS", 7)
 STATUS_POLL_INTERVAL_SECONDS = env_int("STATUS_POLL_INTERVAL_SECONDS", 120)
+# A poll pass applies the reports it read in transactions of up to this many messages, across
+# reads and accounts: a fixed number of queries each (docs/status.md).
+STATUS_APPLY_BATCH = env_int("STATUS_APPLY_BATCH", 1000)
 # Email2SMS gets no id back: a report item of the same phone this close in time is its match.
 STATUS_EMAIL2SMS_MATCH_MINUTES = env_int("STATUS_EMAIL2SMS_MATCH_MINUTES", 10)
 # An Email2SMS mail no SerwerSMS report matches this long after it was handed over: unsent.

@@ -234,3 +234,4 @@ def generate_messages(world: data.BenchWorld, total: int, *, seed: int = 13, pro
         first_id += count
     data._reset_sequence(Message)
     data._reset_sequence(StatusEvent)
+    data.count_rollups(world)

@@ -1,21 +1,26 @@
 """The poll pass: ask SerwerSMS for the status of messages not yet final, apply changes in bulk.
 
-Per client account, messages handed to SerwerSMS, not final and younger than
-STATUS_POLL_MAX_AGE_DAYS are asked for in batches (API v2 `messages/reports` by id, XML
-`sprawdz_sms` for XML API messages, Email2SMS mails matched one-to-one in the reports by phone,
-text and time). SerwerSMS is called outside any transaction; each batch goes through the one
-status path, which locks the rows and decides on their stored status, so concurrent or
-repeated passes never apply a change twice. Messages still `submitting` belong to the outbox.
+One query finds the accounts with work and their messages: handed to SerwerSMS, not final and
+younger than STATUS_POLL_MAX_AGE_DAYS. Per account they are asked for in batches (API v2
+`messages/reports` by id, XML `sprawdz_sms` for XML API messages, Email2SMS mails matched
+one-to-one in the reports by phone, text and time). SerwerSMS is called outside any transaction;
+what it answers goes through the one status path in batches of up to STATUS_APPLY_BATCH
+messages across accounts, which locks the rows and decides on their stored status, so
+concurrent or repeated passes never apply a change twice. Messages still `submitting` belong to
+the outbox. Query budget per batch: docs/status.md.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import Channel, ClientAccount, EventSource, Message
@@ -50,25 +55,105 @@ def _batches(values: Sequence, size: int) -> Iterator[Sequence]:
         yield values[start : start + size]
 
 
-def pollable(account: ClientAccount, now: datetime):
-    """Messages of the account still worth asking about (the outbox's `submitting` excluded:
-    the send task settles those)."""
+def _polled(messages, now: datetime):
+    """The messages a pass asks about: not final, young enough, handed to SerwerSMS, and
+    either named by SerwerSMS or an Email2SMS mail still to be matched."""
     cutoff = now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
     return (
-        Message.objects.filter(account=account)
-        .pollable(created_since=cutoff)
+        messages.pollable(created_since=cutoff)
         .exclude(status=Status.SUBMITTING)
+        .filter(Q(serwersms_id__isnull=False) | Q(channel=Channel.EMAIL2SMS))
     )
 
 
-def _poll_known_ids(
-    pks: Sequence[int], fetch: Callable[[Sequence[str]], Iterable[ReportItem]], now: datetime
-) -> ApplySummary:
-    """One batch of messages whose SerwerSMS id we know."""
-    rows = dict(Message.objects.filter(pk__in=pks).values_list("serwersms_id", "pk"))
-    items = list(fetch(list(rows)))
-    changes = [StatusChange(rows[i.serwersms_id], i) for i in items if i.serwersms_id in rows]
-    return apply_status_changes(changes, EventSource.POLL, now=now, checked=pks)
+@dataclass
+class PollWork:
+    """What one account's pass asks about, by the read that asks for it."""
+
+    reports: list[tuple[int, str]] = field(default_factory=list)  # (pk, SerwerSMS id)
+    xml: list[tuple[int, str]] = field(default_factory=list)  # XML API: sprawdz_sms
+    email2sms: list[int] = field(default_factory=list)  # mails to match (no id yet)
+
+    def add(self, pk: int, channel: str, serwersms_id: str | None) -> None:
+        if serwersms_id is None:
+            self.email2sms.append(pk)
+        elif channel == Channel.XML_API:
+            self.xml.append((pk, serwersms_id))
+        else:
+            self.reports.append((pk, serwersms_id))
+
+    def __len__(self) -> int:
+        return len(self.reports) + len(self.xml) + len(self.email2sms)
+
+
+def poll_work(accounts, now: datetime) -> dict[int, PollWork]:
+    """The work of a pass over `accounts` (a queryset), by account pk: ONE query, whatever the
+    number of accounts; an account with nothing to ask about is not in it."""
+    return _work(Message.objects.filter(account__in=accounts), now)
+
+
+def _work(messages, now: datetime) -> dict[int, PollWork]:
+    work: dict[int, PollWork] = {}
+    rows = (
+        _polled(messages, now)
+        .order_by("account_id", "pk")
+        .values_list("account_id", "pk", "channel", "serwersms_id")
+    )
+    for account_id, pk, channel, serwersms_id in rows:
+        work.setdefault(account_id, PollWork()).add(pk, channel, serwersms_id)
+    return work
+
+
+def _read_known_ids(
+    rows: Sequence[tuple[int, str]], fetch: Callable[[Sequence[str]], Iterable[ReportItem]]
+) -> tuple[list[StatusChange], list[int]]:
+    """Ask SerwerSMS about messages whose id the pass read (no query): (changes, asked pks)."""
+    by_id = {serwersms_id: pk for pk, serwersms_id in rows}
+    items = list(fetch(list(by_id)))
+    changes = [StatusChange(by_id[i.serwersms_id], i) for i in items if i.serwersms_id in by_id]
+    return changes, list(by_id.values())
+
+
+@contextmanager
+def _counted(summary: ApplySummary, what: str) -> Iterator[None]:
+    """A failing batch is logged and counted in the summary; the pass goes on."""
+    try:
+        yield
+    except Exception as exc:
+        logger.exception("poll batch failed: %s", what)
+        summary.errors += 1
+        summary.error_messages.append(f"{what}: {exc}")
+
+
+class _Applier:
+    """The reports a pass read, applied through the status path in batches of up to
+    STATUS_APPLY_BATCH messages, across reads and accounts: a fixed number of queries a batch.
+
+    A batch that fails is logged and counted; its messages are asked about again next pass."""
+
+    def __init__(self, now: datetime, summary: ApplySummary):
+        self.now, self.summary = now, summary
+        self.size = max(settings.STATUS_APPLY_BATCH, 1)
+        self.changes: list[StatusChange] = []
+        self.checked: list[int] = []
+        self.accounts: dict[str, None] = {}  # names, in order, for the error line
+
+    def add(self, account: ClientAccount, changes: list[StatusChange], checked: list[int]):
+        self.changes += changes
+        self.checked += checked
+        self.accounts[account.name] = None
+        if len(self.checked) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        changes, checked, names = self.changes, self.checked, ", ".join(self.accounts)
+        self.changes, self.checked, self.accounts = [], [], {}
+        if not checked:
+            return
+        with _counted(self.summary, f"{names}: apply"):
+            self.summary.add(
+                apply_status_changes(changes, EventSource.POLL, now=self.now, checked=checked)
+            )
 
 
 class _ReportsClient:
@@ -100,51 +185,47 @@ def poll_account(
     now: datetime | None = None,
     source: ReportsSource | None = None,
     progress: Callable[[int], None] | None = None,
+    work: PollWork | None = None,
+    applier: _Applier | None = None,
 ) -> ApplySummary:
-    """One pass over one account. Errors of a batch are counted and logged; the pass goes on."""
+    """One pass over one account. Errors of a batch are counted and logged; the pass goes on.
+
+    `work` is what poll_work found for the account (one query reads it when not given: all an
+    idle account costs). Reports by id are applied in batches (`applier`: the pass's, shared
+    across accounts; else the account's own, flushed at the end), mails matched per read."""
     now = now or timezone.now()
-    source = source or _source_for(account)
-    batch = settings.SERWERSMS_REPORTS_BATCH
-    base = pollable(account, now)
-    with_id = base.filter(serwersms_id__isnull=False).order_by("pk")
-    work: list[tuple[str, list[int], Callable[[Sequence[int]], ApplySummary]]] = [
-        (
-            "reports",
-            list(with_id.exclude(channel=Channel.XML_API).values_list("pk", flat=True)),
-            lambda pks: _poll_known_ids(pks, source.reports_by_ids, now),
-        ),
-        (
-            "xml",
-            list(with_id.filter(channel=Channel.XML_API).values_list("pk", flat=True)),
-            lambda pks: _poll_known_ids(pks, source.xml_check, now),
-        ),
-        (
-            "email2sms",
-            list(
-                base.filter(serwersms_id__isnull=True, channel=Channel.EMAIL2SMS)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            ),
-            lambda pks: _match_email2sms(account, source, pks, now),
-        ),
-    ]
+    if work is None:
+        work = _work(Message.objects.filter(account=account), now).get(account.pk)
     summary = ApplySummary()
-    for kind, pks, run in work:
-        for chunk in _batches(pks, batch):
-            try:
-                summary.add(run(chunk))
-            except Exception as exc:  # one failing batch must not stop the pass
-                logger.exception("poll %s batch of account %s failed", kind, account.name)
-                summary.errors += 1
-                summary.error_messages.append(f"{account.name}: {kind}: {exc}")
+    if not work:
+        return summary
+    source = source or _source_for(account)
+    own = applier is None
+    applier = applier or _Applier(now, summary)
+    batch = settings.SERWERSMS_REPORTS_BATCH
+    for kind, rows, fetch in (
+        ("reports", work.reports, source.reports_by_ids),
+        ("xml", work.xml, source.xml_check),
+    ):
+        for chunk in _batches(rows, batch):
+            with _counted(summary, f"{account.name}: {kind}"):
+                applier.add(account, *_read_known_ids(chunk, fetch))
             if progress:
                 progress(len(chunk))
+    for chunk in _batches(work.email2sms, batch):
+        with _counted(summary, f"{account.name}: email2sms"):
+            summary.add(_match_email2sms(account, source, chunk, now))
+        if progress:
+            progress(len(chunk))
+    if own:
+        applier.flush()
     return summary
 
 
-def pollable_count(accounts: Iterable[ClientAccount], now: datetime | None = None) -> int:
+def pollable_count(accounts, now: datetime | None = None) -> int:
+    """How many messages a pass over `accounts` (a queryset) asks about: one query."""
     now = now or timezone.now()
-    return sum(pollable(account, now).count() for account in accounts)
+    return _polled(Message.objects.filter(account__in=accounts), now).count()
 
 
 def active_accounts(name: str | None = None):
@@ -154,22 +235,53 @@ def active_accounts(name: str | None = None):
     return accounts.order_by("pk")
 
 
+def accounts_to_poll(now: datetime | None = None) -> list[int]:
+    """Pks of the active accounts a pass has work for (one query; idle accounts cost nothing)."""
+    now = now or timezone.now()
+    return list(
+        _polled(Message.objects.filter(account__in=active_accounts()), now)
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+
+
 def poll_all_accounts(
     *,
     now: datetime | None = None,
     account_name: str | None = None,
     progress: Callable[[int], None] | None = None,
     source_factory: Callable[[ClientAccount], ReportsSource] | None = None,
+    accounts=None,
 ) -> ApplySummary:
-    """One pass over every active account, in this process; a failing account is counted."""
+    """One pass over every active account (or `accounts`, a queryset), in this process.
+
+    One query finds the accounts with work and their messages, one more loads those accounts;
+    idle accounts cost nothing else. A failing account is counted, the pass goes on."""
     now = now or timezone.now()
+    if accounts is None:
+        accounts = active_accounts(account_name)
     summary = ApplySummary()
-    for account in active_accounts(account_name):
+    work = poll_work(accounts, now)
+    if not work:
+        return summary
+    applier = _Applier(now, summary)
+    for account in ClientAccount.objects.filter(pk__in=list(work)).order_by("pk"):
         try:
             source = (source_factory or _source_for)(account)
-            summary.add(poll_account(account, now=now, source=source, progress=progress))
+            summary.add(
+                poll_account(
+                    account,
+                    now=now,
+                    source=source,
+                    progress=progress,
+                    work=work[account.pk],
+                    applier=applier,
+                )
+            )
         except Exception as exc:
             logger.exception("poll of account %s failed", account.name)
             summary.errors += 1
             summary.error_messages.append(f"{account.name}: {exc}")
+    applier.flush()
     return summary

@@ -43,6 +43,7 @@ from billing.models import (
     validate_ic,
 )
 from billing.phones import PhoneError, normalize_phone
+from billing.services import rollups
 from billing.services.statements import request_draft_refresh
 from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms import client_for, unique_ids
@@ -307,6 +308,7 @@ def _create(plan: SendPlan, now: datetime) -> list[Message]:
     ]
     for message in messages:
         message.save()  # save() checks the ic; a handful of rows, so one at a time is fine
+    rollups.record_created(messages)
     StatusEvent.objects.bulk_create(
         [
             StatusEvent(

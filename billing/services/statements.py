@@ -18,13 +18,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     Case,
     Count,
     Exists,
-    F,
     Max,
     OuterRef,
     Q,
@@ -42,6 +41,7 @@ from billing.commission import (
     Tier,
     VersionPicker,
     VersionSpan,
+    amount_sql,
     billing_instant,
     billing_month,
     can_close,
@@ -51,6 +51,7 @@ from billing.commission import (
     month_bounds_utc,
     next_month,
     present_statement,
+    rate_sql,
     review_window_end,
     vat_split,
 )
@@ -59,6 +60,7 @@ from billing.models import (
     Agreement,
     AuditAction,
     AuditEntry,
+    LateChange,
     Message,
     Partner,
     Payout,
@@ -70,7 +72,7 @@ from billing.models import (
     StatementLine,
     StatementStatus,
 )
-from billing.statuses import BillingClass, billing_class
+from billing.statuses import COUNTED, NEVER_COUNTED, PENDING, BillingClass, Status, billing_class
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,8 @@ class _Line:
     counted_parts: int = 0
     pending_messages: int = 0
     unsent_messages: int = 0
+    delivered_messages: int = 0  # of the counted, by status at the build (closed months' pages)
+    undelivered_messages: int = 0
     commission: Decimal = ZERO
     forecast: Decimal = ZERO
 
@@ -165,28 +169,48 @@ def build_statements(
 
 
 def build_statement(
-    partner: Partner, period: date, *, actor: str, progress: Progress | None = None
+    partner: Partner,
+    period: date,
+    *,
+    actor: str,
+    progress: Progress | None = None,
+    in_database: bool | None = None,
 ) -> BuildResult:
-    """Build or rebuild one draft statement; a closed statement is left as it is."""
+    """Build or rebuild one draft statement; a closed statement is left as it is.
+
+    On PostgreSQL the month is priced by one SQL statement (`in_database`, the default there):
+    ranked, priced, its items written and its lines and days summed without a row passing
+    through Python. Elsewhere (or with in_database=False) the messages stream through Python
+    in batches. Both give the same statement (tests/billing/test_statement_pricing_paths.py).
+    """
+    if in_database is None:
+        in_database = connection.vendor == "postgresql"
     period = period.replace(day=1)
     with transaction.atomic():
         Statement.objects.get_or_create(partner=partner, period=period)
         statement = Statement.objects.select_for_update().get(partner=partner, period=period)
         if statement.is_closed:
             return BuildResult(statement, skipped_closed=True)
-        # Rebuilding starts from nothing: the same messages give the same statement.
-        StatementItem.objects.filter(statement=statement).delete()
+        # Rebuilding starts from nothing: the same messages give the same statement. (In the
+        # database, the items are rewritten where they differ: see priced_month_sql.)
+        if not in_database:
+            StatementItem.objects.filter(statement=statement).delete()
         StatementDay.objects.filter(statement=statement).delete()
         StatementLine.objects.filter(statement=statement).delete()
         Adjustment.objects.filter(statement=statement).delete()
 
         start, end = month_bounds_utc(period)
         versions = _versions(partner, start, end)
+        queue = _late_change_queue(partner)
+        billed = _billed_on_closed(queue, start, end)
         lines: dict[tuple, _Line] = defaultdict(_Line)
-        counted = _add_counted(statement, partner, period, versions, lines, progress)
-        _add_not_counted(partner, period, versions, lines, counted)
+        if in_database:
+            _price_in_database(statement, partner, period, versions, lines, billed, progress)
+        else:
+            counted = _add_counted(statement, partner, period, versions, lines, billed, progress)
+            _add_not_counted(partner, period, versions, lines, counted)
         carried_from = _closed_months_carried_by(statement)
-        adjustments = [a for closed in carried_from for a in _late_changes(statement, closed)]
+        adjustments = _adjustments(statement, carried_from, queue)
         Adjustment.objects.bulk_create(adjustments, batch_size=CHUNK_SIZE)
         credit_from, opening_credit = _opening_credit(statement, carried_from)
 
@@ -201,6 +225,8 @@ def build_statement(
                     counted_parts=line.counted_parts,
                     pending_messages=line.pending_messages,
                     unsent_messages=line.unsent_messages,
+                    delivered_messages=line.delivered_messages,
+                    undelivered_messages=line.undelivered_messages,
                     commission=line.commission,
                 )
                 for (account_id, message_type, agreement_id), line in sorted(
@@ -274,19 +300,21 @@ def _opening_credit(draft: Statement, carried_from: list[Statement]):
     return sources[-1], -sum((s.carried_forward for s in sources), ZERO)
 
 
-def _add_counted(statement, partner, period, versions, lines, progress) -> int:
+def _add_counted(statement, partner, period, versions, lines, billed, progress) -> int:
     """Stream the counted messages in billing order: tiers follow the month's running count.
 
-    Returns how many were counted (pending messages rank after them in the forecast)."""
+    The Python path (databases other than PostgreSQL): batches of CHUNK_SIZE, never the whole
+    month at once. Returns how many were counted (pending messages rank after them)."""
     rows = (
         Message.objects.filter(partner=partner)
         .in_billing_month(period)
         .counted()
-        # A message already on another closed statement is billed; changes go via adjustments.
-        .exclude(Exists(_billed_on_closed_statement()))
         .order_by("billing_at", "id")
         .values_list("id", "account_id", "message_type", "parts", "cost", "status", "billing_at")
     )
+    if billed:
+        # Already billed on a closed statement (it moved here after): changes go via adjustments.
+        rows = rows.exclude(pk__in=billed)
     ordinal = 0
     batch: list[StatementItem] = []
     # Per Warsaw day of billing_at, for the dashboard (StatementDay); the day of each hour
@@ -308,6 +336,8 @@ def _add_counted(statement, partner, period, versions, lines, progress) -> int:
         line.counted_messages += 1
         line.counted_parts += parts
         line.commission += amount
+        line.delivered_messages += status == Status.DELIVERED
+        line.undelivered_messages += status == Status.UNDELIVERED
         hour = billing_at.replace(minute=0, second=0, microsecond=0)
         day = day_of_hour.get(hour)
         if day is None:
@@ -377,7 +407,252 @@ def _add_not_counted(partner, period, versions, lines, counted: int) -> None:
             line.forecast += message_amount(terms.basis, rate, parts, cost)
 
 
-# --- adjustments ---------------------------------------------------------------------------
+# --- the month priced in PostgreSQL ------------------------------------------------------------
+
+
+def _version_sql(versions: _Versions) -> tuple[str, list]:
+    """The agreement id valid at billing_at (VersionPicker.at: versions never overlap)."""
+    whens, params = [], []
+    for span in versions.picker.spans:
+        condition, condition_params = "billing_at >= %s", [span.start]
+        if span.end is not None:
+            condition += " AND billing_at < %s"
+            condition_params.append(span.end)
+        whens.append(f"WHEN {condition} THEN CAST(%s AS bigint)")
+        params += [*condition_params, span.terms.ref]
+    if not whens:
+        return "CAST(NULL AS bigint)", []
+    return f"CASE {' '.join(whens)} END", params
+
+
+def _by_version_sql(
+    versions: _Versions, expression: Callable[[Terms], tuple[str, list]]
+) -> tuple[str, list]:
+    """CASE agreement_id WHEN <version> THEN expression(terms) ... ELSE 0 (no agreement)."""
+    whens, params = [], []
+    for ref, terms in versions.terms.items():
+        sql, sql_params = expression(terms)
+        whens.append(f"WHEN agreement_id = CAST(%s AS bigint) THEN {sql}")
+        params += [ref, *sql_params]
+    if not whens:
+        return "0", []
+    return f"CASE {' '.join(whens)} ELSE 0 END", params
+
+
+class _Params:
+    """Named parameters for a statement put together from pieces: `q(sql, params)` returns the
+    piece with each `%s` renamed `%(pN)s` and keeps its value, so pieces can be written in
+    any order."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def __call__(self, sql: str, params: Iterable = ()) -> str:
+        pieces = sql.split("%s")
+        values = list(params)
+        if len(values) != len(pieces) - 1:
+            raise ValueError("one parameter per %s")
+        named = [pieces[0]]
+        for value, piece in zip(values, pieces[1:], strict=True):
+            name = f"p{len(self.values)}"
+            self.values[name] = value
+            named += [f"%({name})s", piece]
+        return "".join(named)
+
+
+def priced_month_sql(
+    statement_id: int, partner_id: int, period: date, versions: _Versions, billed: Iterable[int]
+) -> tuple[str, dict]:
+    """The one statement that prices a month in PostgreSQL; returns (sql, params).
+
+    Ranks the counted messages by (billing_at, id) (the tier ordinal, as the Python path
+    counts), pending ones after them; picks the agreement version by billing_at and the rate and
+    amount with commission.rate_sql / amount_sql; writes the StatementItems (a rebuild deletes,
+    updates and inserts only the items that differ; new ones in billing order). Returns rows
+    (kind, is_line, account, type, agreement, day, messages, parts, amount): kind "c" counted
+    lines (is_line 1) and Warsaw days (is_line 0), "p" pending lines (amount: the forecast),
+    "u" unsent lines.
+
+    Each class of message is its own index range scan with its status list, so that the
+    planner knows how many rows each step has (a CTE filtered on a computed class is
+    estimated at a few rows, and then joined by nested loops)."""
+    start, end = month_bounds_utc(period)
+    q = _Params()
+    version_sql, version_params = _version_sql(versions)
+    rate_case, rate_params = _by_version_sql(
+        versions, lambda t: rate_sql(t, ordinal="ordinal", message_type="message_type")
+    )
+    amount_case, amount_params = _by_version_sql(
+        versions, lambda t: (amount_sql(t.basis, rate="rate", parts="parts", cost="cost"), [])
+    )
+    messages = connection.ops.quote_name(Message._meta.db_table)
+    items = connection.ops.quote_name(StatementItem._meta.db_table)
+
+    def month(statuses) -> str:
+        values = sorted(s.value for s in statuses)
+        return q(
+            "partner_id = %s AND billing_at >= %s AND billing_at < %s "
+            f"AND status IN ({', '.join(['%s'] * len(values))})",
+            [partner_id, start, end, *values],
+        )
+
+    def version() -> str:
+        return q(version_sql, version_params)
+
+    def priced(ranked: str) -> str:
+        rate = q(rate_case, rate_params)
+        rated = f"(SELECT ranked.*, {rate} AS rate FROM {ranked} ranked)"
+        return f"SELECT rated.*, {q(amount_case, amount_params)} AS amount FROM {rated} rated"
+
+    counted = f"""(
+            SELECT id, account_id, message_type, parts, cost, status, billing_at,
+                   {version()} AS agreement_id,
+                   row_number() OVER (ORDER BY billing_at, id) AS ordinal
+            FROM {messages}
+            WHERE {month(COUNTED)} AND id <> ALL(CAST({q("%s", [sorted(billed)])} AS bigint[]))
+        )"""
+    counted_priced = priced(counted)
+    pending = f"""(
+            SELECT account_id, message_type, parts, cost, {version()} AS agreement_id,
+                   (SELECT count(*) FROM priced)
+                   + row_number() OVER (ORDER BY billing_at, id) AS ordinal
+            FROM {messages} WHERE {month(PENDING)}
+        )"""
+    pending_priced = priced(pending)
+    sql = f"""
+    WITH priced AS ({counted_priced}),
+    pending AS ({pending_priced}),
+    old AS (
+        SELECT id, message_id, agreement_id, status, parts, rate, cost, amount
+        FROM {items} WHERE statement_id = {q("%s", [statement_id])}
+    ),
+    -- A rebuild writes only the items that differ (every part sees the items as they were).
+    differ AS (
+        SELECT o.id AS item_id, p.id AS message_id, p.agreement_id, p.status, p.parts, p.rate,
+               p.cost, p.amount, p.ordinal
+        FROM priced p FULL JOIN old o ON o.message_id = p.id
+        WHERE o.id IS NULL OR p.id IS NULL
+           OR (o.agreement_id, o.status, o.parts, o.rate, o.cost, o.amount)
+              IS DISTINCT FROM (p.agreement_id, p.status, p.parts, p.rate, p.cost, p.amount)
+    ),
+    removed AS (
+        DELETE FROM {items}
+        WHERE id = ANY(ARRAY(SELECT item_id FROM differ WHERE message_id IS NULL))
+    ),
+    changed AS (
+        UPDATE {items} i
+        SET agreement_id = d.agreement_id, status = d.status, parts = d.parts, rate = d.rate,
+            cost = d.cost, amount = d.amount
+        FROM differ d
+        WHERE i.id = d.item_id AND d.message_id IS NOT NULL
+          AND i.id = ANY(ARRAY(
+              SELECT item_id FROM differ WHERE item_id IS NOT NULL AND message_id IS NOT NULL
+          ))
+    ),
+    added AS (
+        INSERT INTO {items}
+            (statement_id, message_id, agreement_id, status, parts, rate, cost, amount)
+        SELECT {q("%s", [statement_id])}, message_id, agreement_id, status, parts, rate, cost,
+               amount
+        FROM differ WHERE item_id IS NULL ORDER BY ordinal
+    )
+    SELECT 'c', GROUPING(day), account_id, message_type, agreement_id, day,
+           count(*), sum(parts), sum(amount)
+    FROM (
+        SELECT account_id, message_type, agreement_id, parts, amount,
+               CAST(billing_at AT TIME ZONE {q("%s", [BILLING_ZONE.key])} AS date) AS day
+        FROM priced
+    ) figures
+    GROUP BY GROUPING SETS ((account_id, message_type, agreement_id), (day))
+    UNION ALL
+    SELECT 'p', 1, account_id, message_type, agreement_id, NULL, count(*), 0, sum(amount)
+    FROM pending GROUP BY account_id, message_type, agreement_id
+    UNION ALL
+    SELECT 'u', 1, account_id, message_type, agreement_id, NULL, count(*), 0, 0
+    FROM (
+        SELECT account_id, message_type, {version()} AS agreement_id
+        FROM {messages} WHERE {month(NEVER_COUNTED)}
+    ) unsent
+    GROUP BY account_id, message_type, agreement_id
+    """
+    return sql, q.values
+
+
+def _price_in_database(
+    statement: Statement,
+    partner: Partner,
+    period: date,
+    versions: _Versions,
+    lines: dict[tuple, _Line],
+    billed: set[int],
+    progress: Progress | None,
+) -> int:
+    """Price the month with priced_month_sql: nothing per message passes through Python."""
+    sql, params = priced_month_sql(statement.pk, partner.pk, period, versions, billed)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    days, counted_total = [], 0
+    for kind, is_line, account_id, message_type, agreement_id, day, n, parts, amount in rows:
+        if not is_line:
+            days.append(
+                StatementDay(statement=statement, day=day, counted_messages=n, commission=amount)
+            )
+            continue
+        line = lines[(account_id, message_type, agreement_id)]
+        if kind == "c":
+            line.counted_messages += n
+            line.counted_parts += parts
+            line.commission += amount
+            counted_total += n
+        elif kind == "p":
+            line.pending_messages += n
+            line.forecast += amount
+        else:
+            line.unsent_messages += n
+    StatementDay.objects.bulk_create(sorted(days, key=lambda d: d.day))
+    if progress:
+        progress(counted_total)
+    return counted_total
+
+
+# --- the late-change queue and adjustments ------------------------------------------------------
+
+
+def _late_change_queue(partner: Partner) -> dict[date, set[int]]:
+    """The partner's late-change queue: closed month -> ids of messages changed since it closed.
+
+    Written by database triggers (models.LateChange); small by nature (changes after a month's
+    review window), so it is read whole, in one query on its (partner, period) index."""
+    queue: dict[date, set[int]] = defaultdict(set)
+    for period, message_id in LateChange.objects.filter(partner=partner).values_list(
+        "period", "message_id"
+    ):
+        queue[period].add(message_id)
+    return queue
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), CHUNK_SIZE):
+        yield ordered[start : start + CHUNK_SIZE]
+
+
+def _billed_on_closed(queue: dict[date, set[int]], start: datetime, end: datetime) -> set[int]:
+    """Messages now billed in [start, end) that a closed statement already billed: they moved
+    here after it closed, so they are queued; only the queue's ids are probed (no anti-join)."""
+    queued = set().union(*queue.values()) if queue else set()
+    billed: set[int] = set()
+    for chunk in _chunks(queued):
+        billed.update(
+            StatementItem.objects.filter(
+                message_id__in=chunk,
+                statement__status=StatementStatus.CLOSED,
+                message__billing_at__gte=start,
+                message__billing_at__lt=end,
+            ).values_list("message_id", flat=True)
+        )
+    return billed
 
 
 def _closed_months_carried_by(draft: Statement) -> list[Statement]:
@@ -390,20 +665,50 @@ def _closed_months_carried_by(draft: Statement) -> list[Statement]:
     return [c for c in closed if not any(c.period < p for p in open_periods)]
 
 
-def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
-    """What changed in a closed month since it was billed (its items plus earlier adjustments)."""
-    prior = Adjustment.objects.filter(
-        message__partner_id=closed.partner_id,
-        original_period=closed.period,
+def _adjustments(
+    draft: Statement, carried_from: list[Statement], queue: dict[date, set[int]]
+) -> list[Adjustment]:
+    """The late changes of the closed months this draft carries: only the months with queued
+    messages or earlier adjustments are looked at, and in them only those messages."""
+    if not carried_from:
+        return []
+    prior: dict[date, list[tuple[int, Decimal, str]]] = defaultdict(list)
+    earlier = Adjustment.objects.filter(
+        message__partner_id=draft.partner_id,
+        original_period__in=[c.period for c in carried_from],
         statement__status=StatementStatus.CLOSED,
-    )
+    ).order_by("created_at", "id")
+    for period, message_id, amount, new_status in earlier.values_list(
+        "original_period", "message_id", "amount", "new_status"
+    ):
+        prior[period].append((message_id, amount, new_status))
+    result: list[Adjustment] = []
+    for closed in carried_from:
+        if queue.get(closed.period) or prior.get(closed.period):
+            result += _late_changes(
+                draft, closed, queue.get(closed.period, set()), prior.get(closed.period, [])
+            )
+    return result
+
+
+def _late_changes(
+    draft: Statement,
+    closed: Statement,
+    queued: set[int],
+    prior: list[tuple[int, Decimal, str]],
+) -> list[Adjustment]:
+    """What changed in a closed month since it was billed (its items plus earlier adjustments).
+
+    Only messages of the queue (changed since the month closed) or adjusted before can differ
+    from what was billed: a message on the closed statement changed since (status, parts,
+    cost), a message counted there only now, a message adjusted before and no longer billable.
+    """
     billed_adjustments: dict[int, Decimal] = defaultdict(lambda: ZERO)
     last_status: dict[int, str] = {}
-    for message_id, amount, new_status in prior.order_by("created_at", "id").values_list(
-        "message_id", "amount", "new_status"
-    ):
+    for message_id, amount, new_status in prior:
         billed_adjustments[message_id] += amount
         last_status[message_id] = new_status
+    candidates = queued | set(billed_adjustments)
 
     def adjustment(message_id, old_status, new_status, billed, current, reason) -> Adjustment:
         return Adjustment(
@@ -421,22 +726,14 @@ def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
     result: list[Adjustment] = []
     seen: set[int] = set()
     # 1. Messages on the closed statement whose status, parts or cost changed (or were adjusted).
-    changed = (
-        Q(message__parts__lt=F("parts"))
-        | Q(message__parts__gt=F("parts"))
-        | ~Q(message__status=F("status"))
-        | Q(message__cost__isnull=True, cost__isnull=False)
-        | Q(message__cost__isnull=False, cost__isnull=True)
-        | Q(message__cost__lt=F("cost"))
-        | Q(message__cost__gt=F("cost"))
-        | Exists(prior.filter(message_id=OuterRef("message_id")))
-    )
-    items = (
-        StatementItem.objects.filter(statement=closed)
-        .filter(changed)
-        .values_list(
+    items = []
+    for chunk in _chunks(candidates):
+        items += StatementItem.objects.filter(statement=closed, message_id__in=chunk).values_list(
+            "id",
             "message_id",
             "status",
+            "parts",
+            "cost",
             "rate",
             "amount",
             "agreement__basis",
@@ -444,10 +741,13 @@ def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
             "message__parts",
             "message__cost",
         )
-    )
-    for message_id, old_status, rate, amount, basis, status, parts, cost in items.iterator(
-        chunk_size=CHUNK_SIZE
-    ):
+    for row in sorted(items):  # in billing order, as the items were written
+        _item_id, message_id, old_status, old_parts, old_cost, rate, amount, basis = row[:8]
+        status, parts, cost = row[8:]
+        if (status, parts, cost) == (old_status, old_parts, old_cost) and (
+            message_id not in billed_adjustments
+        ):
+            continue
         seen.add(message_id)
         current = (
             message_amount(basis, rate, parts, cost)
@@ -462,18 +762,17 @@ def _late_changes(draft: Statement, closed: Statement) -> list[Adjustment]:
     # 2. Messages of the closed month that were not counted at close and are counted now.
     start, end = month_bounds_utc(closed.period)
     versions = _versions(closed.partner, start, end)
-    late = (
-        Message.objects.filter(partner_id=closed.partner_id)
-        .in_billing_month(closed.period)
-        .counted()
-        .exclude(Exists(_billed_on_closed_statement()))
-        .order_by("billing_at", "id")
-        .values_list("id", "message_type", "parts", "cost", "status", "billing_at")
-    )
+    late = []
+    for chunk in _chunks(candidates):
+        late += (
+            Message.objects.filter(partner_id=closed.partner_id, pk__in=chunk)
+            .in_billing_month(closed.period)
+            .counted()
+            .exclude(Exists(_billed_on_closed_statement()))
+            .values_list("billing_at", "id", "message_type", "parts", "cost", "status")
+        )
     ordinal = closed.counted_messages  # late messages rank after those billed at close
-    for message_id, message_type, parts, cost, status, billing_at in late.iterator(
-        chunk_size=CHUNK_SIZE
-    ):
+    for billing_at, message_id, message_type, parts, cost, status in sorted(late):
         seen.add(message_id)
         ordinal += 1
         terms = versions.picker.at(billing_at)
@@ -612,6 +911,7 @@ def close_statement(
             f"It can be closed from {opens:%Y-%m-%d %H:%M} (review window {days} days)."
         )
     with transaction.atomic():
+        _lock_month_against_changes(partner, period)
         result = build_statement(partner, period, actor=actor)
         statement = result.statement
         if result.skipped_closed:  # closed meanwhile by someone else
@@ -636,6 +936,19 @@ def close_statement(
         statement_id = statement.pk
         transaction.on_commit(lambda: notify_billing_managers(statement_id))
     return CloseResult(statement, changed=True)
+
+
+def _lock_month_against_changes(partner: Partner, period: date) -> None:
+    """PostgreSQL: wait for status changes of this month still in flight, and make those that
+    start meanwhile queue themselves (the late-change triggers of migration 0010 hold the
+    shared side of this lock). Without it a change committed while the month closes could be
+    on neither the closed statement nor the queue. SQLite has one writer at a time."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(billing_month_lock_key(%s, %s))", [partner.pk, period]
+        )
 
 
 def billing_manager_emails(partner: Partner) -> list[str]:

@@ -6,18 +6,21 @@ StatusEvent, backward or unknown reports add one ignored event (once), duplicate
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import ClientAccount, EventSource, Message, StatusEvent
+from billing.services import rollups
 from billing.services.statements import request_draft_refresh
 from billing.serwersms.types import ReportItem
 from billing.statuses import Outcome, Status, decide, parse_status
@@ -82,46 +85,93 @@ def _supports_update_from() -> bool:
     return False
 
 
+def _sqlite_variable_limit() -> int:
+    """How many `?` one SQLite statement may carry (999 on old builds, often far more)."""
+    import sqlite3
+
+    connection.ensure_connection()
+    try:
+        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except AttributeError:  # Python before 3.11 cannot ask
+        return 999 if sqlite3.sqlite_version_info < (3, 32, 0) else 32766
+
+
+def _json_value(value):
+    """A value JSON has no type for, as json_populate_recordset reads it (by the column's type)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not written by the status path")
+
+
+def _rows_cte(model, objects: Sequence, fields: Sequence) -> Iterator[tuple[str, list]]:
+    """Yield `WITH v AS (...)`, the `fields` of `objects` as rows, with its parameters: one per
+    statement.
+
+    PostgreSQL: ONE parameter, a JSON array read by json_populate_recordset with the table's own
+    row type, so the statement is the same for 1 row or 10,000 and its values are typed by the
+    table (psycopg renders one string, not every value in Python, and json.dumps is C).
+    SQLite: a VALUES list, split only where SQLite's own variable limit forces it.
+    """
+    quote = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        names = [(f.column, f.attname) for f in fields]
+        rows = [{column: getattr(o, attname) for column, attname in names} for o in objects]
+        yield (
+            f"WITH v AS (SELECT * FROM json_populate_recordset("
+            f"NULL::{quote(model._meta.db_table)}, %s))",
+            [json.dumps(rows, default=_json_value)],
+        )
+        return
+    names = ", ".join(quote(f.column) for f in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    per_statement = max(_sqlite_variable_limit() // len(fields), 1)
+    for start in range(0, len(objects), per_statement):
+        chunk = objects[start : start + per_statement]
+        yield (
+            f"WITH v({names}) AS (VALUES {', '.join([row_sql] * len(chunk))})",
+            [f.get_db_prep_save(getattr(o, f.attname), connection) for o in chunk for f in fields],
+        )
+
+
 def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_FIELDS) -> None:
-    """Save `fields` of many messages: one `UPDATE ... FROM (VALUES ...)` per batch.
+    """Save `fields` of many messages: one `UPDATE ... FROM (VALUES ...)` for the lot.
 
     Django's bulk_update builds a CASE per column, which grows with the square of the batch;
-    a VALUES list joins on the primary key instead. Other databases fall back to bulk_update.
+    a VALUES list (PostgreSQL: one JSON parameter) joins on the primary key instead, one
+    statement whatever the number of messages (SQLite: one per its variable limit). Other
+    databases fall back to bulk_update.
     """
     if not messages:
         return
     if not _supports_update_from():
         Message.objects.bulk_update(messages, fields, batch_size=BULK_BATCH_SIZE)
         return
-    model_fields = [Message._meta.get_field(name) for name in fields]
-    table = connection.ops.quote_name(Message._meta.db_table)
-    columns = ["id"] + [f.column for f in model_fields]
-    postgres = connection.vendor == "postgresql"
-
-    def cast(field, expression: str) -> str:
-        # PostgreSQL types VALUES from the first row; cast so NULLs and strings land right.
-        return f"CAST({expression} AS {field.db_type(connection)})" if postgres else expression
-
     quote = connection.ops.quote_name
-    assignments = ", ".join(
-        f"{quote(f.column)} = {cast(f, 'v.' + quote(f.column))}" for f in model_fields
-    )
-    id_cast = "CAST(v.id AS bigint)" if postgres else "v.id"
-    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    table = quote(Message._meta.db_table)
+    pk = quote(Message._meta.pk.column)
+    model_fields = [Message._meta.get_field(name) for name in fields]
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in model_fields)
     with connection.cursor() as cursor:
-        for start in range(0, len(messages), BULK_BATCH_SIZE):
-            chunk = messages[start : start + BULK_BATCH_SIZE]
-            params = []
-            for message in chunk:
-                params.append(message.pk)
-                for f in model_fields:
-                    params.append(f.get_db_prep_save(getattr(message, f.attname), connection))
+        for cte, params in _rows_cte(Message, messages, [Message._meta.pk, *model_fields]):
             cursor.execute(
-                f"WITH v({quoted}) AS (VALUES {', '.join([row_sql] * len(chunk))}) "
-                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = {id_cast}",
+                f"{cte} UPDATE {table} SET {assignments} FROM v WHERE {table}.{pk} = v.{pk}",
                 params,
             )
+
+
+def insert_events(events: Sequence[StatusEvent]) -> None:
+    """Write status events with ONE multi-row INSERT (SQLite: one per its variable limit)."""
+    if not events:
+        return
+    fields = [f for f in StatusEvent._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(f.column) for f in fields)
+    table = quote(StatusEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        for cte, params in _rows_cte(StatusEvent, events, fields):
+            cursor.execute(f"{cte} INSERT INTO {table} ({names}) SELECT {names} FROM v", params)
 
 
 @dataclass(frozen=True)
@@ -263,6 +313,7 @@ def apply_status_changes(
         messages = {
             m.pk: m for m in Message.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }
+        rollup_before = rollups.snapshot(messages.values())  # status, parts, cost, billing day
         dirty: dict[int, Message] = {}
         billed: dict[int, Message] = {}  # status, parts, cost or times changed: drafts follow
         events: list[StatusEvent] = []
@@ -363,8 +414,8 @@ def apply_status_changes(
         events.extend(_ignored_events(ignored, source, now, summary))
         if dirty:
             write_messages(list(dirty.values()))
-        if events:
-            StatusEvent.objects.bulk_create(events, batch_size=BULK_BATCH_SIZE)
+            rollups.record_changes(rollup_before, dirty.values())  # same transaction
+        insert_events(events)
         # Work that must follow every change joins here, in the same transaction: the money
         # side's draft statements (queued on commit).
         request_draft_refresh(billed.values())
@@ -428,9 +479,16 @@ def apply_reports(
     ]
     ids = {item.serwersms_id for item in usable if item.serwersms_id}
     unique_ids = {item.unique_id for item in usable if item.unique_id}
-    rows = Message.objects.filter(account=account)
-    by_id = dict(rows.filter(serwersms_id__in=ids).values_list("serwersms_id", "pk"))
-    by_unique = dict(rows.filter(unique_id__in=unique_ids).values_list("unique_id", "pk"))
+    by_id, by_unique = {}, {}
+    if ids or unique_ids:
+        # One look-up for both keys, whatever the number of reports.
+        for pk, serwersms_id, unique_id in Message.objects.filter(
+            Q(serwersms_id__in=ids) | Q(unique_id__in=unique_ids), account=account
+        ).values_list("pk", "serwersms_id", "unique_id"):
+            if serwersms_id in ids:
+                by_id[serwersms_id] = pk
+            if unique_id in unique_ids:
+                by_unique[unique_id] = pk
     changes, unmatched = [], len(items) - len(usable)
     for item in usable:
         pk = by_id.get(item.serwersms_id)

@@ -12,7 +12,13 @@ from pypdf import PdfReader
 from billing.exports import iter_statement_csv, neutralise, render_statement
 from billing.services.statements import build_statement, close_statement
 from billing.statuses import Status
-from tests.factories import AgreementFactory, ClientAccountFactory, MessageFactory, PartnerFactory
+from tests.factories import (
+    AgreementFactory,
+    ClientAccountFactory,
+    MessageFactory,
+    PartnerFactory,
+    change_message,
+)
 
 pytestmark = pytest.mark.django_db
 OCT = date(2024, 10, 1)
@@ -50,8 +56,7 @@ def statement():
         dispatched_at=datetime(2024, 10, 3, tzinfo=UTC),
     )
     close_statement(partner, date(2024, 9, 1), actor="op", now=datetime(2024, 11, 1, tzinfo=UTC))
-    late.status = Status.DELIVERED
-    late.save()
+    change_message(late, status=Status.DELIVERED)
     return build_statement(partner, OCT, actor="op").statement
 
 

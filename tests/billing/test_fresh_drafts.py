@@ -19,7 +19,7 @@ from billing.services.statements import (
     refresh_draft_statements,
 )
 from billing.statuses import Status
-from tests.factories import AgreementFactory, ClientAccountFactory, MessageFactory
+from tests.factories import AgreementFactory, ClientAccountFactory, MessageFactory, change_message
 
 pytestmark = pytest.mark.django_db
 
@@ -119,8 +119,7 @@ def test_a_late_change_of_a_closed_month_creates_the_next_months_draft(account):
     close_statement(
         account.partner, date(2024, 10, 1), actor="op", now=datetime(2024, 11, 9, tzinfo=UTC)
     )
-    message.status = Status.UNSENT  # e.g. SerwerSMS corrects it after the close
-    message.save()
+    change_message(message, status=Status.UNSENT)  # e.g. SerwerSMS corrects it after the close
     [november] = refresh_draft_statements(account.partner, [date(2024, 10, 1)])
     assert november.period == date(2024, 11, 1)
     assert november.adjustments_total == Decimal("-0.0125")

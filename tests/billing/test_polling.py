@@ -11,7 +11,7 @@ from billing.models import Channel, ClientAccount, Message, StatusEvent
 from billing.services import polling
 from billing.serwersms import client_for
 from billing.statuses import FINAL, Status
-from tests.factories import ClientAccountFactory, MessageFactory
+from tests.factories import ClientAccountFactory, MessageFactory, change_message
 
 pytestmark = pytest.mark.django_db
 
@@ -40,11 +40,16 @@ def uid(channel: str, phone: str) -> str:
     return f"u{channel.replace('_', '')}{phone.lstrip('+')}"
 
 
-def send(account: ClientAccount, count: int, channel: str = Channel.API_V2) -> list[Message]:
+def send(
+    account: ClientAccount, count: int, channel: str = Channel.API_V2, *, first: int = 0
+) -> list[Message]:
     """Send through the real client to the simulator and record the rows as the send service."""
-    phones = [f"+4850060{n:04d}" for n in range(count)]
+    phones = [f"+4850060{n:04d}" for n in range(first, first + count)]
     client = client_for(account, channel)
-    items = client.send_sms(phones, "status test", unique_ids=[uid(channel, p) for p in phones])
+    items = []
+    for start in range(0, count, 100):
+        chunk = phones[start : start + 100]
+        items += client.send_sms(chunk, "status test", unique_ids=[uid(channel, p) for p in chunk])
     return [
         MessageFactory(
             account=account,
@@ -117,9 +122,7 @@ def test_intermediate_steps_are_followed_forward(account, simulator):
 
 def test_messages_past_the_maximum_age_are_no_longer_polled_and_stay_sent(account, simulator):
     [message] = send(account, 1)
-    Message.objects.filter(pk=message.pk).update(
-        status=Status.SENT, created_at=timezone.now() - timedelta(days=8)
-    )
+    change_message(message, status=Status.SENT, created_at=timezone.now() - timedelta(days=8))
     simulator.advance(to="final")
     summary = polling.poll_account(account)
     message.refresh_from_db()
@@ -140,7 +143,7 @@ def test_xml_api_messages_are_followed_with_sprawdz_sms(account, simulator):
 
 def test_a_pass_never_sends_and_leaves_the_outbox_to_the_send_task(account, simulator):
     [message] = send(account, 1)
-    Message.objects.filter(pk=message.pk).update(serwersms_id=None, status=Status.SUBMITTING)
+    change_message(message, serwersms_id=None, status=Status.SUBMITTING)
     stale = MessageFactory(
         account=account,
         serwersms_id=None,
@@ -185,3 +188,49 @@ def test_changes_are_written_in_bulk(account, simulator, settings):
     assert summary.changed == 60
     updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert len(updates) <= 3  # one bulk update (plus SQLite's write-lock statement)
+
+
+def pass_queries(**kwargs) -> tuple[list[str], polling.ApplySummary]:
+    """One poll pass over every active account, with the SQL it ran."""
+    with CaptureQueriesContext(connection) as queries:
+        summary = polling.poll_all_accounts(**kwargs)
+    return [q["sql"] for q in queries.captured_queries], summary
+
+
+def statements_on(queries: list[str], verb: str, table: str) -> int:
+    return sum(1 for sql in queries if f'{verb} "{table}"' in sql)
+
+
+def test_a_pass_costs_the_same_queries_for_500_reports_as_for_10(account, simulator):
+    send(account, 10)
+    simulator.advance(to="final")
+    ten, summary = pass_queries()
+    assert summary.changed == 10
+    send(account, 500, first=10)  # the first ten are final: not asked again
+    simulator.advance(to="final")
+    five_hundred, summary = pass_queries()
+    assert summary.changed == 500 and summary.errors == 0
+    assert len(five_hundred) == len(ten), "\n".join(five_hundred)
+    # Every status change in one UPDATE, every event in one INSERT.
+    assert statements_on(five_hundred, "UPDATE", "billing_message") == 1
+    assert statements_on(five_hundred, "INSERT INTO", "billing_statusevent") == 1
+    assert StatusEvent.objects.filter(applied=True, source="poll").count() == 510
+
+
+def test_idle_accounts_cost_no_queries_in_a_pass(account, simulator):
+    send(account, 5)
+    simulator.advance(to="final")
+    alone, summary = pass_queries()
+    assert summary.changed == 5
+    now = timezone.now()
+    for _ in range(20):  # nothing to ask about: final, or past the maximum age
+        idle = ClientAccountFactory()
+        MessageFactory(account=idle, status=Status.DELIVERED)
+        MessageFactory(account=idle, status=Status.SENT, created_at=now - timedelta(days=8))
+    send(account, 5, first=5)
+    simulator.advance(to="final")
+    asked_before = len(simulator.requests())
+    crowded, summary = pass_queries()
+    assert summary.changed == 5 and summary.errors == 0
+    assert len(crowded) <= len(alone), "\n".join(crowded)
+    assert len(simulator.requests()) - asked_before == 1  # one reports call, the busy account's

@@ -22,6 +22,7 @@ from tests.factories import (
     MessageFactory,
     PartnerFactory,
     PartnerStaffFactory,
+    change_message,
 )
 
 pytestmark = pytest.mark.django_db
@@ -54,8 +55,7 @@ def test_a_correction_after_closing_never_pays_below_zero_and_carries_a_credit(a
     message = send(account, datetime(2024, 10, 5, tzinfo=UTC), parts=3)  # 3 x 0.0105 = 0.0315
     october = close_statement(partner, OCT, actor="op", now=AFTER[OCT]).statement
     assert october.total == D("0.03")
-    message.parts = 1  # SerwerSMS corrects the parts: 0.0105, i.e. -0.021
-    message.save()
+    change_message(message, parts=1)  # SerwerSMS corrects the parts: 0.0105, i.e. -0.021
 
     november = close_statement(partner, NOV, actor="op", now=AFTER[NOV]).statement
     assert november.adjustments_total == D("-0.021")
@@ -79,8 +79,7 @@ def test_a_credit_lands_on_the_first_open_month_only(account):
     partner = account.partner
     message = send(account, datetime(2024, 10, 5, tzinfo=UTC), parts=3)
     close_statement(partner, OCT, actor="op", now=AFTER[OCT])
-    message.parts = 1
-    message.save()
+    change_message(message, parts=1)
     close_statement(partner, NOV, actor="op", now=AFTER[NOV])
     december = build_statement(partner, DEC, actor="op").statement
     january = build_statement(partner, JAN, actor="op").statement  # December is still open

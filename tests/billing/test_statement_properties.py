@@ -20,6 +20,7 @@ from tests.factories import (
     ClientAccountFactory,
     MessageFactory,
     PartnerFactory,
+    change_message,
 )
 
 pytestmark = pytest.mark.django_db
@@ -191,8 +192,7 @@ def test_adjustments_add_up_to_the_late_difference(basis, rows, changes, rounds)
         for index, status, parts, cost in changes:
             if created and index < len(created):
                 message = created[index % len(created)]
-                message.status, message.parts, message.cost = status, parts, cost
-                message.save()
+                change_message(message, status=status, parts=parts, cost=cost)
         for _ in range(rounds):  # rebuilding must never double an adjustment
             november = build_statement(partner, NOV, actor="op").statement
         # What October would bill now, priced at the rates it was closed with.
@@ -250,8 +250,7 @@ def test_a_negative_month_carries_its_credit_to_the_next_open_month_once(
         counted = [m for m in created if m.status in COUNTED]
         for index in lost:  # SerwerSMS takes back dispatches of a closed month: unsent now
             message = counted[index % len(counted)]
-            message.status = Status.UNSENT
-            message.save()
+            change_message(message, status=Status.UNSENT)
         november = close_statement(partner, NOV, actor="op", now=AFTER_NOV_WINDOW).statement
         assert_adds_up_as_printed(november)
         assert november.total >= 0

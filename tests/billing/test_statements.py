@@ -32,6 +32,7 @@ from tests.factories import (
     ClientAccountFactory,
     MessageFactory,
     PartnerFactory,
+    change_message,
 )
 
 pytestmark = pytest.mark.django_db
@@ -170,8 +171,7 @@ def test_the_agreement_version_valid_at_dispatch_applies(account):
 def test_rebuilding_a_draft_follows_new_statuses_and_keeps_no_stale_rows(account):
     pending = send(account, oct_day(3), Status.QUEUED)
     build_statement(account.partner, OCT, actor="t")
-    pending.status = Status.DELIVERED
-    pending.save()
+    change_message(pending, status=Status.DELIVERED)
     statement = build_statement(account.partner, OCT, actor="t").statement
     assert statement.counted_messages == 1
     assert statement.pending_messages == 0
@@ -301,8 +301,7 @@ def test_a_late_status_becomes_an_adjustment_on_the_next_open_statement(account)
     october = close_statement(account.partner, OCT, actor="op", now=AFTER_OCT_WINDOW).statement
     assert october.pending_messages == 1 and october.commission == D("0.0100")
 
-    late.status = Status.DELIVERED
-    late.save()
+    change_message(late, status=Status.DELIVERED)
     send(account, datetime(2024, 11, 5, tzinfo=UTC))
     november = build_statement(account.partner, NOV, actor="op").statement
     adjustment = november.adjustments.get()
@@ -337,8 +336,7 @@ def test_a_parts_correction_of_a_billed_message_is_adjusted_by_the_difference():
     account = ClientAccountFactory(partner=partner)
     message = send(account, oct_day(3), Status.SENT, parts=2)
     close_statement(partner, OCT, actor="op", now=AFTER_OCT_WINDOW)
-    message.status, message.parts = Status.DELIVERED, 3
-    message.save()
+    change_message(message, status=Status.DELIVERED, parts=3)
     adjustment = build_statement(partner, NOV, actor="op").statement.adjustments.get()
     assert (adjustment.old_amount, adjustment.new_amount, adjustment.amount) == (
         D("0.0200"),
@@ -351,8 +349,7 @@ def test_a_parts_correction_of_a_billed_message_is_adjusted_by_the_difference():
 def test_adjustments_land_on_the_earliest_open_month_only(account):
     late = send(account, oct_day(30), Status.QUEUED)
     close_statement(account.partner, OCT, actor="op", now=AFTER_OCT_WINDOW)
-    late.status = Status.SENT
-    late.save()
+    change_message(late, status=Status.SENT)
     november = build_statement(account.partner, NOV, actor="op").statement  # still a draft
     december = build_statement(account.partner, DEC, actor="op").statement
     assert november.adjustments.count() == 1
@@ -415,7 +412,6 @@ def test_messages_billed_on_a_closed_statement_are_not_billed_again(account):
     message = send(account, oct_day(31, 12))
     close_statement(account.partner, OCT, actor="op", now=AFTER_OCT_WINDOW)
     # A corrected sent time moves the dispatch into November: still billed once.
-    message.dispatched_at = message.dispatched_at + timedelta(days=2)
-    message.save()
+    change_message(message, dispatched_at=message.dispatched_at + timedelta(days=2))
     november = build_statement(account.partner, NOV, actor="t").statement
     assert not november.items.exists()

@@ -1,5 +1,6 @@
 """The one bulk apply path of poll and callbacks: forward only, idempotent, events for changes."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -9,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.models import EventSource, Message, StatusEvent
 from billing.services.status_updates import apply_reports
+from billing.serwersms import client_for
 from billing.serwersms.types import ReportItem
-from billing.statuses import Status
+from billing.statuses import FINAL, Status
 from tests.factories import ClientAccountFactory
 from tests.factories import MessageFactory as Factory
 
@@ -130,6 +132,75 @@ def test_many_reports_are_applied_with_a_constant_number_of_queries():
     assert len(queries) < 15  # select, one bulk update per 500 rows, one bulk insert
     assert Message.objects.filter(status="delivered").count() == 300
     assert StatusEvent.objects.filter(applied=True).count() == 300
+
+
+def send_to_simulator(account, count: int, first: int) -> dict[str, str | None]:
+    """Send `count` messages to the simulator and record them, half without the SerwerSMS id
+    (a lost send answer: they are found by unique_id). Returns SerwerSMS id -> that unique_id."""
+    client = client_for(account)
+    phones = [f"+4851{n:07d}" for n in range(first, first + count)]
+    lost = {}
+    for start in range(0, count, 100):
+        items = client.send_sms(phones[start : start + 100], "budget")
+        for n, item in enumerate(items, start):
+            unique_id = f"budget{n + first}"
+            known = n % 2 == 0
+            Factory(
+                account=account,
+                phone=phones[n],
+                unique_id=unique_id,
+                serwersms_id=item.serwersms_id if known else None,
+                status=Status.QUEUED if known else Status.SUBMITTING,
+                queued_at=item.queued_at if known else None,
+                dispatched_at=item.queued_at if known else None,
+            )
+            lost[item.serwersms_id] = None if known else unique_id
+    return lost
+
+
+def simulated_reports(account, sent: dict[str, str | None]) -> list[ReportItem]:
+    """SerwerSMS's reports of these messages; those we lost the id of named by unique_id, as
+    the look-up answers them."""
+    items = client_for(account).reports(ids=list(sent))
+    return [
+        replace(i, unique_id=sent[i.serwersms_id]) if sent[i.serwersms_id] else i for i in items
+    ]
+
+
+def budget(account, items: list[ReportItem]) -> list[str]:
+    """The SQL applying these reports ran."""
+    with CaptureQueriesContext(connection) as queries:
+        apply_reports(account, items, EventSource.CALLBACK)
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def statements_on(queries: list[str], verb: str, table: str) -> int:
+    return sum(1 for sql in queries if f'{verb} "{table}"' in sql)
+
+
+def test_applying_500_reports_costs_the_same_queries_as_10(simulator_settings):
+    account = ClientAccountFactory(api_token="tok-budget")
+    simulator_settings.register_account(token="tok-budget")
+    ten = send_to_simulator(account, 10, first=0)
+    five_hundred = send_to_simulator(account, 500, first=10)
+    simulator_settings.advance(to="final")
+    ten = simulated_reports(account, ten)
+    five_hundred = simulated_reports(account, five_hundred)
+    assert len(ten) == 10 and len(five_hundred) == 500
+
+    # Forward moves: one look-up by SerwerSMS id and unique id, the lock, one UPDATE, one INSERT.
+    forward = budget(account, ten)
+    assert len(budget(account, five_hundred)) == len(forward), "\n".join(forward)
+    assert Message.objects.filter(account=account, status__in=list(FINAL)).count() == 510
+    assert StatusEvent.objects.filter(applied=True).count() == 510
+    assert not StatusEvent.objects.filter(applied=False).exists()
+
+    # Backward reports: one ignored event each, de-duplicated by one read.
+    backward = budget(account, [replace(i, status="in_progress") for i in ten])
+    many = budget(account, [replace(i, status="in_progress") for i in five_hundred])
+    assert len(many) == len(backward), "\n".join(many)
+    assert statements_on(many, "INSERT INTO", "billing_statusevent") == 1
+    assert StatusEvent.objects.filter(applied=False).count() == 510
 
 
 def test_late_delivery_after_age_limit_still_applies_by_callback():

@@ -35,9 +35,14 @@ def test_poll_account_task_runs_one_pass(db, simulator_settings):
     assert StatusEvent.objects.filter(message=message, applied=True).count() == 1
 
 
-def test_poll_all_accounts_fans_out_one_task_per_active_account(db, monkeypatch):
+def test_poll_all_accounts_fans_out_one_task_per_active_account_with_work(db, monkeypatch):
     active = ClientAccountFactory.create_batch(2)
-    ClientAccountFactory(is_active=False)
+    for account in active:
+        MessageFactory.create_batch(2, account=account, status=Status.QUEUED)
+    idle = ClientAccountFactory()  # active, nothing pending: no task
+    MessageFactory(account=idle, status=Status.DELIVERED)
+    inactive = ClientAccountFactory(is_active=False)
+    MessageFactory(account=inactive, status=Status.QUEUED)
     sent = []  # capture the fan-out instead of publishing to a broker
     monkeypatch.setattr(tasks.poll_account, "delay", lambda account_id: sent.append(account_id))
     assert tasks.poll_all_accounts.apply().get() == 2
@@ -111,6 +116,7 @@ def test_worker_killed_mid_pass_still_applies_each_final_status_exactly_once(
         "SERWERSMS_API_URL": simulator.api_url,
         "SERWERSMS_XML_API_URL": simulator.xml_url,
         "SERWERSMS_REPORTS_BATCH": "4",  # 30 calls: a pass long enough to be killed in
+        "STATUS_APPLY_BATCH": "4",  # each call's reports applied before the next call
         "SERWERSMS_RATE_LIMIT_PER_SECOND": "8",
     }
     command = [

@@ -15,7 +15,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from billing.models import ClientAccount, Message, Partner, StatusEvent
-from billing.services import polling
+from billing.services import polling, rollups
 from billing.statuses import Status
 
 RAW_CHUNK = 1000
@@ -96,6 +96,7 @@ class Command(BaseCommand):
                         )
                     )
             Message.objects.bulk_create(rows, batch_size=2000)
+            rollups.record_created(rows)
             sim.advance(to_final=True)
             with override_settings(
                 SERWERSMS_API_URL=server.api_url,
@@ -122,6 +123,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 raw_update_from_values(raw_rows)
             raw_seconds = time.perf_counter() - started
+            rollups.rebuild(partner)  # the raw UPDATEs (and the reset before) bypass them
             self.stdout.write(
                 f"raw UPDATE ... FROM (VALUES ...): {len(raw_rows)} rows in {raw_seconds:.2f} s = "
                 f"{len(raw_rows) / raw_seconds:,.0f} updates/s"

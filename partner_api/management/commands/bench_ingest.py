@@ -21,6 +21,7 @@ from django.test import Client
 from django.utils import timezone
 
 from billing.models import ClientAccount, Message, Partner, StatusEvent
+from billing.services import rollups
 from partner_api.keys import create_api_key
 from partner_api.models import ApiKey
 from partner_api.reporting import Reported, _new_row, copy_rows, record_reported_messages
@@ -144,6 +145,7 @@ class Command(BaseCommand):
         """Delete the run's rows and vacuum, so every phase starts on the same table."""
         StatusEvent.objects.filter(message__account=account).delete()
         Message.objects.filter(account=account).delete()
+        rollups.rebuild(account.partner)  # the COPY phase wrote messages past the rollups
         with connection.cursor() as cursor:
             for model in (Message, StatusEvent):
                 cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")

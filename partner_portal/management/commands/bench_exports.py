@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from billing.models import ClientAccount, Message, Partner
+from billing.services import rollups
 from partner_portal import exports
 
 
@@ -39,7 +40,7 @@ class Command(BaseCommand):
                 partner=partner, name=f"bench-{tag}", api_token="x"
             )
             for start in range(0, count, 5000):
-                Message.objects.bulk_create(
+                written = Message.objects.bulk_create(
                     Message(
                         partner=partner,
                         account=account,
@@ -60,6 +61,7 @@ class Command(BaseCommand):
                     )
                     for n in range(start, min(start + 5000, count))
                 )
+                rollups.record_created(written)
         queryset = (
             Message.objects.filter(partner=partner)
             .select_related("account")
