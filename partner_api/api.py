@@ -44,6 +44,8 @@ ERRORS = {
     413: s.Error,
     429: s.Error,
 }
+SINCE_MIN = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+SINCE_MAX = dt.datetime(2999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 MAX_ID = 2**62  # larger ids overflow the database's bigint: answer 400, not 500
 GUIDE = FilePath(settings.BASE_DIR) / "docs" / "api.md"
 
@@ -380,6 +382,17 @@ def message_list(request, filters: Query[MessageFilters]):
         since = filters.since
         if timezone.is_naive(since):
             since = timezone.make_aware(since, selectors.billing_zone())
+        try:
+            since = since.astimezone(dt.UTC)  # offsets the database refuses (over 15:59) too
+        except (OverflowError, ValueError):
+            since = None
+        if since is None or not SINCE_MIN <= since <= SINCE_MAX:
+            raise ApiError(
+                400,
+                "invalid_request",
+                "The request is not valid.",
+                [("since", "out_of_range", "Give a time from 2000-01-01 to 2999-12-31.")],
+            )
         queryset = queryset.filter(created_at__gte=since)
     if filters.cursor:
         try:

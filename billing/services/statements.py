@@ -557,18 +557,20 @@ def priced_month_sql(
         FROM differ WHERE item_id IS NULL ORDER BY ordinal
     )
     SELECT 'c', GROUPING(day), account_id, message_type, agreement_id, day,
-           count(*), sum(parts), sum(amount)
+           count(*), sum(parts), sum(amount),
+           count(*) FILTER (WHERE status = {q("%s", [Status.DELIVERED.value])}),
+           count(*) FILTER (WHERE status = {q("%s", [Status.UNDELIVERED.value])})
     FROM (
-        SELECT account_id, message_type, agreement_id, parts, amount,
+        SELECT account_id, message_type, agreement_id, parts, amount, status,
                CAST(billing_at AT TIME ZONE {q("%s", [BILLING_ZONE.key])} AS date) AS day
         FROM priced
     ) figures
     GROUP BY GROUPING SETS ((account_id, message_type, agreement_id), (day))
     UNION ALL
-    SELECT 'p', 1, account_id, message_type, agreement_id, NULL, count(*), 0, sum(amount)
+    SELECT 'p', 1, account_id, message_type, agreement_id, NULL, count(*), 0, sum(amount), 0, 0
     FROM pending GROUP BY account_id, message_type, agreement_id
     UNION ALL
-    SELECT 'u', 1, account_id, message_type, agreement_id, NULL, count(*), 0, 0
+    SELECT 'u', 1, account_id, message_type, agreement_id, NULL, count(*), 0, 0, 0, 0
     FROM (
         SELECT account_id, message_type, {version()} AS agreement_id
         FROM {messages} WHERE {month(NEVER_COUNTED)}
@@ -593,7 +595,8 @@ def _price_in_database(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     days, counted_total = [], 0
-    for kind, is_line, account_id, message_type, agreement_id, day, n, parts, amount in rows:
+    for row in rows:
+        kind, is_line, account_id, message_type, agreement_id, day, n, parts, amount = row[:9]
         if not is_line:
             days.append(
                 StatementDay(statement=statement, day=day, counted_messages=n, commission=amount)
@@ -604,6 +607,8 @@ def _price_in_database(
             line.counted_messages += n
             line.counted_parts += parts
             line.commission += amount
+            line.delivered_messages += row[9]
+            line.undelivered_messages += row[10]
             counted_total += n
         elif kind == "p":
             line.pending_messages += n

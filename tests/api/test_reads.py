@@ -57,6 +57,20 @@ def test_filters_status_since_and_account(alpha):
     assert ids(account=alpha.account.pk) == [new.pk, old.pk]
 
 
+def test_since_far_outside_our_years_or_with_a_wild_offset_is_400_or_read_in_utc(alpha):
+    new = MessageFactory(account=alpha.account)
+    for since in ("0007-07-28T10:53:27.02-20:15", "9999-12-31T23:59:59+00:00"):
+        response = alpha.client.get("/api/v1/messages", {"since": since})
+        assert response.status_code == 400, since
+        assert response.json()["errors"][0]["field"] == "since"
+    # An offset PostgreSQL refuses (over 15:59) is read as the instant it names.
+    earlier = (timezone.now() - dt.timedelta(days=1)).astimezone(
+        dt.timezone(-dt.timedelta(hours=20))
+    )
+    body = alpha.client.get("/api/v1/messages", {"since": earlier.isoformat()}).json()
+    assert [m["id"] for m in body["items"]] == [new.pk]
+
+
 def test_a_cursor_not_from_the_api_is_400(alpha):
     response = alpha.client.get("/api/v1/messages", {"cursor": "bm90IGEgY3Vyc29y"})
     assert response.status_code == 400

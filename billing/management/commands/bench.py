@@ -75,6 +75,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=13)
         parser.add_argument(
+            "--no-raw",
+            default="",
+            help="comma-separated operation keys measured without their raw-SQL baseline",
+        )
+        parser.add_argument(
+            "--no-build",
+            action="store_true",
+            help="with --reuse: measure the statements already built, build no missing ones",
+        )
+        parser.add_argument(
             "--messages-only",
             action="store_true",
             help="generate the messages and stop; a later --reuse builds the statements",
@@ -99,6 +109,8 @@ class Command(BaseCommand):
         explain,
         generator,
         messages_only,
+        no_build=False,
+        no_raw="",
         **options,
     ):
         if messages < 1:
@@ -109,7 +121,8 @@ class Command(BaseCommand):
         if reuse:
             if world is None:
                 raise CommandError("--reuse: this database holds no bench data.")
-            self._statements(world, timings)  # resumes a generation stopped before its end
+            if not no_build:
+                self._statements(world, timings)  # resumes a generation stopped before its end
         else:
             if world is not None or data.bench_partners().exists():
                 raise CommandError(
@@ -144,9 +157,12 @@ class Command(BaseCommand):
         with portal_settings():
             portal = Portal(world)
             wanted = set(only.split(",")) if only else None
+            no_raw = set(filter(None, no_raw.split(",")))
             for operation in operations(world, portal):
                 if wanted and operation.key not in wanted:
                     continue
+                if operation.key in no_raw:
+                    operation.raw = None  # e.g. openpyxl's per-cell baseline: hours at 10M
                 self.stdout.write(f"  {operation.label} ...", ending="")
                 self.stdout.flush()
                 result = measure(operation, repeats)
