@@ -157,8 +157,6 @@ def measure(operation: Operation, repeats: int = REPEATS) -> Result:
     if operation.raw is not None:
         for _ in range(repeats):
             raw_runs.append(_timed(operation.raw, operation.reset)[0])
-    if operation.reset:
-        operation.reset()  # leave the data as found: a later --reuse run measures the same work
     result = Result(
         key=operation.key,
         label=operation.label,
