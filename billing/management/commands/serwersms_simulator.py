@@ -118,6 +118,9 @@ class Command(BaseCommand):
         # Installed before starting, and the whole run sits in one try: a signal that arrives
         # while the servers are still starting stops them cleanly too.
         signal.signal(signal.SIGTERM, _interrupt)
+        # Ctrl-C too, explicitly: a process started with SIGINT ignored (nohup, a launcher or a
+        # test runner that ignores it) inherits that and would never stop on Ctrl-C.
+        signal.signal(signal.SIGINT, _interrupt)
         try:
             try:
                 server.start()
