@@ -223,20 +223,7 @@ def _cells_select(queryset: QuerySet[Message], local_time) -> tuple[str, list[st
         .annotate(export_account_name=F("account__name"))
         .values(
             "id",
-            "created_at",
-            "export_account_name",
-            "phone",
-            "sender",
-            "message_type",
-            "channel",
-            "parts",
-            "status",
-            "dispatched_at",
-            "delivered_at",
-            "serwersms_id",
-            "unique_id",
-            "reason",
-            "error_message",
+            *("export_account_name" if f == "account__name" else f for f in ROW_FIELDS),
         )
     )
     inner_sql, inner_params = inner.query.sql_with_params()
