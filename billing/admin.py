@@ -1,5 +1,6 @@
 """The operators' admin: partners, accounts (secrets write-only), messages (read-only),
-agreements, statements (rebuild and close actions) and the audit trail."""
+agreements, statements (rebuild and close actions), reconciliations (upload of SerwerSMS's
+partner billing) and the audit trail."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from django import forms
 from django.contrib import admin
 from django.contrib import messages as admin_messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from billing.commission import parse_period
 from billing.models import (
     Adjustment,
     Agreement,
@@ -19,6 +25,9 @@ from billing.models import (
     Partner,
     PartnerStaff,
     Payout,
+    Reconciliation,
+    ReconciliationOutcome,
+    ReconciliationRow,
     Statement,
     StatementLine,
     StatementStatus,
@@ -26,6 +35,7 @@ from billing.models import (
 )
 from billing.services.accounts import parse_ic
 from billing.services.polling import poll_account
+from billing.services.reconcile import ReconcileError, check_size, reconcile
 from billing.services.statements import (
     StatementError,
     build_statement,
@@ -354,3 +364,183 @@ class PartnerStaffAdmin(admin.ModelAdmin):
     list_display = ["user", "partner", "role"]
     list_filter = ["partner", "role"]
     list_select_related = ["user", "partner"]
+
+
+class ReconciliationUploadForm(forms.Form):
+    """SerwerSMS's partner billing of one partner and month (services/reconcile.py)."""
+
+    partner = forms.ModelChoiceField(label=_("partner"), queryset=Partner.objects.all())
+    period = forms.CharField(
+        label=_("billing month"), max_length=7, help_text=_("YYYY-MM, e.g. 2026-10.")
+    )
+    file = forms.FileField(
+        label=_("SerwerSMS's partner billing (CSV)"),
+        help_text=_(
+            "UTF-8 CSV with a header row; the column names are set by RECONCILE_COLUMNS. "
+            "A new upload for the same partner and month replaces the previous result."
+        ),
+    )
+
+    def clean_period(self):
+        try:
+            return parse_period(self.cleaned_data["period"])
+        except ValueError:
+            raise ValidationError(
+                _("The billing month must look like YYYY-MM, e.g. 2026-10."), code="period"
+            ) from None
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        try:
+            check_size(upload.size)  # before a byte of it is read
+        except ReconcileError as error:
+            raise ValidationError(str(error), code="too_large") from None
+        return upload
+
+
+@admin.register(Reconciliation)
+class ReconciliationAdmin(ReadOnlyAdmin):
+    """Stored reconciliations; "Add" is the upload form, which calls the reconcile service."""
+
+    list_display = [
+        "partner",
+        "period",
+        "their_messages",
+        "our_messages",
+        "confirmed",
+        "missing_at_serwersms",
+        "missing_here",
+        "file_name",
+        "uploaded_by",
+        "uploaded_at",
+    ]
+    list_filter = ["partner", "period"]
+    list_select_related = ["partner"]
+    fields = [
+        "partner",
+        "period",
+        "file_name",
+        "file_sha256",
+        "file_size",
+        "uploaded_by",
+        "uploaded_at",
+        "their_messages",
+        "their_parts",
+        "their_cost",
+        "our_messages",
+        "our_parts",
+        "our_cost",
+        "outcome_table",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.has_perm("billing.add_reconciliation")
+
+    @admin.display(description=_("confirmed"))
+    def confirmed(self, obj: Reconciliation) -> int:
+        return obj.outcome_total(ReconciliationOutcome.CONFIRMED)
+
+    @admin.display(description=_("missing at SerwerSMS"))
+    def missing_at_serwersms(self, obj: Reconciliation) -> int:
+        return obj.outcome_total(ReconciliationOutcome.MISSING_AT_SERWERSMS)
+
+    @admin.display(description=_("missing here"))
+    def missing_here(self, obj: Reconciliation) -> int:
+        return obj.outcome_total(ReconciliationOutcome.MISSING_HERE)
+
+    @admin.display(description=_("per outcome"))
+    def outcome_table(self, obj: Reconciliation):
+        rows_url = reverse("admin:billing_reconciliationrow_changelist")
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("outcome"),
+            _("messages"),
+            _("SerwerSMS's cost"),
+            _("our cost"),
+            format_html_join(
+                "",
+                '<tr><td><a href="{}?reconciliation__exact={}&amp;outcome={}">{}</a></td>'
+                "<td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        rows_url,
+                        obj.pk,
+                        outcome.value,
+                        outcome.label,
+                        obj.outcome_total(outcome),
+                        obj.outcome_total(outcome, "their_cost"),
+                        obj.outcome_total(outcome, "our_cost"),
+                    )
+                    for outcome in ReconciliationOutcome
+                ),
+            ),
+        )
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            return self.changelist_view(request)  # the admin answers 403 there
+        status = 200
+        form = ReconciliationUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST":
+            status = 400
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                try:
+                    report = reconcile(
+                        form.cleaned_data["partner"],
+                        form.cleaned_data["period"],
+                        upload.read(),
+                        actor=request.user.get_username(),
+                        file_name=upload.name,
+                    )
+                except ReconcileError as error:
+                    form.add_error(None, str(error))
+                else:
+                    result = report.reconciliation
+                    self.message_user(
+                        request,
+                        _("Reconciled %(reconciliation)s: %(confirmed)d confirmed of %(ours)d.")
+                        % {
+                            "reconciliation": result,
+                            "confirmed": result.outcome_total(ReconciliationOutcome.CONFIRMED),
+                            "ours": result.our_messages,
+                        },
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:billing_reconciliation_change", args=[result.pk])
+                    )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Upload SerwerSMS's partner billing"),
+            "form": form,
+            "has_view_permission": self.has_view_permission(request),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(
+            request, "admin/billing/reconciliation/upload.html", context, status=status
+        )
+
+
+@admin.register(ReconciliationRow)
+class ReconciliationRowAdmin(ReadOnlyAdmin):
+    list_display = [
+        "reconciliation",
+        "outcome",
+        "account_name",
+        "serwersms_id",
+        "message",
+        "our_status",
+        "their_status",
+        "our_parts",
+        "their_parts",
+        "our_cost",
+        "their_cost",
+        "differences",
+    ]
+    list_filter = ["outcome", "reconciliation__partner", "reconciliation__period"]
+    list_select_related = ["reconciliation__partner"]
+    search_fields = ["serwersms_id", "account_name"]
+    raw_id_fields = ["message"]
+    show_full_result_count = False  # a month's rows can be millions

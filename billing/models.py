@@ -879,3 +879,110 @@ class PartnerStaff(models.Model):
     @property
     def can_download_statements(self) -> bool:
         return self.role == StaffRole.BILLING_MANAGER
+
+
+class ReconciliationOutcome(models.TextChoices):
+    """How one message compares with SerwerSMS's partner billing (services/reconcile.py)."""
+
+    CONFIRMED = "confirmed", _("confirmed")  # both sides count it with the same figures
+    MISSING_AT_SERWERSMS = "missing_at_serwersms", _("missing at SerwerSMS")  # we count it only
+    MISSING_HERE = "missing_here", _("missing here")  # SerwerSMS bills it, we do not this month
+    STATUS_DIFFERENT = "status_different", _("status different")
+    AMOUNT_DIFFERENT = "amount_different", _("amount different")  # parts, cost or type
+    DETAILS_DIFFERENT = "details_different", _("phone or time different")  # e.g. a swapped pair
+
+
+class Reconciliation(models.Model):
+    """SerwerSMS's partner billing of one partner and month, matched with our messages.
+
+    One per partner and month: a new upload replaces it (the audit trail keeps each upload)."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="reconciliations", verbose_name=_("partner")
+    )
+    period = models.DateField(_("billing month"))
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    file_sha256 = models.CharField(_("file checksum (SHA-256)"), max_length=64)
+    file_size = models.PositiveBigIntegerField(_("file size (bytes)"), default=0)
+    uploaded_by = models.CharField(_("uploaded by"), max_length=150)
+    uploaded_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    their_messages = models.PositiveIntegerField(_("SerwerSMS's messages"), default=0)
+    their_parts = models.PositiveIntegerField(_("SerwerSMS's parts"), default=0)
+    their_cost = models.DecimalField(
+        _("SerwerSMS's cost"), max_digits=16, decimal_places=4, default=0
+    )
+    our_messages = models.PositiveIntegerField(_("our counted messages"), default=0)
+    our_parts = models.PositiveIntegerField(_("our counted parts"), default=0)
+    our_cost = models.DecimalField(_("our cost"), max_digits=16, decimal_places=4, default=0)
+    # Per outcome: {"confirmed": {"messages": n, "their_parts": .., "our_parts": ..,
+    # "their_cost": "0.0000", "our_cost": "0.0000"}, ...}; written once with the rows.
+    totals = models.JSONField(_("totals per outcome"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-period", "partner"]
+        verbose_name = _("reconciliation")
+        verbose_name_plural = _("reconciliations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "period"], name="reconciliation_partner_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner.name} {self.period:%Y-%m}"
+
+    def outcome_total(self, outcome: str, figure: str = "messages"):
+        return self.totals.get(outcome, {}).get(figure, 0)
+
+
+class ReconciliationRow(models.Model):
+    """One message of a reconciliation: SerwerSMS's figures, ours, and how they differ."""
+
+    reconciliation = models.ForeignKey(
+        Reconciliation, on_delete=models.CASCADE, related_name="rows", db_index=False
+    )
+    outcome = models.CharField(_("outcome"), max_length=24, choices=ReconciliationOutcome.choices)
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reconciliation_rows",
+        verbose_name=_("our message"),
+    )
+    account_name = models.CharField(_("client account"), max_length=100)
+    serwersms_id = models.CharField(_("SerwerSMS id"), max_length=64, blank=True)
+    line = models.PositiveIntegerField(_("line in the file"), null=True, blank=True)
+    their_phone = models.CharField(_("SerwerSMS's phone"), max_length=32, blank=True)
+    their_status = models.CharField(_("SerwerSMS's status"), max_length=16, blank=True)
+    their_type = models.CharField(_("SerwerSMS's type"), max_length=8, blank=True)
+    their_parts = models.PositiveSmallIntegerField(_("SerwerSMS's parts"), null=True, blank=True)
+    their_cost = models.DecimalField(
+        _("SerwerSMS's cost"), max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    their_dispatched_at = models.DateTimeField(_("SerwerSMS's dispatch"), null=True, blank=True)
+    our_phone = models.CharField(_("our phone"), max_length=20, blank=True)
+    our_status = models.CharField(_("our status"), max_length=16, blank=True)
+    our_type = models.CharField(_("our type"), max_length=8, blank=True)
+    our_parts = models.PositiveSmallIntegerField(_("our parts"), null=True, blank=True)
+    our_cost = models.DecimalField(
+        _("our cost"), max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    our_dispatched_at = models.DateTimeField(_("our dispatch"), null=True, blank=True)
+    # [{"field": "parts", "ours": "2", "theirs": "3"}, ...]: every figure that disagrees.
+    differences = models.JSONField(_("differences"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["reconciliation", "id"]
+        verbose_name = _("reconciliation row")
+        verbose_name_plural = _("reconciliation rows")
+        indexes = [
+            # The rows page and download: one reconciliation, optionally one outcome, by id.
+            models.Index(
+                fields=["reconciliation", "outcome", "id"], name="reconciliation_row_outcome"
+            ),
+            models.Index(fields=["reconciliation", "id"], name="reconciliation_row_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_name} {self.serwersms_id or '-'}: {self.outcome}"

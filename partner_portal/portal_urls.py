@@ -5,7 +5,7 @@ from django.urls import path
 
 from partner_api import portal_views as api_key_views
 
-from . import account_views, views
+from . import account_views, reconciliation_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -56,6 +56,16 @@ urlpatterns = [
         "statements/<int:pk>/download/<str:fmt>/",
         views.statement_download,
         name="statement_download",
+    ),
+    path(
+        "statements/<int:pk>/reconciliation/",
+        reconciliation_views.reconciliation_rows,
+        name="reconciliation_rows",
+    ),
+    path(
+        "statements/<int:pk>/reconciliation.<str:fmt>",
+        reconciliation_views.reconciliation_download,
+        name="reconciliation_download",
     ),
     path("client-accounts/", views.account_list, name="account_list"),
     path("api-keys/", api_key_views.api_keys, name="api_keys"),

@@ -380,6 +380,13 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# --- Reconciliation with SerwerSMS's partner billing (billing/services/reconcile.py) ----------
+# The file's headers are not documented: `field:Header,...` over the defaults (the simulator's
+# export); fields id, account, phone, type, parts, status, dispatched_at, cost, ic.
+RECONCILE_COLUMNS = env_str("RECONCILE_COLUMNS")
+# Larger uploads are refused before they are read (a month of ~250,000 messages is ~20 MB).
+RECONCILE_MAX_FILE_BYTES = env_int("RECONCILE_MAX_FILE_BYTES", 20 * 1024 * 1024)
+
 # --- HTTP API for partner software (partner_api) ---------------------------------------------
 # Requests per API key (django-ninja throttle syntax: "N/s", "N/min", "N/h"), counted in the cache.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 
-from billing import selectors
+from billing import reconciliation_selectors, selectors
 from billing.commission import billing_month, parse_period
 from billing.models import Message, Statement
 
@@ -130,6 +130,7 @@ def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lines": selectors.statement_lines(statement),
             "adjustments": selectors.statement_adjustments(statement),
             "audit": selectors.statement_audit(statement),
+            "reconciliation": reconciliation_selectors.statement_reconciliation(statement),
             "formats": exports.STATEMENT_FORMATS,
             "nav": "statements",
         },

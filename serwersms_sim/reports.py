@@ -280,7 +280,9 @@ class ReportsMixin:
         year, month = int(match.group(1)), int(match.group(2))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["id", "account", "phone", "type", "parts", "status", "dispatched_at"])
+        writer.writerow(
+            ["id", "account", "phone", "type", "parts", "status", "dispatched_at", "cost", "ic"]
+        )
         with self.lock:
             rows = []
             for message_id in self._by_ic.get(ic, ()):
@@ -294,7 +296,17 @@ class ReportsMixin:
         rows.sort(key=lambda row: (row[0], row[1].id))
         for dispatched, m in rows:
             writer.writerow(
-                [m.id, m.account, m.phone, m.type, m.parts, m.status, format_time(dispatched)]
+                [
+                    m.id,
+                    m.account,
+                    m.phone,
+                    m.type,
+                    m.parts,
+                    m.status,
+                    format_time(dispatched),
+                    "" if m.cost is None else f"{m.cost:.4f}",
+                    m.ic,
+                ]
             )
         return out.getvalue()
 

@@ -1,31 +1,77 @@
-"""Reconciliation: compare SerwerSMS's own partner statement (CSV) with our counted messages.
+"""Reconciliation: match SerwerSMS's partner billing (CSV) of one partner and month with our
+counted messages, message by message, and store the result (Reconciliation, ReconciliationRow).
 
-Rows are matched on (account name, SerwerSMS id). A broken file is refused as a whole.
+Rows are matched on (account name, SerwerSMS id). The file's columns are read by header through
+RECONCILE_COLUMNS (SerwerSMS does not document them). A broken file is refused as a whole and
+writes nothing; a new upload for the same partner and month replaces the stored result.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import hashlib
 import io
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from billing.commission import BILLING_ZONE, billing_month, format_period
-from billing.models import AuditAction, AuditEntry, Message, MessageType, Partner
+from billing.models import (
+    AuditAction,
+    AuditEntry,
+    Channel,
+    ClientAccount,
+    Message,
+    MessageType,
+    Partner,
+    Reconciliation,
+    ReconciliationOutcome,
+    ReconciliationRow,
+)
 from billing.statuses import parse_status
 
-COLUMNS = ("id", "account", "phone", "type", "parts", "status", "dispatched_at")
+Outcome = ReconciliationOutcome
+
+# Our names of the file's fields -> the header SerwerSMS's file uses for them (the simulator's
+# export, serwersms_sim/reports.py). RECONCILE_COLUMNS (`field:Header,...`) overrides them.
+DEFAULT_COLUMNS = {
+    "id": "id",
+    "account": "account",
+    "phone": "phone",
+    "type": "type",
+    "parts": "parts",
+    "status": "status",
+    "dispatched_at": "dispatched_at",
+    "cost": "cost",
+    "ic": "ic",
+}
+REQUIRED_FIELDS = ("id", "account", "parts", "status", "dispatched_at")
+# Optional: when the file has no such column, that figure is not compared (ic: not checked).
+OPTIONAL_FIELDS = ("phone", "type", "cost", "ic")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # Europe/Warsaw local time, as in the SerwerSMS panel
 MAX_REPORTED_ERRORS = 20
-MAX_FILE_BYTES = 200 * 1024 * 1024
+ROW_BATCH = 2000
+MAX_COST = Decimal("99999999.9999")  # the row's DecimalField(12, 4)
+MAX_PARTS = 32767  # PositiveSmallIntegerField
 # Dispatch times further apart than this disagree (theirs has whole seconds, ours may not).
 TIME_TOLERANCE_SECONDS = 60
+# Which differences decide the outcome of a row both sides list (the first found wins).
+STATUS_FIELDS = ("status",)
+AMOUNT_FIELDS = ("parts", "cost", "type")
+DETAIL_FIELDS = ("phone", "time")
 
 
 class ReconcileError(Exception):
-    """The uploaded statement cannot be read; nothing was changed."""
+    """The uploaded statement cannot be used; nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -34,10 +80,12 @@ class TheirRow:
     serwersms_id: str
     account: str
     phone: str
-    message_type: str
+    message_type: str  # "" when the file has no type column
     parts: int
     status: str
     dispatched_at: datetime
+    cost: Decimal | None = None
+    ic: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,16 +98,30 @@ class OurRow:
     status: str
     dispatched_at: datetime | None
     phone: str = ""
+    cost: Decimal | None = None
+    channel: str = ""
 
 
 @dataclass(frozen=True)
 class Disagreement:
     account: str
     serwersms_id: str
-    field: str  # status | parts | type | month | phone | time
+    field: str  # status | parts | cost | type | month | phone | time
     ours: str
     theirs: str
     message_id: int
+
+
+@dataclass
+class RowResult:
+    """One row of the stored reconciliation, before it is written."""
+
+    outcome: str
+    account: str
+    serwersms_id: str
+    theirs: TheirRow | None = None
+    ours: OurRow | None = None
+    differences: list[Disagreement] = field(default_factory=list)
 
 
 @dataclass
@@ -70,14 +132,24 @@ class ReconcileReport:
     their_parts: int = 0
     our_messages: int = 0
     our_parts: int = 0
+    their_cost: Decimal = Decimal(0)
+    our_cost: Decimal = Decimal(0)
     matched: int = 0
     missing_ours: list[TheirRow] = field(default_factory=list)  # billed by them, unknown to us
     missing_theirs: list[OurRow] = field(default_factory=list)  # counted by us, not billed
     disagreements: list[Disagreement] = field(default_factory=list)
+    rows: list[RowResult] = field(default_factory=list)
+    reconciliation: Reconciliation | None = None
+    replaced: bool = False
+    proof: ProofIds | None = None
 
     @property
     def clean(self) -> bool:
         return not (self.missing_ours or self.missing_theirs or self.disagreements)
+
+    def outcomes(self) -> dict[str, int]:
+        counts = Counter(row.outcome for row in self.rows)
+        return {outcome.value: counts.get(outcome.value, 0) for outcome in Outcome}
 
     def summary(self) -> dict:
         return {
@@ -90,39 +162,110 @@ class ReconcileReport:
             "missing_ours": len(self.missing_ours),
             "missing_theirs": len(self.missing_theirs),
             "disagreements": dict(Counter(d.field for d in self.disagreements)),
+            "outcomes": self.outcomes(),
         }
 
 
-def parse_partner_billing(data: bytes | str) -> list[TheirRow]:
-    """Every row of SerwerSMS's partner billing CSV, or a ReconcileError naming the bad rows."""
+# --- the file ----------------------------------------------------------------------------------
+
+
+def column_mapping(text: str | None = None) -> dict[str, str]:
+    """Our field -> the file's header: DEFAULT_COLUMNS with RECONCILE_COLUMNS over them.
+
+    Raises ReconcileError naming the bad pair when the setting is not `field:Header,...` of
+    known fields."""
+    text = settings.RECONCILE_COLUMNS if text is None else text
+    mapping = dict(DEFAULT_COLUMNS)
+    for pair in (p.strip() for p in (text or "").split(",")):
+        if not pair:
+            continue
+        name, sep, header = pair.partition(":")
+        name, header = name.strip().lower(), header.strip()
+        if not sep or name not in DEFAULT_COLUMNS or not header:
+            raise ReconcileError(
+                _(
+                    "The setting RECONCILE_COLUMNS is wrong at %(pair)r: expected field:Header "
+                    "pairs, fields %(fields)s."
+                )
+                % {"pair": pair, "fields": ", ".join(DEFAULT_COLUMNS)}
+            )
+        mapping[name] = header
+    headers = [h.lower() for h in mapping.values()]
+    if len(set(headers)) != len(headers):
+        raise ReconcileError(_("The setting RECONCILE_COLUMNS names one header for two fields."))
+    return mapping
+
+
+def check_size(size: int) -> None:
+    """Refuse a file over RECONCILE_MAX_FILE_BYTES before reading it."""
+    limit = settings.RECONCILE_MAX_FILE_BYTES
+    if size > limit:
+        raise ReconcileError(
+            _(
+                "The file is too large: %(size)s bytes, at most %(limit)s "
+                "(RECONCILE_MAX_FILE_BYTES)."
+            )
+            % {"size": f"{size:,}", "limit": f"{limit:,}"}
+        )
+
+
+def _decode(data: bytes | str) -> str:
     if isinstance(data, bytes):
-        if len(data) > MAX_FILE_BYTES:
-            raise ReconcileError("The file is too large.")
+        check_size(len(data))
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
-            raise ReconcileError(f"The file is not UTF-8 text ({error.reason}).") from None
-    data = data.removeprefix("\ufeff")
-    # Comma per the contract; a semicolon file (spreadsheet export in a Polish locale) also reads.
+            raise ReconcileError(
+                _(
+                    "The file is not UTF-8 text (byte %(position)d: %(reason)s). Save it as "
+                    "CSV UTF-8 and upload it again."
+                )
+                % {"position": error.start, "reason": error.reason}
+            ) from None
+    if "\x00" in data:
+        raise ReconcileError(_("The file holds NUL characters: it is not a CSV text file."))
+    return data.removeprefix("\ufeff")
+
+
+def parse_partner_billing(
+    data: bytes | str, columns: dict[str, str] | None = None
+) -> list[TheirRow]:
+    """Every row of SerwerSMS's partner billing CSV, or a ReconcileError naming the bad rows."""
+    columns = columns or column_mapping()
+    data = _decode(data)
+    # Comma per the simulator; a semicolon file (spreadsheet export in a Polish locale) also reads.
     first_line = data.split("\n", 1)[0]
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
     reader = csv.reader(io.StringIO(data), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
-        raise ReconcileError("The file is empty: expected a header row.") from None
+        raise ReconcileError(_("The file is empty: expected a header row.")) from None
     except csv.Error as error:
-        raise ReconcileError(f"The header row is not valid CSV: {error}.") from None
+        raise ReconcileError(
+            _("The header row is not valid CSV: %(error)s.") % {"error": error}
+        ) from None
     names = [h.strip().lower() for h in header]
-    missing = [c for c in COLUMNS if c not in names]
+    missing = [columns[f] for f in REQUIRED_FIELDS if columns[f].lower() not in names]
     if missing:
         raise ReconcileError(
-            f"Bad header: missing column(s) {', '.join(missing)}; "
-            f"expected {', '.join(COLUMNS)}, got {', '.join(header) or 'nothing'}."
+            _(
+                "Bad header: missing column(s) %(missing)s; expected %(expected)s, got %(got)s. "
+                "The column names are set by RECONCILE_COLUMNS."
+            )
+            % {
+                "missing": ", ".join(missing),
+                "expected": ", ".join(columns[f] for f in REQUIRED_FIELDS),
+                "got": ", ".join(header) or "-",
+            }
         )
     if len(set(names)) != len(names):
-        raise ReconcileError("Bad header: a column appears twice.")
-    index = {c: names.index(c) for c in COLUMNS}
+        raise ReconcileError(_("Bad header: a column appears twice."))
+    index = {
+        f: names.index(columns[f].lower())
+        for f in (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)
+        if columns[f].lower() in names
+    }
 
     rows: list[TheirRow] = []
     errors: list[str] = []
@@ -134,117 +277,205 @@ def parse_partner_billing(data: bytes | str) -> list[TheirRow]:
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(names):
-                errors.append(f"line {line}: {len(values)} fields, expected {len(names)}")
-                continue
-            get = {c: values[i].strip() for c, i in index.items()}
-            problems = []
-            if not get["id"]:
-                problems.append("empty id")
-            if not get["account"]:
-                problems.append("empty account")
-            message_type = get["type"].lower()
-            if message_type not in types:
-                problems.append(f"unknown type {get['type']!r}")
-            try:
-                parts = int(get["parts"])
-                if parts < 1:
-                    raise ValueError
-            except ValueError:
-                problems.append(f"parts must be a positive whole number, got {get['parts']!r}")
-                parts = 0
-            status = parse_status(get["status"])
-            if status is None:
-                problems.append(f"unknown status {get['status']!r}")
-            try:
-                local = datetime.strptime(get["dispatched_at"], "%Y-%m-%d %H:%M:%S")
-                dispatched_at = local.replace(tzinfo=BILLING_ZONE)
-            except ValueError:
-                problems.append(
-                    f"dispatched_at must be 'YYYY-MM-DD HH:MM:SS', got {get['dispatched_at']!r}"
+                errors.append(
+                    _("line %(line)d: %(found)d fields, expected %(expected)d")
+                    % {"line": line, "found": len(values), "expected": len(names)}
                 )
-                dispatched_at = None
+                continue
+            get = {f: values[i].strip() for f, i in index.items()}
+            row, problems = _their_row(line, get, types)
             key = (get["account"], get["id"])
             if key in seen:
-                problems.append(f"duplicate of line {seen[key]}")
+                problems.append(_("duplicate of line %(line)d") % {"line": seen[key]})
             if problems:
-                errors.append(f"line {line}: " + "; ".join(problems))
+                errors.append(_("line %(line)d: ") % {"line": line} + "; ".join(problems))
                 continue
             seen[key] = line
-            rows.append(
-                TheirRow(
-                    line=line,
-                    serwersms_id=get["id"],
-                    account=get["account"],
-                    phone=get["phone"],
-                    message_type=message_type,
-                    parts=parts,
-                    status=status.value,
-                    dispatched_at=dispatched_at,
-                )
-            )
+            rows.append(row)
     except csv.Error as error:
-        errors.append(f"line {reader.line_num}: not valid CSV ({error})")
+        errors.append(
+            _("line %(line)d: not valid CSV (%(error)s)")
+            % {"line": reader.line_num, "error": error}
+        )
     if errors:
         shown = "\n".join(errors[:MAX_REPORTED_ERRORS])
         more = len(errors) - MAX_REPORTED_ERRORS
-        tail = f"\n... and {more} more" if more > 0 else ""
-        raise ReconcileError(f"{len(errors)} bad row(s); nothing was imported:\n{shown}{tail}")
+        tail = ("\n" + _("... and %(count)d more") % {"count": more}) if more > 0 else ""
+        raise ReconcileError(
+            ngettext(
+                "%(count)d bad row; nothing was imported:",
+                "%(count)d bad rows; nothing was imported:",
+                len(errors),
+            )
+            % {"count": len(errors)}
+            + f"\n{shown}{tail}"
+        )
     return rows
 
 
-def reconcile(partner: Partner, period: date, data: bytes | str, *, actor: str) -> ReconcileReport:
-    """Compare their rows with our counted messages of the month; record who reconciled."""
-    period = period.replace(day=1)
-    theirs = parse_partner_billing(data)
-    report = ReconcileReport(partner=partner, period=period)
+def _their_row(line: int, get: dict[str, str], types: set[str]) -> tuple[TheirRow | None, list]:
+    problems: list[str] = []
+    if not get["id"] or len(get["id"]) > 64:
+        problems.append(_("the id must have 1 to 64 characters"))
+    if not get["account"] or len(get["account"]) > 100:
+        problems.append(_("the account must have 1 to 100 characters"))
+    phone = get.get("phone", "")
+    if len(phone) > 32:
+        problems.append(_("the phone is longer than 32 characters"))
+    message_type = get.get("type", "").lower()
+    if "type" in get and message_type not in types:
+        problems.append(_("unknown type %(value)r") % {"value": get["type"]})
+    try:
+        parts = int(get["parts"])
+        if not 1 <= parts <= MAX_PARTS:
+            raise ValueError
+    except ValueError:
+        problems.append(
+            _("parts must be a positive whole number, got %(value)r") % {"value": get["parts"]}
+        )
+        parts = 0
+    status = parse_status(get["status"])
+    if status is None:
+        problems.append(_("unknown status %(value)r") % {"value": get["status"]})
+    try:
+        local = datetime.strptime(get["dispatched_at"], TIME_FORMAT)
+        dispatched_at = local.replace(tzinfo=BILLING_ZONE)
+    except ValueError:
+        problems.append(
+            _("dispatched_at must be 'YYYY-MM-DD HH:MM:SS', got %(value)r")
+            % {"value": get["dispatched_at"]}
+        )
+        dispatched_at = None
+    cost = None
+    if get.get("cost"):
+        text = get["cost"].replace(",", ".") if "." not in get["cost"] else get["cost"]
+        try:
+            cost = Decimal(text)
+            if not cost.is_finite() or not 0 <= cost <= MAX_COST:
+                raise InvalidOperation
+            cost = cost.quantize(Decimal("0.0001"))
+        except InvalidOperation:
+            problems.append(
+                _("cost must be an amount from 0 to %(max)s, got %(value)r")
+                % {"max": MAX_COST, "value": get["cost"]}
+            )
+            cost = None
+    ic = None
+    if get.get("ic"):
+        if not get["ic"].isdigit() or len(get["ic"]) > 12:
+            problems.append(
+                _("the ic must be a positive integer, got %(value)r") % {"value": get["ic"]}
+            )
+        else:
+            ic = int(get["ic"])
+    if problems:
+        return None, problems
+    return (
+        TheirRow(
+            line=line,
+            serwersms_id=get["id"],
+            account=get["account"],
+            phone=phone,
+            message_type=message_type,
+            parts=parts,
+            status=status.value,
+            dispatched_at=dispatched_at,
+            cost=cost,
+            ic=ic,
+        ),
+        problems,
+    )
 
+
+def _check_belongs(partner: Partner, period: date, theirs: list[TheirRow]) -> None:
+    """Refuse a file of another month, another partner's ic or another partner's accounts."""
     outside = [r for r in theirs if billing_month(r.dispatched_at) != period]
     if outside:
-        sample = ", ".join(f"line {r.line}" for r in outside[:5])
+        sample = ", ".join(str(r.line) for r in outside[:5])
         raise ReconcileError(
-            f"{len(outside)} row(s) are dispatched outside {format_period(period)} ({sample}); "
-            "is this the statement of another month?"
+            _(
+                "%(count)d row(s) are dispatched outside %(period)s (lines %(lines)s); is this "
+                "the statement of another month?"
+            )
+            % {"count": len(outside), "period": format_period(period), "lines": sample}
+        )
+    other_ic = [r for r in theirs if r.ic is not None and r.ic != partner.ic]
+    if other_ic:
+        raise ReconcileError(
+            _(
+                "%(count)d row(s) carry ic %(ic)s, not this partner's ic %(ours)s (first at line "
+                "%(line)d); is this another partner's statement?"
+            )
+            % {
+                "count": len(other_ic),
+                "ic": other_ic[0].ic,
+                "ours": partner.ic,
+                "line": other_ic[0].line,
+            }
+        )
+    names = {r.account for r in theirs}
+    foreign = sorted(
+        ClientAccount.objects.filter(name__in=names)
+        .exclude(partner=partner)
+        .values_list("name", flat=True)
+    )
+    if foreign:
+        raise ReconcileError(
+            _(
+                "The file lists client account(s) of another partner: %(accounts)s; is this "
+                "another partner's statement?"
+            )
+            % {"accounts": ", ".join(foreign[:5])}
         )
 
+
+# --- matching ----------------------------------------------------------------------------------
+
+_OUR_FIELDS = (
+    "id",
+    "serwersms_id",
+    "account__name",
+    "message_type",
+    "parts",
+    "status",
+    "billing_at",
+    "phone",
+    "cost",
+    "channel",
+)
+
+
+def _our_row(values: tuple) -> OurRow:
+    message_id, sid, account, message_type, parts, status, at, phone, cost, channel = values
+    return OurRow(
+        message_id, sid or "", account, message_type, parts, status, at, phone, cost, channel
+    )
+
+
+def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> ReconcileReport:
+    """Match their rows with our counted messages of `period`; read only, writes nothing."""
+    report = ReconcileReport(partner=partner, period=period)
     ours: dict[tuple[str, str], OurRow] = {}
-    rows = (
+    counted = (
         Message.objects.filter(partner=partner)
         .in_billing_month(period)
         .counted()
         .order_by("billing_at", "id")
-        .values_list(
-            "id",
-            "serwersms_id",
-            "account__name",
-            "message_type",
-            "parts",
-            "status",
-            "billing_at",
-            "phone",
-        )
+        .values_list(*_OUR_FIELDS)
     )
-    for (
-        message_id,
-        sid,
-        account,
-        message_type,
-        parts,
-        status,
-        dispatched_at,
-        phone,
-    ) in rows.iterator(chunk_size=5000):
-        row = OurRow(
-            message_id, sid or "", account, message_type, parts, status, dispatched_at, phone
-        )
-        ours[(account, sid or f"(no id: message {message_id})")] = row
+    for values in counted.iterator(chunk_size=5000):
+        row = _our_row(values)
+        ours[(row.account, row.serwersms_id or f"(no id: message {row.message_id})")] = row
         report.our_messages += 1
-        report.our_parts += parts
+        report.our_parts += row.parts
+        report.our_cost += row.cost or 0
 
-    their_keys = {}
+    their_keys: dict[tuple[str, str], TheirRow] = {}
     for row in theirs:
         their_keys[(row.account, row.serwersms_id)] = row
         report.their_messages += 1
         report.their_parts += row.parts
+        report.their_cost += row.cost or 0
 
     unmatched = [row for key, row in their_keys.items() if key not in ours]
     known = _look_up(partner, unmatched)
@@ -252,62 +483,80 @@ def reconcile(partner: Partner, period: date, data: bytes | str, *, actor: str) 
         found = known.get((row.account, row.serwersms_id))
         if found is None:
             report.missing_ours.append(row)
+            report.rows.append(RowResult(Outcome.MISSING_HERE, row.account, row.serwersms_id, row))
             continue
         # We know the message but do not count it in this month: say why.
-        # Our billing month (OurRow.dispatched_at holds the billing instant, never empty).
         if billing_month(found.dispatched_at) != period:
-            ours_month = format_period(billing_month(found.dispatched_at))
-            report.disagreements.append(
-                Disagreement(
-                    row.account,
-                    row.serwersms_id,
-                    "month",
-                    ours_month,
-                    format_period(period),
-                    found.message_id,
-                )
+            item = Disagreement(
+                row.account,
+                row.serwersms_id,
+                "month",
+                format_period(billing_month(found.dispatched_at)),
+                format_period(period),
+                found.message_id,
             )
+            outcome = Outcome.MISSING_HERE
         else:
-            report.disagreements.append(
-                Disagreement(
-                    row.account,
-                    row.serwersms_id,
-                    "status",
-                    found.status,
-                    row.status,
-                    found.message_id,
-                )
+            item = Disagreement(
+                row.account, row.serwersms_id, "status", found.status, row.status, found.message_id
             )
+            outcome = Outcome.STATUS_DIFFERENT
+        report.disagreements.append(item)
+        report.rows.append(RowResult(outcome, row.account, row.serwersms_id, row, found, [item]))
 
     for key, ours_row in ours.items():
         row = their_keys.get(key)
         if row is None:
             report.missing_theirs.append(ours_row)
+            report.rows.append(
+                RowResult(
+                    Outcome.MISSING_AT_SERWERSMS, key[0], ours_row.serwersms_id, None, ours_row
+                )
+            )
             continue
         report.matched += 1
-        # A pair swapped between two messages shows as a phone or time disagreement.
-        for name, mine, their, same in (
-            ("status", ours_row.status, row.status, None),
-            ("parts", str(ours_row.parts), str(row.parts), None),
-            ("type", ours_row.message_type, row.message_type, None),
-            ("phone", ours_row.phone, row.phone, _same_phone(ours_row.phone, row.phone)),
-            (
-                "time",
-                _local(ours_row.dispatched_at),
-                _local(row.dispatched_at),
-                _close(ours_row.dispatched_at, row.dispatched_at),
-            ),
-        ):
-            if (mine != their) if same is None else not same:
-                report.disagreements.append(
-                    Disagreement(key[0], key[1], name, mine, their, ours_row.message_id)
-                )
-
-    with transaction.atomic():
-        AuditEntry.objects.create(
-            partner=partner, action=AuditAction.RECONCILE, actor=actor, detail=report.summary()
-        )
+        found = _differences(key, ours_row, row)
+        report.disagreements.extend(found)
+        report.rows.append(RowResult(_outcome_of(found), key[0], key[1], row, ours_row, found))
     return report
+
+
+def _differences(key: tuple[str, str], ours: OurRow, theirs: TheirRow) -> list[Disagreement]:
+    checks = [
+        ("status", ours.status, theirs.status, None),
+        ("parts", str(ours.parts), str(theirs.parts), None),
+    ]
+    if theirs.cost is not None:
+        mine = "-" if ours.cost is None else f"{ours.cost:.4f}"
+        checks.append(("cost", mine, f"{theirs.cost:.4f}", None))
+    if theirs.message_type:
+        checks.append(("type", ours.message_type, theirs.message_type, None))
+    # A pair swapped between two messages shows as a phone or time disagreement.
+    checks.append(("phone", ours.phone, theirs.phone, _same_phone(ours.phone, theirs.phone)))
+    checks.append(
+        (
+            "time",
+            _local(ours.dispatched_at),
+            _local(theirs.dispatched_at),
+            _close(ours.dispatched_at, theirs.dispatched_at),
+        )
+    )
+    return [
+        Disagreement(key[0], key[1], name, mine, their, ours.message_id)
+        for name, mine, their, same in checks
+        if ((mine != their) if same is None else not same)
+    ]
+
+
+def _outcome_of(differences: list[Disagreement]) -> str:
+    fields = {d.field for d in differences}
+    if fields & set(STATUS_FIELDS):
+        return Outcome.STATUS_DIFFERENT
+    if fields & set(AMOUNT_FIELDS):
+        return Outcome.AMOUNT_DIFFERENT
+    if fields & set(DETAIL_FIELDS):
+        return Outcome.DETAILS_DIFFERENT
+    return Outcome.CONFIRMED
 
 
 def _look_up(partner: Partner, rows: list[TheirRow]) -> dict[tuple[str, str], OurRow]:
@@ -321,18 +570,186 @@ def _look_up(partner: Partner, rows: list[TheirRow]) -> dict[tuple[str, str], Ou
             batch = ids[start : start + 500]
             for values in Message.objects.filter(
                 partner=partner, account__name=account, serwersms_id__in=batch
-            ).values_list(
-                "id",
-                "serwersms_id",
-                "account__name",
-                "message_type",
-                "parts",
-                "status",
-                "billing_at",
-                "phone",
-            ):
-                found[(values[2], values[1])] = OurRow(*values)
+            ).values_list(*_OUR_FIELDS):
+                row = _our_row(values)
+                found[(row.account, row.serwersms_id)] = row
     return found
+
+
+# --- storing -----------------------------------------------------------------------------------
+
+
+def reconcile(
+    partner: Partner,
+    period: date,
+    data: bytes | str,
+    *,
+    actor: str,
+    file_name: str = "",
+    now: dt.datetime | None = None,
+) -> ReconcileReport:
+    """Match SerwerSMS's partner billing `data` of `period` with our messages and store it.
+
+    Returns the report (its `reconciliation` is the stored result). Raises ReconcileError, with
+    nothing written, when the file is unreadable or not this partner's or month's. A second
+    call for the same partner and month replaces the first result; each call is audited."""
+    now = now or timezone.now()
+    period = period.replace(day=1)
+    raw = data.encode() if isinstance(data, str) else data
+    theirs = parse_partner_billing(raw)
+    _check_belongs(partner, period, theirs)
+    report = compare(partner, period, theirs)
+    with transaction.atomic():
+        # One upload at a time per partner: the replaced result and the new one never mix.
+        Partner.objects.select_for_update().filter(pk=partner.pk).first()
+        previous = Reconciliation.objects.filter(partner=partner, period=period).first()
+        replaced = None
+        if previous is not None:
+            replaced = {
+                "replaced_id": previous.pk,
+                "replaced_sha256": previous.file_sha256,
+                "replaced_uploaded_at": previous.uploaded_at.isoformat(),
+                "replaced_by": previous.uploaded_by,
+            }
+            previous.delete()  # its rows go with it (one DELETE: nothing points at rows)
+        reconciliation = Reconciliation.objects.create(
+            partner=partner,
+            period=period,
+            file_name=file_name[:255],
+            file_sha256=hashlib.sha256(raw).hexdigest(),
+            file_size=len(raw),
+            uploaded_by=actor,
+            uploaded_at=now,
+            their_messages=report.their_messages,
+            their_parts=report.their_parts,
+            their_cost=report.their_cost,
+            our_messages=report.our_messages,
+            our_parts=report.our_parts,
+            our_cost=report.our_cost,
+            totals=_totals(report.rows),
+        )
+        _store_rows(reconciliation, report.rows)
+        report.reconciliation = reconciliation
+        report.replaced = previous is not None
+        AuditEntry.objects.create(
+            partner=partner,
+            action=AuditAction.RECONCILE,
+            actor=actor,
+            detail={
+                **report.summary(),
+                "reconciliation": reconciliation.pk,
+                "file": reconciliation.file_name,
+                "sha256": reconciliation.file_sha256,
+                **(replaced or {}),
+            },
+            created_at=now,
+        )
+        report.proof = _apply_proof(reconciliation, actor=actor, now=now)
+    return report
+
+
+def _totals(rows: Iterable[RowResult]) -> dict[str, dict]:
+    totals = {
+        o.value: {
+            "messages": 0,
+            "their_parts": 0,
+            "our_parts": 0,
+            "their_cost": Decimal(0),
+            "our_cost": Decimal(0),
+        }
+        for o in Outcome
+    }
+    for row in rows:
+        entry = totals[row.outcome]
+        entry["messages"] += 1
+        if row.theirs is not None:
+            entry["their_parts"] += row.theirs.parts
+            entry["their_cost"] += row.theirs.cost or 0
+        if row.ours is not None:
+            entry["our_parts"] += row.ours.parts
+            entry["our_cost"] += row.ours.cost or 0
+    for entry in totals.values():
+        entry["their_cost"] = f"{entry['their_cost']:.4f}"
+        entry["our_cost"] = f"{entry['our_cost']:.4f}"
+    return totals
+
+
+def _store_rows(reconciliation: Reconciliation, rows: list[RowResult]) -> None:
+    batch: list[ReconciliationRow] = []
+    for row in rows:
+        theirs, ours = row.theirs, row.ours
+        batch.append(
+            ReconciliationRow(
+                reconciliation=reconciliation,
+                outcome=row.outcome,
+                message_id=ours.message_id if ours else None,
+                account_name=row.account,
+                serwersms_id=row.serwersms_id,
+                line=theirs.line if theirs else None,
+                their_phone=theirs.phone if theirs else "",
+                their_status=theirs.status if theirs else "",
+                their_type=theirs.message_type if theirs else "",
+                their_parts=theirs.parts if theirs else None,
+                their_cost=theirs.cost if theirs else None,
+                their_dispatched_at=theirs.dispatched_at if theirs else None,
+                our_phone=ours.phone if ours else "",
+                our_status=ours.status if ours else "",
+                our_type=ours.message_type if ours else "",
+                our_parts=ours.parts if ours else None,
+                our_cost=ours.cost if ours else None,
+                our_dispatched_at=ours.dispatched_at if ours else None,
+                differences=[
+                    {"field": d.field, "ours": d.ours, "theirs": d.theirs} for d in row.differences
+                ],
+            )
+        )
+        if len(batch) >= ROW_BATCH:
+            ReconciliationRow.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        ReconciliationRow.objects.bulk_create(batch)
+
+
+# --- the ic proof ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProofIds:
+    confirmed_ids: list[int]
+    refuted_ids: list[int]
+
+
+def _apply_proof(reconciliation: Reconciliation, *, actor: str, now: dt.datetime) -> ProofIds:
+    """Tell the ic proof what this reconciliation proved about reported messages.
+
+    A reported message (channel `reported`: only the partner's word that its software added the
+    ic) that SerwerSMS's partner billing lists under the partner's ic is confirmed, whatever else
+    differs; one we count that the billing does not list is refuted. Computed from the stored
+    rows, so a replaced upload decides again."""
+    rows = ReconciliationRow.objects.filter(
+        reconciliation=reconciliation,
+        message__channel=Channel.REPORTED,
+    ).values_list("message_id", "outcome")
+    confirmed: list[int] = []
+    refuted: list[int] = []
+    for message_id, outcome in rows.order_by("message_id").iterator(chunk_size=5000):
+        if outcome == Outcome.MISSING_AT_SERWERSMS:
+            refuted.append(message_id)
+        else:
+            confirmed.append(message_id)
+    return apply_ic_proof(confirmed_ids=confirmed, refuted_ids=refuted, actor=actor, now=now)
+
+
+def apply_ic_proof(
+    *, confirmed_ids: list[int], refuted_ids: list[int], actor: str, now: dt.datetime
+) -> ProofIds:
+    """The hook to the ic proof (branch `record`): at the merge its body becomes
+    `billing.services.ic_proof.confirm_reported_messages(confirmed_ids=..., refuted_ids=...,
+    actor=actor, now=now)`. Until then it only returns the ids it was given."""
+    return ProofIds(confirmed_ids=list(confirmed_ids), refuted_ids=list(refuted_ids))
+
+
+# --- helpers -----------------------------------------------------------------------------------
 
 
 def _same_phone(ours: str, theirs: str) -> bool:
@@ -350,4 +767,4 @@ def _close(ours: datetime | None, theirs: datetime) -> bool:
 
 
 def _local(moment: datetime | None) -> str:
-    return moment.astimezone(BILLING_ZONE).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+    return moment.astimezone(BILLING_ZONE).strftime(TIME_FORMAT) if moment else "-"

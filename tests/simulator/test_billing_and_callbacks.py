@@ -5,6 +5,7 @@ import io
 import threading
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,7 +40,19 @@ def test_billing_lists_counted_messages_of_the_ic_in_the_warsaw_dispatch_month(s
     assert 0 < len(counted) < 30  # the seed makes some unsent
     february = simulator.billing_csv(555, "2025-02")
     rows = list(csv.DictReader(io.StringIO(february)))
-    assert list(rows[0]) == ["id", "account", "phone", "type", "parts", "status", "dispatched_at"]
+    assert list(rows[0]) == [
+        "id",
+        "account",
+        "phone",
+        "type",
+        "parts",
+        "status",
+        "dispatched_at",
+        "cost",
+        "ic",
+    ]
+    assert {r["ic"] for r in rows} == {"555"}
+    assert all(Decimal(r["cost"]) > 0 for r in rows)
     assert sorted(r["id"] for r in rows) == sorted(m["id"] for m in counted)
     assert {r["dispatched_at"] for r in rows} == {"2025-02-01 00:30:00"}
     assert {r["account"] for r in rows} == {"shop"}

@@ -1,4 +1,4 @@
-"""Compare SerwerSMS's partner statement (CSV) for a month with our counted messages."""
+"""Reconcile SerwerSMS's partner billing (CSV) of a month with our messages and store it."""
 
 from pathlib import Path
 
@@ -6,7 +6,8 @@ from django.core.management.base import CommandError
 
 from billing.commission import format_period
 from billing.management.commands._billing import BillingCommand
-from billing.services.reconcile import ReconcileError, reconcile
+from billing.models import ReconciliationOutcome
+from billing.services.reconcile import ReconcileError, check_size, reconcile
 
 from ._billing import add_actor, default_actor, partner_arg, period_arg
 
@@ -29,8 +30,13 @@ class Command(BillingCommand):
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
         try:
+            check_size(path.stat().st_size)  # before reading it
             report = reconcile(
-                partner, period, path.read_bytes(), actor=options["actor"] or default_actor()
+                partner,
+                period,
+                path.read_bytes(),
+                actor=options["actor"] or default_actor(),
+                file_name=path.name,
             )
         except ReconcileError as error:
             raise CommandError(f"{path}: {error}") from None
@@ -50,6 +56,13 @@ class Command(BillingCommand):
             write(
                 f"    {item.account} {item.serwersms_id} {item.field}: {item.ours} / {item.theirs}"
             )
+        outcomes = report.outcomes()
+        write(
+            f"  stored as reconciliation {report.reconciliation.pk}"
+            + (" (replacing the previous upload)" if report.replaced else "")
+        )
+        for outcome in ReconciliationOutcome:
+            write(f"    {outcome.label}: {outcomes[outcome.value]}")
         if report.clean:
             write(self.style.SUCCESS("No differences."))
         else:
