@@ -1,12 +1,24 @@
-"""Reconciliation with SerwerSMS's partner billing CSV."""
+"""Reconciliation with SerwerSMS's partner billing CSV: matching, the stored result, refusals."""
 
-from datetime import UTC, date, datetime
+import hashlib
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
-from billing.models import AuditEntry
+from billing.models import (
+    AuditEntry,
+    Channel,
+    ClientAccount,
+    Message,
+    Reconciliation,
+    ReconciliationRow,
+)
+from billing.models import ReconciliationOutcome as Outcome
+from billing.services.polling import poll_account
 from billing.services.reconcile import ReconcileError, parse_partner_billing, reconcile
 from billing.statuses import Status
+from partner_api.reporting import Reported, record_reported_messages
 from tests.factories import ClientAccountFactory, MessageFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -169,6 +181,7 @@ def test_reconcile_against_the_simulators_partner_billing(simulator):
             parts=row.parts + (1 if row is rows[-1] else 0),
             message_type=row.message_type,
             phone=row.phone,
+            cost=row.cost,
             dispatched_at=row.dispatched_at.astimezone(UTC),
         )
     MessageFactory(
@@ -222,3 +235,234 @@ def test_a_swapped_pair_shows_as_phone_and_time_disagreements():
         ("m2", "phone"),
     }
     assert report.matched == 2 and not report.clean
+
+
+# --- the stored result -------------------------------------------------------------------------
+
+FULL_HEADER = "id,account,phone,type,parts,status,dispatched_at,cost,ic\n"
+
+
+def full_row(sid, account="acme", *, parts=1, cost="0.0550", ic=None, when="2024-10-05 12:00:00"):
+    return f"{sid},{account},+48500600700,eco,{parts},delivered,{when},{cost},{ic or ''}\n"
+
+
+def stored(partner, period=OCT):
+    reconciliation = Reconciliation.objects.get(partner=partner, period=period)
+    rows = {
+        r.serwersms_id: r for r in ReconciliationRow.objects.filter(reconciliation=reconciliation)
+    }
+    return reconciliation, rows
+
+
+def test_every_message_is_stored_with_its_outcome_and_both_sides_figures(traffic):
+    csv_text = HEADER + "".join(
+        [
+            row("s1", "acme"),
+            row("s2", "acme", parts=3),
+            row("s3", "acme", status="delivered"),
+            row("s5", "acme"),
+            row("s6", "acme"),
+            row("x9", "acme"),
+        ]
+    )
+    report = reconcile(traffic, OCT, csv_text.encode(), actor="op", file_name="oct.csv")
+    reconciliation, rows = stored(traffic)
+    assert report.reconciliation == reconciliation
+    assert {sid: r.outcome for sid, r in rows.items()} == {
+        "s1": Outcome.CONFIRMED,
+        "s2": Outcome.AMOUNT_DIFFERENT,
+        "s3": Outcome.STATUS_DIFFERENT,
+        "s4": Outcome.MISSING_AT_SERWERSMS,
+        "s5": Outcome.STATUS_DIFFERENT,  # pending here, billed there
+        "s6": Outcome.MISSING_HERE,  # we count it in November
+        "x9": Outcome.MISSING_HERE,  # unknown here
+    }
+    ours = dict(Message.objects.values_list("serwersms_id", "id"))
+    assert rows["x9"].message_id is None and rows["s6"].message_id == ours["s6"]
+    assert rows["s4"].message_id == ours["s4"] and rows["s4"].line is None
+    assert (rows["s2"].our_parts, rows["s2"].their_parts, rows["s2"].line) == (2, 3, 3)
+    assert rows["s2"].differences == [{"field": "parts", "ours": "2", "theirs": "3"}]
+    assert rows["s6"].differences == [{"field": "month", "ours": "2024-11", "theirs": "2024-10"}]
+    assert (reconciliation.their_messages, reconciliation.our_messages) == (6, 4)
+    assert reconciliation.file_name == "oct.csv" and reconciliation.uploaded_by == "op"
+    assert reconciliation.file_sha256 == hashlib.sha256(csv_text.encode()).hexdigest()
+    assert reconciliation.totals["missing_here"]["messages"] == 2
+    assert reconciliation.totals["confirmed"]["messages"] == 1
+
+
+def test_a_cost_or_type_that_differs_is_an_amount_difference():
+    partner = PartnerFactory()
+    account = ClientAccountFactory(partner=partner, name="acme")
+    at = datetime(2024, 10, 5, 10, tzinfo=UTC)
+    for sid, cost, kind in (
+        ("c1", "0.0550", "eco"),
+        ("c2", "0.0600", "eco"),
+        ("c3", "0.0550", "full"),
+    ):
+        MessageFactory(
+            account=account,
+            serwersms_id=sid,
+            status=Status.DELIVERED,
+            cost=Decimal(cost),
+            message_type=kind,
+            created_at=at,
+            dispatched_at=at,
+        )
+    csv_text = FULL_HEADER + full_row("c1") + full_row("c2") + full_row("c3")
+    reconcile(partner, OCT, csv_text, actor="op")
+    _, rows = stored(partner)
+    assert rows["c1"].outcome == Outcome.CONFIRMED
+    assert rows["c2"].outcome == Outcome.AMOUNT_DIFFERENT
+    assert rows["c2"].differences == [{"field": "cost", "ours": "0.0600", "theirs": "0.0550"}]
+    assert (rows["c2"].our_cost, rows["c2"].their_cost) == (Decimal("0.06"), Decimal("0.055"))
+    assert rows["c3"].outcome == Outcome.AMOUNT_DIFFERENT
+    assert rows["c3"].differences[0]["field"] == "type"
+
+
+def test_a_second_upload_replaces_the_first_and_both_are_in_the_audit_trail(traffic):
+    first = reconcile(traffic, OCT, HEADER + row("s1", "acme"), actor="op", file_name="a.csv")
+    second = reconcile(traffic, OCT, HEADER + row("s1", "acme") + row("s4", "acme"), actor="op2")
+    assert second.replaced and not first.replaced
+    assert list(Reconciliation.objects.values_list("pk", flat=True)) == [second.reconciliation.pk]
+    assert not ReconciliationRow.objects.filter(reconciliation_id=first.reconciliation.pk).exists()
+    _, rows = stored(traffic)
+    assert rows["s4"].outcome == Outcome.CONFIRMED
+    entries = list(AuditEntry.objects.filter(partner=traffic, action="reconcile"))
+    assert [e.actor for e in entries] == ["op", "op2"]
+    assert entries[1].detail["replaced_id"] == first.reconciliation.pk
+    assert entries[1].detail["replaced_sha256"] == first.reconciliation.file_sha256
+
+
+def test_the_columns_are_read_by_the_headers_the_setting_names(traffic, settings):
+    settings.RECONCILE_COLUMNS = (
+        "id:Identyfikator, account:Konto,phone:Numer,type:Typ,parts:Części,status:Stan,"
+        "dispatched_at:Wysłano,cost:Koszt,ic:Identyfikator cyfrowy"
+    )
+    header = "Stan;Identyfikator;Konto;Numer;Typ;Części;Wysłano;Koszt;Identyfikator cyfrowy\n"
+    body = f"delivered;s1;acme;+48500600700;eco;1;2024-10-05 12:00:00;0,0550;{traffic.ic}\n"
+    report = reconcile(traffic, OCT, (header + body).encode(), actor="op")
+    assert report.matched == 1
+    _, rows = stored(traffic)
+    assert rows["s1"].their_cost == Decimal("0.055")
+    with pytest.raises(ReconcileError, match="missing column"):
+        reconcile(traffic, OCT, HEADER + row("s1", "acme"), actor="op")  # the default names
+
+
+@pytest.mark.parametrize("value", ["id", "colour:Kolor", "id:"])
+def test_a_bad_column_setting_is_a_clear_error(traffic, settings, value):
+    settings.RECONCILE_COLUMNS = value
+    with pytest.raises(ReconcileError, match="RECONCILE_COLUMNS"):
+        reconcile(traffic, OCT, HEADER + row("s1", "acme"), actor="op")
+    assert not Reconciliation.objects.exists()
+
+
+def bad_uploads(partner, other):
+    """(content, expected message) of every way an upload is not this partner's month."""
+    return [
+        (b"id,account\n1,acme\n", "missing column"),
+        ((FULL_HEADER + full_row("s1", ic=other.ic)).encode(), f"carry ic {other.ic}"),
+        ((HEADER + row("o1", "theirs")).encode(), "another partner"),
+        ((HEADER + row("s1", "acme", when="2024-11-05 12:00:00")).encode(), "outside 2024-10"),
+        ((HEADER + row("s1", "zażółć")).encode("cp1250"), "not UTF-8"),
+        ((HEADER + row("s1", "acme")).encode("utf-16"), "not UTF-8"),
+        ((HEADER + row("s1", "acme") * 40).encode(), "too large"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_a_bad_upload_writes_nothing_and_keeps_the_previous_result(traffic, settings, case):
+    other = PartnerFactory()
+    ClientAccountFactory(partner=other, name="theirs")
+    previous = reconcile(traffic, OCT, HEADER + row("s1", "acme"), actor="op").reconciliation
+    settings.RECONCILE_MAX_FILE_BYTES = 1000
+    content, message = bad_uploads(traffic, other)[case]
+    before = (AuditEntry.objects.count(), ReconciliationRow.objects.count())
+    with pytest.raises(ReconcileError, match=message):
+        reconcile(traffic, OCT, content, actor="op")
+    assert list(Reconciliation.objects.all()) == [previous]
+    assert (AuditEntry.objects.count(), ReconciliationRow.objects.count()) == before
+
+
+def test_the_ic_proof_hook_gets_the_reported_messages_found_and_missing(traffic):
+    account = ClientAccount.objects.get(name="acme")
+    at = datetime(2024, 10, 7, 10, tzinfo=UTC)
+    listed = MessageFactory(
+        account=account,
+        channel=Channel.REPORTED,
+        serwersms_id="r1",
+        status=Status.DELIVERED,
+        created_at=at,
+        dispatched_at=at,
+    )
+    unlisted = MessageFactory(
+        account=account,
+        channel=Channel.REPORTED,
+        serwersms_id="r2",
+        status=Status.DELIVERED,
+        created_at=at,
+        dispatched_at=at,
+    )
+    report = reconcile(traffic, OCT, HEADER + row("r1", "acme", parts=2), actor="op")
+    # s1..s4 (api_v2) are missing too, but only reported messages need the proof.
+    assert report.proof.confirmed_ids == [listed.pk]  # an amount difference still proves the ic
+    assert report.proof.refuted_ids == [unlisted.pk]
+
+
+def test_a_message_sent_without_the_ic_and_reported_is_missing_at_serwersms(simulator_settings):
+    """The issue's repro: straight to SerwerSMS without the ic, then reported with the
+    partner's ic. SerwerSMS's partner billing does not list it; the same message with the ic is
+    confirmed."""
+    import requests
+
+    now = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+    simulator = simulator_settings
+    partner = PartnerFactory(ic=5560)
+    account = ClientAccountFactory(partner=partner, name="direct", api_token="token-d")
+    simulator.register_account(token="token-d", name="direct")
+    simulator.set_time(now)
+    sent = {}
+    for label, extra in (("without", {}), ("with", {"ic": 5560})):
+        answer = requests.post(
+            f"{simulator.api_url}messages/send_sms.json",
+            json={
+                "phone": [f"5006008{n:02d}" for n in range(6)],
+                "text": "Hi",
+                "details": True,
+                **extra,
+            },
+            headers={"Authorization": "Bearer token-d"},
+            timeout=5,
+        ).json()
+        sent[label] = [item["id"] for item in answer["items"]]
+    simulator.advance(to="final")
+    records = {m["id"]: m for m in simulator.messages()}
+    items = [
+        Reported(
+            serwersms_id=sid,
+            phone=records[sid]["phone"],
+            ic=partner.ic,  # the partner's word, also for the messages without it
+            sent_at=now,
+            account=account.pk,
+        )
+        for sid in sent["without"] + sent["with"]
+    ]
+    record_reported_messages(account=account, items=items, now=now + timedelta(minutes=1))
+    poll_account(account, now=now + timedelta(minutes=2))
+    counted = set(
+        Message.objects.filter(account=account).counted().values_list("serwersms_id", flat=True)
+    )
+    without = [sid for sid in sent["without"] if sid in counted]
+    with_ic = [sid for sid in sent["with"] if sid in counted]
+    assert without and with_ic  # the seeded schedule dispatches most of them
+    billed = requests.get(
+        f"{simulator.api_url}_sim/partner_billing.csv",
+        params={"ic": 5560, "period": "2025-03"},
+        timeout=5,
+    ).content
+    report = reconcile(partner, date(2025, 3, 1), billed, actor="op", file_name="march.csv")
+    _, rows = stored(partner, date(2025, 3, 1))
+    assert {rows[sid].outcome for sid in without} == {Outcome.MISSING_AT_SERWERSMS}
+    assert {rows[sid].outcome for sid in with_ic} == {Outcome.CONFIRMED}
+    ids = dict(Message.objects.values_list("serwersms_id", "id"))
+    assert sorted(report.proof.refuted_ids) == sorted(ids[sid] for sid in without)
+    assert sorted(report.proof.confirmed_ids) == sorted(ids[sid] for sid in with_ic)
