@@ -1,10 +1,12 @@
 """Reconciliation with SerwerSMS's partner billing CSV: matching, the stored result, refusals."""
 
 import hashlib
+import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from billing.models import (
     AuditEntry,
@@ -466,3 +468,52 @@ def test_a_message_sent_without_the_ic_and_reported_is_missing_at_serwersms(simu
     ids = dict(Message.objects.values_list("serwersms_id", "id"))
     assert sorted(report.proof.refuted_ids) == sorted(ids[sid] for sid in without)
     assert sorted(report.proof.confirmed_ids) == sorted(ids[sid] for sid in with_ic)
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def run_reconcile(partner, path, period="2024-10"):
+    out = io.StringIO()
+    call_command(
+        "reconcile",
+        "--partner",
+        str(partner.ic),
+        "--period",
+        period,
+        "--file",
+        str(path),
+        "--actor",
+        "ops",
+        stdout=out,
+    )
+    return out.getvalue()
+
+
+def test_the_command_stores_the_same_result_as_the_admin(traffic, tmp_path):
+    path = tmp_path / "oct.csv"
+    path.write_text(HEADER + row("s1", "acme") + row("x9", "acme"))
+    output = run_reconcile(traffic, path)
+    reconciliation, rows = stored(traffic)
+    assert f"stored as reconciliation {reconciliation.pk}" in output
+    assert "missing at SerwerSMS: 3" in output  # s2, s3, s4
+    assert (reconciliation.file_name, reconciliation.uploaded_by) == ("oct.csv", "ops")
+    assert rows["x9"].outcome == Outcome.MISSING_HERE
+    assert "replacing" in run_reconcile(traffic, path)
+    assert Reconciliation.objects.count() == 1
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_a_bad_file_is_a_command_error_that_writes_nothing(traffic, tmp_path, settings, case):
+    other = PartnerFactory()
+    ClientAccountFactory(partner=other, name="theirs")
+    content, message = bad_uploads(traffic, other)[case]
+    if message == "too large":  # a real 50 MB file, against the default limit
+        body = row("s1", "acme").encode()
+        content = HEADER.encode() + body * (50 * 1024 * 1024 // len(body) + 1)
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        run_reconcile(traffic, path)
+    assert not Reconciliation.objects.exists() and not ReconciliationRow.objects.exists()
+    assert not AuditEntry.objects.exists()
