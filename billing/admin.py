@@ -7,7 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib import messages as admin_messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -479,7 +479,7 @@ class ReconciliationAdmin(ReadOnlyAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
-            return self.changelist_view(request)  # the admin answers 403 there
+            raise PermissionDenied
         status = 200
         form = ReconciliationUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST":

@@ -909,11 +909,11 @@ class Reconciliation(models.Model):
     their_messages = models.PositiveIntegerField(_("SerwerSMS's messages"), default=0)
     their_parts = models.PositiveIntegerField(_("SerwerSMS's parts"), default=0)
     their_cost = models.DecimalField(
-        _("SerwerSMS's cost"), max_digits=16, decimal_places=4, default=0
+        _("SerwerSMS's cost"), max_digits=20, decimal_places=4, default=0
     )
     our_messages = models.PositiveIntegerField(_("our counted messages"), default=0)
     our_parts = models.PositiveIntegerField(_("our counted parts"), default=0)
-    our_cost = models.DecimalField(_("our cost"), max_digits=16, decimal_places=4, default=0)
+    our_cost = models.DecimalField(_("our cost"), max_digits=20, decimal_places=4, default=0)
     # Per outcome: {"confirmed": {"messages": n, "their_parts": .., "our_parts": ..,
     # "their_cost": "0.0000", "our_cost": "0.0000"}, ...}; written once with the rows.
     totals = models.JSONField(_("totals per outcome"), default=dict, blank=True)
