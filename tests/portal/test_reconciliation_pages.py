@@ -153,3 +153,17 @@ def test_another_partners_reconciliation_is_never_visible(alpha, beta, months):
     page = client.get(f"/statements/{alpha_statement.pk}/reconciliation/").content.decode()
     assert "b1" not in page and "a1" in page
     assert client.get(f"/statements/{alpha_statement.pk}/reconciliation.pdf").status_code == 404
+
+
+def test_the_rows_page_and_the_statement_page_query_a_fixed_number_of_times(
+    alpha, months, django_assert_max_num_queries
+):
+    statement, _ = months
+    client = client_for(alpha.viewer)
+    client.get("/")  # the session and the user are loaded once before counting
+    # 9: session, user, staff, the statement, its reconciliation, one page of rows (no per-row
+    # query), ...; the statement page adds two (the reconciliation and its per-outcome sums).
+    with django_assert_max_num_queries(9):
+        assert client.get(f"/statements/{statement.pk}/reconciliation/").status_code == 200
+    with django_assert_max_num_queries(13):
+        assert client.get(f"/statements/{statement.pk}/").status_code == 200
