@@ -8,6 +8,7 @@ message}]}` with 400, 401, 403, 404, 409, 413 or 429.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path as FilePath
 from typing import Literal
 
@@ -20,13 +21,14 @@ from ninja import NinjaAPI, Path, Query
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.params import Header
 from ninja.security import HttpBearer
-from ninja.throttling import SimpleRateThrottle
+from ninja.throttling import BaseThrottle
 
 from billing import selectors
 from billing.commission import billing_month
 from billing.models import AuditEntry, Message, Statement
 from billing.statuses import billing_class
 
+from . import rate_limits
 from . import schemas as s
 from .idempotency import IdempotencyConflict, run_once
 from .keys import key_for
@@ -73,22 +75,21 @@ class KeyAuth(HttpBearer):
         return key
 
 
-class KeyThrottle(SimpleRateThrottle):
-    """API_RATE_LIMIT requests per key (e.g. "600/min"), counted in Django's cache."""
-
-    scope = "api_key"
+class KeyThrottle(BaseThrottle):
+    """API_RATE_LIMIT requests per key in any window of its period, counted atomically in the
+    shared storage (partner_api.rate_limits), so concurrent requests cannot overrun it."""
 
     def __init__(self):
-        super().__init__(rate=settings.API_RATE_LIMIT)
+        self._waits = threading.local()  # one instance serves every request thread
 
     def allow_request(self, request: HttpRequest) -> bool:
-        self.rate = settings.API_RATE_LIMIT
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request)
-
-    def get_cache_key(self, request: HttpRequest) -> str | None:
         key = getattr(request, "auth", None)
-        return f"throttle_api_key_{key.pk}" if key is not None else None
+        wait = rate_limits.take("api_key", str(key.pk)) if key is not None else None
+        self._waits.seconds = wait
+        return wait is None
+
+    def wait(self) -> float | None:
+        return getattr(self._waits, "seconds", None)
 
 
 def _guide() -> str:

@@ -358,8 +358,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 if CELERY_BROKER_URL.startswith("filesystem"):
     _broker_dir.mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
-# The shared cache holds the per-account SerwerSMS rate limit and the API's rate-limit counters:
-# Redis when the broker is Redis (or CACHE_URL), else a file cache every process here shares.
+# The shared cache holds the per-account SerwerSMS rate limit: Redis when the broker is Redis
+# (or CACHE_URL), else a file cache every process here shares.
 _cache_url = env_str("CACHE_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
@@ -381,13 +381,17 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
 # --- HTTP API for partner software (partner_api) ---------------------------------------------
-# Requests per API key (django-ninja throttle syntax: "N/s", "N/min", "N/h"), counted in the cache.
+# Requests per API key in any span of the period ("N/s", "N/min", "N/h", "N/day"), counted
+# atomically (partner_api/rate_limits.py) in API_RATE_LIMIT_STORAGE_URL: a `limits` storage URL,
+# by default the Redis of the cache above, else files under var/ every local process shares.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+API_RATE_LIMIT_STORAGE_URL = env_str("API_RATE_LIMIT_STORAGE_URL") or (
+    _cache_url or f"file://{VAR_DIR / 'rate-limits'}"
+)
 # A reported message sent longer ago than this is refused (its month is long closed).
 API_REPORTED_MAX_AGE_DAYS = env_int("API_REPORTED_MAX_AGE_DAYS", 400)
 # 10,000 reported messages are about 3 MB of JSON; larger bodies answer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
-# The API's rate-limit counters live in CACHES (above): shared by all processes.
 
 LOGGING = {
     "version": 1,
