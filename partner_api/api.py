@@ -30,7 +30,7 @@ from billing.statuses import billing_class
 
 from . import rate_limits
 from . import schemas as s
-from .idempotency import IdempotencyConflict, run_once
+from .idempotency import IdempotencyConflict, IdempotencyInProgress, run_once
 from .keys import key_for
 from .models import ApiKey
 from .pages import decode_cursor, encode_cursor
@@ -57,10 +57,11 @@ def _responses(ok: int, schema, *codes: int) -> dict:
 
 
 class ApiError(HttpError):
-    def __init__(self, status: int, code: str, message: str, errors=()):
+    def __init__(self, status: int, code: str, message: str, errors=(), headers=None):
         super().__init__(status_code=status, message=message)
         self.code = code
         self.errors = [{"field": f, "code": c, "message": m} for f, c, m in errors]
+        self.headers = dict(headers or {})
 
 
 class KeyAuth(HttpBearer):
@@ -168,7 +169,9 @@ def _throttled(request, exc: Throttled):
 
 @api.exception_handler(ApiError)
 def _api_error(request, exc: ApiError):
-    return _error(request, exc.status_code, exc.code, str(exc.message), exc.errors)
+    return _error(
+        request, exc.status_code, exc.code, str(exc.message), exc.errors, headers=exc.headers
+    )
 
 
 @api.exception_handler(HttpError)
@@ -231,6 +234,13 @@ def _idempotent(request, key: str | None, operation: str, payload: dict, run):
         )
     except IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", exc.message) from None
+    except IdempotencyInProgress as exc:
+        raise ApiError(
+            409,
+            "idempotency_in_progress",
+            exc.message,
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     response = api.create_response(request, body, status=status)
     if replayed:
         response["Idempotent-Replayed"] = "true"

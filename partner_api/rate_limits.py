@@ -169,9 +169,15 @@ def storage(url: str | None = None) -> Storage:
                     " use a redis:// URL or file:///a/directory."
                 )
             try:
-                _storages[url] = storage_from_string(url)
+                found = storage_from_string(url)
             except ConfigurationError as exc:
                 raise ImproperlyConfigured(f"API_RATE_LIMIT_STORAGE_URL {url!r}: {exc}") from exc
+            if not isinstance(found, MovingWindowSupport):
+                raise ImproperlyConfigured(
+                    f"API_RATE_LIMIT_STORAGE_URL {url!r}: this storage keeps no moving window;"
+                    " use a redis:// URL or file:///a/directory."
+                )
+            _storages[url] = found
         return _storages[url]
 
 
