@@ -10,7 +10,6 @@ import datetime as dt
 import threading
 import time
 
-import pytest
 import requests
 from django.db import transaction
 from django.utils import timezone
