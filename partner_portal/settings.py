@@ -69,6 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "partner_portal.middleware.TrustedProxyMiddleware",  # before anything reads is_secure()
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -153,7 +154,8 @@ LOGOUT_REDIRECT_URL = "login"
 # Behind a reverse proxy the client's address comes from the proxy's header, never from the
 # socket: TRUSTED_PROXY_COUNT proxies append to X-Forwarded-For (the client is that many entries
 # from the right), or CLIENT_IP_HEADER names a header the proxy sets (e.g. X-Real-IP). Either is
-# believed only from TRUSTED_PROXY_ADDRESSES when that list is set.
+# believed only from TRUSTED_PROXY_ADDRESSES when that list is set. X-Forwarded-Proto (HTTPS
+# behind the proxy) is believed only from TRUSTED_PROXY_ADDRESSES, never when it is unset.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")
 TRUSTED_PROXY_ADDRESSES = env_list("TRUSTED_PROXY_ADDRESSES")
