@@ -176,9 +176,12 @@ def _api_error(request, exc: ApiError):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
-    # ninja's own: 400 "Cannot parse request body" (not JSON) and the like.
+    # ninja's own: 400 "Cannot parse request body" (not JSON: a form, multipart) and the like.
     code = "invalid_request" if exc.status_code == 400 else "error"
-    return _error(request, exc.status_code, code, str(exc.message))
+    message = str(exc.message)
+    if exc.status_code == 400 and message.startswith("Cannot parse request body"):
+        message = "The body is not JSON: send it as JSON with Content-Type: application/json."
+    return _error(request, exc.status_code, code, message)
 
 
 @api.exception_handler(Http404)

@@ -65,7 +65,11 @@ def _has_nul(data) -> bool:
 
 class RejectNulMiddleware:
     """Answer 400 to any query or form value holding a NUL character: no text we keep may hold
-    one (PostgreSQL refuses it), so such a request can only be a mistake or an attack."""
+    one (PostgreSQL refuses it), so such a request can only be a mistake or an attack.
+
+    Form bodies are not read under /api/: the HTTP API takes JSON only and reads the body
+    itself (its schemas refuse NUL); parsing a multipart body here would consume the stream,
+    and the API could no longer read it (RawPostDataException, a 500)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -73,18 +77,23 @@ class RejectNulMiddleware:
     def __call__(self, request: HttpRequest):
         if "\x00" in request.path or _has_nul(request.GET):
             return _refuse(request)
-        if request.method == "POST" and request.content_type in (
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
+        if (
+            request.method == "POST"
+            and not _is_api(request)
+            and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
         ):
             if _has_nul(request.POST):
                 return _refuse(request)
         return self.get_response(request)
 
 
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
 def _refuse(request: HttpRequest) -> HttpResponseBase:
     message = _("NUL characters are not allowed in a request.")
-    if request.path.startswith("/api/"):
+    if _is_api(request):
         # The HTTP API answers every error in its own JSON shape (partner_api.api).
         return JsonResponse(
             {"error": "invalid_request", "message": message, "errors": []}, status=400
