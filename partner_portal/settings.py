@@ -388,7 +388,7 @@ CELERY_TIMEZONE = "UTC"
 # by default the Redis of the cache above, else files under var/ every local process shares.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
 API_RATE_LIMIT_STORAGE_URL = env_str("API_RATE_LIMIT_STORAGE_URL") or (
-    _cache_url or f"file://{VAR_DIR / 'rate-limits'}"
+    _cache_url or (VAR_DIR / "rate-limits").resolve().as_uri()
 )
 # A reported message sent longer ago than this is refused (its month is long closed).
 API_REPORTED_MAX_AGE_DAYS = env_int("API_REPORTED_MAX_AGE_DAYS", 400)
