@@ -247,7 +247,8 @@ class Message(models.Model):
     ic = models.PositiveIntegerField(_("ic sent"), null=True, blank=True)
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     serwersms_id = models.CharField(_("SerwerSMS id"), max_length=64, null=True, blank=True)
-    unique_id = models.CharField(_("unique id"), max_length=64, unique=True)
+    # Unique per client account, as SerwerSMS scopes it (constraint below).
+    unique_id = models.CharField(_("unique id"), max_length=64)
     phone = models.CharField(_("phone"), max_length=20)
     sender = models.CharField(_("sender"), max_length=32, blank=True)
     message_type = models.CharField(
@@ -299,6 +300,12 @@ class Message(models.Model):
                 fields=["account", "serwersms_id"],
                 condition=Q(serwersms_id__isnull=False),
                 name="message_serwersms_id_unique_per_account",
+            ),
+            # Our unique_id names one message within its account, as SerwerSMS scopes it; also
+            # the index of every look-up by (account, unique_id): the outbox's idempotency
+            # check, the API's conflict answer, reports found by unique_id.
+            models.UniqueConstraint(
+                fields=["account", "unique_id"], name="message_unique_id_unique_per_account"
             ),
             models.CheckConstraint(
                 condition=Q(ic__isnull=True) | Q(ic__gte=1), name="message_ic_positive"

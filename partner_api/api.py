@@ -8,6 +8,7 @@ message}]}` with 400, 401, 403, 404, 409, 413 or 429.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path as FilePath
 from typing import Literal
 
@@ -20,15 +21,16 @@ from ninja import NinjaAPI, Path, Query
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.params import Header
 from ninja.security import HttpBearer
-from ninja.throttling import SimpleRateThrottle
+from ninja.throttling import BaseThrottle
 
 from billing import selectors
 from billing.commission import billing_month
 from billing.models import AuditEntry, Message, Statement
 from billing.statuses import billing_class
 
+from . import rate_limits
 from . import schemas as s
-from .idempotency import IdempotencyConflict, run_once
+from .idempotency import IdempotencyConflict, IdempotencyInProgress, run_once
 from .keys import key_for
 from .models import ApiKey
 from .pages import decode_cursor, encode_cursor
@@ -55,10 +57,11 @@ def _responses(ok: int, schema, *codes: int) -> dict:
 
 
 class ApiError(HttpError):
-    def __init__(self, status: int, code: str, message: str, errors=()):
+    def __init__(self, status: int, code: str, message: str, errors=(), headers=None):
         super().__init__(status_code=status, message=message)
         self.code = code
         self.errors = [{"field": f, "code": c, "message": m} for f, c, m in errors]
+        self.headers = dict(headers or {})
 
 
 class KeyAuth(HttpBearer):
@@ -73,22 +76,21 @@ class KeyAuth(HttpBearer):
         return key
 
 
-class KeyThrottle(SimpleRateThrottle):
-    """API_RATE_LIMIT requests per key (e.g. "600/min"), counted in Django's cache."""
-
-    scope = "api_key"
+class KeyThrottle(BaseThrottle):
+    """API_RATE_LIMIT requests per key in any window of its period, counted atomically in the
+    shared storage (partner_api.rate_limits), so concurrent requests cannot overrun it."""
 
     def __init__(self):
-        super().__init__(rate=settings.API_RATE_LIMIT)
+        self._waits = threading.local()  # one instance serves every request thread
 
     def allow_request(self, request: HttpRequest) -> bool:
-        self.rate = settings.API_RATE_LIMIT
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request)
-
-    def get_cache_key(self, request: HttpRequest) -> str | None:
         key = getattr(request, "auth", None)
-        return f"throttle_api_key_{key.pk}" if key is not None else None
+        wait = rate_limits.take("api_key", str(key.pk)) if key is not None else None
+        self._waits.seconds = wait
+        return wait is None
+
+    def wait(self) -> float | None:
+        return getattr(self._waits, "seconds", None)
 
 
 def _guide() -> str:
@@ -167,14 +169,19 @@ def _throttled(request, exc: Throttled):
 
 @api.exception_handler(ApiError)
 def _api_error(request, exc: ApiError):
-    return _error(request, exc.status_code, exc.code, str(exc.message), exc.errors)
+    return _error(
+        request, exc.status_code, exc.code, str(exc.message), exc.errors, headers=exc.headers
+    )
 
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
-    # ninja's own: 400 "Cannot parse request body" (not JSON) and the like.
+    # ninja's own: 400 "Cannot parse request body" (not JSON: a form, multipart) and the like.
     code = "invalid_request" if exc.status_code == 400 else "error"
-    return _error(request, exc.status_code, code, str(exc.message))
+    message = str(exc.message)
+    if exc.status_code == 400 and message.startswith("Cannot parse request body"):
+        message = "The body is not JSON: send it as JSON with Content-Type: application/json."
+    return _error(request, exc.status_code, code, message)
 
 
 @api.exception_handler(Http404)
@@ -230,6 +237,13 @@ def _idempotent(request, key: str | None, operation: str, payload: dict, run):
         )
     except IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", exc.message) from None
+    except IdempotencyInProgress as exc:
+        raise ApiError(
+            409,
+            "idempotency_in_progress",
+            exc.message,
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     response = api.create_response(request, body, status=status)
     if replayed:
         response["Idempotent-Replayed"] = "true"

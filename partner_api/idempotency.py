@@ -1,7 +1,8 @@
 """`Idempotency-Key` on a whole POST: the first 2xx answer is kept and replayed for the same key.
 
 The same key with a different request body is a conflict. A key whose first request is still
-running answers 409; one whose first request failed (non-2xx or an error) may be tried again.
+running is "in progress" (the API answers 409 with Retry-After); one whose first request failed
+(non-2xx or an error) may be tried again.
 """
 
 from __future__ import annotations
@@ -24,10 +25,25 @@ STALE_AFTER = timedelta(minutes=10)
 KEEP_FOR = timedelta(days=7)
 
 
+# What an in-progress answer advises to wait before asking again (Retry-After), in seconds.
+IN_PROGRESS_RETRY_SECONDS = 2
+
+
 class IdempotencyConflict(Exception):
+    """The key was used for a different request body."""
+
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class IdempotencyInProgress(Exception):
+    """The first request with this key is still running: ask again after `retry_after` s."""
+
+    def __init__(self, message: str, retry_after: int = IN_PROGRESS_RETRY_SECONDS):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
 
 
 def request_digest(payload: dict) -> str:
@@ -44,7 +60,11 @@ def run_once(
     payload: dict,
     run: Callable[[], tuple[int, dict]],
 ) -> tuple[int, dict, bool]:
-    """(status, body, replayed): `run()` once per (account, operation, key)."""
+    """(status, body, replayed): `run()` once per (account, operation, key).
+
+    Raises IdempotencyConflict for the key with another body, IdempotencyInProgress while the
+    key's first request still runs (for up to STALE_AFTER; then this call takes it over).
+    """
     digest = request_digest(payload)
     now = timezone.now()
     IdempotentRequest.objects.filter(created_at__lt=now - KEEP_FOR).delete()
@@ -65,7 +85,7 @@ def run_once(
             pk=record.pk, status_code__isnull=True, created_at__lt=now - STALE_AFTER
         ).update(created_at=now)
         if not taken:
-            raise IdempotencyConflict(
+            raise IdempotencyInProgress(
                 "A request with this Idempotency-Key is still being processed; retry shortly."
             ) from None
     try:

@@ -10,6 +10,8 @@ from django.db.models import Q
 
 from billing.models import Message
 
+from .rules import utc_offset_problem
+
 
 def encode_cursor(message: Message) -> str:
     raw = f"{message.created_at.isoformat()}|{message.pk}"
@@ -25,6 +27,6 @@ def decode_cursor(cursor: str) -> Q:
         pk = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise ValueError("not a cursor") from exc
-    if created_at.tzinfo is None or pk < 1 or pk > 2**62:
+    if created_at.tzinfo is None or utc_offset_problem(created_at) or pk < 1 or pk > 2**62:
         raise ValueError("not a cursor")
     return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)

@@ -278,7 +278,7 @@ def record_reported_messages(
     with transaction.atomic():
         pending = [r for r in results if r.outcome != REFUSED]
         _match_existing(account, items, phones, pending)
-        _refuse_taken_unique_ids(items, [r for r in pending if r.outcome == CREATED])
+        _refuse_taken_unique_ids(account, items, [r for r in pending if r.outcome == CREATED])
         to_write = [r for r in pending if r.outcome == CREATED]
         rows = [_new_row(items[r.index], phones[r.index]) for r in to_write]
         created = _insert_ignoring_conflicts(rows, account, now)
@@ -358,11 +358,12 @@ def _match_existing(account, items, phones, results: list[ItemResult]) -> None:
             result.outcome, result.message_id = EXISTING, pk
 
 
-def _refuse_taken_unique_ids(items, results: list[ItemResult]) -> None:
+def _refuse_taken_unique_ids(account, items, results: list[ItemResult]) -> None:
+    """unique_ids this account already uses (ids are per account, as SerwerSMS scopes them)."""
     given = {items[r.index].unique_id: r for r in results if items[r.index].unique_id}
     if not given:
         return
-    for unique_id in Message.objects.filter(unique_id__in=list(given)).values_list(
+    for unique_id in Message.objects.filter(account=account, unique_id__in=list(given)).values_list(
         "unique_id", flat=True
     ):
         given[unique_id].refuse(

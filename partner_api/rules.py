@@ -24,6 +24,19 @@ def derived_unique_id(account_id: int, idempotency_key: str, index: int) -> str:
     return "k" + hashlib.sha256(seed).hexdigest()[:40]
 
 
+# PostgreSQL takes UTC offsets up to 15:59:59 either way; Python's datetime allows up to 23:59,
+# which the database would refuse in the query (a DataError): such a time is refused at parsing.
+MAX_UTC_OFFSET = dt.timedelta(hours=16)
+
+
+def utc_offset_problem(value: dt.datetime) -> str:
+    """Why the time's UTC offset cannot be stored, or "" when it can (or it has none)."""
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) >= MAX_UTC_OFFSET:
+        return "The UTC offset must be from -15:59 to +15:59."
+    return ""
+
+
 def reported_time_problem(sent_at: dt.datetime, now: dt.datetime, max_age_days: int) -> str:
     """Why a reported send time cannot be right, or "" when it is plausible."""
     if sent_at > now + dt.timedelta(minutes=5):

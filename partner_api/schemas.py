@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
-from .rules import UNIQUE_ID_PATTERN
+from .rules import UNIQUE_ID_PATTERN, utc_offset_problem
 
 # Plain pydantic models: the API builds its answers from dicts, so ninja.Schema's ORM attribute
 # resolution is not needed, and it costs a third of a 10,000-item request.
@@ -24,6 +25,17 @@ UniqueId = Annotated[
         description="Your id for this recipient: 3-50 letters and digits (SerwerSMS's alphabet).",
     ),
 ]
+
+
+def _storable_offset(value: dt.datetime) -> dt.datetime:
+    problem = utc_offset_problem(value)
+    if problem:
+        raise PydanticCustomError("utc_offset_out_of_range", problem)
+    return value
+
+
+# A time given to the API: ISO 8601, with an offset the database can store (rules.py).
+ApiDateTime = Annotated[dt.datetime, AfterValidator(_storable_offset)]
 StatusWord = Literal[
     "submitting", "saved", "queued", "in_progress", "sent", "delivered", "undelivered", "unsent"
 ]
@@ -122,7 +134,7 @@ class ReportedIn(Schema):
     )
     phone: str = Field(min_length=1, max_length=32)
     ic: int = Field(ge=1, le=2_147_483_647, description="The ic your software sent it with.")
-    sent_at: dt.datetime = Field(
+    sent_at: ApiDateTime = Field(
         description="When your software sent it to SerwerSMS (ISO 8601 with an offset)."
     )
     account: int | None = Field(

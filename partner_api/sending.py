@@ -86,29 +86,28 @@ def _conflicts(
     text: str,
     sender: str,
 ) -> list[tuple[str, str, str]]:
-    """A unique_id already used for a different message (another account, phone or text)."""
+    """A unique_id this account already used for a different message (phone, text, sender).
+
+    Ids are per client account, as SerwerSMS scopes them: another account's messages are never
+    looked at, so the answer says nothing about them."""
     wanted = {uid: i for i, uid in enumerate(unique_ids) if uid}
     if not wanted:
         return []
     digest = sending.text_digest(text)
     errors = []
-    for row in Message.objects.filter(unique_id__in=list(wanted)).values(
-        "unique_id", "account_id", "phone", "text_digest", "sender"
+    for row in Message.objects.filter(account=account, unique_id__in=list(wanted)).values(
+        "unique_id", "phone", "text_digest", "sender"
     ):
         index = wanted[row["unique_id"]]
-        if row["account_id"] != account.pk:
-            # Someone else's message: say only that the id is taken, nothing about it.
-            differences = ["account"]
-        else:
-            differences = [
-                name
-                for name, same in (
-                    ("phone", row["phone"] == phones[index]),
-                    ("text", row["text_digest"] == digest),
-                    ("sender", row["sender"] == sender),
-                )
-                if not same
-            ]
+        differences = [
+            name
+            for name, same in (
+                ("phone", row["phone"] == phones[index]),
+                ("text", row["text_digest"] == digest),
+                ("sender", row["sender"] == sender),
+            )
+            if not same
+        ]
         if differences:
             errors.append(
                 (

@@ -76,6 +76,16 @@ def build_export(job_id: int) -> ExportJob:
     if not claimed:
         return job
     queryset = filtered_messages(job.partner, job.query)
+    if queryset.query.is_empty():
+        # The filters were valid when asked (the view checks them) but no longer are, e.g. the
+        # account went to another partner: no file, a clear reason, nothing to retry.
+        ExportJob.objects.filter(pk=job_id).update(
+            status=ExportStatus.FAILED,
+            error="The filters of this export are no longer valid; export again.",
+            finished_at=timezone.now(),
+        )
+        job.refresh_from_db()
+        return job
     total = queryset.order_by().count()
     ExportJob.objects.filter(pk=job_id).update(rows_total=total, rows_done=0)
     name = exports.export_filename(job.partner.ic, job.fmt)

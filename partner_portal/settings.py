@@ -69,6 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "partner_portal.middleware.TrustedProxyMiddleware",  # before anything reads is_secure()
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -153,7 +154,8 @@ LOGOUT_REDIRECT_URL = "login"
 # Behind a reverse proxy the client's address comes from the proxy's header, never from the
 # socket: TRUSTED_PROXY_COUNT proxies append to X-Forwarded-For (the client is that many entries
 # from the right), or CLIENT_IP_HEADER names a header the proxy sets (e.g. X-Real-IP). Either is
-# believed only from TRUSTED_PROXY_ADDRESSES when that list is set.
+# believed only from TRUSTED_PROXY_ADDRESSES when that list is set. X-Forwarded-Proto (HTTPS
+# behind the proxy) is believed only from TRUSTED_PROXY_ADDRESSES, never when it is unset.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")
 TRUSTED_PROXY_ADDRESSES = env_list("TRUSTED_PROXY_ADDRESSES")
@@ -358,8 +360,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 if CELERY_BROKER_URL.startswith("filesystem"):
     _broker_dir.mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
-# The shared cache holds the per-account SerwerSMS rate limit and the API's rate-limit counters:
-# Redis when the broker is Redis (or CACHE_URL), else a file cache every process here shares.
+# The shared cache holds the per-account SerwerSMS rate limit: Redis when the broker is Redis
+# (or CACHE_URL), else a file cache every process here shares.
 _cache_url = env_str("CACHE_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
@@ -388,13 +390,17 @@ RECONCILE_COLUMNS = env_str("RECONCILE_COLUMNS")
 RECONCILE_MAX_FILE_BYTES = env_int("RECONCILE_MAX_FILE_BYTES", 20 * 1024 * 1024)
 
 # --- HTTP API for partner software (partner_api) ---------------------------------------------
-# Requests per API key (django-ninja throttle syntax: "N/s", "N/min", "N/h"), counted in the cache.
+# Requests per API key in any span of the period ("N/s", "N/min", "N/h", "N/day"), counted
+# atomically (partner_api/rate_limits.py) in API_RATE_LIMIT_STORAGE_URL: a `limits` storage URL,
+# by default the Redis of the cache above, else files under var/ every local process shares.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+API_RATE_LIMIT_STORAGE_URL = env_str("API_RATE_LIMIT_STORAGE_URL") or (
+    _cache_url or (VAR_DIR / "rate-limits").resolve().as_uri()
+)
 # A reported message sent longer ago than this is refused (its month is long closed).
 API_REPORTED_MAX_AGE_DAYS = env_int("API_REPORTED_MAX_AGE_DAYS", 400)
 # 10,000 reported messages are about 3 MB of JSON; larger bodies answer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
-# The API's rate-limit counters live in CACHES (above): shared by all processes.
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from billing import reconciliation_selectors, selectors
 from billing.commission import billing_month, parse_period
@@ -36,7 +37,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @partner_required
 @limited_statement_time
 def message_list(request: HttpRequest) -> HttpResponse:
-    message_filter_ = message_filter(request, request.partner)
+    return _messages_page(request, message_filter(request, request.partner))
+
+
+def _messages_page(
+    request: HttpRequest, message_filter_, *, status: int = 200, notice: str = ""
+) -> HttpResponse:
     queryset = message_filter_.qs
     # Keyset pages: no OFFSET and no COUNT over every matching row (partner_portal.pagination).
     page = pagination.keyset_page(
@@ -60,10 +66,13 @@ def message_list(request: HttpRequest) -> HttpResponse:
             "summary": pagination.summary_of(queryset, page),
             "per_page_choices": pagination.PER_PAGE_CHOICES,
             "has_messages": bool(page.rows)
+            or bool(notice)
             or Message.objects.filter(partner=request.partner).exists(),
             "export_query": query.urlencode(),
+            "notice": notice,
             "nav": "messages",
         },
+        status=status,
     )
 
 
@@ -72,6 +81,15 @@ def message_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in export_jobs.FORMATS:
         raise Http404("Unknown export format.")
     message_filter_ = message_filter(request, request.partner)
+    if message_filter_.is_bound and not message_filter_.form.is_valid():
+        # A filter the form refuses (an account of another partner, an unknown status, an
+        # impossible month): the messages page with the form's errors, as a 400, and no file.
+        return _messages_page(
+            request,
+            message_filter_,
+            status=400,
+            notice=_("The export was not made: correct the filters marked below."),
+        )
     queryset = message_filter_.qs.order_by("-created_at", "-id")
     if export_jobs.is_large(queryset, fmt):  # built by a worker; the page shows its progress
         job = export_jobs.request_export(

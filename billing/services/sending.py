@@ -11,8 +11,9 @@ SerwerSMS surely not having the message, makes it unsent. Every status change go
 status_updates.apply_status_changes.
 
 Idempotency: sending again with the same `unique_id` writes nothing and answers the first
-messages; the same id with another phone, text, sender or account is refused. With several
-recipients and one given `unique_id`, recipient n (1-based) gets `<unique_id>-<n>`.
+messages; the same id with another phone, text or sender is refused. Ids are per client
+account, as SerwerSMS scopes them: another account's use of an id is no concern of this one.
+With several recipients and one given `unique_id`, recipient n (1-based) gets `<unique_id>-<n>`.
 """
 
 from __future__ import annotations
@@ -250,14 +251,14 @@ def prepare(
 
 def _existing(plan: SendPlan) -> list[Message] | None:
     """The messages of an earlier identical send, None if new; UniqueIdConflict if it differs."""
-    found = {m.unique_id: m for m in Message.objects.filter(unique_id__in=plan.unique_ids)}
+    # unique_ids are per client account, as SerwerSMS scopes them: another account's are not ours.
+    mine = Message.objects.filter(account=plan.account)
+    found = {m.unique_id: m for m in mine.filter(unique_id__in=plan.unique_ids)}
     # The given id used before for a send to a different number of recipients?
     other_shape = []
     if plan.given_unique_id:
         other_shape = unique_ids.other_shapes(plan.given_unique_id, len(plan.unique_ids))
-    shapes = set(
-        Message.objects.filter(unique_id__in=other_shape).values_list("unique_id", flat=True)
-    )
+    shapes = set(mine.filter(unique_id__in=other_shape).values_list("unique_id", flat=True))
     if not found and not (shapes and len(shapes) == len(other_shape)):
         return None
     if len(found) != len(plan.unique_ids):
@@ -269,7 +270,6 @@ def _existing(plan: SendPlan) -> list[Message] | None:
         differences = [
             label
             for label, same in (
-                ("account", message.account_id == plan.account.pk),
                 ("phone", message.phone == phone),
                 ("text", message.text_digest == plan.text_digest),
                 ("sender", message.sender == plan.sender),

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from billing.models import ClientAccount, Partner
+from partner_api import rate_limits
 from partner_api.keys import create_api_key
 from partner_api.models import ApiKey
 from tests.factories import ClientAccountFactory, PartnerFactory
@@ -34,8 +35,10 @@ def _side(name: str, ic: int, token: str) -> Side:
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     cache.clear()
+    rate_limits.reset()
     yield
     cache.clear()
+    rate_limits.reset()
 
 
 @pytest.fixture

@@ -73,14 +73,21 @@ def test_send_uses_only_the_keys_account_and_ic(sim, alpha, beta):
     assert (message.account, message.ic) == (beta.account, beta.partner.ic)
 
 
-def test_send_cannot_reuse_or_read_another_partners_unique_id(sim, alpha, beta):
+def test_another_partners_unique_id_is_a_new_message_here_and_tells_nothing(sim, alpha, beta):
+    """unique_ids are per account, as SerwerSMS scopes them: beta can neither collide with
+    alpha's ids nor learn that one exists."""
     body = {"recipients": [{"phone": "+48500600700", "unique_id": "shared1"}], "text": "x"}
-    assert post(alpha.client, "/api/v1/messages", body).status_code == 202
+    first = post(alpha.client, "/api/v1/messages", body)
+    assert first.status_code == 202
     response = post(beta.client, "/api/v1/messages", body)
-    assert response.status_code == 409
+    assert response.status_code == 202
     text = response.content.decode()
     assert alpha.account.name not in text and alpha.partner.name not in text
-    assert Message.objects.filter(account=beta.account).count() == 0
+    (mine,) = response.json()["messages"]
+    assert mine["id"] != first.json()["messages"][0]["id"]
+    assert mine["account"]["id"] == beta.account.pk
+    assert Message.objects.get(account=beta.account).unique_id == "shared1"
+    assert Message.objects.get(account=alpha.account).unique_id == "shared1"
 
 
 def test_report_of_another_partners_account_or_ic_is_refused(alpha, beta):

@@ -154,6 +154,9 @@ class Command(BaseCommand):
                 f"{host}:{options['web_port']}",
                 "--workers",
                 "2",
+                # gunicorn's own scheme headers: from the same proxies as the portal's, or none.
+                "--forwarded-allow-ips",
+                ",".join(settings.TRUSTED_PROXY_ADDRESSES),
                 "--access-logfile",
                 "-",
             ],
