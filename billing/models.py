@@ -305,7 +305,11 @@ class Message(models.Model):
     serwersms_figures_at = models.DateTimeField(_("figures from SerwerSMS"), null=True, blank=True)
     # What proves the ic (statuses.IcProof): counted only when sent or confirmed.
     ic_proof = models.CharField(
-        _("ic proof"), max_length=16, choices=IcProof.choices, default=IcProof.SENT
+        _("ic proof"),
+        max_length=16,
+        choices=IcProof.choices,
+        default=IcProof.SENT,
+        db_default=IcProof.SENT,  # rows written by raw SQL are the product's own
     )
     # What partner software declared for a reported message: kept beside SerwerSMS's figures,
     # shown, never priced.
@@ -448,7 +452,9 @@ class DailyRollup(models.Model):
     account = models.ForeignKey(ClientAccount, on_delete=models.CASCADE, related_name="+")
     message_type = models.CharField(max_length=8, choices=MessageType.choices)
     status = models.CharField(max_length=16, choices=Status.choices)
-    ic_proof = models.CharField(max_length=16, choices=IcProof.choices, default=IcProof.SENT)
+    ic_proof = models.CharField(
+        max_length=16, choices=IcProof.choices, default=IcProof.SENT, db_default=IcProof.SENT
+    )
     day = models.DateField()
     # Signed: a row below zero is drift for `rollups --check`, never a failed status change.
     messages = models.IntegerField(default=0)
