@@ -233,6 +233,11 @@ class MessageQuerySet(models.QuerySet):
     def not_counted(self) -> MessageQuerySet:
         return self.exclude(IS_COUNTED)
 
+    def dispatched(self) -> MessageQuerySet:
+        """Messages SerwerSMS dispatched, whatever proves their ic (what reconciliation compares
+        with SerwerSMS's partner billing: counted, not yet confirmed and refuted ones)."""
+        return self.filter(status__in=_values(COUNTED))
+
     def unconfirmed(self) -> MessageQuerySet:
         """Reported messages SerwerSMS dispatched whose ic SerwerSMS has not confirmed yet."""
         return self.filter(IS_UNCONFIRMED)
