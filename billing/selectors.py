@@ -149,7 +149,7 @@ class MonthFigures:
 
     @property
     def messages(self) -> int:
-        return self.counted + self.pending + self.unsent
+        return self.counted + self.pending + self.unsent + self.unconfirmed
 
     @property
     def is_closed(self) -> bool:
