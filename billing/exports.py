@@ -112,6 +112,17 @@ def summary_rows(statement: Statement) -> list[tuple[str, object]]:
         (_("Pending messages (not billed)"), statement.pending_messages),
         (_("Pending forecast (not billed)"), Money.of(statement.forecast_commission)),
         (_("Unsent messages (never billed)"), statement.unsent_messages),
+    ]
+    if statement.unconfirmed_messages:  # reported, their ic not yet confirmed by SerwerSMS
+        rows += [
+            (_("Reported, not yet confirmed (not billed)"), statement.unconfirmed_messages),
+            (_("Parts not yet confirmed (not billed)"), statement.unconfirmed_parts),
+            (
+                _("Commission not yet confirmed (not billed)"),
+                Money.of(statement.unconfirmed_commission),
+            ),
+        ]
+    rows += [
         (_("Commission"), Money.of(statement.printed_commission)),
         (_("Adjustments"), Money.of(statement.printed_adjustments)),
     ]

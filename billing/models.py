@@ -6,23 +6,27 @@ Rules live in statuses.py and commission.py, work in services/.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .commission import month_bounds_utc
+from .figures import claim_difference
 from .statuses import (
     COUNTED,
     NEVER_COUNTED,
     NOT_FINAL,
     PENDING,
+    PROVEN,
     BillingClass,
+    IcProof,
     Status,
     billing_class,
 )
@@ -193,9 +197,20 @@ def _values(statuses) -> list[str]:
 
 # The counting rule as conditions, for aggregates (Count(..., filter=IS_COUNTED)); querysets use
 # the MessageQuerySet methods built from the same conditions.
-IS_COUNTED = Q(status__in=_values(COUNTED))
-IS_PENDING = Q(status__in=_values(PENDING))
+# Status and ic proof decide together (statuses.billing_class).
+IS_COUNTED = Q(status__in=_values(COUNTED), ic_proof__in=_values(PROVEN))
+IS_PENDING = Q(status__in=_values(PENDING)) & ~Q(ic_proof=IcProof.REFUTED)
 IS_UNSENT = Q(status__in=_values(NEVER_COUNTED))
+# Dispatched, reported by partner software, its ic not yet confirmed: shown apart, not billed.
+IS_UNCONFIRMED = Q(status__in=_values(COUNTED), ic_proof=IcProof.REPORTED)
+# A reported message whose claim differs from SerwerSMS's figures (Message.claim_difference).
+CLAIM_DIFFERS = Q(channel="reported", serwersms_figures_at__isnull=False) & (
+    ~Q(claimed_type=F("message_type"))
+    | ~Q(claimed_parts=F("parts"))
+    | Q(claimed_cost__isnull=False, cost__isnull=True)
+    | Q(claimed_cost__gt=F("cost"))
+    | Q(claimed_cost__lt=F("cost"))
+)
 
 
 class MessageQuerySet(models.QuerySet):
@@ -217,6 +232,15 @@ class MessageQuerySet(models.QuerySet):
 
     def not_counted(self) -> MessageQuerySet:
         return self.exclude(IS_COUNTED)
+
+    def dispatched(self) -> MessageQuerySet:
+        """Messages SerwerSMS dispatched, whatever proves their ic (what reconciliation compares
+        with SerwerSMS's partner billing: counted, not yet confirmed and refuted ones)."""
+        return self.filter(status__in=_values(COUNTED))
+
+    def unconfirmed(self) -> MessageQuerySet:
+        """Reported messages SerwerSMS dispatched whose ic SerwerSMS has not confirmed yet."""
+        return self.filter(IS_UNCONFIRMED)
 
     def pollable(self, *, created_since=None) -> MessageQuerySet:
         """Messages whose status may still change (not final), optionally only recent ones."""
@@ -282,6 +306,26 @@ class Message(models.Model):
         verbose_name=_("billing time"),
     )
     last_checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+    # When SerwerSMS's own record (a send answer, a reports poll, a look-up) first gave this
+    # message's figures; a callback alone never does (it moves only the status).
+    serwersms_figures_at = models.DateTimeField(_("figures from SerwerSMS"), null=True, blank=True)
+    # What proves the ic (statuses.IcProof): counted only when sent or confirmed.
+    ic_proof = models.CharField(
+        _("ic proof"),
+        max_length=16,
+        choices=IcProof.choices,
+        default=IcProof.SENT,
+        db_default=IcProof.SENT,  # rows written by raw SQL are the product's own
+    )
+    # What partner software declared for a reported message: kept beside SerwerSMS's figures,
+    # shown, never priced.
+    claimed_status = models.CharField(_("claimed status"), max_length=16, blank=True)
+    claimed_type = models.CharField(_("claimed type"), max_length=8, blank=True)
+    claimed_parts = models.PositiveSmallIntegerField(_("claimed parts"), null=True, blank=True)
+    claimed_cost = models.DecimalField(
+        _("claimed cost"), max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    claimed_sent_at = models.DateTimeField(_("claimed send time"), null=True, blank=True)
     # The outbox (services/sending.py): which send task holds the message, until when; when a
     # call that may have reached SerwerSMS last left (then it is looked up before any resend).
     send_claim = models.CharField(max_length=32, blank=True)
@@ -348,12 +392,30 @@ class Message(models.Model):
 
     @property
     def billing_class(self) -> BillingClass:
-        """counted / pending / never (statuses.billing_class)."""
-        return billing_class(self.status)
+        """counted / pending / unconfirmed / never (statuses.billing_class)."""
+        return billing_class(self.status, self.ic_proof)
 
     @property
     def is_counted(self) -> bool:
         return self.billing_class == BillingClass.COUNTED
+
+    @property
+    def claim_difference(self) -> str:
+        """How the partner's claim differs from SerwerSMS's figures ("" when it agrees, or when
+        SerwerSMS has not given them yet): figures.claim_difference."""
+        if self.channel != Channel.REPORTED or self.serwersms_figures_at is None:
+            return ""
+        return claim_difference(
+            claimed_type=self.claimed_type,
+            claimed_parts=self.claimed_parts,
+            claimed_cost=self.claimed_cost,
+            claimed_sent_at=self.claimed_sent_at,
+            message_type=self.message_type,
+            parts=self.parts,
+            cost=self.cost,
+            sent_at=self.dispatched_at,
+            skew=timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS),
+        )
 
 
 class EventSource(models.TextChoices):
@@ -361,6 +423,7 @@ class EventSource(models.TextChoices):
     POLL = "poll", _("poll")
     CALLBACK = "callback", _("callback")
     MANUAL = "manual", _("manual")
+    RECONCILE = "reconcile", _("SerwerSMS partner billing")
 
 
 class StatusEvent(models.Model):
@@ -401,6 +464,9 @@ class DailyRollup(models.Model):
     account = models.ForeignKey(ClientAccount, on_delete=models.CASCADE, related_name="+")
     message_type = models.CharField(max_length=8, choices=MessageType.choices)
     status = models.CharField(max_length=16, choices=Status.choices)
+    ic_proof = models.CharField(
+        max_length=16, choices=IcProof.choices, default=IcProof.SENT, db_default=IcProof.SENT
+    )
     day = models.DateField()
     # Signed: a row below zero is drift for `rollups --check`, never a failed status change.
     messages = models.IntegerField(default=0)
@@ -408,13 +474,13 @@ class DailyRollup(models.Model):
     cost = models.DecimalField(max_digits=18, decimal_places=4, default=0)  # known costs only
 
     class Meta:
-        ordering = ["partner", "day", "account", "message_type", "status"]
+        ordering = ["partner", "day", "account", "message_type", "status", "ic_proof"]
         constraints = [
             # The upsert's conflict target, and (partner first, then day) the index of every
             # read: a partner's days of one month or of the last 90 days.
             models.UniqueConstraint(
-                fields=["partner", "day", "account", "message_type", "status"],
-                name="rollup_partner_day_key",
+                fields=["partner", "day", "account", "message_type", "status", "ic_proof"],
+                name="rollup_partner_day_proof_key",
             )
         ]
 
@@ -543,6 +609,12 @@ class Statement(models.Model):
     counted_parts = models.PositiveIntegerField(_("counted parts"), default=0)
     pending_messages = models.PositiveIntegerField(_("pending messages"), default=0)
     unsent_messages = models.PositiveIntegerField(_("unsent messages"), default=0)
+    # Reported, dispatched, ic not yet confirmed by SerwerSMS: shown apart, not in the total.
+    unconfirmed_messages = models.PositiveIntegerField(_("not yet confirmed"), default=0)
+    unconfirmed_parts = models.PositiveIntegerField(_("parts not yet confirmed"), default=0)
+    unconfirmed_commission = models.DecimalField(
+        _("commission not yet confirmed"), max_digits=26, decimal_places=12, default=0
+    )
     # Exact sums (commission.AMOUNT_DECIMALS); what is printed is rounded by present_statement.
     commission = models.DecimalField(_("commission"), max_digits=26, decimal_places=12, default=0)
     adjustments_total = models.DecimalField(
@@ -667,6 +739,10 @@ class StatementLine(_FrozenWithStatement):
     delivered_messages = models.PositiveIntegerField(default=0)
     undelivered_messages = models.PositiveIntegerField(default=0)
     commission = models.DecimalField(max_digits=26, decimal_places=12, default=0)  # exact
+    # Reported, dispatched, ic not yet confirmed: apart from the counted figures above.
+    unconfirmed_messages = models.PositiveIntegerField(default=0)
+    unconfirmed_parts = models.PositiveIntegerField(default=0)
+    unconfirmed_commission = models.DecimalField(max_digits=26, decimal_places=12, default=0)
 
     class Meta:
         ordering = ["account__name", "message_type"]
@@ -837,6 +913,7 @@ class AuditAction(models.TextChoices):
     INVITATION_REVOKED = "invitation_revoked", _("invitation revoked")
     API_KEY_CREATED = "api_key_created", _("API key created")
     API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
+    IC_PROOF = "ic_proof", _("reported messages confirmed or refuted by SerwerSMS")
 
 
 class AuditEntry(models.Model):

@@ -21,6 +21,7 @@ from .commission import (
     tier_progress,
 )
 from .models import (
+    CLAIM_DIFFERS,
     IS_COUNTED,
     Agreement,
     ClientAccount,
@@ -33,7 +34,7 @@ from .models import (
     StatementLine,
     StatementStatus,
 )
-from .statuses import COUNTED, BillingClass, Status, billing_class
+from .statuses import COUNTED, PROVEN, BillingClass, Status, billing_class
 
 __all__ = ["next_month", "previous_month"]  # re-exported for views
 
@@ -55,8 +56,9 @@ def messages_for(partner: Partner, filters: dict | None = None) -> QuerySet[Mess
 
     Known keys: date_from/date_to (Europe/Warsaw dates of creation, inclusive), period (a
     billing month: the same messages its statement counts), status (a status or one of
-    "counted"/"pending"), account (a ClientAccount or id), message_type, channel, phone
-    (digits contained in the number).
+    "counted"/"pending"/"unconfirmed"), ic_proof (statuses.IcProof), claim_differs (reported
+    messages whose claim differs from SerwerSMS's figures), account (a ClientAccount or id),
+    message_type, channel, phone (digits contained in the number).
     """
     filters = filters or {}
     queryset = Message.objects.filter(partner=partner).select_related("account")
@@ -73,8 +75,14 @@ def messages_for(partner: Partner, filters: dict | None = None) -> QuerySet[Mess
         queryset = queryset.counted()
     elif status == "pending":
         queryset = queryset.pending()
+    elif status == "unconfirmed":
+        queryset = queryset.unconfirmed()
     elif status:
         queryset = queryset.filter(status=status)
+    if filters.get("ic_proof"):
+        queryset = queryset.filter(ic_proof=filters["ic_proof"])
+    if filters.get("claim_differs"):
+        queryset = queryset.filter(CLAIM_DIFFERS)
     if filters.get("account"):
         queryset = queryset.filter(account=filters["account"])
     if filters.get("message_type"):
@@ -129,6 +137,10 @@ class MonthFigures:
     unsent: int = 0
     delivered: int = 0
     undelivered: int = 0
+    # Reported, dispatched, ic not yet confirmed by SerwerSMS: shown apart, never billed.
+    unconfirmed: int = 0
+    unconfirmed_parts: int = 0
+    unconfirmed_commission: Decimal | None = None  # what they would earn once confirmed
     # The statement's payable total (exact sum rounded once); None: no statement built yet.
     commission: Decimal | None = None
     forecast: Decimal | None = None
@@ -137,7 +149,7 @@ class MonthFigures:
 
     @property
     def messages(self) -> int:
-        return self.counted + self.pending + self.unsent
+        return self.counted + self.pending + self.unsent + self.unconfirmed
 
     @property
     def is_closed(self) -> bool:
@@ -165,11 +177,16 @@ class _Counts:
     unsent: int = 0
     delivered: int = 0
     undelivered: int = 0
+    unconfirmed: int = 0
+    unconfirmed_parts: int = 0
 
-    def add(self, status: str, messages: int, parts: int) -> None:
-        """Rollup messages of one status, sorted by the counting rule (statuses.py)."""
-        kind = billing_class(status)
-        if kind == BillingClass.COUNTED:
+    def add(self, status: str, ic_proof: str, messages: int, parts: int) -> None:
+        """Rollup messages of one status and ic proof, sorted by the counting rule."""
+        kind = billing_class(status, ic_proof)
+        if kind == BillingClass.UNCONFIRMED:
+            self.unconfirmed += messages
+            self.unconfirmed_parts += parts
+        elif kind == BillingClass.COUNTED:
             self.counted += messages
             self.counted_parts += parts
             if status == Status.DELIVERED:
@@ -178,11 +195,21 @@ class _Counts:
                 self.undelivered += messages
         elif kind == BillingClass.PENDING:
             self.pending += messages
-        else:
+        elif status == Status.UNSENT:
             self.unsent += messages
+        # Refuted dispatched messages count nowhere (their status stays on the message).
 
     def copy_to(self, target) -> None:
-        for name in ("counted", "counted_parts", "pending", "unsent", "delivered", "undelivered"):
+        for name in (
+            "counted",
+            "counted_parts",
+            "pending",
+            "unsent",
+            "delivered",
+            "undelivered",
+            "unconfirmed",
+            "unconfirmed_parts",
+        ):
             setattr(target, name, getattr(self, name))
 
 
@@ -197,10 +224,12 @@ def live_counts(partner: Partner, period: dt.date) -> _Counts:
     """A billing month's messages counted now from the daily rollups (an open month's figures)."""
     counts = _Counts()
     rows = (
-        _month_rollups(partner, period).values("status").annotate(n=Sum("messages"), p=Sum("parts"))
+        _month_rollups(partner, period)
+        .values("status", "ic_proof")
+        .annotate(n=Sum("messages"), p=Sum("parts"))
     )
     for row in rows:
-        counts.add(row["status"], row["n"] or 0, row["p"] or 0)
+        counts.add(row["status"], row["ic_proof"], row["n"] or 0, row["p"] or 0)
     return counts
 
 
@@ -219,6 +248,8 @@ def month_figures(partner: Partner, period: dt.date) -> MonthFigures:
         figures.counted_parts = statement.counted_parts
         figures.pending = statement.pending_messages
         figures.unsent = statement.unsent_messages
+        figures.unconfirmed = statement.unconfirmed_messages
+        figures.unconfirmed_parts = statement.unconfirmed_parts
         frozen = StatementLine.objects.filter(statement=statement).aggregate(
             delivered=Sum("delivered_messages"), undelivered=Sum("undelivered_messages")
         )
@@ -229,6 +260,7 @@ def month_figures(partner: Partner, period: dt.date) -> MonthFigures:
     if statement is not None:
         figures.commission = statement.total
         figures.forecast = round_total(statement.forecast_commission)
+        figures.unconfirmed_commission = round_total(statement.unconfirmed_commission)
         figures.total = statement.total
     return figures
 
@@ -260,7 +292,11 @@ def daily_series(partner: Partner, today: dt.date, days: int = 90) -> list[DayPo
     )
     live = (
         DailyRollup.objects.filter(
-            partner=partner, day__gte=first, day__lte=today, status__in=sorted(COUNTED)
+            partner=partner,
+            day__gte=first,
+            day__lte=today,
+            status__in=sorted(COUNTED),
+            ic_proof__in=sorted(PROVEN),
         )
         .values("day")
         .annotate(n=Sum("messages"))
@@ -342,7 +378,10 @@ class AccountFigures:
     unsent: int = 0
     delivered: int = 0
     undelivered: int = 0
+    unconfirmed: int = 0
+    unconfirmed_parts: int = 0
     commission: Decimal = field(default_factory=lambda: Decimal("0"))  # as printed
+    unconfirmed_commission: Decimal = field(default_factory=lambda: Decimal("0"))
 
 
 def account_figures(partner: Partner, period: dt.date) -> list[AccountFigures]:
@@ -359,16 +398,19 @@ def account_figures(partner: Partner, period: dt.date) -> list[AccountFigures]:
         counts: dict[int, _Counts] = defaultdict(_Counts)
         rows = (
             _month_rollups(partner, period)
-            .values("account_id", "status")
+            .values("account_id", "status", "ic_proof")
             .annotate(n=Sum("messages"), p=Sum("parts"))
         )
         for row in rows:
-            counts[row["account_id"]].add(row["status"], row["n"] or 0, row["p"] or 0)
+            counts[row["account_id"]].add(
+                row["status"], row["ic_proof"], row["n"] or 0, row["p"] or 0
+            )
         for account_id, account_counts in counts.items():
             if account_id in by_account:
                 account_counts.copy_to(by_account[account_id])
     if statement is not None:
         exact: dict[int, Decimal] = {}
+        unconfirmed: dict[int, Decimal] = {}
         for line in StatementLine.objects.filter(statement=statement).order_by():
             row = by_account.get(line.account_id)
             if row is None:
@@ -380,9 +422,15 @@ def account_figures(partner: Partner, period: dt.date) -> list[AccountFigures]:
                 row.unsent += line.unsent_messages
                 row.delivered += line.delivered_messages
                 row.undelivered += line.undelivered_messages
+                row.unconfirmed += line.unconfirmed_messages
+                row.unconfirmed_parts += line.unconfirmed_parts
             exact[line.account_id] = exact.get(line.account_id, Decimal("0")) + line.commission
+            unconfirmed[line.account_id] = (
+                unconfirmed.get(line.account_id, Decimal("0")) + line.unconfirmed_commission
+            )
         for account_id, amount in exact.items():
             by_account[account_id].commission = round_total(amount)
+            by_account[account_id].unconfirmed_commission = round_total(unconfirmed[account_id])
     return [by_account[a.pk] for a in accounts]
 
 

@@ -4,6 +4,13 @@ Statuses are SerwerSMS's own words. Status only moves forward:
 pending (submitting/saved/queued/in_progress) -> sent -> delivered | undelivered;
 pending -> unsent. A final status never changes. Counted for commission: sent, delivered,
 undelivered (SerwerSMS dispatched them); unsent never; pending is only a forecast.
+
+What proves the ic decides too (IcProof): a message the product sent carries the ic by
+construction (serwersms/ic.py); a message partner software reported carries only the partner's
+word until SerwerSMS's partner billing lists it. A dispatched message counts when its ic is
+proven (sent or confirmed); while only reported it is "reported, not yet confirmed" (shown
+apart, never billed); refuted (SerwerSMS's partner billing for the month does not list it) it
+never counts, whatever its status.
 """
 
 from __future__ import annotations
@@ -44,9 +51,20 @@ _RANK = {
 }
 
 
+class IcProof(models.TextChoices):
+    SENT = "sent", _("sent by the product")  # the ic was added by construction (ic.py)
+    REPORTED = "reported", _("reported, not yet confirmed")  # the partner's word only
+    CONFIRMED = "confirmed", _("confirmed by SerwerSMS")  # SerwerSMS's partner billing lists it
+    REFUTED = "refuted", _("refuted by SerwerSMS")  # that month's partner billing does not
+
+
+PROVEN = frozenset({IcProof.SENT, IcProof.CONFIRMED})
+
+
 class BillingClass(enum.StrEnum):
     COUNTED = "counted"
     PENDING = "pending"
+    UNCONFIRMED = "unconfirmed"  # dispatched, reported, its ic not yet confirmed: shown apart
     NEVER = "never"
 
 
@@ -85,13 +103,18 @@ def decide(current: str, reported: object) -> Outcome:
     return Outcome.APPLY
 
 
-def billing_class(status: str) -> BillingClass:
-    """The counting rule: counted, pending (forecast) or never counted."""
-    status = Status(status)
-    if status in COUNTED:
-        return BillingClass.COUNTED
-    if status in NEVER_COUNTED:
+def billing_class(status: str, ic_proof: str = IcProof.SENT) -> BillingClass:
+    """The counting rule: counted, pending (forecast), unconfirmed (shown apart) or never.
+
+    Status and ic proof decide together: unsent or refuted never counts; a dispatched message
+    counts when its ic is proven (sent, confirmed), and is "reported, not yet confirmed" while
+    only the partner's word vouches for it; a message not dispatched yet is pending.
+    """
+    status, proof = Status(status), IcProof(ic_proof)
+    if status in NEVER_COUNTED or proof == IcProof.REFUTED:
         return BillingClass.NEVER
+    if status in COUNTED:
+        return BillingClass.COUNTED if proof in PROVEN else BillingClass.UNCONFIRMED
     return BillingClass.PENDING
 
 

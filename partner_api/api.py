@@ -24,7 +24,7 @@ from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
 
 from billing import selectors
-from billing.commission import billing_month
+from billing.commission import billing_month, round_total
 from billing.models import AuditEntry, Message, Statement
 from billing.statuses import billing_class
 
@@ -211,7 +211,11 @@ def _message_out(message: Message) -> dict:
         "parts": message.parts,
         "cost": message.cost,
         "status": message.status,
-        "billing": billing_class(message.status).value,
+        "billing": billing_class(message.status, message.ic_proof).value,
+        "ic_proof": message.ic_proof,
+        "figures_from_serwersms": message.serwersms_figures_at is not None,
+        "claim": _claim_out(message),
+        "claim_difference": message.claim_difference,
         "reason": message.reason,
         "error": message.error_message,
         "created_at": message.created_at,
@@ -220,6 +224,18 @@ def _message_out(message: Message) -> dict:
         "delivered_at": message.delivered_at,
         "dispatched_at": message.dispatched_at,
         "last_checked_at": message.last_checked_at,
+    }
+
+
+def _claim_out(message: Message) -> dict | None:
+    if message.channel != "reported":
+        return None
+    return {
+        "status": message.claimed_status,
+        "type": message.claimed_type,
+        "parts": message.claimed_parts,
+        "cost": message.claimed_cost,
+        "sent_at": message.claimed_sent_at,
     }
 
 
@@ -340,6 +356,9 @@ def report(request, payload: s.ReportIn, idempotency_key: str | None = Idempoten
                     "serwersms_id": r.serwersms_id,
                     "outcome": r.outcome,
                     "id": None if r.outcome == REFUSED else r.message_id,
+                    "ic_proof": None if r.outcome == REFUSED else "reported",
+                    "billing": None if r.outcome == REFUSED else "pending",
+                    "claim": None if r.outcome == REFUSED else r.claim,
                     "errors": [{"field": f, "code": c, "message": m} for f, c, m in r.errors],
                 }
             )
@@ -373,8 +392,8 @@ def message_detail(request, message_id: int = Path(..., ge=1, le=MAX_ID)):
 
 
 class MessageFilters(s.Schema):
-    status: s.StatusWord | Literal["counted", "pending"] | None = s.Field(
-        default=None, description="A status, or `counted` / `pending`."
+    status: s.StatusWord | Literal["counted", "pending", "unconfirmed"] | None = s.Field(
+        default=None, description="A status, or `counted` / `pending` / `unconfirmed`."
     )
     since: dt.datetime | None = s.Field(default=None, description="Created at or after.")
     account: int | None = s.Field(default=None, ge=1, le=2**62)
@@ -457,6 +476,9 @@ def commission(
         "undelivered": figures.undelivered,
         "commission": figures.commission,
         "forecast": figures.forecast,
+        "unconfirmed": figures.unconfirmed,
+        "unconfirmed_parts": figures.unconfirmed_parts,
+        "unconfirmed_commission": figures.unconfirmed_commission,
         "total": figures.total,
         "as_of": figures.as_of,
         "statement_id": statement.pk if statement else None,
@@ -471,6 +493,9 @@ def commission(
                 "unsent": row.unsent,
                 "delivered": row.delivered,
                 "undelivered": row.undelivered,
+                "unconfirmed": row.unconfirmed,
+                "unconfirmed_parts": row.unconfirmed_parts,
+                "unconfirmed_commission": row.unconfirmed_commission,
             }
             for row in selectors.account_figures(partner, month)
         ],
@@ -491,6 +516,9 @@ def _statement_out(request, statement: Statement) -> dict:
         "counted_parts": statement.counted_parts,
         "pending_messages": statement.pending_messages,
         "unsent_messages": statement.unsent_messages,
+        "unconfirmed_messages": statement.unconfirmed_messages,
+        "unconfirmed_parts": statement.unconfirmed_parts,
+        "unconfirmed_commission": round_total(statement.unconfirmed_commission),
         "commission": statement.printed_commission,
         "adjustments": statement.printed_adjustments,
         "opening_credit": statement.opening_credit,

@@ -2,10 +2,17 @@
 
 Idempotent by (client account, SerwerSMS id): a message reported again answers as the first time;
 the same id with another phone is refused. Each item is checked on its own: an item whose ic is not
-the partner's or whose account is not the key's is refused with the reason, the others are taken.
+the partner's, whose account is not the key's, or whose figures break the one rule of
+billing/figures.py (the status path's) is refused with the reason, the others are taken.
 Rows are written with one `INSERT ... ON CONFLICT DO NOTHING RETURNING` per batch, each with its
-first StatusEvent, in one transaction; a status the item carries beyond `queued` goes through the
-status-update service like any report. From then on the poll pass follows them like any message.
+first StatusEvent, in one transaction.
+
+What the partner declares (status, type, parts, cost, send time) is kept as the message's claim
+(claimed_*), shown and compared, never priced: SerwerSMS's record is the billing record. The
+message starts pending (queued, or saved when claimed scheduled), 1 part, no cost, no dispatch
+time, its ic proof `reported`; the poll pass asks SerwerSMS's `messages/reports` for it like any
+message, and its first report gives the figures. Until SerwerSMS's partner billing confirms the
+ic (services/ic_proof.py) a dispatched reported message is "reported, not yet confirmed".
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from billing import figures
 from billing.models import (
     Channel,
     ClientAccount,
@@ -32,15 +40,12 @@ from billing.models import (
 from billing.phones import PhoneError, normalize_phone
 from billing.services import rollups
 from billing.services.statements import request_draft_refresh
-from billing.services.status_updates import StatusChange, apply_status_changes
-from billing.serwersms.types import ReportItem
-from billing.statuses import Status
+from billing.statuses import IcProof, Status
 
 from .rules import reported_time_problem
 
 INSERT_BATCH = 1000
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-FIRST_STATUSES = {Status.QUEUED, Status.SAVED}
 CREATED, EXISTING, REFUSED = "created", "existing", "refused"
 REPORTED_NOTE = "reported by partner software"
 
@@ -68,6 +73,7 @@ class ItemResult:
     serwersms_id: str
     outcome: str = CREATED
     message_id: int | None = None
+    claim: dict | None = None  # the claim kept for the message (the stored one when existing)
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (field, code, message)
 
     def refuse(self, field_name: str, code: str, message: str) -> None:
@@ -92,9 +98,16 @@ def _check(item: Reported, result: ItemResult, account: ClientAccount, now: dt.d
             f"Account {item.account} is not the account of this API key ({account.pk}); report"
             " it with that account's key.",
         )
-    problem = reported_time_problem(item.sent_at, now, settings.API_REPORTED_MAX_AGE_DAYS)
+    skew = dt.timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS)
+    problem = reported_time_problem(item.sent_at, now, settings.API_REPORTED_MAX_AGE_DAYS, skew)
     if problem:
         result.refuse("sent_at", "out_of_range", problem)
+    for name, problem in (
+        ("cost", figures.cost_problem(item.cost)),
+        ("parts", figures.parts_problem(item.parts)),
+    ):
+        if problem:  # the status path's own bound: such a figure could never be billed
+            result.refuse(name, "out_of_range", problem)
     if E164.match(item.phone):
         # SerwerSMS already took this number (it has an id): one in E.164 is kept as it is;
         # only other spellings need parsing (and validating) into E.164.
@@ -114,16 +127,22 @@ VARYING = [
     "phone",
     "sender",
     "message_type",
-    "parts",
-    "cost",
     "status",
-    "queued_at",
-    "dispatched_at",
+    "claimed_status",
+    "claimed_type",
+    "claimed_parts",
+    "claimed_cost",
+    "claimed_sent_at",
 ]
+CLAIMS = ["claimed_status", "claimed_type", "claimed_parts", "claimed_cost", "claimed_sent_at"]
 EVENT_VARYING = ["message_id", "new_status", "status_at"]
 
 
 def _new_row(item: Reported, phone: str) -> dict:
+    """The row of a new reported message: the partner's figures as its claim only.
+
+    Pending until SerwerSMS reports it; its type is the claimed one until then (a label: a
+    pending message earns nothing), its parts the default 1, its cost and times unknown."""
     first_status = Status.SAVED if item.status == Status.SAVED else Status.QUEUED
     return {
         "ic": item.ic,
@@ -132,11 +151,22 @@ def _new_row(item: Reported, phone: str) -> dict:
         "phone": phone,
         "sender": item.sender or "",
         "message_type": item.message_type,
-        "parts": item.parts,
-        "cost": item.cost,
         "status": first_status.value,
-        "queued_at": item.sent_at,
-        "dispatched_at": item.sent_at,
+        "claimed_status": str(item.status),
+        "claimed_type": item.message_type,
+        "claimed_parts": item.parts,
+        "claimed_cost": item.cost,
+        "claimed_sent_at": item.sent_at,
+    }
+
+
+def _claim(row: dict) -> dict:
+    return {
+        "status": row["claimed_status"],
+        "type": row["claimed_type"],
+        "parts": row["claimed_parts"],
+        "cost": row["claimed_cost"],
+        "sent_at": row["claimed_sent_at"],
     }
 
 
@@ -163,6 +193,7 @@ def _template(account: ClientAccount, now: dt.datetime) -> Message:
         account_id=account.pk,
         channel=Channel.REPORTED,
         match_method=MatchMethod.REPORTED,
+        ic_proof=IcProof.REPORTED,
         created_at=now,
     )
 
@@ -286,6 +317,7 @@ def record_reported_messages(
         lost_race = []
         for result, row in zip(to_write, rows, strict=True):
             result.message_id = created.get(row["serwersms_id"])
+            result.claim = _claim(row)
             if result.message_id is None:
                 lost_race.append(result)
         if lost_race:
@@ -294,12 +326,9 @@ def record_reported_messages(
             for result in lost_race:
                 if result.outcome == CREATED:
                     result.refuse("unique_id", "conflict", "This unique_id is already used.")
-        _refresh_drafts(account, [items[r.index].sent_at for r in to_write if r.message_id])
-        carried = [
-            r for r in to_write if r.message_id and items[r.index].status not in FIRST_STATUSES
-        ]
-        if carried:
-            _apply_carried_statuses(carried, items, now)
+        if any(r.message_id for r in to_write if r.outcome == CREATED):
+            # Pending in the month of their recording until SerwerSMS gives their dispatch time.
+            _refresh_drafts(account, [now])
     return results
 
 
@@ -315,9 +344,7 @@ def _record_rollups(
             created_at=now,
             message_type=row["message_type"],
             status=row["status"],
-            parts=row["parts"],
-            cost=row["cost"],
-            dispatched_at=row["dispatched_at"],
+            ic_proof=template.ic_proof,
         )
         for row in rows
         if row["serwersms_id"] in created
@@ -338,16 +365,16 @@ def _match_existing(account, items, phones, results: list[ItemResult]) -> None:
     """Items already recorded for this account: `existing`, or refused if the phone differs."""
     ids = [items[r.index].serwersms_id for r in results]
     known = {
-        serwersms_id: (pk, phone)
-        for pk, serwersms_id, phone in Message.objects.filter(
-            account=account, serwersms_id__in=ids
-        ).values_list("pk", "serwersms_id", "phone")
+        row["serwersms_id"]: row
+        for row in Message.objects.filter(account=account, serwersms_id__in=ids).values(
+            "pk", "serwersms_id", "phone", *CLAIMS
+        )
     }
     for result in results:
         found = known.get(items[result.index].serwersms_id)
         if found is None:
             continue
-        pk, phone = found
+        pk, phone = found["pk"], found["phone"]
         if phone != phones[result.index]:
             result.refuse(
                 "serwersms_id",
@@ -356,6 +383,7 @@ def _match_existing(account, items, phones, results: list[ItemResult]) -> None:
             )
         else:
             result.outcome, result.message_id = EXISTING, pk
+            result.claim = _claim(found)
 
 
 def _refuse_taken_unique_ids(account, items, results: list[ItemResult]) -> None:
@@ -369,23 +397,3 @@ def _refuse_taken_unique_ids(account, items, results: list[ItemResult]) -> None:
         given[unique_id].refuse(
             "unique_id", "conflict", "This unique_id is already used by another message."
         )
-
-
-def _apply_carried_statuses(results: list[ItemResult], items, now: dt.datetime) -> None:
-    """A status beyond the first one (in progress, unsent) goes through the one status path."""
-    messages = Message.objects.select_for_update().in_bulk([r.message_id for r in results])
-    pairs = []
-    for result in results:
-        item = items[result.index]
-        message = messages[result.message_id]
-        report = ReportItem(
-            serwersms_id=message.serwersms_id,
-            phone=message.phone,
-            status=item.status,
-            queued_at=item.sent_at,
-            parts=item.parts,
-            cost=item.cost,
-            reason=REPORTED_NOTE if item.status == Status.UNSENT else "",
-        )
-        pairs.append(StatusChange(message.pk, report))
-    apply_status_changes(pairs, EventSource.SEND, now=now)

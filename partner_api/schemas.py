@@ -76,6 +76,16 @@ class AccountRef(Schema):
     name: str
 
 
+class ClaimOut(Schema):
+    """What partner software declared for a reported message: kept, shown, never priced."""
+
+    status: str
+    type: str
+    parts: int | None
+    cost: Decimal | None
+    sent_at: dt.datetime | None
+
+
 class MessageOut(Schema):
     id: int
     account: AccountRef
@@ -89,8 +99,24 @@ class MessageOut(Schema):
     parts: int
     cost: Decimal | None
     status: StatusWord
-    billing: Literal["counted", "pending", "never"] = Field(
-        description="counted: earns commission; pending: not dispatched yet; never: unsent."
+    billing: Literal["counted", "pending", "unconfirmed", "never"] = Field(
+        description="counted: earns commission; pending: not dispatched yet (or, reported, not"
+        " yet reported by SerwerSMS); unconfirmed: reported and dispatched, its ic not yet"
+        " confirmed by SerwerSMS's partner billing (shown apart, not billed); never: unsent or"
+        " its ic refuted."
+    )
+    ic_proof: Literal["sent", "reported", "confirmed", "refuted"] = Field(
+        description="What proves the ic: sent by the product; reported (the partner's word);"
+        " confirmed / refuted by SerwerSMS's partner billing."
+    )
+    figures_from_serwersms: bool = Field(
+        description="SerwerSMS's own record (send answer, reports, look-up) gave the figures"
+        " (type, parts, cost, times) shown here."
+    )
+    claim: ClaimOut | None = Field(description="Reported messages: what your software declared.")
+    claim_difference: str = Field(
+        description="How the claim differs from SerwerSMS's figures, e.g. \"claimed FULL x100,"
+        ' SerwerSMS: ECO x1"; empty when it agrees or SerwerSMS has not reported it yet.'
     )
     reason: str
     error: str
@@ -161,6 +187,15 @@ class ReportedResult(Schema):
     serwersms_id: str
     outcome: Literal["created", "existing", "refused"]
     id: int | None
+    ic_proof: Literal["reported", "confirmed", "refuted"] | None = Field(
+        description="reported until SerwerSMS's partner billing confirms the ic; null: refused."
+    )
+    billing: Literal["pending"] | None = Field(
+        description="Pending until SerwerSMS's own report gives the figures; null: refused."
+    )
+    claim: ClaimOut | None = Field(
+        description="What is kept as your claim (never priced: SerwerSMS's figures are)."
+    )
     errors: list[ErrorItem]
 
 
@@ -183,6 +218,9 @@ class AccountFiguresOut(Schema):
     unsent: int
     delivered: int
     undelivered: int
+    unconfirmed: int
+    unconfirmed_parts: int
+    unconfirmed_commission: Decimal | None
 
 
 class CommissionOut(Schema):
@@ -202,6 +240,14 @@ class CommissionOut(Schema):
         description="As the month's statement prints it; null until one is built."
     )
     forecast: Decimal | None = Field(description="What the pending messages would earn.")
+    unconfirmed: int = Field(
+        description="Reported, not yet confirmed: dispatched messages your software reported"
+        " whose ic SerwerSMS's partner billing has not confirmed yet. Not billed."
+    )
+    unconfirmed_parts: int
+    unconfirmed_commission: Decimal | None = Field(
+        description="What they would earn once confirmed (not in commission or total)."
+    )
     total: Decimal | None = Field(description="The statement's net total.")
     as_of: dt.datetime | None = Field(
         description="When the statement's figures (the money) were last rebuilt."
@@ -226,6 +272,11 @@ class StatementOut(Schema):
     counted_parts: int
     pending_messages: int
     unsent_messages: int
+    unconfirmed_messages: int = Field(description="Reported, not yet confirmed (not billed).")
+    unconfirmed_parts: int
+    unconfirmed_commission: Decimal = Field(
+        description="What the not yet confirmed messages would earn; not in the total."
+    )
     commission: Decimal = Field(description="As printed (rounded half-up to 0.01).")
     adjustments: Decimal
     opening_credit: Decimal

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import Channel, Message, MessageType, Partner
 from billing.selectors import accounts_for, messages_for
-from billing.statuses import COUNTED, PENDING, Status
+from billing.statuses import COUNTED, PENDING, IcProof, Status
 from partner_portal.forms import MessageFilterForm
 
 
@@ -22,6 +22,7 @@ def _labels(statuses) -> str:
 STATUS_CHOICES = [
     ("counted", format_lazy("{} ({})", _("counted"), lazy(_labels, str)(COUNTED))),
     ("pending", format_lazy("{} ({})", _("pending"), lazy(_labels, str)(PENDING))),
+    ("unconfirmed", _("reported, not yet confirmed")),
     *Status.choices,
 ]
 
@@ -100,6 +101,14 @@ class MessageFilter(django_filters.FilterSet):
     phone = django_filters.CharFilter(
         label=_("Phone"), method="skip", max_length=20, validators=[validate_phone_digits]
     )
+    ic_proof = django_filters.ChoiceFilter(
+        label=_("ic proof"), choices=IcProof.choices, method="skip", empty_label=_("any")
+    )
+    claim_differs = django_filters.BooleanFilter(
+        label=_("Claim differs from SerwerSMS"),
+        method="skip",
+        widget=forms.CheckboxInput,
+    )
 
     class Meta:
         model = Message
@@ -138,4 +147,6 @@ FILTER_KEYS = (
     "message_type",
     "channel",
     "phone",
+    "ic_proof",
+    "claim_differs",
 )

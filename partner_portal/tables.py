@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Message
+from billing.statuses import COUNTED, BillingClass, IcProof
 
 
 class MessageTable(tables.Table):
@@ -109,7 +110,7 @@ class MessageTable(tables.Table):
     def render_dispatched_at(self, record, value):
         # Only a counted message (sent, delivered, undelivered) was dispatched; pending and
         # unsent ones show none (their billing month uses the queued time).
-        if not record.is_counted:
+        if record.status not in COUNTED:
             return "—"
         return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT") if value else "—"
 
@@ -119,4 +120,18 @@ class MessageTable(tables.Table):
 
     def render_status(self, record, value):
         # `value` is the status in words already (the column shows the field's choices).
-        return format_html('<span class="status status-{}">{}</span>', record.status, value)
+        html = format_html('<span class="status status-{}">{}</span>', record.status, value)
+        if record.billing_class == BillingClass.UNCONFIRMED:
+            html += format_html(
+                ' <span class="badge badge-unconfirmed">{}</span>', _("not yet confirmed")
+            )
+        elif record.ic_proof == IcProof.REFUTED:
+            html += format_html(' <span class="badge badge-refuted">{}</span>', _("ic refuted"))
+        difference = record.claim_difference
+        if difference:
+            html += format_html(
+                ' <span class="badge badge-claim" title="{}">{}</span>',
+                difference,
+                _("claim differs"),
+            )
+        return html

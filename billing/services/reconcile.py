@@ -37,6 +37,7 @@ from billing.models import (
     ReconciliationOutcome,
     ReconciliationRow,
 )
+from billing.services.ic_proof import confirm_reported_messages
 from billing.statuses import parse_status
 
 Outcome = ReconciliationOutcome
@@ -459,7 +460,7 @@ def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> Reconcile
     counted = (
         Message.objects.filter(partner=partner)
         .in_billing_month(period)
-        .counted()
+        .dispatched()  # whatever proves the ic: SerwerSMS's billing is what confirms it
         .order_by("billing_at", "id")
         .values_list(*_OUR_FIELDS)
     )
@@ -743,9 +744,11 @@ def _apply_proof(reconciliation: Reconciliation, *, actor: str, now: dt.datetime
 def apply_ic_proof(
     *, confirmed_ids: list[int], refuted_ids: list[int], actor: str, now: dt.datetime
 ) -> ProofIds:
-    """The hook to the ic proof (branch `record`): at the merge its body becomes
-    `billing.services.ic_proof.confirm_reported_messages(confirmed_ids=..., refuted_ids=...,
-    actor=actor, now=now)`. Until then it only returns the ids it was given."""
+    """Mark the reported messages SerwerSMS's partner billing listed confirmed, the others
+    refuted, through the ic-proof service (rollups, drafts and late changes follow)."""
+    confirm_reported_messages(
+        confirmed_ids=confirmed_ids, refuted_ids=refuted_ids, actor=actor, now=now
+    )
     return ProofIds(confirmed_ids=list(confirmed_ids), refuted_ids=list(refuted_ids))
 
 

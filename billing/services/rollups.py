@@ -1,7 +1,7 @@
 """Daily rollups (models.DailyRollup) kept exact in the writer's own transaction.
 
 A rollup row counts the messages of one (partner, billing day, client account, message type,
-status), the billing day being the Europe/Warsaw date of Message.billing_at
+status, ic proof), the billing day being the Europe/Warsaw date of Message.billing_at
 (commission.billing_day), with their parts and known cost. Every writer of those message fields
 takes a `snapshot` of the messages it locked, changes them, and calls `record_changes(before,
 messages)`; new messages go through `record_created`. The deltas (old key -1, new key +1, parts
@@ -35,7 +35,7 @@ from billing.commission import (
 )
 from billing.models import DailyRollup, Message, Partner
 
-UPSERT_BATCH = 500  # rows per upsert statement (8 parameters each)
+UPSERT_BATCH = 500  # rows per upsert statement (9 parameters each)
 Progress = Callable[[int], None]
 Days = tuple[date, date]  # an inclusive range of billing days
 
@@ -49,6 +49,7 @@ class RollupKey:
     account_id: int
     message_type: str
     status: str
+    ic_proof: str  # with the status, the counting rule's class (statuses.billing_class)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def keyed(message: Message) -> Keyed:
         account_id=message.account_id,
         message_type=str(message.message_type),
         status=str(message.status),
+        ic_proof=str(message.ic_proof),
     )
     cost = Decimal(message.cost) if message.cost is not None else ZERO
     return Keyed(key, int(message.parts or 0), cost)
@@ -134,7 +136,7 @@ def apply_deltas(deltas: Mapping[RollupKey, Totals]) -> int:
         return 0
     quote = connection.ops.quote_name
     table = quote(DailyRollup._meta.db_table)
-    key_columns = ["partner_id", "day", "account_id", "message_type", "status"]
+    key_columns = ["partner_id", "day", "account_id", "message_type", "status", "ic_proof"]
     value_columns = ["messages", "parts", "cost"]
     day_field = DailyRollup._meta.get_field("day")
     cost_field = DailyRollup._meta.get_field("cost")
@@ -151,6 +153,7 @@ def apply_deltas(deltas: Mapping[RollupKey, Totals]) -> int:
                     key.account_id,
                     key.message_type,
                     key.status,
+                    key.ic_proof,
                     totals.messages,
                     totals.parts,
                     cost_field.get_db_prep_save(totals.cost, connection),
@@ -189,8 +192,9 @@ def _fresh_sql(partner_id: int, days: Days | None) -> tuple[str, list]:
         params += list(bounds)
     sql = (
         "SELECT partner_id, (billing_at AT TIME ZONE %s)::date AS day, account_id, message_type,"
-        " status, count(*) AS messages, sum(parts) AS parts, coalesce(sum(cost), 0) AS cost"
-        f" FROM {Message._meta.db_table} WHERE {where} GROUP BY 1, 2, 3, 4, 5"
+        " status, ic_proof, count(*) AS messages, sum(parts) AS parts,"
+        " coalesce(sum(cost), 0) AS cost"
+        f" FROM {Message._meta.db_table} WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6"
     )
     return sql, [_zone_name(), *params]
 
@@ -202,8 +206,8 @@ def fresh_totals(partner: Partner, days: Days | None = None) -> dict[RollupKey, 
         sql, params = _fresh_sql(partner.pk, days)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            for partner_id, day, account_id, message_type, status, n, parts, cost in cursor:
-                key = RollupKey(partner_id, day, account_id, message_type, status)
+            for partner_id, day, account_id, message_type, status, proof, n, parts, cost in cursor:
+                key = RollupKey(partner_id, day, account_id, message_type, status, proof)
                 result[key] = Totals(n, int(parts), Decimal(cost))
         return result
     # Other databases (SQLite): summed here; billing_at as the database stored it.
@@ -230,11 +234,19 @@ def stored_totals(partner: Partner, days: Days | None = None) -> dict[RollupKey,
         rows = rows.filter(day__gte=days[0], day__lte=days[1])
     result = {}
     for row in rows.values_list(
-        "partner_id", "day", "account_id", "message_type", "status", "messages", "parts", "cost"
+        "partner_id",
+        "day",
+        "account_id",
+        "message_type",
+        "status",
+        "ic_proof",
+        "messages",
+        "parts",
+        "cost",
     ):
-        totals = Totals(row[5], row[6], row[7])
+        totals = Totals(row[6], row[7], row[8])
         if not totals.is_zero:
-            result[RollupKey(*row[:5])] = totals
+            result[RollupKey(*row[:6])] = totals
     return result
 
 
@@ -284,7 +296,7 @@ def _insert_fresh(partner: Partner, days: Days | None) -> int:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (partner_id, day, account_id, message_type, status,"
-                f" messages, parts, cost) {sql}",
+                f" ic_proof, messages, parts, cost) {sql}",
                 params,
             )
             return cursor.rowcount
@@ -316,7 +328,8 @@ class Difference:
     def __str__(self) -> str:
         k = self.key
         return (
-            f"partner {k.partner_id} {k.day} account {k.account_id} {k.message_type} {k.status}:"
+            f"partner {k.partner_id} {k.day} account {k.account_id} {k.message_type} {k.status}"
+            f" ({k.ic_proof}):"
             f" messages/parts/cost {_show(self.stored)} in rollups,"
             f" {_show(self.expected)} in messages"
         )
@@ -363,22 +376,22 @@ def _differences_sql(partner: Partner, days: Days | None) -> list[Difference]:
         params += list(days)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT partner_id, day, account_id, message_type, status,"
+            f"SELECT partner_id, day, account_id, message_type, status, ic_proof,"
             f" coalesce(f.messages, 0), coalesce(f.parts, 0), coalesce(f.cost, 0),"
             f" coalesce(s.messages, 0), coalesce(s.parts, 0), coalesce(s.cost, 0)"
             f" FROM ({fresh}) f FULL OUTER JOIN ({stored}) s"
-            f" USING (partner_id, day, account_id, message_type, status)"
+            f" USING (partner_id, day, account_id, message_type, status, ic_proof)"
             f" WHERE coalesce(f.messages, 0) <> coalesce(s.messages, 0)"
             f" OR coalesce(f.parts, 0) <> coalesce(s.parts, 0)"
             f" OR coalesce(f.cost, 0) <> coalesce(s.cost, 0)"
-            f" ORDER BY 1, 2, 3, 4, 5",
+            f" ORDER BY 1, 2, 3, 4, 5, 6",
             params,
         )
         return [
             Difference(
-                RollupKey(*row[:5]),
-                Totals(row[5], int(row[6]), Decimal(row[7])).as_tuple(),
-                Totals(row[8], int(row[9]), Decimal(row[10])).as_tuple(),
+                RollupKey(*row[:6]),
+                Totals(row[6], int(row[7]), Decimal(row[8])).as_tuple(),
+                Totals(row[9], int(row[10]), Decimal(row[11])).as_tuple(),
             )
             for row in cursor.fetchall()
         ]

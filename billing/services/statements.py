@@ -72,7 +72,16 @@ from billing.models import (
     StatementLine,
     StatementStatus,
 )
-from billing.statuses import COUNTED, NEVER_COUNTED, PENDING, BillingClass, Status, billing_class
+from billing.statuses import (
+    COUNTED,
+    NEVER_COUNTED,
+    PENDING,
+    PROVEN,
+    BillingClass,
+    IcProof,
+    Status,
+    billing_class,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +111,10 @@ class _Line:
     undelivered_messages: int = 0
     commission: Decimal = ZERO
     forecast: Decimal = ZERO
+    # Reported, dispatched, ic not yet confirmed: apart, never in the billed figures above.
+    unconfirmed_messages: int = 0
+    unconfirmed_parts: int = 0
+    unconfirmed_commission: Decimal = ZERO
 
 
 @dataclass
@@ -228,6 +241,9 @@ def build_statement(
                     delivered_messages=line.delivered_messages,
                     undelivered_messages=line.undelivered_messages,
                     commission=line.commission,
+                    unconfirmed_messages=line.unconfirmed_messages,
+                    unconfirmed_parts=line.unconfirmed_parts,
+                    unconfirmed_commission=line.unconfirmed_commission,
                 )
                 for (account_id, message_type, agreement_id), line in sorted(
                     lines.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)
@@ -243,6 +259,9 @@ def build_statement(
         statement.unsent_messages = sum(v.unsent_messages for v in values)
         statement.commission = sum((v.commission for v in values), ZERO)
         statement.forecast_commission = sum((v.forecast for v in values), ZERO)
+        statement.unconfirmed_messages = sum(v.unconfirmed_messages for v in values)
+        statement.unconfirmed_parts = sum(v.unconfirmed_parts for v in values)
+        statement.unconfirmed_commission = sum((v.unconfirmed_commission for v in values), ZERO)
         statement.adjustments_total = sum((a.amount for a in adjustments), ZERO)
         _set_printed_figures(
             statement,
@@ -466,12 +485,15 @@ def priced_month_sql(
     """The one statement that prices a month in PostgreSQL; returns (sql, params).
 
     Ranks the counted messages by (billing_at, id) (the tier ordinal, as the Python path
-    counts), pending ones after them; picks the agreement version by billing_at and the rate and
-    amount with commission.rate_sql / amount_sql; writes the StatementItems (a rebuild deletes,
-    updates and inserts only the items that differ; new ones in billing order). Returns rows
+    counts), pending ones after them, and apart the reported dispatched messages whose ic
+    SerwerSMS has not confirmed yet (after the counted ones: what they would earn once
+    confirmed; never in the items or the billed lines); picks the agreement version by
+    billing_at and the rate and amount with commission.rate_sql / amount_sql; writes the
+    StatementItems (a rebuild deletes, updates and inserts only the items that differ; new
+    ones in billing order). Returns rows
     (kind, is_line, account, type, agreement, day, messages, parts, amount): kind "c" counted
     lines (is_line 1) and Warsaw days (is_line 0), "p" pending lines (amount: the forecast),
-    "u" unsent lines.
+    "u" unsent lines, "r" reported-not-yet-confirmed lines.
 
     Each class of message is its own index range scan with its status list, so that the
     planner knows how many rows each step has (a CTE filtered on a computed class is
@@ -488,12 +510,15 @@ def priced_month_sql(
     messages = connection.ops.quote_name(Message._meta.db_table)
     items = connection.ops.quote_name(StatementItem._meta.db_table)
 
-    def month(statuses) -> str:
+    def month(statuses, proofs=frozenset(IcProof)) -> str:
+        """The month's messages of these statuses and ic proofs (statuses.billing_class)."""
         values = sorted(s.value for s in statuses)
+        proof_values = sorted(p.value for p in proofs)
         return q(
             "partner_id = %s AND billing_at >= %s AND billing_at < %s "
-            f"AND status IN ({', '.join(['%s'] * len(values))})",
-            [partner_id, start, end, *values],
+            f"AND status IN ({', '.join(['%s'] * len(values))}) "
+            f"AND ic_proof IN ({', '.join(['%s'] * len(proof_values))})",
+            [partner_id, start, end, *values, *proof_values],
         )
 
     def version() -> str:
@@ -509,19 +534,28 @@ def priced_month_sql(
                    {version()} AS agreement_id,
                    row_number() OVER (ORDER BY billing_at, id) AS ordinal
             FROM {messages}
-            WHERE {month(COUNTED)} AND id <> ALL(CAST({q("%s", [sorted(billed)])} AS bigint[]))
+            WHERE {month(COUNTED, PROVEN)}
+              AND id <> ALL(CAST({q("%s", [sorted(billed)])} AS bigint[]))
         )"""
     counted_priced = priced(counted)
     pending = f"""(
             SELECT account_id, message_type, parts, cost, {version()} AS agreement_id,
                    (SELECT count(*) FROM priced)
                    + row_number() OVER (ORDER BY billing_at, id) AS ordinal
-            FROM {messages} WHERE {month(PENDING)}
+            FROM {messages} WHERE {month(PENDING, set(IcProof) - {IcProof.REFUTED})}
         )"""
     pending_priced = priced(pending)
+    unconfirmed = f"""(
+            SELECT account_id, message_type, parts, cost, {version()} AS agreement_id,
+                   (SELECT count(*) FROM priced)
+                   + row_number() OVER (ORDER BY billing_at, id) AS ordinal
+            FROM {messages} WHERE {month(COUNTED, {IcProof.REPORTED})}
+        )"""
+    unconfirmed_priced = priced(unconfirmed)
     sql = f"""
     WITH priced AS ({counted_priced}),
     pending AS ({pending_priced}),
+    unconfirmed AS ({unconfirmed_priced}),
     old AS (
         SELECT id, message_id, agreement_id, status, parts, rate, cost, amount
         FROM {items} WHERE statement_id = {q("%s", [statement_id])}
@@ -570,6 +604,10 @@ def priced_month_sql(
     SELECT 'p', 1, account_id, message_type, agreement_id, NULL, count(*), 0, sum(amount), 0, 0
     FROM pending GROUP BY account_id, message_type, agreement_id
     UNION ALL
+    SELECT 'r', 1, account_id, message_type, agreement_id, NULL, count(*), sum(parts),
+           sum(amount), 0, 0
+    FROM unconfirmed GROUP BY account_id, message_type, agreement_id
+    UNION ALL
     SELECT 'u', 1, account_id, message_type, agreement_id, NULL, count(*), 0, 0, 0, 0
     FROM (
         SELECT account_id, message_type, {version()} AS agreement_id
@@ -613,6 +651,10 @@ def _price_in_database(
         elif kind == "p":
             line.pending_messages += n
             line.forecast += amount
+        elif kind == "r":
+            line.unconfirmed_messages += n
+            line.unconfirmed_parts += parts
+            line.unconfirmed_commission += amount
         else:
             line.unsent_messages += n
     StatementDay.objects.bulk_create(sorted(days, key=lambda d: d.day))
@@ -745,20 +787,20 @@ def _late_changes(
             "message__status",
             "message__parts",
             "message__cost",
+            "message__ic_proof",
         )
     for row in sorted(items):  # in billing order, as the items were written
         _item_id, message_id, old_status, old_parts, old_cost, rate, amount, basis = row[:8]
-        status, parts, cost = row[8:]
-        if (status, parts, cost) == (old_status, old_parts, old_cost) and (
-            message_id not in billed_adjustments
+        status, parts, cost, ic_proof = row[8:]
+        counted = billing_class(status, ic_proof) == BillingClass.COUNTED
+        if (
+            counted
+            and (status, parts, cost) == (old_status, old_parts, old_cost)
+            and (message_id not in billed_adjustments)
         ):
             continue
         seen.add(message_id)
-        current = (
-            message_amount(basis, rate, parts, cost)
-            if basis and billing_class(status) == BillingClass.COUNTED
-            else ZERO
-        )
+        current = message_amount(basis, rate, parts, cost) if basis and counted else ZERO
         billed = amount + billed_adjustments.get(message_id, ZERO)
         if current != billed:
             reason = f"late change of a message billed in {format_period(closed.period)}"
@@ -887,6 +929,13 @@ def statement_checksum(statement: Statement) -> str:
     )
     digest.update(("T|" + "|".join(_canonical(Decimal(v)) for v in totals) + "\n").encode())
     digest.update(f"N|{statement.number}|{statement.vat_rate}\n".encode())
+    if statement.unconfirmed_messages:  # statements closed before this share existed: unchanged
+        unconfirmed = (
+            statement.unconfirmed_messages,
+            statement.unconfirmed_parts,
+            Decimal(statement.unconfirmed_commission),
+        )
+        digest.update(("U|" + "|".join(_canonical(v) for v in unconfirmed) + "\n").encode())
     return digest.hexdigest()
 
 

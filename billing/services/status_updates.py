@@ -2,6 +2,13 @@
 
 Every report goes through statuses.decide(); forward moves change the message and add an applied
 StatusEvent, backward or unknown reports add one ignored event (once), duplicates change nothing.
+
+SerwerSMS's record is the billing record: the figures that price a message (parts, cost, type,
+dispatch time) come only from SerwerSMS's own record, a send answer, a reports poll or a
+look-up; a callback moves only the status (and may fill the delivery time). A reported message
+whose figures SerwerSMS has not given yet (serwersms_figures_at empty) is not moved by a
+callback: the callback is recorded as an ignored event, and the move waits for SerwerSMS's
+report, which the poll pass asks for. Every figure passes the one rule of billing/figures.py.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import ClientAccount, EventSource, Message, StatusEvent
+from billing import figures
+from billing.models import Channel, ClientAccount, EventSource, Message, MessageType, StatusEvent
 from billing.services import rollups
 from billing.services.statements import request_draft_refresh
 from billing.serwersms.types import ReportItem
@@ -32,6 +40,7 @@ UPDATED_FIELDS = [
     "status",
     "reason",
     "error_message",
+    "message_type",
     "parts",
     "cost",
     "queued_at",
@@ -41,6 +50,7 @@ UPDATED_FIELDS = [
     "last_checked_at",
     "serwersms_id",
     "match_method",
+    "serwersms_figures_at",
 ]
 BULK_BATCH_SIZE = 500
 
@@ -190,33 +200,39 @@ class StatusChange:
     error_message: str = ""
 
 
+def _life_start(message: Message) -> datetime:
+    """Where a message's life starts: its creation, or for a reported message (sent before we
+    recorded it) SerwerSMS's queue time once known, else the API's own age limit."""
+    if message.channel != Channel.REPORTED:
+        return message.created_at
+    if message.queued_at is not None and message.serwersms_figures_at is not None:
+        return message.queued_at
+    return message.created_at - timedelta(days=settings.API_REPORTED_MAX_AGE_DAYS)
+
+
 def _time_window(message: Message, now: datetime) -> tuple[datetime, datetime]:
     """Report times outside this window are refused: a clock error or a forged report."""
-    slack = timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS)
-    before = slack
-    if message.channel == "reported":
-        # Partner software reports messages it sent earlier (the API's own age limit).
-        days = getattr(settings, "API_REPORTED_MAX_AGE_DAYS", settings.STATUS_POLL_MAX_AGE_DAYS)
-        before += timedelta(days=days)
-    return message.created_at - before, now + slack
+    skew = timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS)
+    return _life_start(message) - skew, now + skew
 
 
 def _times_outside_window(message: Message, item: ReportItem, now: datetime) -> list[str]:
-    low, high = _time_window(message, now)
-    return [
-        f"{name} {value:%Y-%m-%d %H:%M:%S}"
-        for name, value in (
-            ("queued", item.queued_at),
-            ("sent", item.sent_at),
-            ("delivered", item.delivered_at),
-        )
-        if value is not None and not low <= value <= high
-    ]
+    """Why the report's times cannot be within the message's life (figures.times_problems)."""
+    return figures.times_problems(
+        life_start=_life_start(message),
+        now=now,
+        skew=timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS),
+        queued=item.queued_at,
+        sent=item.sent_at,
+        delivered=item.delivered_at,
+        known_queued=message.queued_at,
+        known_sent=message.sent_at,
+    )
 
 
-# Bounds of what a report may carry: beyond them it is an error or a forgery, never billed.
-MAX_COST = Decimal("1000000")
-MAX_PARTS = 1000
+# Bounds of what a report may carry (the one rule, billing/figures.py).
+MAX_COST = figures.MAX_COST
+MAX_PARTS = figures.MAX_PARTS
 
 
 def _printable(text: str) -> str:
@@ -225,10 +241,9 @@ def _printable(text: str) -> str:
 
 def _implausible(item: ReportItem) -> str:
     """Why a report cannot be true (empty when it can): values no message can have."""
-    if item.cost is not None and (not item.cost.is_finite() or not 0 <= item.cost < MAX_COST):
-        return f"cost {item.cost} out of range"
-    if item.parts is not None and not 0 <= item.parts <= MAX_PARTS:
-        return f"parts {item.parts} out of range"
+    problem = figures.figures_problem(cost=item.cost, parts=item.parts)
+    if problem:
+        return problem
     texts = (item.serwersms_id or "", item.status or "", item.reason or "", item.phone or "")
     if any("\x00" in str(t) for t in texts):
         return "a NUL character in the report"
@@ -237,18 +252,30 @@ def _implausible(item: ReportItem) -> str:
     return ""
 
 
-def _fill(message: Message, item: ReportItem, *, moves: bool) -> tuple[bool, list[str]]:
-    """Copy a report's data: times only into blanks; parts and cost only with a move.
+# What a callback may fill: never a figure that prices the message (type, parts, cost, dispatch
+# time: SerwerSMS's record's), only the delivery time.
+CALLBACK_FILLS = frozenset({"delivered_at"})
+
+
+def _fill(
+    message: Message, item: ReportItem, *, moves: bool, callback: bool = False
+) -> tuple[bool, list[str]]:
+    """Copy a report's data: times only into blanks; type, parts and cost only with a move.
 
     `moves` is True for a forward status move or the report that first names the message in
-    SerwerSMS: its parts and cost are SerwerSMS's word and replace our estimate. A report that
-    repeats the current status changes nothing already set. Returns (changed, disagreements).
+    SerwerSMS (or first gives a reported message SerwerSMS's figures): its type, parts and cost
+    are SerwerSMS's word and replace our estimate. A report that repeats the current status
+    changes nothing already set. A callback (`callback`) fills only CALLBACK_FILLS; where its
+    other values differ from the message's they are disagreements. Returns (changed,
+    disagreements).
     """
     changed, disagreements = False, []
+    message_type = item.message_type if item.message_type in MessageType.values else None
     for field_name, value in (
         ("queued_at", item.queued_at),
         ("sent_at", item.sent_at),
         ("delivered_at", item.delivered_at),
+        ("message_type", message_type),
         ("parts", item.parts or None),
         ("cost", item.cost),
     ):
@@ -257,7 +284,11 @@ def _fill(message: Message, item: ReportItem, *, moves: bool) -> tuple[bool, lis
         current = getattr(message, field_name)
         if current == value:
             continue
-        if current is None or (moves and field_name in ("parts", "cost")):
+        if callback and field_name not in CALLBACK_FILLS:
+            if current is not None:
+                disagreements.append(f"{field_name} {current} != {value}")
+            continue
+        if current is None or (moves and field_name in ("message_type", "parts", "cost")):
             setattr(message, field_name, value)
             changed = True
         else:
@@ -339,7 +370,8 @@ def apply_status_changes(
                     (
                         message,
                         reported,
-                        f"refused: time outside the sane window: {', '.join(outside)}",
+                        "refused: time outside the sane window of the message's life: "
+                        + "; ".join(outside),
                         None,
                     )
                 )
@@ -358,6 +390,23 @@ def apply_status_changes(
                 continue
             outcome = decide(message.status, item.status)
             new = parse_status(item.status)
+            if (
+                source == EventSource.CALLBACK
+                and message.channel == Channel.REPORTED
+                and message.serwersms_figures_at is None
+                and outcome == Outcome.APPLY
+            ):
+                # SerwerSMS has not given this reported message's figures yet: a callback can
+                # never make it count. Recorded; the move waits for SerwerSMS's own report.
+                ignored.append(
+                    (
+                        message,
+                        reported,
+                        "held: waits for SerwerSMS's report of this reported message",
+                        _status_time(item, new),
+                    )
+                )
+                continue
             if outcome not in (Outcome.APPLY, Outcome.SAME):
                 ignored.append(
                     (
@@ -373,8 +422,14 @@ def apply_status_changes(
                 message.serwersms_id = item.serwersms_id
                 message.match_method = change.match_method or message.match_method
                 dirty[message.pk] = message
-            moves = learns or outcome == Outcome.APPLY
-            filled, disagreements = _fill(message, item, moves=moves)
+            first_figures = source != EventSource.CALLBACK and message.serwersms_figures_at is None
+            if first_figures:
+                message.serwersms_figures_at = now
+                dirty[message.pk] = message
+            moves = learns or outcome == Outcome.APPLY or first_figures
+            filled, disagreements = _fill(
+                message, item, moves=moves, callback=source == EventSource.CALLBACK
+            )
             if filled:
                 dirty[message.pk] = message
                 billed[message.pk] = message

@@ -1,4 +1,5 @@
-"""POST /api/v1/messages/reported: recorded once, then polled and counted like any message."""
+"""POST /api/v1/messages/reported: recorded once with the partner's figures as its claim, then
+polled like any message; SerwerSMS's figures price it, once SerwerSMS confirms its ic."""
 
 import datetime as dt
 from decimal import Decimal
@@ -9,6 +10,7 @@ from django.utils import timezone
 from billing import selectors
 from billing.commission import billing_month
 from billing.models import Channel, Message, StatusEvent
+from billing.services.ic_proof import confirm_reported_messages
 from billing.services.polling import poll_account
 from billing.serwersms import client_for
 from billing.statuses import Status
@@ -41,11 +43,20 @@ def test_reported_messages_are_recorded_once(alpha):
     assert again.json()["created"] == 0 and again.json()["existing"] == 2
     assert [r["id"] for r in first.json()["results"]] == [r["id"] for r in again.json()["results"]]
     rows = Message.objects.filter(account=alpha.account).order_by("serwersms_id")
-    assert [(m.channel, m.status, m.phone, m.parts, str(m.cost)) for m in rows] == [
-        (Channel.REPORTED, Status.QUEUED, "+48500600700", 2, "0.1100"),
-        (Channel.REPORTED, Status.QUEUED, "+48500600701", 2, "0.1100"),
+    # The partner's figures are its claim; the priced ones wait for SerwerSMS's report.
+    assert [(m.channel, m.status, m.phone, m.parts, m.cost) for m in rows] == [
+        (Channel.REPORTED, Status.QUEUED, "+48500600700", 1, None),
+        (Channel.REPORTED, Status.QUEUED, "+48500600701", 1, None),
     ]
-    assert all(m.ic == alpha.partner.ic and m.dispatched_at for m in rows)
+    assert [(m.claimed_parts, str(m.claimed_cost), m.ic_proof) for m in rows] == [
+        (2, "0.1100", "reported"),
+        (2, "0.1100", "reported"),
+    ]
+    assert all(m.ic == alpha.partner.ic and m.dispatched_at is None for m in rows)
+    assert all(m.claimed_sent_at is not None for m in rows)
+    result = first.json()["results"][0]
+    assert (result["ic_proof"], result["billing"]) == ("reported", "pending")
+    assert (result["claim"]["parts"], result["claim"]["cost"]) == (2, "0.1100")
     assert StatusEvent.objects.filter(message__in=rows).count() == 2  # one first event each
 
 
@@ -79,15 +90,12 @@ def test_the_same_id_with_another_phone_is_refused(alpha):
     assert Message.objects.get(serwersms_id="x1").phone == "+48500600700"
 
 
-def test_a_carried_unsent_status_goes_through_the_status_path(alpha):
+def test_a_claimed_unsent_status_is_only_a_claim_until_serwersms_reports(alpha):
     response = post(alpha.client, URL, {"messages": [item(alpha, "u1", status="unsent")]})
     assert response.json()["created"] == 1
     message = Message.objects.get(serwersms_id="u1")
-    assert message.status == Status.UNSENT
-    assert list(message.events.values_list("old_status", "new_status")) == [
-        ("", "queued"),
-        ("queued", "unsent"),
-    ]
+    assert (message.status, message.claimed_status) == (Status.QUEUED, "unsent")
+    assert list(message.events.values_list("old_status", "new_status")) == [("", "queued")]
 
 
 def test_more_than_10000_items_is_413(alpha):
@@ -97,7 +105,7 @@ def test_more_than_10000_items_is_413(alpha):
     assert not Message.objects.exists()
 
 
-def test_reported_messages_are_polled_and_counted(
+def test_reported_messages_are_polled_and_counted_once_serwersms_confirms_them(
     sim, alpha, queued_refreshes, django_capture_on_commit_callbacks
 ):
     # The partner's software sends straight to SerwerSMS (with its ic) and reports the ids.
@@ -118,5 +126,15 @@ def test_reported_messages_are_polled_and_counted(
     assert summary.changed == 2
     statuses = set(Message.objects.values_list("status", flat=True))
     assert statuses <= {Status.DELIVERED, Status.UNDELIVERED, Status.SENT}
+    # Dispatched, but only the partner's word vouches for the ic: apart, not billed.
     figures = selectors.month_figures(alpha.partner, period)
-    assert (figures.counted, figures.pending, figures.commission) == (2, 0, Decimal("0.03"))
+    assert (figures.counted, figures.pending, figures.unconfirmed) == (0, 0, 2)
+    assert (figures.commission, figures.unconfirmed_commission) == (Decimal("0"), Decimal("0.03"))
+    ids = list(Message.objects.values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm_reported_messages(
+            confirmed_ids=ids, refuted_ids=[], actor="test", now=timezone.now()
+        )
+    figures = selectors.month_figures(alpha.partner, period)
+    assert (figures.counted, figures.pending, figures.unconfirmed) == (2, 0, 0)
+    assert figures.commission == Decimal("0.03")

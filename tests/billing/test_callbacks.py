@@ -40,9 +40,12 @@ def test_get_callback_works_and_a_duplicate_changes_nothing(client):
     params = {"smsid": message.serwersms_id, "stan": "sent", "data": "2025-04-01 00:05:00"}
     assert client.get(url_for(message.account), params).content == b"OK"
     assert client.get(url_for(message.account), params).content == b"OK"
-    assert StatusEvent.objects.filter(message=message).count() == 1
+    event = StatusEvent.objects.get(message=message)  # one event: the duplicate adds none
     message.refresh_from_db()
-    assert message.status == "sent" and message.sent_at is not None
+    # A callback moves only the status: the dispatch time (it prices the message: its billing
+    # month) is SerwerSMS's record's, from the poll; the callback's time is on its event.
+    assert message.status == "sent" and message.sent_at is None
+    assert event.status_at.isoformat() == "2025-03-31T22:05:00+00:00"
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,9 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.commission import BILLING_ZONE
 from billing.models import EventSource, LateChange, Message, Statement, StatementStatus
+from billing.services.ic_proof import confirm_reported_messages
 from billing.services.statements import build_statement, close_statement
-from billing.services.status_updates import StatusChange, apply_status_changes
+from billing.services.status_updates import StatusChange, apply_reports, apply_status_changes
 from billing.serwersms.types import ReportItem
 from billing.statuses import COUNTED, Status
 from partner_api.reporting import Reported, record_reported_messages
@@ -109,7 +110,9 @@ def test_a_message_moving_into_a_closed_month_is_queued_for_it(account):
     )
 
 
-def test_a_message_reported_into_a_closed_month_is_queued(account, settings):
+def test_a_reported_message_serwersms_places_in_a_closed_month_is_queued(account, settings):
+    """Recorded pending in the month of its recording; SerwerSMS's report places it in closed
+    October (queued); SerwerSMS's partner billing confirming it makes the adjustment."""
     settings.API_REPORTED_MAX_AGE_DAYS = 60
     close_statement(account.partner, OCT, actor="op", now=AFTER_OCT_WINDOW)
     results = record_reported_messages(
@@ -127,8 +130,25 @@ def test_a_message_reported_into_a_closed_month_is_queued(account, settings):
         now=AFTER_OCT_WINDOW,
     )
     message = Message.objects.get(pk=results[0].message_id)
-    assert message.status == Status.DELIVERED
+    assert (message.status, message.claimed_status) == (Status.QUEUED, "delivered")
+    assert queued(account.partner) == []  # pending in November: no closed month touched
+    report = ReportItem(
+        serwersms_id="old-1",
+        phone="+48500600701",
+        status="delivered",
+        queued_at=oct_day(20),
+        sent_at=oct_day(20),
+        delivered_at=oct_day(20),
+        message_type="full",
+        parts=1,
+    )
+    apply_reports(account, [report], EventSource.POLL, now=AFTER_OCT_WINDOW)
     assert queued(account.partner) == [(message.pk, OCT)]
+    november = build_statement(account.partner, NOV, actor="op").statement
+    assert not november.adjustments.exists()  # its ic is not confirmed yet
+    confirm_reported_messages(
+        confirmed_ids=[message.pk], refuted_ids=[], actor="op", now=AFTER_OCT_WINDOW
+    )
     november = build_statement(account.partner, NOV, actor="op").statement
     adjustment = november.adjustments.get()
     assert (adjustment.message_id, adjustment.new_status, adjustment.amount) == (

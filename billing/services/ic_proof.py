@@ -1,0 +1,130 @@
+"""Confirm or refute the ic of reported messages against SerwerSMS's partner billing.
+
+A message the product sent carries the ic by construction (serwersms/ic.py); a reported message
+carries only the partner's word until SerwerSMS's partner billing for its month lists it
+(confirmed) or does not (refuted). Reconciliation (services/reconcile.py) decides which; this
+service records it and lets it flow into counting like any other change: the daily rollups in
+the same transaction, the drafts through request_draft_refresh, and a closed month through the
+late-change triggers (migration 0013_record_ic_proof), which make it an adjustment on the next
+open statement. Each change is one StatusEvent (source `reconcile`) on the message and one
+audit entry per partner, so every figure stays explainable message by message.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+
+from billing.models import AuditAction, AuditEntry, EventSource, Message, StatusEvent
+from billing.services import rollups
+from billing.services.statements import request_draft_refresh
+from billing.services.status_updates import insert_events, write_messages
+from billing.statuses import IcProof
+
+AUDIT_IDS_LIMIT = 200  # message ids listed in an audit entry; the rest only counted
+
+
+@dataclass
+class IcProofSummary:
+    """What one call did; `changed_ids` are the messages whose ic proof moved."""
+
+    confirmed: int = 0  # moved to confirmed
+    refuted: int = 0  # moved to refuted
+    unchanged: int = 0  # already so: nothing written
+    not_reported: int = 0  # not a reported message (the product's own, or no such id)
+    changed_ids: list[int] = field(default_factory=list)
+
+
+class IcProofError(ValueError):
+    """The request contradicts itself; nothing was written."""
+
+
+NOTES = {
+    IcProof.CONFIRMED: "ic confirmed: SerwerSMS's partner billing lists it",
+    IcProof.REFUTED: "ic refuted: SerwerSMS's partner billing for its month does not list it",
+}
+
+
+def confirm_reported_messages(
+    *,
+    confirmed_ids: Sequence[int],
+    refuted_ids: Sequence[int],
+    actor: str,
+    now: datetime,
+) -> IcProofSummary:
+    """Mark reported messages confirmed or refuted by SerwerSMS's partner billing.
+
+    Only messages whose ic proof is not `sent` (reported ones) change; a message may move
+    between reported, confirmed and refuted (a corrected billing file). Returns the summary.
+    Raises IcProofError, writing nothing, when an id is in both lists. Idempotent: a second
+    call with the same ids changes nothing and records nothing.
+    """
+    wanted = {pk: IcProof.CONFIRMED for pk in confirmed_ids}
+    both = sorted(set(wanted) & set(refuted_ids))
+    if both:
+        raise IcProofError(f"messages both confirmed and refuted: {both[:20]}")
+    wanted.update({pk: IcProof.REFUTED for pk in refuted_ids})
+    summary = IcProofSummary()
+    if not wanted:
+        return summary
+    with transaction.atomic():
+        messages = list(
+            Message.objects.select_for_update()
+            .filter(pk__in=list(wanted))
+            .exclude(ic_proof=IcProof.SENT)
+            .order_by("pk")
+        )
+        summary.not_reported = len(wanted) - len(messages)
+        before = rollups.snapshot(messages)
+        changed: list[Message] = []
+        events: list[StatusEvent] = []
+        by_partner: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for message in messages:
+            proof = wanted[message.pk]
+            if message.ic_proof == proof:
+                summary.unchanged += 1
+                continue
+            old = message.ic_proof
+            message.ic_proof = proof
+            changed.append(message)
+            summary.changed_ids.append(message.pk)
+            if proof == IcProof.CONFIRMED:
+                summary.confirmed += 1
+            else:
+                summary.refuted += 1
+            by_partner[message.partner_id][proof.value].append(message.pk)
+            events.append(
+                StatusEvent(
+                    message=message,
+                    source=EventSource.RECONCILE,
+                    old_status=message.status,
+                    new_status=message.status,
+                    applied=True,
+                    note=f"{NOTES[proof]} (was {old}; by {actor})"[:255],
+                    created_at=now,
+                )
+            )
+        if not changed:
+            return summary
+        write_messages(changed, ["ic_proof"])  # the late-change trigger sees it
+        rollups.record_changes(before, changed)
+        insert_events(events)
+        AuditEntry.objects.bulk_create(
+            AuditEntry(
+                partner_id=partner_id,
+                action=AuditAction.IC_PROOF,
+                actor=actor,
+                created_at=now,
+                detail={
+                    kind: {"count": len(ids), "message_ids": ids[:AUDIT_IDS_LIMIT]}
+                    for kind, ids in sorted(kinds.items())
+                },
+            )
+            for partner_id, kinds in sorted(by_partner.items())
+        )
+        request_draft_refresh(changed)
+    return summary
