@@ -450,11 +450,13 @@ def test_a_message_sent_without_the_ic_and_reported_is_missing_at_serwersms(simu
     ]
     record_reported_messages(account=account, items=items, now=now + timedelta(minutes=1))
     poll_account(account, now=now + timedelta(minutes=2))
-    counted = set(
-        Message.objects.filter(account=account).counted().values_list("serwersms_id", flat=True)
+    dispatched = set(
+        Message.objects.filter(account=account).dispatched().values_list("serwersms_id", flat=True)
     )
-    without = [sid for sid in sent["without"] if sid in counted]
-    with_ic = [sid for sid in sent["with"] if sid in counted]
+    # Reported, not yet confirmed: nothing of them is billed before SerwerSMS's billing says so.
+    assert not Message.objects.filter(account=account).counted().exists()
+    without = [sid for sid in sent["without"] if sid in dispatched]
+    with_ic = [sid for sid in sent["with"] if sid in dispatched]
     assert without and with_ic  # the seeded schedule dispatches most of them
     billed = requests.get(
         f"{simulator.api_url}_sim/partner_billing.csv",
@@ -468,6 +470,11 @@ def test_a_message_sent_without_the_ic_and_reported_is_missing_at_serwersms(simu
     ids = dict(Message.objects.values_list("serwersms_id", "id"))
     assert sorted(report.proof.refuted_ids) == sorted(ids[sid] for sid in without)
     assert sorted(report.proof.confirmed_ids) == sorted(ids[sid] for sid in with_ic)
+    # Confirmed ones now count; the ones SerwerSMS never saw with the ic never will.
+    counted = set(
+        Message.objects.filter(account=account).counted().values_list("serwersms_id", flat=True)
+    )
+    assert counted == set(with_ic)
 
 
 # --- the command -------------------------------------------------------------------------------
