@@ -86,7 +86,16 @@ class FaultPlan:
         self.slow_seconds = slow_seconds
         self.lock = threading.Lock()
         self.channels: dict[str, ChannelFaults] = {}
+        self.slow_in_flight = 0  # slow requests still in their delay (tests wait for 0)
         self.reset()
+
+    def slow_started(self) -> None:
+        with self.lock:
+            self.slow_in_flight += 1
+
+    def slow_finished(self) -> None:
+        with self.lock:
+            self.slow_in_flight -= 1
 
     def delay_of(self, fault: str) -> float:
         """The seconds a slow fault waits: its own (`slow:16`) or `slow_seconds`."""
@@ -172,6 +181,7 @@ class FaultPlan:
                 "seed": self.seed,
                 "http_queue": list(self.http_queue),
                 "slow_seconds": self.slow_seconds,
+                "slow_in_flight": self.slow_in_flight,
                 "channels": {name: plan.as_json() for name, plan in self.channels.items()},
                 "kinds": {
                     name: {kind: text for kind, (_taken, text) in KINDS[name].items()}

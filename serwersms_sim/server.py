@@ -114,20 +114,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, "text/plain; charset=utf-8", b"Simulated failure", headers)
             return
         generation = sim.generation
-        if kind == "slow_take":
-            # SerwerSMS is busy: it takes the message only after the delay, whether or not the
-            # caller still waits (a client that timed out meanwhile never hears of it).
-            time.sleep(sim.faults.delay_of(fault))
-            if sim.generation != generation:
-                self.close_connection = True  # reset meanwhile: it belongs to a world now gone
-                return
-        content_type, payload = run()
-        if kind == "slow":
-            # Taken at once (above); only the answer is late.
-            time.sleep(sim.faults.delay_of(fault))
-            if sim.generation != generation:
-                self.close_connection = True
-                return
+        slow = kind in ("slow", "slow_take")
+        if slow:
+            sim.faults.slow_started()
+        try:
+            if kind == "slow_take":
+                # SerwerSMS is busy: it takes the message only after the delay, whether or not
+                # the caller still waits (a client that timed out meanwhile never hears of it).
+                time.sleep(sim.faults.delay_of(fault))
+                if sim.generation != generation:
+                    self.close_connection = True  # reset meanwhile: a world now gone
+                    return
+            content_type, payload = run()
+            if kind == "slow":
+                # Taken at once (above); only the answer is late.
+                time.sleep(sim.faults.delay_of(fault))
+                if sim.generation != generation:
+                    self.close_connection = True
+                    return
+        finally:
+            if slow:
+                sim.faults.slow_finished()
         if kind == "accept_then_drop":
             self.close_connection = True  # the message was taken; the caller never hears of it
             return

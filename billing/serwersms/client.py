@@ -290,7 +290,14 @@ class ApiV2Client:
         (MalformedResponse: nothing is concluded). Two items (a message SerwerSMS took twice):
         the earliest. Raises on a failed call: never None unless SerwerSMS answered "none".
         """
-        items = list(self.reports(unique_ids=[unique_id], batch_size=1))
+        items: list[ReportItem] = []
+        page, pages = 1, 1
+        while page <= pages:
+            batch, pages = self.reports_page(page, unique_id=unique_id)
+            items.extend(batch)
+            if not batch:
+                break
+            page += 1
         if phone and any(not _same_number(i.phone, phone) for i in items):
             raise MalformedResponse(
                 None, f"messages/reports for unique_id {unique_id!r} named another number."
