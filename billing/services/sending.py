@@ -5,10 +5,11 @@ when that transaction commits, and beat's `resume_sends` queues it again for any
 `submitting` with no worker on it (a crash between commit and queueing, a killed worker), so
 the rows themselves are the durable outbox. `deliver` is idempotent by unique_id: it claims the
 messages with a lease, and before sending again it looks up every message whose earlier call
-may have reached SerwerSMS. The one retry policy (serwersms/retry.py) paces the attempts until
-SERWERSMS_SEND_DEADLINE_SECONDS; only SerwerSMS's definite refusal, or the deadline passing with
-SerwerSMS surely not having the message, makes it unsent. Every status change goes through
-status_updates.apply_status_changes.
+may have reached SerwerSMS, at `settle_times` (past the client timeout, then over a window), and
+sends it again only when none of those look-ups found it. The one retry policy
+(serwersms/retry.py) paces the attempts until SERWERSMS_SEND_DEADLINE_SECONDS; only SerwerSMS's
+definite refusal, or the deadline passing with SerwerSMS surely not having the message, makes it
+unsent. Every status change goes through status_updates.apply_status_changes.
 
 Idempotency: sending again with the same `unique_id` writes nothing and answers the first
 messages; the same id with another phone, text, sender or account is refused. With several
