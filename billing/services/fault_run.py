@@ -179,7 +179,7 @@ class FaultRun:
             "SERWERSMS_EMAIL2SMS_PORT": str(server.smtp_port),
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             # Short timeouts: the simulator's "slow" answers (3 s) become client timeouts; the
-            # look-ups of a maybe-taken send come at 2 + 1 s, 4 s, 7 s and 10 s after it.
+            # look-ups of a maybe-taken send come 3, 6, 9 and 12 s after it.
             "SERWERSMS_TIMEOUT": "2",
             "SERWERSMS_SETTLE_MARGIN_SECONDS": "1",
             "SERWERSMS_SETTLE_WINDOW_SECONDS": "9",
