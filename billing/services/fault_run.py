@@ -204,6 +204,9 @@ class FaultRun:
                 "SERWERSMS_SETTLE_LOOKUPS",
             ):
                 env[name] = str(getattr(settings, name))
+            # Reads are slow too (a poll's read may wait 15 s and fail): give Email2SMS mails
+            # longer to be matched to a report before they end unsent.
+            env["STATUS_EMAIL2SMS_GRACE_SECONDS"] = "900"
         return env
 
     def _schedule(self) -> list[int]:

@@ -439,9 +439,18 @@ def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
     claimed = _claim(list(message_ids), token)
     summary.claimed = len(claimed)
     summary.busy = len(set(message_ids)) - len(claimed)
-    groups: dict[tuple[int, str], list[int]] = {}
+    # One call sends one text: a task may carry messages of several sends (resume_sends
+    # groups the outbox by account), and each send's messages go in calls of their own.
+    groups: dict[tuple, list[int]] = {}
     for message in claimed:
-        groups.setdefault((message.account_id, message.channel), []).append(message.pk)
+        same_call = (
+            message.account_id,
+            message.channel,
+            message.text_digest,
+            message.sender,
+            message.unicode,
+        )
+        groups.setdefault(same_call, []).append(message.pk)
     try:
         for pks in groups.values():
             try:

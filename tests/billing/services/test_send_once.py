@@ -195,3 +195,23 @@ def test_the_simulator_takes_a_repeated_unique_id_as_a_second_message(simulator)
         ).json()
         assert answer["queued"] == 1
     assert len(simulator.messages(unique_id="rep123")) == 2
+
+
+@pytest.mark.parametrize("channel", ["api_v2", "xml_api", "email2sms"])
+@pytest.mark.django_db
+def test_one_task_for_several_sends_gives_each_message_its_own_text(
+    account, simulator_settings, settings, django_capture_on_commit_callbacks, channel
+):
+    """resume_sends queues the outbox by account: one task may carry several sends."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    simulator_settings.register_account(
+        name="mail", email="shop@example.com", email2sms_key="Key1", token="mail-token"
+    )
+    account.email2sms_sender, account.email2sms_key = "shop@example.com", "Key1"
+    account.save()
+    with django_capture_on_commit_callbacks():  # both left in the outbox
+        first = send_sms(account, [PHONE], "First text", channel=channel)
+        second = send_sms(account, ["+48500600701"], "Second text", channel=channel)
+    sending.deliver([m.pk for m in first + second])
+    texts = {r["phone"]: r["text"] for r in simulator_settings.messages()}
+    assert texts == {PHONE: "First text", "+48500600701": "Second text"}
