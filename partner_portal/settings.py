@@ -290,10 +290,12 @@ SERWERSMS_RETRY_MAX_SECONDS = env_float("SERWERSMS_RETRY_MAX_SECONDS", 30.0)
 SERWERSMS_SEND_DEADLINE_SECONDS = env_int("SERWERSMS_SEND_DEADLINE_SECONDS", 30 * 60)
 # How long a read (reports, status checks, look-ups) is retried within one pass.
 SERWERSMS_READ_RETRY_SECONDS = env_float("SERWERSMS_READ_RETRY_SECONDS", 60.0)
-# After a send that may have reached SerwerSMS: wait this long before looking it up.
-SERWERSMS_SETTLE_SECONDS = env_float("SERWERSMS_SETTLE_SECONDS", 5.0)
-# Retries now live in retry.py only: the client makes one attempt per call.
-SERWERSMS_RETRIES = 0
+# After a send that may have reached SerwerSMS (timeout, dropped connection, half an answer):
+# the first look-up comes SERWERSMS_TIMEOUT + this margin after the attempt; then LOOKUPS of them
+# spread over the WINDOW that follows; it is sent again (same unique_id) only if none found it.
+SERWERSMS_SETTLE_MARGIN_SECONDS = env_float("SERWERSMS_SETTLE_MARGIN_SECONDS", 5.0)
+SERWERSMS_SETTLE_WINDOW_SECONDS = env_float("SERWERSMS_SETTLE_WINDOW_SECONDS", 120.0)
+SERWERSMS_SETTLE_LOOKUPS = env_int("SERWERSMS_SETTLE_LOOKUPS", 4)
 # Keep full message text? Personal data: off by default, only length and parts are kept.
 STORE_MESSAGE_TEXT = env_bool("STORE_MESSAGE_TEXT", False)
 DEFAULT_COUNTRY_REGION = env_str("DEFAULT_COUNTRY_REGION", "PL")

@@ -4,6 +4,7 @@ Channels: `api_v2` and `xml_api` (HTTP), `email2sms` (SMTP). Each channel has a 
 faults for its next requests (one fault per request, in order) and a random rate over a set of
 kinds, drawn from `random.Random(f"{seed}:{channel}")`, so a seeded run repeats exactly.
 Whether a fault comes BEFORE or AFTER the message was taken is in its name (docs/simulator.md).
+A slow fault may carry its own delay: `slow:16` answers after 16 s, whatever `slow_seconds` says.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ HTTP_FAULTS = {
     "http_503": (False, "HTTP 503 before anything is done"),
     "http_429": (False, "HTTP 429 with Retry-After before anything is done"),
     "drop": (False, "the connection closes before anything is done"),
-    "slow": (True, "the answer comes after slow_seconds (a client timeout if shorter)"),
+    "slow": (True, "the message is taken at once, the answer comes after slow_seconds"),
+    "slow_take": (True, "the message is taken after slow_seconds (SerwerSMS busy), then answered"),
     "accept_then_drop": (True, "the message is taken, then the connection closes unanswered"),
     "accept_then_500": (True, "the message is taken, then HTTP 500 is answered"),
     "malformed": (True, "the message is taken, then half an answer is sent"),
@@ -38,6 +40,23 @@ SMTP_FAULTS = {
     "smtp_slow": (True, "the message is taken, the 250 reply comes after slow_seconds"),
 }
 KINDS = {"api_v2": HTTP_FAULTS, "xml_api": HTTP_FAULTS, "email2sms": SMTP_FAULTS}
+SLOW_KINDS = frozenset({"slow", "slow_take", "smtp_slow"})  # may be named `kind:seconds`
+
+
+def split_fault(name: str) -> tuple[str, float | None]:
+    """`slow:16` -> ("slow", 16.0); `drop` -> ("drop", None). ControlError for a bad delay."""
+    kind, colon, seconds = name.partition(":")
+    if not colon:
+        return name, None
+    if kind not in SLOW_KINDS:
+        raise ControlError(f"Only {', '.join(sorted(SLOW_KINDS))} take a delay ({name!r}).")
+    try:
+        delay = float(seconds)
+    except ValueError:
+        delay = -1.0
+    if not 0 <= delay <= 3600:
+        raise ControlError(f"{name!r}: the delay must be 0-3600 seconds.")
+    return kind, delay
 
 
 @dataclass
@@ -67,7 +86,21 @@ class FaultPlan:
         self.slow_seconds = slow_seconds
         self.lock = threading.Lock()
         self.channels: dict[str, ChannelFaults] = {}
+        self.slow_in_flight = 0  # slow requests still in their delay (tests wait for 0)
         self.reset()
+
+    def slow_started(self) -> None:
+        with self.lock:
+            self.slow_in_flight += 1
+
+    def slow_finished(self) -> None:
+        with self.lock:
+            self.slow_in_flight -= 1
+
+    def delay_of(self, fault: str) -> float:
+        """The seconds a slow fault waits: its own (`slow:16`) or `slow_seconds`."""
+        delay = split_fault(fault)[1]
+        return self.slow_seconds if delay is None else delay
 
     def reset(self, seed: int | None = None) -> None:
         """No faults queued, rates 0, random sources re-seeded."""
@@ -104,7 +137,7 @@ class FaultPlan:
             raise ControlError(f"channel must be one of {', '.join(CHANNELS)} (or http, all).")
         for each in channels:
             for name in (queue or []) + (kinds or []):
-                if name not in KINDS[each]:
+                if split_fault(name)[0] not in KINDS[each]:
                     raise ControlError(
                         f"{name!r} is not a fault of {each}: {', '.join(KINDS[each])}."
                     )
@@ -148,6 +181,7 @@ class FaultPlan:
                 "seed": self.seed,
                 "http_queue": list(self.http_queue),
                 "slow_seconds": self.slow_seconds,
+                "slow_in_flight": self.slow_in_flight,
                 "channels": {name: plan.as_json() for name, plan in self.channels.items()},
                 "kinds": {
                     name: {kind: text for kind, (_taken, text) in KINDS[name].items()}

@@ -123,10 +123,12 @@ class ReportsMixin:
         return list(seen.values())
 
     def view(self, account: Account, params: dict[str, Any]) -> dict[str, Any]:
-        """`messages/view` by `id` or `unique_id`: one unwrapped object; unknown -> 1004 (I)."""
+        """`messages/view`: `id` is required (every official client sends it, §3 C; `unique_id`
+        only narrows it): one unwrapped object. No `id` -> 2000 ValidationRequiredError, the
+        §2 code for a missing required field; an id it does not know -> 1004 InvalidID (I)."""
         ids, unique_ids = as_list(params.get("id")), as_list(params.get("unique_id"))
-        if not ids and not unique_ids:
-            raise SimulatorError(2000, "Give id or unique_id.")
+        if not ids:
+            raise SimulatorError(2000, "Give the id of the message.")
         with self.lock:
             found = self._candidates(account, ids[:1], unique_ids[:1], [])
             if not found:

@@ -22,6 +22,9 @@ SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")  # §6 (C): ≤ 11 letters, digits 
 MAX_NUMBERS = 100_000  # §1 (C)
 MAX_PERSONALIZED = 10_000  # §1 (C): more personalised messages -> general error, nothing sent
 _METHODS = {"api_v2": "api", "xml_api": "xml", "email2sms": "email"}
+# §3 (C): reports and view say `in_progress` for a message queued for sending; `queued` is only
+# the send answer's word (and the simulator's own record of a message not yet moved on).
+REPORTED_STATUS = {"queued": "in_progress"}
 
 
 class Message:
@@ -63,7 +66,7 @@ class Message:
         return {
             "id": self.id,
             "phone": self.phone,
-            "status": self.status,
+            "status": REPORTED_STATUS.get(self.status, self.status),
             "queued": format_time(self.queued),
             "sent": format_time(self.sent),
             "delivered": format_time(self.delivered),
@@ -91,6 +94,7 @@ class Message:
         """The simulator's own record (`GET /_sim/messages`, the state file): all it knows."""
         item = self.report_item()
         item.update(
+            status=self.status,  # its own lifecycle word (`queued` until it moves on)
             taken=True,
             unique_id=self.unique_id,
             channel=self.channel,

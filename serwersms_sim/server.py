@@ -20,7 +20,7 @@ from . import api_v2, xml_api
 from .accounts import Account
 from .callbacks import FINAL_STATUSES, CallbackSender
 from .core import Simulator
-from .faults import expand_channels
+from .faults import expand_channels, split_fault
 from .protocol import ControlError, SimulatorError, format_time, parse_params, parse_time
 from .sending import Message
 
@@ -103,30 +103,50 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve_with_fault(fault, run)
 
     def _serve_with_fault(self, fault: str | None, run) -> None:
-        if fault == "drop":
+        sim = self.server.sim
+        kind = split_fault(fault)[0] if fault else None
+        if kind == "drop":
             self.close_connection = True  # no answer at all, nothing done
             return
-        if fault in ("http_500", "http_503", "http_429"):
-            status = int(fault.removeprefix("http_"))
+        if kind in ("http_500", "http_503", "http_429"):
+            status = int(kind.removeprefix("http_"))
             headers = {"Retry-After": "1"} if status == 429 else {}
             self._send(status, "text/plain; charset=utf-8", b"Simulated failure", headers)
             return
-        if fault == "slow":
-            generation = self.server.sim.generation
-            time.sleep(self.server.sim.slow_seconds)
-            if self.server.sim.generation != generation:
-                self.close_connection = True  # reset meanwhile: it belongs to a world now gone
-                return
-        content_type, payload = run()
-        if fault == "accept_then_drop":
+        generation = sim.generation
+        slow = kind in ("slow", "slow_take")
+        if slow:
+            sim.faults.slow_started()
+        try:
+            if kind == "slow_take":
+                # SerwerSMS is busy: it takes the message only after the delay, whether or not
+                # the caller still waits (a client that timed out meanwhile never hears of it).
+                time.sleep(sim.faults.delay_of(fault))
+                if sim.generation != generation:
+                    self.close_connection = True  # reset meanwhile: a world now gone
+                    return
+            content_type, payload = run()
+            if kind == "slow":
+                # Taken at once (above); only the answer is late.
+                time.sleep(sim.faults.delay_of(fault))
+                if sim.generation != generation:
+                    self.close_connection = True
+                    return
+        finally:
+            if slow:
+                sim.faults.slow_finished()
+        if kind == "accept_then_drop":
             self.close_connection = True  # the message was taken; the caller never hears of it
             return
-        if fault == "accept_then_500":
+        if kind == "accept_then_500":
             self._send(500, "text/plain; charset=utf-8", b"Simulated failure after taking")
             return
-        if fault == "malformed":
+        if kind == "malformed":
             payload = payload[: max(1, len(payload) // 2)]
-        self._send(200, content_type, payload)
+        try:
+            self._send(200, content_type, payload)
+        except OSError:
+            self.close_connection = True  # the caller gave up waiting (a slow answer)
 
     def _send(
         self, status: int, content_type: str, payload: bytes, headers: dict | None = None

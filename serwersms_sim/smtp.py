@@ -77,8 +77,8 @@ class Email2SMSHandler:
         if fault == "smtp_accept_then_drop":
             server.transport.close()  # taken; the sender never hears 250
             return "421 closing"
-        if fault == "smtp_slow":
-            await asyncio.sleep(self.sim.slow_seconds)
+        if fault and fault.partition(":")[0] == "smtp_slow":
+            await asyncio.sleep(self.sim.faults.delay_of(fault))
         return "250 Message accepted"  # also when ignored: SerwerSMS says nothing
 
     def take(

@@ -128,7 +128,8 @@ def _fast_retries(settings):
     """The one retry policy with short pauses, so tests of retries take milliseconds."""
     settings.SERWERSMS_RETRY_BASE_SECONDS = 0.01
     settings.SERWERSMS_RETRY_MAX_SECONDS = 0.05
-    settings.SERWERSMS_SETTLE_SECONDS = 0
+    settings.SERWERSMS_SETTLE_MARGIN_SECONDS = 0  # one look-up SERWERSMS_TIMEOUT after a send
+    settings.SERWERSMS_SETTLE_WINDOW_SECONDS = 0
     settings.SERWERSMS_READ_RETRY_SECONDS = 2
 
 

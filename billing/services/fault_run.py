@@ -56,6 +56,7 @@ class FaultRunResult:
     by_channel: dict[str, ChannelFigures] = field(default_factory=dict)
     kills: int = 0
     seconds: float = 0.0
+    slow_answers: tuple[float, ...] = ()
     injected: dict[str, dict[str, int]] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
 
@@ -95,10 +96,14 @@ class FaultRun:
         settle_timeout: float = 900.0,
         concurrency: int = 12,
         speed: float = 40.0,
+        slow_answers: tuple[float, ...] = (),
         log: Callable[[str], None] = print,
     ):
         if messages < 1 or not 0 <= fault_rate <= 1 or kills < 0 or accounts < 1:
             raise ValueError("messages >= 1, 0 <= fault rate <= 1, kills >= 0, accounts >= 1")
+        if any(not 0 < seconds <= 600 for seconds in slow_answers):
+            raise ValueError("slow answers are seconds between 0 and 600")
+        self.slow_answers = tuple(slow_answers)
         self.n = messages
         self.fault_rate = fault_rate
         self.kills = kills
@@ -146,6 +151,22 @@ class FaultRun:
             accounts.append(account)
         return accounts
 
+    def _fault_kinds(self) -> dict[str, list[str]]:
+        """Each channel's random fault kinds: all of them; with slow answers, each slow kind
+        once per delay (`slow:16`, `slow_take:16`, ...) instead of the 3 s default."""
+        from serwersms_sim.faults import KINDS, SLOW_KINDS
+
+        kinds = {}
+        for channel, names in KINDS.items():
+            chosen = []
+            for name in names:
+                if self.slow_answers and name in SLOW_KINDS:
+                    chosen += [f"{name}:{seconds:g}" for seconds in self.slow_answers]
+                else:
+                    chosen.append(name)
+            kinds[channel] = chosen
+        return kinds
+
     def _env(self, server) -> dict[str, str]:
         env = {
             **os.environ,
@@ -157,9 +178,12 @@ class FaultRun:
             "SERWERSMS_EMAIL2SMS_HOST": server.host,
             "SERWERSMS_EMAIL2SMS_PORT": str(server.smtp_port),
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            # Short timeouts: the simulator's "slow" answers (3 s) become client timeouts.
+            # Short timeouts: the simulator's "slow" answers (3 s) become client timeouts; the
+            # look-ups of a maybe-taken send come 3, 6, 9 and 12 s after it.
             "SERWERSMS_TIMEOUT": "2",
-            "SERWERSMS_SETTLE_SECONDS": "4",
+            "SERWERSMS_SETTLE_MARGIN_SECONDS": "1",
+            "SERWERSMS_SETTLE_WINDOW_SECONDS": "9",
+            "SERWERSMS_SETTLE_LOOKUPS": "4",
             "SERWERSMS_RETRY_BASE_SECONDS": "0.2",
             "SERWERSMS_RETRY_MAX_SECONDS": "3",
             "SERWERSMS_READ_RETRY_SECONDS": "20",
@@ -171,6 +195,18 @@ class FaultRun:
             "CELERY_UNACKED_RESTORE_THROTTLE": "2",
             "LOG_LEVEL": "WARNING",
         }
+        if self.slow_answers:
+            # The product's own timeout and settle times against answers later than it.
+            for name in (
+                "SERWERSMS_TIMEOUT",
+                "SERWERSMS_SETTLE_MARGIN_SECONDS",
+                "SERWERSMS_SETTLE_WINDOW_SECONDS",
+                "SERWERSMS_SETTLE_LOOKUPS",
+            ):
+                env[name] = str(getattr(settings, name))
+            # Reads are slow too (a poll's read may wait 15 s and fail): give Email2SMS mails
+            # longer to be matched to a report before they end unsent.
+            env["STATUS_EMAIL2SMS_GRACE_SECONDS"] = "900"
         return env
 
     def _schedule(self) -> list[int]:
@@ -232,7 +268,7 @@ class FaultRun:
         from serwersms_sim import SimulatorServer
 
         started = time.monotonic()
-        result = FaultRunResult()
+        result = FaultRunResult(slow_answers=self.slow_answers)
         server = SimulatorServer(
             port=0,
             smtp_port=0,
@@ -245,7 +281,8 @@ class FaultRun:
         periodic: list[int] = []
         try:
             accounts = self._accounts(server)
-            server.sim.faults.configure("all", rate=self.fault_rate)
+            for channel, kinds in self._fault_kinds().items():
+                server.sim.faults.configure(channel, rate=self.fault_rate, kinds=kinds)
             env = self._env(server)
             periodic = self._schedule()
             self._start_worker(env)
@@ -347,7 +384,8 @@ class FaultRun:
             for r in server.sim.message_records()
             if str(r.get("account", "")).startswith(self.tag)
         ]
-        by_unique: dict[str, list[dict]] = defaultdict(list)
+        # The simulator's own records, per (account, unique_id): SerwerSMS scopes ids per account.
+        by_unique: dict[tuple[str, str], list[dict]] = defaultdict(list)
         by_digest: dict[tuple[str, str], list[dict]] = defaultdict(list)
         by_id = {r["id"]: r for r in records}
         for record in records:
@@ -355,7 +393,7 @@ class FaultRun:
                 key = (record["account"], text_digest(record.get("text") or ""))
                 by_digest[key].append(record)
             elif record.get("unique_id"):
-                by_unique[record["unique_id"]].append(record)
+                by_unique[(record["account"], record["unique_id"])].append(record)
         messages = list(Message.objects.filter(pk__in=ids).select_related("account"))
         counted_moves = dict(
             StatusEvent.objects.filter(
@@ -374,7 +412,7 @@ class FaultRun:
             if message.channel == Channel.EMAIL2SMS:
                 mine = by_digest.get((message.account.name, message.text_digest), [])
             else:
-                mine = by_unique.get(message.unique_id, [])
+                mine = by_unique.get((message.account.name, message.unique_id), [])
             if mine:
                 figures.taken += 1
             if len(mine) > 1:
@@ -459,5 +497,11 @@ def format_result(result: FaultRunResult, *, fault_rate: float) -> list[str]:
         f"taken by SerwerSMS: {share:.2f}% of {total.messages}; fault rate {fault_rate};"
         f" worker kills {result.kills}; {result.seconds:.0f} s"
     )
+    if result.slow_answers:
+        seconds = ", ".join(f"{s:g}" for s in result.slow_answers)
+        timeout = f"{settings.SERWERSMS_TIMEOUT:g}"
+        lines.append(
+            f"slow answers: {seconds} s (taken at once, or only then); client timeout {timeout} s"
+        )
     lines.append(f"faults injected: {result.injected}")
     return lines

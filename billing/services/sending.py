@@ -5,10 +5,11 @@ when that transaction commits, and beat's `resume_sends` queues it again for any
 `submitting` with no worker on it (a crash between commit and queueing, a killed worker), so
 the rows themselves are the durable outbox. `deliver` is idempotent by unique_id: it claims the
 messages with a lease, and before sending again it looks up every message whose earlier call
-may have reached SerwerSMS. The one retry policy (serwersms/retry.py) paces the attempts until
-SERWERSMS_SEND_DEADLINE_SECONDS; only SerwerSMS's definite refusal, or the deadline passing with
-SerwerSMS surely not having the message, makes it unsent. Every status change goes through
-status_updates.apply_status_changes.
+may have reached SerwerSMS, at `settle_times` (past the client timeout, then over a window), and
+sends it again only when none of those look-ups found it. The one retry policy
+(serwersms/retry.py) paces the attempts until SERWERSMS_SEND_DEADLINE_SECONDS; only SerwerSMS's
+definite refusal, or the deadline passing with SerwerSMS surely not having the message, makes it
+unsent. Every status change goes through status_updates.apply_status_changes.
 
 Idempotency: sending again with the same `unique_id` writes nothing and answers the first
 messages; the same id with another phone, text or sender is refused. Ids are per client
@@ -25,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -398,10 +399,7 @@ class DeliverySummary:
 def _lease_seconds() -> float:
     """How long a claim holds: longer than one attempt (look-up, pause, send) can take."""
     return (
-        3 * settings.SERWERSMS_TIMEOUT
-        + settings.SERWERSMS_RETRY_MAX_SECONDS
-        + settings.SERWERSMS_SETTLE_SECONDS
-        + 30
+        3 * settings.SERWERSMS_TIMEOUT + settings.SERWERSMS_RETRY_MAX_SECONDS + _settle_gap() + 30
     )
 
 
@@ -441,9 +439,18 @@ def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
     claimed = _claim(list(message_ids), token)
     summary.claimed = len(claimed)
     summary.busy = len(set(message_ids)) - len(claimed)
-    groups: dict[tuple[int, str], list[int]] = {}
+    # One call sends one text: a task may carry messages of several sends (resume_sends
+    # groups the outbox by account), and each send's messages go in calls of their own.
+    groups: dict[tuple, list[int]] = {}
     for message in claimed:
-        groups.setdefault((message.account_id, message.channel), []).append(message.pk)
+        same_call = (
+            message.account_id,
+            message.channel,
+            message.text_digest,
+            message.sender,
+            message.unicode,
+        )
+        groups.setdefault(same_call, []).append(message.pk)
     try:
         for pks in groups.values():
             try:
@@ -480,32 +487,36 @@ def _deliver_group(pks: list[int], token: str, *, sleep) -> None:
     # Look-ups may go on a little past the deadline; sending never does (see _attempt).
     within = (deadline - timezone.now()).total_seconds() + _lease_seconds()
 
+    def renew() -> set[int]:
+        return {m.pk for m in _claim(pks, token)}
+
     def attempt() -> None:
         pending = _claim(pks, token)
         if pending:
-            _attempt(client, key, channel, pending, deadline, sleep=sleep)
+            _attempt(client, key, channel, pending, deadline, token, sleep=sleep, renew=renew)
 
     policy(within=max(within, 0.0), sleep=sleep)(attempt)
 
 
-def _attempt(client, key: str, channel: str, pending: list[Message], deadline, *, sleep) -> None:
+def _attempt(
+    client, key: str, channel: str, pending: list[Message], deadline, token: str, *, sleep, renew
+) -> None:
     """Settle what may have been sent, then send the rest once; raise to be tried again."""
     uncertain = [m for m in pending if m.send_attempted_at is not None]
     if uncertain:
-        settle_at = max(m.send_attempted_at for m in uncertain) + timedelta(
-            seconds=settings.SERWERSMS_SETTLE_SECONDS
-        )
-        pause = (settle_at - timezone.now()).total_seconds()
-        if pause > 0:
-            sleep(pause)
-        not_found = _look_up(client, key, channel, uncertain)
-        Message.objects.filter(pk__in=[m.pk for m in not_found]).update(send_attempted_at=None)
-    pending = [
-        m
-        for m in Message.objects.filter(
-            pk__in=[m.pk for m in pending], status=Status.SUBMITTING
+        absent = _settle(client, key, channel, uncertain, sleep=sleep, renew=renew)
+        # SerwerSMS surely has none of these: they may be sent again, under the same unique_id.
+        Message.objects.filter(
+            pk__in=[m.pk for m in absent], status=Status.SUBMITTING, send_claim=token
+        ).update(send_attempted_at=None)
+    pending = list(
+        Message.objects.filter(
+            pk__in=[m.pk for m in pending],
+            status=Status.SUBMITTING,
+            send_claim=token,
+            send_attempted_at__isnull=True,
         ).order_by("pk")
-    ]
+    )
     if not pending:
         return
     if timezone.now() >= deadline:
@@ -576,7 +587,11 @@ def _after_failed_send(pending: list[Message], exc: SerwerSMSError) -> None:
     if kind == Disposition.NOT_TAKEN:
         Message.objects.filter(pk__in=pks).update(send_attempted_at=None, error_message=note)
         raise exc
-    Message.objects.filter(pk__in=pks).update(error_message=note)
+    # It may have been taken: looked up (settle_times), never sent again before that is sure.
+    times = Message.objects.filter(pk__in=pks, send_attempted_at__isnull=False)
+    attempted = max(times.values_list("send_attempted_at", flat=True), default=timezone.now())
+    until = settle_times(attempted)[-1]
+    Message.objects.filter(pk__in=pks).update(error_message=_checking_note(until, note))
     raise SettleFirst(note) from exc
 
 
@@ -668,6 +683,80 @@ def _same_phone(answered: str, ours: str) -> bool:
     return bool(digits) and ours.lstrip("+").endswith(digits[-9:])
 
 
+def settle_times(attempted_at: datetime) -> list[datetime]:
+    """When to look up a send that may have reached SerwerSMS (attempted at `attempted_at`).
+
+    The first look-up comes once the call could no longer be running on our side
+    (SERWERSMS_TIMEOUT) plus SERWERSMS_SETTLE_MARGIN_SECONDS; SERWERSMS_SETTLE_LOOKUPS of them are
+    spread evenly over the SERWERSMS_SETTLE_WINDOW_SECONDS that follow, for a SerwerSMS that
+    takes a message late. Only the last one may conclude that SerwerSMS does not have it.
+    """
+    first = attempted_at + timedelta(
+        seconds=settings.SERWERSMS_TIMEOUT + settings.SERWERSMS_SETTLE_MARGIN_SECONDS
+    )
+    window = max(0.0, float(settings.SERWERSMS_SETTLE_WINDOW_SECONDS))
+    count = max(1, int(settings.SERWERSMS_SETTLE_LOOKUPS))
+    if count == 1 or window == 0:
+        return [first + timedelta(seconds=window)]
+    step = window / (count - 1)
+    return [first + timedelta(seconds=step * n) for n in range(count)]
+
+
+def _settle_gap() -> float:
+    """The longest wait between two steps of `_settle` (the lease must outlast it)."""
+    window = max(0.0, float(settings.SERWERSMS_SETTLE_WINDOW_SECONDS))
+    count = max(1, int(settings.SERWERSMS_SETTLE_LOOKUPS))
+    first = settings.SERWERSMS_TIMEOUT + settings.SERWERSMS_SETTLE_MARGIN_SECONDS
+    return max(first, window / (count - 1) if count > 1 else window)
+
+
+CHECKING = "Checking with SerwerSMS"  # the note of a message waiting on look-ups
+
+
+def _checking_note(until: datetime, last_error: str) -> str:
+    """The message's error text while it waits: users see it is pending, and until when."""
+    return (
+        f"{CHECKING} whether it took the message; not sent again before"
+        f" {until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC. Last attempt: {last_error}"
+    )[:255]
+
+
+def _settle(client, key: str, channel: str, uncertain: list[Message], *, sleep, renew):
+    """Look up messages whose send may have reached SerwerSMS, at `settle_times`; apply what
+    is found. Returns those SerwerSMS surely does not have: nothing found by the look-ups, the
+    last of them made after the last settle time. Never sends. Raises SettleFirst when that is
+    not yet sure (another worker took the messages over, a sleep ended early) and the look-up's
+    own error when a look-up fails: the retry policy comes back, and the times stay the same.
+    """
+    attempted = max(m.send_attempted_at for m in uncertain)
+    times = settle_times(attempted)
+    now = timezone.now()
+    upcoming = [at for at in times if at > now]
+    # A worker coming back after some of the times (a crash, a failed look-up) looks up at once.
+    plan = ([now] if len(upcoming) < len(times) else []) + upcoming
+    remaining = list(uncertain)
+    looked_at = None
+    for at in plan:
+        pause = (at - timezone.now()).total_seconds()
+        if pause > 0:
+            sleep(pause)
+        held = renew()
+        remaining = [m for m in remaining if m.pk in held]
+        if not remaining:
+            raise SettleFirst("the messages were taken over by another worker")
+        looked_at = timezone.now()
+        remaining = _look_up(client, key, channel, remaining)
+        if not remaining:
+            return []
+        if at is plan[0]:  # e.g. after a crash mid-call: say why it waits
+            Message.objects.filter(pk__in=[m.pk for m in remaining]).exclude(
+                error_message__startswith=CHECKING
+            ).update(error_message=_checking_note(times[-1], "no answer (the worker stopped)"))
+    if looked_at is None or looked_at < times[-1]:
+        raise SettleFirst("SerwerSMS may still take the message: look it up again later")
+    return remaining
+
+
 def _look_up(client, key: str, channel: str, uncertain: list[Message]) -> list[Message]:
     """Find messages whose send may have reached SerwerSMS; apply what is found.
 
@@ -684,8 +773,9 @@ def _look_up(client, key: str, channel: str, uncertain: list[Message]) -> list[M
         found = {c.message_id for c in changes}
         return [m for m in uncertain if m.pk not in found]
     if channel == Channel.API_V2:
-        # messages/view by unique_id: report items echo no unique_id (serwersms-api.md §3).
-        found = client.find_by_unique_ids([m.unique_id for m in uncertain])
+        # messages/reports filtered by one unique_id at a time (serwersms-api.md §3, C): its
+        # items echo no unique_id, so each call answers for exactly one of ours.
+        found = client.find_by_unique_ids({m.unique_id: m.phone for m in uncertain})
         changes = [
             StatusChange(
                 m.pk, found[m.unique_id], identify=True, match_method=MatchMethod.UNIQUE_ID

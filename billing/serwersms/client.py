@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -13,10 +12,7 @@ from django.conf import settings
 from . import ic as ic_rules
 from .errors import (
     MalformedResponse,
-    NotFound,
-    Outcome,
     RateLimited,
-    SerwerSMSError,
     error_class_for,
     http_error_class_for,
 )
@@ -153,22 +149,8 @@ class ApiV2Client:
         return data
 
     def call(self, action: str, params: dict | None = None) -> dict:
-        """One API v2 action; retried only when SerwerSMS surely did nothing, or it is a read."""
-        sending = ic_rules.is_sending(self.channel, action)
-        attempts = 1 + max(0, settings.SERWERSMS_RETRIES)
-        for attempt in range(attempts):
-            try:
-                return self._request_once(action, params or {})
-            except SerwerSMSError as exc:
-                if exc.outcome == Outcome.REFUSED:
-                    raise  # it would fail the same way again
-                # A send is asked again only when SerwerSMS surely did nothing; a read always.
-                retry_safe = exc.outcome == Outcome.NOTHING_DONE or not sending
-                if not retry_safe or attempt == attempts - 1:
-                    raise
-                delay = getattr(exc, "retry_after", None) or 0.2 * 2**attempt
-                time.sleep(min(delay, 5.0))
-        raise AssertionError("unreachable")
+        """One API v2 action, one attempt: retries belong to the one policy (retry.py)."""
+        return self._request_once(action, params or {})
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -285,39 +267,57 @@ class ApiV2Client:
                     break
                 page += 1
 
-    def view(self, serwersms_id: str | None = None, unique_id: str | None = None) -> ReportItem:
-        """`messages/view` by SerwerSMS id or our unique_id: one unwrapped object (§3, C).
+    def view(self, serwersms_id: str) -> ReportItem:
+        """`messages/view` of one message by its SerwerSMS id: one unwrapped object (§3, C).
 
-        Raises NotFound (1004, I) when SerwerSMS does not know it. The item carries the
-        unique_id asked for, since the answer itself has none.
+        `id` is what every official client sends (PY, PHP2, SYM); a view by our unique_id alone
+        is not a documented call. Raises NotFound (1004, I) when SerwerSMS does not know it.
         """
-        if not serwersms_id and not unique_id:
-            raise ValueError("view needs an id or a unique_id.")
-        data = self.call("messages/view", {"id": serwersms_id, "unique_id": unique_id})
+        if not serwersms_id:
+            raise ValueError("view needs the SerwerSMS id of the message.")
+        data = self.call("messages/view", {"id": serwersms_id})
         try:
-            item = parse_report_item(data)
+            return parse_report_item(data)
         except (ValueError, TypeError, AttributeError) as exc:
             raise MalformedResponse(None, f"A view answer could not be read: {exc}") from exc
-        if unique_id and not item.unique_id:
-            item = replace(item, unique_id=unique_id)
-        return item
 
-    def find_by_unique_id(self, unique_id: str) -> ReportItem | None:
-        """The message SerwerSMS keeps under our unique_id, or None when it has none."""
-        try:
-            return self.view(unique_id=unique_id)
-        except NotFound:
-            return None
+    def find_by_unique_id(self, unique_id: str, phone: str | None = None) -> ReportItem | None:
+        """The message SerwerSMS keeps under our unique_id, or None when it surely has none.
 
-    def find_by_unique_ids(self, unique_ids: Iterable[str]) -> dict[str, ReportItem]:
-        """unique_id -> the message SerwerSMS has under it (absent when it has none).
-
-        One `messages/view` per id: report items do not echo `unique_id` in any source (§3), so
-        a `messages/reports` answer could not say which item belongs to which id.
+        `messages/reports` filtered by `unique_id` (§3, C). Its items echo no unique_id, so one
+        id is asked per call and every item answered is that id's; with `phone` given, an item
+        for another number means the filter was not applied, and the answer cannot be trusted
+        (MalformedResponse: nothing is concluded). Two items (a message SerwerSMS took twice):
+        the earliest. Raises on a failed call: never None unless SerwerSMS answered "none".
         """
+        items: list[ReportItem] = []
+        page, pages = 1, 1
+        while page <= pages:
+            batch, pages = self.reports_page(page, unique_id=unique_id)
+            items.extend(batch)
+            if not batch:
+                break
+            page += 1
+        if phone and any(not _same_number(i.phone, phone) for i in items):
+            raise MalformedResponse(
+                None, f"messages/reports for unique_id {unique_id!r} named another number."
+            )
+        if not items:
+            return None
+        first = min(items, key=lambda i: (i.queued_at is None, i.queued_at, i.serwersms_id))
+        return replace(first, unique_id=unique_id)
+
+    def find_by_unique_ids(
+        self, unique_ids: Iterable[str] | dict[str, str]
+    ) -> dict[str, ReportItem]:
+        """unique_id -> the message SerwerSMS has under it (absent when it surely has none).
+
+        One `messages/reports` call per id (`find_by_unique_id`); a dict gives each id's phone.
+        """
+        phones = unique_ids if isinstance(unique_ids, dict) else {}
         found = {}
         for unique_id in dict.fromkeys(unique_ids):
-            item = self.find_by_unique_id(unique_id)
+            item = self.find_by_unique_id(unique_id, phones.get(unique_id))
             if item is not None:
                 found[unique_id] = item
         return found
@@ -327,6 +327,11 @@ class ApiV2Client:
     ) -> list[ReportItem]:
         """Every message to `phone` queued (or turned unsent) between the two times (§3, C)."""
         return list(self.reports(phones=[phone], date_from=date_from, date_to=date_to))
+
+
+def _same_number(answered: str, ours: str) -> bool:
+    digits = "".join(ch for ch in answered or "" if ch.isdigit())
+    return bool(digits) and ours.lstrip("+").endswith(digits[-9:])
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -54,7 +54,6 @@ def beta(db) -> Side:
 @pytest.fixture
 def sim(simulator_settings, settings):
     """The live simulator, knowing both partners' SerwerSMS accounts."""
-    settings.SERWERSMS_RETRIES = 0
     simulator_settings.register_account(token="alpha-token")
     simulator_settings.register_account(token="beta-token")
     return simulator_settings

@@ -362,26 +362,70 @@ def test_c_3_report_statuses_and_filters(side, request):
 
 @SIDES
 def test_c_3_view_answers_one_unwrapped_object(side, request):
-    """C §3: `messages/view` by id or unique_id answers the message itself; I: unknown → 1004."""
+    """C §3: `messages/view` takes the message's `id` (every official client sends it; PY
+    `view(id, params)`) and answers the message itself. I: unknown id -> 1004; no id ->
+    2000 ValidationRequiredError (§2: a required field is missing)."""
     if side == "client":
         canned = request.getfixturevalue("canned")
         canned.answer(REPORTS_ANSWER["items"][0])
-        canned.answer({"error": {"code": 1004, "type": "InvalidID", "message": "?"}})
-        item = client_on(canned).find_by_unique_id("abc123")
-        assert (item.serwersms_id, item.unique_id) == ("5e0c7a1b93", "abc123")
-        assert canned.requests[0].json["unique_id"] == "abc123"
+        item = client_on(canned).view("5e0c7a1b93")
+        assert (item.serwersms_id, item.phone) == ("5e0c7a1b93", PHONE)
+        assert canned.requests[0].json["id"] == "5e0c7a1b93"
+        assert "unique_id" not in canned.requests[0].json
+        with pytest.raises(ValueError):
+            client_on(canned).view("")  # never asked without an id
+        assert len(canned.requests) == 1
+    else:
+        sim = request.getfixturevalue("sim")
+        sent = api(sim, "messages/send_sms", {"phone": PHONE, "text": "x", "details": True})
+        sent_id = sent.json()["items"][0]["id"]
+        viewed = api(sim, "messages/view", {"id": sent_id}).json()
+        assert viewed["phone"] == PHONE and viewed["id"] == sent_id and "items" not in viewed
+        assert api(sim, "messages/view", {"id": "nope"}).json()["error"]["code"] == 1004
+        missing = api(sim, "messages/view", {"unique_id": "abc123"}).json()["error"]
+        assert (missing["code"], missing["type"]) == (2000, "ValidationRequiredError")
+
+
+@SIDES
+def test_c_3_reports_filtered_by_unique_id_find_a_lost_send(side, request):
+    """C §3: `messages/reports` takes a `unique_id` filter. Its items echo no unique_id, so the
+    look-up asks one id per call; no items = SerwerSMS has no message under that id."""
+    if side == "client":
+        canned = request.getfixturevalue("canned")
+        canned.answer(REPORTS_ANSWER | {"paging": {"page": 1, "count": 1}})
+        canned.answer({"paging": {"page": 1, "count": 0}, "items": []})
+        item = client_on(canned).find_by_unique_id("abc123", phone=PHONE)
+        assert (item.serwersms_id, item.unique_id, item.status) == (
+            "5e0c7a1b93",
+            "abc123",
+            "delivered",
+        )
         assert client_on(canned).find_by_unique_id("nothing1") is None
+        assert [r.path.strip("/") for r in canned.requests] == ["messages/reports.json"] * 2
+        assert [r.json["unique_id"] for r in canned.requests] == ["abc123", "nothing1"]
     else:
         sim = request.getfixturevalue("sim")
         api(sim, "messages/send_sms", {"phone": PHONE, "text": "x", "unique_id": "abc123"})
-        viewed = api(sim, "messages/view", {"unique_id": "abc123"}).json()
-        assert viewed["phone"] == PHONE and "items" not in viewed
-        assert api(sim, "messages/view", {"id": "nope"}).json()["error"]["code"] == 1004
+        api(sim, "messages/send_sms", {"phone": PHONE, "text": "y", "unique_id": "other123"})
+        [item] = api(sim, "messages/reports", {"unique_id": "abc123"}).json()["items"]
+        assert item["phone"] == PHONE and item["text"] == "x"
+        assert api(sim, "messages/reports", {"unique_id": "nothing1"}).json()["items"] == []
 
 
-def test_c_3_report_items_carry_no_unique_id_so_lookups_use_view(sim):
-    """C §3 (simulator side; the client side is the view test above): no source documents
-    `unique_id` in report items, so the lost-answer lookup cannot rely on it."""
+def test_c_3_fresh_messages_are_in_progress_in_reports_never_queued(sim):
+    """C §3: report (and view) statuses are delivered, undelivered, sent, unsent, in_progress
+    ("queued for sending"), saved; `queued` is only the send answer's item status."""
+    sent = api(sim, "messages/send_sms", {"phone": PHONE, "text": "x", "details": True}).json()
+    assert sent["items"][0]["status"] == "queued"
+    [item] = api(sim, "messages/reports", {}).json()["items"]
+    assert item["status"] == "in_progress"
+    viewed = api(sim, "messages/view", {"id": sent["items"][0]["id"]}).json()
+    assert viewed["status"] == "in_progress"
+
+
+def test_c_3_report_items_carry_no_unique_id_so_lookups_ask_one_id_per_call(sim):
+    """C §3 (simulator side): no source documents `unique_id` in report items, so the
+    lost-answer look-up cannot rely on it."""
     api(sim, "messages/send_sms", {"phone": PHONE, "text": "x", "unique_id": "abc123"})
     [item] = api(sim, "messages/reports", {"unique_id": "abc123"}).json()["items"]
     assert "unique_id" not in item

@@ -62,23 +62,53 @@ def test_faults_after_taking_keep_the_message(simulator, account, fault):
     assert message["unique_id"] == "f001" and message["taken"] is True
 
 
-def test_slow_outlasts_the_client_timeout_and_takes_the_message(simulator, account):
+def wait_until(condition, seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_slow_takes_the_message_at_once_and_answers_late(simulator, account):
     simulator.faults(["slow"], slow_seconds=1.0)
     with pytest.raises(requests.Timeout):
         send(simulator, timeout=0.3)
-    deadline = time.monotonic() + 5
-    while not simulator.messages() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # Taken before the caller even gave up waiting.
     assert len(simulator.messages()) == 1
 
 
+def test_slow_take_takes_the_message_only_after_its_delay(simulator, account):
+    simulator.faults(["slow_take:1.0"])
+    started = time.monotonic()
+    with pytest.raises(requests.Timeout):
+        send(simulator, timeout=0.3)
+    assert simulator.messages() == []  # not yet: SerwerSMS is still busy with it
+    assert wait_until(lambda: len(simulator.messages()) == 1)
+    assert time.monotonic() - started >= 1.0
+    assert [r["fault"] for r in simulator.requests()] == ["slow_take:1.0"]
+
+
+def test_a_slow_fault_may_carry_its_own_delay(simulator, account):
+    simulator.faults(["slow:0.5", "slow"], slow_seconds=30)
+    started = time.monotonic()
+    assert send(simulator, timeout=10).status_code == 200
+    assert 0.5 <= time.monotonic() - started < 10  # its own 0.5 s, not slow_seconds
+    url = f"{simulator.api_url}_sim/faults"
+    for bad in ("drop:3", "slow:x", "slow:-1"):
+        answer = requests.post(url, json={"faults": [bad]}, timeout=5)
+        assert answer.status_code == 400, bad
+
+
 def test_a_slow_request_overtaken_by_a_reset_takes_nothing(simulator, account):
-    simulator.faults(["slow"], slow_seconds=0.5)
+    simulator.faults(["slow_take"], slow_seconds=0.5)
     with pytest.raises(requests.Timeout):
         send(simulator, timeout=0.1)
     simulator.sim.reset()
-    time.sleep(0.8)
-    assert simulator.messages() == []
+    simulator.register_account(token=TOKEN)
+    # The slow request comes back from its delay into a world that forgot it: nothing taken.
+    assert not wait_until(lambda: simulator.messages() != [], seconds=1.5)
 
 
 def test_faults_go_to_their_channel_only(simulator, account):

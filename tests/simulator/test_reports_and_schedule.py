@@ -38,7 +38,9 @@ def test_reports_by_id_give_the_report_fields(simulator):
         assert field in item
     assert "unique_id" not in item  # no source documents it in report items (§3)
     assert [i["id"] for i in answer["items"]] == ids
-    assert item["status"] == "queued" and item["sent"] is None and item["cost"] == 0.0
+    # §3 (C): reports say in_progress for a message queued for sending, never `queued`.
+    assert item["status"] == "in_progress" and item["sent"] is None and item["cost"] == 0.0
+    assert simulator.messages()[0]["status"] == "queued"  # its own record: not moved on yet
 
 
 def test_reports_only_show_the_callers_messages(simulator):
@@ -96,7 +98,11 @@ def test_view_gives_one_message_and_delete_removes_only_scheduled_ones(simulator
     later_id = later["items"][0]["id"]
     viewed = call(simulator, "messages/view", {"id": later_id}).json()
     assert viewed["status"] == "saved" and viewed["id"] == later_id  # one unwrapped object
-    assert call(simulator, "messages/view", {"unique_id": "later"}).json()["id"] == later_id
+    narrowed = {"id": later_id, "unique_id": "later"}
+    assert call(simulator, "messages/view", narrowed).json()["id"] == later_id
+    # No id: the §2 envelope for a missing required field, whatever else is given.
+    missing = call(simulator, "messages/view", {"unique_id": "later"}).json()
+    assert missing["error"]["code"] == 2000
     # Deleting a message already sent answers success false, not an error (§3, C).
     assert call(simulator, "messages/delete", {"id": now_id}).json() == {"success": False}
     assert call(simulator, "messages/delete", {"unique_id": "later"}).json() == {"success": True}

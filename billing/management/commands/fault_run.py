@@ -26,10 +26,17 @@ class Command(BillingCommand):
         parser.add_argument(
             "--timeout", type=float, default=1800, help="seconds to wait for settling"
         )
+        parser.add_argument(
+            "--slow-answers",
+            default="",
+            help="comma-separated seconds, e.g. 16,20,60: slow faults answer that late against"
+            " the real client timeout (SERWERSMS_TIMEOUT) instead of 3 s against 2 s",
+        )
 
     def handle(self, *args, **options):
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-line chatter
         try:
+            slow = tuple(float(v) for v in options["slow_answers"].split(",") if v.strip())
             run = FaultRun(
                 messages=options["messages"],
                 fault_rate=options["fault_rate"],
@@ -38,6 +45,7 @@ class Command(BillingCommand):
                 accounts=options["accounts"],
                 concurrency=options["concurrency"],
                 settle_timeout=options["timeout"],
+                slow_answers=slow,
                 log=self.stderr.write,
             )
         except ValueError as exc:

@@ -56,7 +56,10 @@ class Command(BaseCommand):
             "--fault-seed", type=int, default=None, help="seed of the faults (default: --seed)"
         )
         parser.add_argument(
-            "--slow-seconds", type=float, default=20.0, help="delay of the slow faults"
+            "--slow-seconds",
+            type=float,
+            default=20.0,
+            help="delay of the slow faults (one may name its own: slow:16, slow_take:60)",
         )
         parser.add_argument("--accounts", help="JSON file: a list of accounts to register")
         parser.add_argument("--state", help="JSON file keeping accounts and messages over restarts")

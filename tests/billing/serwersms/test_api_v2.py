@@ -101,10 +101,7 @@ def test_documented_error_codes_are_refusals_of_their_class(sim, account, call, 
         ("accept_then_drop", TransportError, Outcome.MAYBE_DONE),
     ],
 )
-def test_a_send_that_may_have_been_done_is_never_sent_again(
-    sim, settings, fault, expected, outcome
-):
-    settings.SERWERSMS_RETRIES = 2
+def test_a_send_that_may_have_been_done_is_never_sent_again(sim, fault, expected, outcome):
     sim.faults([fault])
     with pytest.raises(expected) as caught:
         client().send_sms([PHONE], "x")
@@ -125,28 +122,20 @@ def test_connection_refused_surely_did_nothing():
     assert caught.value.outcome == Outcome.NOTHING_DONE
 
 
-def test_a_rate_limited_send_is_asked_again_because_nothing_was_done(sim, settings):
-    settings.SERWERSMS_RETRIES = 1
-    sim.faults(["http_429"])
-    [item] = client().send_sms([PHONE], "x")
-    assert item.status == "queued"
-    assert [r["fault"] for r in sends(sim)] == ["http_429", None]
-    assert len(sim.messages()) == 1
-
-
-def test_rate_limited_is_nothing_done_when_retries_run_out(sim, settings):
-    settings.SERWERSMS_RETRIES = 0
+def test_a_rate_limited_send_is_nothing_done_and_asked_once(sim):
+    """One attempt per call: asking again is the one retry policy's job (retry.py)."""
     sim.faults(["http_429"])
     with pytest.raises(RateLimited) as caught:
         client().send_sms([PHONE], "x")
     assert caught.value.outcome == Outcome.NOTHING_DONE and caught.value.retry_after == 1.0
+    assert [r["fault"] for r in sends(sim)] == ["http_429"] and sim.messages() == []
 
 
-def test_reads_are_asked_again_after_a_500(sim, settings):
-    settings.SERWERSMS_RETRIES = 1
+def test_a_failed_read_is_asked_once(sim):
     sim.faults(["http_500"])
-    assert list(client().reports(ids=["nothing"])) == []
-    assert len([r for r in sim.requests() if r["action"] == "messages/reports"]) == 2
+    with pytest.raises(ServerError):
+        list(client().reports(ids=["nothing"]))
+    assert len([r for r in sim.requests() if r["action"] == "messages/reports"]) == 1
 
 
 def test_reports_walk_every_batch_and_every_page(sim, settings):
@@ -163,15 +152,36 @@ def test_reports_walk_every_batch_and_every_page(sim, settings):
     assert all(r.sent_at and r.sent_at.tzinfo is UTC for r in sent)
 
 
-def test_a_lost_answer_is_found_by_unique_id_through_view(sim):
+def test_a_lost_answer_is_found_by_unique_id_through_reports(sim):
     sim.faults(["accept_then_drop"])
     with pytest.raises(TransportError):
         client().send_sms([PHONE], "x", unique_ids=["lost1"])
-    found = client().find_by_unique_ids(["lost1", "never1"])
+    found = client().find_by_unique_ids({"lost1": PHONE, "never1": PHONE})
     assert list(found) == ["lost1"]
     assert found["lost1"].serwersms_id == sim.messages()[0]["id"]
     assert found["lost1"].unique_id == "lost1" and found["lost1"].phone == PHONE
     assert client().find_by_unique_id("never1") is None
+    # messages/reports filtered by unique_id (documented, §3), one id per call; never view.
+    reads = [r["action"] for r in sim.requests() if r["action"] != "messages/send_sms"]
+    assert reads == ["messages/reports"] * 3
+
+
+def test_a_reports_answer_naming_another_number_decides_nothing(sim):
+    """Were the unique_id filter ignored, every message of the account would come back: a
+    look-up must then conclude neither "found" nor "not there"."""
+    client().send_sms(["+48500600701"], "x", unique_ids=["other1"])
+    with pytest.raises(MalformedResponse):
+        client().find_by_unique_id("other1", phone=PHONE)
+    assert client().find_by_unique_id("other1", phone="+48500600701") is not None
+
+
+def test_view_needs_the_serwersms_id(sim):
+    [item] = client().send_sms([PHONE], "x", unique_ids=["viewed1"])
+    assert client().view(item.serwersms_id).phone == PHONE
+    with pytest.raises(ValueError):
+        client().view("")
+    with pytest.raises(NotFound):
+        client().view("nope")
 
 
 def test_reports_for_a_phone_in_a_time_range(sim):
