@@ -82,10 +82,6 @@ def test_worker_killed_mid_pass_still_applies_each_final_status_exactly_once(
         if required:
             pytest.fail("REQUIRE_SERVICES=1 but Redis (CELERY_BROKER_URL) is not reachable")
         pytest.skip("needs Redis at CELERY_BROKER_URL")
-    if connection_vendor() != "postgresql":
-        if required:
-            pytest.fail("REQUIRE_SERVICES=1 but the test database is not PostgreSQL")
-        pytest.skip("the worker process shares the test database only on PostgreSQL")
 
     account = ClientAccountFactory(api_token="tok-worker")
     simulator.register_account(token="tok-worker")
@@ -167,9 +163,3 @@ def test_worker_killed_mid_pass_still_applies_each_final_status_exactly_once(
             message=message, applied=True, new_status=message.status
         ).count()
         assert into_final == 1, f"{message.serwersms_id}: {into_final} events into {message.status}"
-
-
-def connection_vendor() -> str:
-    from django.db import connection
-
-    return connection.vendor
