@@ -93,7 +93,3 @@ def billing_class(status: str) -> BillingClass:
     if status in NEVER_COUNTED:
         return BillingClass.NEVER
     return BillingClass.PENDING
-
-
-def is_final(status: str) -> bool:
-    return Status(status) in FINAL
