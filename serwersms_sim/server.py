@@ -86,6 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
             action = api_v2.action_name(path)
             sending = api_v2.is_sending(action)
         fault = sim.faults.next(channel, sending=sending)
+        generation = sim.generation  # before the request is seen: a reset after it drops it
         sim.record_request(action, channel, method, params.get("ic"), fault=fault)
 
         def run() -> tuple[str, bytes]:
@@ -100,9 +101,9 @@ class _Handler(BaseHTTPRequestHandler):
             auth = self.headers.get("Authorization", "")
             return JSON_TYPE, _json(api_v2.handle(sim, action, params, auth))
 
-        self._serve_with_fault(fault, run)
+        self._serve_with_fault(fault, run, generation)
 
-    def _serve_with_fault(self, fault: str | None, run) -> None:
+    def _serve_with_fault(self, fault: str | None, run, generation: int) -> None:
         if fault == "drop":
             self.close_connection = True  # no answer at all, nothing done
             return
@@ -112,7 +113,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, "text/plain; charset=utf-8", b"Simulated failure", headers)
             return
         if fault == "slow":
-            generation = self.server.sim.generation
             time.sleep(self.server.sim.slow_seconds)
             if self.server.sim.generation != generation:
                 self.close_connection = True  # reset meanwhile: it belongs to a world now gone
