@@ -146,6 +146,7 @@ class Command(BaseCommand):
             f"{host}:{options['web_port']}",
             "--workers",
             "2",
+            "--preload",  # the app is imported once, then the workers fork from it
             "--access-logfile",
             "-",
         ]
