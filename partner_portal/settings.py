@@ -8,6 +8,7 @@ no server installed; production sets DATABASE_URL, CELERY_BROKER_URL and the SER
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -110,14 +111,14 @@ TEMPLATES = [
     },
 ]
 
-if not env_str("DATABASE_URL"):
-    raise ImproperlyConfigured(
-        "DATABASE_URL is not set: the product needs PostgreSQL 15 or later, "
-        "e.g. postgres://user@host:5432/db (bin/demo and bin/test start one under var/)."
-    )
+# Unset: the embedded PostgreSQL on its socket under var/postgres, which bin/demo and bin/test
+# start (bin/with-postgres); commands that need no database run without it.
+EMBEDDED_DATABASE_URL = (
+    f"postgres://postgres@{quote(str(VAR_DIR / 'postgres'), safe='')}/partner_portal"
+)
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL"),
+        env_str("DATABASE_URL") or EMBEDDED_DATABASE_URL,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
