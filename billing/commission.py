@@ -19,7 +19,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 BILLING_ZONE = ZoneInfo("Europe/Warsaw")
-MESSAGE_QUANTUM = Decimal("0.0001")  # per-message amounts as listed (never used to sum)
 TOTAL_QUANTUM = Decimal("0.01")  # anything shown as money, and statement totals
 RATE_DECIMALS = 6  # rates and percentages keep at least this many decimals
 AMOUNT_DECIMALS = 12  # exact per-message amounts: a 6-decimal rate x a 4-decimal cost / 100
@@ -36,11 +35,6 @@ _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 # --- money -------------------------------------------------------------------------------------
-
-
-def round_message(amount: Decimal) -> Decimal:
-    """A per-message amount as listed: 4 decimals, half-up (for display; sums use exact values)."""
-    return Decimal(amount).quantize(MESSAGE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def round_total(amount: Decimal) -> Decimal:

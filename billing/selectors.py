@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from .commission import (
     BILLING_ZONE,
@@ -22,7 +22,6 @@ from .commission import (
 )
 from .models import (
     CLAIM_DIFFERS,
-    IS_COUNTED,
     Agreement,
     ClientAccount,
     DailyRollup,
@@ -94,25 +93,6 @@ def messages_for(partner: Partner, filters: dict | None = None) -> QuerySet[Mess
         if digits:
             queryset = queryset.filter(phone__contains=digits)
     return queryset
-
-
-@dataclass
-class MessageTotals:
-    messages: int = 0
-    parts: int = 0
-    counted: int = 0
-
-
-def message_totals(queryset: QuerySet[Message]) -> MessageTotals:
-    """Row count, parts and counted messages of a (filtered) message queryset: one query."""
-    row = queryset.order_by().aggregate(
-        messages=Count("id"),
-        parts=Sum("parts"),
-        counted=Count("id", filter=IS_COUNTED),
-    )
-    return MessageTotals(
-        messages=row["messages"] or 0, parts=row["parts"] or 0, counted=row["counted"] or 0
-    )
 
 
 def message_for(partner: Partner, message_id: int) -> Message | None:

@@ -116,7 +116,3 @@ def billing_class(status: str, ic_proof: str = IcProof.SENT) -> BillingClass:
     if status in COUNTED:
         return BillingClass.COUNTED if proof in PROVEN else BillingClass.UNCONFIRMED
     return BillingClass.PENDING
-
-
-def is_final(status: str) -> bool:
-    return Status(status) in FINAL

@@ -25,7 +25,7 @@ from ninja.throttling import BaseThrottle
 
 from billing import selectors
 from billing.commission import billing_month, round_total
-from billing.models import AuditEntry, Message, Statement
+from billing.models import AuditAction, AuditEntry, Message, Statement
 from billing.statuses import billing_class
 
 from . import rate_limits
@@ -595,7 +595,7 @@ def statement_document(
     AuditEntry.objects.create(
         partner=partner,
         statement=statement,
-        action="downloaded",
+        action=AuditAction.DOWNLOAD,
         actor=f"API key {request.auth.prefix}",
         detail={"format": fmt, "via": "api", "key": request.auth.pk},
     )

@@ -208,9 +208,7 @@ def _insert_ignoring_conflicts(
         source=EventSource.SEND, old_status="", note=REPORTED_NOTE, created_at=now
     )
     event_constants = _constants(StatusEvent, event_template, EVENT_VARYING)
-    if connection.vendor == "postgresql":
-        return _insert_postgresql(rows, constants, event_constants)
-    return _insert_values(rows, constants, event_constants)
+    return _insert_postgresql(rows, constants, event_constants)
 
 
 def _insert_postgresql(rows, constants, event_constants) -> dict[str, int]:
@@ -243,47 +241,6 @@ def _insert_postgresql(rows, constants, event_constants) -> dict[str, int]:
             params += [f.get_db_prep_save(value, connection) for f, value in event_constants]
             cursor.execute(sql, params)
             created.update({serwersms_id: pk for pk, serwersms_id in cursor.fetchall()})
-    return created
-
-
-def _insert_values(rows, constants, event_constants) -> dict[str, int]:
-    """Other databases (SQLite): multi-row VALUES with RETURNING, then the events in bulk."""
-    quote = connection.ops.quote_name
-    fields = [Message._meta.get_field(name) for name in VARYING]
-    columns = [quote(f.column) for f, _ in constants] + [quote(f.column) for f in fields]
-    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    table = quote(Message._meta.db_table)
-    created: dict[str, int] = {}
-    batch = max(1, 30_000 // len(columns))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
-            params = []
-            prepared = [f.get_db_prep_save(value, connection) for f, value in constants]
-            for row in chunk:
-                params += prepared
-                params += [f.get_db_prep_save(row[f.attname], connection) for f in fields]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) "
-                f"VALUES {', '.join([row_sql] * len(chunk))} "
-                f"ON CONFLICT DO NOTHING RETURNING id, {quote('serwersms_id')}",
-                params,
-            )
-            created.update({serwersms_id: pk for pk, serwersms_id in cursor.fetchall()})
-    by_id = {row["serwersms_id"]: row for row in rows}
-    constant_values = {f.attname: value for f, value in event_constants}
-    StatusEvent.objects.bulk_create(
-        [
-            StatusEvent(
-                **constant_values,
-                message_id=pk,
-                new_status=by_id[serwersms_id]["status"],
-                status_at=by_id[serwersms_id]["queued_at"],
-            )
-            for serwersms_id, pk in created.items()
-        ],
-        batch_size=INSERT_BATCH,
-    )
     return created
 
 

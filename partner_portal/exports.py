@@ -1,22 +1,19 @@
 """Exports of the filtered messages table and statement downloads, in constant memory.
 
-CSV on PostgreSQL is written by the database itself: `COPY (SELECT ...) TO STDOUT` through
-psycopg, the words, local times and neutralising done in SQL (`copy_select`), streamed in 64 KiB
-chunks; elsewhere (SQLite) it is streamed row by row from `.iterator()`. Both give the same
-file, byte for byte (tests/portal/test_export_copy.py). XLSX: an openpyxl write-only workbook
-whose body rows are SpreadsheetML text (partner_portal.xlsx_sheets), written on PostgreSQL by the
-database through the same cells as the CSV (`xlsx_select`, COPY), elsewhere from Python rows; to
-a temporary file that is then streamed and deleted, so neither grows with the number of
-messages. Every text cell passes billing.cells.neutralise (or its SQL twin); phones and ids are
+CSV is written by PostgreSQL itself: `COPY (SELECT ...) TO STDOUT` through psycopg, the words,
+local times and neutralising done in SQL (`copy_select`), streamed in 64 KiB chunks. XLSX: an
+openpyxl write-only workbook whose body rows are SpreadsheetML text (partner_portal.xlsx_sheets),
+written by the database through the same cells as the CSV (`xlsx_select`, COPY); to a temporary
+file that is then streamed and deleted, so neither grows with the number of
+messages. Every text cell passes billing.cells.neutralise_sql; phones and ids are
 text cells in XLSX, never numbers or formulas.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from django.db import connections, transaction
 from django.db.models import Count, F, QuerySet, Sum
@@ -37,12 +34,6 @@ CHUNK_SIZE = 2000
 XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet; more rows continue on a new sheet
 # Columns (0-based) that are identifiers: text in XLSX even when they look like numbers.
 TEXT_COLUMNS = frozenset({2, 11, 12})
-
-
-def _local(value: dt.datetime | None, zone=None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value.astimezone(zone or billing_zone()).replace(tzinfo=None)
 
 
 def headers() -> list[str]:
@@ -102,46 +93,6 @@ ROW_FIELDS = (
     "reason",
     "error_message",
 )
-_COUNTED_VALUES = frozenset(status.value for status in COUNTED)
-
-
-def message_cells(values: tuple, words: _Words) -> list:
-    """One export row from the ROW_FIELDS of a message, before neutralising: local times
-    without zone, words in the active language, the dispatch time of counted messages only."""
-    (
-        created_at,
-        account_name,
-        phone,
-        sender,
-        message_type,
-        channel,
-        parts,
-        status,
-        dispatched_at,
-        delivered_at,
-        serwersms_id,
-        unique_id,
-        reason,
-        error_message,
-    ) = values
-    counted = status in _COUNTED_VALUES
-    zone = words.zone
-    return [
-        _local(created_at, zone),
-        account_name,
-        phone,
-        sender,
-        words.type.get(message_type, message_type),
-        words.channel.get(channel, channel),
-        parts,
-        words.status.get(status, status),
-        words.yes if counted else words.no,
-        _local(dispatched_at, zone) if counted else None,
-        _local(delivered_at, zone),
-        serwersms_id or "",
-        unique_id,
-        (words.reason(reason) if reason else "") or error_message,
-    ]
 
 
 def totals_rows(messages: int, parts: int, counted: int) -> list[list]:
@@ -154,48 +105,12 @@ def totals_rows(messages: int, parts: int, counted: int) -> list[list]:
     ]
 
 
-def rows_with_totals(queryset: QuerySet[Message], progress=None) -> Iterator[list]:
-    """Header, one row per message, an empty line and the totals (messages, parts, counted).
-
-    `progress(rows_done)` is called every CHUNK_SIZE messages when given."""
-    yield headers()
-    words = _Words()
-    messages = parts = counted = 0
-    for values in queryset.values_list(*ROW_FIELDS).iterator(chunk_size=CHUNK_SIZE):
-        if progress is not None and messages % CHUNK_SIZE == 0 and messages:
-            progress(messages)
-        messages += 1
-        parts += values[6]
-        counted += values[7] in _COUNTED_VALUES
-        yield [neutralise(cell) for cell in message_cells(values, words)]
-    yield from totals_rows(messages, parts, counted)
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
 
 
-def _csv_cell(value):
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return value
-
-
-def _csv_lines(queryset: QuerySet[Message], language: str) -> Iterable[str]:
-    writer = csv.writer(_Echo(), lineterminator="\n")
-    # The body is produced after the view returned: keep the request's language for it.
-    with translation.override(language):
-        yield "\ufeff"  # BOM, so spreadsheet programs read UTF-8
-        for row in rows_with_totals(queryset):
-            yield writer.writerow([_csv_cell(cell) for cell in row])
-
-
 COPY_CHUNK_BYTES = 64 * 1024
-
-
-def uses_copy(queryset: QuerySet[Message]) -> bool:
-    return connections[queryset.db].vendor == "postgresql"
 
 
 def _case(column: str, words: dict[str, str], params: list) -> str:
@@ -211,7 +126,7 @@ def _case(column: str, words: dict[str, str], params: list) -> str:
 
 def _cells_select(queryset: QuerySet[Message], local_time) -> tuple[str, list[str], str, list]:
     """The two inner layers shared by the COPY exports: Django's own SQL for the filtered
-    messages (`m`) and the cells as Python's `message_cells` makes them (`c`, named c0...c13,
+    messages (`m`) and the export's cells (`c`, named c0...c13,
     plus created_at and id to order by). `local_time(column, params)` gives a time's cell.
 
     Returns (the FROM clause, the cell names, the ORDER BY, params)."""
@@ -260,8 +175,8 @@ def _cells_select(queryset: QuerySet[Message], local_time) -> tuple[str, list[st
 
 
 def copy_select(queryset: QuerySet[Message]) -> tuple[str, list]:
-    """The SELECT whose rows are the export's rows, formatted as `message_cells` + `neutralise`
-    + `_csv_cell` format them, in the active language; (sql, params) for psycopg.
+    """The SELECT whose rows are the export's rows (local times without zone, words in the
+    active language, the dispatch time of counted messages only); (sql, params) for psycopg.
 
     `neutralise_sql` on every cell of `_cells_select` (it repeats its argument, so it takes
     the column of `c`, not the expression)."""
@@ -286,7 +201,7 @@ def xlsx_select(
     queryset: QuerySet[Message], *, date_style: str, text_style: str, rows_per_sheet: int
 ) -> tuple[str, list]:
     """The SELECT whose rows are the XLSX's body rows as SpreadsheetML text (one `<row>` per
-    message, the cells partner_portal.xlsx_sheets writes for the Python values): local times
+    message, the cells partner_portal.xlsx_sheets writes for its own rows): local times
     as Excel serial days, every text cell through `neutralise_sql` and `xml_text_sql`.
 
     Row numbers restart every `rows_per_sheet` rows, under each sheet's header."""
@@ -386,9 +301,8 @@ def export_filename(partner_ic: int, extension: str) -> str:
 
 
 def messages_csv_response(queryset: QuerySet[Message], partner_ic: int) -> StreamingHttpResponse:
-    body = _copy_csv_body if uses_copy(queryset) else _csv_lines
     response = StreamingHttpResponse(
-        body(queryset, translation.get_language()), content_type="text/csv; charset=utf-8"
+        _copy_csv_body(queryset, translation.get_language()), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{export_filename(partner_ic, "csv")}"'
     return response
@@ -487,45 +401,25 @@ def _xlsx_copy_rows(queryset: QuerySet[Message], sheets: _XlsxSheets, progress=N
     return totals
 
 
-def write_messages_xlsx(
-    queryset: QuerySet[Message], target, progress=None, *, in_database: bool | None = None
-) -> None:
+def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> None:
     """Write the export workbook to `target` (a path or binary file) in constant memory: a
     header, the rows and the totals; a new sheet, with the header again, every XLSX_MAX_ROWS
-    rows. openpyxl makes the workbook; the rows are written by PostgreSQL (`xlsx_select`) or,
-    elsewhere (or with `in_database=False`), by partner_portal.xlsx_sheets from Python rows."""
+    rows. openpyxl makes the workbook; the rows are written by PostgreSQL (`xlsx_select`)."""
     from openpyxl import Workbook
 
     from .xlsx_sheets import save as xlsx_save
 
     workbook = Workbook(write_only=True)
     sheets = _XlsxSheets(workbook, headers())
-    if uses_copy(queryset) if in_database is None else in_database:
-        sheets.write_rows(_xlsx_copy_rows(queryset, sheets, progress))
-    else:
-        rows = rows_with_totals(queryset, progress)
-        next(rows)  # the header: each sheet has its own
-        batch: list[list] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= CHUNK_SIZE:
-                sheets.write_rows(batch)
-                batch = []
-        sheets.write_rows(batch)
+    sheets.write_rows(_xlsx_copy_rows(queryset, sheets, progress))
     sheets.close()
     xlsx_save(workbook, target)
 
 
 def write_messages_csv(queryset: QuerySet[Message], target, progress=None) -> None:
     """Write the CSV export to `target` (a binary file), as the streamed download has it."""
-    if uses_copy(queryset):
-        for chunk in copy_csv_chunks(queryset, progress):
-            target.write(chunk)
-        return
-    writer = csv.writer(_Echo(), lineterminator="\n")
-    target.write("\ufeff".encode())
-    for row in rows_with_totals(queryset, progress):
-        target.write(writer.writerow([_csv_cell(cell) for cell in row]).encode())
+    for chunk in copy_csv_chunks(queryset, progress):
+        target.write(chunk)
 
 
 def messages_xlsx_response(queryset: QuerySet[Message], partner_ic: int) -> FileResponse:

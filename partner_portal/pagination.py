@@ -158,8 +158,6 @@ class Summary:
 
 
 def _planner_estimate(queryset: QuerySet) -> int | None:
-    if connection.vendor != "postgresql":
-        return None
     sql, params = queryset.order_by().values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
@@ -172,9 +170,9 @@ def _planner_estimate(queryset: QuerySet) -> int | None:
 def summary_of(queryset: QuerySet[Message], page: KeysetPage) -> Summary:
     """The summary line's figure, never a COUNT over all matching rows.
 
-    Everything on one page: its rows. On PostgreSQL the planner's estimate decides: past
+    Everything on one page: its rows. Otherwise the planner's estimate decides: past
     COUNT_CAP it is shown (as an estimate); below it an exact count stopped at COUNT_CAP + 1
-    rows. Without an estimate (SQLite) the capped count alone.
+    rows.
     """
     if page.is_first and page.next_cursor is None:
         return Summary(len(page.rows), "exact")  # everything is on this page

@@ -1,13 +1,14 @@
 """Settings: everything comes from environment variables, with safe embedded defaults.
 
-The embedded defaults (SQLite under var/, a file-system Celery broker, the bundled SerwerSMS
-simulator on loopback) let the product run with no server installed; production sets
-DATABASE_URL, CELERY_BROKER_URL and the SERWERSMS_* addresses.
+The database is PostgreSQL (15 or later), always: DATABASE_URL names it (bin/demo and bin/test
+start an embedded PostgreSQL under var/ when it is unset). The other embedded defaults (a
+file-system Celery broker, the bundled SerwerSMS simulator on loopback) let the product run with
+no server installed; production sets DATABASE_URL, CELERY_BROKER_URL and the SERWERSMS_* addresses.
 """
 
 import os
-from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -111,22 +112,21 @@ TEMPLATES = [
     },
 ]
 
+# Unset: the embedded PostgreSQL on its socket under var/postgres, which bin/demo and bin/test
+# start (bin/with-postgres); commands that need no database run without it.
+EMBEDDED_DATABASE_URL = (
+    f"postgres://postgres@{quote(str(VAR_DIR / 'postgres'), safe='')}/partner_portal"
+)
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'partner_portal.sqlite3'}",
+        env_str("DATABASE_URL") or EMBEDDED_DATABASE_URL,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL + a busy timeout let the web server, worker and beat share the embedded database;
-    # IMMEDIATE transactions take the write lock up front, so a writer waits for another one
-    # instead of failing with "database is locked" when its read snapshot cannot be upgraded.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30),
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        f"DATABASE_URL names {DATABASES['default']['ENGINE']}: the product runs on PostgreSQL "
+        "only (15 or later); sqlite:// and other databases are not supported."
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL's JIT compiles big aggregates for 0.4-1.5 s before running them, more than it
@@ -215,7 +215,6 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "Europe/Warsaw"  # billing months and display; storage is UTC (USE_TZ)
 USE_TZ = True
-BILLING_TIME_ZONE = "Europe/Warsaw"
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -250,7 +249,6 @@ SERWERSMS_XML_API_URL = env_str("SERWERSMS_XML_API_URL", "http://127.0.0.1:8025/
 SERWERSMS_EMAIL2SMS_HOST = env_str("SERWERSMS_EMAIL2SMS_HOST", "127.0.0.1")
 SERWERSMS_EMAIL2SMS_PORT = env_int("SERWERSMS_EMAIL2SMS_PORT", 8026)
 SERWERSMS_EMAIL2SMS_ADDRESS = env_str("SERWERSMS_EMAIL2SMS_ADDRESS", "sms@email2sms.serwersms.pl")
-SERWERSMS_EMAIL2SMS_FROM = env_str("SERWERSMS_EMAIL2SMS_FROM", "partner-portal@localhost")
 # Email2SMS subject (serwersms-api.md §6: fields klucz, numer, nadawca, raport; syntax I):
 # each field as `<name><assign><value>`, fields joined by the separator.
 SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN = env_str("SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN", "=")
@@ -319,8 +317,6 @@ OUTBOX_RESUME_AFTER_SECONDS = env_int("OUTBOX_RESUME_AFTER_SECONDS", 300)
 OUTBOX_RESUME_INTERVAL_SECONDS = env_int("OUTBOX_RESUME_INTERVAL_SECONDS", 60)
 STATEMENT_REVIEW_WINDOW_DAYS = env_int("STATEMENT_REVIEW_WINDOW_DAYS", 3)
 BILLING_CURRENCY = "PLN"
-BILLING_MESSAGE_DECIMALS = Decimal("0.0001")
-BILLING_TOTAL_DECIMALS = Decimal("0.01")
 
 # --- E-mail (Email2SMS goes through Django's e-mail backend) ---------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

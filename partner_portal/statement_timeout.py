@@ -29,12 +29,12 @@ def _set(value: str) -> None:
 
 @contextmanager
 def statement_timeout(milliseconds: int) -> Iterator[None]:
-    """Limit each statement of the block to `milliseconds` (PostgreSQL only; 0: no limit).
+    """Limit each statement of the block to `milliseconds` (0: no limit).
 
     The connection's own setting (DEFAULT: the role's or the server's) is back afterwards, so a
     persistent connection carries no limit into the next request.
     """
-    if connection.vendor != "postgresql" or milliseconds <= 0:
+    if milliseconds <= 0:
         yield
         return
     _set(str(int(milliseconds)))

@@ -86,6 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
             action = api_v2.action_name(path)
             sending = api_v2.is_sending(action)
         fault = sim.faults.next(channel, sending=sending)
+        generation = sim.generation  # before the request is seen: a reset after it drops it
         sim.record_request(action, channel, method, params.get("ic"), fault=fault)
 
         def run() -> tuple[str, bytes]:
@@ -100,9 +101,9 @@ class _Handler(BaseHTTPRequestHandler):
             auth = self.headers.get("Authorization", "")
             return JSON_TYPE, _json(api_v2.handle(sim, action, params, auth))
 
-        self._serve_with_fault(fault, run)
+        self._serve_with_fault(fault, run, generation)
 
-    def _serve_with_fault(self, fault: str | None, run) -> None:
+    def _serve_with_fault(self, fault: str | None, run, generation: int) -> None:
         sim = self.server.sim
         kind = split_fault(fault)[0] if fault else None
         if kind == "drop":
@@ -113,7 +114,6 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": "1"} if status == 429 else {}
             self._send(status, "text/plain; charset=utf-8", b"Simulated failure", headers)
             return
-        generation = sim.generation
         slow = kind in ("slow", "slow_take")
         if slow:
             sim.faults.slow_started()

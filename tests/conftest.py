@@ -29,6 +29,15 @@ def pytest_sessionstart(session):
         raise pytest.UsageError("REQUIRE_SERVICES=1 but Redis is not reachable on :6379")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _urls_and_api_schemas_built():
+    """Build the URLconf (and with it the API's pydantic schemas) before any test freezes the
+    clock: built under freezegun, a schema would see its fake datetime class and fail."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018  (imports partner_portal.urls and partner_api)
+
+
 @pytest.fixture(autouse=True)
 def _english_outside_requests():
     """Messages raised outside a request are asserted in English; the product's default
@@ -49,36 +58,6 @@ def free_port() -> int:
 # The live SerwerSMS simulator: `simulator`, `simulator_settings` (see tests/simulator_fixtures.py).
 from tests.canned_http import canned  # noqa: E402, F401
 from tests.simulator_fixtures import simulator, simulator_server, simulator_settings  # noqa: E402, F401
-
-
-@pytest.fixture(autouse=True)
-def _sqlite_flush_past_closed_statements(request):
-    """SQLite triggers refuse DELETE of closed statements, and so would the test-database flush
-    after a transactional test. Drop the delete guards just for that flush; every database test
-    on SQLite puts them back first. (PostgreSQL flushes with TRUNCATE, which row triggers skip.)"""
-    marker = request.node.get_closest_marker("django_db")
-    fixtures = set(request.fixturenames)
-    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
-        {"transactional_db", "live_server"} & fixtures
-    )
-    if not (marker or transactional or "db" in fixtures):
-        yield
-        return
-    request.getfixturevalue("transactional_db" if transactional else "db")
-    from django.db import connection
-
-    if connection.vendor != "sqlite":
-        yield
-        return
-    guards = _sqlite_delete_guards()
-    with connection.cursor() as cursor:
-        for _name, sql in guards:
-            cursor.execute(sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
-    yield
-    if transactional:
-        with connection.cursor() as cursor:
-            for name, _sql in guards:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
 @pytest.fixture(autouse=True)
@@ -107,20 +86,6 @@ def _rollups_stay_exact(request):
     assert not found, "daily rollups differ from the messages:\n" + "\n".join(
         str(d) for d in found[:10]
     )
-
-
-def _sqlite_delete_guards() -> list[tuple[str, str]]:
-    import importlib
-
-    migration = importlib.import_module(
-        "billing.migrations.0002_commission_item_rate_and_closed_guards"
-    )
-    days = importlib.import_module("billing.migrations.0009_scale2_statement_days")
-    return [
-        (sql.split()[2], sql)
-        for sql in migration.SQLITE_FORWARD + days.FREEZE["sqlite"]
-        if "_frozen_delete" in sql.split()[2]
-    ]
 
 
 @pytest.fixture(autouse=True)

@@ -332,25 +332,18 @@ class _Writer:
     def flush(self) -> None:
         if not self.rows:
             return
-        if connection.vendor == "postgresql":
-            columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
-            table = connection.ops.quote_name(self.model._meta.db_table)
-            names = [f.attname for f in self.fields]
-            with connection.cursor() as cursor:
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    defaults = self.defaults
-                    for row in self.rows:
-                        copy.write_row([row[n] if n in row else defaults.get(n) for n in names])
-        else:
-            self.model.objects.bulk_create(
-                [self.model(**{**self.defaults, **row}) for row in self.rows], batch_size=500
-            )
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        names = [f.attname for f in self.fields]
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                defaults = self.defaults
+                for row in self.rows:
+                    copy.write_row([row[n] if n in row else defaults.get(n) for n in names])
         self.rows = []
 
 
 def _reset_sequence(model: type[models.Model]) -> None:
-    if connection.vendor != "postgresql":
-        return  # SQLite's AUTOINCREMENT follows the largest explicit id by itself
     table = model._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -421,11 +414,8 @@ def count_rollups(world: BenchWorld, progress: Progress | None = None) -> None:
 def analyze() -> None:
     """Fresh planner statistics and visibility map after the bulk load."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            for model in (Message, StatusEvent, DailyRollup):
-                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
-        else:
-            cursor.execute("ANALYZE")
+        for model in (Message, StatusEvent, DailyRollup):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
 # --- statements -----------------------------------------------------------------------------------
@@ -448,8 +438,6 @@ def statement_jobs(world: BenchWorld) -> list[tuple[Partner, dt.date, bool]]:
 
 def _analyze_statements() -> None:
     """Planner statistics for the statement tables once they are filled."""
-    if connection.vendor != "postgresql":
-        return
     with connection.cursor() as cursor:
         for model in (
             Statement,

@@ -58,25 +58,17 @@ def main(language: str = "pl") -> None:
                 total += len(chunk)
         return total
 
-    def xlsx(in_database: bool) -> int:
+    def xlsx() -> int:
         target = io.BytesIO()
-        exports.write_messages_xlsx(queryset, target, in_database=in_database)
+        exports.write_messages_xlsx(queryset, target)
         return target.tell()
 
     with translation.override(language):
-        if connection.vendor == "postgresql":
-            run("CSV, COPY path", lambda: sum(len(c) for c in exports.copy_csv_chunks(queryset)))
-            run("raw COPY TO STDOUT (no words, no format)", raw_copy)
-        run(
-            "CSV, Python path",
-            lambda: sum(len(line.encode()) for line in exports._csv_lines(queryset, language)),
-        )
-        if connection.vendor == "postgresql":
-            run("XLSX, rows written by PostgreSQL", lambda: xlsx(True))
-        run("XLSX, rows from Python", lambda: xlsx(False))
-        if connection.vendor == "postgresql":
-            tracemalloc.start()
-            sum(len(c) for c in exports.copy_csv_chunks(queryset))
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-            print(f"peak Python allocations during the COPY export: {peak / 2**20:.1f} MiB")
+        run("CSV, COPY path", lambda: sum(len(c) for c in exports.copy_csv_chunks(queryset)))
+        run("raw COPY TO STDOUT (no words, no format)", raw_copy)
+        run("XLSX, rows written by PostgreSQL", xlsx)
+        tracemalloc.start()
+        sum(len(c) for c in exports.copy_csv_chunks(queryset))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"peak Python allocations during the COPY export: {peak / 2**20:.1f} MiB")

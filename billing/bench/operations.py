@@ -5,9 +5,7 @@ the poll pass) beside a raw-SQL baseline of the same work, in the same run.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import statistics
 import tempfile
 import time
@@ -233,9 +231,7 @@ def _in(values: Iterable[str]) -> str:
 
 
 def _warsaw_day(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"date({column} AT TIME ZONE 'Europe/Warsaw')"
-    return f"date({column})"  # SQLite: no zones; the UTC day, close enough for a baseline
+    return f"date({column} AT TIME ZONE 'Europe/Warsaw')"
 
 
 M = Message._meta.db_table
@@ -313,29 +309,18 @@ def _export_where() -> str:
 
 
 def raw_csv(partner_id: int, start: dt.datetime, end: dt.datetime) -> int:
-    """PostgreSQL's own `COPY (SELECT ...) TO STDOUT` of the export's columns; SQLite: a cursor
-    written with the csv module."""
+    """PostgreSQL's own `COPY (SELECT ...) TO STDOUT` of the export's columns."""
     query = (
         f"SELECT {MESSAGE_COLUMNS} FROM {M} m JOIN {A} a ON a.id = m.account_id "
         f"WHERE {_export_where()} ORDER BY m.created_at DESC, m.id DESC"
     )
     size = 0
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(
-                f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", [partner_id, start, end]
-            ) as copy:
-                for data in copy:
-                    size += len(data)
-            return size
-        cursor.execute(query, [partner_id, start, end])
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        while rows := cursor.fetchmany(2000):
-            writer.writerows(rows)
-            size += buffer.tell()
-            buffer.seek(0)
-            buffer.truncate()
+        with cursor.cursor.copy(
+            f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", [partner_id, start, end]
+        ) as copy:
+            for data in copy:
+                size += len(data)
     return size
 
 
@@ -465,8 +450,7 @@ class PollFixture:
     def raw(self) -> int:
         """`UPDATE ... FROM (VALUES ...)` of the same rows to the same new status."""
         table = connection.ops.quote_name(M)
-        pg = connection.vendor == "postgresql"
-        cast = "::timestamptz" if pg else ""
+        cast = "::timestamptz"
         rows = [(row[0], "delivered", row[7], self.world.now) for row in self.saved]
         with transaction.atomic(), connection.cursor() as cursor:
             for start in range(0, len(rows), 1000):
@@ -476,7 +460,7 @@ class PollFixture:
                     f"WITH v(id, status, sent_at, delivered_at) AS (VALUES {values}) "
                     f"UPDATE {table} SET status = v.status, sent_at = v.sent_at{cast}, "
                     f"delivered_at = v.delivered_at{cast}, last_checked_at = v.delivered_at{cast} "
-                    f"FROM v WHERE {table}.id = v.id{'::bigint' if pg else ''}",
+                    f"FROM v WHERE {table}.id = v.id::bigint",
                     [value for row in chunk for value in row],
                 )
         return len(rows)
@@ -623,7 +607,7 @@ def operations(world: BenchWorld, portal: Portal) -> list[Operation]:
             f"CSV export of {month:%Y-%m} ({export_rows:,} rows)",
             lambda: portal.get("/messages/export.csv", month_params),
             lambda: raw_csv(big, start, end),
-            "COPY TO STDOUT" if connection.vendor == "postgresql" else "cursor + csv module",
+            "COPY TO STDOUT",
             memory=True,
             rows=export_rows,
         ),
@@ -633,7 +617,7 @@ def operations(world: BenchWorld, portal: Portal) -> list[Operation]:
             _export_label("10k", small_export),
             lambda: portal.get("/messages/export.csv", small_export.params),
             lambda: raw_csv(big, small_export.start, small_export.end),
-            "COPY TO STDOUT" if connection.vendor == "postgresql" else "cursor + csv module",
+            "COPY TO STDOUT",
             memory=True,
             rows=small_export.rows,
         ),
@@ -642,7 +626,7 @@ def operations(world: BenchWorld, portal: Portal) -> list[Operation]:
             _export_label("1M", big_export),
             lambda: portal.get("/messages/export.csv", big_export.params),
             lambda: raw_csv(big, big_export.start, big_export.end),
-            "COPY TO STDOUT" if connection.vendor == "postgresql" else "cursor + csv module",
+            "COPY TO STDOUT",
             memory=True,
             rows=big_export.rows,
         ),
@@ -731,14 +715,8 @@ def explain_message_pages(world: BenchWorld) -> list[tuple[str, str, float]]:
             keyset_page(queryset, after=after, per_page=DEFAULT_PER_PAGE)
             seconds = time.perf_counter() - started
         sql = captured.captured_queries[-1]["sql"]
-        plan = ""
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}")
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
-                plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
         results.append((label, plan, seconds))
     return results

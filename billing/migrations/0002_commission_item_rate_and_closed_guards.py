@@ -1,8 +1,5 @@
 """Statement items keep the rate and cost they were priced at; closed statements are frozen by
-database triggers (PostgreSQL and SQLite) so that even raw SQL cannot change them.
-
-Note for later migrations on SQLite: Django rebuilds a table for most AlterField operations,
-which drops its triggers; such a migration must run FREEZE_SQL again.
+database triggers so that even raw SQL cannot change them.
 """
 
 from django.db import migrations, models
@@ -67,43 +64,13 @@ POSTGRESQL_BACKWARD = [f"DROP TRIGGER IF EXISTS {t}_frozen ON {t};" for t in CHI
 ]
 
 
-def _sqlite_child(table: str) -> list[str]:
-    closed = "(SELECT status FROM billing_statement WHERE id = {row}.statement_id) = 'closed'"
-    raise_ = "BEGIN SELECT RAISE(ABORT, 'statement is closed: {op} refused on {table}'); END;"
-    return [
-        f"CREATE TRIGGER {table}_frozen_insert BEFORE INSERT ON {table} FOR EACH ROW "
-        f"WHEN {closed.format(row='NEW')} {raise_.format(op='INSERT', table=table)}",
-        f"CREATE TRIGGER {table}_frozen_update BEFORE UPDATE ON {table} FOR EACH ROW "
-        f"WHEN {closed.format(row='OLD')} OR {closed.format(row='NEW')} "
-        f"{raise_.format(op='UPDATE', table=table)}",
-        f"CREATE TRIGGER {table}_frozen_delete BEFORE DELETE ON {table} FOR EACH ROW "
-        f"WHEN {closed.format(row='OLD')} {raise_.format(op='DELETE', table=table)}",
-    ]
+FREEZE_SQL = POSTGRESQL_FORWARD
+UNFREEZE_SQL = POSTGRESQL_BACKWARD
 
 
-SQLITE_FORWARD = [
-    "CREATE TRIGGER billing_statement_frozen_update BEFORE UPDATE ON billing_statement "
-    "FOR EACH ROW WHEN OLD.status = 'closed' "
-    "BEGIN SELECT RAISE(ABORT, 'statement is closed and cannot change'); END;",
-    "CREATE TRIGGER billing_statement_frozen_delete BEFORE DELETE ON billing_statement "
-    "FOR EACH ROW WHEN OLD.status = 'closed' "
-    "BEGIN SELECT RAISE(ABORT, 'statement is closed and cannot change'); END;",
-] + [sql for table in CHILD_TABLES for sql in _sqlite_child(table)]
-
-SQLITE_BACKWARD = [
-    f"DROP TRIGGER IF EXISTS {name};"
-    for name in ["billing_statement_frozen_update", "billing_statement_frozen_delete"]
-    + [f"{t}_frozen_{op}" for t in CHILD_TABLES for op in ("insert", "update", "delete")]
-]
-
-FREEZE_SQL = {"postgresql": POSTGRESQL_FORWARD, "sqlite": SQLITE_FORWARD}
-UNFREEZE_SQL = {"postgresql": POSTGRESQL_BACKWARD, "sqlite": SQLITE_BACKWARD}
-
-
-def _run(statements_by_vendor):
+def _run(statements):
     def run(apps, schema_editor):
-        # Other databases get the model-level guards only.
-        for sql in statements_by_vendor.get(schema_editor.connection.vendor, []):
+        for sql in statements:
             schema_editor.execute(sql, params=None)  # no %-placeholders: RAISE uses %
 
     return run

@@ -1,11 +1,8 @@
 """Money (issue 10): exact amounts and 6-decimal rates, the billing instant as a stored column,
 partner legal data and VAT, statement rounding / credits / VAT / number, payouts, audit actions.
 
-On SQLite the AlterFields rebuild the statement tables, which the freeze triggers of 0002
-would break: they are dropped first and created again at the end (PostgreSQL keeps its triggers through ALTER TABLE).
+PostgreSQL keeps the freeze triggers of 0002 through ALTER TABLE.
 """
-
-import importlib
 
 import billing.models
 import django.core.validators
@@ -15,22 +12,6 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
-_freeze = importlib.import_module("billing.migrations.0002_commission_item_rate_and_closed_guards")
-
-
-def unfreeze(apps, schema_editor):
-    if schema_editor.connection.vendor == "sqlite":
-        for sql in _freeze.SQLITE_BACKWARD:
-            schema_editor.execute(sql, params=None)
-
-
-def refreeze(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    for sql in _freeze.SQLITE_BACKWARD + _freeze.SQLITE_FORWARD:
-        schema_editor.execute(sql, params=None)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -38,7 +19,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(unfreeze, migrations.RunPython.noop),
         migrations.CreateModel(
             name='Payout',
             fields=[
@@ -256,5 +236,4 @@ class Migration(migrations.Migration):
             model_name='payout',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'invoiced'), _negated=True), ('invoiced_on__isnull', False), _connector='OR'), name='payout_invoiced_has_date'),
         ),
-        migrations.RunPython(refreeze, migrations.RunPython.noop),
     ]

@@ -3,8 +3,8 @@
 from django.db import migrations, models
 
 # The messages table's phone filter is a substring match (`phone LIKE '%600%'`): only a trigram
-# index answers it without reading every message of the partner (docs/scale.md). PostgreSQL only;
-# where the role may not create the pg_trgm extension the index is skipped with a notice.
+# index answers it without reading every message of the partner (docs/scale.md). Where the role
+# may not create the pg_trgm extension the index is skipped with a notice.
 PHONE_TRIGRAM_SQL = """
 DO $$
 BEGIN
@@ -23,13 +23,11 @@ END $$;
 
 
 def add_phone_trigram_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PHONE_TRIGRAM_SQL)
+    schema_editor.execute(PHONE_TRIGRAM_SQL)
 
 
 def drop_phone_trigram_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP INDEX IF EXISTS message_phone_trgm")
+    schema_editor.execute("DROP INDEX IF EXISTS message_phone_trgm")
 
 
 class Migration(migrations.Migration):

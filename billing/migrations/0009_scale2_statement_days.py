@@ -15,19 +15,11 @@ from django.db.models.functions import TruncDate
 guards = importlib.import_module("billing.migrations.0002_commission_item_rate_and_closed_guards")
 
 TABLE = "billing_statementday"
-FREEZE = {
-    "postgresql": [
-        f"CREATE TRIGGER {TABLE}_frozen BEFORE INSERT OR UPDATE OR DELETE ON {TABLE} "
-        "FOR EACH ROW EXECUTE FUNCTION billing_statement_child_frozen();"
-    ],
-    "sqlite": guards._sqlite_child(TABLE),
-}
-UNFREEZE = {
-    "postgresql": [f"DROP TRIGGER IF EXISTS {TABLE}_frozen ON {TABLE};"],
-    "sqlite": [
-        f"DROP TRIGGER IF EXISTS {TABLE}_frozen_{op};" for op in ("insert", "update", "delete")
-    ],
-}
+FREEZE = [
+    f"CREATE TRIGGER {TABLE}_frozen BEFORE INSERT OR UPDATE OR DELETE ON {TABLE} "
+    "FOR EACH ROW EXECUTE FUNCTION billing_statement_child_frozen();"
+]
+UNFREEZE = [f"DROP TRIGGER IF EXISTS {TABLE}_frozen ON {TABLE};"]
 
 
 def fill_days(apps, schema_editor):

@@ -5,22 +5,15 @@ whatever path makes it (the status path, partner software reporting old messages
 raw SQL): a message whose status, parts, cost or billing time changed, or that appeared, while
 its old or new billing month (Europe/Warsaw) had a closed statement for its partner.
 
-- PostgreSQL: statement-level triggers over the transition tables (one INSERT ... SELECT per
-  UPDATE or COPY, not one per row). A change racing with the closing of its month is never lost:
-  the trigger takes a shared advisory lock per (partner, month) it touches (try-lock: it never
-  waits), close_statement takes the exclusive one before it builds. If the month is being
-  closed at that moment, the change is queued anyway (harmless: the build re-checks exactly).
-- SQLite (one writer at a time, no races): row triggers. SQLite has no time zones: a month is
-  matched by the UTC instant shifted by each offset Europe/Warsaw has had (+1 h, +2 h), a
-  superset the build narrows exactly; test_late_change_queue checks the zone has no other.
+Statement-level triggers over the transition tables (one INSERT ... SELECT per UPDATE or COPY,
+not one per row). A change racing with the closing of its month is never lost: the trigger takes
+a shared advisory lock per (partner, month) it touches (try-lock: it never waits),
+close_statement takes the exclusive one before it builds. If the month is being closed at that
+moment, the change is queued anyway (harmless: the build re-checks exactly).
 
 Existing closed statements get their entries here (what the build before this queue would have
 re-checked): billed messages that differ from their item now or left the month, and counted
 messages of the month billed on no closed statement.
-
-Note for later migrations on SQLite: a migration that rebuilds billing_message (most
-AlterField operations) drops these triggers and must run TRIGGERS again (as for 0002's
-FREEZE_SQL).
 """
 
 from datetime import UTC, datetime, time
@@ -32,7 +25,6 @@ from django.db import migrations, models
 from django.db.models import Exists, F, OuterRef, Q
 
 ZONE = "Europe/Warsaw"  # commission.BILLING_ZONE (test_late_change_queue checks they agree)
-SQLITE_OFFSETS_MINUTES = (60, 120)  # every UTC offset ZONE has had since 1977
 COUNTED = ("delivered", "sent", "undelivered")  # statuses.COUNTED
 
 _CHANGED = (
@@ -123,44 +115,14 @@ POSTGRESQL_BACKWARD = [
 ]
 
 
-def _sqlite_months(row: str) -> str:
-    return ", ".join(
-        f"strftime('%Y-%m-01', {row}.billing_at, '+{minutes} minutes')"
-        for minutes in SQLITE_OFFSETS_MINUTES
-    )
+TRIGGERS = POSTGRESQL_FORWARD
+NO_TRIGGERS = POSTGRESQL_BACKWARD
 
 
-def _sqlite_insert(months: str) -> str:
-    return (
-        "INSERT OR IGNORE INTO billing_latechange (partner_id, message_id, period, created_at) "
-        "SELECT NEW.partner_id, NEW.id, s.period, strftime('%Y-%m-%d %H:%M:%f', 'now') "
-        "FROM billing_statement s WHERE s.partner_id = NEW.partner_id "
-        f"AND s.status = 'closed' AND s.period IN ({months});"
-    )
-
-
-SQLITE_FORWARD = [
-    "CREATE TRIGGER billing_message_late_change_update AFTER UPDATE ON billing_message "
-    "FOR EACH ROW WHEN OLD.status IS NOT NEW.status OR OLD.parts IS NOT NEW.parts "
-    "OR OLD.cost IS NOT NEW.cost OR OLD.billing_at IS NOT NEW.billing_at BEGIN "
-    + _sqlite_insert(f"{_sqlite_months('OLD')}, {_sqlite_months('NEW')}")
-    + " END;",
-    "CREATE TRIGGER billing_message_late_change_insert AFTER INSERT ON billing_message "
-    "FOR EACH ROW BEGIN " + _sqlite_insert(_sqlite_months("NEW")) + " END;",
-]
-SQLITE_BACKWARD = [
-    "DROP TRIGGER IF EXISTS billing_message_late_change_update;",
-    "DROP TRIGGER IF EXISTS billing_message_late_change_insert;",
-]
-TRIGGERS = {"postgresql": POSTGRESQL_FORWARD, "sqlite": SQLITE_FORWARD}
-NO_TRIGGERS = {"postgresql": POSTGRESQL_BACKWARD, "sqlite": SQLITE_BACKWARD}
-
-
-def _run(statements_by_vendor):
+def _run(statements):
     def run(apps, schema_editor):
-        # Other databases get no queue: their drafts would miss late changes (unsupported).
-        for sql in statements_by_vendor.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(sql, params=None)  # no %-placeholders: strftime uses %
+        for sql in statements:
+            schema_editor.execute(sql, params=None)  # no %-placeholders
 
     return run
 
@@ -180,9 +142,8 @@ def fill_queue(apps, schema_editor):
     Message = apps.get_model("billing", "Message")
     LateChange = apps.get_model("billing", "LateChange")
     db = schema_editor.connection.alias
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:  # the anti-join needs statistics
-            cursor.execute("ANALYZE billing_statement, billing_statementitem")
+    with schema_editor.connection.cursor() as cursor:  # the anti-join needs statistics
+        cursor.execute("ANALYZE billing_statement, billing_statementitem")
     billed_on_closed = StatementItem.objects.using(db).filter(
         message_id=OuterRef("pk"), statement__status="closed"
     )

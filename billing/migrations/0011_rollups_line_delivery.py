@@ -1,8 +1,7 @@
 """Statement lines keep how many of their counted messages were delivered and undelivered at the
 build, so a closed month's pages show its frozen figures without reading its items (issue 13,
 item 2). Existing lines are filled from their statements' items; the lines' freeze triggers
-(0002) are lifted for that one UPDATE and put back (SQLite drops them when AddField remakes the
-table)."""
+(0002) are lifted for that one UPDATE and put back."""
 
 import importlib
 
@@ -11,24 +10,15 @@ from django.db import migrations, models
 guards = importlib.import_module("billing.migrations.0002_commission_item_rate_and_closed_guards")
 
 TABLE = "billing_statementline"
-FREEZE = {
-    "postgresql": [
-        f"CREATE TRIGGER {TABLE}_frozen BEFORE INSERT OR UPDATE OR DELETE ON {TABLE} "
-        "FOR EACH ROW EXECUTE FUNCTION billing_statement_child_frozen();"
-    ],
-    "sqlite": guards._sqlite_child(TABLE),
-}
-UNFREEZE = {
-    "postgresql": [f"DROP TRIGGER IF EXISTS {TABLE}_frozen ON {TABLE};"],
-    "sqlite": [
-        f"DROP TRIGGER IF EXISTS {TABLE}_frozen_{op};" for op in ("insert", "update", "delete")
-    ],
-}
+FREEZE = [
+    f"CREATE TRIGGER {TABLE}_frozen BEFORE INSERT OR UPDATE OR DELETE ON {TABLE} "
+    "FOR EACH ROW EXECUTE FUNCTION billing_statement_child_frozen();"
+]
+UNFREEZE = [f"DROP TRIGGER IF EXISTS {TABLE}_frozen ON {TABLE};"]
 
 
 def fill_delivery(apps, schema_editor):
     connection = schema_editor.connection
-    same_agreement = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {TABLE} SET delivered_messages = c.delivered, "
@@ -40,7 +30,7 @@ def fill_delivery(apps, schema_editor):
             " GROUP BY i.statement_id, m.account_id, m.message_type, i.agreement_id) AS c "
             f"WHERE {TABLE}.statement_id = c.statement_id AND {TABLE}.account_id = c.account_id"
             f" AND {TABLE}.message_type = c.message_type"
-            f" AND {TABLE}.agreement_id {same_agreement} c.agreement_id"
+            f" AND {TABLE}.agreement_id IS NOT DISTINCT FROM c.agreement_id"
         )
 
 
@@ -50,8 +40,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # Undone last: removing the fields remakes the table on SQLite, without its triggers.
-        migrations.RunPython(migrations.RunPython.noop, guards._run(FREEZE)),
         migrations.AddField(
             model_name="statementline",
             name="delivered_messages",

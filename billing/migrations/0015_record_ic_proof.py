@@ -51,8 +51,6 @@ BACKWARD = [_update_function(LATE._CHANGED)]
 
 def _run(statements):
     def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return  # PostgreSQL only (issue 18)
         for sql in statements:
             schema_editor.execute(sql, params=None)
 

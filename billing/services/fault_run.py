@@ -23,7 +23,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count
 
 from billing.models import Channel, ClientAccount, Message, Partner, StatusEvent
@@ -74,8 +73,6 @@ class FaultRunResult:
 
 def _database_url() -> str:
     db = settings.DATABASES["default"]
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
     user = quote(db.get("USER") or "postgres")
     password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
     host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"

@@ -202,28 +202,12 @@ def _fresh_sql(partner_id: int, days: Days | None) -> tuple[str, list]:
 def fresh_totals(partner: Partner, days: Days | None = None) -> dict[RollupKey, Totals]:
     """The partner's messages summed per rollup key, computed now (optionally some days only)."""
     result: dict[RollupKey, Totals] = {}
-    if connection.vendor == "postgresql":
-        sql, params = _fresh_sql(partner.pk, days)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for partner_id, day, account_id, message_type, status, proof, n, parts, cost in cursor:
-                key = RollupKey(partner_id, day, account_id, message_type, status, proof)
-                result[key] = Totals(n, int(parts), Decimal(cost))
-        return result
-    # Other databases (SQLite): summed here; billing_at as the database stored it.
-    rows = Message.objects.filter(partner=partner).order_by()
-    bounds = _bounds(days)
-    if bounds is not None:
-        rows = rows.billed_between(*bounds)
-    values = rows.values_list("billing_at", "account_id", "message_type", "status", "parts", "cost")
-    for billing_at, account_id, message_type, status, parts, cost in values.iterator(
-        chunk_size=5000
-    ):
-        key = RollupKey(partner.pk, billing_day(billing_at), account_id, message_type, status)
-        totals = result.setdefault(key, Totals())
-        totals.messages += 1
-        totals.parts += parts
-        totals.cost += cost if cost is not None else ZERO
+    sql, params = _fresh_sql(partner.pk, days)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for partner_id, day, account_id, message_type, status, proof, n, parts, cost in cursor:
+            key = RollupKey(partner_id, day, account_id, message_type, status, proof)
+            result[key] = Totals(n, int(parts), Decimal(cost))
     return result
 
 
@@ -257,13 +241,10 @@ def _partners(partner: Partner | None) -> list[Partner]:
 def _lock_rollups() -> None:
     """Keep writers out while one partner's rows are replaced. A writer that changed messages
     before the rebuild's snapshot and applies its deltas after waits here and then moves the
-    fresh rows: the result is exact either way. SQLite: its write lock."""
+    fresh rows: the result is exact either way."""
     table = connection.ops.quote_name(DailyRollup._meta.db_table)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
-        else:
-            cursor.execute(f"UPDATE {table} SET id = id WHERE 0")
+        cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def rebuild(
@@ -290,31 +271,15 @@ def rebuild(
 
 
 def _insert_fresh(partner: Partner, days: Days | None) -> int:
-    if connection.vendor == "postgresql":
-        sql, params = _fresh_sql(partner.pk, days)
-        table = connection.ops.quote_name(DailyRollup._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (partner_id, day, account_id, message_type, status,"
-                f" ic_proof, messages, parts, cost) {sql}",
-                params,
-            )
-            return cursor.rowcount
-    rows = [
-        DailyRollup(
-            partner_id=key.partner_id,
-            day=key.day,
-            account_id=key.account_id,
-            message_type=key.message_type,
-            status=key.status,
-            messages=totals.messages,
-            parts=totals.parts,
-            cost=totals.cost,
+    sql, params = _fresh_sql(partner.pk, days)
+    table = connection.ops.quote_name(DailyRollup._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (partner_id, day, account_id, message_type, status,"
+            f" ic_proof, messages, parts, cost) {sql}",
+            params,
         )
-        for key, totals in sorted(fresh_totals(partner, days).items())
-    ]
-    DailyRollup.objects.bulk_create(rows, batch_size=UPSERT_BATCH)
-    return len(rows)
+        return cursor.rowcount
 
 
 @dataclass(frozen=True)
@@ -351,16 +316,7 @@ def differences(
     running meanwhile cannot make a false difference. Reads only."""
     found: list[Difference] = []
     for one in _partners(partner):
-        if connection.vendor == "postgresql":
-            found += _differences_sql(one, days)
-        else:
-            with transaction.atomic():
-                fresh, stored = fresh_totals(one, days), stored_totals(one, days)
-            for key in sorted(set(fresh) | set(stored)):
-                expected = fresh.get(key, Totals()).as_tuple()
-                kept = stored.get(key, Totals()).as_tuple()
-                if expected != kept:
-                    found.append(Difference(key, expected, kept))
+        found += _differences_sql(one, days)
         if progress:
             progress(1)
     return found

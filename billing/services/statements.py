@@ -20,15 +20,10 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import (
-    BigIntegerField,
-    Case,
-    Count,
     Exists,
     Max,
     OuterRef,
     Q,
-    Value,
-    When,
 )
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -147,19 +142,6 @@ def _versions(partner: Partner, start: datetime, end: datetime) -> _Versions:
     return _Versions(VersionPicker(spans), terms)
 
 
-def _agreement_expression(versions: _Versions):
-    """SQL CASE giving the agreement id valid at a message's billing time (for aggregates)."""
-    whens = []
-    for span in versions.picker.spans:
-        condition = Q(billing_at__gte=span.start)
-        if span.end is not None:
-            condition &= Q(billing_at__lt=span.end)
-        whens.append(When(condition, then=Value(span.terms.ref)))
-    if not whens:
-        return Value(None, output_field=BigIntegerField())
-    return Case(*whens, default=Value(None), output_field=BigIntegerField())
-
-
 def _billed_on_closed_statement():
     return StatementItem.objects.filter(
         message_id=OuterRef("pk"), statement__status=StatementStatus.CLOSED
@@ -187,27 +169,20 @@ def build_statement(
     *,
     actor: str,
     progress: Progress | None = None,
-    in_database: bool | None = None,
 ) -> BuildResult:
     """Build or rebuild one draft statement; a closed statement is left as it is.
 
-    On PostgreSQL the month is priced by one SQL statement (`in_database`, the default there):
-    ranked, priced, its items written and its lines and days summed without a row passing
-    through Python. Elsewhere (or with in_database=False) the messages stream through Python
-    in batches. Both give the same statement (tests/billing/test_statement_pricing_paths.py).
+    The month is priced by one SQL statement: ranked, priced, its items written and its lines
+    and days summed without a row passing through Python.
     """
-    if in_database is None:
-        in_database = connection.vendor == "postgresql"
     period = period.replace(day=1)
     with transaction.atomic():
         Statement.objects.get_or_create(partner=partner, period=period)
         statement = Statement.objects.select_for_update().get(partner=partner, period=period)
         if statement.is_closed:
             return BuildResult(statement, skipped_closed=True)
-        # Rebuilding starts from nothing: the same messages give the same statement. (In the
-        # database, the items are rewritten where they differ: see priced_month_sql.)
-        if not in_database:
-            StatementItem.objects.filter(statement=statement).delete()
+        # Rebuilding starts from nothing: the same messages give the same statement. (The items
+        # are rewritten where they differ: see priced_month_sql.)
         StatementDay.objects.filter(statement=statement).delete()
         StatementLine.objects.filter(statement=statement).delete()
         Adjustment.objects.filter(statement=statement).delete()
@@ -217,11 +192,7 @@ def build_statement(
         queue = _late_change_queue(partner)
         billed = _billed_on_closed(queue, start, end)
         lines: dict[tuple, _Line] = defaultdict(_Line)
-        if in_database:
-            _price_in_database(statement, partner, period, versions, lines, billed, progress)
-        else:
-            counted = _add_counted(statement, partner, period, versions, lines, billed, progress)
-            _add_not_counted(partner, period, versions, lines, counted)
+        _price_in_database(statement, partner, period, versions, lines, billed, progress)
         carried_from = _closed_months_carried_by(statement)
         adjustments = _adjustments(statement, carried_from, queue)
         Adjustment.objects.bulk_create(adjustments, batch_size=CHUNK_SIZE)
@@ -319,113 +290,6 @@ def _opening_credit(draft: Statement, carried_from: list[Statement]):
     return sources[-1], -sum((s.carried_forward for s in sources), ZERO)
 
 
-def _add_counted(statement, partner, period, versions, lines, billed, progress) -> int:
-    """Stream the counted messages in billing order: tiers follow the month's running count.
-
-    The Python path (databases other than PostgreSQL): batches of CHUNK_SIZE, never the whole
-    month at once. Returns how many were counted (pending messages rank after them)."""
-    rows = (
-        Message.objects.filter(partner=partner)
-        .in_billing_month(period)
-        .counted()
-        .order_by("billing_at", "id")
-        .values_list("id", "account_id", "message_type", "parts", "cost", "status", "billing_at")
-    )
-    if billed:
-        # Already billed on a closed statement (it moved here after): changes go via adjustments.
-        rows = rows.exclude(pk__in=billed)
-    ordinal = 0
-    batch: list[StatementItem] = []
-    # Per Warsaw day of billing_at, for the dashboard (StatementDay); the day of each hour
-    # is looked up once.
-    days: dict[date, list] = defaultdict(lambda: [0, ZERO])
-    day_of_hour: dict[datetime, date] = {}
-    for message_id, account_id, message_type, parts, cost, status, billing_at in rows.iterator(
-        chunk_size=CHUNK_SIZE
-    ):
-        ordinal += 1
-        terms = versions.picker.at(billing_at)
-        if terms is None:
-            rate, amount, agreement_id = ZERO, ZERO, None
-        else:
-            rate = terms.rate(message_type, ordinal)
-            amount = message_amount(terms.basis, rate, parts, cost)
-            agreement_id = terms.ref
-        line = lines[(account_id, message_type, agreement_id)]
-        line.counted_messages += 1
-        line.counted_parts += parts
-        line.commission += amount
-        line.delivered_messages += status == Status.DELIVERED
-        line.undelivered_messages += status == Status.UNDELIVERED
-        hour = billing_at.replace(minute=0, second=0, microsecond=0)
-        day = day_of_hour.get(hour)
-        if day is None:
-            day = day_of_hour[hour] = hour.astimezone(BILLING_ZONE).date()
-        days[day][0] += 1
-        days[day][1] += amount
-        batch.append(
-            StatementItem(
-                statement=statement,
-                message_id=message_id,
-                agreement_id=agreement_id,
-                status=status,
-                parts=parts,
-                rate=rate,
-                cost=cost,
-                amount=amount,
-            )
-        )
-        if len(batch) >= CHUNK_SIZE:
-            StatementItem.objects.bulk_create(batch)
-            if progress:
-                progress(len(batch))
-            batch = []
-    if batch:
-        StatementItem.objects.bulk_create(batch)
-        if progress:
-            progress(len(batch))
-    StatementDay.objects.bulk_create(
-        StatementDay(statement=statement, day=day, counted_messages=n, commission=amount)
-        for day, (n, amount) in sorted(days.items())
-    )
-    return ordinal
-
-
-def _add_not_counted(partner, period, versions, lines, counted: int) -> None:
-    """Unsent figures aggregated in the database; pending ones priced as a forecast.
-
-    Pending messages rank after the month's counted ones, in billing order, so each is priced
-    with the tier it would reach once dispatched."""
-    month = Message.objects.filter(partner=partner).in_billing_month(period)
-    unsent = (
-        month.unsent()
-        .annotate(agreement_ref=_agreement_expression(versions))
-        .order_by()
-        .values("account_id", "message_type", "agreement_ref")
-        .annotate(unsent=Count("id"))
-    )
-    for row in unsent:
-        lines[
-            (row["account_id"], row["message_type"], row["agreement_ref"])
-        ].unsent_messages += row["unsent"]
-    pending = (
-        month.pending()
-        .order_by("billing_at", "id")
-        .values_list("account_id", "message_type", "parts", "cost", "billing_at")
-    )
-    ordinal = counted
-    for account_id, message_type, parts, cost, billing_at in pending.iterator(
-        chunk_size=CHUNK_SIZE
-    ):
-        ordinal += 1
-        terms = versions.picker.at(billing_at)
-        line = lines[(account_id, message_type, terms.ref if terms else None)]
-        line.pending_messages += 1
-        if terms is not None:
-            rate = terms.rate(message_type, ordinal)
-            line.forecast += message_amount(terms.basis, rate, parts, cost)
-
-
 # --- the month priced in PostgreSQL ------------------------------------------------------------
 
 
@@ -484,7 +348,7 @@ def priced_month_sql(
 ) -> tuple[str, dict]:
     """The one statement that prices a month in PostgreSQL; returns (sql, params).
 
-    Ranks the counted messages by (billing_at, id) (the tier ordinal, as the Python path
+    Ranks the counted messages by (billing_at, id) (the tier ordinal, as commission.rate_for
     counts), pending ones after them, and apart the reported dispatched messages whose ic
     SerwerSMS has not confirmed yet (after the counted ones: what they would earn once
     confirmed; never in the items or the billed lines); picks the agreement version by
@@ -996,9 +860,7 @@ def _lock_month_against_changes(partner: Partner, period: date) -> None:
     """PostgreSQL: wait for status changes of this month still in flight, and make those that
     start meanwhile queue themselves (the late-change triggers of migration 0010 hold the
     shared side of this lock). Without it a change committed while the month closes could be
-    on neither the closed statement nor the queue. SQLite has one writer at a time."""
-    if connection.vendor != "postgresql":
-        return
+    on neither the closed statement nor the queue."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(billing_month_lock_key(%s, %s))", [partner.pk, period]
@@ -1177,11 +1039,6 @@ def refresh_draft_statements(
         if not result.skipped_closed:
             rebuilt.append(result.statement)
     return rebuilt
-
-
-def audit_trail(statement: Statement):
-    """The audit entries shown with a statement, oldest first."""
-    return AuditEntry.objects.filter(statement=statement).order_by("created_at", "id")
 
 
 def agreements_of(statement: Statement) -> list[Agreement]:

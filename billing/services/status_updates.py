@@ -52,7 +52,6 @@ UPDATED_FIELDS = [
     "match_method",
     "serwersms_figures_at",
 ]
-BULK_BATCH_SIZE = 500
 
 
 @dataclass
@@ -85,27 +84,6 @@ class ApplySummary:
         )
 
 
-def _supports_update_from() -> bool:
-    if connection.vendor == "postgresql":
-        return True
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        return sqlite3.sqlite_version_info >= (3, 33, 0)
-    return False
-
-
-def _sqlite_variable_limit() -> int:
-    """How many `?` one SQLite statement may carry (999 on old builds, often far more)."""
-    import sqlite3
-
-    connection.ensure_connection()
-    try:
-        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    except AttributeError:  # Python before 3.11 cannot ask
-        return 999 if sqlite3.sqlite_version_info < (3, 32, 0) else 32766
-
-
 def _json_value(value):
     """A value JSON has no type for, as json_populate_recordset reads it (by the column's type)."""
     if isinstance(value, datetime):
@@ -119,44 +97,28 @@ def _rows_cte(model, objects: Sequence, fields: Sequence) -> Iterator[tuple[str,
     """Yield `WITH v AS (...)`, the `fields` of `objects` as rows, with its parameters: one per
     statement.
 
-    PostgreSQL: ONE parameter, a JSON array read by json_populate_recordset with the table's own
-    row type, so the statement is the same for 1 row or 10,000 and its values are typed by the
-    table (psycopg renders one string, not every value in Python, and json.dumps is C).
-    SQLite: a VALUES list, split only where SQLite's own variable limit forces it.
+    ONE parameter, a JSON array read by json_populate_recordset with the table's own row type,
+    so the statement is the same for 1 row or 10,000 and its values are typed by the table
+    (psycopg renders one string, not every value in Python, and json.dumps is C).
     """
     quote = connection.ops.quote_name
-    if connection.vendor == "postgresql":
-        names = [(f.column, f.attname) for f in fields]
-        rows = [{column: getattr(o, attname) for column, attname in names} for o in objects]
-        yield (
-            f"WITH v AS (SELECT * FROM json_populate_recordset("
-            f"NULL::{quote(model._meta.db_table)}, %s))",
-            [json.dumps(rows, default=_json_value)],
-        )
-        return
-    names = ", ".join(quote(f.column) for f in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    per_statement = max(_sqlite_variable_limit() // len(fields), 1)
-    for start in range(0, len(objects), per_statement):
-        chunk = objects[start : start + per_statement]
-        yield (
-            f"WITH v({names}) AS (VALUES {', '.join([row_sql] * len(chunk))})",
-            [f.get_db_prep_save(getattr(o, f.attname), connection) for o in chunk for f in fields],
-        )
+    names = [(f.column, f.attname) for f in fields]
+    rows = [{column: getattr(o, attname) for column, attname in names} for o in objects]
+    yield (
+        f"WITH v AS (SELECT * FROM json_populate_recordset("
+        f"NULL::{quote(model._meta.db_table)}, %s))",
+        [json.dumps(rows, default=_json_value)],
+    )
 
 
 def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_FIELDS) -> None:
     """Save `fields` of many messages: one `UPDATE ... FROM (VALUES ...)` for the lot.
 
     Django's bulk_update builds a CASE per column, which grows with the square of the batch;
-    a VALUES list (PostgreSQL: one JSON parameter) joins on the primary key instead, one
-    statement whatever the number of messages (SQLite: one per its variable limit). Other
-    databases fall back to bulk_update.
+    a row set (one JSON parameter) joins on the primary key instead, one statement whatever
+    the number of messages.
     """
     if not messages:
-        return
-    if not _supports_update_from():
-        Message.objects.bulk_update(messages, fields, batch_size=BULK_BATCH_SIZE)
         return
     quote = connection.ops.quote_name
     table = quote(Message._meta.db_table)
@@ -172,7 +134,7 @@ def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_
 
 
 def insert_events(events: Sequence[StatusEvent]) -> None:
-    """Write status events with ONE multi-row INSERT (SQLite: one per its variable limit)."""
+    """Write status events with ONE multi-row INSERT."""
     if not events:
         return
     fields = [f for f in StatusEvent._meta.concrete_fields if not f.primary_key]
@@ -309,13 +271,6 @@ def _status_time(item: ReportItem, status: Status) -> datetime | None:
     return item.queued_at
 
 
-def _lock_for_write() -> None:
-    """SQLite has no row locks: take its write lock first so the rows read next are current."""
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {Message._meta.db_table} SET id = id WHERE 0")
-
-
 def apply_status_changes(
     changes: Sequence[StatusChange],
     source: str,
@@ -327,7 +282,7 @@ def apply_status_changes(
 
     The send answer, look-ups, polls, callbacks, Email2SMS matches and our own "unsent"
     decisions all come here. In one transaction the messages are locked (row locks in primary
-    key order; SQLite's write lock), their stored status is read, and each report is decided by
+    key order), their stored status is read, and each report is decided by
     `statuses.decide`: a forward move changes the message and adds an applied StatusEvent; the
     same status again only fills blanks (never changes parts, cost or times already set); a
     backward, unknown or out-of-window report adds one ignored StatusEvent and changes nothing.
@@ -340,7 +295,6 @@ def apply_status_changes(
     if not ids:
         return summary
     with transaction.atomic():
-        _lock_for_write()
         messages = {
             m.pk: m for m in Message.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }

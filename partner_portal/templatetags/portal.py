@@ -70,14 +70,6 @@ def period_label(value) -> str:
 
 
 @register.filter
-def period_end(value):
-    """The last day of the month that starts on `value`."""
-    import calendar
-
-    return value.replace(day=calendar.monthrange(value.year, value.month)[1])
-
-
-@register.filter
 def reason_label(value) -> str:
     """A SerwerSMS reason code in words (unknown codes as they are)."""
     return labels.reason_label(value)

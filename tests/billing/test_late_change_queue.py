@@ -230,10 +230,7 @@ def _reads_beyond(captured, draft):
     return result
 
 
-@pytest.mark.parametrize("in_database", [False, True], ids=["python path", "sql path"])
-def test_a_rebuild_reads_no_closed_items_when_the_queue_is_empty(account, in_database):
-    if in_database and connection.vendor != "postgresql":
-        pytest.skip("the SQL path exists on PostgreSQL only")
+def test_a_rebuild_reads_no_closed_items_when_the_queue_is_empty(account):
     for period, now in ((SEP, AFTER_SEP_WINDOW), (OCT, AFTER_OCT_WINDOW)):
         for day in (3, 4, 5):
             changed = send(account, datetime(period.year, period.month, day, tzinfo=UTC))
@@ -242,7 +239,7 @@ def test_a_rebuild_reads_no_closed_items_when_the_queue_is_empty(account, in_dat
     draft = build_statement(account.partner, NOV, actor="op").statement
 
     with CaptureQueriesContext(connection) as captured:
-        build_statement(account.partner, NOV, actor="op", in_database=in_database)
+        build_statement(account.partner, NOV, actor="op")
     # Only the draft's own items are written; nothing reads another statement's items.
     assert any("billing_statementitem" in q["sql"] for q in captured)
     assert _reads_beyond(captured, draft) == []
@@ -250,9 +247,7 @@ def test_a_rebuild_reads_no_closed_items_when_the_queue_is_empty(account, in_dat
     # One queued message (billed in October): only its item is read, by its id.
     Message.objects.filter(pk=changed.pk).update(status=Status.UNDELIVERED)
     with CaptureQueriesContext(connection) as captured:
-        november = build_statement(
-            account.partner, NOV, actor="op", in_database=in_database
-        ).statement
+        november = build_statement(account.partner, NOV, actor="op").statement
     reads = _reads_beyond(captured, draft)
     assert reads and all(f"IN ({changed.pk})" in sql for sql in reads)
     assert november.adjustments.count() == 0  # sent -> undelivered: still counted, same amount
@@ -272,8 +267,6 @@ def _other_connection():
 def test_a_change_while_its_month_is_being_closed_is_queued(account):
     """PostgreSQL: the closing holds the month's exclusive lock; a change meanwhile cannot see
     whether the month will be closed, so it queues itself (the build re-checks exactly)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite has one writer at a time: no closing runs beside a change")
     # Written in November (this transaction now holds November's shared lock, not October's).
     message = send(account, datetime(2024, 11, 2, tzinfo=UTC), Status.SENT)
     build_statement(account.partner, OCT, actor="op")  # October: a draft, not closed
@@ -300,8 +293,6 @@ def test_a_change_while_its_month_is_being_closed_is_queued(account):
 def test_closing_waits_for_changes_of_the_month_in_flight(account):
     """PostgreSQL: a transaction that changed a message of October (and so holds October's
     shared lock) keeps October's closing from building until it ends."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite has one writer at a time")
     send(account, oct_day(3))
     changing = _other_connection()
     try:
@@ -346,15 +337,8 @@ def test_the_migration_queues_what_closed_months_already_hold(account):
     assert november.adjustments_total == before == D("-0.0100") + D("0.0100")
 
 
-def test_the_sqlite_triggers_month_offsets_cover_the_billing_zone():
-    """SQLite matches months by the UTC instant shifted by each offset the zone has had."""
+def test_the_triggers_months_are_the_billing_zones():
     assert migration.ZONE == BILLING_ZONE.key
-    offsets = set()
-    day = datetime(1980, 1, 1, tzinfo=UTC)
-    while day.year < 2100:
-        offsets.add(int(day.astimezone(BILLING_ZONE).utcoffset().total_seconds() // 60))
-        day += timedelta(hours=12)
-    assert offsets <= set(migration.SQLITE_OFFSETS_MINUTES)
 
 
 def test_the_words_in_the_triggers_and_the_fill_are_the_models():

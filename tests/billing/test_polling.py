@@ -187,7 +187,7 @@ def test_changes_are_written_in_bulk(account, simulator, settings):
         summary = polling.poll_account(account)
     assert summary.changed == 60
     updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
-    assert len(updates) <= 3  # one bulk update (plus SQLite's write-lock statement)
+    assert len(updates) <= 3  # one bulk update
 
 
 def pass_queries(**kwargs) -> tuple[list[str], polling.ApplySummary]:

@@ -26,12 +26,6 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("the month is priced in SQL on PostgreSQL only")
-
-
 def rates(base: str) -> Rates:
     """Different rates per type, so a wrong type or tier shows."""
     value = D(base)

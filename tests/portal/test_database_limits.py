@@ -8,12 +8,7 @@ from django.test import RequestFactory
 
 from partner_portal.statement_timeout import is_timeout, limited_statement_time, statement_timeout
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="JIT and statement_timeout are PostgreSQL's"
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 
 def _show(name: str) -> str:

@@ -10,6 +10,7 @@ from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from freezegun import freeze_time
 
 from billing import selectors
 from billing.commission import billing_month, previous_month
@@ -23,6 +24,14 @@ from tests.factories import AgreementFactory, MessageFactory
 from tests.portal.conftest import client_for
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _mid_month():
+    """The clock runs from a fixed instant mid-month, so "a moment ago" and "this month" never
+    fall on two sides of a month's (or day's) boundary."""
+    with freeze_time("2026-11-20 12:00:00", tick=True):
+        yield
 
 
 def api_client(side) -> Client:

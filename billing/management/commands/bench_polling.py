@@ -28,7 +28,7 @@ def raw_update_from_values(rows: list[tuple]) -> None:
         for start in range(0, len(rows), RAW_CHUNK):
             chunk = rows[start : start + RAW_CHUNK]
             values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-            cast = "::timestamptz" if connection.vendor == "postgresql" else ""
+            cast = "::timestamptz"
             cursor.execute(
                 f"WITH v(id, status, sent_at, delivered_at, checked) AS (VALUES {values}) "
                 f"UPDATE {table} SET status = v.status, sent_at = v.sent_at{cast}, "
@@ -61,7 +61,7 @@ class Command(BaseCommand):
             sim.register_account({"name": account.name, "token": account.api_token})
             now = timezone.now()
             queued = now - timedelta(minutes=30)
-            self.stdout.write(f"seeding {messages} messages ({connection.vendor}) ...")
+            self.stdout.write(f"seeding {messages} messages ...")
             rows = []
             with sim.lock:
                 for n in range(messages):
@@ -129,7 +129,7 @@ class Command(BaseCommand):
                 f"{len(raw_rows) / raw_seconds:,.0f} updates/s"
             )
             self.stdout.write(
-                f"database {connection.vendor}, batch {settings.SERWERSMS_REPORTS_BATCH} ids/call"
+                f"database PostgreSQL, batch {settings.SERWERSMS_REPORTS_BATCH} ids/call"
             )
         finally:
             server.stop()

@@ -1,6 +1,9 @@
-"""Start the whole product on embedded defaults: simulator, demo data, worker, beat, web server.
+"""Start the whole product on embedded defaults: migrations and static files, simulator, web
+server, demo data, worker, beat.
 
-Used by `bin/demo`. Ctrl-C (or SIGTERM) stops every process it started.
+Used by `bin/demo` (one Django start-up for migrate, collectstatic and the launcher; the web
+server boots while the simulator starts and the demo data is checked). Ctrl-C (or SIGTERM)
+stops every process it started.
 """
 
 from __future__ import annotations
@@ -81,6 +84,9 @@ class Command(BaseCommand):
         var = Path(settings.VAR_DIR)
         logs = var / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        self.stdout.write("Preparing the database and the static files…")
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
 
         processes: list[tuple[str, subprocess.Popen]] = []
 
@@ -131,6 +137,23 @@ class Command(BaseCommand):
                 str(var / "simulator-state.json"),
             ],
         )
+        web = [
+            python,
+            "-m",
+            "gunicorn",
+            "partner_portal.wsgi",
+            "--bind",
+            f"{host}:{options['web_port']}",
+            "--workers",
+            "2",
+            "--preload",  # the app is imported once, then the workers fork from it
+            # gunicorn's own scheme headers: from the same proxies as the portal's, or none.
+            "--forwarded-allow-ips",
+            ",".join(settings.TRUSTED_PROXY_ADDRESSES),
+            "--access-logfile",
+            "-",
+        ]
+        start("web", web)  # boots while the simulator starts and the demo data is checked
         wait_for_port(host, options["sim_port"])
         wait_for_port(host, options["smtp_port"])
 
@@ -143,24 +166,6 @@ class Command(BaseCommand):
         celery = [python, "-m", "celery", "-A", "partner_portal"]
         start("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"])
         start("beat", [*celery, "beat", "--loglevel", "INFO"])
-        start(
-            "web",
-            [
-                python,
-                "-m",
-                "gunicorn",
-                "partner_portal.wsgi",
-                "--bind",
-                f"{host}:{options['web_port']}",
-                "--workers",
-                "2",
-                # gunicorn's own scheme headers: from the same proxies as the portal's, or none.
-                "--forwarded-allow-ips",
-                ",".join(settings.TRUSTED_PROXY_ADDRESSES),
-                "--access-logfile",
-                "-",
-            ],
-        )
         wait_for_port(host, options["web_port"])
         self.stdout.write(
             self.style.SUCCESS(f"\nPartner Portal: http://{host}:{options['web_port']}/")
