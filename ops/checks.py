@@ -37,13 +37,15 @@ class Broker(HealthCheck):
     """Celery's broker accepts a connection (Redis in production, the file broker embedded)."""
 
     key: typing.ClassVar[str] = "broker"
+    url: str | None = dataclasses.field(default=None, repr=False)  # else Celery's broker_url
 
     def probe(self, now: datetime) -> None:
         from partner_portal.celery import app
 
-        self.detail = {"transport": app.conf.broker_url.split("://", 1)[0]}
+        url = self.url or app.conf.broker_url
+        self.detail = {"transport": url.split("://", 1)[0]}
         try:
-            with app.connection_for_write() as conn:
+            with app.connection_for_write(url) as conn:
                 conn.ensure_connection(max_retries=1, timeout=settings.HEALTH_BROKER_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - any failure to connect is "unavailable"
             raise ServiceUnavailable(f"broker unreachable ({type(exc).__name__})") from exc
