@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -177,6 +177,6 @@ def fold(
                 state.pending_xmax = xmax
             state.save(update_fields=["position", "pending_position", "pending_xmax"])
         return True
-    except DatabaseError:
-        logger.info("fold %s skipped: another process holds it", cursor_name)
+    except OperationalError as exc:  # NOWAIT: the lock is held by another fold
+        logger.info("fold %s skipped: %s", cursor_name, exc)
         return False

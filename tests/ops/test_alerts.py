@@ -61,9 +61,7 @@ def test_messages_pending_past_their_age_fire(settings):
 
 
 def test_unmatched_email2sms_mails_fire():
-    MessageFactory(
-        channel=Channel.EMAIL2SMS, status=Status.UNSENT, reason="1001", created_at=NOW
-    )
+    MessageFactory(channel=Channel.EMAIL2SMS, status=Status.UNSENT, reason="1001", created_at=NOW)
     assert "unmatched_email2sms" not in rules_firing()
     MessageFactory(
         channel=Channel.EMAIL2SMS,
