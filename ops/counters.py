@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -64,8 +64,8 @@ def add(
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [v for row in rows for v in row])
-    except DatabaseError:
-        logger.exception("could not count %s {%s}", name, key)
+    except Exception as exc:  # noqa: BLE001 - counting must never fail the counted call
+        logger.warning("could not count %s {%s}: %s", name, key, exc)
 
 
 def totals(name: str) -> dict[str, int]:

@@ -10,7 +10,7 @@ import logging
 import time
 from datetime import datetime
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ def record(
                     "detail": detail or {},
                 },
             )
-    except DatabaseError:
-        logger.exception("could not record the heartbeat %s", name)
+    except Exception as exc:  # noqa: BLE001 - a heartbeat must never fail the task it follows
+        logger.warning("could not record the heartbeat %s: %s", name, exc)
 
 
 def last(name: str):
