@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +15,16 @@ class OpsConfig(AppConfig):
 
     def ready(self) -> None:
         # Celery signals: the last run and duration of the tasks operators watch (heartbeats.py).
-        from ops import heartbeats
+        from celery.signals import task_postrun, worker_process_shutdown
+        from django.core.signals import request_finished
+
+        from ops import counters, heartbeats
 
         heartbeats.connect_task_signals()
+        # Buffered counters (SerwerSMS answers) are written when a task or request ends.
+        task_postrun.connect(counters.flush, weak=False, dispatch_uid="ops.counters.task")
+        request_finished.connect(counters.flush, weak=False, dispatch_uid="ops.counters.request")
+        atexit.register(counters.flush, quiet=True)  # commands, outside tasks
+        worker_process_shutdown.connect(
+            counters.flush, weak=False, dispatch_uid="ops.counters.shutdown"
+        )

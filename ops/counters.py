@@ -11,6 +11,7 @@ counted twice: it is folded into counters at scrape time from a primary-key curs
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -38,6 +39,24 @@ def parse_labels(text: str) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in text.split(",") if "=" in pair)
 
 
+def _upsert(rows: list[tuple[str, str, datetime, int]]) -> None:
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    sql = (
+        f'INSERT INTO ops_counter (name, labels, "window", value) VALUES {values} '
+        'ON CONFLICT (name, "window", labels) DO UPDATE'
+        " SET value = ops_counter.value + EXCLUDED.value"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [v for row in rows for v in row])
+
+
+def _rows(name: str, key: str, amount: int, minute: datetime | None) -> list[tuple]:
+    rows: list[tuple] = [(name, key, _ALL_TIME, amount)]
+    if minute is not None:
+        rows.append((name, key, minute, amount))
+    return rows
+
+
 def add(
     name: str,
     labels: dict[str, str],
@@ -46,26 +65,53 @@ def add(
     now: datetime | None = None,
     per_minute: bool = True,
 ) -> None:
-    """Add `amount` to a counter's all-time row (and this minute's row): one statement.
+    """Add `amount` to a counter's all-time row (and this minute's row) now: one statement.
 
     Never raises: a counter must not fail the call it counts. Runs in a savepoint when the
     caller is inside a transaction, so a failed upsert cannot break the caller's transaction."""
     now = now or timezone.now()
     key = label_key(labels)
-    rows: list[tuple] = [(name, key, _ALL_TIME, amount)]
-    if per_minute:
-        rows.append((name, key, now.replace(second=0, microsecond=0), amount))
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
-    sql = (
-        f'INSERT INTO ops_counter (name, labels, "window", value) VALUES {values} '
-        'ON CONFLICT (name, "window", labels) DO UPDATE'
-        " SET value = ops_counter.value + EXCLUDED.value"
-    )
+    minute = now.replace(second=0, microsecond=0) if per_minute else None
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [v for row in rows for v in row])
+        _upsert(_rows(name, key, amount, minute))
     except Exception as exc:  # noqa: BLE001 - counting must never fail the counted call
         logger.warning("could not count %s {%s}: %s", name, key, exc)
+
+
+# Counts made inside a process, written by flush(): at the end of each Celery task and web
+# request, and at process exit (signals and atexit, apps.py). The hot path (a SerwerSMS call in
+# a poll pass) costs no query; a killed process loses its unflushed counts (one task's worth),
+# never counts twice.
+_buffer: dict[tuple[str, str, datetime], int] = {}
+_buffer_lock = threading.Lock()
+
+
+def count(name: str, labels: dict[str, str], amount: int = 1) -> None:
+    """Add to a counter in this process's buffer (per minute and all time); see flush()."""
+    key = (name, label_key(labels), timezone.now().replace(second=0, microsecond=0))
+    with _buffer_lock:
+        _buffer[key] = _buffer.get(key, 0) + amount
+
+
+def flush(*, quiet: bool = False, **_signal_kwargs) -> None:
+    """Write this process's buffered counts in one statement; never raises (counts that
+    cannot be written are logged and dropped, so a process without a database cannot grow)."""
+    with _buffer_lock:
+        pending = dict(_buffer)
+        _buffer.clear()
+    if not pending:
+        return
+    totals_: dict[tuple[str, str], int] = {}
+    rows: list[tuple] = []
+    for (name, key, minute), amount in pending.items():
+        totals_[(name, key)] = totals_.get((name, key), 0) + amount
+        rows.append((name, key, minute, amount))
+    rows += [(name, key, _ALL_TIME, amount) for (name, key), amount in totals_.items()]
+    try:
+        _upsert(rows)
+    except Exception as exc:  # noqa: BLE001 - counting must never fail the counted work
+        if not quiet:  # at exit (logging may be gone): dropped silently
+            logger.warning("could not write %d buffered counts: %s", len(pending), exc)
 
 
 def totals(name: str) -> dict[str, int]:
@@ -119,12 +165,12 @@ def count_serwersms_answer(call: Callable) -> Callable:
             result = call(self, *args, **kwargs)
         except Exception as exc:
             error_class, outcome = _error_class(exc)
-            add(
+            count(
                 SERWERSMS_ANSWERS,
                 {"channel": channel, "error_class": error_class, "outcome": outcome},
             )
             raise
-        add(SERWERSMS_ANSWERS, {"channel": channel, "error_class": "ok", "outcome": "ok"})
+        count(SERWERSMS_ANSWERS, {"channel": channel, "error_class": "ok", "outcome": "ok"})
         return result
 
     return counted
