@@ -2,8 +2,10 @@
 need is there with plausible values (sends retried, looked up, refused; SerwerSMS answers by
 error class; polls, callbacks, drafts, statements, API requests)."""
 
+import re
 import time
 from datetime import date
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -152,3 +154,7 @@ def test_every_figure_is_scraped_after_traffic_through_the_simulator(
     assert value(found, p + "statements", status="closed") == 1
     assert value(found, p + "statements", status="draft") >= 1
     assert p + "open_incidents" in found and p + "statements_past_review_window" in found
+    # The Grafana dashboard asks only for families the endpoint exposes.
+    dashboard = (Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json").read_text()
+    asked = set(re.findall(r"partner_portal_\w+", dashboard))
+    assert asked and {re.sub(r"_total$", "", name) for name in asked} <= set(found)
