@@ -22,6 +22,7 @@ from partner_api.keys import create_api_key
 from tests.factories import ClientAccountFactory, PartnerFactory
 
 TOKEN = "metrics-secret-token"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def scrape(client: Client, token: str = TOKEN):
@@ -155,6 +156,6 @@ def test_every_figure_is_scraped_after_traffic_through_the_simulator(
     assert value(found, p + "statements", status="draft") >= 1
     assert p + "open_incidents" in found and p + "statements_past_review_window" in found
     # The Grafana dashboard asks only for families the endpoint exposes.
-    dashboard = (Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json").read_text()
+    dashboard = (ROOT / "docs" / "grafana-dashboard.json").read_text()
     asked = set(re.findall(r"partner_portal_\w+", dashboard))
     assert asked and {re.sub(r"_total$", "", name) for name in asked} <= set(found)
