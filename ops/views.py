@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -11,6 +12,8 @@ from django.views.decorators.cache import never_cache
 from health_check.views import HealthCheckView
 
 from ops import checks, metrics
+
+logger = logging.getLogger(__name__)
 
 
 @never_cache
@@ -47,7 +50,13 @@ def _address_allowed(request: HttpRequest) -> bool:
     if not allowed or not address:
         return False
     ip = ipaddress.ip_address(address)
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in allowed)
+    for net in allowed:
+        try:
+            if ip in ipaddress.ip_network(net, strict=False):
+                return True
+        except ValueError:
+            logger.warning("METRICS_ALLOWED_ADDRESSES: %r is not an address or network", net)
+    return False
 
 
 def _token_allowed(request: HttpRequest) -> bool:

@@ -381,7 +381,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
 # --- Operations: health, metrics, alerts (app `ops`, docs/operations.md) -------------------
-INSTALLED_APPS += ["ops"]  # noqa: F405 - appended here so this block stays in one place
+INSTALLED_APPS += ["ops"]  # appended here, so that this block stays in one place
 # Counts partner API requests by key prefix and answer (ops/middleware.py).
 MIDDLEWARE += ["ops.middleware.count_api_requests"]
 # /readyz: beat's heartbeat (ops.tasks.beat_heartbeat, every OPS_HEARTBEAT_INTERVAL_SECONDS)

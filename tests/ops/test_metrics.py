@@ -51,7 +51,7 @@ def test_metrics_are_404_when_neither_token_nor_addresses_are_set(client, settin
 @pytest.mark.django_db
 def test_metrics_need_the_token_or_a_trusted_address(client, settings):
     settings.METRICS_TOKEN = TOKEN
-    settings.METRICS_ALLOWED_ADDRESSES = ["10.1.0.0/16"]
+    settings.METRICS_ALLOWED_ADDRESSES = ["not-a-network", "10.1.0.0/16"]  # a typo is skipped
     assert client.get("/metrics").status_code == 403
     assert scrape(client, "wrong").status_code == 403
     assert scrape(client).status_code == 200
