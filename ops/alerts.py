@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from ops import counters, heartbeats
@@ -318,9 +318,13 @@ def evaluate_alerts(*, now: datetime | None = None) -> EvaluationSummary:
     """Open an Incident for each new firing, clear the ones that stopped, and tell operators
     once of each (a failed notification is tried again next evaluation). Safe to run twice or
     concurrently (beat and cron): one open incident per rule and subject (a constraint)."""
+    with translation.override(settings.ALERT_LANGUAGE):
+        return _evaluate(now or timezone.now())
+
+
+def _evaluate(now: datetime) -> EvaluationSummary:
     from ops.models import Incident
 
-    now = now or timezone.now()
     firings = {(f.rule, f.subject): f for f in firing_now(now)}
     summary = EvaluationSummary()
     for incident in Incident.objects.filter(cleared_at__isnull=True):

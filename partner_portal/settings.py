@@ -401,6 +401,7 @@ METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES")
 # `manage.py check_health --alerts`; mailed to ALERT_EMAILS (else the active staff users' e-mail
 # addresses) through the portal's mail server, and posted as JSON to ALERT_WEBHOOK_URL if set.
 ALERT_INTERVAL_SECONDS = env_int("ALERT_INTERVAL_SECONDS", 60)
+ALERT_LANGUAGE = env_str("ALERT_LANGUAGE", LANGUAGE_CODE)  # of alert mails and incident summaries
 ALERT_EMAILS = env_list("ALERT_EMAILS")
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
 ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 10.0)

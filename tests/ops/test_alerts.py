@@ -27,6 +27,7 @@ def operators(settings):
     settings.PORTAL_EMAIL_BACKEND = ""
     settings.ALERT_EMAILS = []
     settings.ALERT_WEBHOOK_URL = ""
+    settings.ALERT_LANGUAGE = "en"
     get_user_model().objects.create_user("op", "op@example.com", "x", is_staff=True)
     get_user_model().objects.create_user("partner", "p@example.com", "x", is_staff=False)
     # Beat and polling are fine unless a test says otherwise.
@@ -197,3 +198,11 @@ def test_the_schedule_command_seeds_the_heartbeat_and_alert_tasks_once():
     tasks = set(PeriodicTask.objects.values_list("task", flat=True))
     assert {"ops.tasks.beat_heartbeat", "ops.tasks.evaluate_alerts"} <= tasks
     assert PeriodicTask.objects.filter(task="ops.tasks.evaluate_alerts").count() == 1
+
+
+def test_alert_mails_are_in_the_alert_language(settings):
+    settings.ALERT_LANGUAGE = "pl"
+    heartbeats.record(heartbeats.BEAT, now=NOW - timedelta(hours=1))
+    alerts.evaluate_alerts(now=NOW)
+    (opened,) = mail.outbox
+    assert "Alert otwarty" in opened.subject and "Reguła: beat_stopped" in opened.body

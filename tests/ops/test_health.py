@@ -23,6 +23,7 @@ def fresh(settings):
     settings.PORTAL_EMAIL_BACKEND = ""
     settings.ALERT_EMAILS = ["ops@example.com"]
     settings.ALERT_WEBHOOK_URL = ""
+    settings.ALERT_LANGUAGE = "en"
     now = timezone.now()
     heartbeats.record(heartbeats.BEAT, now=now)
     heartbeats.record(heartbeats.POLL_PASS, now=now)
