@@ -190,6 +190,9 @@ def _snapshot_bounds(cursor) -> tuple[int, int]:
     return int(xmin), int(xmax)
 
 
+FOLD_MAX_KEYS = 200_000
+
+
 def fold(
     cursor_name: str,
     table: str,
@@ -212,12 +215,19 @@ def fold(
                 xmin, xmax = _snapshot_bounds(cursor)
                 cursor.execute(f"SELECT max(id) FROM {connection.ops.quote_name(table)}")
                 visible_max = cursor.fetchone()[0] or 0
-            FoldCursor.objects.get_or_create(name=cursor_name)
+            # A new cursor starts at the table's end: counters count from the first scrape on
+            # (Prometheus' rate() needs no history), so deploying on a big database is cheap.
+            FoldCursor.objects.get_or_create(
+                name=cursor_name,
+                defaults={"position": visible_max, "pending_position": visible_max},
+            )
             state = FoldCursor.objects.select_for_update(nowait=True).get(name=cursor_name)
             if state.pending_position > state.position and xmin >= state.pending_xmax:
-                for name, labels, amount in rows_between(state.position, state.pending_position):
+                # At most FOLD_MAX_KEYS a fold: a long gap between scrapes is caught up in steps.
+                high = min(state.pending_position, state.position + FOLD_MAX_KEYS)
+                for name, labels, amount in rows_between(state.position, high):
                     add(name, labels, amount, per_minute=False)
-                state.position = state.pending_position
+                state.position = high
             if xmin >= state.pending_xmax or state.pending_position <= state.position:
                 state.pending_position = max(visible_max, state.position)
                 state.pending_xmax = xmax
