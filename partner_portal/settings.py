@@ -387,6 +387,43 @@ RECONCILE_COLUMNS = env_str("RECONCILE_COLUMNS")
 # Larger uploads are refused before they are read (a month of ~250,000 messages is ~20 MB).
 RECONCILE_MAX_FILE_BYTES = env_int("RECONCILE_MAX_FILE_BYTES", 20 * 1024 * 1024)
 
+# --- Operations: health, metrics, alerts (app `ops`, docs/operations.md) -------------------
+INSTALLED_APPS += ["ops"]  # appended here, so that this block stays in one place
+# Counts partner API requests by key prefix and answer (ops/middleware.py).
+MIDDLEWARE += ["ops.middleware.count_api_requests"]
+# /readyz: beat's heartbeat (ops.tasks.beat_heartbeat, every OPS_HEARTBEAT_INTERVAL_SECONDS)
+# and the last poll pass must be younger than these; the broker must connect within the timeout.
+OPS_HEARTBEAT_INTERVAL_SECONDS = env_int("OPS_HEARTBEAT_INTERVAL_SECONDS", 60)
+HEALTH_BEAT_MAX_AGE_SECONDS = env_int("HEALTH_BEAT_MAX_AGE_SECONDS", 180)
+HEALTH_POLL_MAX_AGE_SECONDS = env_int(
+    "HEALTH_POLL_MAX_AGE_SECONDS", 3 * STATUS_POLL_INTERVAL_SECONDS + 60
+)
+HEALTH_BROKER_TIMEOUT = env_float("HEALTH_BROKER_TIMEOUT", 3.0)
+# Prometheus: served at METRICS_PATH only to a bearer METRICS_TOKEN or from an address (or
+# network) in METRICS_ALLOWED_ADDRESSES; with neither set the endpoint answers 404.
+METRICS_PATH = env_str("METRICS_PATH", "metrics").strip("/")
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES")
+# Alerts (ops/alerts.py), evaluated every ALERT_INTERVAL_SECONDS by beat and by cron's
+# `manage.py check_health --alerts`; mailed to ALERT_EMAILS (else the active staff users' e-mail
+# addresses) through the portal's mail server, and posted as JSON to ALERT_WEBHOOK_URL if set.
+ALERT_INTERVAL_SECONDS = env_int("ALERT_INTERVAL_SECONDS", 60)
+ALERT_LANGUAGE = env_str("ALERT_LANGUAGE", LANGUAGE_CODE)  # of alert mails and incident summaries
+ALERT_EMAILS = env_list("ALERT_EMAILS")
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
+ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 10.0)
+ALERT_SERWERSMS_ERROR_RATE = env_float("ALERT_SERWERSMS_ERROR_RATE", 0.2)
+ALERT_SERWERSMS_MIN_ANSWERS = env_int("ALERT_SERWERSMS_MIN_ANSWERS", 20)
+ALERT_SERWERSMS_WINDOW_SECONDS = env_int("ALERT_SERWERSMS_WINDOW_SECONDS", 900)
+ALERT_POLL_LAG_SECONDS = env_int("ALERT_POLL_LAG_SECONDS", 3 * STATUS_POLL_INTERVAL_SECONDS + 300)
+ALERT_PENDING_MAX_AGE_SECONDS = env_int("ALERT_PENDING_MAX_AGE_SECONDS", 24 * 3600)
+ALERT_UNMATCHED_EMAIL2SMS_MAX = env_int("ALERT_UNMATCHED_EMAIL2SMS_MAX", 1)
+ALERT_UNMATCHED_EMAIL2SMS_WINDOW_SECONDS = env_int(
+    "ALERT_UNMATCHED_EMAIL2SMS_WINDOW_SECONDS", 24 * 3600
+)
+ALERT_OUTBOX_GRACE_SECONDS = env_int("ALERT_OUTBOX_GRACE_SECONDS", 300)
+ALERT_STATEMENT_CLOSE_GRACE_DAYS = env_int("ALERT_STATEMENT_CLOSE_GRACE_DAYS", 2)
+
 # --- HTTP API for partner software (partner_api) ---------------------------------------------
 # Requests per API key in any span of the period ("N/s", "N/min", "N/h", "N/day"), counted
 # atomically (partner_api/rate_limits.py) in API_RATE_LIMIT_STORAGE_URL: a `limits` storage URL,

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("api/<path:rest>", not_found),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("ops.urls")),  # /healthz, /readyz, /metrics
     path("", include("billing.urls")),
     path("", include("partner_portal.portal_urls")),
 ]

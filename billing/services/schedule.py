@@ -8,6 +8,10 @@ POLL_TASK_NAME = "Poll SerwerSMS delivery statuses"
 POLL_TASK = "billing.tasks.poll_all_accounts"
 RESUME_TASK_NAME = "Resume unfinished sends (outbox)"
 RESUME_TASK = "billing.tasks.resume_sends"
+HEARTBEAT_TASK_NAME = "Beat heartbeat (readiness)"
+HEARTBEAT_TASK = "ops.tasks.beat_heartbeat"
+ALERTS_TASK_NAME = "Evaluate operators' alerts"
+ALERTS_TASK = "ops.tasks.evaluate_alerts"
 
 
 def _ensure(name: str, task: str, every: int, description: str) -> bool:
@@ -36,6 +40,13 @@ def ensure_status_poll_task() -> bool:
         settings.OUTBOX_RESUME_INTERVAL_SECONDS,
         "send again what a crash or lost task left submitting",
     )
+    _ensure(
+        HEARTBEAT_TASK_NAME,
+        HEARTBEAT_TASK,
+        settings.OPS_HEARTBEAT_INTERVAL_SECONDS,
+        "beat's last tick, read by /readyz and the alerts",
+    )
+    _ensure(ALERTS_TASK_NAME, ALERTS_TASK, settings.ALERT_INTERVAL_SECONDS, "operators' alerts")
     return _ensure(
         POLL_TASK_NAME, POLL_TASK, settings.STATUS_POLL_INTERVAL_SECONDS, "billing status poll"
     )

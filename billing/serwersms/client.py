@@ -9,6 +9,8 @@ from datetime import datetime
 import requests
 from django.conf import settings
 
+from ops.counters import count_serwersms_answer
+
 from . import ic as ic_rules
 from .errors import (
     MalformedResponse,
@@ -100,6 +102,7 @@ class ApiV2Client:
 
     # --- transport ---------------------------------------------------------------------------
 
+    @count_serwersms_answer  # ops: SerwerSMS answers by channel and error class
     def _request_once(self, action: str, params: dict) -> dict:
         body = {key: value for key, value in params.items() if value is not None}
         body["system"] = SYSTEM
