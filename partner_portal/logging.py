@@ -19,7 +19,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from structlog.contextvars import bind_contextvars, clear_contextvars, merge_contextvars
+from structlog.contextvars import (
+    bind_contextvars,
+    clear_contextvars,
+    get_contextvars,
+    merge_contextvars,
+)
 
 from billing.log_context import REDACTED, add_secrets, bind_account, bind_messages, scrub_known
 
@@ -204,21 +209,29 @@ class RequestContextMiddleware:
             clear_contextvars()
 
 
-def clear_task_context(**_kwargs: Any) -> None:
-    """Celery task_prerun/postrun: nothing bound by one task shows on the next one's lines."""
-    clear_contextvars()
+# Context of the caller while a task runs in its thread (eager tasks, or a task calling
+# another one's apply()): put back when the task ends. Keyed by task id.
+_outer_context: dict[str, dict[str, Any]] = {}
 
 
 def bind_task(task_id: str | None = None, task: Any = None, **_kwargs: Any) -> None:
+    """Celery task_prerun: the task's lines carry its id and name, nothing of the task before."""
+    _outer_context[task_id or ""] = get_contextvars()
     clear_contextvars()
     bind_contextvars(task_id=task_id, task=getattr(task, "name", None))
+
+
+def unbind_task(task_id: str | None = None, **_kwargs: Any) -> None:
+    """Celery task_postrun: back to what the thread had bound before the task."""
+    clear_contextvars()
+    bind_contextvars(**_outer_context.pop(task_id or "", {}))
 
 
 def connect_celery_signals() -> None:
     from celery import signals
 
     signals.task_prerun.connect(bind_task, weak=False, dispatch_uid="log_bind_task")
-    signals.task_postrun.connect(clear_task_context, weak=False, dispatch_uid="log_clear_task")
+    signals.task_postrun.connect(unbind_task, weak=False, dispatch_uid="log_unbind_task")
 
 
 def sentry_before_send(event: dict, _hint: dict) -> dict:
