@@ -249,6 +249,9 @@ class Message(models.Model):
     serwersms_id = models.CharField(_("SerwerSMS id"), max_length=64, null=True, blank=True)
     unique_id = models.CharField(_("unique id"), max_length=64, unique=True)
     phone = models.CharField(_("phone"), max_length=20)
+    # Set when the phone was reduced to its last digits (retention, erasure): HMAC-SHA256 of
+    # the full number with PHONE_HASH_PEPPER, so a known number can still be found.
+    phone_hash = models.CharField(_("phone hash"), max_length=64, blank=True)
     sender = models.CharField(_("sender"), max_length=32, blank=True)
     message_type = models.CharField(
         _("type"), max_length=8, choices=MessageType.choices, default=MessageType.ECO
@@ -323,6 +326,10 @@ class Message(models.Model):
                 name="message_pollable",
             ),
             models.Index(fields=["account", "phone", "created_at"], name="message_account_phone"),
+            # retention.messages_past_retention: old messages whose phone is still whole.
+            models.Index(
+                fields=["billing_at"], condition=Q(phone_hash=""), name="message_retention"
+            ),
             # resume_sends: the outbox, messages still submitting.
             models.Index(
                 fields=["created_at"],
@@ -830,6 +837,9 @@ class AuditAction(models.TextChoices):
     INVITATION_REVOKED = "invitation_revoked", _("invitation revoked")
     API_KEY_CREATED = "api_key_created", _("API key created")
     API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
+    RETENTION = "retention", _("personal data past retention erased")
+    PARTNER_EXPORT = "partner_export", _("partner data exported")
+    PARTNER_ERASE = "partner_erase", _("partner personal data erased")
 
 
 class AuditEntry(models.Model):

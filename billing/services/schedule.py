@@ -8,6 +8,8 @@ POLL_TASK_NAME = "Poll SerwerSMS delivery statuses"
 POLL_TASK = "billing.tasks.poll_all_accounts"
 RESUME_TASK_NAME = "Resume unfinished sends (outbox)"
 RESUME_TASK = "billing.tasks.resume_sends"
+RETENTION_TASK_NAME = "Erase personal data past retention"
+RETENTION_TASK = "billing.tasks.apply_retention"
 
 
 def _ensure(name: str, task: str, every: int, description: str) -> bool:
@@ -35,6 +37,12 @@ def ensure_status_poll_task() -> bool:
         RESUME_TASK,
         settings.OUTBOX_RESUME_INTERVAL_SECONDS,
         "send again what a crash or lost task left submitting",
+    )
+    _ensure(
+        RETENTION_TASK_NAME,
+        RETENTION_TASK,
+        settings.RETENTION_INTERVAL_SECONDS,
+        "phones and texts of closed months older than RETENTION_MONTHS",
     )
     return _ensure(
         POLL_TASK_NAME, POLL_TASK, settings.STATUS_POLL_INTERVAL_SECONDS, "billing status poll"
