@@ -126,7 +126,9 @@ class JSONFormatter(structlog.stdlib.ProcessorFormatter):
 
 
 def configure_structlog() -> None:
-    """structlog's own loggers hand their events to the stdlib handlers (JSONFormatter)."""
+    """structlog's own loggers hand their events to the stdlib handlers (JSONFormatter);
+    Python warnings become log records too (no plain-text line on stderr)."""
+    logging.captureWarnings(True)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

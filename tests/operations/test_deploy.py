@@ -99,7 +99,8 @@ def _check_command(argv: list[str]) -> None:
         module, _, attribute = argv[-1].partition(":")
         assert hasattr(importlib.import_module(module), attribute or "application")
     elif program == "celery":
-        assert argv[1:3] == ["-A", "partner_portal"] and argv[3] in ("worker", "beat")
+        # --quiet: no start-up banner, so every line of the unit's output is JSON.
+        assert argv[1:4] == ["-A", "partner_portal", "--quiet"] and argv[4] in ("worker", "beat")
         assert importlib.import_module("partner_portal.celery").app.main == "partner_portal"
     elif program.startswith("python"):
         manage = next(a for a in argv if a.endswith("manage.py"))
