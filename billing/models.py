@@ -326,9 +326,12 @@ class Message(models.Model):
                 name="message_pollable",
             ),
             models.Index(fields=["account", "phone", "created_at"], name="message_account_phone"),
-            # retention.messages_past_retention: old messages whose phone is still whole.
+            # retention.reduce_messages: a partner's month, rows whose phone is still whole
+            # (erased rows leave it, so the daily run reads only what is left to do).
             models.Index(
-                fields=["billing_at"], condition=Q(phone_hash=""), name="message_retention"
+                fields=["partner", "billing_at", "id"],
+                condition=Q(phone_hash=""),
+                name="message_retention",
             ),
             # resume_sends: the outbox, messages still submitting.
             models.Index(

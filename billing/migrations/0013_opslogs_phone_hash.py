@@ -26,6 +26,6 @@ class Migration(migrations.Migration):
         ),
         AddIndexConcurrently(
             model_name='message',
-            index=models.Index(condition=models.Q(('phone_hash', '')), fields=['billing_at'], name='message_retention'),
+            index=models.Index(condition=models.Q(('phone_hash', '')), fields=['partner', 'billing_at', 'id'], name='message_retention'),
         ),
     ]

@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, DateField, Exists, OuterRef, QuerySet
+from django.db import connection, transaction
+from django.db.models import Count, DateField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from billing.commission import month_bounds_utc
 from billing.models import AuditAction, AuditEntry, Message, Statement, StatementStatus
 
 KEEP_DIGITS = 4
@@ -91,21 +92,63 @@ class ErasureSummary:
     dry_run: bool = False
 
 
-def reduce_messages(queryset: QuerySet[Message], *, batch: int) -> Counter:
-    """Mask the phones and empty the texts of one batch of `queryset`'s rows, locked with
-    SKIP LOCKED (an overlapping run takes other rows). Returns messages per partner id; an
-    empty Counter when nothing is left. Call inside a transaction."""
-    rows = list(
-        queryset.select_for_update(skip_locked=True, of=("self",))
-        .order_by("billing_at", "id")
-        .only("id", "partner_id", "phone", "text")[:batch]
-    )
-    for message in rows:
-        message.phone_hash = phone_hash(message.phone)
-        message.phone = masked_phone(message.phone)
-        message.text = ""
-    Message.objects.bulk_update(rows, ["phone", "phone_hash", "text"], batch_size=1000)
-    return Counter(m.partner_id for m in rows)
+def _reduce(rows: list[Message]) -> None:
+    """One UPDATE ... FROM (VALUES ...) for the rows, never a save per row."""
+    values = ", ".join(["(%s, %s, %s)"] * len(rows))
+    params = [p for m in rows for p in (m.pk, masked_phone(m.phone), phone_hash(m.phone))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Message._meta.db_table} AS m"  # noqa: S608 - no input in the SQL
+            " SET phone = v.phone, phone_hash = v.phone_hash, text = ''"
+            f" FROM (VALUES {values}) AS v(id, phone, phone_hash)"
+            " WHERE m.id = v.id",
+            params,
+        )
+
+
+def reduce_messages(
+    queryset: QuerySet[Message],
+    *,
+    batch: int,
+    progress: Callable[[int], None] | None = None,
+) -> Counter:
+    """Mask the phones and empty the texts of `queryset`'s rows whose phone is still whole, in
+    transactions of `batch` rows taken in (billing_at, id) order after the last one done (each
+    batch is a short index range, however many rows came before). Rows another run holds are
+    skipped (SKIP LOCKED). Returns messages per partner id."""
+    done: Counter = Counter()
+    queryset = queryset.filter(phone_hash="").order_by("billing_at", "id")
+    after: tuple[datetime, int] | None = None
+    while True:
+        page = queryset
+        if after is not None:
+            page = page.filter(Q(billing_at__gt=after[0]) | Q(billing_at=after[0], id__gt=after[1]))
+        with transaction.atomic():
+            rows = list(
+                page.select_for_update(skip_locked=True, of=("self",)).only(
+                    "id", "partner_id", "phone", "billing_at"
+                )[:batch]
+            )
+            if not rows:
+                return done
+            _reduce(rows)
+        after = (rows[-1].billing_at, rows[-1].pk)
+        done.update(m.partner_id for m in rows)
+        if progress:
+            progress(len(rows))
+
+
+def _closed_months_before(cutoff: datetime):
+    """(partner id, start, end) of each closed statement's month that began before `cutoff`,
+    the end no later than `cutoff` (UTC instants)."""
+    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
+    last_period = timezone.localtime(cutoff, zone).date().replace(day=1)
+    closed = Statement.objects.filter(status=StatementStatus.CLOSED, period__lte=last_period)
+    for partner_id, period in closed.order_by("partner_id", "period").values_list(
+        "partner_id", "period"
+    ):
+        start, end = month_bounds_utc(period, zone)
+        yield partner_id, start, min(end, cutoff)
 
 
 def apply_retention(
@@ -116,29 +159,26 @@ def apply_retention(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ErasureSummary:
-    """Erase what is past retention, in transactions of `batch` messages. Safe to repeat or
-    overlap (erased rows no longer match; rows another run holds are skipped). `dry_run`
-    counts and changes nothing. Each partner touched gets one audit entry per run."""
+    """Erase what is past retention: month by closed month, in transactions of `batch`
+    messages. Safe to repeat or overlap (erased rows no longer match; rows another run holds
+    are skipped). `dry_run` counts and changes nothing. Each partner touched gets one audit
+    entry per run."""
     now = now or timezone.now()
     batch = batch or settings.RETENTION_BATCH
+    cutoff = retention_cutoff(now, settings.RETENTION_MONTHS if months is None else months)
     summary = ErasureSummary(dry_run=dry_run)
-    queryset = messages_past_retention(now=now, months=months)
     if dry_run:
-        summary.by_partner = count_by_partner(queryset)
+        summary.by_partner = count_by_partner(messages_past_retention(now=now, months=months))
         summary.messages = sum(summary.by_partner.values())
         if progress:
             progress(summary.messages)
         return summary
-    while True:
-        with transaction.atomic():
-            done = reduce_messages(queryset, batch=batch)
-        if not done:
-            break
-        summary.by_partner.update(done)
-        summary.messages += sum(done.values())
-        if progress:
-            progress(sum(done.values()))
-    cutoff = retention_cutoff(now, settings.RETENTION_MONTHS if months is None else months)
+    for partner_id, start, end in _closed_months_before(cutoff):
+        month = Message.objects.filter(
+            partner_id=partner_id, billing_at__gte=start, billing_at__lt=end
+        )
+        summary.by_partner.update(reduce_messages(month, batch=batch, progress=progress))
+    summary.messages = sum(summary.by_partner.values())
     AuditEntry.objects.bulk_create(
         AuditEntry(
             partner_id=partner_id,
