@@ -187,28 +187,26 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Cleared here, not when the response leaves: Django logs 4xx/5xx answers
+        # (django.request) after the middleware returned, and those lines keep the id too.
         clear_contextvars()
         request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id
         bind_contextvars(request_id=request_id)
-        token = _current_request.set(request)
+        _current_request.set(request)
         started = time.monotonic()
-        try:
-            response = self.get_response(request)
-            match = getattr(request, "resolver_match", None)
-            request_logger.info(
-                "request",
-                method=request.method,
-                route=match.route if match else None,
-                view=match.view_name if match else None,
-                status=response.status_code,
-                duration_ms=round((time.monotonic() - started) * 1000, 1),
-            )
-            response[REQUEST_ID_HEADER] = request_id
-            return response
-        finally:
-            _current_request.reset(token)
-            clear_contextvars()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        request_logger.info(
+            "request",
+            method=request.method,
+            route=match.route if match else None,
+            view=match.view_name if match else None,
+            status=response.status_code,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+        response[REQUEST_ID_HEADER] = request_id
+        return response
 
 
 # Context of the caller while a task runs in its thread (eager tasks, or a task calling
