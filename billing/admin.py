@@ -4,11 +4,13 @@ partner billing) and the audit trail."""
 
 from __future__ import annotations
 
+import tempfile
+
 from django import forms
 from django.contrib import admin
 from django.contrib import messages as admin_messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import FileResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -33,6 +35,7 @@ from billing.models import (
     StatementStatus,
     StatusEvent,
 )
+from billing.services import partner_data
 from billing.services.accounts import parse_ic
 from billing.services.polling import poll_account
 from billing.services.reconcile import ReconcileError, check_size, reconcile
@@ -74,6 +77,47 @@ class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "ic", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "ic"]
+    actions = ["export_data", "erase_personal_data"]
+
+    @admin.action(description=_("Export the partner's data (zip)"))
+    def export_data(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request, _("Select exactly one partner to export."), level=admin_messages.ERROR
+            )
+            return None
+        partner = queryset.get()
+        # A temporary file, not memory: a partner may have millions of messages.
+        target = tempfile.TemporaryFile()
+        partner_data.export_partner_data(partner, target=target, actor=request.user.get_username())
+        target.seek(0)
+        return FileResponse(target, as_attachment=True, filename=f"partner-{partner.ic}-data.zip")
+
+    @admin.action(description=_("Erase the partner's personal data"))
+    def erase_personal_data(self, request, queryset):
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/billing/partner/erase_personal_data.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Erase personal data"),
+                    "partners": queryset,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "opts": self.model._meta,
+                },
+            )
+        for partner in queryset:
+            summary = partner_data.erase_partner_data(partner, actor=request.user.get_username())
+            self.message_user(
+                request,
+                _(
+                    "%(partner)s: personal data of %(messages)d messages and %(users)d users "
+                    "erased; statements kept."
+                )
+                % {"partner": partner.name, "messages": summary.messages, "users": summary.users},
+            )
+        return None
 
 
 class SecretField(forms.CharField):

@@ -274,6 +274,9 @@ class Message(models.Model):
     # Unique per client account, as SerwerSMS scopes it (constraint below).
     unique_id = models.CharField(_("unique id"), max_length=64)
     phone = models.CharField(_("phone"), max_length=20)
+    # Set when the phone was reduced to its last digits (retention, erasure): HMAC-SHA256 of
+    # the full number with PHONE_HASH_PEPPER, so a known number can still be found.
+    phone_hash = models.CharField(_("phone hash"), max_length=64, blank=True)
     sender = models.CharField(_("sender"), max_length=32, blank=True)
     message_type = models.CharField(
         _("type"), max_length=8, choices=MessageType.choices, default=MessageType.ECO
@@ -374,6 +377,13 @@ class Message(models.Model):
                 name="message_pollable",
             ),
             models.Index(fields=["account", "phone", "created_at"], name="message_account_phone"),
+            # retention.reduce_messages: a partner's month, rows whose phone is still whole
+            # (erased rows leave it, so the daily run reads only what is left to do).
+            models.Index(
+                fields=["partner", "billing_at", "id"],
+                condition=Q(phone_hash=""),
+                name="message_retention",
+            ),
             # resume_sends: the outbox, messages still submitting.
             models.Index(
                 fields=["created_at"],
@@ -914,6 +924,9 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATED = "api_key_created", _("API key created")
     API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
     IC_PROOF = "ic_proof", _("reported messages confirmed or refuted by SerwerSMS")
+    RETENTION = "retention", _("personal data past retention erased")
+    PARTNER_EXPORT = "partner_export", _("partner data exported")
+    PARTNER_ERASE = "partner_erase", _("partner personal data erased")
 
 
 class AuditEntry(models.Model):

@@ -85,3 +85,11 @@ def refresh_draft_statements(partner_id: int, periods: list[str], requested_at: 
         requested_at=datetime.fromisoformat(requested_at),
     )
     return len(rebuilt)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def apply_retention() -> int:
+    """Reduce phones and texts past retention (beat, daily); an overlapping run is harmless."""
+    from billing.services import retention
+
+    return retention.apply_retention().messages

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from billing import log_context
 from billing.models import ClientAccount, EventSource
 from billing.services.status_updates import apply_reports
 from billing.serwersms.callbacks import CallbackError, parse_callback
@@ -30,6 +31,7 @@ def serwersms_callback(request: HttpRequest, secret: str) -> HttpResponse:
     account = ClientAccount.objects.filter(callback_secret=secret, is_active=True).first()
     if account is None:
         return _text("unknown callback address", 404)
+    log_context.bind_account(account)
     # GET query or POST form (§5); a POST may also carry them in its query string.
     data = {**request.GET.dict(), **request.POST.dict()}
     try:

@@ -9,3 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partner_portal.settings")
 app = Celery("partner_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+from partner_portal.logging import connect_celery_signals  # noqa: E402
+
+connect_celery_signals()  # each task's lines carry its id, nothing from the one before

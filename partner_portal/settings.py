@@ -437,13 +437,60 @@ API_REPORTED_MAX_AGE_DAYS = env_int("API_REPORTED_MAX_AGE_DAYS", 400)
 # 10,000 reported messages are about 3 MB of JSON; larger bodies answer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "axes.apps": {"level": "WARNING"},  # its start-up banner on every command
-    },
-}
+# Operations: logs, errors, retention ----------------------------------------------------------
+# (partner_portal/logging.py, billing/services/retention.py, docs/operations-logs.md)
+from partner_portal import logging as _ops_logging  # noqa: E402
+
+
+def _env_secret(name: str, default: str = "") -> str:
+    """A secret from NAME, or from the file NAME_FILE names (e.g. systemd credentials)."""
+    path = env_str(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from exc
+    return env_str(name, default)
+
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# json (one object per line, the default) or plain (for reading in a terminal).
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT: json or plain, got {LOG_FORMAT!r}.")
+LOG_FILE = env_str("LOG_FILE")  # also written here when set (reopened after logrotate)
+LOGGING = _ops_logging.logging_config(level=LOG_LEVEL, log_file=LOG_FILE, json=LOG_FORMAT == "json")
+_ops_logging.configure_structlog()
+# Celery keeps the handlers above instead of installing its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+MIDDLEWARE.insert(0, "partner_portal.logging.RequestContextMiddleware")
+# Never in a log line or an error report: these values, wherever they show (comma-separated
+# LOG_REDACT_VALUES adds more). Accounts' tokens, passwords and callback secrets are added
+# when the code names the account (partner_portal.logging.bind_account).
+SENTRY_DSN = _env_secret("SENTRY_DSN")
+PHONE_HASH_PEPPER = _env_secret("PHONE_HASH_PEPPER") or f"phone-hash:{SECRET_KEY}"
+_ops_logging.add_secrets(
+    [
+        SECRET_KEY,
+        SENTRY_DSN,
+        PHONE_HASH_PEPPER,
+        SERWERSMS_EMAIL2SMS_PASSWORD,
+        PORTAL_EMAIL_PASSWORD,
+        *env_list("LOG_REDACT_VALUES"),
+    ]
+)
+if SENTRY_DSN:
+    _ops_logging.init_sentry(
+        SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT"),
+        release=env_str("SENTRY_RELEASE"),
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+    )
+# Retention (GDPR): phones and texts of messages billed more than RETENTION_MONTHS ago, in a
+# closed statement, are reduced to a masked phone (+48*****2333) and a peppered hash.
+RETENTION_MONTHS = env_int("RETENTION_MONTHS", 13)
+if RETENTION_MONTHS < 1:
+    raise ImproperlyConfigured("RETENTION_MONTHS must be at least 1.")
+RETENTION_BATCH = env_int("RETENTION_BATCH", 5000)  # messages per transaction
+RETENTION_INTERVAL_SECONDS = env_int("RETENTION_INTERVAL_SECONDS", 24 * 3600)  # beat
+# End of Operations: logs, errors, retention ---------------------------------------------------

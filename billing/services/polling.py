@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from billing import log_context
 from billing.models import Channel, ClientAccount, EventSource, Message
 from billing.services import email2sms_matching
 from billing.services.status_updates import ApplySummary, StatusChange, apply_status_changes
@@ -194,6 +195,7 @@ def poll_account(
     idle account costs). Reports by id are applied in batches (`applier`: the pass's, shared
     across accounts; else the account's own, flushed at the end), mails matched per read."""
     now = now or timezone.now()
+    log_context.bind_account(account)
     if work is None:
         work = _work(Message.objects.filter(account=account), now).get(account.pk)
     summary = ApplySummary()

@@ -12,6 +12,8 @@ HEARTBEAT_TASK_NAME = "Beat heartbeat (readiness)"
 HEARTBEAT_TASK = "ops.tasks.beat_heartbeat"
 ALERTS_TASK_NAME = "Evaluate operators' alerts"
 ALERTS_TASK = "ops.tasks.evaluate_alerts"
+RETENTION_TASK_NAME = "Erase personal data past retention"
+RETENTION_TASK = "billing.tasks.apply_retention"
 
 
 def _ensure(name: str, task: str, every: int, description: str) -> bool:
@@ -47,6 +49,12 @@ def ensure_status_poll_task() -> bool:
         "beat's last tick, read by /readyz and the alerts",
     )
     _ensure(ALERTS_TASK_NAME, ALERTS_TASK, settings.ALERT_INTERVAL_SECONDS, "operators' alerts")
+    _ensure(
+        RETENTION_TASK_NAME,
+        RETENTION_TASK,
+        settings.RETENTION_INTERVAL_SECONDS,
+        "phones and texts of closed months older than RETENTION_MONTHS",
+    )
     return _ensure(
         POLL_TASK_NAME, POLL_TASK, settings.STATUS_POLL_INTERVAL_SECONDS, "billing status poll"
     )

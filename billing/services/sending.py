@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from billing import log_context
 from billing.models import (
     Channel,
     ClientAccount,
@@ -435,6 +436,7 @@ def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
     `submitting` and `resume_sends` brings it back).
     """
     token = uuid.uuid4().hex
+    log_context.bind_messages(message_ids)
     summary = DeliverySummary()
     claimed = _claim(list(message_ids), token)
     summary.claimed = len(claimed)
@@ -481,6 +483,7 @@ def _deliver_group(pks: list[int], token: str, *, sleep) -> None:
     """One account and channel: attempts under the retry policy until settled or given up."""
     first = Message.objects.select_related("account__partner").get(pk=pks[0])
     account, channel = first.account, first.channel
+    log_context.bind_account(account)
     client = limited_client(client_for(account, channel), f"account:{account.pk}")
     key = f"account:{account.pk}"
     deadline = _deadline(Message.objects.filter(pk__in=pks))

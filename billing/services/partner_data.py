@@ -1,0 +1,251 @@
+"""A partner's data on request (GDPR): export it all as a zip, or erase its personal data.
+
+The export holds JSON and CSV of the partner, its accounts (never their secrets), staff,
+statements and messages (streamed: millions of rows). The erasure keeps every statement and
+total and every message's billing figures; it reduces phones to masked numbers with a hash
+(as retention does), empties texts, and strips staff users and invitations of e-mail addresses
+and names. Both are written in the audit trail. Commands and admin actions call these.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from billing.cells import neutralise
+from billing.models import (
+    AuditAction,
+    AuditEntry,
+    ClientAccount,
+    Message,
+    Partner,
+    PartnerStaff,
+    Statement,
+)
+from billing.services import retention
+
+CHUNK = 2000
+ERASED = "[erased]"
+
+PARTNER_FIELDS = (
+    "id", "name", "ic", "is_active", "created_at", "legal_name", "address", "tax_id", "vat_rate",
+)  # fmt: skip
+# Credentials (API token, password, Email2SMS key, callback secret) are never exported.
+ACCOUNT_FIELDS = ("id", "name", "is_active", "created_at", "email2sms_sender")
+STATEMENT_FIELDS = (
+    "id", "period", "status", "number", "currency", "counted_messages", "counted_parts",
+    "pending_messages", "unsent_messages", "commission", "adjustments_total", "opening_credit",
+    "carried_forward", "total", "vat_rate", "vat", "gross", "checksum", "built_at", "closed_at",
+    "closed_by",
+)  # fmt: skip
+MESSAGE_FIELDS = (
+    "id", "account__name", "channel", "ic", "serwersms_id", "unique_id", "phone", "phone_hash",
+    "sender", "message_type", "text_length", "text", "parts", "cost", "status", "reason",
+    "error_message", "created_at", "queued_at", "sent_at", "delivered_at", "dispatched_at",
+)  # fmt: skip
+STAFF_FIELDS = ("user__username", "user__email", "user__first_name", "user__last_name", "role")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)  # Decimal, date
+
+
+def _header(fields: Iterable[str]) -> list[str]:
+    return [name.replace("__", "_") for name in fields]
+
+
+@dataclass
+class ExportSummary:
+    accounts: int = 0
+    statements: int = 0
+    messages: int = 0
+    staff: int = 0
+
+
+class _Zip:
+    def __init__(self, target: IO[bytes]):
+        self.zip = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED)
+
+    def json(self, name: str, data: Any) -> None:
+        self.zip.writestr(name, json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+    def rows(self, name: str, fields: tuple[str, ...], rows: Iterable[tuple]) -> int:
+        """`name`.csv and `name`.jsonl (one object per line), streamed row by row."""
+        count = 0
+        header = _header(fields)
+        with self.zip.open(f"{name}.csv", "w", force_zip64=True) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            writer = csv.writer(text)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([neutralise(_plain(v)) for v in row])
+                count += 1
+            text.flush()
+            text.detach()
+        return count
+
+    def jsonl(self, name: str, fields: tuple[str, ...], rows: Iterable[tuple]) -> None:
+        header = _header(fields)
+        with self.zip.open(f"{name}.jsonl", "w", force_zip64=True) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+            for row in rows:
+                line = {k: _plain(v) for k, v in zip(header, row, strict=True)}
+                text.write(json.dumps(line, ensure_ascii=False) + "\n")
+            text.flush()
+            text.detach()
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def _values(queryset, fields: tuple[str, ...]) -> Iterator[tuple]:
+    return queryset.values_list(*fields).iterator(chunk_size=CHUNK)
+
+
+def _objects(rows, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows (or a queryset) as JSON-ready dicts keyed by the export's column names."""
+    if hasattr(rows, "values_list"):
+        rows = _values(rows, fields)
+    header = _header(fields)
+    return [{k: _plain(v) for k, v in zip(header, row, strict=True)} for row in rows]
+
+
+def export_partner_data(
+    partner: Partner, *, target: IO[bytes] | str | Path, actor: str, now: datetime | None = None
+) -> ExportSummary:
+    """Write the partner's data as a zip to `target` (a path or a binary file). Returns the
+    counts; writes one audit entry. Safe to repeat (each call writes a new file)."""
+    now = now or timezone.now()
+    summary = ExportSummary()
+    own = not hasattr(target, "write")
+    handle: IO[bytes] = open(target, "wb") if own else target  # type: ignore[arg-type]
+    try:
+        archive = _Zip(handle)
+        (info,) = _objects(Partner.objects.filter(pk=partner.pk), PARTNER_FIELDS)
+        archive.json("partner.json", {**info, "exported_at": now.isoformat()})
+        accounts = ClientAccount.objects.filter(partner=partner).order_by("pk")
+        account_rows = list(_values(accounts, ACCOUNT_FIELDS))
+        archive.json("accounts.json", _objects(account_rows, ACCOUNT_FIELDS))
+        summary.accounts = archive.rows("accounts", ACCOUNT_FIELDS, account_rows)
+        staff = PartnerStaff.objects.filter(partner=partner).order_by("pk")
+        staff_rows = list(_values(staff, STAFF_FIELDS))
+        archive.json("staff.json", _objects(staff_rows, STAFF_FIELDS))
+        summary.staff = len(staff_rows)
+        statements = Statement.objects.filter(partner=partner).order_by("period")
+        statement_rows = list(_values(statements, STATEMENT_FIELDS))
+        archive.json("statements.json", _objects(statement_rows, STATEMENT_FIELDS))
+        summary.statements = archive.rows("statements", STATEMENT_FIELDS, statement_rows)
+        messages = Message.objects.filter(partner=partner).order_by("created_at", "id")
+        rows = _values(messages, MESSAGE_FIELDS)
+        summary.messages = archive.rows("messages", MESSAGE_FIELDS, rows)
+        archive.jsonl("messages", MESSAGE_FIELDS, _values(messages, MESSAGE_FIELDS))
+        archive.close()
+    finally:
+        if own:
+            handle.close()
+    AuditEntry.objects.create(
+        partner=partner,
+        action=AuditAction.PARTNER_EXPORT,
+        actor=actor,
+        detail={
+            "accounts": summary.accounts,
+            "statements": summary.statements,
+            "messages": summary.messages,
+            "staff": summary.staff,
+        },
+        created_at=now,
+    )
+    return summary
+
+
+@dataclass
+class ErasureSummary:
+    messages: int = 0
+    users: int = 0
+    invitations: int = 0
+    accounts: int = 0
+
+
+def erase_partner_data(
+    partner: Partner, *, actor: str, now: datetime | None = None, batch: int | None = None
+) -> ErasureSummary:
+    """Erase the partner's personal data; statements, totals and billing figures stay.
+
+    Phones become masked numbers with a hash and texts are emptied (in batches); staff users
+    lose e-mail and names, are renamed `erased-<id>` and can no longer log in; invitations
+    are deleted; accounts lose their Email2SMS sender address; e-mail addresses in the
+    partner's audit entries are replaced. Safe to repeat: a second call finds nothing more.
+    Writes one audit entry.
+    """
+    now = now or timezone.now()
+    batch = batch or settings.RETENTION_BATCH
+    summary = ErasureSummary()
+    messages = Message.objects.filter(partner=partner)
+    summary.messages = sum(retention.reduce_messages(messages, batch=batch).values())
+    # Texts kept (STORE_MESSAGE_TEXT) of messages reduced earlier, e.g. by retention.
+    Message.objects.filter(partner=partner).exclude(text="").update(text="")
+    with transaction.atomic():
+        user_ids = list(
+            PartnerStaff.objects.filter(partner=partner).values_list("user_id", flat=True)
+        )
+        for user in (
+            get_user_model().objects.filter(pk__in=user_ids).exclude(username__startswith="erased-")
+        ):
+            user.username = f"erased-{user.pk}"
+            user.email = user.first_name = user.last_name = ""
+            user.is_active = False
+            user.set_unusable_password()
+            user.save()
+            summary.users += 1
+        if apps.is_installed("partner_portal"):
+            # The portal's own records of these people (looked up by name: billing sits below
+            # the portal and imports none of it).
+            invitations = apps.get_model("partner_portal", "Invitation").objects.filter(
+                partner=partner
+            )
+            summary.invitations, _ = invitations.delete()
+            apps.get_model("partner_portal", "LoginSession").objects.filter(
+                user_id__in=user_ids
+            ).delete()
+        summary.accounts = (
+            ClientAccount.objects.filter(partner=partner)
+            .exclude(email2sms_sender="")
+            .update(email2sms_sender="")
+        )
+        named = Q(detail__has_key="email") | Q(detail__has_key="username")
+        for entry in AuditEntry.objects.filter(named, partner=partner):
+            entry.detail = {
+                k: ERASED if k in ("email", "username") else v for k, v in entry.detail.items()
+            }
+            entry.save(update_fields=["detail"])
+        AuditEntry.objects.create(
+            partner=partner,
+            action=AuditAction.PARTNER_ERASE,
+            actor=actor,
+            detail={
+                "messages": summary.messages,
+                "users": summary.users,
+                "invitations": summary.invitations,
+                "accounts": summary.accounts,
+            },
+            created_at=now,
+        )
+    return summary

@@ -1,0 +1,198 @@
+"""Retention of personal data: phones and texts of old, billed messages reduced to what billing
+needs. Imports no web code; the beat task and `manage.py apply_retention` call it.
+
+A message is past retention when its billing instant is more than RETENTION_MONTHS before
+`now` and the statement of its partner and billing month is closed (never before: an open month
+may still be reconciled). Its phone becomes `+48*****2333` (country code and last four digits)
+with `phone_hash`, an HMAC-SHA256 of the whole number keyed by PHONE_HASH_PEPPER; its text, if
+kept, is emptied. Counts, parts, statuses, costs and every statement stay as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, DateField, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from billing.commission import month_bounds_utc
+from billing.models import AuditAction, AuditEntry, Message, Statement, StatementStatus
+
+KEEP_DIGITS = 4
+ACTOR = "retention"
+
+
+def phone_hash(phone: str) -> str:
+    """HMAC-SHA256 (hex) of the phone with the configured pepper: equal numbers, equal hashes."""
+    key = settings.PHONE_HASH_PEPPER.encode("utf-8")
+    return hmac.new(key, phone.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def masked_phone(phone: str) -> str:
+    """`+48500600700` -> `+48*****0700`: the country code and the last four digits stay."""
+    if "*" in phone:
+        return phone
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    prefix = ""
+    if phone.startswith("+"):  # E.164, as stored: the country code is not personal
+        try:
+            code = str(phonenumbers.parse(phone, None).country_code)
+        except phonenumbers.NumberParseException:
+            code = ""
+        if code and digits.startswith(code):
+            prefix, digits = f"+{code}", digits[len(code) :]
+    hidden = max(len(digits) - KEEP_DIGITS, 0)
+    return prefix + "*" * hidden + digits[hidden:]
+
+
+def retention_cutoff(now: datetime, months: int) -> datetime:
+    """`now` moved back by whole months (the day clamped to the shorter month's last day)."""
+    local = timezone.localtime(now, ZoneInfo(settings.BILLING_TIME_ZONE))
+    index = local.year * 12 + local.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    day = local.day
+    while True:
+        try:
+            return local.replace(year=year, month=month, day=day)
+        except ValueError:
+            day -= 1
+
+
+def messages_past_retention(*, now: datetime, months: int | None = None) -> QuerySet[Message]:
+    """Messages whose phone is still whole, billed before the cutoff, in a closed statement."""
+    cutoff = retention_cutoff(now, settings.RETENTION_MONTHS if months is None else months)
+    month = TruncMonth(
+        "billing_at", output_field=DateField(), tzinfo=ZoneInfo(settings.BILLING_TIME_ZONE)
+    )
+    closed = Statement.objects.filter(
+        partner=OuterRef("partner"), period=OuterRef("billing_month"), status=StatementStatus.CLOSED
+    )
+    return (
+        Message.objects.filter(billing_at__lt=cutoff, phone_hash="")
+        .annotate(billing_month=month)
+        .filter(Exists(closed))
+    )
+
+
+@dataclass
+class ErasureSummary:
+    messages: int = 0
+    by_partner: Counter = field(default_factory=Counter)
+    dry_run: bool = False
+
+
+def _reduce(rows: list[Message]) -> None:
+    """One UPDATE ... FROM (VALUES ...) for the rows, never a save per row."""
+    values = ", ".join(["(%s, %s, %s)"] * len(rows))
+    params = [p for m in rows for p in (m.pk, masked_phone(m.phone), phone_hash(m.phone))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Message._meta.db_table} AS m"  # noqa: S608 - no input in the SQL
+            " SET phone = v.phone, phone_hash = v.phone_hash, text = ''"
+            f" FROM (VALUES {values}) AS v(id, phone, phone_hash)"
+            " WHERE m.id = v.id",
+            params,
+        )
+
+
+def reduce_messages(
+    queryset: QuerySet[Message],
+    *,
+    batch: int,
+    progress: Callable[[int], None] | None = None,
+) -> Counter:
+    """Mask the phones and empty the texts of `queryset`'s rows whose phone is still whole, in
+    transactions of `batch` rows taken in (billing_at, id) order after the last one done (each
+    batch is a short index range, however many rows came before). Rows another run holds are
+    skipped (SKIP LOCKED). Returns messages per partner id."""
+    done: Counter = Counter()
+    queryset = queryset.filter(phone_hash="").order_by("billing_at", "id")
+    after: tuple[datetime, int] | None = None
+    while True:
+        page = queryset
+        if after is not None:
+            page = page.filter(Q(billing_at__gt=after[0]) | Q(billing_at=after[0], id__gt=after[1]))
+        with transaction.atomic():
+            rows = list(
+                page.select_for_update(skip_locked=True, of=("self",)).only(
+                    "id", "partner_id", "phone", "billing_at"
+                )[:batch]
+            )
+            if not rows:
+                return done
+            _reduce(rows)
+        after = (rows[-1].billing_at, rows[-1].pk)
+        done.update(m.partner_id for m in rows)
+        if progress:
+            progress(len(rows))
+
+
+def _closed_months_before(cutoff: datetime):
+    """(partner id, start, end) of each closed statement's month that began before `cutoff`,
+    the end no later than `cutoff` (UTC instants)."""
+    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
+    last_period = timezone.localtime(cutoff, zone).date().replace(day=1)
+    closed = Statement.objects.filter(status=StatementStatus.CLOSED, period__lte=last_period)
+    for partner_id, period in closed.order_by("partner_id", "period").values_list(
+        "partner_id", "period"
+    ):
+        start, end = month_bounds_utc(period, zone)
+        yield partner_id, start, min(end, cutoff)
+
+
+def apply_retention(
+    *,
+    now: datetime | None = None,
+    months: int | None = None,
+    batch: int | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ErasureSummary:
+    """Erase what is past retention: month by closed month, in transactions of `batch`
+    messages. Safe to repeat or overlap (erased rows no longer match; rows another run holds
+    are skipped). `dry_run` counts and changes nothing. Each partner touched gets one audit
+    entry per run."""
+    now = now or timezone.now()
+    batch = batch or settings.RETENTION_BATCH
+    cutoff = retention_cutoff(now, settings.RETENTION_MONTHS if months is None else months)
+    summary = ErasureSummary(dry_run=dry_run)
+    if dry_run:
+        summary.by_partner = count_by_partner(messages_past_retention(now=now, months=months))
+        summary.messages = sum(summary.by_partner.values())
+        if progress:
+            progress(summary.messages)
+        return summary
+    for partner_id, start, end in _closed_months_before(cutoff):
+        month = Message.objects.filter(
+            partner_id=partner_id, billing_at__gte=start, billing_at__lt=end
+        )
+        summary.by_partner.update(reduce_messages(month, batch=batch, progress=progress))
+    summary.messages = sum(summary.by_partner.values())
+    AuditEntry.objects.bulk_create(
+        AuditEntry(
+            partner_id=partner_id,
+            action=AuditAction.RETENTION,
+            actor=ACTOR,
+            detail={"messages": count, "before": cutoff.isoformat()},
+            created_at=now,
+        )
+        for partner_id, count in sorted(summary.by_partner.items())
+    )
+    return summary
+
+
+def count_by_partner(queryset: QuerySet[Message]) -> Counter:
+    """Messages of `queryset` per partner id (one grouped query)."""
+    rows = queryset.order_by().values_list("partner_id").annotate(n=Count("id"))
+    return Counter(dict(rows))
