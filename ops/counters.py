@@ -215,11 +215,12 @@ def fold(
                 xmin, xmax = _snapshot_bounds(cursor)
                 cursor.execute(f"SELECT max(id) FROM {connection.ops.quote_name(table)}")
                 visible_max = cursor.fetchone()[0] or 0
-            # A new cursor starts at the table's end: counters count from the first scrape on
-            # (Prometheus' rate() needs no history), so deploying on a big database is cheap.
+            # A new cursor starts at the table's beginning: the counters hold the whole history
+            # the database kept (what a fault run or a first deploy did is shown), caught up
+            # FOLD_MAX_KEYS a fold, so a first scrape on a big database never costs one huge query.
             FoldCursor.objects.get_or_create(
                 name=cursor_name,
-                defaults={"position": visible_max, "pending_position": visible_max},
+                defaults={"position": 0, "pending_position": visible_max, "pending_xmax": xmax},
             )
             state = FoldCursor.objects.select_for_update(nowait=True).get(name=cursor_name)
             if state.pending_position > state.position and xmin >= state.pending_xmax:
