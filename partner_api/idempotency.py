@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -90,6 +91,8 @@ def run_once(
             ) from None
     try:
         status, body = run()
+        # Stored as JSON and answered the same way the first time as on every replay.
+        body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
     except BaseException:
         IdempotentRequest.objects.filter(pk=record.pk).delete()
         raise

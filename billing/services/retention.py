@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 from django.conf import settings
@@ -25,7 +24,7 @@ from django.db.models import Count, DateField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from billing.commission import month_bounds_utc
+from billing.commission import BILLING_ZONE, month_bounds_utc
 from billing.models import AuditAction, AuditEntry, Message, Statement, StatementStatus
 
 KEEP_DIGITS = 4
@@ -57,7 +56,7 @@ def masked_phone(phone: str) -> str:
 
 def retention_cutoff(now: datetime, months: int) -> datetime:
     """`now` moved back by whole months (the day clamped to the shorter month's last day)."""
-    local = timezone.localtime(now, ZoneInfo(settings.BILLING_TIME_ZONE))
+    local = timezone.localtime(now, BILLING_ZONE)
     index = local.year * 12 + local.month - 1 - months
     year, month = divmod(index, 12)
     month += 1
@@ -72,9 +71,7 @@ def retention_cutoff(now: datetime, months: int) -> datetime:
 def messages_past_retention(*, now: datetime, months: int | None = None) -> QuerySet[Message]:
     """Messages whose phone is still whole, billed before the cutoff, in a closed statement."""
     cutoff = retention_cutoff(now, settings.RETENTION_MONTHS if months is None else months)
-    month = TruncMonth(
-        "billing_at", output_field=DateField(), tzinfo=ZoneInfo(settings.BILLING_TIME_ZONE)
-    )
+    month = TruncMonth("billing_at", output_field=DateField(), tzinfo=BILLING_ZONE)
     closed = Statement.objects.filter(
         partner=OuterRef("partner"), period=OuterRef("billing_month"), status=StatementStatus.CLOSED
     )
@@ -141,7 +138,7 @@ def reduce_messages(
 def _closed_months_before(cutoff: datetime):
     """(partner id, start, end) of each closed statement's month that began before `cutoff`,
     the end no later than `cutoff` (UTC instants)."""
-    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
+    zone = BILLING_ZONE
     last_period = timezone.localtime(cutoff, zone).date().replace(day=1)
     closed = Statement.objects.filter(status=StatementStatus.CLOSED, period__lte=last_period)
     for partner_id, period in closed.order_by("partner_id", "period").values_list(

@@ -4,6 +4,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +144,9 @@ def test_command_serves_until_stopped_and_saves_its_state(tmp_path, stop_signal)
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -159,9 +163,15 @@ def test_command_serves_until_stopped_and_saves_its_state(tmp_path, stop_signal)
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
         assert response.status_code == 200
+        # Serving is not the same as having said so: wait for the banner's last line.
+        while not any("Ctrl-C to stop" in line for line in list(lines)):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
     finally:
         process.send_signal(stop_signal)
-        out, _err = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+    out = "".join(lines)
     assert process.returncode == 0
     assert f"http://127.0.0.1:{port}/" in out
     saved = json.loads((tmp_path / "state.json").read_text())
