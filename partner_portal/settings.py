@@ -68,6 +68,11 @@ INSTALLED_APPS = [
     "partner_api",
     "ninja",  # serves the API docs' Swagger UI from our static files (the CSP allows no CDN)
 ]
+# The workshop (app devtools: bench, fault run, simulator command, demo data; no models): on
+# for development, the demo and the tests, left out with DEVTOOLS=0 (the deployment files).
+DEVTOOLS = env_bool("DEVTOOLS", True)
+if DEVTOOLS:
+    INSTALLED_APPS += ["devtools"]
 
 MIDDLEWARE = [
     "partner_portal.middleware.TrustedProxyMiddleware",  # before anything reads is_secure()

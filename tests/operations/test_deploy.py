@@ -73,13 +73,22 @@ def test_the_release_command_migrates_collects_and_seeds_a_fresh_database(fresh_
     assert again.returncode == 0, again.stderr[-3000:]
 
 
-def _exec_lines(unit: Path) -> list[list[str]]:
+def _service(unit: Path):
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     parser.optionxform = str
     parser.read(unit)
-    return [
-        shlex.split(parser["Service"][key]) for key in ("ExecStart",) if key in parser["Service"]
-    ]
+    return parser["Service"]
+
+
+def _exec_lines(unit: Path) -> list[list[str]]:
+    service = _service(unit)
+    return [shlex.split(service[key]) for key in ("ExecStart",) if key in service]
+
+
+def _without_devtools(argv: list[str]) -> list[str]:
+    """A Procfile line starts with DEVTOOLS=0: the workshop app is not installed there."""
+    assert argv[0] == "DEVTOOLS=0", argv
+    return argv[1:]
 
 
 def _local(path: str) -> Path:
@@ -123,6 +132,8 @@ def test_each_unit_runs_a_command_that_exists(unit):
     assert lines
     for argv in lines:
         _check_command(argv)
+    # The workshop (devtools: bench, fault run, demo data) is left out of an installation.
+    assert _service(unit)["Environment"] == "DEVTOOLS=0"
 
 
 def test_the_procfile_runs_the_same_commands():
@@ -131,7 +142,7 @@ def test_the_procfile_runs_the_same_commands():
     )
     assert set(entries) == {"release", "web", "worker", "beat"}
     for command in entries.values():
-        _check_command(shlex.split(command.replace("${PORT:-8000}", "8000")))
+        _check_command(_without_devtools(shlex.split(command.replace("${PORT:-8000}", "8000"))))
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")

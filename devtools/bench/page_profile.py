@@ -2,7 +2,7 @@
 manager): wall and CPU time, every query with its time, then cProfile's heaviest functions.
 
     DATABASE_URL=... python manage.py shell -c \
-        "from billing.bench.page_profile import main; main('/messages/')"
+        "from devtools.bench.page_profile import main; main('/messages/')"
 
 Run on bench data (`manage.py bench`); figures in docs/scale.md ("Page speed").
 """
@@ -18,8 +18,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from billing.bench import data
-from billing.bench.operations import Portal, portal_settings
+from devtools.bench import data
+from devtools.bench.operations import Portal, portal_settings
 
 
 def main(path: str = "/messages/", runs: int = 5, functions: int = 40) -> None:

@@ -15,9 +15,14 @@ import itertools
 
 from django.db import connection, models, transaction
 
+from billing.commission import month_bounds_utc
 from billing.models import Message, StatusEvent
+from billing.statuses import COUNTED
 
 from . import data
+
+# Dispatched: the statuses that count (statuses.py), as SQL.
+DISPATCHED = "status IN (" + ", ".join(f"'{s.value}'" for s in sorted(COUNTED)) + ")"
 
 PARTNER_BUCKETS = 10_000
 ACCOUNT_BUCKETS = 1_000
@@ -81,7 +86,7 @@ def _insert_messages(
         + " ".join(f"WHEN '{c}' THEN '{m}'" for c, m in data.MATCH.items())
         + " END)"
     )
-    dispatched = "status IN ('sent', 'delivered', 'undelivered')"
+    dispatched = DISPATCHED
     expressions = {
         "id": "id",
         "partner_id": "partner_id",
@@ -163,7 +168,7 @@ def _insert_events(low: int, high: int) -> None:
     table = Message._meta.db_table
     steps = [
         ("TRUE", "send", "submitting", "queued", "queued_at"),
-        ("status IN ('sent', 'delivered', 'undelivered')", "poll", "queued", "sent", "sent_at"),
+        (DISPATCHED, "poll", "queued", "sent", "sent_at"),
         ("status = 'delivered'", "callback", "sent", "delivered", "delivered_at"),
         ("status = 'undelivered'", "callback", "sent", "undelivered", "sent_at"),
         ("status = 'unsent'", "poll", "queued", "unsent", "queued_at"),
@@ -215,8 +220,8 @@ def generate_messages(world: data.BenchWorld, total: int, *, seed: int = 13, pro
         cursor.execute("SELECT setseed(%s)", [(seed % 1000) / 1000])
     month_counts = data._month_counts(total, world.months, world.now)
     for period, count in zip(world.months, month_counts, strict=True):
-        start = data.local_start(period)
-        end = min(data.local_start(data.add_months(period, 1)), world.now)
+        start, end = month_bounds_utc(period)
+        end = min(end, world.now)
         span = (end - start).total_seconds()
         for offset in range(0, count, CHUNK):
             n = min(CHUNK, count - offset)

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from partner_portal import demo
+from devtools import demo
 
 
 class Command(BaseCommand):

@@ -19,17 +19,18 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from billing.bench.data import BILLING_ZONE, BenchWorld, add_months, local_start
-from billing.commission import billing_day
+from billing.commission import billing_day, local_midnight_utc, month_bounds_utc, next_month
 from billing.models import ClientAccount, Message, Statement, StatementItem, StatusEvent
 from billing.services import rollups
 from billing.services.status_updates import UPDATED_FIELDS
 from billing.serwersms.types import ReportItem
-from billing.statuses import COUNTED, NOT_FINAL, PENDING
+from billing.statuses import COUNTED, NEVER_COUNTED, NOT_FINAL, PENDING
+from devtools.bench.data import BenchWorld
 
 REPEATS = 3
 COUNTED_SQL = tuple(sorted(s.value for s in COUNTED))
 PENDING_SQL = tuple(sorted(s.value for s in PENDING))
+NEVER_COUNTED_SQL = tuple(sorted(s.value for s in NEVER_COUNTED))
 Work = Callable[[], int | None]  # returns the rows it handled, when that means something
 
 
@@ -249,11 +250,10 @@ def raw_dashboard(world: BenchWorld) -> int:
     """The dashboard's GROUP BYs on the base tables: two months by status, 90 days counted and
     commission per day, this month per account."""
     partner = world.big.pk
-    this_start = local_start(world.current_month)
-    last_start = local_start(world.last_full_month)
-    end = local_start(add_months(world.current_month, 1))
-    today = world.now.date()
-    first_day = local_start(today.replace(day=1)) - dt.timedelta(days=90)
+    this_start, end = month_bounds_utc(world.current_month)
+    last_start = local_midnight_utc(world.last_full_month)
+    today = billing_day(world.now)
+    first_day = local_midnight_utc(today.replace(day=1)) - dt.timedelta(days=90)
     n = _fetch(
         f"SELECT dispatched_at >= %s, status, COUNT(*), SUM(parts) FROM {M} "
         f"WHERE partner_id = %s AND dispatched_at >= %s AND dispatched_at < %s GROUP BY 1, 2",
@@ -276,8 +276,7 @@ def raw_dashboard(world: BenchWorld) -> int:
 
 
 def raw_accounts(world: BenchWorld) -> int:
-    start = local_start(world.current_month)
-    end = local_start(add_months(world.current_month, 1))
+    start, end = month_bounds_utc(world.current_month)
     return _fetch(
         f"SELECT account_id, status, COUNT(*), SUM(parts) FROM {M} WHERE partner_id = %s "
         f"AND dispatched_at >= %s AND dispatched_at < %s GROUP BY 1, 2",
@@ -347,13 +346,13 @@ def raw_xlsx(partner_id: int, start: dt.datetime, end: dt.datetime) -> int:
 
 
 def raw_statement_build(world: BenchWorld, period: dt.date) -> int:
-    start, end = local_start(period), local_start(add_months(period, 1))
+    start, end = month_bounds_utc(period)
     return _fetch(
         f"SELECT account_id, message_type, "
         f"COUNT(*) FILTER (WHERE status IN {_in(COUNTED_SQL)}), "
         f"SUM(parts) FILTER (WHERE status IN {_in(COUNTED_SQL)}), "
         f"COUNT(*) FILTER (WHERE status IN {_in(PENDING_SQL)}), "
-        f"COUNT(*) FILTER (WHERE status = 'unsent') FROM {M} "
+        f"COUNT(*) FILTER (WHERE status IN {_in(NEVER_COUNTED_SQL)}) FROM {M} "
         f"WHERE partner_id = %s AND dispatched_at >= %s AND dispatched_at < %s GROUP BY 1, 2",
         [world.big.pk, start, end],
     )
@@ -498,8 +497,8 @@ def export_range(world: BenchWorld, wanted: int) -> ExportRange:
     total = newest_first.count()
     index = max(min(wanted, total) - 1, 0)
     oldest = newest_first.values_list("created_at", flat=True)[index]
-    first_day = oldest.astimezone(BILLING_ZONE).date()
-    last_day = world.now.astimezone(BILLING_ZONE).date()
+    first_day = billing_day(oldest)
+    last_day = billing_day(world.now)
     filters = {"date_from": first_day, "date_to": last_day}
     return ExportRange(
         params={key: value.isoformat() for key, value in filters.items()},
@@ -523,10 +522,10 @@ def operations(world: BenchWorld, portal: Portal) -> list[Operation]:
 
     big = world.big.pk
     month = world.last_full_month
-    start, end = local_start(month), local_start(add_months(month, 1))
+    start, end = month_bounds_utc(month)
     month_params = {
         "date_from": month.isoformat(),
-        "date_to": (add_months(month, 1) - dt.timedelta(days=1)).isoformat(),
+        "date_to": (next_month(month) - dt.timedelta(days=1)).isoformat(),
     }
     export_rows = Message.objects.filter(
         partner=world.big, created_at__gte=start, created_at__lt=end
@@ -673,7 +672,7 @@ def message_page_cases(world: BenchWorld) -> list[tuple[str, dict, bool]]:
             "date range (one month)",
             {
                 "date_from": month,
-                "date_to": add_months(month, 1) - dt.timedelta(days=1),
+                "date_to": next_month(month) - dt.timedelta(days=1),
             },
             False,
         ),

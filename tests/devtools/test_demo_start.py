@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 
 from billing.models import StaffRole
-from partner_portal.demo import DEMO_USERS
-from partner_portal.management.commands.demo_logins import console_language
-from partner_portal.management.commands.run_demo import port_is_free
+from devtools.demo import DEMO_USERS
+from devtools.management.commands.demo_logins import console_language
+from devtools.management.commands.run_demo import port_is_free
 
 
 def test_a_port_left_in_time_wait_by_a_stopped_demo_is_free():

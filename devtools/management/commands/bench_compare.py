@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.bench.compare import compare, format_comparison
+from devtools.bench.compare import compare, format_comparison
 
 
 def _read(path: str) -> dict:

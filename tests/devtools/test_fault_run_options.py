@@ -1,9 +1,11 @@
 """The fault run's slow answers: which fault kinds it draws from, and bad options refused."""
 
+from io import StringIO
+
 import pytest
 from django.core.management import CommandError, call_command
 
-from billing.services.fault_run import FaultRun
+from devtools.fault_run import FaultRun
 
 
 def test_slow_answers_replace_the_slow_kinds_on_every_channel():
@@ -24,3 +26,12 @@ def test_slow_answers_replace_the_slow_kinds_on_every_channel():
 def test_bad_slow_answers_are_refused(value):
     with pytest.raises(CommandError):
         call_command("fault_run", "--messages", "1", "--slow-answers", value)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(["--messages", "0"], "messages >= 1"), (["--fault-rate", "1.5"], "fault rate")],
+)
+def test_bad_sizes_are_a_clear_error(args, expected):
+    with pytest.raises(CommandError, match=expected):
+        call_command("fault_run", *args, stdout=StringIO(), stderr=StringIO())

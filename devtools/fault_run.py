@@ -29,9 +29,8 @@ from billing.models import Channel, ClientAccount, Message, Partner, StatusEvent
 from billing.services.sending import send_sms, text_digest
 from billing.statuses import COUNTED, FINAL, Status
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHANNELS = (Channel.API_V2, Channel.XML_API, Channel.EMAIL2SMS)
-SETTLED = {s.value for s in FINAL} | {Status.SENT.value}
 
 
 @dataclass
@@ -358,7 +357,7 @@ class FaultRun:
         last_line = 0.0
         while time.monotonic() < deadline:
             ours = Counter(Message.objects.filter(pk__in=ids).values_list("status", flat=True))
-            unsettled = sum(v for k, v in ours.items() if k not in SETTLED or k == "sent")
+            unsettled = sum(v for k, v in ours.items() if k not in FINAL)
             pending_sim = sum(
                 1
                 for r in server.sim.message_records()
@@ -419,7 +418,7 @@ class FaultRun:
                 figures.delivered += 1
             if message.status == Status.UNSENT:
                 figures.unsent += 1
-            if message.status not in SETTLED - {"sent"}:
+            if message.status not in FINAL:
                 figures.stuck += 1
                 result.examples.append(f"stuck: {message.unique_id} {message.status}")
             if not mine:

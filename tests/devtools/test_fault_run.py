@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from billing.services.fault_run import FaultRun, format_result
+from devtools.fault_run import FaultRun, format_result
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES, FAULT_RATE, KILLS = 300, 0.3, 1

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
-from billing.bench import data
+from billing.commission import billing_month, local_midnight_utc
 from billing.models import Message, Statement, StatusEvent
+from devtools.bench import data
 from tests.factories import MessageFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,10 +70,7 @@ def test_bench_generates_and_measures_every_operation(tmp_path):
     partners = list(data.bench_partners().annotate(n=Count("messages")).order_by("ic"))
     assert len(partners) == data.PARTNERS
     assert 0.3 < partners[0].n / 600 < 0.5
-    months = {
-        m.astimezone(data.BILLING_ZONE).strftime("%Y-%m")
-        for m in Message.objects.values_list("created_at", flat=True)
-    }
+    months = {billing_month(m) for m in Message.objects.values_list("created_at", flat=True)}
     assert len(months) == data.MONTHS
     assert StatusEvent.objects.count() > 600
     assert set(Message.objects.values_list("status", flat=True)) >= {"delivered", "unsent", "sent"}
@@ -117,7 +115,7 @@ def test_bench_refuses_a_database_with_real_traffic():
 def test_sql_generator_writes_the_shape_of_the_bench_world():
     from django.utils import timezone
 
-    from billing.bench import sqlgen
+    from devtools.bench import sqlgen
 
     world = data.create_partners(timezone.now())
     sqlgen.generate_messages(world, 4000, seed=7)
@@ -132,10 +130,7 @@ def test_sql_generator_writes_the_shape_of_the_bench_world():
         assert message.account.partner_id == message.partner_id
         assert message.ic == message.partner.ic
         assert message.cost == data.PRICE[message.message_type] * message.parts
-    months = {
-        m.astimezone(data.BILLING_ZONE).strftime("%Y-%m")
-        for m in Message.objects.values_list("created_at", flat=True)
-    }
+    months = {billing_month(m) for m in Message.objects.values_list("created_at", flat=True)}
     assert len(months) == data.MONTHS
     # Every message has the history its status implies (data._events_for).
     for status, events in (("delivered", 3), ("undelivered", 3), ("unsent", 2), ("sent", 2)):
@@ -146,4 +141,4 @@ def test_sql_generator_writes_the_shape_of_the_bench_world():
         assert last.new_status == status
     dispatched = Message.objects.filter(status__in=["sent", "delivered", "undelivered"])
     assert not dispatched.filter(sent_at__isnull=True).exists()
-    assert not Message.objects.exclude(billing_at__gte=data.local_start(world.months[0])).exists()
+    assert not Message.objects.exclude(billing_at__gte=local_midnight_utc(world.months[0])).exists()

@@ -2,7 +2,7 @@
 than the bench's one-month export, so the fixed cost of a request does not hide the rate).
 
     DATABASE_URL=... python manage.py shell -c \
-        "from billing.bench.export_rates import main; main()"
+        "from devtools.bench.export_rates import main; main()"
 
 Best of 3 each: the CSV through COPY (PostgreSQL), the CSV through Python rows, a raw `COPY
 TO STDOUT` of the same columns without words or formatting, and the XLSX (openpyxl write-only
@@ -19,8 +19,8 @@ import tracemalloc
 from django.db import connection
 from django.utils import translation
 
-from billing.bench import data
 from billing.models import Message
+from devtools.bench import data
 
 RAW_COPY = (
     "COPY (SELECT created_at, account_id, phone, sender, message_type, channel, parts, status,"

@@ -20,9 +20,9 @@ from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
 
-from billing.bench import data, sqlgen
-from billing.bench.compare import run_figures
-from billing.bench.operations import (
+from devtools.bench import data, sqlgen
+from devtools.bench.compare import run_figures
+from devtools.bench.operations import (
     REPEATS,
     Portal,
     explain_message_pages,

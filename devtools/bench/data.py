@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 
-from billing.commission import BILLING_ZONE
+from billing.commission import billing_month, month_bounds_utc, previous_month
 from billing.models import (
     Agreement,
     AgreementTier,
@@ -30,6 +30,7 @@ from billing.models import (
 )
 from billing.services import rollups
 from billing.services.statements import build_statement, close_statement
+from billing.statuses import COUNTED
 
 
 class _Table:
@@ -60,19 +61,6 @@ OLD_STATUSES = _Table([("delivered", 88), ("undelivered", 5), ("unsent", 4), ("s
 RECENT_STATUSES = _Table([("queued", 35), ("in_progress", 10), ("sent", 40), ("delivered", 15)])
 MATCH = {"api_v2": "send", "xml_api": "send", "email2sms": "phone_time", "reported": "reported"}
 Progress = Callable[[int], None]
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def add_months(period: dt.date, months: int) -> dt.date:
-    index = period.year * 12 + period.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def local_start(period: dt.date) -> dt.datetime:
-    return dt.datetime(period.year, period.month, 1, tzinfo=BILLING_ZONE).astimezone(dt.UTC)
 
 
 @dataclass
@@ -149,8 +137,11 @@ def _accounts_by_partner(partners: list[Partner]) -> dict[int, list[ClientAccoun
 
 
 def _months(now: dt.datetime) -> list[dt.date]:
-    current = month_start(now.astimezone(BILLING_ZONE).date())
-    return [add_months(current, -n) for n in range(MONTHS - 1, -1, -1)]
+    """The billing months (commission.py) of the bench, oldest first, ending with now's."""
+    months = [billing_month(now)]
+    while len(months) < MONTHS:
+        months.insert(0, previous_month(months[0]))
+    return months
 
 
 # --- partners, accounts, agreements, staff ------------------------------------------------------
@@ -189,7 +180,7 @@ def create_partners(now: dt.datetime) -> BenchWorld:
             )
             agreement = Agreement.objects.create(
                 partner=partner,
-                valid_from=add_months(months[0], -1),
+                valid_from=previous_month(months[0]),
                 basis="per_part",
                 rate_eco=Decimal("0.0100"),
                 rate_full=Decimal("0.0200"),
@@ -230,7 +221,7 @@ def _month_counts(total: int, months: list[dt.date], now: dt.datetime) -> list[i
     weights = []
     for n, period in enumerate(months):
         weight = 1 + n / max(len(months) - 1, 1)
-        start, end = local_start(period), local_start(add_months(period, 1))
+        start, end = month_bounds_utc(period)
         if end > now:
             weight *= max((now - start) / (end - start), 0.01)
         weights.append(weight)
@@ -248,7 +239,7 @@ def _message_values(
     recent = now - created < dt.timedelta(hours=RECENT_HOURS)
     status = (RECENT_STATUSES if recent else OLD_STATUSES).pick(rng)
     queued = created + dt.timedelta(seconds=1)
-    dispatched = status in {"sent", "delivered", "undelivered"}
+    dispatched = status in COUNTED
     sent = created + dt.timedelta(seconds=5) if dispatched else None
     delivered = created + dt.timedelta(seconds=40) if status == "delivered" else None
     reason = {"undelivered": "absent_subscriber", "unsent": "number_blocked"}.get(status, "")
@@ -282,7 +273,7 @@ def _events_for(values: dict, next_id: Callable[[], int]) -> Iterator[dict]:
     """The history a message of this status has: queued by the send, then poll/callback."""
     status, pk = values["status"], values["id"]
     steps = [("send", "submitting", "queued", values["queued_at"])]
-    if status in {"sent", "delivered", "undelivered"}:
+    if status in COUNTED:
         steps.append(("poll", "queued", "sent", values["sent_at"]))
     if status == "delivered":
         steps.append(("callback", "sent", "delivered", values["delivered_at"]))
@@ -375,8 +366,8 @@ def generate_messages(
 
     month_counts = _month_counts(total, world.months, world.now)
     for period, count in zip(world.months, month_counts, strict=True):
-        start = local_start(period)
-        end = min(local_start(add_months(period, 1)), world.now)
+        start, end = month_bounds_utc(period)
+        end = min(end, world.now)
         span = (end - start).total_seconds()
         for n in range(count):
             created = start + dt.timedelta(seconds=span * (n + rng.random()) / count)

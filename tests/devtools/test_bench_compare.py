@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from billing.bench.compare import compare, memory_growth, targets
+from devtools.bench.compare import compare, memory_growth, targets
 
 
 def _op(key, seconds, **more):

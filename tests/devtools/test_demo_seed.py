@@ -17,7 +17,7 @@ from billing.models import (
     StatementStatus,
 )
 from billing.statuses import Status
-from partner_portal.demo import DEMO_USERS
+from devtools.demo import DEMO_USERS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

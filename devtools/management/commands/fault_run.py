@@ -5,7 +5,7 @@ import logging
 from django.core.management.base import CommandError
 
 from billing.management.commands._billing import BillingCommand
-from billing.services.fault_run import FaultRun, format_result
+from devtools.fault_run import FaultRun, format_result
 
 
 class Command(BillingCommand):

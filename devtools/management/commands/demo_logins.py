@@ -10,7 +10,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from billing.models import StaffRole
-from partner_portal.demo import DEMO_OPERATOR, DEMO_USERS
+from devtools.demo import DEMO_OPERATOR, DEMO_USERS
 
 
 def console_language(environ=os.environ) -> str:

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from billing.models import ClientAccount
-from billing.services.fault_run import FaultRun, format_result
+from devtools.fault_run import FaultRun, format_result
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
