@@ -250,7 +250,7 @@ def _notify(incident, *, cleared: bool) -> bool:
     """Mail the operators and post to ALERT_WEBHOOK_URL; True when every channel took it."""
     from django.core.mail import EmailMessage
 
-    from partner_portal.mail import portal_connection
+    from billing.mail import portal_connection
 
     state = _("cleared") if cleared else _("opened")
     subject = _("[Partner Portal] Alert %(state)s: %(summary)s") % {

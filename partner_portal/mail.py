@@ -6,23 +6,9 @@ Never through Email2SMS: Django's default connection is SerwerSMS's SMTP gateway
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 
-
-def portal_connection():
-    """A connection for mail to people; PORTAL_EMAIL_BACKEND, else EMAIL_BACKEND (tests)."""
-    backend = settings.PORTAL_EMAIL_BACKEND or settings.EMAIL_BACKEND
-    # Each backend takes only the keyword arguments it knows; the others are ignored.
-    return get_connection(
-        backend,
-        host=settings.PORTAL_EMAIL_HOST,
-        port=settings.PORTAL_EMAIL_PORT,
-        username=settings.PORTAL_EMAIL_USER or None,
-        password=settings.PORTAL_EMAIL_PASSWORD or None,
-        use_tls=settings.PORTAL_EMAIL_USE_TLS,
-        file_path=settings.PORTAL_EMAIL_FILE_PATH,
-        fail_silently=False,
-    )
+from billing.mail import portal_connection
 
 
 def send_to_person(*, to: str, subject: str, body: str, html: str | None = None) -> None:

@@ -3,9 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from partner_api import portal_views as api_key_views
-
-from . import account_views, reconciliation_views, views
+from . import account_views, api_key_views, reconciliation_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

@@ -893,7 +893,7 @@ def notify_billing_managers(statement_id: int) -> int:
         context = {"statement": statement, "base_url": settings.PUBLIC_BASE_URL.rstrip("/")}
         subject = render_to_string("billing/statement_closed_subject.txt", context).strip()
         body = render_to_string("billing/statement_closed_email.txt", context)
-    from partner_portal.mail import portal_connection  # mail to people, never via Email2SMS
+    from billing.mail import portal_connection  # mail to people, never via Email2SMS
 
     try:
         send_mail(

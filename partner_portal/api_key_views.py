@@ -10,9 +10,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing import selectors
+from partner_api.keys import ApiKeyError, create_api_key, keys_for_partner, revoke_api_key
 from partner_portal.access import billing_manager_required, partner_required
-
-from .keys import ApiKeyError, create_api_key, keys_for_partner, revoke_api_key
 
 
 class NewKeyForm(forms.Form):
