@@ -37,14 +37,11 @@ from billing.models import (
 )
 from billing.services import partner_data
 from billing.services.accounts import parse_ic
+from billing.services.payouts import set_payout
 from billing.services.polling import poll_account
 from billing.services.reconcile import ReconcileError, check_size, reconcile
-from billing.services.statements import (
-    StatementError,
-    build_statement,
-    close_statement,
-    set_payout,
-)
+from billing.services.statement_closing import close_statement
+from billing.services.statements import StatementError, build_statement
 
 
 class PartnerAdminForm(forms.ModelForm):

@@ -26,7 +26,7 @@ from billing.cells import neutralise
 from billing.commission import AMOUNT_DECIMALS, BILLING_ZONE, format_period, round_total
 from billing.models import MessageType, Statement
 from billing.money_format import currency_symbol, decimal_separator, format_figure, month_label
-from billing.services.statements import agreements_of
+from billing.selectors import agreements_of
 from billing.statuses import parse_status
 
 FORMATS = {

@@ -13,8 +13,14 @@ from django.db.models import Q, QuerySet, Sum
 
 from .commission import (
     BILLING_ZONE,
+    Rates,
+    Terms,
+    Tier,
     TierProgress,
+    VersionPicker,
+    VersionSpan,
     billing_month,
+    date_range_utc,
     next_month,
     previous_month,
     round_total,
@@ -298,6 +304,45 @@ def daily_series(partner: Partner, today: dt.date, days: int = 90) -> list[DayPo
     return list(points.values())
 
 
+# --- agreements: the commission terms ----------------------------------------------------------
+
+
+def terms_of(agreement: Agreement) -> Terms:
+    """An Agreement (with its tiers) as the pure commission terms."""
+    return Terms(
+        basis=agreement.basis,
+        rates=Rates.of(agreement),
+        tiers=tuple(Tier(t.from_volume, Rates.of(t)) for t in agreement.tiers.all()),
+        ref=agreement.pk,
+    )
+
+
+@dataclass
+class AgreementVersions:
+    picker: VersionPicker  # the version valid at an instant
+    terms: dict[int, Terms] = field(default_factory=dict)  # agreement id -> its terms
+
+
+def agreement_versions(partner: Partner, start: dt.datetime, end: dt.datetime) -> AgreementVersions:
+    """The agreement versions of a partner valid at some point of [start, end)."""
+    spans, terms = [], {}
+    agreements = Agreement.objects.filter(partner=partner).prefetch_related("tiers")
+    for agreement in agreements:
+        span_start, span_end = date_range_utc(agreement.valid_from, agreement.valid_to)
+        if span_start >= end or (span_end is not None and span_end <= start):
+            continue
+        version = terms_of(agreement)
+        spans.append(VersionSpan(span_start, span_end, version))
+        terms[agreement.pk] = version
+    return AgreementVersions(VersionPicker(spans), terms)
+
+
+def agreements_of(statement: Statement) -> list[Agreement]:
+    """The agreement versions that priced a statement (from its lines)."""
+    ids = statement.lines.exclude(agreement=None).values_list("agreement_id", flat=True)
+    return list(Agreement.objects.filter(pk__in=ids.distinct()).order_by("valid_from"))
+
+
 @dataclass
 class AgreementInForce:
     agreement: Agreement
@@ -306,8 +351,6 @@ class AgreementInForce:
 
 def agreement_in_force(partner: Partner, now: dt.datetime, counted: int) -> AgreementInForce | None:
     """The agreement version valid now (Warsaw date) and this month's progress to its next tier."""
-    from .services.statements import terms_of
-
     today = now.astimezone(billing_zone()).date()
     agreement = (
         Agreement.objects.filter(partner=partner, valid_from__lte=today)

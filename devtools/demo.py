@@ -36,7 +36,8 @@ from billing.models import (
 )
 from billing.services import rollups
 from billing.services.sending import send_sms
-from billing.services.statements import build_statements, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statements
 from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms.types import ReportItem
 from billing.statuses import Status

@@ -1,82 +1,54 @@
-"""Monthly statements: build or rebuild drafts, carry late changes as adjustments, close.
+"""Monthly statements: build or rebuild a month's draft, priced in one SQL statement.
 
-A closed statement never changes (model guards and database triggers); a late status change of
-one of its messages becomes an Adjustment on the partner's next open (draft) statement, and a
-negative balance becomes a credit the next statement opens with. Drafts follow every status
-change: status services call `request_draft_refresh`, a task rebuilds the affected drafts.
+A draft follows every status change: status services call `request_draft_refresh`, a task
+rebuilds the affected drafts (`refresh_draft_statements`). What a draft carries from closed
+months (adjustments, a credit) comes from late_changes.py; closing is statement_closing.py's,
+payouts payouts.py's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import (
-    Exists,
-    Max,
-    OuterRef,
-    Q,
-)
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from billing.commission import (
     BILLING_ZONE,
     ZERO,
-    Rates,
     Terms,
-    Tier,
-    VersionPicker,
-    VersionSpan,
     amount_sql,
     billing_instant,
     billing_month,
-    can_close,
-    date_range_utc,
     format_period,
-    message_amount,
     month_bounds_utc,
     next_month,
     present_statement,
     rate_sql,
-    review_window_end,
     vat_split,
 )
 from billing.models import (
     Adjustment,
-    Agreement,
     AuditAction,
     AuditEntry,
-    LateChange,
     Message,
     Partner,
-    Payout,
-    PayoutStatus,
-    StaffRole,
     Statement,
     StatementDay,
     StatementItem,
     StatementLine,
     StatementStatus,
 )
-from billing.statuses import (
-    COUNTED,
-    NEVER_COUNTED,
-    PENDING,
-    PROVEN,
-    BillingClass,
-    IcProof,
-    Status,
-    billing_class,
-)
+from billing.selectors import AgreementVersions, agreement_versions
+from billing.services import late_changes
+from billing.statuses import COUNTED, NEVER_COUNTED, PENDING, PROVEN, IcProof, Status
 
 logger = logging.getLogger(__name__)
 
@@ -110,42 +82,6 @@ class _Line:
     unconfirmed_messages: int = 0
     unconfirmed_parts: int = 0
     unconfirmed_commission: Decimal = ZERO
-
-
-@dataclass
-class _Versions:
-    picker: VersionPicker
-    terms: dict[int, Terms] = field(default_factory=dict)
-
-
-def terms_of(agreement: Agreement) -> Terms:
-    """An Agreement (with its tiers) as the pure commission terms."""
-    return Terms(
-        basis=agreement.basis,
-        rates=Rates.of(agreement),
-        tiers=tuple(Tier(t.from_volume, Rates.of(t)) for t in agreement.tiers.all()),
-        ref=agreement.pk,
-    )
-
-
-def _versions(partner: Partner, start: datetime, end: datetime) -> _Versions:
-    """The agreement versions of a partner valid at some point of [start, end)."""
-    spans, terms = [], {}
-    agreements = Agreement.objects.filter(partner=partner).prefetch_related("tiers")
-    for agreement in agreements:
-        span_start, span_end = date_range_utc(agreement.valid_from, agreement.valid_to)
-        if span_start >= end or (span_end is not None and span_end <= start):
-            continue
-        version = terms_of(agreement)
-        spans.append(VersionSpan(span_start, span_end, version))
-        terms[agreement.pk] = version
-    return _Versions(VersionPicker(spans), terms)
-
-
-def _billed_on_closed_statement():
-    return StatementItem.objects.filter(
-        message_id=OuterRef("pk"), statement__status=StatementStatus.CLOSED
-    )
 
 
 def partners_for_period(period: date):
@@ -188,15 +124,15 @@ def build_statement(
         Adjustment.objects.filter(statement=statement).delete()
 
         start, end = month_bounds_utc(period)
-        versions = _versions(partner, start, end)
-        queue = _late_change_queue(partner)
-        billed = _billed_on_closed(queue, start, end)
+        versions = agreement_versions(partner, start, end)
+        queue = late_changes.late_change_queue(partner)
+        billed = late_changes.billed_on_closed(queue, start, end)
         lines: dict[tuple, _Line] = defaultdict(_Line)
         _price_in_database(statement, partner, period, versions, lines, billed, progress)
-        carried_from = _closed_months_carried_by(statement)
-        adjustments = _adjustments(statement, carried_from, queue)
+        carried_from = late_changes.closed_months_carried_by(statement)
+        adjustments = late_changes.adjustments_for(statement, carried_from, queue)
         Adjustment.objects.bulk_create(adjustments, batch_size=CHUNK_SIZE)
-        credit_from, opening_credit = _opening_credit(statement, carried_from)
+        credit_from, opening_credit = late_changes.opening_credit(statement, carried_from)
 
         StatementLine.objects.bulk_create(
             [
@@ -269,31 +205,10 @@ def _set_printed_figures(statement, line_amounts, adjustment_amounts, opening, c
     statement.number = statement_number(statement.partner, statement.period)
 
 
-def _opening_credit(draft: Statement, carried_from: list[Statement]):
-    """The credit (negative balance) of closed months this draft follows, not yet used up.
-
-    A closed month's credit lands once, on the next open statement (like its adjustments); a
-    statement that opened with a credit used up every credit of the months before its source.
-    """
-    used_up = Statement.objects.filter(
-        partner_id=draft.partner_id,
-        status=StatementStatus.CLOSED,
-        opening_credit_from__isnull=False,
-    ).aggregate(last=Max("opening_credit_from__period"))["last"]
-    sources = [
-        s
-        for s in carried_from
-        if s.carried_forward > ZERO and (used_up is None or s.period > used_up)
-    ]
-    if not sources:
-        return None, ZERO
-    return sources[-1], -sum((s.carried_forward for s in sources), ZERO)
-
-
 # --- the month priced in PostgreSQL ------------------------------------------------------------
 
 
-def _version_sql(versions: _Versions) -> tuple[str, list]:
+def _version_sql(versions: AgreementVersions) -> tuple[str, list]:
     """The agreement id valid at billing_at (VersionPicker.at: versions never overlap)."""
     whens, params = [], []
     for span in versions.picker.spans:
@@ -309,7 +224,7 @@ def _version_sql(versions: _Versions) -> tuple[str, list]:
 
 
 def _by_version_sql(
-    versions: _Versions, expression: Callable[[Terms], tuple[str, list]]
+    versions: AgreementVersions, expression: Callable[[Terms], tuple[str, list]]
 ) -> tuple[str, list]:
     """CASE agreement_id WHEN <version> THEN expression(terms) ... ELSE 0 (no agreement)."""
     whens, params = [], []
@@ -344,7 +259,11 @@ class _Params:
 
 
 def priced_month_sql(
-    statement_id: int, partner_id: int, period: date, versions: _Versions, billed: Iterable[int]
+    statement_id: int,
+    partner_id: int,
+    period: date,
+    versions: AgreementVersions,
+    billed: Iterable[int],
 ) -> tuple[str, dict]:
     """The one statement that prices a month in PostgreSQL; returns (sql, params).
 
@@ -486,7 +405,7 @@ def _price_in_database(
     statement: Statement,
     partner: Partner,
     period: date,
-    versions: _Versions,
+    versions: AgreementVersions,
     lines: dict[tuple, _Line],
     billed: set[int],
     progress: Progress | None,
@@ -527,186 +446,7 @@ def _price_in_database(
     return counted_total
 
 
-# --- the late-change queue and adjustments ------------------------------------------------------
-
-
-def _late_change_queue(partner: Partner) -> dict[date, set[int]]:
-    """The partner's late-change queue: closed month -> ids of messages changed since it closed.
-
-    Written by database triggers (models.LateChange); small by nature (changes after a month's
-    review window), so it is read whole, in one query on its (partner, period) index."""
-    queue: dict[date, set[int]] = defaultdict(set)
-    for period, message_id in LateChange.objects.filter(partner=partner).values_list(
-        "period", "message_id"
-    ):
-        queue[period].add(message_id)
-    return queue
-
-
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), CHUNK_SIZE):
-        yield ordered[start : start + CHUNK_SIZE]
-
-
-def _billed_on_closed(queue: dict[date, set[int]], start: datetime, end: datetime) -> set[int]:
-    """Messages now billed in [start, end) that a closed statement already billed: they moved
-    here after it closed, so they are queued; only the queue's ids are probed (no anti-join)."""
-    queued = set().union(*queue.values()) if queue else set()
-    billed: set[int] = set()
-    for chunk in _chunks(queued):
-        billed.update(
-            StatementItem.objects.filter(
-                message_id__in=chunk,
-                statement__status=StatementStatus.CLOSED,
-                message__billing_at__gte=start,
-                message__billing_at__lt=end,
-            ).values_list("message_id", flat=True)
-        )
-    return billed
-
-
-def _closed_months_carried_by(draft: Statement) -> list[Statement]:
-    """Closed months whose late changes land on this draft: those with no open month between."""
-    earlier = Statement.objects.filter(partner_id=draft.partner_id, period__lt=draft.period)
-    open_periods = sorted(
-        earlier.filter(status=StatementStatus.DRAFT).values_list("period", flat=True)
-    )
-    closed = earlier.filter(status=StatementStatus.CLOSED).order_by("period")
-    return [c for c in closed if not any(c.period < p for p in open_periods)]
-
-
-def _adjustments(
-    draft: Statement, carried_from: list[Statement], queue: dict[date, set[int]]
-) -> list[Adjustment]:
-    """The late changes of the closed months this draft carries: only the months with queued
-    messages or earlier adjustments are looked at, and in them only those messages."""
-    if not carried_from:
-        return []
-    prior: dict[date, list[tuple[int, Decimal, str]]] = defaultdict(list)
-    earlier = Adjustment.objects.filter(
-        message__partner_id=draft.partner_id,
-        original_period__in=[c.period for c in carried_from],
-        statement__status=StatementStatus.CLOSED,
-    ).order_by("created_at", "id")
-    for period, message_id, amount, new_status in earlier.values_list(
-        "original_period", "message_id", "amount", "new_status"
-    ):
-        prior[period].append((message_id, amount, new_status))
-    result: list[Adjustment] = []
-    for closed in carried_from:
-        if queue.get(closed.period) or prior.get(closed.period):
-            result += _late_changes(
-                draft, closed, queue.get(closed.period, set()), prior.get(closed.period, [])
-            )
-    return result
-
-
-def _late_changes(
-    draft: Statement,
-    closed: Statement,
-    queued: set[int],
-    prior: list[tuple[int, Decimal, str]],
-) -> list[Adjustment]:
-    """What changed in a closed month since it was billed (its items plus earlier adjustments).
-
-    Only messages of the queue (changed since the month closed) or adjusted before can differ
-    from what was billed: a message on the closed statement changed since (status, parts,
-    cost), a message counted there only now, a message adjusted before and no longer billable.
-    """
-    billed_adjustments: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    last_status: dict[int, str] = {}
-    for message_id, amount, new_status in prior:
-        billed_adjustments[message_id] += amount
-        last_status[message_id] = new_status
-    candidates = queued | set(billed_adjustments)
-
-    def adjustment(message_id, old_status, new_status, billed, current, reason) -> Adjustment:
-        return Adjustment(
-            statement=draft,
-            message_id=message_id,
-            original_period=closed.period,
-            old_status=last_status.get(message_id, old_status),
-            new_status=new_status,
-            old_amount=billed,
-            new_amount=current,
-            amount=current - billed,
-            reason=reason,
-        )
-
-    result: list[Adjustment] = []
-    seen: set[int] = set()
-    # 1. Messages on the closed statement whose status, parts or cost changed (or were adjusted).
-    items = []
-    for chunk in _chunks(candidates):
-        items += StatementItem.objects.filter(statement=closed, message_id__in=chunk).values_list(
-            "id",
-            "message_id",
-            "status",
-            "parts",
-            "cost",
-            "rate",
-            "amount",
-            "agreement__basis",
-            "message__status",
-            "message__parts",
-            "message__cost",
-            "message__ic_proof",
-        )
-    for row in sorted(items):  # in billing order, as the items were written
-        _item_id, message_id, old_status, old_parts, old_cost, rate, amount, basis = row[:8]
-        status, parts, cost, ic_proof = row[8:]
-        counted = billing_class(status, ic_proof) == BillingClass.COUNTED
-        if (
-            counted
-            and (status, parts, cost) == (old_status, old_parts, old_cost)
-            and (message_id not in billed_adjustments)
-        ):
-            continue
-        seen.add(message_id)
-        current = message_amount(basis, rate, parts, cost) if basis and counted else ZERO
-        billed = amount + billed_adjustments.get(message_id, ZERO)
-        if current != billed:
-            reason = f"late change of a message billed in {format_period(closed.period)}"
-            result.append(adjustment(message_id, old_status, status, billed, current, reason))
-
-    # 2. Messages of the closed month that were not counted at close and are counted now.
-    start, end = month_bounds_utc(closed.period)
-    versions = _versions(closed.partner, start, end)
-    late = []
-    for chunk in _chunks(candidates):
-        late += (
-            Message.objects.filter(partner_id=closed.partner_id, pk__in=chunk)
-            .in_billing_month(closed.period)
-            .counted()
-            .exclude(Exists(_billed_on_closed_statement()))
-            .values_list("billing_at", "id", "message_type", "parts", "cost", "status")
-        )
-    ordinal = closed.counted_messages  # late messages rank after those billed at close
-    for billing_at, message_id, message_type, parts, cost, status in sorted(late):
-        seen.add(message_id)
-        ordinal += 1
-        terms = versions.picker.at(billing_at)
-        current = (
-            message_amount(terms.basis, terms.rate(message_type, ordinal), parts, cost)
-            if terms
-            else ZERO
-        )
-        billed = billed_adjustments.get(message_id, ZERO)
-        if current != billed:
-            reason = f"counted after {format_period(closed.period)} was closed"
-            result.append(adjustment(message_id, "pending", status, billed, current, reason))
-
-    # 3. Messages adjusted in earlier but no longer counted there (e.g. moved to another month).
-    rest = [m for m, total in billed_adjustments.items() if m not in seen and total != ZERO]
-    for message_id, status in Message.objects.filter(pk__in=rest).values_list("id", "status"):
-        billed = billed_adjustments[message_id]
-        reason = f"no longer billable in {format_period(closed.period)}"
-        result.append(adjustment(message_id, "", status, billed, ZERO, reason))
-    return result
-
-
-# --- audit, checksum, closing --------------------------------------------------------------
+# --- audit ---------------------------------------------------------------------------------
 
 
 def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]) -> None:
@@ -749,226 +489,6 @@ def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]
             )
         )
     AuditEntry.objects.bulk_create(entries)
-
-
-def _canonical(value) -> str:
-    # Databases hand decimals back with differing exponents: fix them at the stored places.
-    if isinstance(value, Decimal):
-        return f"{value:.12f}"
-    return str(value)
-
-
-def statement_checksum(statement: Statement) -> str:
-    """sha256 over the statement's lines, adjustments and totals in a fixed order."""
-    digest = hashlib.sha256()
-    digest.update(
-        f"S|{statement.partner.ic}|{format_period(statement.period)}|{statement.currency}\n".encode()
-    )
-    lines = statement.lines.order_by("account_id", "message_type", "agreement_id").values_list(
-        "account_id",
-        "message_type",
-        "agreement_id",
-        "counted_messages",
-        "counted_parts",
-        "pending_messages",
-        "unsent_messages",
-        "commission",
-    )
-    for row in lines:
-        digest.update(("L|" + "|".join(_canonical(v) for v in row) + "\n").encode())
-    adjustments = statement.adjustments.order_by("message_id", "original_period", "id")
-    for row in adjustments.values_list(
-        "message_id", "original_period", "old_status", "new_status", "amount"
-    ):
-        digest.update(("A|" + "|".join(_canonical(v) for v in row) + "\n").encode())
-    totals = (
-        statement.commission,
-        statement.adjustments_total,
-        statement.opening_credit,
-        statement.rounding,
-        statement.carried_forward,
-        statement.total,
-        statement.vat,
-        statement.gross,
-    )
-    digest.update(("T|" + "|".join(_canonical(Decimal(v)) for v in totals) + "\n").encode())
-    digest.update(f"N|{statement.number}|{statement.vat_rate}\n".encode())
-    if statement.unconfirmed_messages:  # statements closed before this share existed: unchanged
-        unconfirmed = (
-            statement.unconfirmed_messages,
-            statement.unconfirmed_parts,
-            Decimal(statement.unconfirmed_commission),
-        )
-        digest.update(("U|" + "|".join(_canonical(v) for v in unconfirmed) + "\n").encode())
-    return digest.hexdigest()
-
-
-@dataclass
-class CloseResult:
-    statement: Statement
-    changed: bool
-
-
-def close_statement(
-    partner: Partner, period: date, *, actor: str, now: datetime | None = None
-) -> CloseResult:
-    """Rebuild the draft with the latest statuses, then freeze it with a checksum.
-
-    Refused before the review window past the month's end; closing a closed month does nothing.
-    """
-    period = period.replace(day=1)
-    now = now or timezone.now()
-    existing = Statement.objects.filter(partner=partner, period=period).first()
-    if existing is not None and existing.is_closed:
-        return CloseResult(existing, changed=False)
-    days = settings.STATEMENT_REVIEW_WINDOW_DAYS
-    if not can_close(period, now, days):
-        opens = timezone.localtime(review_window_end(period, days))
-        raise StatementError(
-            f"{format_period(period)} cannot be closed yet: late statuses may still arrive. "
-            f"It can be closed from {opens:%Y-%m-%d %H:%M} (review window {days} days)."
-        )
-    with transaction.atomic():
-        _lock_month_against_changes(partner, period)
-        result = build_statement(partner, period, actor=actor)
-        statement = result.statement
-        if result.skipped_closed:  # closed meanwhile by someone else
-            return CloseResult(statement, changed=False)
-        statement.checksum = statement_checksum(statement)
-        statement.status = StatementStatus.CLOSED
-        statement.closed_at = now
-        statement.closed_by = actor
-        statement.save()
-        AuditEntry.objects.create(
-            partner=partner,
-            statement=statement,
-            action=AuditAction.CLOSE,
-            actor=actor,
-            detail={
-                "period": format_period(period),
-                "number": statement.number,
-                "total": str(statement.total),
-                "checksum": statement.checksum,
-            },
-        )
-        statement_id = statement.pk
-        transaction.on_commit(lambda: notify_billing_managers(statement_id))
-    return CloseResult(statement, changed=True)
-
-
-def _lock_month_against_changes(partner: Partner, period: date) -> None:
-    """PostgreSQL: wait for status changes of this month still in flight, and make those that
-    start meanwhile queue themselves (the late-change triggers of migration 0010 hold the
-    shared side of this lock). Without it a change committed while the month closes could be
-    on neither the closed statement nor the queue."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(billing_month_lock_key(%s, %s))", [partner.pk, period]
-        )
-
-
-def billing_manager_emails(partner: Partner) -> list[str]:
-    return sorted(
-        {
-            email
-            for email in partner.staff.filter(
-                role=StaffRole.BILLING_MANAGER, user__is_active=True
-            ).values_list("user__email", flat=True)
-            if email
-        }
-    )
-
-
-def notify_billing_managers(statement_id: int) -> int:
-    """E-mail the partner's billing managers that a statement was closed; returns how many.
-
-    Written in the portal's default language (Polish). A mail failure is logged and recorded,
-    never undoes the closing. Safe to call twice (sends twice: callers call it once, on commit).
-    """
-    statement = Statement.objects.select_related("partner").get(pk=statement_id)
-    recipients = billing_manager_emails(statement.partner)
-    if not recipients:
-        return 0
-    with translation.override(settings.LANGUAGE_CODE):
-        context = {"statement": statement, "base_url": settings.PUBLIC_BASE_URL.rstrip("/")}
-        subject = render_to_string("billing/statement_closed_subject.txt", context).strip()
-        body = render_to_string("billing/statement_closed_email.txt", context)
-    from billing.mail import portal_connection  # mail to people, never via Email2SMS
-
-    try:
-        send_mail(
-            subject,
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            recipients,
-            connection=portal_connection(),
-        )
-        outcome = {"recipients": recipients}
-    except Exception as exc:  # noqa: BLE001 - any mail failure is reported, the close stands
-        logger.warning("statement %s: closing mail not sent: %s", statement.pk, exc)
-        outcome = {"recipients": recipients, "error": str(exc)[:200]}
-    AuditEntry.objects.create(
-        partner=statement.partner,
-        statement=statement,
-        action=AuditAction.NOTIFY,
-        actor="system",
-        detail=outcome,
-    )
-    return 0 if "error" in outcome else len(recipients)
-
-
-# --- payouts -----------------------------------------------------------------------------------
-
-
-def set_payout(
-    statement: Statement,
-    *,
-    status: str,
-    actor: str,
-    invoiced_on: date | None = None,
-    paid_on: date | None = None,
-    invoice_number: str = "",
-) -> Payout:
-    """Record that a closed statement was invoiced or paid (operators, in the admin).
-
-    Raises StatementError for a draft, an unknown state or missing/contradicting dates; a
-    second call with the same values changes nothing but the audit trail.
-    """
-    if not statement.is_closed:
-        raise StatementError("Only a closed statement can be invoiced or paid.")
-    if status not in PayoutStatus.values:
-        raise StatementError(f"Unknown payout state {status!r}.")
-    if status == PayoutStatus.INVOICED and invoiced_on is None:
-        raise StatementError("An invoiced statement needs the invoice date.")
-    if status == PayoutStatus.PAID and paid_on is None:
-        raise StatementError("A paid statement needs the payment date.")
-    if invoiced_on and paid_on and paid_on < invoiced_on:
-        raise StatementError("The payment date is before the invoice date.")
-    with transaction.atomic():
-        payout, _created = Payout.objects.update_or_create(
-            statement=statement,
-            defaults={
-                "status": status,
-                "invoiced_on": invoiced_on,
-                "paid_on": paid_on,
-                "invoice_number": invoice_number,
-                "updated_by": actor,
-                "updated_at": timezone.now(),
-            },
-        )
-        AuditEntry.objects.create(
-            partner_id=statement.partner_id,
-            statement=statement,
-            action=AuditAction.PAYOUT,
-            actor=actor,
-            detail={
-                "status": status,
-                "invoiced_on": invoiced_on.isoformat() if invoiced_on else "",
-                "paid_on": paid_on.isoformat() if paid_on else "",
-                "invoice_number": invoice_number,
-            },
-        )
-    return payout
 
 
 # --- fresh drafts ------------------------------------------------------------------------------
@@ -1039,9 +559,3 @@ def refresh_draft_statements(
         if not result.skipped_closed:
             rebuilt.append(result.statement)
     return rebuilt
-
-
-def agreements_of(statement: Statement) -> list[Agreement]:
-    """The agreement versions that priced a statement (from its lines)."""
-    ids = statement.lines.exclude(agreement=None).values_list("agreement_id", flat=True)
-    return list(Agreement.objects.filter(pk__in=ids.distinct()).order_by("valid_from"))

@@ -29,7 +29,8 @@ from billing.models import (
     StatusEvent,
 )
 from billing.services import rollups
-from billing.services.statements import build_statement, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from billing.statuses import COUNTED
 
 

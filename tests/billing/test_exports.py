@@ -10,7 +10,8 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from billing.exports import iter_statement_csv, neutralise, render_statement
-from billing.services.statements import build_statement, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.factories import (
     AgreementFactory,

@@ -13,7 +13,8 @@ from django.db.models.functions import TruncDate
 
 from billing.models import StatementDay, StatementItem
 from billing.selectors import daily_series
-from billing.services.statements import build_statement, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.factories import (
     AgreementFactory,

@@ -8,12 +8,9 @@ import pytest
 from django.core import mail
 
 from billing.models import AuditAction, AuditEntry, PayoutStatus, StaffRole
-from billing.services.statements import (
-    StatementError,
-    build_statement,
-    close_statement,
-    set_payout,
-)
+from billing.services.payouts import set_payout
+from billing.services.statement_closing import close_statement
+from billing.services.statements import StatementError, build_statement
 from billing.statuses import Status
 from tests.factories import (
     AgreementFactory,

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing.models import CommissionBasis, Message, Statement, StatementItem
-from billing.services.statements import build_statement, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.factories import (
     AgreementFactory,

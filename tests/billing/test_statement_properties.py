@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from billing.commission import round_total
 from billing.models import CommissionBasis, Statement
-from billing.services.statements import build_statement, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from billing.statuses import COUNTED, Status
 from tests.factories import (
     AgreementFactory,

@@ -18,13 +18,8 @@ from billing.models import (
     StatementLine,
 )
 from billing.services.agreements import create_agreement
-from billing.services.statements import (
-    StatementError,
-    build_statement,
-    build_statements,
-    close_statement,
-    statement_checksum,
-)
+from billing.services.statement_closing import close_statement, statement_checksum
+from billing.services.statements import StatementError, build_statement, build_statements
 from billing.statuses import Status
 from tests.factories import (
     AgreementFactory,

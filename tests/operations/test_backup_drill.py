@@ -13,7 +13,8 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from billing.services.statements import build_statement, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from tests.factories import AgreementFactory, ClientAccountFactory, MessageFactory, PartnerFactory
 
 ROOT = Path(__file__).resolve().parents[2]

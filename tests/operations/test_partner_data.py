@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from billing.models import AuditAction, AuditEntry, Message, PartnerStaff, Statement
 from billing.services import partner_data, retention
-from billing.services.statements import close_statement
+from billing.services.statement_closing import close_statement
 from partner_portal.team import invite_colleague
 from tests.factories import (
     AgreementFactory,

@@ -10,7 +10,8 @@ from django.core.management import call_command
 
 from billing.models import AuditAction, AuditEntry, Message, Statement
 from billing.services import retention
-from billing.services.statements import build_statement, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.factories import AgreementFactory, MessageFactory, PartnerFactory
 

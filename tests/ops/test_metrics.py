@@ -16,7 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from billing import tasks
 from billing.models import Message
 from billing.services.sending import send_sms
-from billing.services.statements import build_statements, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statements
 from ops import tasks as ops_tasks
 from partner_api.keys import create_api_key
 from tests.factories import ClientAccountFactory, PartnerFactory

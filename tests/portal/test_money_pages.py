@@ -14,7 +14,9 @@ from freezegun import freeze_time
 from pypdf import PdfReader
 
 from billing.models import PayoutStatus, Statement
-from billing.services.statements import build_statement, close_statement, set_payout
+from billing.services.payouts import set_payout
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.factories import AgreementFactory, AgreementTierFactory, MessageFactory
 from tests.portal.conftest import client_for

@@ -9,7 +9,8 @@ import pytest
 from openpyxl import load_workbook
 
 from billing.services.reconcile import reconcile
-from billing.services.statements import build_statement, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from billing.statuses import Status
 from tests.factories import AgreementFactory, MessageFactory
 from tests.portal.conftest import client_for

@@ -15,7 +15,8 @@ from freezegun import freeze_time
 from billing import selectors
 from billing.commission import billing_month, previous_month
 from billing.models import DailyRollup, EventSource
-from billing.services.statements import build_statement, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms.types import ReportItem
 from billing.statuses import Status

@@ -12,7 +12,8 @@ from freezegun import freeze_time
 
 from billing.models import Channel, Statement
 from billing.services.ic_proof import confirm_reported_messages
-from billing.services.statements import build_statement, close_statement
+from billing.services.statement_closing import close_statement
+from billing.services.statements import build_statement
 from billing.statuses import IcProof, Status
 from tests.factories import AgreementFactory, MessageFactory
 from tests.portal.conftest import client_for
