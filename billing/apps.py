@@ -15,5 +15,8 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Register the tasks in every process: services queue them by name (services/enqueue.py).
+        from billing import tasks  # noqa: F401
+
         # The beat schedule lives in the database (DatabaseScheduler): seed it once.
         post_migrate.connect(_ensure_poll_schedule, sender=self, dispatch_uid="billing_poll_task")

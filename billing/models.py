@@ -329,8 +329,9 @@ class Message(models.Model):
         _("claimed cost"), max_digits=12, decimal_places=4, null=True, blank=True
     )
     claimed_sent_at = models.DateTimeField(_("claimed send time"), null=True, blank=True)
-    # The outbox (services/sending.py): which send task holds the message, until when; when a
-    # call that may have reached SerwerSMS last left (then it is looked up before any resend).
+    # The outbox (services/outbox.py writes, services/delivery.py sends): which send task holds
+    # the message, until when; when a call that may have reached SerwerSMS last left (then it is
+    # looked up before any resend).
     send_claim = models.CharField(max_length=32, blank=True)
     send_claimed_until = models.DateTimeField(null=True, blank=True)
     send_attempted_at = models.DateTimeField(null=True, blank=True)

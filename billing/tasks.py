@@ -1,13 +1,19 @@
-"""Celery tasks: thin wrappers over services, safe under acks_late redelivery (idempotent)."""
+"""Celery tasks: thin wrappers over services, safe under acks_late redelivery (idempotent).
+
+Tasks import services; services queue tasks only through billing/services/enqueue.py, which
+names them (the names stay `billing.tasks.<function>`: beat's rows and queued tasks use them).
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
 
-from billing.models import ClientAccount
-from billing.services import polling, sending
+from billing.commission import parse_period
+from billing.models import ClientAccount, Partner
+from billing.services import delivery, enqueue, polling, retention, statements
 
 logger = logging.getLogger(__name__)
 
@@ -23,18 +29,18 @@ def _summary_dict(summary) -> dict:
     }
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=enqueue.DELIVER, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_messages(message_ids: list[int]) -> dict:
     """Send (or finish sending) outbox messages; a redelivered or duplicate task is harmless:
     the messages are claimed with a lease and anything that may have been sent is looked up."""
-    summary = sending.deliver(message_ids)
+    summary = delivery.deliver(message_ids)
     return {"claimed": summary.claimed, "busy": summary.busy, "settled": summary.settled}
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def resume_sends() -> int:
     """Queue the send task again for outbox messages no worker holds (beat, every minute)."""
-    groups = sending.messages_to_resume()
+    groups = delivery.messages_to_resume()
     for pks in groups:
         deliver_messages.delay(pks)
     return sum(len(pks) for pks in groups)
@@ -65,17 +71,11 @@ def poll_account(account_id: int) -> dict:
     return _summary_dict(summary)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name=enqueue.REFRESH_DRAFTS, acks_late=True, ignore_result=True)
 def refresh_draft_statements(partner_id: int, periods: list[str], requested_at: str) -> int:
     """Rebuild a partner's drafts after status changes (statements.request_draft_refresh).
 
     Drafts built after `requested_at` are skipped: a burst of requests costs one rebuild."""
-    from datetime import datetime
-
-    from billing.commission import parse_period
-    from billing.models import Partner
-    from billing.services import statements
-
     partner = Partner.objects.filter(pk=partner_id).first()
     if partner is None:
         return 0
@@ -90,6 +90,4 @@ def refresh_draft_statements(partner_id: int, periods: list[str], requested_at: 
 @shared_task(acks_late=True, ignore_result=True)
 def apply_retention() -> int:
     """Reduce phones and texts past retention (beat, daily); an overlapping run is harmless."""
-    from billing.services import retention
-
     return retention.apply_retention().messages

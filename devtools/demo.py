@@ -35,7 +35,7 @@ from billing.models import (
     StaffRole,
 )
 from billing.services import rollups
-from billing.services.sending import send_sms
+from billing.services.outbox import send_sms
 from billing.services.statement_closing import close_statement
 from billing.services.statements import build_statements
 from billing.services.status_updates import StatusChange, apply_status_changes

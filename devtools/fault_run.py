@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db.models import Count
 
 from billing.models import Channel, ClientAccount, Message, Partner, StatusEvent
-from billing.services.sending import send_sms, text_digest
+from billing.services.outbox import send_sms, text_digest
 from billing.statuses import COUNTED, FINAL, Status
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Sending for the API: check every recipient first, then hand over to billing's send service.
 
 Nothing is sent unless the whole request is valid and no unique_id conflicts. The send service
-(billing.services.sending.send_sms) writes the rows and the send (an outbox once [delivery] lands),
+(billing.services.outbox.send_sms) writes the rows and queues their send (the delivery worker),
 so the API never waits for SerwerSMS beyond what the service itself does.
 """
 
@@ -16,7 +16,7 @@ from django.conf import settings
 
 from billing.models import ClientAccount, Message
 from billing.phones import PhoneError, normalize_phone
-from billing.services import sending
+from billing.services import outbox
 from billing.sms_text import TextError, check_text
 
 from .rules import derived_unique_id
@@ -93,7 +93,7 @@ def _conflicts(
     wanted = {uid: i for i, uid in enumerate(unique_ids) if uid}
     if not wanted:
         return []
-    digest = sending.text_digest(text)
+    digest = outbox.text_digest(text)
     errors = []
     for row in Message.objects.filter(account=account, unique_id__in=list(wanted)).values(
         "unique_id", "phone", "text_digest", "sender"
@@ -122,7 +122,7 @@ def _conflicts(
 
 def _accepts_unique_ids() -> bool:
     # [delivery] may give send_sms a per-recipient `unique_ids=` keyword; use it when present.
-    return "unique_ids" in inspect.signature(sending.send_sms).parameters
+    return "unique_ids" in inspect.signature(outbox.send_sms).parameters
 
 
 def send_messages(
@@ -146,19 +146,19 @@ def send_messages(
         raise SendRefused(conflicts, conflict=True)
     try:
         if not any(unique_ids):
-            return sending.send_sms(account, phones, text, sender or None, channel)
+            return outbox.send_sms(account, phones, text, sender or None, channel)
         ids = [uid or uuid.uuid4().hex for uid in unique_ids]
         if _accepts_unique_ids():
-            return sending.send_sms(account, phones, text, sender or None, channel, unique_ids=ids)
+            return outbox.send_sms(account, phones, text, sender or None, channel, unique_ids=ids)
         messages = []
         for phone, unique_id in zip(phones, ids, strict=True):
             messages.extend(
-                sending.send_sms(account, [phone], text, sender or None, channel, unique_id)
+                outbox.send_sms(account, [phone], text, sender or None, channel, unique_id)
             )
         return messages
-    except sending.UniqueIdConflict as exc:
+    except outbox.UniqueIdConflict as exc:
         raise SendRefused([("recipients", "conflict", str(exc))], conflict=True) from None
-    except sending.SendError as exc:
+    except outbox.SendError as exc:
         raise SendRefused([(_field_of(str(exc)), "invalid", str(exc))]) from None
 
 

@@ -115,7 +115,7 @@ def send_now(celery_eager, django_capture_on_commit_callbacks):
     """`send_sms` whose transaction commits at once and whose send task runs in this process:
     what a caller sees once a worker has done the work. Returns the messages as stored."""
     from billing.models import Message
-    from billing.services.sending import send_sms
+    from billing.services.outbox import send_sms
 
     def run(*args, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):

@@ -10,7 +10,6 @@ a mail SerwerSMS never received, can therefore never be taken.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -18,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from billing.models import ClientAccount, MatchMethod, Message
+from billing.services.outbox import text_digest
 from billing.services.status_updates import StatusChange
 from billing.serwersms import client_for
 from billing.serwersms.retry import limited_client, read_with_retries
@@ -25,12 +25,6 @@ from billing.serwersms.types import ReportItem
 
 CLOCK_SLACK = timedelta(seconds=60)
 NO_REPORT_REASON = "email2sms_no_report"
-
-
-def report_text_digest(text: str) -> str:
-    """The digest `sending.text_digest` gives the same text (normalized the same way)."""
-    normalized = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
 def _window(message: Message) -> tuple[datetime, datetime]:
@@ -50,7 +44,7 @@ def pair(
         (i for i in items if i.serwersms_id and i.serwersms_id not in taken),
         key=lambda i: (i.queued_at or i.sent_at or timezone.now(), i.serwersms_id),
     )
-    digests = {id(i): report_text_digest(i.text) for i in free}
+    digests = {id(i): text_digest(i.text) for i in free}  # the outbox's match key
     pairs = []
     used: set[str] = set()
     for message in sorted(messages, key=lambda m: (m.created_at, m.pk)):

@@ -26,6 +26,7 @@ from django.utils import timezone
 from billing import log_context
 from billing.models import Channel, ClientAccount, EventSource, Message
 from billing.services import email2sms_matching
+from billing.services.reports_source import ClientReportsSource
 from billing.services.status_updates import ApplySummary, StatusChange, apply_status_changes
 from billing.serwersms.types import ReportItem
 from billing.statuses import Status
@@ -46,8 +47,6 @@ class ReportsSource(Protocol):
 
 
 def _source_for(account: ClientAccount) -> ReportsSource:
-    from billing.services.reports_source import ClientReportsSource
-
     return ClientReportsSource(account)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 POLL_TASK_NAME = "Poll SerwerSMS delivery statuses"
 POLL_TASK = "billing.tasks.poll_all_accounts"
@@ -17,8 +18,6 @@ RETENTION_TASK = "billing.tasks.apply_retention"
 
 
 def _ensure(name: str, task: str, every: int, description: str) -> bool:
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
     if PeriodicTask.objects.filter(name=name).exists():
         return False
     schedule, _ = IntervalSchedule.objects.get_or_create(

@@ -47,7 +47,7 @@ from billing.models import (
     StatementStatus,
 )
 from billing.selectors import AgreementVersions, agreement_versions
-from billing.services import late_changes
+from billing.services import enqueue, late_changes
 from billing.statuses import COUNTED, NEVER_COUNTED, PENDING, PROVEN, IcProof, Status
 
 logger = logging.getLogger(__name__)
@@ -509,16 +509,14 @@ def request_draft_refresh(messages: Iterable[Message]) -> None:
         return
     requested_at = timezone.now().isoformat()
 
-    def enqueue() -> None:
-        from billing import tasks
-
+    def queue() -> None:
         for partner_id, months in periods.items():
             try:
-                tasks.refresh_draft_statements.delay(partner_id, sorted(months), requested_at)
+                enqueue.refresh_drafts(partner_id, sorted(months), requested_at)
             except Exception:  # noqa: BLE001 - the broker being down must not fail a status change
                 logger.exception("could not queue the draft refresh of partner %s", partner_id)
 
-    transaction.on_commit(enqueue)
+    transaction.on_commit(queue)
 
 
 def refresh_draft_statements(

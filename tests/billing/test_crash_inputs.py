@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from billing.models import ClientAccount, Message, Partner, Statement, StatusEvent
-from billing.services.sending import SendError, send_sms
+from billing.services.outbox import SendError, send_sms
 from billing.services.status_updates import apply_reports
 from billing.serwersms.types import ReportItem
 from billing.statuses import Status

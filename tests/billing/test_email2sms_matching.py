@@ -8,7 +8,7 @@ from django.utils import timezone
 from billing.models import Channel, Message
 from billing.services import polling, rollups
 from billing.services.email2sms_matching import NO_REPORT_REASON
-from billing.services.sending import text_digest
+from billing.services.outbox import text_digest
 from billing.serwersms import client_for
 from billing.statuses import COUNTED, FINAL, Status
 from tests.factories import ClientAccountFactory

@@ -12,7 +12,7 @@ from billing import selectors
 from billing.commission import billing_month
 from billing.models import Statement
 from billing.services import polling
-from billing.services.sending import send_sms
+from billing.services.outbox import send_sms
 from billing.services.statement_closing import close_statement
 from billing.services.statements import build_statement, refresh_draft_statements
 from billing.statuses import Status

@@ -21,7 +21,7 @@ from billing import selectors
 from billing.commission import billing_day
 from billing.models import DailyRollup, EventSource, Message, MessageType, StatementLine
 from billing.services import polling, rollups
-from billing.services.sending import send_sms
+from billing.services.outbox import send_sms
 from billing.services.statement_closing import close_statement
 from billing.services.statements import build_statement
 from billing.services.status_updates import StatusChange, apply_status_changes

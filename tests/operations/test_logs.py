@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from billing import tasks
 from billing.models import Message
-from billing.services.sending import send_sms
+from billing.services.outbox import send_sms
 from partner_api.keys import create_api_key
 from partner_portal.logging import JSONFormatter
 from tests.factories import ClientAccountFactory, PartnerFactory

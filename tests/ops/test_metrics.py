@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from billing import tasks
 from billing.models import Message
-from billing.services.sending import send_sms
+from billing.services.outbox import send_sms
 from billing.services.statement_closing import close_statement
 from billing.services.statements import build_statements
 from ops import tasks as ops_tasks
@@ -111,7 +111,7 @@ def test_every_figure_is_scraped_after_traffic_through_the_simulator(
     celery_eager.conf.task_always_eager = False
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("billing.services.sending._queue_send_task", lambda ids: None)
+            patch.setattr("billing.services.enqueue.deliver", lambda ids: None)
             send_sms(shop, ["+48500600706"], "In the outbox")
     finally:
         celery_eager.conf.task_always_eager = True

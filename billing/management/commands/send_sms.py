@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from billing.management.commands._billing import BillingCommand
 from billing.models import Message
-from billing.services.sending import SENDING_CHANNELS, SendError, send_sms
+from billing.services.outbox import SENDING_CHANNELS, SendError, send_sms
 from billing.statuses import Status
 
 

@@ -16,8 +16,8 @@ import pytest
 from django.db import connection
 
 from billing.models import Message
-from billing.services import sending
-from billing.services.sending import send_sms
+from billing.services import delivery
+from billing.services.outbox import send_sms
 from billing.statuses import Status
 from tests.factories import ClientAccountFactory, PartnerFactory
 
@@ -173,7 +173,7 @@ def test_while_serwersms_is_checked_the_message_stays_pending_and_says_so(
     def stop(pause: float) -> None:
         raise RuntimeError("the worker stops while it waits to look the message up")
 
-    sending.deliver([message.pk], sleep=stop)
+    delivery.deliver([message.pk], sleep=stop)
     message.refresh_from_db()
     assert message.status == Status.SUBMITTING and message.send_attempted_at is not None
     assert message.error_message.startswith("Checking with SerwerSMS")
@@ -212,6 +212,6 @@ def test_one_task_for_several_sends_gives_each_message_its_own_text(
     with django_capture_on_commit_callbacks():  # both left in the outbox
         first = send_sms(account, [PHONE], "First text", channel=channel)
         second = send_sms(account, ["+48500600701"], "Second text", channel=channel)
-    sending.deliver([m.pk for m in first + second])
+    delivery.deliver([m.pk for m in first + second])
     texts = {r["phone"]: r["text"] for r in simulator_settings.messages()}
     assert texts == {PHONE: "First text", "+48500600701": "Second text"}

@@ -1,4 +1,6 @@
-"""The outbox: send_sms writes and queues, the send task sends once, retries and settles."""
+"""The delivery worker: the send task sends once, retries, looks up before a resend, settles.
+
+send_sms (tests/billing/services/test_outbox.py) writes the rows; `send_now` runs the task."""
 
 import hashlib
 from datetime import timedelta
@@ -9,8 +11,8 @@ from django.utils import timezone
 
 from billing import tasks
 from billing.models import Message, StatusEvent
-from billing.services import sending
-from billing.services.sending import SendError, UniqueIdConflict, send_sms
+from billing.services import delivery
+from billing.services.outbox import send_sms
 from billing.statuses import Status
 from tests.conftest import free_port
 from tests.factories import ClientAccountFactory, PartnerFactory
@@ -56,19 +58,7 @@ def actions(simulator) -> list[str]:
     return [r["action"] for r in simulator.requests()]
 
 
-# --- the outbox ------------------------------------------------------------------------------
-
-
-def test_send_sms_writes_submitting_rows_and_queues_the_task_on_commit(
-    account, simulator_settings, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks() as queued:
-        (message,) = send_sms(account, ["500 600 700"], "Hello there")
-    assert message.status == Status.SUBMITTING and message.phone == PHONE
-    # Queued only when the rows are committed: the send task and the drafts' refresh.
-    assert len(queued) == 2
-    assert sends(simulator_settings) == []  # nothing sent inside the caller's transaction
-    assert message.text == "Hello there"  # the outbox keeps the text until it is sent
+# --- the send task ---------------------------------------------------------------------------
 
 
 def test_the_send_task_records_the_answer_and_forgets_the_text(
@@ -98,13 +88,6 @@ def test_text_is_kept_when_the_setting_says_so(account, send_now, settings):
     assert message.text == "Keep me"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_wait_returns_the_outcome_once_a_worker_finished(account, celery_eager):
-    # Outside a test transaction the rows commit at once; the eager "worker" sends at commit.
-    (message,) = send_sms(account, [PHONE], "Hi", wait=5)
-    assert message.status == Status.QUEUED
-
-
 @pytest.mark.parametrize("channel", ["api_v2", "xml_api", "email2sms"])
 def test_each_channel_sends_with_the_partners_ic(simulator_settings, account, channel, send_now):
     messages = send_now(account, PHONES, "Hello from the portal", channel=channel)
@@ -117,103 +100,6 @@ def test_each_channel_sends_with_the_partners_ic(simulator_settings, account, ch
         assert {m.unique_id for m in messages} == {s["unique_id"] for s in seen}
     else:
         assert {m.serwersms_id for m in messages} == {None}  # named later by a matched report
-
-
-def test_several_recipients_get_numbered_unique_ids(account, send_now, simulator_settings):
-    messages = send_now(account, PHONES, "Hi", unique_id="order7")
-    assert [m.unique_id for m in messages] == ["order7R1", "order7R2"]
-    assert {m.status for m in messages} == {Status.QUEUED}
-    assert len(sends(simulator_settings)) == 1
-
-
-def test_each_recipient_may_bring_its_own_unique_id(account, send_now, simulator_settings):
-    messages = send_now(account, PHONES, "Hi", unique_ids=["first1", "second2"])
-    assert [m.unique_id for m in messages] == ["first1", "second2"]
-    assert {m.status for m in messages} == {Status.QUEUED}
-    again = send_now(account, PHONES, "Hi", unique_ids=["first1", "second2"])
-    assert [m.pk for m in again] == [m.pk for m in messages]
-    assert len(sends(simulator_settings)) == 1
-    for bad, why in (
-        (["only1"], "one unique id per recipient"),
-        (["same1", "same1"], "given twice"),
-        (["ok1", "no-dash"], "Invalid unique id"),
-    ):
-        with pytest.raises(SendError, match=why):
-            send_now(account, PHONES, "Hi", unique_ids=bad)
-    with pytest.raises(SendError, match="not both"):
-        send_now(account, PHONES, "Hi", unique_id="abc", unique_ids=["a12", "b12"])
-
-
-def test_the_same_unique_id_sends_once_and_answers_as_the_first_time(
-    account, send_now, simulator_settings
-):
-    first = send_now(account, [PHONE], "Hi", unique_id="abc")
-    again = send_now(account.name, [PHONE], "Hi", unique_id="abc")
-    assert [m.pk for m in again] == [m.pk for m in first]
-    assert again[0].serwersms_id == first[0].serwersms_id
-    assert len(sends(simulator_settings)) == 1 and Message.objects.count() == 1
-
-
-@pytest.mark.parametrize(
-    ("phones", "text", "sender", "expected"),
-    [
-        (["+48500600701"], "Hi", "", "different phone"),
-        ([PHONE], "Other text", "", "different text"),
-        ([PHONE], "Hi", "Shop", "different sender"),
-        ([PHONE, "+48500600701"], "Hi", "", "different list of recipients"),
-    ],
-)
-def test_a_reused_unique_id_for_another_message_is_refused(
-    account, send_now, simulator_settings, phones, text, sender, expected
-):
-    send_now(account, [PHONE], "Hi", unique_id="abc")
-    with pytest.raises(UniqueIdConflict, match=expected):
-        send_now(account, phones, text, sender=sender, unique_id="abc")
-    assert Message.objects.count() == 1 and len(sends(simulator_settings)) == 1
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "expected"),
-    [
-        ({"recipients": ["12"]}, "not a valid phone number"),
-        ({"recipients": ["call me"]}, "not a phone number"),
-        ({"recipients": []}, "at least one recipient"),
-        ({"recipients": [PHONE, "500600700"]}, "listed twice"),
-        ({"text": "   "}, "text is empty"),
-        ({"text": "x" * 919}, "too long"),
-        ({"sender": "MuchTooLongName"}, "Invalid sender"),
-        ({"sender": "Bad!"}, "Invalid sender"),
-        ({"channel": "carrier_pigeon"}, "Unknown channel"),
-        ({"unique_id": "has space"}, "Invalid unique id"),
-        ({"unique_id": "order-7"}, "Invalid unique id"),
-        ({"unique_id": "a.b:c_d"}, "Invalid unique id"),
-        ({"unique_id": "ab"}, "Invalid unique id"),
-        ({"unique_id": "x" * 51}, "Invalid unique id"),
-        ({"recipients": [PHONE, "+48500600701"], "unique_id": "x" * 49}, "too long"),
-        ({"channel": "email2sms", "sender": "Shop.pl"}, "Invalid Email2SMS sender"),
-    ],
-)
-def test_bad_input_is_refused_before_anything_is_written_or_sent(
-    account, send_now, simulator_settings, kwargs, expected
-):
-    arguments = {"recipients": [PHONE], "text": "Hi"} | kwargs
-    with pytest.raises(SendError, match=expected):
-        send_now(account, **arguments)
-    assert not Message.objects.exists() and simulator_settings.requests() == []
-
-
-def test_unknown_inactive_and_incomplete_accounts_are_refused(account, send_now):
-    with pytest.raises(SendError, match="Unknown client account 'nobody'"):
-        send_now("nobody", [PHONE], "Hi")
-    with pytest.raises(SendError, match="is not active"):
-        send_now(ClientAccountFactory(is_active=False), [PHONE], "Hi")
-    with pytest.raises(SendError, match="XML API needs"):
-        send_now(ClientAccountFactory(), [PHONE], "Hi", channel="xml_api")
-    account.partner.is_active = False
-    account.partner.save()
-    with pytest.raises(SendError, match="Partner .* is not active"):
-        send_now(account, [PHONE], "Hi")
-    assert not Message.objects.exists()
 
 
 def test_email2sms_sends_one_documented_mail_per_recipient(account, settings, send_now):
@@ -234,14 +120,6 @@ def test_email2sms_carries_a_sender_name_in_the_subject(account, settings, send_
     (message,) = send_now(account, [PHONE], "Hi", sender="Shop", channel="email2sms")
     assert (message.message_type, message.sender) == ("full", "Shop")
     assert mail.outbox[0].subject == f"klucz=ShopKey1 numer={PHONE} nadawca=Shop raport=1"
-
-
-def test_email2sms_needs_the_address_and_key(account, send_now):
-    account.email2sms_key = ""
-    account.save()
-    with pytest.raises(SendError, match="Email2SMS sender address and key"):
-        send_now(account, [PHONE], "Hi", channel="email2sms")
-    assert not Message.objects.exists()
 
 
 # --- definite refusals ---------------------------------------------------------------------
@@ -360,7 +238,7 @@ def test_unreachable_serwersms_is_retried_until_the_deadline_then_unsent(
     settings.SERWERSMS_API_URL = f"http://127.0.0.1:{free_port()}/"
     settings.SERWERSMS_SEND_DEADLINE_SECONDS = 2  # several attempts, even on a loaded machine
     (message,) = send_now(account, [PHONE], "Hi")
-    assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
+    assert (message.status, message.reason) == (Status.UNSENT, delivery.NOT_SENT_IN_TIME)
     assert message.send_attempts >= 2 and "could not be reached" in message.error_message
 
 
@@ -371,7 +249,7 @@ def test_email2sms_without_a_server_is_retried_then_unsent_at_the_deadline(
     settings.EMAIL_PORT = settings.SERWERSMS_EMAIL2SMS_PORT
     settings.SERWERSMS_SEND_DEADLINE_SECONDS = 2  # several attempts, even on a loaded machine
     (message,) = send_now(account, [PHONE], "Hi", channel="email2sms")
-    assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
+    assert (message.status, message.reason) == (Status.UNSENT, delivery.NOT_SENT_IN_TIME)
     assert message.send_attempts >= 2
 
 
@@ -419,14 +297,14 @@ def test_a_message_another_worker_holds_is_left_alone(
     Message.objects.filter(pk=message.pk).update(
         send_claim="other", send_claimed_until=timezone.now() + timedelta(minutes=1)
     )
-    summary = sending.deliver([message.pk])
+    summary = delivery.deliver([message.pk])
     assert (summary.claimed, summary.busy) == (0, 1)
     assert simulator_settings.requests() == []
     # Once its lease ran out (the worker died), the next task takes it over.
     Message.objects.filter(pk=message.pk).update(
         send_claimed_until=timezone.now() - timedelta(seconds=1)
     )
-    assert sending.deliver([message.pk]).settled == 1
+    assert delivery.deliver([message.pk]).settled == 1
 
 
 def test_a_redelivered_task_for_a_finished_send_does_nothing(account, send_now, simulator_settings):
@@ -444,9 +322,9 @@ def test_past_the_deadline_a_maybe_sent_message_is_only_looked_up(
     Message.objects.filter(pk=message.pk).update(
         send_attempted_at=timezone.now(), created_at=timezone.now() - timedelta(hours=1)
     )
-    sending.deliver([message.pk])
+    delivery.deliver([message.pk])
     message.refresh_from_db()
-    assert (message.status, message.reason) == (Status.UNSENT, sending.NOT_SENT_IN_TIME)
+    assert (message.status, message.reason) == (Status.UNSENT, delivery.NOT_SENT_IN_TIME)
     assert actions(simulator_settings) == ["messages/reports"]
 
 
