@@ -2,7 +2,7 @@
 
 Every writer checks what it is given with these functions before it stores anything: the send
 answer, the reports poll, the look-up and the callback (billing/services/status_updates.py) and
-the claim partner software reports (partner_api/reporting.py). A figure outside them is an
+the claim partner software reports (billing/services/reporting.py). A figure outside them is an
 error or a forgery: it is refused (reported ingestion) or recorded as ignored (status path),
 never billed. No ORM, no clock, no settings: callers pass `now` and the skew.
 """
@@ -117,3 +117,18 @@ def claim_difference(
             f"claimed sent {_show(claimed_sent_at)} UTC, SerwerSMS: {_show(sent_at)} UTC"
         )
     return "; ".join(differences)
+
+
+def reported_time_problem(
+    sent_at: datetime, now: datetime, max_age_days: int, skew: timedelta
+) -> str:
+    """Why a reported send time cannot be right, or "" when it is plausible.
+
+    The one time rule of every writer (times_problems above): within the API's age
+    limit and not after now, give or take the status path's skew."""
+    oldest = now - timedelta(days=max_age_days)
+    if not times_problems(life_start=oldest, now=now, skew=skew, sent=sent_at):
+        return ""
+    if sent_at > now:
+        return "The send time is in the future."
+    return f"The send time is more than {max_age_days} days ago."

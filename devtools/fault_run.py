@@ -221,7 +221,7 @@ class FaultRun:
         self.logs.mkdir(parents=True, exist_ok=True)
         out = open(self.logs / f"{self.tag}-{name}.log", "ab")  # noqa: SIM115 - lives with it
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "partner_portal", "--quiet", *args],
+            [sys.executable, "-m", "celery", "-A", "config", "--quiet", *args],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -18,9 +18,12 @@ class OpsConfig(AppConfig):
         from celery.signals import task_postrun, worker_process_shutdown
         from django.core.signals import request_finished
 
+        from billing.serwersms import hooks
         from ops import counters, heartbeats
 
         heartbeats.connect_task_signals()
+        # Every SerwerSMS answer, counted by channel and error class (billing calls the hook).
+        hooks.listen_to_answers(counters.count_serwersms_answer)
         # Buffered counters (SerwerSMS answers) are written when a task or request ends.
         task_postrun.connect(counters.flush, weak=False, dispatch_uid="ops.counters.task")
         request_finished.connect(counters.flush, weak=False, dispatch_uid="ops.counters.request")

@@ -40,7 +40,7 @@ class Broker(HealthCheck):
     url: str | None = dataclasses.field(default=None, repr=False)  # else Celery's broker_url
 
     def probe(self, now: datetime) -> None:
-        from partner_portal.celery import app
+        from celery import current_app as app  # config.celery, loaded with Django
 
         url = self.url or app.conf.broker_url
         self.detail = {"transport": url.split("://", 1)[0]}

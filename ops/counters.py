@@ -14,7 +14,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from functools import wraps
 
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
@@ -154,26 +153,11 @@ def _error_class(exc: BaseException | None) -> tuple[str, str]:
     return str(getattr(type(exc), "default_code", "") or type(exc).__name__), outcome
 
 
-def count_serwersms_answer(call: Callable) -> Callable:
-    """Decorate a SerwerSMS client's single request method: count each answer by channel,
-    error class and outcome (serwersms.errors), ok or not. The call's result is untouched."""
-
-    @wraps(call)
-    def counted(self, *args, **kwargs):
-        channel = str(getattr(self, "channel", "") or "unknown")
-        try:
-            result = call(self, *args, **kwargs)
-        except Exception as exc:
-            error_class, outcome = _error_class(exc)
-            count(
-                SERWERSMS_ANSWERS,
-                {"channel": channel, "error_class": error_class, "outcome": outcome},
-            )
-            raise
-        count(SERWERSMS_ANSWERS, {"channel": channel, "error_class": "ok", "outcome": "ok"})
-        return result
-
-    return counted
+def count_serwersms_answer(channel: str, error: BaseException | None) -> None:
+    """Count one SerwerSMS answer by channel, error class and outcome (serwersms.errors), ok or
+    not: a listener of billing.serwersms.hooks, registered in apps.py."""
+    error_class, outcome = _error_class(error)
+    count(SERWERSMS_ANSWERS, {"channel": channel, "error_class": error_class, "outcome": outcome})
 
 
 # --- Folding what the database already records ----------------------------------------------

@@ -26,6 +26,7 @@ from ninja.throttling import BaseThrottle
 from billing import selectors
 from billing.commission import billing_month, round_total
 from billing.models import AuditAction, AuditEntry, Message, Statement
+from billing.services.reporting import REFUSED, Reported, record_reported_messages
 from billing.statuses import billing_class
 
 from . import rate_limits
@@ -34,7 +35,6 @@ from .idempotency import IdempotencyConflict, IdempotencyInProgress, run_once
 from .keys import key_for
 from .models import ApiKey
 from .pages import decode_cursor, encode_cursor
-from .reporting import REFUSED, Reported, record_reported_messages
 from .sending import Recipient, SendRefused, send_messages
 
 ERRORS = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from billing import figures
 from billing.serwersms import unique_ids
 
 UNIQUE_ID_PATTERN = unique_ids.UNIQUE_ID.pattern
@@ -36,18 +35,3 @@ def utc_offset_problem(value: dt.datetime) -> str:
     if offset is not None and abs(offset) >= MAX_UTC_OFFSET:
         return "The UTC offset must be from -15:59 to +15:59."
     return ""
-
-
-def reported_time_problem(
-    sent_at: dt.datetime, now: dt.datetime, max_age_days: int, skew: dt.timedelta
-) -> str:
-    """Why a reported send time cannot be right, or "" when it is plausible.
-
-    The one time rule of every writer (billing/figures.times_problems): within the API's age
-    limit and not after now, give or take the status path's skew."""
-    oldest = now - dt.timedelta(days=max_age_days)
-    if not figures.times_problems(life_start=oldest, now=now, skew=skew, sent=sent_at):
-        return ""
-    if sent_at > now:
-        return "The send time is in the future."
-    return f"The send time is more than {max_age_days} days ago."

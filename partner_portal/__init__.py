@@ -1,5 +1,1 @@
-"""Partner Portal: the Django project and the partner-facing portal."""
-
-from .celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""The partner-facing portal: pages, exports, accounts and teams (the Django project is config/)."""

@@ -1,4 +1,4 @@
-"""URLs of the partner portal (mounted at the root by partner_portal.urls)."""
+"""URLs of the partner portal (mounted at the root by config.urls)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path

@@ -35,7 +35,7 @@ def _urls_and_api_schemas_built():
     clock: built under freezegun, a schema would see its fake datetime class and fail."""
     from django.urls import get_resolver
 
-    get_resolver().url_patterns  # noqa: B018  (imports partner_portal.urls and partner_api)
+    get_resolver().url_patterns  # noqa: B018  (imports config.urls and partner_api)
 
 
 @pytest.fixture(autouse=True)
@@ -101,7 +101,7 @@ def _fast_retries(settings):
 @pytest.fixture
 def celery_eager():
     """Run queued Celery tasks in this process, as a worker would (errors propagate)."""
-    from partner_portal.celery import app
+    from config.celery import app
 
     before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
     app.conf.task_always_eager = True

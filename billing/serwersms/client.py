@@ -9,8 +9,6 @@ from datetime import datetime
 import requests
 from django.conf import settings
 
-from ops.counters import count_serwersms_answer
-
 from . import ic as ic_rules
 from .errors import (
     MalformedResponse,
@@ -18,6 +16,7 @@ from .errors import (
     error_class_for,
     http_error_class_for,
 )
+from .hooks import reports_answers
 from .http import post
 from .matching import match_items
 from .parsing import (
@@ -102,7 +101,7 @@ class ApiV2Client:
 
     # --- transport ---------------------------------------------------------------------------
 
-    @count_serwersms_answer  # ops: SerwerSMS answers by channel and error class
+    @reports_answers  # listeners hear each answer (ops counts them: hooks.py)
     def _request_once(self, action: str, params: dict) -> dict:
         body = {key: value for key, value in params.items() if value is not None}
         body["system"] = SYSTEM

@@ -15,10 +15,9 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 from django.conf import settings
 
-from ops.counters import count_serwersms_answer
-
 from . import ic as ic_rules
 from .errors import MalformedResponse, http_error_class_for, xml_error_class_for
+from .hooks import reports_answers
 from .http import post
 from .matching import match_items
 from .parsing import format_time, id_or_none, parse_int, parse_time, text_or_empty
@@ -72,7 +71,7 @@ class XmlApiClient:
         self.timeout = timeout if timeout is not None else settings.SERWERSMS_TIMEOUT
         self.session = session or requests.Session()
 
-    @count_serwersms_answer  # ops: SerwerSMS answers by channel and error class
+    @reports_answers  # listeners hear each answer (ops counts them: hooks.py)
     def call(self, action: str, fields: dict) -> Element:
         form = {key: str(value) for key, value in fields.items() if value not in (None, "")}
         form.update({"login": self.username, "haslo": self.password, "akcja": action})

@@ -121,7 +121,7 @@ def test_worker_killed_mid_pass_still_applies_each_final_status_exactly_once(
         "SERWERSMS_TIMEOUT": "60",  # the worker waits on the slow call below until it is killed
     }
     command = [
-        sys.executable, "-m", "celery", "-A", "partner_portal", "worker", "-Q", queue,
+        sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
         "--pool", "solo", "--without-heartbeat", "--without-gossip", "--without-mingle",
         "--loglevel", "INFO",
     ]  # fmt: skip

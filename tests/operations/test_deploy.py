@@ -109,8 +109,8 @@ def _check_command(argv: list[str]) -> None:
         assert hasattr(importlib.import_module(module), attribute or "application")
     elif program == "celery":
         # --quiet: no start-up banner, so every line of the unit's output is JSON.
-        assert argv[1:4] == ["-A", "partner_portal", "--quiet"] and argv[4] in ("worker", "beat")
-        assert importlib.import_module("partner_portal.celery").app.main == "partner_portal"
+        assert argv[1:4] == ["-A", "config", "--quiet"] and argv[4] in ("worker", "beat")
+        assert importlib.import_module("config.celery").app.main == "partner_portal"
     elif program.startswith("python"):
         manage = next(a for a in argv if a.endswith("manage.py"))
         assert _local(manage).exists() or (ROOT / manage).exists()

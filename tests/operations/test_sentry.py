@@ -63,7 +63,7 @@ def ingest():
 
 def _run(env_extra: dict[str, str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")}
-    env.update(DJANGO_SETTINGS_MODULE="partner_portal.settings", **env_extra)
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", **env_extra)
     return subprocess.run(
         [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=120,

@@ -10,6 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import AuditEntry
+from billing.serwersms.client import ApiV2Client
+from billing.serwersms.errors import SerwerSMSError
 from ops import counters, metrics
 from ops.models import Counter
 from tests.factories import MessageFactory
@@ -95,3 +97,20 @@ def test_buffered_counts_are_written_once_by_flush():
     counters.flush()
     counters.flush()
     assert counters.totals(counters.SERWERSMS_ANSWERS) == {counters.label_key(labels): 2}
+
+
+@pytest.mark.django_db
+def test_each_serwersms_answer_reaches_the_counter_through_the_billing_hook(simulator_settings):
+    """billing never imports ops: the client calls billing.serwersms.hooks, where ops.apps
+    registered the counter."""
+    simulator_settings.register_account(token="hook-token")
+    counters.flush()  # what earlier tests of this process left buffered
+    ApiV2Client(ic=77, token="hook-token").call("account/limits")
+    with pytest.raises(SerwerSMSError):
+        ApiV2Client(ic=77, token="not-a-token").call("account/limits")
+    counters.flush()
+    ok = {"channel": "api_v2", "error_class": "ok", "outcome": "ok"}
+    assert counters.totals(counters.SERWERSMS_ANSWERS) == {
+        counters.label_key(ok): 1,
+        counters.label_key(ok | {"error_class": "invalid_credentials", "outcome": "refused"}): 1,
+    }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from partner_portal.urls import urlpatterns as portal_urlpatterns
+from config.urls import urlpatterns as portal_urlpatterns
 
 
 def broken(request):

@@ -146,7 +146,7 @@ def test_pages_carry_a_content_security_policy(viewer_client):
 
 
 def test_admin_lives_under_the_configured_path(settings):
-    import partner_portal.urls as urls
+    import config.urls as urls
 
     settings.ADMIN_PATH = "back-office-17/"
     try:

@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from billing.models import ClientAccount, Message, Partner, StatusEvent
 from billing.services import rollups
+from billing.services.reporting import Reported, _new_row, copy_rows, record_reported_messages
 from partner_api.keys import create_api_key
 from partner_api.models import ApiKey
-from partner_api.reporting import Reported, _new_row, copy_rows, record_reported_messages
 
 
 class Command(BaseCommand):

@@ -141,7 +141,7 @@ class Command(BaseCommand):
             python,
             "-m",
             "gunicorn",
-            "partner_portal.wsgi",
+            "config.wsgi",
             "--bind",
             f"{host}:{options['web_port']}",
             "--workers",
@@ -163,7 +163,7 @@ class Command(BaseCommand):
             )
             call_command("seed_demo", simulator=env["SERWERSMS_API_URL"], stdout=self.stdout)
 
-        celery = [python, "-m", "celery", "-A", "partner_portal"]
+        celery = [python, "-m", "celery", "-A", "config"]
         start("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"])
         start("beat", [*celery, "beat", "--loglevel", "INFO"])
         wait_for_port(host, options["web_port"])

@@ -20,12 +20,12 @@ from django.test.utils import CaptureQueriesContext
 from billing.commission import BILLING_ZONE
 from billing.models import EventSource, LateChange, Message, Statement, StatementStatus
 from billing.services.ic_proof import confirm_reported_messages
+from billing.services.reporting import Reported, record_reported_messages
 from billing.services.statement_closing import close_statement
 from billing.services.statements import build_statement
 from billing.services.status_updates import StatusChange, apply_reports, apply_status_changes
 from billing.serwersms.types import ReportItem
 from billing.statuses import COUNTED, Status
-from partner_api.reporting import Reported, record_reported_messages
 from tests.factories import AgreementFactory, ClientAccountFactory, MessageFactory, PartnerFactory
 
 # These tests change messages with plain queryset updates on purpose: the late-change queue's

@@ -19,8 +19,8 @@ from billing.models import (
 from billing.models import ReconciliationOutcome as Outcome
 from billing.services.polling import poll_account
 from billing.services.reconcile import ReconcileError, parse_partner_billing, reconcile
+from billing.services.reporting import Reported, record_reported_messages
 from billing.statuses import Status
-from partner_api.reporting import Reported, record_reported_messages
 from tests.factories import ClientAccountFactory, MessageFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db

@@ -22,12 +22,12 @@ from billing.commission import billing_day
 from billing.models import DailyRollup, EventSource, Message, MessageType, StatementLine
 from billing.services import polling, rollups
 from billing.services.outbox import send_sms
+from billing.services.reporting import Reported, record_reported_messages
 from billing.services.statement_closing import close_statement
 from billing.services.statements import build_statement
 from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms.types import ReportItem
 from billing.statuses import Status
-from partner_api.reporting import Reported, record_reported_messages
 from tests.factories import AgreementFactory, ClientAccountFactory, MessageFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db

@@ -28,7 +28,7 @@ def test_operator_changes_survive_another_migrate():
 
 
 def test_celery_app_uses_the_database_scheduler_and_late_acks():
-    from partner_portal.celery import app
+    from config.celery import app
 
     assert app.conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
     assert app.conf.task_acks_late is True

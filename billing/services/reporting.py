@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import figures
+from billing.figures import reported_time_problem
 from billing.models import (
     Channel,
     ClientAccount,
@@ -41,8 +42,6 @@ from billing.phones import PhoneError, normalize_phone
 from billing.services import rollups
 from billing.services.statements import request_draft_refresh
 from billing.statuses import IcProof, Status
-
-from .rules import reported_time_problem
 
 INSERT_BATCH = 1000
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")

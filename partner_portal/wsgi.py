@@ -1,8 +1,0 @@
-"""WSGI entry point (gunicorn partner_portal.wsgi)."""
-
-import os
-
-from django.core.wsgi import get_wsgi_application
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partner_portal.settings")
-application = get_wsgi_application()
