@@ -46,8 +46,7 @@ from billing.models import (
     validate_ic,
 )
 from billing.phones import PhoneError, normalize_phone
-from billing.services import rollups
-from billing.services.statements import request_draft_refresh
+from billing.services import derived
 from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms import client_for, unique_ids
 from billing.serwersms.errors import SerwerSMSError
@@ -310,7 +309,7 @@ def _create(plan: SendPlan, now: datetime) -> list[Message]:
     ]
     for message in messages:
         message.save()  # save() checks the ic; a handful of rows, so one at a time is fine
-    rollups.record_created(messages)
+    derived.messages_created(messages)  # rollups, late changes, drafts on commit
     StatusEvent.objects.bulk_create(
         [
             StatusEvent(
@@ -364,7 +363,6 @@ def send_sms(
             messages = _create(plan, timezone.now())
             ids = [m.pk for m in messages]
             transaction.on_commit(lambda: _queue_send_task(ids))
-            request_draft_refresh(messages)  # the drafts show them as pending at once
     except IntegrityError:
         # A concurrent call with the same unique id won the race: answer as it did.
         earlier = _existing(plan)
