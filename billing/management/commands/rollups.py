@@ -63,40 +63,36 @@ class Command(BillingCommand):
                 )
             )
             return
-        self._report_late_changes(scope, partner, missing)
         rows = DailyRollup.objects.all()
         if partner is not None:
             rows = rows.filter(partner=partner)
+        problems = []
         if not found:
             self.stdout.write(
-                self.style.SUCCESS(
-                    f"rollups of {scope} equal their messages ({rows.count()} rows) in"
-                    f" {seconds:.1f} s"
-                )
+                self.style.SUCCESS(f"rollups of {scope} equal their messages ({rows.count()} rows)")
             )
-            return
-        for difference in found[:SHOWN]:
-            self.stdout.write(str(difference))
-        if len(found) > SHOWN:
-            self.stdout.write(f"... and {len(found) - SHOWN} more")
-        raise CommandError(
-            f"rollups of {scope}: {len(found)} row(s) differ from their messages"
-            f" (checked in {seconds:.1f} s); `manage.py rollups --rebuild"
-            + (f" --partner {partner.ic}" if partner is not None else "")
-            + "` recounts them"
-        )
-
-    def _report_late_changes(self, scope, partner, missing) -> None:
+        else:
+            self._list(found)
+            problems.append(f"rollups of {scope}: {len(found)} row(s) differ from their messages")
         if not missing:
             self.stdout.write(self.style.SUCCESS(f"late-change queue of {scope} complete"))
-            return
-        for one in missing[:SHOWN]:
+        else:
+            self._list(missing)
+            problems.append(
+                f"late-change queue of {scope}: {len(missing)} message(s) of closed months"
+                " not queued"
+            )
+        if problems:
+            raise CommandError(
+                "; ".join(problems)
+                + f" (checked in {seconds:.1f} s); `manage.py rollups --rebuild"
+                + (f" --partner {partner.ic}" if partner is not None else "")
+                + "` repairs them"
+            )
+        self.stdout.write(f"checked in {seconds:.1f} s")
+
+    def _list(self, found) -> None:
+        for one in found[:SHOWN]:
             self.stdout.write(str(one))
-        if len(missing) > SHOWN:
-            self.stdout.write(f"... and {len(missing) - SHOWN} more")
-        raise CommandError(
-            f"late-change queue of {scope}: {len(missing)} message(s) of closed months not"
-            " queued; `manage.py rollups --rebuild"
-            + (f" --partner {partner.ic}" if partner is not None else "")
-            + "` queues them"
-        )
+        if len(found) > SHOWN:
+            self.stdout.write(f"... and {len(found) - SHOWN} more")
