@@ -466,8 +466,9 @@ class DailyRollup(models.Model):
     Europe/Warsaw date of `Message.billing_at`): how many, their parts and their known cost.
 
     Kept exact by every writer of those message fields, in the writer's transaction
-    (billing/services/rollups.py); pages count months and days from these few rows instead of
-    the messages. `manage.py rollups --check` compares them with a fresh aggregate."""
+    (billing/services/derived.py; arithmetic in rollups.py); pages count months and days from
+    these few rows instead of the messages. `manage.py rollups --check` compares them with a
+    fresh aggregate."""
 
     partner = models.ForeignKey(
         Partner, on_delete=models.CASCADE, related_name="+", db_index=False
@@ -584,29 +585,14 @@ class AgreementTier(models.Model):
         return getattr(self, f"rate_{message_type}")
 
 
-class StatementClosedError(ValidationError):
-    """A closed statement, its lines, items and adjustments never change."""
-
-
-def _refuse_if_closed(statement_id) -> None:
-    if (
-        statement_id
-        and Statement.objects.filter(pk=statement_id, status=StatementStatus.CLOSED).exists()
-    ):
-        raise StatementClosedError(
-            _("Statement %(id)s is closed and cannot change."),
-            code="statement_closed",
-            params={"id": statement_id},
-        )
-
-
 class StatementStatus(models.TextChoices):
     DRAFT = "draft", _("draft")
     CLOSED = "closed", _("closed")
 
 
 class Statement(models.Model):
-    """One partner's billing month. Closed statements are frozen."""
+    """One partner's billing month. Closed statements are frozen by the database (see
+    _FrozenWithStatement)."""
 
     partner = models.ForeignKey(
         Partner, on_delete=models.PROTECT, related_name="statements", verbose_name=_("partner")
@@ -679,16 +665,6 @@ class Statement(models.Model):
     def __str__(self) -> str:
         return f"{self.partner.name} {self.period:%Y-%m} ({self.status})"
 
-    # Closing is the one allowed update of a draft into closed; anything after it is refused
-    # here and, for raw SQL, by the database triggers of migration 0002_commission_*.
-    def save(self, *args, **kwargs) -> None:
-        _refuse_if_closed(self.pk)
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        _refuse_if_closed(self.pk)
-        return super().delete(*args, **kwargs)
-
     @property
     def is_closed(self) -> bool:
         return self.status == StatementStatus.CLOSED
@@ -716,21 +692,16 @@ class Statement(models.Model):
 
 
 class _FrozenWithStatement(models.Model):
-    """Rows that belong to a statement: unchangeable once it is closed."""
+    """Rows that belong to a statement: unchangeable once it is closed.
+
+    The guard is in ONE place, the database (triggers of migrations 0002_commission_*, 0009 and
+    0011: billing_statement_frozen, billing_statement_child_frozen): an insert, update or delete
+    touching a closed statement or its lines, items, days or adjustments raises IntegrityError,
+    whoever writes it (ORM, bulk writes, raw SQL). Closing is the one allowed update of a draft
+    into closed. docs/derived-data.md."""
 
     class Meta:
         abstract = True
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk:
-            stored = type(self).objects.filter(pk=self.pk).values_list("statement_id", flat=True)
-            _refuse_if_closed(stored.first())
-        _refuse_if_closed(self.statement_id)
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        _refuse_if_closed(self.statement_id)
-        return super().delete(*args, **kwargs)
 
 
 class StatementLine(_FrozenWithStatement):
@@ -832,10 +803,11 @@ class LateChange(models.Model):
     """A message that changed (status, parts, cost or billing time) or appeared while its old or
     new billing month had a closed statement: the work list of adjustments (services/statements).
 
-    Written only by database triggers on billing_message, in the transaction of the change,
-    whatever path changes or creates the message (migration 0010_stmt_late_changes). One row per
-    message and closed month, kept: a rebuild recomputes against what closed statements billed,
-    so the queue is read, never consumed."""
+    Written only by services/derived.py, in the transaction of the change, by the writers of
+    messages (the status path, the ic proof, message creation); `manage.py rollups --check`
+    finds what a writer past it left out, `--rebuild` queues it. One row per message and closed
+    month, kept: a rebuild recomputes against what closed statements billed, so the queue is
+    read, never consumed."""
 
     # Both covered by the index and the unique constraint below.
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -848,7 +820,7 @@ class LateChange(models.Model):
     class Meta:
         ordering = ["period", "message"]
         constraints = [
-            # The triggers insert ON CONFLICT DO NOTHING: a message changing twice is one row.
+            # Inserted ON CONFLICT DO NOTHING: a message changing twice is one row.
             models.UniqueConstraint(fields=["message", "period"], name="late_change_unique")
         ]
         indexes = [

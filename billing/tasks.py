@@ -73,7 +73,7 @@ def poll_account(account_id: int) -> dict:
 
 @shared_task(name=enqueue.REFRESH_DRAFTS, acks_late=True, ignore_result=True)
 def refresh_draft_statements(partner_id: int, periods: list[str], requested_at: str) -> int:
-    """Rebuild a partner's drafts after status changes (statements.request_draft_refresh).
+    """Rebuild a partner's drafts after status changes (services/derived.py, on commit).
 
     Drafts built after `requested_at` are skipped: a burst of requests costs one rebuild."""
     partner = Partner.objects.filter(pk=partner_id).first()

@@ -34,7 +34,7 @@ from billing.models import (
     PartnerStaff,
     StaffRole,
 )
-from billing.services import rollups
+from billing.services import derived
 from billing.services.outbox import send_sms
 from billing.services.statement_closing import close_statement
 from billing.services.statements import build_statements
@@ -299,7 +299,7 @@ def write_history(
                 fates.append(reports)
     with transaction.atomic():
         created_messages = Message.objects.bulk_create(messages, batch_size=2000)
-        rollups.record_created(created_messages)
+        derived.messages_created(created_messages)
         # The history goes through the one status path, step by step, like live reports do.
         match = {Channel.EMAIL2SMS: MatchMethod.PHONE_TIME}
         for step in range(max((len(f) for f in fates), default=0)):

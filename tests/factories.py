@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import models
-from billing.services import rollups
+from billing.services import derived
 from billing.statuses import Status
 
 
@@ -51,22 +51,24 @@ class MessageFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        """Saved and counted in the daily rollups, as every product writer does."""
+        """Saved, with its derived data (rollups, late changes) as every product writer keeps
+        it; the drafts are the test's to build."""
         with transaction.atomic():
             message = super()._create(model_class, *args, **kwargs)
-            rollups.record_created([message])
+            derived.messages_created([message], drafts=False)
         return message
 
 
 def change_message(message: models.Message, **values) -> models.Message:
     """Set stored fields of a message directly: a test's shortcut past the status path (e.g. a
-    state no report leads to). Its daily rollups move along, as a product writer's would."""
+    state no report leads to). Its derived data (rollups, late changes) follows, as a product
+    writer's would; the drafts are the test's to build."""
     with transaction.atomic():
-        before = rollups.snapshot([message])
+        before = derived.snapshot([message])
         for name, value in values.items():
             setattr(message, name, value)
         message.save()
-        rollups.record_changes(before, [message])
+        derived.messages_changed(before, [message], drafts=False)
     return message
 
 

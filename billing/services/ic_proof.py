@@ -4,10 +4,10 @@ A message the product sent carries the ic by construction (serwersms/ic.py); a r
 carries only the partner's word until SerwerSMS's partner billing for its month lists it
 (confirmed) or does not (refuted). Reconciliation (services/reconcile.py) decides which; this
 service records it and lets it flow into counting like any other change: the daily rollups in
-the same transaction, the drafts through request_draft_refresh, and a closed month through the
-late-change triggers (migration 0013_record_ic_proof), which make it an adjustment on the next
-open statement. Each change is one StatusEvent (source `reconcile`) on the message and one
-audit entry per partner, so every figure stays explainable message by message.
+the same transaction, the drafts refreshed on commit, and a closed month through the late-change
+queue, which makes it an adjustment on the next open statement (all kept by services/derived.py).
+Each change is one StatusEvent (source `reconcile`) on the message and one audit entry per
+partner, so every figure stays explainable message by message.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from datetime import datetime
 from django.db import transaction
 
 from billing.models import AuditAction, AuditEntry, EventSource, Message, StatusEvent
-from billing.services import rollups
-from billing.services.statements import request_draft_refresh
+from billing.services import derived
 from billing.services.status_updates import insert_events, write_messages
 from billing.statuses import IcProof
 
@@ -79,7 +78,7 @@ def confirm_reported_messages(
             .order_by("pk")
         )
         summary.not_reported = len(wanted) - len(messages)
-        before = rollups.snapshot(messages)
+        before = derived.snapshot(messages)
         changed: list[Message] = []
         events: list[StatusEvent] = []
         by_partner: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -110,8 +109,8 @@ def confirm_reported_messages(
             )
         if not changed:
             return summary
-        write_messages(changed, ["ic_proof"])  # the late-change trigger sees it
-        rollups.record_changes(before, changed)
+        write_messages(changed, ["ic_proof"])
+        derived.messages_changed(before, changed)  # rollups, late changes, drafts on commit
         insert_events(events)
         AuditEntry.objects.bulk_create(
             AuditEntry(
@@ -126,5 +125,4 @@ def confirm_reported_messages(
             )
             for partner_id, kinds in sorted(by_partner.items())
         )
-        request_draft_refresh(changed)
     return summary

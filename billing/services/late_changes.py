@@ -1,9 +1,10 @@
 """Late changes of closed months: the adjustments and the credit a draft carries from them.
 
-A closed statement never changes; a later change of one of its messages (queued by the
-late-change triggers, models.LateChange) becomes an Adjustment on the partner's next open
-statement, and a closed month's negative balance the credit that statement opens with. Reads
-and prices; writes nothing (statements.build_statement writes what these return).
+A closed statement never changes; a later change of one of its messages (queued by
+services/derived.py in the change's transaction, models.LateChange) becomes an Adjustment on
+the partner's next open statement, and a closed month's negative balance the credit that
+statement opens with. Reads and prices; writes nothing (statements.build_statement writes what
+these return).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ CHUNK_SIZE = 5000  # ids per IN (...) probe
 def late_change_queue(partner: Partner) -> dict[date, set[int]]:
     """The partner's late-change queue: closed month -> ids of messages changed since it closed.
 
-    Written by database triggers (models.LateChange); small by nature (changes after a month's
+    Written by services/derived.py (models.LateChange); small by nature (changes after a month's
     review window), so it is read whole, in one query on its (partner, period) index."""
     queue: dict[date, set[int]] = defaultdict(set)
     for period, message_id in LateChange.objects.filter(partner=partner).values_list(

@@ -35,8 +35,7 @@ from billing.models import (
     validate_ic,
 )
 from billing.phones import PhoneError, normalize_phone
-from billing.services import enqueue, rollups
-from billing.services.statements import request_draft_refresh
+from billing.services import derived, enqueue
 from billing.serwersms import unique_ids
 from billing.sms_text import TextError, TextSize, check_text
 from billing.statuses import Status
@@ -286,7 +285,7 @@ def _create(plan: SendPlan, now: datetime) -> list[Message]:
     ]
     for message in messages:
         message.save()  # save() checks the ic; a handful of rows, so one at a time is fine
-    rollups.record_created(messages)
+    derived.messages_created(messages)  # rollups, late changes, drafts on commit
     StatusEvent.objects.bulk_create(
         [
             StatusEvent(
@@ -334,7 +333,6 @@ def send_sms(
             messages = _create(plan, timezone.now())
             ids = [m.pk for m in messages]
             transaction.on_commit(lambda: enqueue.deliver(ids))
-            request_draft_refresh(messages)  # the drafts show them as pending at once
     except IntegrityError:
         # A concurrent call with the same unique id won the race: answer as it did.
         earlier = _existing(plan)

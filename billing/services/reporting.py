@@ -39,8 +39,7 @@ from billing.models import (
     StatusEvent,
 )
 from billing.phones import PhoneError, normalize_phone
-from billing.services import rollups
-from billing.services.statements import request_draft_refresh
+from billing.services import derived
 from billing.statuses import IcProof, Status
 
 INSERT_BATCH = 1000
@@ -269,7 +268,7 @@ def record_reported_messages(
         to_write = [r for r in pending if r.outcome == CREATED]
         rows = [_new_row(items[r.index], phones[r.index]) for r in to_write]
         created = _insert_ignoring_conflicts(rows, account, now)
-        _record_rollups(account, rows, created, now)
+        _record_derived(account, rows, created, now)
         lost_race = []
         for result, row in zip(to_write, rows, strict=True):
             result.message_id = created.get(row["serwersms_id"])
@@ -282,19 +281,18 @@ def record_reported_messages(
             for result in lost_race:
                 if result.outcome == CREATED:
                     result.refuse("unique_id", "conflict", "This unique_id is already used.")
-        if any(r.message_id for r in to_write if r.outcome == CREATED):
-            # Pending in the month of their recording until SerwerSMS gives their dispatch time.
-            _refresh_drafts(account, [now])
     return results
 
 
-def _record_rollups(
+def _record_derived(
     account: ClientAccount, rows: list[dict], created: dict[str, int], now: dt.datetime
 ) -> None:
-    """Count the rows the insert wrote (not those a concurrent report took) in the rollups."""
+    """Derived data of the rows the insert wrote (not those a concurrent report took): pending
+    in the month of their recording until SerwerSMS gives their dispatch time."""
     template = _template(account, now)
-    rollups.record_created(
+    derived.messages_created(
         Message(
+            pk=created[row["serwersms_id"]],
             partner_id=template.partner_id,
             account_id=template.account_id,
             created_at=now,
@@ -304,16 +302,6 @@ def _record_rollups(
         )
         for row in rows
         if row["serwersms_id"] in created
-    )
-
-
-def _refresh_drafts(account: ClientAccount, sent_times: list[dt.datetime]) -> None:
-    """The money side's hook: the drafts of the months these messages fall in follow them.
-
-    One stand-in row per hour is enough: billing months (Europe/Warsaw) start on the hour."""
-    hours = {at.replace(minute=0, second=0, microsecond=0) for at in sent_times}
-    request_draft_refresh(
-        [Message(partner_id=account.partner_id, dispatched_at=at, created_at=at) for at in hours]
     )
 
 

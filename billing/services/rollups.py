@@ -1,10 +1,14 @@
-"""Daily rollups (models.DailyRollup) kept exact in the writer's own transaction.
+"""Daily rollups (models.DailyRollup) kept exact in the writer's own transaction: the arithmetic.
+
+Writers do not call this module: services/derived.py (the one mechanism for derived data,
+docs/derived-data.md) calls `record_changes` for them; `rebuild` and `differences` are the
+repair and the check.
 
 A rollup row counts the messages of one (partner, billing day, client account, message type,
 status, ic proof), the billing day being the Europe/Warsaw date of Message.billing_at
-(commission.billing_day), with their parts and known cost. Every writer of those message fields
-takes a `snapshot` of the messages it locked, changes them, and calls `record_changes(before,
-messages)`; new messages go through `record_created`. The deltas (old key -1, new key +1, parts
+(commission.billing_day), with their parts and known cost. derived.py snapshots the messages a
+writer locked (`keyed`), and after the change calls `record_changes(before, messages)`; new
+messages are those missing from `before`. The deltas (old key -1, new key +1, parts
 and cost moved along) are written with ONE upsert per batch, keys sorted so that two writers
 lock rows in the same order. `rebuild` and `differences` recompute from the messages
 (`manage.py rollups --rebuild | --check`). Imports models and rules only, no services.

@@ -1,6 +1,6 @@
 """Closing a month: the draft rebuilt with the latest statuses, frozen with a checksum, and the
-partner's billing managers told by mail. A closed statement never changes (models.py guards,
-the triggers of migration 0010); what changes later is late_changes.py's.
+partner's billing managers told by mail. A closed statement never changes (the database's
+triggers of migration 0002); what changes later is late_changes.py's.
 """
 
 from __future__ import annotations
@@ -139,8 +139,8 @@ def close_statement(
 
 def _lock_month_against_changes(partner: Partner, period: date) -> None:
     """PostgreSQL: wait for status changes of this month still in flight, and make those that
-    start meanwhile queue themselves (the late-change triggers of migration 0010 hold the
-    shared side of this lock). Without it a change committed while the month closes could be
+    start meanwhile queue themselves (services/derived.py holds the shared side of this lock
+    for every month a change touches). Without it a change committed while the month closes could be
     on neither the closed statement nor the queue."""
     with connection.cursor() as cursor:
         cursor.execute(

@@ -1,9 +1,9 @@
 """Monthly statements: build or rebuild a month's draft, priced in one SQL statement.
 
-A draft follows every status change: status services call `request_draft_refresh`, a task
-rebuilds the affected drafts (`refresh_draft_statements`). What a draft carries from closed
-months (adjustments, a credit) comes from late_changes.py; closing is statement_closing.py's,
-payouts payouts.py's.
+A draft follows every change of what it bills: services/derived.py queues, on commit of the
+writer's transaction, a task that rebuilds the affected drafts (`refresh_draft_statements`).
+What a draft carries from closed months (adjustments, a credit) comes from late_changes.py;
+closing is statement_closing.py's, payouts payouts.py's.
 """
 
 from __future__ import annotations
@@ -492,31 +492,6 @@ def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]
 
 
 # --- fresh drafts ------------------------------------------------------------------------------
-
-
-def request_draft_refresh(messages: Iterable[Message]) -> None:
-    """Have the drafts these messages touch rebuilt once the caller's transaction commits.
-
-    The one hook status services call after applying a batch of status changes (poll pass,
-    callback, send answer). Queues one task per partner; the task skips drafts already built
-    after the request, so a burst of batches costs one rebuild.
-    """
-    periods: dict[int, set[str]] = defaultdict(set)
-    for message in messages:
-        instant = billing_instant(message.dispatched_at, message.created_at)
-        periods[message.partner_id].add(format_period(billing_month(instant)))
-    if not periods:
-        return
-    requested_at = timezone.now().isoformat()
-
-    def queue() -> None:
-        for partner_id, months in periods.items():
-            try:
-                enqueue.refresh_drafts(partner_id, sorted(months), requested_at)
-            except Exception:  # noqa: BLE001 - the broker being down must not fail a status change
-                logger.exception("could not queue the draft refresh of partner %s", partner_id)
-
-    transaction.on_commit(queue)
 
 
 def refresh_draft_statements(

@@ -28,8 +28,7 @@ from django.utils import timezone
 
 from billing import figures
 from billing.models import Channel, ClientAccount, EventSource, Message, MessageType, StatusEvent
-from billing.services import rollups
-from billing.services.statements import request_draft_refresh
+from billing.services import derived
 from billing.serwersms.types import ReportItem
 from billing.statuses import Outcome, Status, decide, parse_status
 
@@ -298,9 +297,8 @@ def apply_status_changes(
         messages = {
             m.pk: m for m in Message.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }
-        rollup_before = rollups.snapshot(messages.values())  # status, parts, cost, billing day
+        before = derived.snapshot(messages.values())  # status, parts, cost, billing time
         dirty: dict[int, Message] = {}
-        billed: dict[int, Message] = {}  # status, parts, cost or times changed: drafts follow
         events: list[StatusEvent] = []
         ignored: list[tuple[Message, str, str, datetime | None]] = []
         for change in changes:
@@ -386,7 +384,6 @@ def apply_status_changes(
             )
             if filled:
                 dirty[message.pk] = message
-                billed[message.pk] = message
             for disagreement in disagreements:
                 ignored.append((message, reported, f"disagrees: {disagreement}", None))
             if outcome == Outcome.SAME:
@@ -401,7 +398,6 @@ def apply_status_changes(
                 (change.error_message or "")[:255] if new == Status.UNSENT else ""
             )
             dirty[message.pk] = message
-            billed[message.pk] = message
             events.append(
                 StatusEvent(
                     message=message,
@@ -423,11 +419,10 @@ def apply_status_changes(
         events.extend(_ignored_events(ignored, source, now, summary))
         if dirty:
             write_messages(list(dirty.values()))
-            rollups.record_changes(rollup_before, dirty.values())  # same transaction
+            # Derived data follows in the same transaction: rollups, late changes of closed
+            # months, the drafts (refreshed on commit).
+            derived.messages_changed(before, dirty.values())
         insert_events(events)
-        # Work that must follow every change joins here, in the same transaction: the money
-        # side's draft statements (queued on commit).
-        request_draft_refresh(billed.values())
     return summary
 
 

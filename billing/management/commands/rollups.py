@@ -1,7 +1,10 @@
-"""Check the daily rollups against their messages, or rebuild them:
+"""Check the derived data of messages (services/derived.py), or repair it:
 --check | --rebuild [--partner IC].
 
---check exits non-zero when any rollup row differs from a fresh aggregate of the messages.
+The daily rollups against a fresh aggregate of the messages, and the late-change queue against
+the closed statements (messages of closed months that differ from what they billed, not queued:
+a writer past derived.py, e.g. raw SQL). --check exits non-zero on any difference; --rebuild
+recounts the rollups and queues what is missing.
 """
 
 import sys
@@ -12,7 +15,7 @@ from tqdm import tqdm
 
 from billing.management.commands._billing import BillingCommand
 from billing.models import DailyRollup, Partner
-from billing.services import rollups
+from billing.services import derived, rollups
 
 from ._billing import partner_arg
 
@@ -21,8 +24,9 @@ SHOWN = 20  # differences listed one by one; the rest counted
 
 class Command(BillingCommand):
     help = (
-        "Compare the daily rollups with a fresh aggregate of the messages (--check, non-zero"
-        " exit on a difference) or replace them by one (--rebuild); --partner IC for one partner."
+        "Compare the daily rollups with a fresh aggregate of the messages and the late-change"
+        " queue with the closed statements (--check, non-zero exit on a difference) or repair"
+        " both (--rebuild); --partner IC for one partner."
     )
 
     def add_arguments(self, parser):
@@ -45,33 +49,50 @@ class Command(BillingCommand):
         ) as bar:
             if options["rebuild"]:
                 written = rollups.rebuild(partner, progress=bar.update)
+                queued = derived.repair_late_changes(partner)
             else:
                 found = rollups.differences(partner, progress=bar.update)
+                missing = derived.missing_late_changes(partner)
         seconds = time.perf_counter() - started
         scope = f"partner ic {partner.ic}" if partner is not None else f"{partners} partner(s)"
         if options["rebuild"]:
             self.stdout.write(
-                self.style.SUCCESS(f"rollups of {scope} rebuilt: {written} rows in {seconds:.1f} s")
+                self.style.SUCCESS(
+                    f"rollups of {scope} rebuilt: {written} rows, {queued} late change(s)"
+                    f" queued in {seconds:.1f} s"
+                )
             )
             return
         rows = DailyRollup.objects.all()
         if partner is not None:
             rows = rows.filter(partner=partner)
+        problems = []
         if not found:
             self.stdout.write(
-                self.style.SUCCESS(
-                    f"rollups of {scope} equal their messages ({rows.count()} rows) in"
-                    f" {seconds:.1f} s"
-                )
+                self.style.SUCCESS(f"rollups of {scope} equal their messages ({rows.count()} rows)")
             )
-            return
-        for difference in found[:SHOWN]:
-            self.stdout.write(str(difference))
+        else:
+            self._list(found)
+            problems.append(f"rollups of {scope}: {len(found)} row(s) differ from their messages")
+        if not missing:
+            self.stdout.write(self.style.SUCCESS(f"late-change queue of {scope} complete"))
+        else:
+            self._list(missing)
+            problems.append(
+                f"late-change queue of {scope}: {len(missing)} message(s) of closed months"
+                " not queued"
+            )
+        if problems:
+            raise CommandError(
+                "; ".join(problems)
+                + f" (checked in {seconds:.1f} s); `manage.py rollups --rebuild"
+                + (f" --partner {partner.ic}" if partner is not None else "")
+                + "` repairs them"
+            )
+        self.stdout.write(f"checked in {seconds:.1f} s")
+
+    def _list(self, found) -> None:
+        for one in found[:SHOWN]:
+            self.stdout.write(str(one))
         if len(found) > SHOWN:
             self.stdout.write(f"... and {len(found) - SHOWN} more")
-        raise CommandError(
-            f"rollups of {scope}: {len(found)} row(s) differ from their messages"
-            f" (checked in {seconds:.1f} s); `manage.py rollups --rebuild"
-            + (f" --partner {partner.ic}" if partner is not None else "")
-            + "` recounts them"
-        )

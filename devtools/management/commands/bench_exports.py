@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from billing.models import ClientAccount, Message, Partner
-from billing.services import rollups
+from billing.services import derived
 from partner_portal import exports
 
 
@@ -61,7 +61,7 @@ class Command(BaseCommand):
                     )
                     for n in range(start, min(start + 5000, count))
                 )
-                rollups.record_created(written)
+                derived.messages_created(written, drafts=False)
         queryset = (
             Message.objects.filter(partner=partner)
             .select_related("account")

@@ -15,7 +15,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from billing.models import ClientAccount, Message, Partner, StatusEvent
-from billing.services import polling, rollups
+from billing.services import derived, polling, rollups
 from billing.statuses import Status
 
 RAW_CHUNK = 1000
@@ -95,8 +95,9 @@ class Command(BaseCommand):
                             dispatched_at=queued,
                         )
                     )
-            Message.objects.bulk_create(rows, batch_size=2000)
-            rollups.record_created(rows)
+            with transaction.atomic():
+                Message.objects.bulk_create(rows, batch_size=2000)
+                derived.messages_created(rows, drafts=False)
             sim.advance(to_final=True)
             with override_settings(
                 SERWERSMS_API_URL=server.api_url,

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import Channel, Message
-from billing.services import polling, rollups
+from billing.services import derived, polling
 from billing.services.email2sms_matching import NO_REPORT_REASON
 from billing.services.outbox import text_digest
 from billing.serwersms import client_for
@@ -44,7 +44,7 @@ def mail(account, phone: str, text: str, *, send: bool = True, at=None) -> Messa
         queued_at=now,
         dispatched_at=now,
     )
-    rollups.record_created([message])  # as the outbox writes it
+    derived.messages_created([message], drafts=False)  # as the outbox writes it
     if send:
         client_for(account, Channel.EMAIL2SMS).send(phone, text)
     return message

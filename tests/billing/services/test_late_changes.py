@@ -1,8 +1,10 @@
-"""The late-change queue: written by the database in the changing transaction, read by drafts.
+"""The late-change queue: written by services/derived.py in the changing transaction, read by
+drafts.
 
 A message that changes (status, parts, cost, billing time) or appears while its old or new
-billing month has a closed statement is queued for that month, whatever path changed it; the
-next draft's adjustments come from the queue (and earlier adjustments) only.
+billing month has a closed statement is queued for that month, whatever writer changed it (the
+status path, the ic proof, message creation, the tests' change_message shortcut); the next
+draft's adjustments come from the queue (and earlier adjustments) only.
 """
 
 import importlib
@@ -26,12 +28,15 @@ from billing.services.statements import build_statement
 from billing.services.status_updates import StatusChange, apply_reports, apply_status_changes
 from billing.serwersms.types import ReportItem
 from billing.statuses import COUNTED, Status
-from tests.factories import AgreementFactory, ClientAccountFactory, MessageFactory, PartnerFactory
+from tests.factories import (
+    AgreementFactory,
+    ClientAccountFactory,
+    MessageFactory,
+    PartnerFactory,
+    change_message,
+)
 
-# These tests change messages with plain queryset updates on purpose: the late-change queue's
-# triggers must catch any writer, so the daily rollups (kept by the product's writers) are not
-# checked after them.
-pytestmark = [pytest.mark.django_db, pytest.mark.rollups_unchecked]
+pytestmark = pytest.mark.django_db
 D = Decimal
 SEP, OCT, NOV = date(2024, 9, 1), date(2024, 10, 1), date(2024, 11, 1)
 AFTER_SEP_WINDOW = datetime(2024, 10, 10, tzinfo=UTC)
@@ -95,10 +100,9 @@ def test_a_message_moving_into_a_closed_month_is_queued_for_it(account):
     moving = send(account, datetime(2024, 11, 2, tzinfo=UTC))
     assert build_statement(account.partner, NOV, actor="op").statement.counted_messages == 1
     assert queued(account.partner) == []
-    # A corrected dispatch time (23:30 in Warsaw on 31 October), by a plain queryset update.
-    Message.objects.filter(pk=moving.pk).update(
-        dispatched_at=oct_day(31, 22) + timedelta(hours=0.5)
-    )
+    # A corrected dispatch time (23:30 in Warsaw on 31 October), by a shortcut past the status
+    # path (through services/derived.py, like every writer).
+    change_message(moving, dispatched_at=oct_day(31, 22) + timedelta(hours=0.5))
     assert queued(account.partner) == [(moving.pk, OCT)]
 
     november = build_statement(account.partner, NOV, actor="op").statement
@@ -188,7 +192,7 @@ def test_another_partners_queue_and_statement_are_untouched(account):
     theirs = send(other, oct_day(3), Status.SENT)
     for partner in (account.partner, other.partner):
         close_statement(partner, OCT, actor="op", now=AFTER_OCT_WINDOW)
-    Message.objects.filter(pk=mine.pk).update(status=Status.UNSENT)
+    change_message(mine, status=Status.UNSENT)
     assert queued(account.partner) == [(mine.pk, OCT)]
     assert queued(other.partner) == []
     assert build_statement(account.partner, NOV, actor="op").statement.adjustments_total == D(
@@ -206,7 +210,8 @@ def test_only_real_changes_of_closed_months_are_queued(account):
     # The same status again (only last_checked_at moves), a reason, a delivery time: no change
     # the statement could see.
     apply_status_changes([report(billed, "sent")], EventSource.POLL, now=oct_day(6))
-    Message.objects.filter(pk=billed.pk).update(reason="x", delivered_at=oct_day(6))
+    billed.refresh_from_db()
+    change_message(billed, reason="x", delivered_at=oct_day(6))
     # A real change, but in a month that is still open.
     apply_status_changes(
         [report(open_month, "delivered", sent_at=datetime(2024, 11, 5, 0, 5, tzinfo=UTC))],
@@ -214,7 +219,7 @@ def test_only_real_changes_of_closed_months_are_queued(account):
         now=datetime(2024, 11, 5, 1, tzinfo=UTC),
     )
     assert queued(account.partner) == []
-    Message.objects.filter(pk=billed.pk).update(cost=D("0.0650"))
+    change_message(billed, cost=D("0.0650"))
     assert queued(account.partner) == [(billed.pk, OCT)]
 
 
@@ -246,7 +251,7 @@ def test_a_rebuild_reads_no_closed_items_when_the_queue_is_empty(account):
     assert _reads_beyond(captured, draft) == []
 
     # One queued message (billed in October): only its item is read, by its id.
-    Message.objects.filter(pk=changed.pk).update(status=Status.UNDELIVERED)
+    change_message(changed, status=Status.UNDELIVERED)
     with CaptureQueriesContext(connection) as captured:
         november = build_statement(account.partner, NOV, actor="op").statement
     reads = _reads_beyond(captured, draft)
@@ -280,7 +285,7 @@ def test_a_change_while_its_month_is_being_closed_is_queued(account):
                 [account.partner.pk, OCT],
             )
         # Meanwhile its dispatch time is corrected into October: the change does not wait.
-        Message.objects.filter(pk=message.pk).update(dispatched_at=oct_day(31))
+        change_message(message, dispatched_at=oct_day(31))
         assert queued(account.partner) == [(message.pk, OCT)]
     finally:
         closing.rollback()
@@ -297,7 +302,7 @@ def test_closing_waits_for_changes_of_the_month_in_flight(account):
     send(account, oct_day(3))
     changing = _other_connection()
     try:
-        with changing.cursor() as cursor:  # what the trigger of a change of October took
+        with changing.cursor() as cursor:  # what a change of October takes (derived.py)
             cursor.execute(
                 "SELECT pg_advisory_xact_lock_shared(billing_month_lock_key(%s, %s))",
                 [account.partner.pk, OCT],
@@ -320,20 +325,20 @@ def test_the_migration_queues_what_closed_months_already_hold(account):
     kept = send(account, oct_day(5))
     late = send(account, oct_day(6), Status.QUEUED)
     close_statement(account.partner, OCT, actor="op", now=AFTER_OCT_WINDOW)
-    Message.objects.filter(pk=changed.pk).update(status=Status.UNSENT)
-    Message.objects.filter(pk=moved.pk).update(dispatched_at=datetime(2024, 11, 4, tzinfo=UTC))
-    Message.objects.filter(pk=late.pk).update(status=Status.DELIVERED)
-    by_triggers = queued(account.partner)
+    change_message(changed, status=Status.UNSENT)
+    change_message(moved, dispatched_at=datetime(2024, 11, 4, tzinfo=UTC))
+    change_message(late, status=Status.DELIVERED)
+    by_writers = queued(account.partner)
     before = build_statement(account.partner, NOV, actor="op").statement.adjustments_total
 
     LateChange.objects.all().delete()  # as before the migration
     migration.fill_queue(apps, types.SimpleNamespace(connection=connection))
     assert (
         queued(account.partner)
-        == by_triggers
+        == by_writers
         == sorted([(changed.pk, OCT), (moved.pk, OCT), (late.pk, OCT)])
     )
-    assert kept.pk not in {m for m, _ in by_triggers}
+    assert kept.pk not in {m for m, _ in by_writers}
     november = build_statement(account.partner, NOV, actor="op").statement
     assert november.adjustments_total == before == D("-0.0100") + D("0.0100")
 

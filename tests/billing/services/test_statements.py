@@ -13,7 +13,6 @@ from billing.models import (
     AuditEntry,
     CommissionBasis,
     Statement,
-    StatementClosedError,
     StatementItem,
     StatementLine,
 )
@@ -226,19 +225,23 @@ def test_closing_twice_changes_nothing(account):
 def test_closed_statement_refuses_model_save_and_delete(account):
     send(account, oct_day(3))
     statement = close_statement(account.partner, OCT, actor="op", now=AFTER_OCT_WINDOW).statement
-    statement.total = D("999")
-    with pytest.raises(StatementClosedError):
-        statement.save()
-    with pytest.raises(StatementClosedError):
-        statement.delete()
     line = statement.lines.get()
+    item = statement.items.get()
+    statement.total = D("999")
+    # The one guard is the database's: every writer, the models' save() and delete() included.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        statement.save()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        statement.delete()
     line.commission = D("5")
-    with pytest.raises(StatementClosedError):
+    with pytest.raises(IntegrityError), transaction.atomic():
         line.save()
-    with pytest.raises(ValidationError):
+    with pytest.raises(IntegrityError), transaction.atomic():
         StatementLine(statement=statement, account=account, message_type="eco").save()
-    with pytest.raises(StatementClosedError):
-        statement.items.get().delete()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        item.delete()
+    statement.refresh_from_db()
+    assert statement.total != D("999") and statement.checksum == statement_checksum(statement)
 
 
 @pytest.mark.parametrize(
