@@ -25,8 +25,6 @@ from billing.commission import (
     ZERO,
     Terms,
     amount_sql,
-    billing_instant,
-    billing_month,
     format_period,
     month_bounds_utc,
     next_month,
@@ -47,7 +45,7 @@ from billing.models import (
     StatementStatus,
 )
 from billing.selectors import AgreementVersions, agreement_versions
-from billing.services import enqueue, late_changes
+from billing.services import late_changes
 from billing.statuses import COUNTED, NEVER_COUNTED, PENDING, PROVEN, IcProof, Status
 
 logger = logging.getLogger(__name__)

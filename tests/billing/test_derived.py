@@ -42,7 +42,12 @@ MODEL_WRITES = {
 }
 DERIVED_MODELS = {"DailyRollup", "LateChange"}
 TABLES = ("billing_dailyrollup", "billing_latechange")
-REFRESH = {"request_draft_refresh", "refresh_drafts_on_commit", "enqueue_draft_refresh", "refresh_drafts"}
+REFRESH = {
+    "request_draft_refresh",
+    "refresh_drafts_on_commit",
+    "enqueue_draft_refresh",
+    "refresh_drafts",
+}
 
 
 def _root_name(node: ast.AST) -> str | None:
