@@ -21,11 +21,12 @@ from tests.factories import (
     ClientAccountFactory,
     MessageFactory,
     PartnerFactory,
+    change_message,
 )
 
-# These tests change messages with plain queryset updates on purpose: the late-change queue's
-# triggers must catch any writer, so the daily rollups (kept by the product's writers) are not
-# checked after them.
+# These tests change messages of open months with plain queryset updates (the build must follow
+# any change), so the daily rollups (kept by services/derived.py) are not checked after them; a
+# change of a closed month goes through change_message, which queues it like every writer.
 pytestmark = [pytest.mark.django_db, pytest.mark.rollups_unchecked]
 D = Decimal
 SEP, OCT = date(2024, 9, 1), date(2024, 10, 1)
@@ -124,8 +125,8 @@ def test_hand_made_month_is_the_same_rebuilt_and_from_nothing():
 
     moved = at(datetime(2024, 9, 20, tzinfo=UTC), account)
     close_statement(partner, SEP, actor="op", now=datetime(2024, 10, 10, tzinfo=UTC))
-    moved.dispatched_at = OCT_START + timedelta(days=3)  # corrected: it was October after all
-    moved.save()
+    # Corrected: it was October after all (queued for closed September, as any writer does).
+    change_message(moved, dispatched_at=OCT_START + timedelta(days=3))
 
     at(OCT_START, account, parts=2)
     at(OCT_START, other, parts=3, message_type="full")  # the same instant: id decides
