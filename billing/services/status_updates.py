@@ -31,7 +31,7 @@ from billing.models import Channel, ClientAccount, EventSource, Message, Message
 from billing.services import rollups
 from billing.services.statements import request_draft_refresh
 from billing.serwersms.types import ReportItem
-from billing.statuses import Outcome, Status, decide, parse_status
+from billing.statuses import WITH_REASON, Outcome, Status, decide, parse_status
 
 logger = logging.getLogger(__name__)
 
@@ -393,7 +393,7 @@ def apply_status_changes(
                 continue
             old = message.status
             message.status = new.value
-            if new in (Status.UNSENT, Status.UNDELIVERED):
+            if new in WITH_REASON:
                 message.reason = (item.reason or message.reason or new.value)[:64]
             else:
                 message.reason = item.reason[:64] if item.reason else ""

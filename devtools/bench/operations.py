@@ -30,14 +30,14 @@ from billing.models import ClientAccount, Message, Statement, StatementItem, Sta
 from billing.services import rollups
 from billing.services.status_updates import UPDATED_FIELDS
 from billing.serwersms.types import ReportItem
-from billing.statuses import COUNTED, NEVER_COUNTED, NOT_FINAL, PENDING
+from billing.statuses import COUNTED, NEVER_COUNTED, NOT_FINAL, PENDING, values
 from devtools.bench.data import BenchWorld
 from partner_portal.message_columns import export_fields
 
 REPEATS = 3
-COUNTED_SQL = tuple(sorted(s.value for s in COUNTED))
-PENDING_SQL = tuple(sorted(s.value for s in PENDING))
-NEVER_COUNTED_SQL = tuple(sorted(s.value for s in NEVER_COUNTED))
+COUNTED_SQL = values(COUNTED)
+PENDING_SQL = values(PENDING)
+NEVER_COUNTED_SQL = values(NEVER_COUNTED)
 Work = Callable[[], int | None]  # returns the rows it handled, when that means something
 
 
@@ -403,7 +403,7 @@ class PollFixture:
         cutoff = world.now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
         pollable = Message.objects.filter(
             account__in=self.accounts,
-            status__in=[s.value for s in NOT_FINAL],
+            status__in=values(NOT_FINAL),
             created_at__gte=cutoff,
         )
         self.saved = list(pollable.values_list(*POLL_COLUMNS))
