@@ -40,12 +40,10 @@ NOT_FINAL = frozenset(set(Status) - FINAL)
 # The named sets every other module takes (tests/billing/test_status_sets.py: no module spells a
 # list of statuses itself).
 AT_SERWERSMS = frozenset({Status.SAVED, Status.QUEUED, Status.IN_PROGRESS})  # taken, not yet sent
-SEND_ANSWERS = (Status.QUEUED, Status.UNSENT)  # what SerwerSMS answers a send (§3, C)
 # What partner software may report for a message it sent (SerwerSMS's answer to its send, or a
 # later wait); dispatch is only ever taken from SerwerSMS's reports. In the API schema's order.
 REPORTABLE = (Status.QUEUED, Status.SAVED, Status.IN_PROGRESS, Status.UNSENT)
 WITH_REASON = frozenset({Status.UNSENT, Status.UNDELIVERED})  # SerwerSMS says why
-DELIVERY_REPORTED = frozenset({Status.DELIVERED, Status.UNDELIVERED})  # the handset's answer
 
 
 def values(statuses) -> tuple[str, ...]:

@@ -14,11 +14,9 @@ from pathlib import Path
 from billing.statuses import (
     AT_SERWERSMS,
     COUNTED,
-    DELIVERY_REPORTED,
     FINAL,
     PENDING,
     REPORTABLE,
-    SEND_ANSWERS,
     WITH_REASON,
     Status,
     values,
@@ -99,10 +97,9 @@ def test_no_module_spells_a_status_set():
 
 def test_the_named_sets():
     assert AT_SERWERSMS == PENDING - {Status.SUBMITTING}
-    assert set(SEND_ANSWERS) <= set(REPORTABLE) <= PENDING | FINAL
+    assert {Status.QUEUED, Status.UNSENT} <= set(REPORTABLE) <= PENDING | FINAL  # send answers
     assert not set(REPORTABLE) & COUNTED  # dispatch is only taken from SerwerSMS's reports
     assert WITH_REASON == FINAL - {Status.DELIVERED}
-    assert DELIVERY_REPORTED <= FINAL & COUNTED
     assert values(REPORTABLE) == ("queued", "saved", "in_progress", "unsent")
     assert values(COUNTED) == ("delivered", "sent", "undelivered")
     assert all(type(word) is str for word in values(FINAL))
