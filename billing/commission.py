@@ -349,6 +349,23 @@ def previous_month(period: date) -> date:
     return (period.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
+def months_earlier(instant: datetime, months: int, zone: ZoneInfo = BILLING_ZONE) -> datetime:
+    """`instant` moved back by whole months of `zone`'s calendar, at the same local wall time
+    (the day clamped to the shorter month's last day); aware, in `zone`."""
+    if instant.tzinfo is None:
+        raise ValueError("The instant must be timezone-aware.")
+    local = instant.astimezone(zone)
+    index = local.year * 12 + local.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    day = local.day
+    while True:
+        try:
+            return local.replace(year=year, month=month, day=day)
+        except ValueError:
+            day -= 1
+
+
 def date_range_utc(
     valid_from: date, valid_to: date | None, zone: ZoneInfo = BILLING_ZONE
 ) -> tuple[datetime, datetime | None]:

@@ -19,8 +19,10 @@ from .commission import (
     TierProgress,
     VersionPicker,
     VersionSpan,
+    billing_day,
     billing_month,
     date_range_utc,
+    local_midnight_utc,
     next_month,
     previous_month,
     round_total,
@@ -50,7 +52,7 @@ def billing_zone() -> ZoneInfo:
 
 
 def day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=billing_zone())
+    return local_midnight_utc(day)
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -351,7 +353,7 @@ class AgreementInForce:
 
 def agreement_in_force(partner: Partner, now: dt.datetime, counted: int) -> AgreementInForce | None:
     """The agreement version valid now (Warsaw date) and this month's progress to its next tier."""
-    today = now.astimezone(billing_zone()).date()
+    today = billing_day(now)
     agreement = (
         Agreement.objects.filter(partner=partner, valid_from__lte=today)
         .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
@@ -382,7 +384,7 @@ def dashboard_figures(partner: Partner, now: dt.datetime) -> Dashboard:
     return Dashboard(
         this_month=this_month,
         last_month=month_figures(partner, previous_month(period)),
-        series=daily_series(partner, now.astimezone(billing_zone()).date()),
+        series=daily_series(partner, billing_day(now)),
         top_accounts=accounts[:5],
         has_messages=DailyRollup.objects.filter(partner=partner, messages__gt=0).exists(),
         agreement=agreement_in_force(partner, now, this_month.counted),

@@ -37,6 +37,21 @@ COUNTED = frozenset({Status.SENT, Status.DELIVERED, Status.UNDELIVERED})
 NEVER_COUNTED = frozenset({Status.UNSENT})
 FINAL = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.UNSENT})
 NOT_FINAL = frozenset(set(Status) - FINAL)
+# The named sets every other module takes (tests/billing/test_status_sets.py: no module spells a
+# list of statuses itself).
+AT_SERWERSMS = frozenset({Status.SAVED, Status.QUEUED, Status.IN_PROGRESS})  # taken, not yet sent
+# What partner software may report for a message it sent (SerwerSMS's answer to its send, or a
+# later wait); dispatch is only ever taken from SerwerSMS's reports. In the API schema's order.
+REPORTABLE = (Status.QUEUED, Status.SAVED, Status.IN_PROGRESS, Status.UNSENT)
+WITH_REASON = frozenset({Status.UNSENT, Status.UNDELIVERED})  # SerwerSMS says why
+
+
+def values(statuses) -> tuple[str, ...]:
+    """The plain words of `statuses` (SQL parameters, schema literals), in their order; a set
+    in a stable (sorted) order."""
+    ordered = statuses if isinstance(statuses, tuple | list) else sorted(statuses)
+    return tuple(Status(status).value for status in ordered)
+
 
 # Position on the forward path; a transition must go strictly up.
 _RANK = {

@@ -40,7 +40,7 @@ from billing.services.statement_closing import close_statement
 from billing.services.statements import build_statements
 from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms.types import ReportItem
-from billing.statuses import Status
+from billing.statuses import WITH_REASON, Status
 
 DEMO_USERS = [
     # username, password, partner, role
@@ -293,7 +293,7 @@ def write_history(
                         delivered_at=delivered_at if new == "delivered" else None,
                         parts=parts,
                         cost=cost if new != "queued" else None,
-                        reason=reason if new in ("unsent", "undelivered") else "",
+                        reason=reason if new in WITH_REASON else "",
                     )
                     reports.append((item, source))
                 fates.append(reports)

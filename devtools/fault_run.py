@@ -27,7 +27,7 @@ from django.db.models import Count
 
 from billing.models import Channel, ClientAccount, Message, Partner, StatusEvent
 from billing.services.outbox import send_sms, text_digest
-from billing.statuses import COUNTED, FINAL, Status
+from billing.statuses import COUNTED, FINAL, Status, values
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNELS = (Channel.API_V2, Channel.XML_API, Channel.EMAIL2SMS)
@@ -393,9 +393,9 @@ class FaultRun:
         messages = list(Message.objects.filter(pk__in=ids).select_related("account"))
         counted_moves = dict(
             StatusEvent.objects.filter(
-                message_id__in=ids, applied=True, new_status__in=[s.value for s in COUNTED]
+                message_id__in=ids, applied=True, new_status__in=values(COUNTED)
             )
-            .exclude(old_status__in=[s.value for s in COUNTED])
+            .exclude(old_status__in=values(COUNTED))
             .values_list("message_id")
             .annotate(n=Count("id"))
         )

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from billing.statuses import AT_SERWERSMS
 from ops import counters, heartbeats
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def _pending_too_long(now: datetime) -> list[Firing]:
     limit = settings.ALERT_PENDING_MAX_AGE_SECONDS
     # The message_status_created index: one range per pending status.
     count = (
-        Message.objects.filter(status__in=["saved", "queued", "in_progress"])
+        Message.objects.filter(status__in=AT_SERWERSMS)
         .filter(created_at__lt=now - timedelta(seconds=limit))
         .count()
     )

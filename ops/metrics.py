@@ -18,6 +18,7 @@ from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from billing.statuses import NOT_FINAL, Status, values
 from ops import counters, heartbeats
 
 PREFIX = "partner_portal"
@@ -26,10 +27,8 @@ SENDS = "sends"  # channel, outcome: first_attempt | retried | looked_up | refus
 CALLBACKS = "callbacks"  # outcome (applied | ignored), status
 STATEMENT_ACTIONS = "statement_actions"  # action (build, close, adjust, ...)
 
-_KNOWN_STATUSES = (
-    "submitting", "saved", "queued", "in_progress", "sent", "delivered", "undelivered", "unsent"
-)  # fmt: skip
-_NOT_FINAL = ("submitting", "saved", "queued", "in_progress", "sent")
+_KNOWN_STATUSES = tuple(Status.values)
+_NOT_FINAL = values(NOT_FINAL)
 
 
 def _events_between(low: int, high: int):

@@ -24,7 +24,7 @@ from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
 
 from billing import selectors
-from billing.commission import billing_month, round_total
+from billing.commission import billing_month, format_period, parse_period, round_total
 from billing.models import AuditAction, AuditEntry, Message, Statement
 from billing.services.reporting import REFUSED, Reported, record_reported_messages
 from billing.statuses import billing_class
@@ -459,13 +459,13 @@ def commission(
 ):
     partner = request.auth.account.partner
     if period:
-        month = dt.date(int(period[:4]), int(period[5:7]), 1)
+        month = parse_period(period)
     else:
         month = billing_month(timezone.now())
     figures = selectors.month_figures(partner, month)
     statement = figures.statement
     return {
-        "period": f"{month:%Y-%m}",
+        "period": format_period(month),
         "currency": statement.currency if statement else settings.BILLING_CURRENCY,
         "counts_live": not figures.is_closed,
         "counted": figures.counted,
@@ -509,7 +509,7 @@ def _statement_out(request, statement: Statement) -> dict:
     return {
         "id": statement.pk,
         "number": statement.number,
-        "period": f"{statement.period:%Y-%m}",
+        "period": format_period(statement.period),
         "status": statement.status,
         "currency": statement.currency,
         "counted_messages": statement.counted_messages,

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
+from billing.statuses import REPORTABLE, Status, values
+
 from .rules import UNIQUE_ID_PATTERN, utc_offset_problem
 
 # Plain pydantic models: the API builds its answers from dicts, so ninja.Schema's ORM attribute
@@ -36,9 +38,8 @@ def _storable_offset(value: dt.datetime) -> dt.datetime:
 
 # A time given to the API: ISO 8601, with an offset the database can store (rules.py).
 ApiDateTime = Annotated[dt.datetime, AfterValidator(_storable_offset)]
-StatusWord = Literal[
-    "submitting", "saved", "queued", "in_progress", "sent", "delivered", "undelivered", "unsent"
-]
+StatusWord = Literal[tuple(Status.values)]
+ReportableStatusWord = Literal[values(REPORTABLE)]
 MessageTypeWord = Literal["eco", "full", "mms", "voice"]
 
 
@@ -171,7 +172,7 @@ class ReportedIn(Schema):
     cost: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=4)
     unique_id: UniqueId | None = None
     sender: str = Field(default="", max_length=32, pattern=r"^[^\x00]*$")
-    status: Literal["queued", "saved", "in_progress", "unsent"] = Field(
+    status: ReportableStatusWord = Field(
         default="queued",
         description="What SerwerSMS answered the send. Dispatch (sent, delivered) is only ever "
         "taken from SerwerSMS's own reports.",

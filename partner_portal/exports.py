@@ -24,75 +24,18 @@ from django.utils.translation import gettext as _
 from billing.cells import neutralise, neutralise_sql
 from billing.models import IS_COUNTED, AuditAction, AuditEntry, Message, Statement
 from billing.selectors import billing_zone
-from billing.statuses import COUNTED
 
-from .labels import reason_label
+from .message_columns import COLUMNS, Cell, SqlCells, export_fields, headings, inner_name
 
 __all__ = ["neutralise", "messages_csv_response", "messages_xlsx_response"]
 
 CHUNK_SIZE = 2000
 XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet; more rows continue on a new sheet
-# Columns (0-based) that are identifiers: text in XLSX even when they look like numbers.
-TEXT_COLUMNS = frozenset({2, 11, 12})
-
-
-def headers() -> list[str]:
-    return [
-        _("Created"),
-        _("Client account"),
-        _("Phone"),
-        _("Sender"),
-        _("Type"),
-        _("Channel"),
-        _("Parts"),
-        _("Status"),
-        _("Counted"),
-        _("Dispatched"),
-        _("Delivered"),
-        _("SerwerSMS id"),
-        _("Unique id"),
-        _("Reason"),
-    ]
-
-
-class _Words:
-    """The words of every code, looked up once per export in the active language (Django's
-    get_FOO_display() translates every choice again on each call: most of an export's time)."""
-
-    def __init__(self) -> None:
-        def choices(name: str) -> dict:
-            return {value: str(label) for value, label in Message._meta.get_field(name).flatchoices}
-
-        self.type = choices("message_type")
-        self.channel = choices("channel")
-        self.status = choices("status")
-        self.yes, self.no = _("yes"), _("no")
-        self.reasons: dict[str, str] = {}
-        self.zone = billing_zone()
-
-    def reason(self, code: str) -> str:
-        if code not in self.reasons:
-            self.reasons[code] = reason_label(code)
-        return self.reasons[code]
-
-
-# The columns an export row is made of, read with values_list (no model instance per row).
-ROW_FIELDS = (
-    "created_at",
-    "account__name",
-    "phone",
-    "sender",
-    "message_type",
-    "channel",
-    "parts",
-    "status",
-    "dispatched_at",
-    "delivered_at",
-    "serwersms_id",
-    "unique_id",
-    "reason",
-    "error_message",
-)
+# Columns (0-based) by kind (partner_portal.message_columns): identifiers are text cells in XLSX
+# even when they look like numbers; local times are dates and the parts numbers.
+TEXT_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.IDENTIFIER)
+XLSX_TIME_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.TIME)
+XLSX_NUMBER_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.NUMBER)
 
 
 def totals_rows(messages: int, parts: int, counted: int) -> list[list]:
@@ -113,53 +56,23 @@ class _Echo:
 COPY_CHUNK_BYTES = 64 * 1024
 
 
-def _case(column: str, words: dict[str, str], params: list) -> str:
-    """CASE column WHEN code THEN word ... ELSE column END, the words as parameters."""
-    if not words:
-        return column
-    branches = []
-    for code, word in words.items():
-        branches.append("WHEN %s THEN %s")
-        params.extend([code, word])
-    return f"(CASE {column} {' '.join(branches)} ELSE {column} END)"
-
-
 def _cells_select(queryset: QuerySet[Message], local_time) -> tuple[str, list[str], str, list]:
     """The two inner layers shared by the COPY exports: Django's own SQL for the filtered
-    messages (`m`) and the export's cells (`c`, named c0...c13,
-    plus created_at and id to order by). `local_time(column, params)` gives a time's cell.
+    messages (`m`) and the export's cells (`c`, named c0, c1, ..., one per column of
+    message_columns.COLUMNS, plus created_at and id to order by). `local_time(column, params)`
+    gives a time's cell.
 
     Returns (the FROM clause, the cell names, the ORDER BY, params)."""
-    from .labels import REASONS
-
-    words = _Words()
+    related = {inner_name(name): F(name) for name in export_fields() if "__" in name}
     inner = (
         queryset.order_by()
-        .annotate(export_account_name=F("account__name"))
-        .values(
-            "id",
-            *("export_account_name" if f == "account__name" else f for f in ROW_FIELDS),
-        )
+        .annotate(**related)
+        .values("id", *(inner_name(name) for name in export_fields()))
     )
     inner_sql, inner_params = inner.query.sql_with_params()
-    params: list = []
-    cells = [local_time("m.created_at", params)]
-    cells += ["m.export_account_name", "m.phone", "m.sender"]
-    cells.append(_case("m.message_type", words.type, params))
-    cells.append(_case("m.channel", words.channel, params))
-    cells.append("m.parts::text")
-    cells.append(_case("m.status", words.status, params))
-    counted = ", ".join(["%s"] * len(COUNTED))
-    cells.append(f"(CASE WHEN m.status IN ({counted}) THEN %s ELSE %s END)")
-    params.extend([*sorted(COUNTED), words.yes, words.no])
-    params.extend(sorted(COUNTED))  # the dispatch time of counted messages only
-    dispatched = local_time("m.dispatched_at", params)
-    cells.append(f"(CASE WHEN m.status IN ({counted}) THEN {dispatched} END)")
-    cells.append(local_time("m.delivered_at", params))
-    cells += ["m.serwersms_id", "m.unique_id"]
-    reason_words = {code: str(label) for code, label in REASONS.items()}
-    reason = _case("m.reason", reason_words, params)
-    cells.append(f"(CASE WHEN m.reason = '' THEN m.error_message ELSE {reason} END)")
+    made = SqlCells(local_time)
+    cells = [column.sql_cell(made) for column in COLUMNS]
+    params = made.params
     names = [f"c{index}" for index in range(len(cells))]
     middle = ", ".join(f"{cell} AS {name}" for cell, name in zip(cells, names, strict=True))
     order = []
@@ -190,11 +103,6 @@ def copy_select(queryset: QuerySet[Message]) -> tuple[str, list]:
     # Empty text is written as NULL: PostgreSQL quotes an empty string, Python's csv does not.
     outer = ", ".join(f"NULLIF({neutralise_sql(f'c.{name}')}, '')" for name in names)
     return f"SELECT {outer} FROM {source} ORDER BY {order}", params  # noqa: S608
-
-
-# Cells of the XLSX by kind (0-based columns): local times and the parts are numbers.
-XLSX_TIME_COLUMNS = frozenset({0, 9, 10})
-XLSX_NUMBER_COLUMNS = frozenset({6})
 
 
 def xlsx_select(
@@ -271,7 +179,7 @@ def copy_csv_chunks(queryset: QuerySet[Message], progress=None) -> Iterator[byte
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             messages, parts, counted = _totals(queryset)
             yield "\ufeff".encode()
-            yield writer.writerow(headers()).encode()
+            yield writer.writerow(headings()).encode()
             buffer = bytearray()
             rows = 0
             with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", params) as copy:
@@ -410,7 +318,7 @@ def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> N
     from .xlsx_sheets import save as xlsx_save
 
     workbook = Workbook(write_only=True)
-    sheets = _XlsxSheets(workbook, headers())
+    sheets = _XlsxSheets(workbook, headings())
     sheets.write_rows(_xlsx_copy_rows(queryset, sheets, progress))
     sheets.close()
     xlsx_save(workbook, target)

@@ -2,52 +2,42 @@
 
 from __future__ import annotations
 
-import inspect
-
 import django_tables2 as tables
 from django.core.exceptions import FieldDoesNotExist
-from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format, localize
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Message
-from billing.statuses import COUNTED, BillingClass, IcProof
+
+from .message_columns import PAGE_COLUMNS, Cell, MessageColumn
+
+
+class DeclaredColumn(tables.Column):
+    """A column of partner_portal.message_columns: its heading, options and cells from there.
+    Plain columns: a DateTimeColumn renders a template per cell, a third of the page's time at
+    50 rows (docs/scale.md)."""
+
+    def __init__(self, declared: MessageColumn) -> None:
+        numeric = {"td": {"class": "num"}, "th": {"class": "num"}}
+        super().__init__(
+            verbose_name=declared.heading,
+            attrs=numeric if declared.cell is Cell.NUMBER else None,
+            **declared.page_options,
+        )
+        self.declared = declared
+
+    def render(self, record, value):
+        return self.declared.page_text(record, value)
 
 
 class MessageTable(tables.Table):
     """One keyset page of messages (partner_portal.pagination): the view hands over the page's
     rows already in order. Only orderings an index serves are sortable (docs/scale.md)."""
 
-    # Plain columns with render_* below: a DateTimeColumn renders a template per cell, a third
-    # of the page's time at 50 rows (docs/scale.md).
-    created_at = tables.Column(verbose_name=_("Created"), orderable=True)
-    account = tables.Column(verbose_name=_("Client account"), order_by=("account__name",))
-    phone = tables.Column(verbose_name=_("Phone"))
-    sender = tables.Column(verbose_name=_("Sender"))
-    message_type = tables.Column(verbose_name=_("Type"))
-    channel = tables.Column(verbose_name=_("Channel"))
-    parts = tables.Column(
-        verbose_name=_("Parts"), attrs={"td": {"class": "num"}, "th": {"class": "num"}}
-    )
-    status = tables.Column(verbose_name=_("Status"))
-    dispatched_at = tables.Column(verbose_name=_("Dispatched"))
-
     class Meta:
         model = Message
-        fields = (
-            "created_at",
-            "account",
-            "phone",
-            "sender",
-            "message_type",
-            "channel",
-            "parts",
-            "status",
-            "dispatched_at",
-        )
+        fields = tuple(column.key for column in PAGE_COLUMNS)  # made DeclaredColumns below
         template_name = "portal/message_table.html"
         attrs = {"class": "data-table"}
         empty_text = _("No messages match these filters.")
@@ -56,7 +46,8 @@ class MessageTable(tables.Table):
 
     def html_rows(self) -> list[SafeString]:
         """The body's rows as HTML: the cells django-tables2 renders (choice fields in words,
-        empty values as the column's default, the render_* methods below), made once per row.
+        empty values as the column's default, the cells of partner_portal.message_columns),
+        made once per row.
 
         django-tables2's own per-cell path inspects each render method's signature, translates
         the header and each choice word again for every cell and renders a template node per
@@ -88,8 +79,7 @@ class MessageTable(tables.Table):
             field = None  # a column of the table's own making
         choices = field.flatchoices if field is not None and field.choices else None
         words = {value: str(label) for value, label in choices} if choices else None
-        render = getattr(self, f"render_{name}", None)
-        wanted = set(inspect.signature(render).parameters) if render else set()
+        text = column.column.declared.page_text
 
         def make(record) -> str:
             value = getattr(record, name)
@@ -97,41 +87,11 @@ class MessageTable(tables.Table):
                 value = words.get(value, value)
             if value in empty:
                 return default
-            if render is None:
-                return conditional_escape(localize(value))
-            arguments = {"record": record, "value": value}
-            return conditional_escape(render(**{key: arguments[key] for key in wanted}))
+            return conditional_escape(text(record, value))
 
         return start, make
 
-    def render_created_at(self, value):
-        return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
-    def render_dispatched_at(self, record, value):
-        # Only a counted message (sent, delivered, undelivered) was dispatched; pending and
-        # unsent ones show none (their billing month uses the queued time).
-        if record.status not in COUNTED:
-            return "—"
-        return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT") if value else "—"
-
-    def render_phone(self, record, value):
-        url = reverse("message_detail", args=[record.pk])
-        return format_html('<a href="{}">{}</a>', url, value)
-
-    def render_status(self, record, value):
-        # `value` is the status in words already (the column shows the field's choices).
-        html = format_html('<span class="status status-{}">{}</span>', record.status, value)
-        if record.billing_class == BillingClass.UNCONFIRMED:
-            html += format_html(
-                ' <span class="badge badge-unconfirmed">{}</span>', _("not yet confirmed")
-            )
-        elif record.ic_proof == IcProof.REFUTED:
-            html += format_html(' <span class="badge badge-refuted">{}</span>', _("ic refuted"))
-        difference = record.claim_difference
-        if difference:
-            html += format_html(
-                ' <span class="badge badge-claim" title="{}">{}</span>',
-                difference,
-                _("claim differs"),
-            )
-        return html
+# The page's columns, in the declaration's order (django-tables2's way of adding columns to a
+# table class: Meta.fields made them, in this order, from the model).
+MessageTable.base_columns.update({column.key: DeclaredColumn(column) for column in PAGE_COLUMNS})

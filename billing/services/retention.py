@@ -24,7 +24,7 @@ from django.db.models import Count, DateField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from billing.commission import BILLING_ZONE, month_bounds_utc
+from billing.commission import BILLING_ZONE, billing_month, month_bounds_utc, months_earlier
 from billing.models import AuditAction, AuditEntry, Message, Statement, StatementStatus
 
 KEEP_DIGITS = 4
@@ -55,17 +55,8 @@ def masked_phone(phone: str) -> str:
 
 
 def retention_cutoff(now: datetime, months: int) -> datetime:
-    """`now` moved back by whole months (the day clamped to the shorter month's last day)."""
-    local = timezone.localtime(now, BILLING_ZONE)
-    index = local.year * 12 + local.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    day = local.day
-    while True:
-        try:
-            return local.replace(year=year, month=month, day=day)
-        except ValueError:
-            day -= 1
+    """`now` moved back by whole billing-calendar months (commission.months_earlier)."""
+    return months_earlier(now, months)
 
 
 def messages_past_retention(*, now: datetime, months: int | None = None) -> QuerySet[Message]:
@@ -139,7 +130,7 @@ def _closed_months_before(cutoff: datetime):
     """(partner id, start, end) of each closed statement's month that began before `cutoff`,
     the end no later than `cutoff` (UTC instants)."""
     zone = BILLING_ZONE
-    last_period = timezone.localtime(cutoff, zone).date().replace(day=1)
+    last_period = billing_month(cutoff, zone)
     closed = Statement.objects.filter(status=StatementStatus.CLOSED, period__lte=last_period)
     for partner_id, period in closed.order_by("partner_id", "period").values_list(
         "partner_id", "period"

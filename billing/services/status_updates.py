@@ -30,7 +30,7 @@ from billing import figures
 from billing.models import Channel, ClientAccount, EventSource, Message, MessageType, StatusEvent
 from billing.services import derived
 from billing.serwersms.types import ReportItem
-from billing.statuses import Outcome, Status, decide, parse_status
+from billing.statuses import WITH_REASON, Outcome, Status, decide, parse_status
 
 logger = logging.getLogger(__name__)
 
@@ -390,7 +390,7 @@ def apply_status_changes(
                 continue
             old = message.status
             message.status = new.value
-            if new in (Status.UNSENT, Status.UNDELIVERED):
+            if new in WITH_REASON:
                 message.reason = (item.reason or message.reason or new.value)[:64]
             else:
                 message.reason = item.reason[:64] if item.reason else ""

@@ -19,18 +19,25 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from billing.commission import billing_day, local_midnight_utc, month_bounds_utc, next_month
+from billing.commission import (
+    BILLING_ZONE,
+    billing_day,
+    local_midnight_utc,
+    month_bounds_utc,
+    next_month,
+)
 from billing.models import ClientAccount, Message, Statement, StatementItem, StatusEvent
 from billing.services import rollups
 from billing.services.status_updates import UPDATED_FIELDS
 from billing.serwersms.types import ReportItem
-from billing.statuses import COUNTED, NEVER_COUNTED, NOT_FINAL, PENDING
+from billing.statuses import COUNTED, NEVER_COUNTED, NOT_FINAL, PENDING, values
 from devtools.bench.data import BenchWorld
+from partner_portal.message_columns import export_fields
 
 REPEATS = 3
-COUNTED_SQL = tuple(sorted(s.value for s in COUNTED))
-PENDING_SQL = tuple(sorted(s.value for s in PENDING))
-NEVER_COUNTED_SQL = tuple(sorted(s.value for s in NEVER_COUNTED))
+COUNTED_SQL = values(COUNTED)
+PENDING_SQL = values(PENDING)
+NEVER_COUNTED_SQL = values(NEVER_COUNTED)
 Work = Callable[[], int | None]  # returns the rows it handled, when that means something
 
 
@@ -232,7 +239,7 @@ def _in(values: Iterable[str]) -> str:
 
 
 def _warsaw_day(column: str) -> str:
-    return f"date({column} AT TIME ZONE 'Europe/Warsaw')"
+    return f"date({column} AT TIME ZONE '{BILLING_ZONE.key}')"
 
 
 M = Message._meta.db_table
@@ -240,9 +247,9 @@ A = ClientAccount._meta.db_table
 S = Statement._meta.db_table
 I = StatementItem._meta.db_table  # noqa: E741
 E = StatusEvent._meta.db_table
-MESSAGE_COLUMNS = (
-    "m.created_at, a.name, m.phone, m.sender, m.message_type, m.channel, m.parts, m.status, "
-    "m.dispatched_at, m.delivered_at, m.serwersms_id, m.unique_id, m.reason"
+# The fields the messages export reads (partner_portal.message_columns), raw: `a` the account.
+MESSAGE_COLUMNS = ", ".join(
+    f"a.{name.split('__')[1]}" if "__" in name else f"m.{name}" for name in export_fields()
 )
 
 
@@ -396,7 +403,7 @@ class PollFixture:
         cutoff = world.now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
         pollable = Message.objects.filter(
             account__in=self.accounts,
-            status__in=[s.value for s in NOT_FINAL],
+            status__in=values(NOT_FINAL),
             created_at__gte=cutoff,
         )
         self.saved = list(pollable.values_list(*POLL_COLUMNS))

@@ -17,12 +17,12 @@ from django.db import connection, models, transaction
 
 from billing.commission import month_bounds_utc
 from billing.models import Message, StatusEvent
-from billing.statuses import COUNTED
+from billing.statuses import COUNTED, values
 
 from . import data
 
 # Dispatched: the statuses that count (statuses.py), as SQL.
-DISPATCHED = "status IN (" + ", ".join(f"'{s.value}'" for s in sorted(COUNTED)) + ")"
+DISPATCHED = "status IN (" + ", ".join(f"'{s}'" for s in values(COUNTED)) + ")"
 
 PARTNER_BUCKETS = 10_000
 ACCOUNT_BUCKETS = 1_000

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.commission import (
+    BILLING_ZONE,
     PER_MESSAGE,
     PER_PART,
     PERCENT_OF_COST,
@@ -21,6 +22,7 @@ from billing.commission import (
     date_range_utc,
     message_amount,
     month_bounds_utc,
+    months_earlier,
     parse_period,
     rate_for,
     review_window_end,
@@ -141,3 +143,34 @@ def test_version_picker_uses_inclusive_warsaw_dates():
     assert picker.at(datetime(2024, 10, 15, 21, 59, tzinfo=UTC)).ref == 1
     assert picker.at(datetime(2024, 10, 15, 22, 0, tzinfo=UTC)).ref == 2
     assert picker.at(datetime(2023, 12, 31, 22, 59, tzinfo=UTC)) is None
+
+
+@pytest.mark.parametrize(
+    ("instant", "months", "expected"),
+    [
+        # 13 months before 15 Mar 2026 13:00 CET is 15 Feb 2025 13:00 CET.
+        (datetime(2026, 3, 15, 12, 0, tzinfo=UTC), 13, datetime(2025, 2, 15, 12, 0, tzinfo=UTC)),
+        # The same wall time across daylight saving: 12:00 CEST in July, 12:00 CET in January.
+        (datetime(2025, 7, 1, 10, 0, tzinfo=UTC), 6, datetime(2025, 1, 1, 11, 0, tzinfo=UTC)),
+        # 31 Mar 00:30 CEST (30 Mar 22:30 UTC) back one month: 28 Feb 00:30 CET (the day
+        # clamped), a UTC instant on 27 Feb.
+        (datetime(2025, 3, 30, 22, 30, tzinfo=UTC), 1, datetime(2025, 2, 27, 23, 30, tzinfo=UTC)),
+        # The Warsaw month, not the UTC one: 1 Nov 00:30 CET (31 Oct in UTC) back one month is
+        # 1 Oct 00:30 CEST, not 30 Sep.
+        (
+            datetime(2025, 10, 31, 23, 30, tzinfo=UTC),
+            1,
+            datetime(2025, 9, 30, 22, 30, tzinfo=UTC),
+        ),
+    ],
+)
+def test_months_earlier_moves_back_on_the_warsaw_calendar(instant, months, expected):
+    moved = months_earlier(instant, months)
+    assert moved == expected
+    assert moved.tzinfo is BILLING_ZONE
+    assert billing_month(moved) == billing_month(expected)
+
+
+def test_months_earlier_refuses_a_naive_time():
+    with pytest.raises(ValueError):
+        months_earlier(datetime(2025, 1, 1), 1)
