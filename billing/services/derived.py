@@ -252,6 +252,30 @@ def repair_late_changes(partner: Partner | None = None) -> int:
     return len(missing)
 
 
+@dataclass(frozen=True)
+class Check:
+    """What `check` found: rollup rows that differ from their messages, late changes missing."""
+
+    rollups: list[rollups.Difference]
+    late_changes: list[MissingLateChange]
+
+    @property
+    def clean(self) -> bool:
+        return not self.rollups and not self.late_changes
+
+    def counts(self) -> dict[str, int]:
+        """The counts the daily task returns (ops stores them with its heartbeat and alerts)."""
+        return {"rollup_rows": len(self.rollups), "missing_late_changes": len(self.late_changes)}
+
+
+def check(partner: Partner | None = None, *, progress: rollups.Progress | None = None) -> Check:
+    """Derived data left behind by a writer past this module (raw SQL, a plain queryset update):
+    the rollup rows that differ from a fresh aggregate of the messages and the messages of closed
+    months missing from the late-change queue. Reads only; `manage.py rollups --check` and the
+    daily task (billing.tasks.check_derived_data) both ask this; `--rebuild` repairs it."""
+    return Check(rollups.differences(partner, progress=progress), missing_late_changes(partner))
+
+
 # --- fresh drafts -----------------------------------------------------------------------------
 
 
