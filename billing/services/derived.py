@@ -17,7 +17,8 @@ outbox's send_sms, partner software's reports) and the test and workshop shortcu
     derived.messages_created(messages)       # new rows (saved, with their ids)
 
 A writer past these functions (raw SQL, a plain queryset update, the admin) leaves derived data
-behind: `manage.py rollups --check` finds it and `--rebuild` repairs it (rollups and queue).
+behind: `check` finds it (`manage.py rollups --check`, and beat daily: billing.tasks.
+check_derived_data, whose counts ops alerts on) and `--rebuild` repairs it (rollups and queue).
 
 The closing of a month holds the month's exclusive advisory lock (statement_closing); a change
 takes the shared one (try-lock, never waiting) before it reads whether the month is closed, in
