@@ -13,7 +13,7 @@ from celery import shared_task
 
 from billing.commission import parse_period
 from billing.models import ClientAccount, Partner
-from billing.services import delivery, enqueue, polling, retention, statements
+from billing.services import delivery, derived, enqueue, polling, retention, statements
 
 logger = logging.getLogger(__name__)
 
@@ -91,3 +91,15 @@ def refresh_draft_statements(partner_id: int, periods: list[str], requested_at: 
 def apply_retention() -> int:
     """Reduce phones and texts past retention (beat, daily); an overlapping run is harmless."""
     return retention.apply_retention().messages
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def check_derived_data() -> dict:
+    """What `manage.py rollups --check` finds, daily (beat): rollup rows that differ from their
+    messages and late changes of closed months not queued (a writer past services/derived.py).
+    Reads only. The counts it returns are kept with its heartbeat (ops), which alerts on them."""
+    found = derived.check()
+    counts = found.counts()
+    if not found.clean:
+        logger.warning("derived data differ from the messages: %s", counts)
+    return counts

@@ -428,6 +428,13 @@ ALERT_UNMATCHED_EMAIL2SMS_WINDOW_SECONDS = env_int(
 )
 ALERT_OUTBOX_GRACE_SECONDS = env_int("ALERT_OUTBOX_GRACE_SECONDS", 300)
 ALERT_STATEMENT_CLOSE_GRACE_DAYS = env_int("ALERT_STATEMENT_CLOSE_GRACE_DAYS", 2)
+# Derived data (docs/derived-data.md): beat runs `rollups --check`'s check every
+# DERIVED_CHECK_INTERVAL_SECONDS (billing.tasks.check_derived_data); the alerts fire when it found
+# differences, or when it has not run for ALERT_DERIVED_CHECK_MAX_AGE_SECONDS.
+DERIVED_CHECK_INTERVAL_SECONDS = env_int("DERIVED_CHECK_INTERVAL_SECONDS", 24 * 3600)
+ALERT_DERIVED_CHECK_MAX_AGE_SECONDS = env_int(
+    "ALERT_DERIVED_CHECK_MAX_AGE_SECONDS", 2 * DERIVED_CHECK_INTERVAL_SECONDS
+)
 
 # --- HTTP API for partner software (partner_api) ---------------------------------------------
 # Requests per API key in any span of the period ("N/s", "N/min", "N/h", "N/day"), counted

@@ -212,6 +212,39 @@ def _statement_review_overdue(now: datetime) -> list[Firing]:
     return firing
 
 
+def _derived_data(now: datetime) -> list[Firing]:
+    """The daily check of rollups and late changes (billing.tasks.check_derived_data): late or
+    never run, and what its last run found (counts kept with its heartbeat)."""
+    firing = _heartbeat_rule(
+        "derived_check_late",
+        heartbeats.DERIVED_CHECK,
+        settings.ALERT_DERIVED_CHECK_MAX_AGE_SECONDS,
+        _("The derived-data check"),
+        now,
+    )
+    beat = heartbeats.last(heartbeats.DERIVED_CHECK)
+    if beat is None:
+        return firing
+    rows = int(beat.detail.get("rollup_rows", 0))
+    missing = int(beat.detail.get("missing_late_changes", 0))
+    if rows or missing:
+        firing.append(
+            Firing(
+                "derived_data_drift",
+                "",
+                _(
+                    "Derived data differ from the messages: %(rows)d rollup rows, %(missing)d"
+                    " late changes of closed months not queued; `manage.py rollups --rebuild`"
+                    " repairs them"
+                )
+                % {"rows": rows, "missing": missing},
+                rows + missing,
+                0,
+            )
+        )
+    return firing
+
+
 RULES = (
     _beat_stopped,
     _serwersms_error_rate,
@@ -220,6 +253,7 @@ RULES = (
     _unmatched_email2sms,
     _outbox_past_deadline,
     _statement_review_overdue,
+    _derived_data,
 )
 
 

@@ -1,7 +1,8 @@
 """Heartbeats: when beat last ticked, when a poll pass or a draft refresh last finished.
 
 Tasks record theirs through Celery's task signals (no edit of the tasks themselves), beat's own
-tick through ops.tasks.beat_heartbeat. Readiness, metrics and alerts read them back.
+tick through ops.tasks.beat_heartbeat. Readiness, metrics and alerts read them back. The daily
+derived-data check's heartbeat also keeps what the task returned (its counts), for its alert.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ POLL_ACCOUNT = "billing.tasks.poll_account"  # one row per account: "<name>:<acc
 DRAFT_REFRESH = "billing.tasks.refresh_draft_statements"
 RESUME_SENDS = "billing.tasks.resume_sends"
 ALERTS = "ops.tasks.evaluate_alerts"
-WATCHED_TASKS = frozenset({POLL_PASS, POLL_ACCOUNT, DRAFT_REFRESH, RESUME_SENDS, ALERTS})
+# Its detail holds the counts the check returned: {"rollup_rows": n, "missing_late_changes": m}.
+DERIVED_CHECK = "billing.tasks.check_derived_data"
+WATCHED_TASKS = frozenset(
+    {POLL_PASS, POLL_ACCOUNT, DRAFT_REFRESH, RESUME_SENDS, ALERTS, DERIVED_CHECK}
+)
 
 
 def record(
@@ -72,7 +77,7 @@ def _on_prerun(task_id=None, task=None, **_kwargs) -> None:
         _started[task_id] = time.monotonic()
 
 
-def _on_postrun(task_id=None, task=None, args=None, state=None, **_kwargs) -> None:
+def _on_postrun(task_id=None, task=None, args=None, retval=None, state=None, **_kwargs) -> None:
     name = _task_name(task)
     if name not in WATCHED_TASKS:
         return
@@ -92,6 +97,8 @@ def _on_postrun(task_id=None, task=None, args=None, state=None, **_kwargs) -> No
             detail["lag_seconds"] = max((now - requested).total_seconds(), 0.0)
         except ValueError:
             pass
+    if name == DERIVED_CHECK and isinstance(retval, dict):
+        detail.update(retval)  # what the check found: the alerts read it (billing imports no ops)
     record(name, now=now, seconds=seconds, detail=detail)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 POLL_TASK_NAME = "Poll SerwerSMS delivery statuses"
@@ -15,17 +16,23 @@ ALERTS_TASK_NAME = "Evaluate operators' alerts"
 ALERTS_TASK = "ops.tasks.evaluate_alerts"
 RETENTION_TASK_NAME = "Erase personal data past retention"
 RETENTION_TASK = "billing.tasks.apply_retention"
+DERIVED_CHECK_TASK_NAME = "Check derived data (rollups, late changes)"
+DERIVED_CHECK_TASK = "billing.tasks.check_derived_data"
 
 
-def _ensure(name: str, task: str, every: int, description: str) -> bool:
+def _ensure(
+    name: str, task: str, every: int, description: str, *, run_at_once: bool = False
+) -> bool:
+    """`run_at_once`: the first run at beat's next tick rather than one interval after now."""
     if PeriodicTask.objects.filter(name=name).exists():
         return False
     schedule, _ = IntervalSchedule.objects.get_or_create(
         every=every, period=IntervalSchedule.SECONDS
     )
-    PeriodicTask.objects.get_or_create(
-        name=name, defaults={"task": task, "interval": schedule, "description": description}
-    )
+    defaults = {"task": task, "interval": schedule, "description": description}
+    if run_at_once:
+        defaults["start_time"] = timezone.now()  # django-celery-beat: due at once, then every
+    PeriodicTask.objects.get_or_create(name=name, defaults=defaults)
     return True
 
 
@@ -53,6 +60,13 @@ def ensure_status_poll_task() -> bool:
         RETENTION_TASK,
         settings.RETENTION_INTERVAL_SECONDS,
         "phones and texts of closed months older than RETENTION_MONTHS",
+    )
+    _ensure(
+        DERIVED_CHECK_TASK_NAME,
+        DERIVED_CHECK_TASK,
+        settings.DERIVED_CHECK_INTERVAL_SECONDS,
+        "rollups and late changes against the messages (manage.py rollups --check); alerts",
+        run_at_once=True,  # a baseline at once, not an alert that it never ran a day after
     )
     return _ensure(
         POLL_TASK_NAME, POLL_TASK, settings.STATUS_POLL_INTERVAL_SECONDS, "billing status poll"

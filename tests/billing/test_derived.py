@@ -313,3 +313,20 @@ def test_the_check_sees_every_difference_from_a_closed_month(account):
     assert derived.missing_late_changes() == []
     assert Message.objects.get(pk=moved.pk).billing_at.month == 10
     rollups.rebuild(account.partner)  # the raw UPDATE moved it past its rollups too
+
+
+@pytest.mark.django_db
+def test_the_check_sees_a_billed_message_no_longer_counted_in_its_month(account):
+    """Same status, parts, cost and month: only its ic proof now says it does not count."""
+    billed = MessageFactory(
+        account=account, dispatched_at=datetime(2024, 10, 5, tzinfo=UTC), status=Status.SENT
+    )
+    close_statement(account.partner, OCT, actor="op", now=AFTER_OCT_WINDOW)
+    with connection.cursor() as cursor:  # past derived.py
+        cursor.execute("UPDATE billing_message SET ic_proof = 'refuted' WHERE id = %s", [billed.pk])
+    assert not Message.objects.counted().filter(pk=billed.pk).exists()
+    assert derived.missing_late_changes() == [
+        derived.MissingLateChange(account.partner_id, billed.pk, OCT)
+    ]
+    assert derived.repair_late_changes() == 1
+    rollups.rebuild(account.partner)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,11 +15,13 @@ from django.conf import settings
 
 from billing import tasks
 from billing.models import Channel, Message, StatusEvent
+from billing.services.statement_closing import close_statement
 from billing.serwersms import client_for
 from billing.statuses import FINAL, Status
 from tests.factories import ClientAccountFactory, MessageFactory
 
 ROOT = Path(__file__).resolve().parents[2]
+AFTER_OCT_WINDOW = datetime(2024, 11, 10, tzinfo=UTC)
 
 
 def test_poll_account_task_runs_one_pass(db, simulator_settings):
@@ -178,3 +181,30 @@ def test_worker_killed_mid_pass_still_applies_each_final_status_exactly_once(
             message=message, applied=True, new_status=message.status
         ).count()
         assert into_final == 1, f"{message.serwersms_id}: {into_final} events into {message.status}"
+
+
+def test_the_daily_check_finds_what_rollups_check_finds(db):
+    """check_derived_data: a raw SQL writer's drift counted (what `rollups --check` lists), and
+    nothing once `rollups --rebuild` repaired it."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from billing.services import derived
+
+    clean = {"rollup_rows": 0, "missing_late_changes": 0}
+    account = ClientAccountFactory()
+    message = MessageFactory(
+        account=account, dispatched_at=datetime(2024, 10, 5, tzinfo=UTC), status=Status.DELIVERED
+    )
+    MessageFactory(account=account, dispatched_at=datetime(2024, 10, 6, tzinfo=UTC), parts=2)
+    close_statement(account.partner, date(2024, 10, 1), actor="op", now=AFTER_OCT_WINDOW)
+    assert tasks.check_derived_data.apply().get() == clean
+    with connection.cursor() as cursor:  # past services/derived.py: rollups and queue left behind
+        cursor.execute("UPDATE billing_message SET parts = 3 WHERE id = %s", [message.pk])
+    found = derived.check()
+    assert [d.key.partner_id for d in found.rollups] == [account.partner_id]
+    assert [m.message_id for m in found.late_changes] == [message.pk]
+    assert tasks.check_derived_data.apply().get() == found.counts()
+    assert found.counts() == {"rollup_rows": 1, "missing_late_changes": 1}
+    call_command("rollups", "--rebuild", "--no-progress")
+    assert tasks.check_derived_data.apply().get() == clean

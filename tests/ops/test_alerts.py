@@ -9,16 +9,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.utils import translation
+from freezegun import freeze_time
 
+from billing import tasks
 from billing.models import Channel, Statement
 from billing.services.email2sms_matching import NO_REPORT_REASON
+from billing.services.statement_closing import close_statement
 from billing.statuses import Status
 from ops import alerts, counters, heartbeats
-from ops.models import Incident
-from tests.factories import MessageFactory, PartnerFactory, change_message
+from ops.models import Heartbeat, Incident
+from tests.factories import ClientAccountFactory, MessageFactory, PartnerFactory, change_message
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
+CLEAN = {"rollup_rows": 0, "missing_late_changes": 0}
 
 
 @pytest.fixture(autouse=True)
@@ -30,9 +37,10 @@ def operators(settings):
     settings.ALERT_LANGUAGE = "en"
     get_user_model().objects.create_user("op", "op@example.com", "x", is_staff=True)
     get_user_model().objects.create_user("partner", "p@example.com", "x", is_staff=False)
-    # Beat and polling are fine unless a test says otherwise.
+    # Beat, polling and the derived-data check are fine unless a test says otherwise.
     heartbeats.record(heartbeats.BEAT, now=NOW)
     heartbeats.record(heartbeats.POLL_PASS, now=NOW)
+    heartbeats.record(heartbeats.DERIVED_CHECK, now=NOW, detail=CLEAN)
 
 
 def rules_firing(now=NOW) -> set[str]:
@@ -206,3 +214,72 @@ def test_alert_mails_are_in_the_alert_language(settings):
     alerts.evaluate_alerts(now=NOW)
     (opened,) = mail.outbox
     assert "Alert otwarty" in opened.subject and "Reguła: beat_stopped" in opened.body
+
+
+# --- derived data: the daily check (billing.tasks.check_derived_data) --------------------------
+
+
+def test_a_raw_sql_drift_opens_the_incident_and_rollups_rebuild_clears_it():
+    account = ClientAccountFactory()
+    message = MessageFactory(
+        account=account, dispatched_at=datetime(2026, 3, 5, tzinfo=UTC), status=Status.DELIVERED
+    )
+    close_statement(account.partner, date(2026, 3, 1), actor="op", now=NOW)
+    with freeze_time(NOW):
+        assert tasks.check_derived_data.apply().get() == CLEAN
+    assert alerts.evaluate_alerts(now=NOW).opened == []
+
+    with connection.cursor() as cursor:  # a writer past services/derived.py
+        cursor.execute("UPDATE billing_message SET status = 'unsent' WHERE id = %s", [message.pk])
+    later = NOW + timedelta(minutes=1)
+    with freeze_time(later):  # the task's heartbeat (ops) keeps what it found
+        found = tasks.check_derived_data.apply().get()
+    assert found == {"rollup_rows": 2, "missing_late_changes": 1}  # delivered -1, unsent +1
+    assert heartbeats.last(heartbeats.DERIVED_CHECK).detail == found
+    opened = alerts.evaluate_alerts(now=later)
+    incident = Incident.objects.get(cleared_at__isnull=True)
+    assert opened.opened == [incident.pk] and incident.rule == "derived_data_drift"
+    assert incident.value == 3 and incident.summary == (
+        "Derived data differ from the messages: 2 rollup rows, 1 late changes of closed months"
+        " not queued; `manage.py rollups --rebuild` repairs them"
+    )
+    (told,) = mail.outbox
+    assert "rollups --rebuild" in told.subject
+
+    call_command("rollups", "--rebuild", "--no-progress")
+    still = NOW + timedelta(minutes=2)
+    assert alerts.evaluate_alerts(now=still).cleared == []  # until a check finds none
+    done = NOW + timedelta(minutes=3)
+    with freeze_time(done):
+        assert tasks.check_derived_data.apply().get() == CLEAN
+    cleared = alerts.evaluate_alerts(now=done)
+    assert cleared.cleared == [incident.pk] and cleared.open == 0
+    assert len(mail.outbox) == 2 and "cleared" in mail.outbox[1].subject.lower()
+
+
+def test_the_derived_data_check_fires_when_it_never_ran_or_ran_long_ago(settings):
+    Heartbeat.objects.filter(name=heartbeats.DERIVED_CHECK).delete()
+    summaries = {f.rule: f.summary for f in alerts.firing_now(NOW)}
+    assert summaries == {"derived_check_late": "The derived-data check never ran"}
+    limit = settings.ALERT_DERIVED_CHECK_MAX_AGE_SECONDS
+    assert limit == 2 * 24 * 3600
+    heartbeats.record(heartbeats.DERIVED_CHECK, now=NOW - timedelta(seconds=limit), detail=CLEAN)
+    assert rules_firing() == set()
+    long_ago = NOW - timedelta(seconds=limit + 1)
+    heartbeats.record(heartbeats.DERIVED_CHECK, now=long_ago, detail=CLEAN)
+    assert rules_firing() == {"derived_check_late"}
+    settings.ALERT_DERIVED_CHECK_MAX_AGE_SECONDS = limit + 60
+    assert rules_firing() == set()
+
+
+def test_the_derived_data_alerts_are_translated():
+    found = {"rollup_rows": 4, "missing_late_changes": 1}
+    heartbeats.record(heartbeats.DERIVED_CHECK, now=NOW - timedelta(days=3), detail=found)
+    with translation.override("pl"):
+        summaries = {f.rule: f.summary for f in alerts.firing_now(NOW)}
+    assert summaries == {
+        "derived_check_late": "Kontrola danych pochodnych: ostatnio 259200 s temu",
+        "derived_data_drift": "Dane pochodne różnią się od wiadomości: wiersze dziennych"
+        " podsumowań: 4, późne zmiany zamkniętych miesięcy poza kolejką: 1;"
+        " naprawa: `manage.py rollups --rebuild`",
+    }

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def fresh(settings):
-    """Beat and the poll pass both just beat; alerts go to one operator, in memory."""
+    """Beat, the poll pass and the derived-data check just beat; alerts go to one operator, in
+    memory."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.PORTAL_EMAIL_BACKEND = ""
     settings.ALERT_EMAILS = ["ops@example.com"]
@@ -27,6 +28,8 @@ def fresh(settings):
     now = timezone.now()
     heartbeats.record(heartbeats.BEAT, now=now)
     heartbeats.record(heartbeats.POLL_PASS, now=now)
+    clean = {"rollup_rows": 0, "missing_late_changes": 0}
+    heartbeats.record(heartbeats.DERIVED_CHECK, now=now, detail=clean)
     return now
 
 

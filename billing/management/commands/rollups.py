@@ -51,8 +51,7 @@ class Command(BillingCommand):
                 written = rollups.rebuild(partner, progress=bar.update)
                 queued = derived.repair_late_changes(partner)
             else:
-                found = rollups.differences(partner, progress=bar.update)
-                missing = derived.missing_late_changes(partner)
+                found = derived.check(partner, progress=bar.update)
         seconds = time.perf_counter() - started
         scope = f"partner ic {partner.ic}" if partner is not None else f"{partners} partner(s)"
         if options["rebuild"]:
@@ -67,20 +66,22 @@ class Command(BillingCommand):
         if partner is not None:
             rows = rows.filter(partner=partner)
         problems = []
-        if not found:
+        if not found.rollups:
             self.stdout.write(
                 self.style.SUCCESS(f"rollups of {scope} equal their messages ({rows.count()} rows)")
             )
         else:
-            self._list(found)
-            problems.append(f"rollups of {scope}: {len(found)} row(s) differ from their messages")
-        if not missing:
+            self._list(found.rollups)
+            problems.append(
+                f"rollups of {scope}: {len(found.rollups)} row(s) differ from their messages"
+            )
+        if not found.late_changes:
             self.stdout.write(self.style.SUCCESS(f"late-change queue of {scope} complete"))
         else:
-            self._list(missing)
+            self._list(found.late_changes)
             problems.append(
-                f"late-change queue of {scope}: {len(missing)} message(s) of closed months"
-                " not queued"
+                f"late-change queue of {scope}: {len(found.late_changes)} message(s) of closed"
+                " months not queued"
             )
         if problems:
             raise CommandError(

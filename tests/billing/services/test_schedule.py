@@ -4,7 +4,13 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from billing.services.schedule import POLL_TASK, POLL_TASK_NAME, ensure_status_poll_task
+from billing.services.schedule import (
+    DERIVED_CHECK_TASK,
+    POLL_TASK,
+    POLL_TASK_NAME,
+    RETENTION_TASK,
+    ensure_status_poll_task,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -13,6 +19,24 @@ def test_migrate_creates_the_poll_task_every_two_minutes():
     task = PeriodicTask.objects.get(name=POLL_TASK_NAME)
     assert task.task == POLL_TASK and task.enabled
     assert (task.interval.every, task.interval.period) == (120, IntervalSchedule.SECONDS)
+
+
+def test_the_daily_derived_data_check_is_due_at_once_then_every_day(settings):
+    """Its first run at beat's next tick (a baseline, not a 'never ran' alert for a day); the
+    retention task, like the others, one interval after it was created."""
+    from django_celery_beat.schedulers import ModelEntry
+
+    from config.celery import app
+
+    task = PeriodicTask.objects.get(task=DERIVED_CHECK_TASK)
+    assert task.enabled and task.start_time is not None
+    assert (task.interval.every, task.interval.period) == (24 * 3600, IntervalSchedule.SECONDS)
+    assert settings.DERIVED_CHECK_INTERVAL_SECONDS == 24 * 3600
+    assert ModelEntry(task, app=app).is_due().is_due
+    retention = PeriodicTask.objects.get(task=RETENTION_TASK)
+    assert not ModelEntry(retention, app=app).is_due().is_due
+    assert ensure_status_poll_task() is False
+    assert PeriodicTask.objects.filter(task=DERIVED_CHECK_TASK).count() == 1
 
 
 def test_operator_changes_survive_another_migrate():
