@@ -44,6 +44,8 @@ AT_SERWERSMS = frozenset({Status.SAVED, Status.QUEUED, Status.IN_PROGRESS})  # t
 # later wait); dispatch is only ever taken from SerwerSMS's reports. In the API schema's order.
 REPORTABLE = (Status.QUEUED, Status.SAVED, Status.IN_PROGRESS, Status.UNSENT)
 WITH_REASON = frozenset({Status.UNSENT, Status.UNDELIVERED})  # SerwerSMS says why
+# The handset answered (a delivery report): the report's time is the delivery time.
+DELIVERY_REPORTED = frozenset({Status.DELIVERED, Status.UNDELIVERED})
 
 
 def values(statuses) -> tuple[str, ...]:

@@ -15,6 +15,8 @@ from datetime import datetime
 
 from django.conf import settings
 
+from billing.statuses import DELIVERY_REPORTED
+
 from .parsing import parse_time
 from .types import ReportItem
 
@@ -81,7 +83,7 @@ def parse_callback(data: Mapping[str, str]) -> ReportItem:
         phone="",
         status=status,
         sent_at=at if status == "sent" else None,
-        delivered_at=at if status in ("delivered", "undelivered") else None,
+        delivered_at=at if status in DELIVERY_REPORTED else None,
     )
 
 

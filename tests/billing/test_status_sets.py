@@ -1,9 +1,8 @@
 """Sets of statuses come from billing/statuses.py only: no other product module spells a list of
 status values itself (a tuple, list or set literal, a Literal[...] or an SQL `IN ('..', '..')`).
 
-Left out: migrations (history), billing/serwersms/ (SerwerSMS's own words, read by the protocol
-layer that imports none of the rules) and serwersms_sim (an independent reading of the
-protocol). Mappings (SerwerSMS's words to ours) and single values are not sets."""
+Left out: migrations (history) and serwersms_sim (an independent reading of the protocol).
+Mappings (SerwerSMS's words to ours) and single values are not sets."""
 
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ from billing.statuses import (
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("billing", "partner_portal", "partner_api", "ops", "devtools")
-LEFT_OUT = (Path("billing/statuses.py"), Path("billing/serwersms"))
+LEFT_OUT = (Path("billing/statuses.py"),)
 WORDS = {status.value for status in Status}
 NAMES = {status.name for status in Status}
 _WORD = "|".join(sorted(WORDS))
