@@ -14,44 +14,19 @@ from billing.models import Message, StatusEvent
 from billing.services import delivery
 from billing.services.outbox import send_sms
 from billing.statuses import Status
+from tests.billing.services import simulated_account
+from tests.billing.services.simulated_account import IC, PHONE, PHONES, sends
 from tests.conftest import free_port
-from tests.factories import ClientAccountFactory, PartnerFactory
+from tests.factories import ClientAccountFactory
 
 pytestmark = pytest.mark.django_db
-IC = 4242
-PHONE = "+48500600700"
-PHONES = [PHONE, "+48500600701"]
-SENDS = {"messages/send_sms", "messages/send_personalized", "xml:wyslij_sms", "smtp"}
-
-
-@pytest.fixture
-def account(simulator_settings, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    simulator_settings.register_account(
-        token="sim-token",
-        username="sim-user",
-        password="sim-pass",
-        email="shop@example.com",
-        email2sms_key="ShopKey1",
-    )
-    return ClientAccountFactory(
-        partner=PartnerFactory(ic=IC),
-        api_token="sim-token",
-        username="sim-user",
-        password="sim-pass",
-        email2sms_sender="shop@example.com",
-        email2sms_key="ShopKey1",
-    )
+account = simulated_account.account  # the fixture (shared by the outbox and delivery tests)
 
 
 @pytest.fixture
 def settle_quickly(settings):
     """A short client timeout: the one look-up (tests/conftest.py) comes that long after a send."""
     settings.SERWERSMS_TIMEOUT = 2.0
-
-
-def sends(simulator) -> list[dict]:
-    return [r for r in simulator.requests() if r["action"] in SENDS]
 
 
 def actions(simulator) -> list[str]:

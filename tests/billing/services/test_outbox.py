@@ -7,37 +7,12 @@ import pytest
 from billing.models import Message
 from billing.services.outbox import SendError, UniqueIdConflict, send_sms
 from billing.statuses import Status
-from tests.factories import ClientAccountFactory, PartnerFactory
+from tests.billing.services import simulated_account
+from tests.billing.services.simulated_account import PHONE, PHONES, sends
+from tests.factories import ClientAccountFactory
 
 pytestmark = pytest.mark.django_db
-IC = 4242
-PHONE = "+48500600700"
-PHONES = [PHONE, "+48500600701"]
-SENDS = {"messages/send_sms", "messages/send_personalized", "xml:wyslij_sms", "smtp"}
-
-
-@pytest.fixture
-def account(simulator_settings, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    simulator_settings.register_account(
-        token="sim-token",
-        username="sim-user",
-        password="sim-pass",
-        email="shop@example.com",
-        email2sms_key="ShopKey1",
-    )
-    return ClientAccountFactory(
-        partner=PartnerFactory(ic=IC),
-        api_token="sim-token",
-        username="sim-user",
-        password="sim-pass",
-        email2sms_sender="shop@example.com",
-        email2sms_key="ShopKey1",
-    )
-
-
-def sends(simulator) -> list[dict]:
-    return [r for r in simulator.requests() if r["action"] in SENDS]
+account = simulated_account.account  # the fixture (shared by the outbox and delivery tests)
 
 
 def test_send_sms_writes_submitting_rows_and_queues_the_task_on_commit(
