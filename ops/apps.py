@@ -22,8 +22,10 @@ class OpsConfig(AppConfig):
         from ops import counters, heartbeats
 
         heartbeats.connect_task_signals()
-        # Every SerwerSMS answer, counted by channel and error class (billing calls the hook).
-        hooks.listen_to_answers(counters.count_serwersms_answer)
+        # Every SerwerSMS answer, counted by channel and error class (billing sends the signal).
+        hooks.answer_received.connect(
+            counters.count_serwersms_answer, weak=False, dispatch_uid="ops.counters.serwersms"
+        )
         # Buffered counters (SerwerSMS answers) are written when a task or request ends.
         task_postrun.connect(counters.flush, weak=False, dispatch_uid="ops.counters.task")
         request_finished.connect(counters.flush, weak=False, dispatch_uid="ops.counters.request")

@@ -153,9 +153,11 @@ def _error_class(exc: BaseException | None) -> tuple[str, str]:
     return str(getattr(type(exc), "default_code", "") or type(exc).__name__), outcome
 
 
-def count_serwersms_answer(channel: str, error: BaseException | None) -> None:
+def count_serwersms_answer(
+    sender: object = None, *, channel: str, error: BaseException | None, **kwargs
+) -> None:
     """Count one SerwerSMS answer by channel, error class and outcome (serwersms.errors), ok or
-    not: a listener of billing.serwersms.hooks, registered in apps.py."""
+    not: a receiver of billing.serwersms.hooks.answer_received, connected in apps.py."""
     error_class, outcome = _error_class(error)
     count(SERWERSMS_ANSWERS, {"channel": channel, "error_class": error_class, "outcome": outcome})
 

@@ -1,10 +1,11 @@
-"""Who hears each SerwerSMS answer: a registry of listeners the clients call, ok or not.
+"""Who hears each SerwerSMS answer: the Django signal `answer_received`, sent by the clients
+after every request, ok or not.
 
-billing imports nothing above it: `ops` (its AppConfig.ready) registers its counter here
-(ops.counters.count_serwersms_answer), the clients never name it. A listener gets the client's
-channel and the error the call raised (None for an answer that was read). It runs in the
-calling thread after each request, so it must be cheap; whatever it raises is logged, never
-passed on: a listener cannot fail the call it hears.
+billing imports nothing above it: `ops` (its AppConfig.ready) connects its counter
+(ops.counters.count_serwersms_answer); the clients never name it. A receiver gets the client's
+`channel` and the `error` the call raised (None for an answer that was read). It runs in the
+calling thread after each request, so it must be cheap. Sent with `send_robust`: whatever a
+receiver raises is logged, never passed on, so a receiver cannot fail the call it hears.
 """
 
 from __future__ import annotations
@@ -13,37 +14,27 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 
+from django.dispatch import Signal
+
 logger = logging.getLogger(__name__)
 
-AnswerListener = Callable[[str, BaseException | None], None]
-_listeners: list[AnswerListener] = []
-
-
-def listen_to_answers(listener: AnswerListener) -> AnswerListener:
-    """Call `listener(channel, error)` after every SerwerSMS request (once, however often
-    registered)."""
-    if listener not in _listeners:
-        _listeners.append(listener)
-    return listener
-
-
-def stop_listening(listener: AnswerListener) -> None:
-    if listener in _listeners:
-        _listeners.remove(listener)
+answer_received = Signal()  # kwargs: channel (str), error (BaseException | None)
 
 
 def answered(channel: str, error: BaseException | None) -> None:
-    """Tell every listener of one answer (error None: the answer was read)."""
-    for listener in list(_listeners):
-        try:
-            listener(channel, error)
-        except Exception:  # noqa: BLE001 - hearing an answer must never fail the call
-            logger.warning("SerwerSMS answer listener %r failed", listener, exc_info=True)
+    """Tell every receiver of one answer (error None: the answer was read)."""
+    for receiver, result in answer_received.send_robust(None, channel=channel, error=error):
+        if isinstance(result, Exception):
+            logger.warning(
+                "SerwerSMS answer receiver %r failed",
+                receiver,
+                exc_info=(type(result), result, result.__traceback__),
+            )
 
 
 def reports_answers(call: Callable) -> Callable:
-    """Decorate a client's single request method: its listeners hear each answer, by the
-    client's `channel`. The call's result or error is untouched."""
+    """Decorate a client's single request method: receivers hear each answer, by the client's
+    `channel`. The call's result or error is untouched."""
 
     @wraps(call)
     def heard(self, *args, **kwargs):

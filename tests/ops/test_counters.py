@@ -101,8 +101,8 @@ def test_buffered_counts_are_written_once_by_flush():
 
 @pytest.mark.django_db
 def test_each_serwersms_answer_reaches_the_counter_through_the_billing_hook(simulator_settings):
-    """billing never imports ops: the client calls billing.serwersms.hooks, where ops.apps
-    registered the counter."""
+    """billing never imports ops: the client sends billing.serwersms.hooks.answer_received, to
+    which ops.apps connected the counter."""
     simulator_settings.register_account(token="hook-token")
     counters.flush()  # what earlier tests of this process left buffered
     ApiV2Client(ic=77, token="hook-token").call("account/limits")
