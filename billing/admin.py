@@ -114,17 +114,13 @@ class PartnerAdmin(admin.ModelAdmin):
                 )
                 % {"partner": partner.name, "messages": summary.messages, "users": summary.users},
             )
-        return None
 
 
 class SecretField(forms.CharField):
     """Typed in, never rendered back; blank keeps the stored value."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("strip", False)
-        kwargs.setdefault("widget", forms.PasswordInput(render_value=False))
-        super().__init__(**kwargs)
+        super().__init__(required=False, strip=False, widget=forms.PasswordInput, **kwargs)
 
 
 class ClientAccountAdminForm(forms.ModelForm):
@@ -194,28 +190,27 @@ class ClientAccountAdmin(admin.ModelAdmin):
         return bool(account.api_token)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+def denied(self, request, obj=None) -> bool:
+    """A permission no one has (assigned as has_add_permission, has_change_permission, ...)."""
+    return False
+
+
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Rows the product writes, never added or changed by hand (deleting stays possible)."""
+
+    has_add_permission = has_change_permission = denied
+
+
+class ReadOnlyAdmin(ViewOnlyAdmin):
     """Rows that change only through services (sending, polling, statements), never by hand."""
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    has_delete_permission = denied
 
 
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    has_add_permission = has_change_permission = denied
 
 
 class StatusEventInline(ReadOnlyInline):
@@ -323,17 +318,15 @@ class StatementAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Rebuild selected draft statements"))
     def rebuild(self, request, queryset):
-        rebuilt = skipped = 0
-        for statement in queryset.select_related("partner"):
-            result = build_statement(
-                statement.partner, statement.period, actor=request.user.get_username()
-            )
-            skipped += int(result.skipped_closed)
-            rebuilt += int(not result.skipped_closed)
+        results = [
+            build_statement(statement.partner, statement.period, actor=request.user.get_username())
+            for statement in queryset.select_related("partner")
+        ]
+        skipped = sum(result.skipped_closed for result in results)
         self.message_user(
             request,
             _("%(rebuilt)d rebuilt, %(skipped)d closed left as they are.")
-            % {"rebuilt": rebuilt, "skipped": skipped},
+            % {"rebuilt": len(results) - skipped, "skipped": skipped},
         )
 
     @admin.action(description=_("Close selected statements"))
@@ -389,8 +382,7 @@ class PayoutAdmin(admin.ModelAdmin):
         )
         obj.pk, obj.updated_by, obj.updated_at = saved.pk, saved.updated_by, saved.updated_at
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    has_delete_permission = denied
 
 
 @admin.register(AuditEntry)
@@ -457,23 +449,8 @@ class ReconciliationAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["partner", "period"]
     list_select_related = ["partner"]
-    fields = [
-        "partner",
-        "period",
-        "file_name",
-        "file_sha256",
-        "file_size",
-        "uploaded_by",
-        "uploaded_at",
-        "their_messages",
-        "their_parts",
-        "their_cost",
-        "our_messages",
-        "our_parts",
-        "our_cost",
-        "outcome_table",
-    ]
-    readonly_fields = fields
+    exclude = ["totals"]  # shown as the outcome table, after the other fields
+    readonly_fields = ["outcome_table"]
 
     def has_add_permission(self, request) -> bool:
         return request.user.has_perm("billing.add_reconciliation")

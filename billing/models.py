@@ -93,7 +93,7 @@ class Partner(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         validate_ic(self.ic)
-        if self._stored_ic_in_use() is not None:
+        if self._stored_ic_in_use():
             raise ValidationError(_("The ic cannot change once messages reference it."))
         super().save(*args, **kwargs)
 
@@ -101,8 +101,7 @@ class Partner(models.Model):
         super().clean()
         if self.ic is not None:
             validate_ic(self.ic)
-        stored_ic = self._stored_ic_in_use()
-        if stored_ic is not None:
+        if stored_ic := self._stored_ic_in_use():
             raise ValidationError(
                 {"ic": _("The ic cannot change: messages already carry ic %(ic)s.")},
                 params={"ic": stored_ic},
@@ -110,11 +109,10 @@ class Partner(models.Model):
 
     def _stored_ic_in_use(self) -> int | None:
         """The stored ic when this save would change it although messages carry it."""
-        if not self.pk or self.ic is None:
-            return None
-        stored_ic = Partner.objects.filter(pk=self.pk).values_list("ic", flat=True).first()
-        if stored_ic is not None and stored_ic != self.ic and self.messages.exists():
-            return stored_ic
+        if self.pk and self.ic is not None:
+            stored_ic = Partner.objects.filter(pk=self.pk).values_list("ic", flat=True).first()
+            if stored_ic not in (None, self.ic) and self.messages.exists():
+                return stored_ic
         return None
 
 
@@ -195,14 +193,9 @@ def _values(statuses) -> list[str]:
     return sorted(s.value for s in statuses)
 
 
-# The counting rule as conditions, for aggregates (Count(..., filter=IS_COUNTED)); querysets use
-# the MessageQuerySet methods built from the same conditions.
-# Status and ic proof decide together (statuses.billing_class).
+# The counting rule as a condition, for aggregates (Count(..., filter=IS_COUNTED)); status and
+# ic proof decide together (statuses.billing_class).
 IS_COUNTED = Q(status__in=_values(COUNTED), ic_proof__in=_values(PROVEN))
-IS_PENDING = Q(status__in=_values(PENDING)) & ~Q(ic_proof=IcProof.REFUTED)
-IS_UNSENT = Q(status__in=_values(NEVER_COUNTED))
-# Dispatched, reported by partner software, its ic not yet confirmed: shown apart, not billed.
-IS_UNCONFIRMED = Q(status__in=_values(COUNTED), ic_proof=IcProof.REPORTED)
 # A reported message whose claim differs from SerwerSMS's figures (Message.claim_difference).
 CLAIM_DIFFERS = Q(channel="reported", serwersms_figures_at__isnull=False) & (
     ~Q(claimed_type=F("message_type"))
@@ -214,9 +207,7 @@ CLAIM_DIFFERS = Q(channel="reported", serwersms_figures_at__isnull=False) & (
 
 
 class MessageQuerySet(models.QuerySet):
-    """The counting rule and the billing month as queries: built from statuses.py and
-    commission.py, the only way the rest of the code selects counted, pending or unsent
-    messages, or a billing month's messages."""
+    """The counting rule and the billing month as queries (from statuses.py and commission.py)."""
 
     def counted(self) -> MessageQuerySet:
         """Messages SerwerSMS dispatched: they earn commission."""
@@ -224,14 +215,11 @@ class MessageQuerySet(models.QuerySet):
 
     def pending(self) -> MessageQuerySet:
         """Messages not dispatched yet: shown as a forecast, not billed."""
-        return self.filter(IS_PENDING)
+        return self.filter(Q(status__in=_values(PENDING)) & ~Q(ic_proof=IcProof.REFUTED))
 
     def unsent(self) -> MessageQuerySet:
         """Messages SerwerSMS could not send: never counted."""
-        return self.filter(IS_UNSENT)
-
-    def not_counted(self) -> MessageQuerySet:
-        return self.exclude(IS_COUNTED)
+        return self.filter(status__in=_values(NEVER_COUNTED))
 
     def dispatched(self) -> MessageQuerySet:
         """Messages SerwerSMS dispatched, whatever proves their ic (what reconciliation compares
@@ -239,8 +227,9 @@ class MessageQuerySet(models.QuerySet):
         return self.filter(status__in=_values(COUNTED))
 
     def unconfirmed(self) -> MessageQuerySet:
-        """Reported messages SerwerSMS dispatched whose ic SerwerSMS has not confirmed yet."""
-        return self.filter(IS_UNCONFIRMED)
+        """Reported messages SerwerSMS dispatched whose ic SerwerSMS has not confirmed yet: shown
+        apart, not billed."""
+        return self.filter(status__in=_values(COUNTED), ic_proof=IcProof.REPORTED)
 
     def pollable(self, *, created_since=None) -> MessageQuerySet:
         """Messages whose status may still change (not final), optionally only recent ones."""
@@ -251,8 +240,7 @@ class MessageQuerySet(models.QuerySet):
 
     def in_billing_month(self, period) -> MessageQuerySet:
         """Messages of a Europe/Warsaw billing month (commission.billing_instant)."""
-        start, end = month_bounds_utc(period)
-        return self.filter(billing_at__gte=start, billing_at__lt=end)
+        return self.billed_between(*month_bounds_utc(period))
 
     def billed_between(self, start, end) -> MessageQuerySet:
         """Messages whose billing instant is in [start, end)."""
@@ -462,13 +450,10 @@ class StatusEvent(models.Model):
 
 
 class DailyRollup(models.Model):
-    """The messages of one partner, client account, message type, status and billing day (the
-    Europe/Warsaw date of `Message.billing_at`): how many, their parts and their known cost.
+    """How many messages, parts and known cost per partner, account, type, status and billing
+    day (Europe/Warsaw date of `Message.billing_at`), so pages need not count the messages.
 
-    Kept exact by every writer of those message fields, in the writer's transaction
-    (billing/services/derived.py; arithmetic in rollups.py); pages count months and days from
-    these few rows instead of the messages. `manage.py rollups --check` compares them with a
-    fresh aggregate."""
+    Kept exact in each writer's transaction (services/derived.py); `rollups --check` audits."""
 
     partner = models.ForeignKey(
         Partner, on_delete=models.CASCADE, related_name="+", db_index=False
@@ -550,8 +535,7 @@ class Agreement(models.Model):
             if self.valid_to:
                 others = others.filter(valid_from__lte=self.valid_to)
             others = others.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=self.valid_from))
-            clash = others.first()
-            if clash:
+            if clash := others.first():
                 raise ValidationError(
                     _("This validity overlaps agreement version %(version)s (%(range)s)."),
                     code="overlap",
@@ -670,35 +654,21 @@ class Statement(models.Model):
         return self.status == StatementStatus.CLOSED
 
     @property
-    def net(self):
-        return self.total
-
-    @property
     def printed_other(self):
         """Adjustments, credits and rounding as printed: commission + this = total."""
         return self.printed_adjustments + self.opening_credit + self.rounding + self.carried_forward
 
     @property
     def payout_or_none(self):
-        try:
-            return self.payout
-        except Payout.DoesNotExist:
-            return None
-
-    @property
-    def credit_to_carry(self):
-        """The negative balance the next statement opens with (0 when none)."""
-        return -self.carried_forward
+        return getattr(self, "payout", None)  # the missing related object is an AttributeError
 
 
 class _FrozenWithStatement(models.Model):
-    """Rows that belong to a statement: unchangeable once it is closed.
+    """Rows of a statement, unchangeable once it is closed.
 
-    The guard is in ONE place, the database (triggers of migrations 0002_commission_*, 0009 and
-    0011: billing_statement_frozen, billing_statement_child_frozen): an insert, update or delete
-    touching a closed statement or its lines, items, days or adjustments raises IntegrityError,
-    whoever writes it (ORM, bulk writes, raw SQL). Closing is the one allowed update of a draft
-    into closed. docs/derived-data.md."""
+    The guard is only in the database (triggers billing_statement_frozen and
+    billing_statement_child_frozen, migrations 0002, 0009, 0011): any write touching a closed
+    statement or its rows raises IntegrityError, whoever writes it. docs/derived-data.md."""
 
     class Meta:
         abstract = True
@@ -759,9 +729,8 @@ class StatementItem(_FrozenWithStatement):
 
 
 class StatementDay(_FrozenWithStatement):
-    """One Europe/Warsaw day of a statement's items (the day of each message's billing time):
-    how many and their exact commission. Written by the statement build in its transaction, so
-    the dashboard's daily series reads a few rows per day instead of joining items to messages."""
+    """A statement's items of one Europe/Warsaw billing day: how many, their exact commission.
+    Written by the build, so the dashboard's daily series need not join items to messages."""
 
     statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="days")
     day = models.DateField()
@@ -800,14 +769,11 @@ class Adjustment(_FrozenWithStatement):
 
 
 class LateChange(models.Model):
-    """A message that changed (status, parts, cost or billing time) or appeared while its old or
-    new billing month had a closed statement: the work list of adjustments (services/statements).
+    """A message that changed or appeared while its old or new billing month had a closed
+    statement: the work list of adjustments (services/statements).
 
-    Written only by services/derived.py, in the transaction of the change, by the writers of
-    messages (the status path, the ic proof, message creation); `manage.py rollups --check`
-    finds what a writer past it left out, `--rebuild` queues it. One row per message and closed
-    month, kept: a rebuild recomputes against what closed statements billed, so the queue is
-    read, never consumed."""
+    Written by services/derived.py in the change's transaction. Kept, never consumed: a rebuild
+    recomputes against what closed statements billed."""
 
     # Both covered by the index and the unique constraint below.
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -838,9 +804,8 @@ class PayoutStatus(models.TextChoices):
 
 
 class Payout(models.Model):
-    """Where the payment of a closed statement stands, set by operators, seen by partner staff.
-
-    Kept apart from Statement because a closed statement never changes; its payout does."""
+    """Where the payment of a closed statement stands (set by operators, seen by partner staff);
+    apart from Statement because a closed statement never changes, its payout does."""
 
     statement = models.OneToOneField(
         Statement, on_delete=models.PROTECT, related_name="payout", verbose_name=_("statement")
@@ -963,9 +928,8 @@ class ReconciliationOutcome(models.TextChoices):
 
 
 class Reconciliation(models.Model):
-    """SerwerSMS's partner billing of one partner and month, matched with our messages.
-
-    One per partner and month: a new upload replaces it (the audit trail keeps each upload)."""
+    """SerwerSMS's partner billing of one partner and month, matched with our messages; a new
+    upload replaces it (the audit trail keeps each upload)."""
 
     partner = models.ForeignKey(
         Partner, on_delete=models.PROTECT, related_name="reconciliations", verbose_name=_("partner")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from billing.admin import ViewOnlyAdmin
 from ops.models import Incident
 
 
@@ -16,15 +18,13 @@ class OpenFilter(admin.SimpleListFilter):
         return [("open", _("open")), ("cleared", _("cleared"))]
 
     def queryset(self, request, queryset):
-        if self.value() == "open":
-            return queryset.filter(cleared_at__isnull=True)
-        if self.value() == "cleared":
-            return queryset.filter(cleared_at__isnull=False)
+        if self.value() in ("open", "cleared"):
+            return queryset.filter(cleared_at__isnull=self.value() == "open")
         return queryset
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(ViewOnlyAdmin):
     list_display = ["rule", "subject", "summary", "opened_at", "last_seen_at", "cleared_at", "open"]
     list_filter = [OpenFilter, "rule"]
     search_fields = ["rule", "subject", "summary"]
@@ -37,16 +37,5 @@ class IncidentAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # Open incidents first, then the most recent.
-        from django.db.models import F
-
-        return (
-            super()
-            .get_queryset(request)
-            .order_by(F("cleared_at").desc(nulls_first=True), "-opened_at")
-        )
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+        open_first = F("cleared_at").desc(nulls_first=True)
+        return super().get_queryset(request).order_by(open_first, "-opened_at")

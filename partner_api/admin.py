@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from billing.admin import denied
+
 from .keys import create_api_key, revoke_api_key
 from .models import ApiKey
 
@@ -24,19 +26,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "revoked_by",
     ]
     actions = ["revoke"]
+    has_delete_permission = denied  # revoke instead: the key's history stays
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return []
-        return ["account", "name", *self.readonly_fields]
+        return [] if obj is None else self.get_fields(request, obj)
 
     def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["account", "name"]
-        return ["account", "name", *self.readonly_fields]
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # revoke instead: the key's history stays
+        return ["account", "name"] if obj is None else ["account", "name", *self.readonly_fields]
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
@@ -44,12 +40,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         key, raw = create_api_key(
             account=obj.account, name=obj.name, actor=request.user.get_username()
         )
-        obj.pk, obj.prefix, obj.created_at, obj.created_by = (
-            key.pk,
-            key.prefix,
-            key.created_at,
-            key.created_by,
-        )
+        obj.pk, obj.prefix = key.pk, key.prefix
+        obj.created_at, obj.created_by = key.created_at, key.created_by
         obj._state.adding = False
         self.message_user(
             request,

@@ -11,11 +11,8 @@ from billing.models import ClientAccount
 
 
 class ApiKey(models.Model):
-    """A secret that lets partner software act for one client account.
-
-    Only `prefix` (the public part, to find the row) and a SHA-256 of the whole key are kept:
-    the key is shown once when it is created and can never be shown again.
-    """
+    """A secret that lets partner software act for one client account. Only `prefix` (the public
+    part, to find the row) and a SHA-256 of the whole key are kept: the key is shown once."""
 
     account = models.ForeignKey(
         ClientAccount,
@@ -43,10 +40,6 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
 
 
 class IdempotentRequest(models.Model):

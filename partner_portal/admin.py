@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from billing.admin import ViewOnlyAdmin
+
 from .models import ExportJob, Invitation, LoginSession
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Invitation)
-class InvitationAdmin(_ReadOnly):
+class InvitationAdmin(ViewOnlyAdmin):
     list_display = (
         "email",
         "partner",
@@ -32,12 +26,12 @@ class InvitationAdmin(_ReadOnly):
 
 
 @admin.register(LoginSession)
-class LoginSessionAdmin(_ReadOnly):
+class LoginSessionAdmin(ViewOnlyAdmin):
     list_display = ("user", "created_at", "ip_address", "user_agent")
     search_fields = ("user__username", "ip_address")
 
 
 @admin.register(ExportJob)
-class ExportJobAdmin(_ReadOnly):
+class ExportJobAdmin(ViewOnlyAdmin):
     list_display = ("partner", "fmt", "status", "rows_done", "rows_total", "created_at")
     list_filter = ("status", "fmt")
