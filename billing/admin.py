@@ -10,7 +10,8 @@ from django import forms
 from django.contrib import admin
 from django.contrib import messages as admin_messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import FileResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -498,36 +499,31 @@ class ReconciliationAdmin(ReadOnlyAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        status = 200
         form = ReconciliationUploadForm(request.POST or None, request.FILES or None)
-        if request.method == "POST":
-            status = 400
-            if form.is_valid():
-                upload = form.cleaned_data["file"]
-                try:
-                    report = reconcile(
-                        form.cleaned_data["partner"],
-                        form.cleaned_data["period"],
-                        upload.read(),
-                        actor=request.user.get_username(),
-                        file_name=upload.name,
-                    )
-                except ReconcileError as error:
-                    form.add_error(None, str(error))
-                else:
-                    result = report.reconciliation
-                    self.message_user(
-                        request,
-                        _("Reconciled %(reconciliation)s: %(confirmed)d confirmed of %(ours)d.")
-                        % {
-                            "reconciliation": result,
-                            "confirmed": result.outcome_total(ReconciliationOutcome.CONFIRMED),
-                            "ours": result.our_messages,
-                        },
-                    )
-                    return HttpResponseRedirect(
-                        reverse("admin:billing_reconciliation_change", args=[result.pk])
-                    )
+        if form.is_valid():  # never when unbound (a GET, an empty POST)
+            upload = form.cleaned_data["file"]
+            try:
+                report = reconcile(
+                    form.cleaned_data["partner"],
+                    form.cleaned_data["period"],
+                    upload.read(),
+                    actor=request.user.get_username(),
+                    file_name=upload.name,
+                )
+            except ReconcileError as error:
+                form.add_error(None, str(error))
+            else:
+                result = report.reconciliation
+                self.message_user(
+                    request,
+                    _("Reconciled %(reconciliation)s: %(confirmed)d confirmed of %(ours)d.")
+                    % {
+                        "reconciliation": result,
+                        "confirmed": result.outcome_total(ReconciliationOutcome.CONFIRMED),
+                        "ours": result.our_messages,
+                    },
+                )
+                return redirect("admin:billing_reconciliation_change", result.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -536,6 +532,7 @@ class ReconciliationAdmin(ReadOnlyAdmin):
             "has_view_permission": self.has_view_permission(request),
             **(extra_context or {}),
         }
+        status = 400 if request.method == "POST" else 200
         return TemplateResponse(
             request, "admin/billing/reconciliation/upload.html", context, status=status
         )
