@@ -223,8 +223,6 @@ class StatusEventInline(ReadOnlyInline):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    """Read-only: messages change only through sending, polling and callbacks."""
-
     list_display = [
         "unique_id",
         "serwersms_id",
@@ -297,8 +295,6 @@ class AuditEntryInline(ReadOnlyInline):
 
 @admin.register(Statement)
 class StatementAdmin(ReadOnlyAdmin):
-    """Statements change only through the build and close services (actions below)."""
-
     list_display = [
         "partner",
         "period",
