@@ -39,13 +39,7 @@ class Command(BillingCommand):
         if batch is not None and batch < 1:
             raise CommandError("--batch must be at least 1.")
         now = now or timezone.now()
-        total = 0
-        if not dry_run:
-            total = sum(
-                retention.count_by_partner(
-                    retention.messages_past_retention(now=now, months=months)
-                ).values()
-            )
+        total = 0 if dry_run else retention.messages_past_retention(now=now, months=months).count()
         with tqdm(
             total=total or None,
             unit="msg",

@@ -13,11 +13,10 @@ import time
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from billing.management.commands._billing import BillingCommand
 from billing.models import DailyRollup, Partner
 from billing.services import derived, rollups
 
-from ._billing import partner_arg
+from ._billing import BillingCommand, partner_arg
 
 SHOWN = 20  # differences listed one by one; the rest counted
 
@@ -62,11 +61,9 @@ class Command(BillingCommand):
                 )
             )
             return
-        rows = DailyRollup.objects.all()
-        if partner is not None:
-            rows = rows.filter(partner=partner)
         problems = []
         if not found.rollups:
+            rows = DailyRollup.objects.filter(partner=partner) if partner else DailyRollup.objects
             self.stdout.write(
                 self.style.SUCCESS(f"rollups of {scope} equal their messages ({rows.count()} rows)")
             )
