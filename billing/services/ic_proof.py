@@ -53,13 +53,9 @@ def confirm_reported_messages(
     actor: str,
     now: datetime,
 ) -> IcProofSummary:
-    """Mark reported messages confirmed or refuted by SerwerSMS's partner billing.
-
-    Only messages whose ic proof is not `sent` (reported ones) change; a message may move
-    between reported, confirmed and refuted (a corrected billing file). Returns the summary.
-    Raises IcProofError, writing nothing, when an id is in both lists. Idempotent: a second
-    call with the same ids changes nothing and records nothing.
-    """
+    """Mark reported messages (ic proof not `sent`) confirmed or refuted; a corrected billing
+    file may move one between them. Returns the summary. Raises IcProofError, writing nothing,
+    when an id is in both lists. A second call with the same ids changes and records nothing."""
     wanted = {pk: IcProof.CONFIRMED for pk in confirmed_ids}
     both = sorted(set(wanted) & set(refuted_ids))
     if both:

@@ -1,11 +1,6 @@
-"""A partner's data on request (GDPR): export it all as a zip, or erase its personal data.
-
-The export holds JSON and CSV of the partner, its accounts (never their secrets), staff,
-statements and messages (streamed: millions of rows). The erasure keeps every statement and
-total and every message's billing figures; it reduces phones to masked numbers with a hash
-(as retention does), empties texts, and strips staff users and invitations of e-mail addresses
-and names. Both are written in the audit trail. Commands and admin actions call these.
-"""
+"""A partner's data on request (GDPR): export it all as a zip of JSON and CSV (never secrets),
+or erase its personal data (statements, totals and billing figures stay). Both are audited;
+commands and admin actions call these."""
 
 from __future__ import annotations
 
@@ -165,14 +160,9 @@ class ErasureSummary:
 def erase_partner_data(
     partner: Partner, *, actor: str, now: datetime | None = None, batch: int | None = None
 ) -> ErasureSummary:
-    """Erase the partner's personal data; statements, totals and billing figures stay.
-
-    Phones become masked numbers with a hash and texts are emptied (in batches); staff users
-    lose e-mail and names, are renamed `erased-<id>` and can no longer log in; invitations
-    are deleted; accounts lose their Email2SMS sender address; e-mail addresses in the
-    partner's audit entries are replaced. Safe to repeat: a second call finds nothing more.
-    Writes one audit entry.
-    """
+    """Erase the partner's personal data: phones masked with a hash (as retention does), texts
+    emptied, staff users renamed `erased-<id>` without e-mail, names or login, invitations
+    deleted, Email2SMS senders and audited e-mail addresses cleared. Safe to repeat; audited."""
     now = now or timezone.now()
     batch = batch or settings.RETENTION_BATCH
     summary = ErasureSummary()

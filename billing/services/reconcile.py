@@ -142,7 +142,7 @@ class ReconcileReport:
 
     def outcomes(self) -> dict[str, int]:
         counts = Counter(row.outcome for row in self.rows)
-        return {outcome.value: counts.get(outcome.value, 0) for outcome in Outcome}
+        return {outcome.value: counts[outcome.value] for outcome in Outcome}
 
     def summary(self) -> dict:
         return {
@@ -461,11 +461,8 @@ def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> Reconcile
         row = their_keys.get(key)
         if row is None:
             report.missing_theirs.append(ours_row)
-            report.rows.append(
-                RowResult(
-                    Outcome.MISSING_AT_SERWERSMS, key[0], ours_row.serwersms_id, ours=ours_row
-                )
-            )
+            outcome = Outcome.MISSING_AT_SERWERSMS
+            report.rows.append(RowResult(outcome, key[0], ours_row.serwersms_id, ours=ours_row))
             continue
         report.matched += 1
         found = _differences(key, ours_row, row)
@@ -658,15 +655,12 @@ class ProofIds:
 
 
 def _apply_proof(reconciliation: Reconciliation, *, actor: str, now: datetime) -> ProofIds:
-    """Tell the ic proof what this reconciliation proved about reported messages.
-
-    A reported message (channel `reported`: only the partner's word that its software added the
-    ic) that SerwerSMS's partner billing lists under the partner's ic is confirmed, whatever else
-    differs; one we count that the billing does not list is refuted. Computed from the stored
-    rows, so a replaced upload decides again."""
+    """Tell the ic proof what this reconciliation proved about reported messages (only the
+    partner's word that its software added the ic): listed by the billing, whatever else differs,
+    is confirmed; counted here but not listed is refuted. From the stored rows, so a replacing
+    upload decides again."""
     rows = ReconciliationRow.objects.filter(
-        reconciliation=reconciliation,
-        message__channel=Channel.REPORTED,
+        reconciliation=reconciliation, message__channel=Channel.REPORTED
     ).values_list("message_id", "outcome")
     confirmed: list[int] = []
     refuted: list[int] = []

@@ -87,9 +87,8 @@ def reduce_messages(
     progress: Callable[[int], None] | None = None,
 ) -> Counter:
     """Mask the phones and empty the texts of `queryset`'s rows whose phone is still whole, in
-    transactions of `batch` rows taken in (billing_at, id) order after the last one done (each
-    batch is a short index range, however many rows came before). Rows another run holds are
-    skipped (SKIP LOCKED). Returns messages per partner id."""
+    transactions of `batch` rows in (billing_at, id) order after the last one done (a short
+    index range each), skipping rows another run holds. Returns messages per partner id."""
     done: Counter = Counter()
     queryset = queryset.filter(phone_hash="").order_by("billing_at", "id")
     after: tuple[datetime, int] | None = None
@@ -130,10 +129,8 @@ def apply_retention(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ErasureSummary:
-    """Erase what is past retention: month by closed month, in transactions of `batch`
-    messages. Safe to repeat or overlap (erased rows no longer match; rows another run holds
-    are skipped). `dry_run` counts and changes nothing. Each partner touched gets one audit
-    entry per run."""
+    """Erase what is past retention, month by closed month, in transactions of `batch` messages;
+    safe to repeat or overlap. `dry_run` only counts. One audit entry per partner touched."""
     now = now or timezone.now()
     batch = batch or settings.RETENTION_BATCH
     cutoff = _cutoff(now, months)

@@ -1,11 +1,5 @@
-"""Check the derived data of messages (services/derived.py), or repair it:
---check | --rebuild [--partner IC].
-
-The daily rollups against a fresh aggregate of the messages, and the late-change queue against
-the closed statements (messages of closed months that differ from what they billed, not queued:
-a writer past derived.py, e.g. raw SQL). --check exits non-zero on any difference; --rebuild
-recounts the rollups and queues what is missing.
-"""
+"""Check the derived data of messages (services/derived.py) or repair it. The late-change queue
+misses a change when a writer went past derived.py (e.g. raw SQL)."""
 
 import sys
 import time
