@@ -42,12 +42,6 @@ class StatementReconciliation:
     confirmed_commission: Decimal  # exact; shown rounded half-up
     commission: Decimal
 
-    @property
-    def has_differences(self) -> bool:
-        return any(
-            o.messages for o in self.outcomes if o.outcome != ReconciliationOutcome.CONFIRMED
-        )
-
 
 def reconciliation_for(partner: Partner, period) -> Reconciliation | None:
     return Reconciliation.objects.filter(partner=partner, period=period).first()
@@ -69,21 +63,19 @@ def statement_reconciliation(statement: Statement) -> StatementReconciliation | 
         .annotate(items=Count("id"), commission=Sum("message__statement_items__amount"))
         .order_by()
     }
-    outcomes = []
-    for outcome in ReconciliationOutcome:
-        totals = reconciliation.totals.get(outcome.value, {})
-        outcomes.append(
-            OutcomeFigures(
-                outcome=outcome.value,
-                label=str(outcome.label),
-                messages=totals.get("messages", 0),
-                their_parts=totals.get("their_parts", 0),
-                our_parts=totals.get("our_parts", 0),
-                their_cost=Decimal(totals.get("their_cost", "0")),
-                our_cost=Decimal(totals.get("our_cost", "0")),
-                commission=on_statement.get(outcome.value, {}).get("commission") or ZERO,
-            )
+    outcomes = [
+        OutcomeFigures(
+            outcome=outcome.value,
+            label=str(outcome.label),
+            messages=reconciliation.outcome_total(outcome),
+            their_parts=reconciliation.outcome_total(outcome, "their_parts"),
+            our_parts=reconciliation.outcome_total(outcome, "our_parts"),
+            their_cost=Decimal(reconciliation.outcome_total(outcome, "their_cost")),
+            our_cost=Decimal(reconciliation.outcome_total(outcome, "our_cost")),
+            commission=on_statement.get(outcome.value, {}).get("commission") or ZERO,
         )
+        for outcome in ReconciliationOutcome
+    ]
     confirmed = on_statement.get(ReconciliationOutcome.CONFIRMED.value, {})
     return StatementReconciliation(
         reconciliation=reconciliation,

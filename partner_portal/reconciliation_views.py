@@ -38,27 +38,24 @@ CHUNK_SIZE = 2000
 FORMATS = ("csv", "xlsx")
 
 
-def _reconciliation_of(request: HttpRequest, pk: int):
+def _rows_of(request: HttpRequest, pk: int):
+    """The statement, its reconciliation, the outcome asked for ("" for all) and its rows."""
     statement = get_partner_object_or_404(
         request, Statement.objects.select_related("partner"), pk=pk
     )
     reconciliation = selectors.reconciliation_for(request.partner, statement.period)
     if reconciliation is None:
         raise Http404("This month has no reconciliation.")
-    return statement, reconciliation
-
-
-def _outcome_from(request: HttpRequest) -> str:
     outcome = request.GET.get("outcome", "")
-    return outcome if outcome in ReconciliationOutcome.values else ""
+    outcome = outcome if outcome in ReconciliationOutcome.values else ""
+    rows = selectors.reconciliation_rows(reconciliation, outcome=outcome or None)
+    return statement, reconciliation, outcome, rows
 
 
 @partner_required
 @limited_statement_time
 def reconciliation_rows(request: HttpRequest, pk: int) -> HttpResponse:
-    statement, reconciliation = _reconciliation_of(request, pk)
-    outcome = _outcome_from(request)
-    rows = selectors.reconciliation_rows(reconciliation, outcome=outcome or None)
+    statement, reconciliation, outcome, rows = _rows_of(request, pk)
     after = request.GET.get("after", "")
     if after.isdigit() and len(after) < 19:
         rows = rows.filter(id__gt=int(after))
@@ -119,22 +116,16 @@ def differences_text(row: ReconciliationRow) -> str:
 
 def words() -> dict[str, str]:
     """Outcome and status words in the active language, looked up once per download."""
-    return {
-        **{value: str(label) for value, label in Status.choices},
-        **{value: str(label) for value, label in ReconciliationOutcome.choices},
-    }
+    choices = [*Status.choices, *ReconciliationOutcome.choices]
+    return {value: str(label) for value, label in choices}
 
 
 def row_cells(row: ReconciliationRow, words: dict[str, str]) -> list:
     """One row as cells: texts neutralised, times in Europe/Warsaw, amounts as Decimals."""
-    differences = differences_text(row)
-    texts = [
-        words.get(row.outcome, row.outcome),
-        row.account_name,
-        row.serwersms_id,
-    ]
     return [
-        *(neutralise(t) for t in texts),
+        neutralise(words.get(row.outcome, row.outcome)),
+        neutralise(row.account_name),
+        neutralise(row.serwersms_id),
         row.line,
         neutralise(row.our_phone),
         neutralise(row.their_phone),
@@ -148,7 +139,7 @@ def row_cells(row: ReconciliationRow, words: dict[str, str]) -> list:
         row.their_cost,
         _local(row.our_dispatched_at),
         _local(row.their_dispatched_at),
-        neutralise(differences),
+        neutralise(differences_text(row)),
     ]
 
 
@@ -161,8 +152,7 @@ def _csv_lines(rows, outcomes: dict[str, str]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(headers())
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
-        cells = row_cells(row, outcomes)
-        yield writer.writerow([_csv_cell(c) for c in cells])
+        yield writer.writerow([_csv_cell(c) for c in row_cells(row, outcomes)])
 
 
 def _csv_cell(value):
@@ -177,9 +167,7 @@ def _csv_cell(value):
 def reconciliation_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt not in FORMATS:
         raise Http404("Unknown format.")
-    statement, reconciliation = _reconciliation_of(request, pk)
-    outcome = _outcome_from(request)
-    rows = selectors.reconciliation_rows(reconciliation, outcome=outcome or None)
+    statement, _reconciliation, _outcome, rows = _rows_of(request, pk)
     outcomes = words()
     name = f"reconciliation-{request.partner.ic}-{format_period(statement.period)}"
     if fmt == "csv":

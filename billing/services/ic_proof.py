@@ -1,13 +1,11 @@
 """Confirm or refute the ic of reported messages against SerwerSMS's partner billing.
 
 A message the product sent carries the ic by construction (serwersms/ic.py); a reported message
-carries only the partner's word until SerwerSMS's partner billing for its month lists it
-(confirmed) or does not (refuted). Reconciliation (services/reconcile.py) decides which; this
-service records it and lets it flow into counting like any other change: the daily rollups in
-the same transaction, the drafts refreshed on commit, and a closed month through the late-change
-queue, which makes it an adjustment on the next open statement (all kept by services/derived.py).
-Each change is one StatusEvent (source `reconcile`) on the message and one audit entry per
-partner, so every figure stays explainable message by message.
+carries only the partner's word until the partner billing for its month lists it (confirmed) or
+does not (refuted). Reconciliation (services/reconcile.py) decides which; this records it and
+lets it flow into counting like any other change (services/derived.py: rollups, drafts, the
+late-change queue of closed months). Each change is one StatusEvent (source `reconcile`) and one
+audit entry per partner, so every figure stays explainable message by message.
 """
 
 from __future__ import annotations
@@ -55,13 +53,9 @@ def confirm_reported_messages(
     actor: str,
     now: datetime,
 ) -> IcProofSummary:
-    """Mark reported messages confirmed or refuted by SerwerSMS's partner billing.
-
-    Only messages whose ic proof is not `sent` (reported ones) change; a message may move
-    between reported, confirmed and refuted (a corrected billing file). Returns the summary.
-    Raises IcProofError, writing nothing, when an id is in both lists. Idempotent: a second
-    call with the same ids changes nothing and records nothing.
-    """
+    """Mark reported messages (ic proof not `sent`) confirmed or refuted; a corrected billing
+    file may move one between them. Returns the summary. Raises IcProofError, writing nothing,
+    when an id is in both lists. A second call with the same ids changes and records nothing."""
     wanted = {pk: IcProof.CONFIRMED for pk in confirmed_ids}
     both = sorted(set(wanted) & set(refuted_ids))
     if both:
@@ -79,23 +73,12 @@ def confirm_reported_messages(
         )
         summary.not_reported = len(wanted) - len(messages)
         before = derived.snapshot(messages)
-        changed: list[Message] = []
+        changed = [m for m in messages if m.ic_proof != wanted[m.pk]]
+        summary.unchanged = len(messages) - len(changed)
         events: list[StatusEvent] = []
         by_partner: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        for message in messages:
+        for message in changed:
             proof = wanted[message.pk]
-            if message.ic_proof == proof:
-                summary.unchanged += 1
-                continue
-            old = message.ic_proof
-            message.ic_proof = proof
-            changed.append(message)
-            summary.changed_ids.append(message.pk)
-            if proof == IcProof.CONFIRMED:
-                summary.confirmed += 1
-            else:
-                summary.refuted += 1
-            by_partner[message.partner_id][proof.value].append(message.pk)
             events.append(
                 StatusEvent(
                     message=message,
@@ -103,10 +86,15 @@ def confirm_reported_messages(
                     old_status=message.status,
                     new_status=message.status,
                     applied=True,
-                    note=f"{NOTES[proof]} (was {old}; by {actor})"[:255],
+                    note=f"{NOTES[proof]} (was {message.ic_proof}; by {actor})"[:255],
                     created_at=now,
                 )
             )
+            message.ic_proof = proof
+            summary.changed_ids.append(message.pk)
+            by_partner[message.partner_id][proof.value].append(message.pk)
+        summary.confirmed = sum(wanted[pk] == IcProof.CONFIRMED for pk in summary.changed_ids)
+        summary.refuted = len(changed) - summary.confirmed
         if not changed:
             return summary
         write_messages(changed, ["ic_proof"])

@@ -1,11 +1,6 @@
-"""A partner's data on request (GDPR): export it all as a zip, or erase its personal data.
-
-The export holds JSON and CSV of the partner, its accounts (never their secrets), staff,
-statements and messages (streamed: millions of rows). The erasure keeps every statement and
-total and every message's billing figures; it reduces phones to masked numbers with a hash
-(as retention does), empties texts, and strips staff users and invitations of e-mail addresses
-and names. Both are written in the audit trail. Commands and admin actions call these.
-"""
+"""A partner's data on request (GDPR): export it all as a zip of JSON and CSV (never secrets),
+or erase its personal data (statements, totals and billing figures stay). Both are audited;
+commands and admin actions call these."""
 
 from __future__ import annotations
 
@@ -14,7 +9,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -80,52 +75,36 @@ class ExportSummary:
     staff: int = 0
 
 
-class _Zip:
-    def __init__(self, target: IO[bytes]):
-        self.zip = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED)
-
-    def json(self, name: str, data: Any) -> None:
-        self.zip.writestr(name, json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-    def rows(self, name: str, fields: tuple[str, ...], rows: Iterable[tuple]) -> int:
-        """`name`.csv and `name`.jsonl (one object per line), streamed row by row."""
-        count = 0
-        header = _header(fields)
-        with self.zip.open(f"{name}.csv", "w", force_zip64=True) as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            writer = csv.writer(text)
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow([neutralise(_plain(v)) for v in row])
-                count += 1
-            text.flush()
-            text.detach()
-        return count
-
-    def jsonl(self, name: str, fields: tuple[str, ...], rows: Iterable[tuple]) -> None:
-        header = _header(fields)
-        with self.zip.open(f"{name}.jsonl", "w", force_zip64=True) as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
-            for row in rows:
-                line = {k: _plain(v) for k, v in zip(header, row, strict=True)}
-                text.write(json.dumps(line, ensure_ascii=False) + "\n")
-            text.flush()
-            text.detach()
-
-    def close(self) -> None:
-        self.zip.close()
-
-
 def _values(queryset, fields: tuple[str, ...]) -> Iterator[tuple]:
     return queryset.values_list(*fields).iterator(chunk_size=CHUNK)
 
 
-def _objects(rows, fields: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Rows (or a queryset) as JSON-ready dicts keyed by the export's column names."""
-    if hasattr(rows, "values_list"):
-        rows = _values(rows, fields)
+def _objects(rows: Iterable[tuple], fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """Rows as JSON-ready dicts keyed by the export's column names."""
     header = _header(fields)
-    return [{k: _plain(v) for k, v in zip(header, row, strict=True)} for row in rows]
+    return ({k: _plain(v) for k, v in zip(header, row, strict=True)} for row in rows)
+
+
+def _text(archive: zipfile.ZipFile, name: str) -> io.TextIOWrapper:
+    """A member of the archive written as UTF-8 text, streamed (closing it ends the member)."""
+    member = archive.open(name, "w", force_zip64=True)
+    return io.TextIOWrapper(member, encoding="utf-8", newline="")
+
+
+def _json(archive: zipfile.ZipFile, name: str, data: Any) -> None:
+    archive.writestr(name, json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _csv(archive: zipfile.ZipFile, name: str, fields: tuple[str, ...], rows: Iterable) -> int:
+    """`name`.csv, streamed row by row; returns the number of rows."""
+    count = 0
+    with _text(archive, f"{name}.csv") as text:
+        writer = csv.writer(text)
+        writer.writerow(_header(fields))
+        for row in rows:
+            writer.writerow([neutralise(_plain(v)) for v in row])
+            count += 1
+    return count
 
 
 def export_partner_data(
@@ -134,43 +113,37 @@ def export_partner_data(
     """Write the partner's data as a zip to `target` (a path or a binary file). Returns the
     counts; writes one audit entry. Safe to repeat (each call writes a new file)."""
     now = now or timezone.now()
-    summary = ExportSummary()
-    own = not hasattr(target, "write")
-    handle: IO[bytes] = open(target, "wb") if own else target  # type: ignore[arg-type]
-    try:
-        archive = _Zip(handle)
-        (info,) = _objects(Partner.objects.filter(pk=partner.pk), PARTNER_FIELDS)
-        archive.json("partner.json", {**info, "exported_at": now.isoformat()})
-        accounts = ClientAccount.objects.filter(partner=partner).order_by("pk")
-        account_rows = list(_values(accounts, ACCOUNT_FIELDS))
-        archive.json("accounts.json", _objects(account_rows, ACCOUNT_FIELDS))
-        summary.accounts = archive.rows("accounts", ACCOUNT_FIELDS, account_rows)
-        staff = PartnerStaff.objects.filter(partner=partner).order_by("pk")
-        staff_rows = list(_values(staff, STAFF_FIELDS))
-        archive.json("staff.json", _objects(staff_rows, STAFF_FIELDS))
-        summary.staff = len(staff_rows)
-        statements = Statement.objects.filter(partner=partner).order_by("period")
-        statement_rows = list(_values(statements, STATEMENT_FIELDS))
-        archive.json("statements.json", _objects(statement_rows, STATEMENT_FIELDS))
-        summary.statements = archive.rows("statements", STATEMENT_FIELDS, statement_rows)
-        messages = Message.objects.filter(partner=partner).order_by("created_at", "id")
-        rows = _values(messages, MESSAGE_FIELDS)
-        summary.messages = archive.rows("messages", MESSAGE_FIELDS, rows)
-        archive.jsonl("messages", MESSAGE_FIELDS, _values(messages, MESSAGE_FIELDS))
-        archive.close()
-    finally:
-        if own:
-            handle.close()
+    archive = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED)
+    (info,) = _objects(
+        _values(Partner.objects.filter(pk=partner.pk), PARTNER_FIELDS), PARTNER_FIELDS
+    )
+    _json(archive, "partner.json", {**info, "exported_at": now.isoformat()})
+    counts = {}
+    for name, model, order, fields in (
+        ("accounts", ClientAccount, "pk", ACCOUNT_FIELDS),
+        ("staff", PartnerStaff, "pk", STAFF_FIELDS),  # staff.json only
+        ("statements", Statement, "period", STATEMENT_FIELDS),
+    ):
+        rows = list(_values(model.objects.filter(partner=partner).order_by(order), fields))
+        _json(archive, f"{name}.json", list(_objects(rows, fields)))
+        if name != "staff":
+            _csv(archive, name, fields, rows)
+        counts[name] = len(rows)
+    # Messages (millions) are streamed: to the CSV, then read again for the JSON lines.
+    messages = Message.objects.filter(partner=partner).order_by("created_at", "id")
+    counts["messages"] = _csv(
+        archive, "messages", MESSAGE_FIELDS, _values(messages, MESSAGE_FIELDS)
+    )
+    with _text(archive, "messages.jsonl") as text:
+        for line in _objects(_values(messages, MESSAGE_FIELDS), MESSAGE_FIELDS):
+            text.write(json.dumps(line, ensure_ascii=False) + "\n")
+    archive.close()
+    summary = ExportSummary(**counts)
     AuditEntry.objects.create(
         partner=partner,
         action=AuditAction.PARTNER_EXPORT,
         actor=actor,
-        detail={
-            "accounts": summary.accounts,
-            "statements": summary.statements,
-            "messages": summary.messages,
-            "staff": summary.staff,
-        },
+        detail=asdict(summary),
         created_at=now,
     )
     return summary
@@ -187,21 +160,16 @@ class ErasureSummary:
 def erase_partner_data(
     partner: Partner, *, actor: str, now: datetime | None = None, batch: int | None = None
 ) -> ErasureSummary:
-    """Erase the partner's personal data; statements, totals and billing figures stay.
-
-    Phones become masked numbers with a hash and texts are emptied (in batches); staff users
-    lose e-mail and names, are renamed `erased-<id>` and can no longer log in; invitations
-    are deleted; accounts lose their Email2SMS sender address; e-mail addresses in the
-    partner's audit entries are replaced. Safe to repeat: a second call finds nothing more.
-    Writes one audit entry.
-    """
+    """Erase the partner's personal data: phones masked with a hash (as retention does), texts
+    emptied, staff users renamed `erased-<id>` without e-mail, names or login, invitations
+    deleted, Email2SMS senders and audited e-mail addresses cleared. Safe to repeat; audited."""
     now = now or timezone.now()
     batch = batch or settings.RETENTION_BATCH
     summary = ErasureSummary()
     messages = Message.objects.filter(partner=partner)
     summary.messages = sum(retention.reduce_messages(messages, batch=batch).values())
     # Texts kept (STORE_MESSAGE_TEXT) of messages reduced earlier, e.g. by retention.
-    Message.objects.filter(partner=partner).exclude(text="").update(text="")
+    messages.exclude(text="").update(text="")
     with transaction.atomic():
         user_ids = list(
             PartnerStaff.objects.filter(partner=partner).values_list("user_id", flat=True)
@@ -240,12 +208,7 @@ def erase_partner_data(
             partner=partner,
             action=AuditAction.PARTNER_ERASE,
             actor=actor,
-            detail={
-                "messages": summary.messages,
-                "users": summary.users,
-                "invitations": summary.invitations,
-                "accounts": summary.accounts,
-            },
+            detail=asdict(summary),
             created_at=now,
         )
     return summary

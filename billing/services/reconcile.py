@@ -9,13 +9,11 @@ writes nothing; a new upload for the same partner and month replaces the stored 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import io
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -42,33 +40,28 @@ from billing.statuses import parse_status
 
 Outcome = ReconciliationOutcome
 
-# Our names of the file's fields -> the header SerwerSMS's file uses for them (the simulator's
-# export, serwersms_sim/reports.py). RECONCILE_COLUMNS (`field:Header,...`) overrides them.
-DEFAULT_COLUMNS = {
-    "id": "id",
-    "account": "account",
-    "phone": "phone",
-    "type": "type",
-    "parts": "parts",
-    "status": "status",
-    "dispatched_at": "dispatched_at",
-    "cost": "cost",
-    "ic": "ic",
-}
+# Our names of the file's fields, by default also its headers (the simulator's export,
+# serwersms_sim/reports.py); RECONCILE_COLUMNS (`field:Header,...`) renames them.
+FIELDS = ("id", "account", "phone", "type", "parts", "status", "dispatched_at", "cost", "ic")
+# The others are optional: when the file has no such column, that figure is not compared.
 REQUIRED_FIELDS = ("id", "account", "parts", "status", "dispatched_at")
-# Optional: when the file has no such column, that figure is not compared (ic: not checked).
-OPTIONAL_FIELDS = ("phone", "type", "cost", "ic")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # Europe/Warsaw local time, as in the SerwerSMS panel
 MAX_REPORTED_ERRORS = 20
 ROW_BATCH = 2000
 MAX_COST = Decimal("99999999.9999")  # the row's DecimalField(12, 4)
 MAX_PARTS = 32767  # PositiveSmallIntegerField
+TYPES = frozenset(MessageType.values)
 # Dispatch times further apart than this disagree (theirs has whole seconds, ours may not).
-TIME_TOLERANCE_SECONDS = 60
-# Which differences decide the outcome of a row both sides list (the first found wins).
-STATUS_FIELDS = ("status",)
-AMOUNT_FIELDS = ("parts", "cost", "type")
-DETAIL_FIELDS = ("phone", "time")
+TIME_TOLERANCE = timedelta(seconds=60)
+# ReconciliationRow's their_<name> / our_<name> field -> the TheirRow / OurRow attribute.
+SIDE_FIELDS = {
+    "phone": "phone",
+    "status": "status",
+    "type": "message_type",
+    "parts": "parts",
+    "cost": "cost",
+    "dispatched_at": "dispatched_at",
+}
 
 
 class ReconcileError(Exception):
@@ -85,8 +78,8 @@ class TheirRow:
     parts: int
     status: str
     dispatched_at: datetime
-    cost: Decimal | None = None
-    ic: int | None = None
+    cost: Decimal | None
+    ic: int | None
 
 
 @dataclass(frozen=True)
@@ -98,9 +91,8 @@ class OurRow:
     parts: int
     status: str
     dispatched_at: datetime | None
-    phone: str = ""
-    cost: Decimal | None = None
-    channel: str = ""
+    phone: str
+    cost: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -150,7 +142,7 @@ class ReconcileReport:
 
     def outcomes(self) -> dict[str, int]:
         counts = Counter(row.outcome for row in self.rows)
-        return {outcome.value: counts.get(outcome.value, 0) for outcome in Outcome}
+        return {outcome.value: counts[outcome.value] for outcome in Outcome}
 
     def summary(self) -> dict:
         return {
@@ -170,29 +162,27 @@ class ReconcileReport:
 # --- the file ----------------------------------------------------------------------------------
 
 
-def column_mapping(text: str | None = None) -> dict[str, str]:
-    """Our field -> the file's header: DEFAULT_COLUMNS with RECONCILE_COLUMNS over them.
+def column_mapping() -> dict[str, str]:
+    """Our field -> the file's header: FIELDS renamed by RECONCILE_COLUMNS.
 
     Raises ReconcileError naming the bad pair when the setting is not `field:Header,...` of
     known fields."""
-    text = settings.RECONCILE_COLUMNS if text is None else text
-    mapping = dict(DEFAULT_COLUMNS)
-    for pair in (p.strip() for p in (text or "").split(",")):
+    mapping = dict(zip(FIELDS, FIELDS, strict=True))
+    for pair in (p.strip() for p in (settings.RECONCILE_COLUMNS or "").split(",")):
         if not pair:
             continue
         name, sep, header = pair.partition(":")
         name, header = name.strip().lower(), header.strip()
-        if not sep or name not in DEFAULT_COLUMNS or not header:
+        if not sep or name not in mapping or not header:
             raise ReconcileError(
                 _(
                     "The setting RECONCILE_COLUMNS is wrong at %(pair)r: expected field:Header "
                     "pairs, fields %(fields)s."
                 )
-                % {"pair": pair, "fields": ", ".join(DEFAULT_COLUMNS)}
+                % {"pair": pair, "fields": ", ".join(FIELDS)}
             )
         mapping[name] = header
-    headers = [h.lower() for h in mapping.values()]
-    if len(set(headers)) != len(headers):
+    if len({h.lower() for h in mapping.values()}) != len(mapping):
         raise ReconcileError(_("The setting RECONCILE_COLUMNS names one header for two fields."))
     return mapping
 
@@ -210,7 +200,9 @@ def check_size(size: int) -> None:
         )
 
 
-def _decode(data: bytes | str) -> str:
+def parse_partner_billing(data: bytes | str) -> list[TheirRow]:
+    """Every row of SerwerSMS's partner billing CSV, or a ReconcileError naming the bad rows."""
+    columns = column_mapping()
     if isinstance(data, bytes):
         check_size(len(data))
         try:
@@ -225,15 +217,7 @@ def _decode(data: bytes | str) -> str:
             ) from None
     if "\x00" in data:
         raise ReconcileError(_("The file holds NUL characters: it is not a CSV text file."))
-    return data.removeprefix("\ufeff")
-
-
-def parse_partner_billing(
-    data: bytes | str, columns: dict[str, str] | None = None
-) -> list[TheirRow]:
-    """Every row of SerwerSMS's partner billing CSV, or a ReconcileError naming the bad rows."""
-    columns = columns or column_mapping()
-    data = _decode(data)
+    data = data.removeprefix("\ufeff")
     # Comma per the simulator; a semicolon file (spreadsheet export in a Polish locale) also reads.
     first_line = data.split("\n", 1)[0]
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
@@ -262,16 +246,11 @@ def parse_partner_billing(
         )
     if len(set(names)) != len(names):
         raise ReconcileError(_("Bad header: a column appears twice."))
-    index = {
-        f: names.index(columns[f].lower())
-        for f in (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)
-        if columns[f].lower() in names
-    }
+    index = {f: names.index(h.lower()) for f, h in columns.items() if h.lower() in names}
 
     rows: list[TheirRow] = []
     errors: list[str] = []
     seen: dict[tuple[str, str], int] = {}
-    types = {t.value for t in MessageType}
     try:
         for values in reader:
             line = reader.line_num
@@ -284,7 +263,8 @@ def parse_partner_billing(
                 )
                 continue
             get = {f: values[i].strip() for f, i in index.items()}
-            row, problems = _their_row(line, get, types)
+            problems: list[str] = []
+            row = _their_row(line, get, problems)
             key = (get["account"], get["id"])
             if key in seen:
                 problems.append(_("duplicate of line %(line)d") % {"line": seen[key]})
@@ -314,8 +294,8 @@ def parse_partner_billing(
     return rows
 
 
-def _their_row(line: int, get: dict[str, str], types: set[str]) -> tuple[TheirRow | None, list]:
-    problems: list[str] = []
+def _their_row(line: int, get: dict[str, str], problems: list[str]) -> TheirRow | None:
+    """The row, or None with what is wrong with it appended to `problems`."""
     if not get["id"] or len(get["id"]) > 64:
         problems.append(_("the id must have 1 to 64 characters"))
     if not get["account"] or len(get["account"]) > 100:
@@ -324,7 +304,7 @@ def _their_row(line: int, get: dict[str, str], types: set[str]) -> tuple[TheirRo
     if len(phone) > 32:
         problems.append(_("the phone is longer than 32 characters"))
     message_type = get.get("type", "").lower()
-    if "type" in get and message_type not in types:
+    if "type" in get and message_type not in TYPES:
         problems.append(_("unknown type %(value)r") % {"value": get["type"]})
     try:
         parts = int(get["parts"])
@@ -334,22 +314,19 @@ def _their_row(line: int, get: dict[str, str], types: set[str]) -> tuple[TheirRo
         problems.append(
             _("parts must be a positive whole number, got %(value)r") % {"value": get["parts"]}
         )
-        parts = 0
     status = parse_status(get["status"])
     if status is None:
         problems.append(_("unknown status %(value)r") % {"value": get["status"]})
     try:
         local = datetime.strptime(get["dispatched_at"], TIME_FORMAT)
-        dispatched_at = local.replace(tzinfo=BILLING_ZONE)
     except ValueError:
         problems.append(
             _("dispatched_at must be 'YYYY-MM-DD HH:MM:SS', got %(value)r")
             % {"value": get["dispatched_at"]}
         )
-        dispatched_at = None
     cost = None
     if get.get("cost"):
-        text = get["cost"].replace(",", ".") if "." not in get["cost"] else get["cost"]
+        text = get["cost"] if "." in get["cost"] else get["cost"].replace(",", ".")
         try:
             cost = Decimal(text)
             if not cost.is_finite() or not 0 <= cost <= MAX_COST:
@@ -360,31 +337,24 @@ def _their_row(line: int, get: dict[str, str], types: set[str]) -> tuple[TheirRo
                 _("cost must be an amount from 0 to %(max)s, got %(value)r")
                 % {"max": MAX_COST, "value": get["cost"]}
             )
-            cost = None
-    ic = None
-    if get.get("ic"):
-        if not get["ic"].isdigit() or len(get["ic"]) > 12:
-            problems.append(
-                _("the ic must be a positive integer, got %(value)r") % {"value": get["ic"]}
-            )
-        else:
-            ic = int(get["ic"])
+    ic = get.get("ic") or None
+    if ic and (not ic.isdigit() or len(ic) > 12):
+        problems.append(_("the ic must be a positive integer, got %(value)r") % {"value": ic})
+    elif ic:
+        ic = int(ic)
     if problems:
-        return None, problems
-    return (
-        TheirRow(
-            line=line,
-            serwersms_id=get["id"],
-            account=get["account"],
-            phone=phone,
-            message_type=message_type,
-            parts=parts,
-            status=status.value,
-            dispatched_at=dispatched_at,
-            cost=cost,
-            ic=ic,
-        ),
-        problems,
+        return None
+    return TheirRow(
+        line=line,
+        serwersms_id=get["id"],
+        account=get["account"],
+        phone=phone,
+        message_type=message_type,
+        parts=parts,
+        status=status.value,
+        dispatched_at=local.replace(tzinfo=BILLING_ZONE),
+        cost=cost,
+        ic=ic,
     )
 
 
@@ -414,9 +384,8 @@ def _check_belongs(partner: Partner, period: date, theirs: list[TheirRow]) -> No
                 "line": other_ic[0].line,
             }
         )
-    names = {r.account for r in theirs}
     foreign = sorted(
-        ClientAccount.objects.filter(name__in=names)
+        ClientAccount.objects.filter(name__in={r.account for r in theirs})
         .exclude(partner=partner)
         .values_list("name", flat=True)
     )
@@ -432,25 +401,16 @@ def _check_belongs(partner: Partner, period: date, theirs: list[TheirRow]) -> No
 
 # --- matching ----------------------------------------------------------------------------------
 
+# In OurRow's order.
 _OUR_FIELDS = (
-    "id",
-    "serwersms_id",
-    "account__name",
-    "message_type",
-    "parts",
-    "status",
-    "billing_at",
-    "phone",
-    "cost",
-    "channel",
-)
+    "id", "serwersms_id", "account__name", "message_type", "parts", "status", "billing_at",
+    "phone", "cost",
+)  # fmt: skip
 
 
 def _our_row(values: tuple) -> OurRow:
-    message_id, sid, account, message_type, parts, status, at, phone, cost, channel = values
-    return OurRow(
-        message_id, sid or "", account, message_type, parts, status, at, phone, cost, channel
-    )
+    message_id, serwersms_id, *rest = values
+    return OurRow(message_id, serwersms_id or "", *rest)
 
 
 def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> ReconcileReport:
@@ -471,54 +431,43 @@ def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> Reconcile
         report.our_parts += row.parts
         report.our_cost += row.cost or 0
 
-    their_keys: dict[tuple[str, str], TheirRow] = {}
-    for row in theirs:
-        their_keys[(row.account, row.serwersms_id)] = row
-        report.their_messages += 1
-        report.their_parts += row.parts
-        report.their_cost += row.cost or 0
+    their_keys = {(row.account, row.serwersms_id): row for row in theirs}  # unique: parsed
+    report.their_messages = len(theirs)
+    report.their_parts = sum(row.parts for row in theirs)
+    report.their_cost = sum((row.cost or 0 for row in theirs), Decimal(0))
 
     unmatched = [row for key, row in their_keys.items() if key not in ours]
     known = _look_up(partner, unmatched)
     for row in unmatched:
-        found = known.get((row.account, row.serwersms_id))
+        key = (row.account, row.serwersms_id)
+        found = known.get(key)
         if found is None:
             report.missing_ours.append(row)
-            report.rows.append(RowResult(Outcome.MISSING_HERE, row.account, row.serwersms_id, row))
+            report.rows.append(RowResult(Outcome.MISSING_HERE, *key, row))
             continue
         # We know the message but do not count it in this month: say why.
-        if billing_month(found.dispatched_at) != period:
-            item = Disagreement(
-                row.account,
-                row.serwersms_id,
-                "month",
-                format_period(billing_month(found.dispatched_at)),
-                format_period(period),
-                found.message_id,
-            )
+        month = billing_month(found.dispatched_at)
+        if month != period:
+            mine, their = format_period(month), format_period(period)
+            item = Disagreement(*key, "month", mine, their, found.message_id)
             outcome = Outcome.MISSING_HERE
         else:
-            item = Disagreement(
-                row.account, row.serwersms_id, "status", found.status, row.status, found.message_id
-            )
+            item = Disagreement(*key, "status", found.status, row.status, found.message_id)
             outcome = Outcome.STATUS_DIFFERENT
         report.disagreements.append(item)
-        report.rows.append(RowResult(outcome, row.account, row.serwersms_id, row, found, [item]))
+        report.rows.append(RowResult(outcome, *key, row, found, [item]))
 
     for key, ours_row in ours.items():
         row = their_keys.get(key)
         if row is None:
             report.missing_theirs.append(ours_row)
-            report.rows.append(
-                RowResult(
-                    Outcome.MISSING_AT_SERWERSMS, key[0], ours_row.serwersms_id, None, ours_row
-                )
-            )
+            outcome = Outcome.MISSING_AT_SERWERSMS
+            report.rows.append(RowResult(outcome, key[0], ours_row.serwersms_id, ours=ours_row))
             continue
         report.matched += 1
         found = _differences(key, ours_row, row)
         report.disagreements.extend(found)
-        report.rows.append(RowResult(_outcome_of(found), key[0], key[1], row, ours_row, found))
+        report.rows.append(RowResult(_outcome_of(found), *key, row, ours_row, found))
     return report
 
 
@@ -534,28 +483,24 @@ def _differences(key: tuple[str, str], ours: OurRow, theirs: TheirRow) -> list[D
         checks.append(("type", ours.message_type, theirs.message_type, None))
     # A pair swapped between two messages shows as a phone or time disagreement.
     checks.append(("phone", ours.phone, theirs.phone, _same_phone(ours.phone, theirs.phone)))
-    checks.append(
-        (
-            "time",
-            _local(ours.dispatched_at),
-            _local(theirs.dispatched_at),
-            _close(ours.dispatched_at, theirs.dispatched_at),
-        )
-    )
+    at = ours.dispatched_at
+    close = at is not None and abs(at - theirs.dispatched_at) <= TIME_TOLERANCE
+    checks.append(("time", _local(at), _local(theirs.dispatched_at), close))
     return [
-        Disagreement(key[0], key[1], name, mine, their, ours.message_id)
+        Disagreement(*key, name, mine, their, ours.message_id)
         for name, mine, their, same in checks
         if ((mine != their) if same is None else not same)
     ]
 
 
 def _outcome_of(differences: list[Disagreement]) -> str:
+    """The first kind of difference found decides the outcome of a row both sides list."""
     fields = {d.field for d in differences}
-    if fields & set(STATUS_FIELDS):
+    if "status" in fields:
         return Outcome.STATUS_DIFFERENT
-    if fields & set(AMOUNT_FIELDS):
+    if fields & {"parts", "cost", "type"}:
         return Outcome.AMOUNT_DIFFERENT
-    if fields & set(DETAIL_FIELDS):
+    if fields & {"phone", "time"}:
         return Outcome.DETAILS_DIFFERENT
     return Outcome.CONFIRMED
 
@@ -568,9 +513,8 @@ def _look_up(partner: Partner, rows: list[TheirRow]) -> dict[tuple[str, str], Ou
     found: dict[tuple[str, str], OurRow] = {}
     for account, ids in by_account.items():
         for start in range(0, len(ids), 500):
-            batch = ids[start : start + 500]
             for values in Message.objects.filter(
-                partner=partner, account__name=account, serwersms_id__in=batch
+                partner=partner, account__name=account, serwersms_id__in=ids[start : start + 500]
             ).values_list(*_OUR_FIELDS):
                 row = _our_row(values)
                 found[(row.account, row.serwersms_id)] = row
@@ -587,7 +531,7 @@ def reconcile(
     *,
     actor: str,
     file_name: str = "",
-    now: dt.datetime | None = None,
+    now: datetime | None = None,
 ) -> ReconcileReport:
     """Match SerwerSMS's partner billing `data` of `period` with our messages and store it.
 
@@ -604,7 +548,7 @@ def reconcile(
         # One upload at a time per partner: the replaced result and the new one never mix.
         Partner.objects.select_for_update().filter(pk=partner.pk).first()
         previous = Reconciliation.objects.filter(partner=partner, period=period).first()
-        replaced = None
+        replaced = {}
         if previous is not None:
             replaced = {
                 "replaced_id": previous.pk,
@@ -641,7 +585,7 @@ def reconcile(
                 "reconciliation": reconciliation.pk,
                 "file": reconciliation.file_name,
                 "sha256": reconciliation.file_sha256,
-                **(replaced or {}),
+                **replaced,
             },
             created_at=now,
         )
@@ -649,7 +593,12 @@ def reconcile(
     return report
 
 
-def _totals(rows: Iterable[RowResult]) -> dict[str, dict]:
+def _sides(row: RowResult) -> list[tuple[str, TheirRow | OurRow]]:
+    """("their", their row), ("our", our row): the sides that list the row."""
+    return [(side, value) for side, value in (("their", row.theirs), ("our", row.ours)) if value]
+
+
+def _totals(rows: list[RowResult]) -> dict[str, dict]:
     totals = {
         o.value: {
             "messages": 0,
@@ -663,12 +612,9 @@ def _totals(rows: Iterable[RowResult]) -> dict[str, dict]:
     for row in rows:
         entry = totals[row.outcome]
         entry["messages"] += 1
-        if row.theirs is not None:
-            entry["their_parts"] += row.theirs.parts
-            entry["their_cost"] += row.theirs.cost or 0
-        if row.ours is not None:
-            entry["our_parts"] += row.ours.parts
-            entry["our_cost"] += row.ours.cost or 0
+        for side, value in _sides(row):
+            entry[f"{side}_parts"] += value.parts
+            entry[f"{side}_cost"] += value.cost or 0
     for entry in totals.values():
         entry["their_cost"] = f"{entry['their_cost']:.4f}"
         entry["our_cost"] = f"{entry['our_cost']:.4f}"
@@ -676,39 +622,27 @@ def _totals(rows: Iterable[RowResult]) -> dict[str, dict]:
 
 
 def _store_rows(reconciliation: Reconciliation, rows: list[RowResult]) -> None:
-    batch: list[ReconciliationRow] = []
-    for row in rows:
-        theirs, ours = row.theirs, row.ours
-        batch.append(
+    for start in range(0, len(rows), ROW_BATCH):
+        ReconciliationRow.objects.bulk_create(
             ReconciliationRow(
                 reconciliation=reconciliation,
                 outcome=row.outcome,
-                message_id=ours.message_id if ours else None,
+                message_id=row.ours.message_id if row.ours else None,
                 account_name=row.account,
                 serwersms_id=row.serwersms_id,
-                line=theirs.line if theirs else None,
-                their_phone=theirs.phone if theirs else "",
-                their_status=theirs.status if theirs else "",
-                their_type=theirs.message_type if theirs else "",
-                their_parts=theirs.parts if theirs else None,
-                their_cost=theirs.cost if theirs else None,
-                their_dispatched_at=theirs.dispatched_at if theirs else None,
-                our_phone=ours.phone if ours else "",
-                our_status=ours.status if ours else "",
-                our_type=ours.message_type if ours else "",
-                our_parts=ours.parts if ours else None,
-                our_cost=ours.cost if ours else None,
-                our_dispatched_at=ours.dispatched_at if ours else None,
+                line=row.theirs.line if row.theirs else None,
                 differences=[
                     {"field": d.field, "ours": d.ours, "theirs": d.theirs} for d in row.differences
                 ],
+                # A side that does not list the row keeps the fields' defaults ("" or None).
+                **{
+                    f"{side}_{name}": getattr(value, attribute)
+                    for side, value in _sides(row)
+                    for name, attribute in SIDE_FIELDS.items()
+                },
             )
+            for row in rows[start : start + ROW_BATCH]
         )
-        if len(batch) >= ROW_BATCH:
-            ReconciliationRow.objects.bulk_create(batch)
-            batch = []
-    if batch:
-        ReconciliationRow.objects.bulk_create(batch)
 
 
 # --- the ic proof ------------------------------------------------------------------------------
@@ -720,29 +654,23 @@ class ProofIds:
     refuted_ids: list[int]
 
 
-def _apply_proof(reconciliation: Reconciliation, *, actor: str, now: dt.datetime) -> ProofIds:
-    """Tell the ic proof what this reconciliation proved about reported messages.
-
-    A reported message (channel `reported`: only the partner's word that its software added the
-    ic) that SerwerSMS's partner billing lists under the partner's ic is confirmed, whatever else
-    differs; one we count that the billing does not list is refuted. Computed from the stored
-    rows, so a replaced upload decides again."""
+def _apply_proof(reconciliation: Reconciliation, *, actor: str, now: datetime) -> ProofIds:
+    """Tell the ic proof what this reconciliation proved about reported messages (only the
+    partner's word that its software added the ic): listed by the billing, whatever else differs,
+    is confirmed; counted here but not listed is refuted. From the stored rows, so a replacing
+    upload decides again."""
     rows = ReconciliationRow.objects.filter(
-        reconciliation=reconciliation,
-        message__channel=Channel.REPORTED,
+        reconciliation=reconciliation, message__channel=Channel.REPORTED
     ).values_list("message_id", "outcome")
     confirmed: list[int] = []
     refuted: list[int] = []
     for message_id, outcome in rows.order_by("message_id").iterator(chunk_size=5000):
-        if outcome == Outcome.MISSING_AT_SERWERSMS:
-            refuted.append(message_id)
-        else:
-            confirmed.append(message_id)
+        (refuted if outcome == Outcome.MISSING_AT_SERWERSMS else confirmed).append(message_id)
     return apply_ic_proof(confirmed_ids=confirmed, refuted_ids=refuted, actor=actor, now=now)
 
 
 def apply_ic_proof(
-    *, confirmed_ids: list[int], refuted_ids: list[int], actor: str, now: dt.datetime
+    *, confirmed_ids: list[int], refuted_ids: list[int], actor: str, now: datetime
 ) -> ProofIds:
     """Mark the reported messages SerwerSMS's partner billing listed confirmed, the others
     refuted, through the ic-proof service (rollups, drafts and late changes follow)."""
@@ -762,11 +690,7 @@ def _same_phone(ours: str, theirs: str) -> bool:
     if not their:
         return True  # a statement without numbers cannot disagree on them
     shorter, longer = sorted((mine, their), key=len)
-    return bool(shorter) and len(shorter) >= 9 and longer.endswith(shorter)
-
-
-def _close(ours: datetime | None, theirs: datetime) -> bool:
-    return ours is not None and abs((ours - theirs).total_seconds()) <= TIME_TOLERANCE_SECONDS
+    return len(shorter) >= 9 and longer.endswith(shorter)
 
 
 def _local(moment: datetime | None) -> str:

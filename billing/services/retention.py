@@ -54,14 +54,14 @@ def masked_phone(phone: str) -> str:
     return prefix + "*" * hidden + digits[hidden:]
 
 
-def retention_cutoff(now: datetime, months: int) -> datetime:
-    """`now` moved back by whole billing-calendar months (commission.months_earlier)."""
-    return months_earlier(now, months)
+def _cutoff(now: datetime, months: int | None) -> datetime:
+    """`now` moved back by `months` (RETENTION_MONTHS) whole billing-calendar months."""
+    return months_earlier(now, settings.RETENTION_MONTHS if months is None else months)
 
 
 def messages_past_retention(*, now: datetime, months: int | None = None) -> QuerySet[Message]:
     """Messages whose phone is still whole, billed before the cutoff, in a closed statement."""
-    cutoff = retention_cutoff(now, settings.RETENTION_MONTHS if months is None else months)
+    cutoff = _cutoff(now, months)
     month = TruncMonth("billing_at", output_field=DateField(), tzinfo=BILLING_ZONE)
     closed = Statement.objects.filter(
         partner=OuterRef("partner"), period=OuterRef("billing_month"), status=StatementStatus.CLOSED
@@ -80,20 +80,6 @@ class ErasureSummary:
     dry_run: bool = False
 
 
-def _reduce(rows: list[Message]) -> None:
-    """One UPDATE ... FROM (VALUES ...) for the rows, never a save per row."""
-    values = ", ".join(["(%s, %s, %s)"] * len(rows))
-    params = [p for m in rows for p in (m.pk, masked_phone(m.phone), phone_hash(m.phone))]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Message._meta.db_table} AS m"  # noqa: S608 - no input in the SQL
-            " SET phone = v.phone, phone_hash = v.phone_hash, text = ''"
-            f" FROM (VALUES {values}) AS v(id, phone, phone_hash)"
-            " WHERE m.id = v.id",
-            params,
-        )
-
-
 def reduce_messages(
     queryset: QuerySet[Message],
     *,
@@ -101,9 +87,8 @@ def reduce_messages(
     progress: Callable[[int], None] | None = None,
 ) -> Counter:
     """Mask the phones and empty the texts of `queryset`'s rows whose phone is still whole, in
-    transactions of `batch` rows taken in (billing_at, id) order after the last one done (each
-    batch is a short index range, however many rows came before). Rows another run holds are
-    skipped (SKIP LOCKED). Returns messages per partner id."""
+    transactions of `batch` rows in (billing_at, id) order after the last one done (a short
+    index range each), skipping rows another run holds. Returns messages per partner id."""
     done: Counter = Counter()
     queryset = queryset.filter(phone_hash="").order_by("billing_at", "id")
     after: tuple[datetime, int] | None = None
@@ -119,24 +104,21 @@ def reduce_messages(
             )
             if not rows:
                 return done
-            _reduce(rows)
+            # One UPDATE ... FROM (VALUES ...) for the batch, never a save per row.
+            values = ", ".join(["(%s, %s, %s)"] * len(rows))
+            params = [p for m in rows for p in (m.pk, masked_phone(m.phone), phone_hash(m.phone))]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {Message._meta.db_table} AS m"  # noqa: S608 - no input in the SQL
+                    " SET phone = v.phone, phone_hash = v.phone_hash, text = ''"
+                    f" FROM (VALUES {values}) AS v(id, phone, phone_hash)"
+                    " WHERE m.id = v.id",
+                    params,
+                )
         after = (rows[-1].billing_at, rows[-1].pk)
         done.update(m.partner_id for m in rows)
         if progress:
             progress(len(rows))
-
-
-def _closed_months_before(cutoff: datetime):
-    """(partner id, start, end) of each closed statement's month that began before `cutoff`,
-    the end no later than `cutoff` (UTC instants)."""
-    zone = BILLING_ZONE
-    last_period = billing_month(cutoff, zone)
-    closed = Statement.objects.filter(status=StatementStatus.CLOSED, period__lte=last_period)
-    for partner_id, period in closed.order_by("partner_id", "period").values_list(
-        "partner_id", "period"
-    ):
-        start, end = month_bounds_utc(period, zone)
-        yield partner_id, start, min(end, cutoff)
 
 
 def apply_retention(
@@ -147,13 +129,11 @@ def apply_retention(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ErasureSummary:
-    """Erase what is past retention: month by closed month, in transactions of `batch`
-    messages. Safe to repeat or overlap (erased rows no longer match; rows another run holds
-    are skipped). `dry_run` counts and changes nothing. Each partner touched gets one audit
-    entry per run."""
+    """Erase what is past retention, month by closed month, in transactions of `batch` messages;
+    safe to repeat or overlap. `dry_run` only counts. One audit entry per partner touched."""
     now = now or timezone.now()
     batch = batch or settings.RETENTION_BATCH
-    cutoff = retention_cutoff(now, settings.RETENTION_MONTHS if months is None else months)
+    cutoff = _cutoff(now, months)
     summary = ErasureSummary(dry_run=dry_run)
     if dry_run:
         summary.by_partner = count_by_partner(messages_past_retention(now=now, months=months))
@@ -161,9 +141,14 @@ def apply_retention(
         if progress:
             progress(summary.messages)
         return summary
-    for partner_id, start, end in _closed_months_before(cutoff):
+    # Each closed statement's month that began before the cutoff, up to the cutoff at most.
+    closed = Statement.objects.filter(
+        status=StatementStatus.CLOSED, period__lte=billing_month(cutoff)
+    ).order_by("partner_id", "period")
+    for partner_id, period in closed.values_list("partner_id", "period"):
+        start, end = month_bounds_utc(period)
         month = Message.objects.filter(
-            partner_id=partner_id, billing_at__gte=start, billing_at__lt=end
+            partner_id=partner_id, billing_at__gte=start, billing_at__lt=min(end, cutoff)
         )
         summary.by_partner.update(reduce_messages(month, batch=batch, progress=progress))
     summary.messages = sum(summary.by_partner.values())

@@ -6,6 +6,7 @@ import getpass
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from billing.commission import parse_period
 from billing.models import Partner
@@ -50,3 +51,7 @@ class BillingCommand(BaseCommand):
             if any(isinstance(v, str) and "\x00" in v for v in values):
                 raise CommandError(f"--{name.replace('_', '-')}: NUL characters are not allowed.")
         return super().execute(*args, **options)
+
+    def progress_bar(self, *, disable: bool, **options) -> tqdm:
+        """A tqdm bar on the command's stderr that is gone once done."""
+        return tqdm(disable=disable, file=self.stderr._out, leave=False, **options)

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from django.core.management.base import CommandError
 from django.utils import timezone
-from tqdm import tqdm
 
 from billing.management.commands._billing import BillingCommand
 from billing.services import retention
@@ -39,19 +38,9 @@ class Command(BillingCommand):
         if batch is not None and batch < 1:
             raise CommandError("--batch must be at least 1.")
         now = now or timezone.now()
-        total = 0
-        if not dry_run:
-            total = sum(
-                retention.count_by_partner(
-                    retention.messages_past_retention(now=now, months=months)
-                ).values()
-            )
-        with tqdm(
-            total=total or None,
-            unit="msg",
-            disable=options["no_progress"],
-            file=self.stderr._out,
-            leave=False,
+        total = 0 if dry_run else retention.messages_past_retention(now=now, months=months).count()
+        with self.progress_bar(
+            total=total or None, unit="msg", disable=options["no_progress"]
         ) as bar:
             summary = retention.apply_retention(
                 now=now, months=months, batch=batch, dry_run=dry_run, progress=bar.update

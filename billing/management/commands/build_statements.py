@@ -5,10 +5,9 @@ import sys
 from tqdm import tqdm
 
 from billing.commission import format_period
-from billing.management.commands._billing import BillingCommand
 from billing.services.statements import build_statements
 
-from ._billing import add_actor, default_actor, partner_arg, period_arg
+from ._billing import BillingCommand, add_actor, default_actor, partner_arg, period_arg
 
 
 class Command(BillingCommand):

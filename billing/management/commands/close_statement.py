@@ -3,11 +3,10 @@
 from django.core.management.base import CommandError
 
 from billing.commission import format_period
-from billing.management.commands._billing import BillingCommand
 from billing.services.statement_closing import close_statement
 from billing.services.statements import StatementError
 
-from ._billing import add_actor, default_actor, partner_arg, period_arg
+from ._billing import BillingCommand, add_actor, default_actor, partner_arg, period_arg
 
 
 class Command(BillingCommand):

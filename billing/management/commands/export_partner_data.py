@@ -6,13 +6,9 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from billing.management.commands._billing import (
-    BillingCommand,
-    add_actor,
-    default_actor,
-    partner_arg,
-)
 from billing.services import partner_data
+
+from ._billing import BillingCommand, add_actor, default_actor, partner_arg
 
 
 class Command(BillingCommand):

@@ -7,10 +7,9 @@ from django.core.management.base import CommandError
 
 from billing.commission import format_period
 from billing.exports import FORMATS, render_statement
-from billing.management.commands._billing import BillingCommand
 from billing.models import AuditAction, AuditEntry, Statement
 
-from ._billing import add_actor, default_actor, partner_arg, period_arg
+from ._billing import BillingCommand, add_actor, default_actor, partner_arg, period_arg
 
 
 class Command(BillingCommand):
@@ -40,9 +39,7 @@ class Command(BillingCommand):
         output = Path(options["output"])
         if not output.parent.exists():
             raise CommandError(f"The folder {output.parent} does not exist.")
-        content, _content_type, _name = render_statement(
-            statement, options["format"], options["language"]
-        )
+        content = render_statement(statement, options["format"], options["language"])[0]
         output.write_bytes(content)
         AuditEntry.objects.create(
             partner=partner,

@@ -2,7 +2,6 @@
 
 from django.core.management.base import CommandError
 from django.utils import timezone
-from tqdm import tqdm
 
 from billing.management.commands._billing import BillingCommand
 from billing.services import polling
@@ -21,9 +20,7 @@ class Command(BillingCommand):
             raise CommandError(f"No active client account named {account!r}.")
         now = timezone.now()
         total = polling.pollable_count(accounts, now)
-        with tqdm(
-            total=total, unit="msg", disable=no_progress, file=self.stderr._out, leave=False
-        ) as bar:
+        with self.progress_bar(total=total, unit="msg", disable=no_progress) as bar:
             summary = polling.poll_all_accounts(now=now, account_name=account, progress=bar.update)
         self.stdout.write(summary.as_line())
         for line in summary.error_messages:

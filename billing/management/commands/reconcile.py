@@ -5,11 +5,10 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from billing.commission import format_period
-from billing.management.commands._billing import BillingCommand
 from billing.models import ReconciliationOutcome
 from billing.services.reconcile import ReconcileError, check_size, reconcile
 
-from ._billing import add_actor, default_actor, partner_arg, period_arg
+from ._billing import BillingCommand, add_actor, default_actor, partner_arg, period_arg
 
 SHOWN = 50
 
@@ -45,12 +44,10 @@ class Command(BillingCommand):
         write(f"  SerwerSMS: {report.their_messages} messages, {report.their_parts} parts")
         write(f"  ours:      {report.our_messages} messages, {report.our_parts} parts")
         write(f"  matched:   {report.matched}")
-        write(f"  missing on our side: {len(report.missing_ours)}")
-        for row in report.missing_ours[:SHOWN]:
-            write(f"    {row.account} {row.serwersms_id} {row.status} {row.parts} parts")
-        write(f"  missing on SerwerSMS's side: {len(report.missing_theirs)}")
-        for row in report.missing_theirs[:SHOWN]:
-            write(f"    {row.account} {row.serwersms_id} {row.status} {row.parts} parts")
+        for side, rows in (("our", report.missing_ours), ("SerwerSMS's", report.missing_theirs)):
+            write(f"  missing on {side} side: {len(rows)}")
+            for row in rows[:SHOWN]:
+                write(f"    {row.account} {row.serwersms_id} {row.status} {row.parts} parts")
         write(f"  disagreements (ours / SerwerSMS): {len(report.disagreements)}")
         for item in report.disagreements[:SHOWN]:
             write(

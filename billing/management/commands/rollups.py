@@ -1,11 +1,5 @@
-"""Check the derived data of messages (services/derived.py), or repair it:
---check | --rebuild [--partner IC].
-
-The daily rollups against a fresh aggregate of the messages, and the late-change queue against
-the closed statements (messages of closed months that differ from what they billed, not queued:
-a writer past derived.py, e.g. raw SQL). --check exits non-zero on any difference; --rebuild
-recounts the rollups and queues what is missing.
-"""
+"""Check the derived data of messages (services/derived.py) or repair it. The late-change queue
+misses a change when a writer went past derived.py (e.g. raw SQL)."""
 
 import sys
 import time
@@ -13,11 +7,10 @@ import time
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from billing.management.commands._billing import BillingCommand
 from billing.models import DailyRollup, Partner
 from billing.services import derived, rollups
 
-from ._billing import partner_arg
+from ._billing import BillingCommand, partner_arg
 
 SHOWN = 20  # differences listed one by one; the rest counted
 
@@ -62,11 +55,9 @@ class Command(BillingCommand):
                 )
             )
             return
-        rows = DailyRollup.objects.all()
-        if partner is not None:
-            rows = rows.filter(partner=partner)
         problems = []
         if not found.rollups:
+            rows = DailyRollup.objects.filter(partner=partner) if partner else DailyRollup.objects
             self.stdout.write(
                 self.style.SUCCESS(f"rollups of {scope} equal their messages ({rows.count()} rows)")
             )

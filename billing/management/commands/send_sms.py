@@ -3,7 +3,6 @@
 import time
 
 from django.core.management.base import CommandError
-from tqdm import tqdm
 
 from billing.management.commands._billing import BillingCommand
 from billing.models import Message
@@ -50,13 +49,7 @@ class Command(BillingCommand):
             raise CommandError(str(exc)) from None
         pks = [m.pk for m in messages]
         deadline = time.monotonic() + options["wait"]
-        with tqdm(
-            total=len(pks),
-            unit="msg",
-            disable=options["no_progress"],
-            file=self.stderr._out,
-            leave=False,
-        ) as bar:
+        with self.progress_bar(total=len(pks), unit="msg", disable=options["no_progress"]) as bar:
             while True:
                 done = Message.objects.filter(pk__in=pks).exclude(status=Status.SUBMITTING).count()
                 bar.update(done - bar.n)
