@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.db.models import Exists, Max, OuterRef
 
-from billing.commission import ZERO, format_period, message_amount, month_bounds_utc
+from billing.commission import ZERO, format_period, message_amount, month_bounds_utc, rate_for
 from billing.models import (
     Adjustment,
     LateChange,
@@ -54,9 +54,8 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 def billed_on_closed(queue: dict[date, set[int]], start: datetime, end: datetime) -> set[int]:
     """Messages now billed in [start, end) that a closed statement already billed: they moved
     here after it closed, so they are queued; only the queue's ids are probed (no anti-join)."""
-    queued = set().union(*queue.values()) if queue else set()
     billed: set[int] = set()
-    for chunk in _chunks(queued):
+    for chunk in _chunks(set().union(*queue.values())):
         billed.update(
             StatementItem.objects.filter(
                 message_id__in=chunk,
@@ -71,11 +70,9 @@ def billed_on_closed(queue: dict[date, set[int]], start: datetime, end: datetime
 def closed_months_carried_by(draft: Statement) -> list[Statement]:
     """Closed months whose late changes land on this draft: those with no open month between."""
     earlier = Statement.objects.filter(partner_id=draft.partner_id, period__lt=draft.period)
-    open_periods = sorted(
-        earlier.filter(status=StatementStatus.DRAFT).values_list("period", flat=True)
-    )
+    last_open = earlier.filter(status=StatementStatus.DRAFT).aggregate(last=Max("period"))["last"]
     closed = earlier.filter(status=StatementStatus.CLOSED).order_by("period")
-    return [c for c in closed if not any(c.period < p for p in open_periods)]
+    return list(closed if last_open is None else closed.filter(period__gt=last_open))
 
 
 def adjustments_for(
@@ -83,8 +80,6 @@ def adjustments_for(
 ) -> list[Adjustment]:
     """The late changes of the closed months this draft carries: only the months with queued
     messages or earlier adjustments are looked at, and in them only those messages."""
-    if not carried_from:
-        return []
     prior: dict[date, list[tuple[int, Decimal, str]]] = defaultdict(list)
     earlier = Adjustment.objects.filter(
         message__partner_id=draft.partner_id,
@@ -97,17 +92,10 @@ def adjustments_for(
         prior[period].append((message_id, amount, new_status))
     result: list[Adjustment] = []
     for closed in carried_from:
-        if queue.get(closed.period) or prior.get(closed.period):
-            result += _late_changes(
-                draft, closed, queue.get(closed.period, set()), prior.get(closed.period, [])
-            )
+        queued, adjusted = queue.get(closed.period, set()), prior.get(closed.period, [])
+        if queued or adjusted:
+            result += _late_changes(draft, closed, queued, adjusted)
     return result
-
-
-def _billed_on_closed_statement():
-    return StatementItem.objects.filter(
-        message_id=OuterRef("pk"), statement__status=StatementStatus.CLOSED
-    )
 
 
 def _late_changes(
@@ -165,11 +153,8 @@ def _late_changes(
         _item_id, message_id, old_status, old_parts, old_cost, rate, amount, basis = row[:8]
         status, parts, cost, ic_proof = row[8:]
         counted = billing_class(status, ic_proof) == BillingClass.COUNTED
-        if (
-            counted
-            and (status, parts, cost) == (old_status, old_parts, old_cost)
-            and (message_id not in billed_adjustments)
-        ):
+        unchanged = (status, parts, cost) == (old_status, old_parts, old_cost)
+        if counted and unchanged and message_id not in billed_adjustments:
             continue
         seen.add(message_id)
         current = message_amount(basis, rate, parts, cost) if basis and counted else ZERO
@@ -187,7 +172,13 @@ def _late_changes(
             Message.objects.filter(partner_id=closed.partner_id, pk__in=chunk)
             .in_billing_month(closed.period)
             .counted()
-            .exclude(Exists(_billed_on_closed_statement()))
+            .exclude(
+                Exists(
+                    StatementItem.objects.filter(
+                        message_id=OuterRef("pk"), statement__status=StatementStatus.CLOSED
+                    )
+                )
+            )
             .values_list("billing_at", "id", "message_type", "parts", "cost", "status")
         )
     ordinal = closed.counted_messages  # late messages rank after those billed at close
@@ -195,11 +186,10 @@ def _late_changes(
         seen.add(message_id)
         ordinal += 1
         terms = versions.picker.at(billing_at)
-        current = (
-            message_amount(terms.basis, terms.rate(message_type, ordinal), parts, cost)
-            if terms
-            else ZERO
-        )
+        current = ZERO
+        if terms:
+            rate = rate_for(terms, message_type, ordinal)
+            current = message_amount(terms.basis, rate, parts, cost)
         billed = billed_adjustments.get(message_id, ZERO)
         if current != billed:
             reason = f"counted after {format_period(closed.period)} was closed"
