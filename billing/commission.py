@@ -106,11 +106,8 @@ def rate_for(terms: Terms, message_type: str, ordinal: int) -> Decimal:
 
 
 def message_amount(basis: str, rate: Decimal, parts: int, cost: Decimal | None) -> Decimal:
-    """The exact commission of one counted message (never rounded: rounding is at the total).
-
-    per message: the rate; per part: rate x parts; percent of cost: cost x rate / 100
-    (a message whose cost is unknown earns nothing on that basis).
-    """
+    """The exact commission of one counted message (never rounded: rounding is at the total):
+    the rate, rate x parts, or cost x rate / 100 (an unknown cost earns nothing)."""
     rate = Decimal(rate)
     if basis == PER_MESSAGE:
         return exact(rate)
@@ -152,8 +149,8 @@ def amount_sql(basis: str, *, rate: str, parts: str, cost: str) -> str:
     """message_amount as a SQL expression over the SQL expressions `rate`, `parts`, `cost`.
 
     Exact like the Python rule: numeric products only (a percentage is cost x rate x 0.01, no
-    division), then half-up to AMOUNT_DECIMALS (PostgreSQL's round() rounds halves away from
-    zero, as ROUND_HALF_UP does; amounts are never negative). A NULL cost earns 0."""
+    division), then round() to AMOUNT_DECIMALS (halves away from zero, as ROUND_HALF_UP does:
+    amounts are never negative). A NULL cost earns 0."""
     expressions = {
         PER_MESSAGE: rate,
         PER_PART: f"{rate} * {parts}",
@@ -208,11 +205,8 @@ def tier_progress(terms: Terms, counted: int) -> TierProgress:
 
 @dataclass(frozen=True)
 class Presentation:
-    """A statement as printed: every figure rounded half-up to the grosz, adding up exactly.
-
-    printed lines + printed adjustments + opening credit + rounding + credit carried forward
-    == total, and total == max(0, half-up rounding of the exact balance).
-    """
+    """A statement as printed, every figure half-up to the grosz: printed lines + printed
+    adjustments + opening credit + rounding + credit carried forward == total."""
 
     lines: tuple[Decimal, ...]
     adjustments: tuple[Decimal, ...]
@@ -235,10 +229,9 @@ def present_statement(
 ) -> Presentation:
     """Round a statement for print from its exact line and adjustment amounts.
 
-    The total is the half-up rounding of the exact sum (never a sum of rounded figures); the
-    difference between that and the sum of the printed figures is the rounding line. A
-    negative balance is not paid: the total is 0 and the balance is carried forward as a credit.
-    """
+    The total is the half-up rounding of the exact sum (never a sum of rounded figures); what
+    the printed figures miss of it is the rounding line. A negative balance is not paid: the
+    total is 0 and the balance is carried forward as a credit."""
     opening = round_total(Decimal(opening_credit))
     if opening > ZERO:
         raise ValueError("An opening credit is a negative balance carried forward.")
@@ -313,9 +306,8 @@ def month_bounds_utc(period: date, zone: ZoneInfo = BILLING_ZONE) -> tuple[datet
 
 
 def billing_instant(dispatched_at: datetime | None, created_at: datetime) -> datetime:
-    """The instant that decides a message's billing month: its dispatch time (sent, else
-    queued); a message never dispatched (refused at send time, still submitting) belongs to
-    the month it was submitted in. Message.billing_at stores this in the database."""
+    """The instant that decides a message's billing month (Message.billing_at): its dispatch
+    time (sent, else queued), else (refused, still submitting) the time it was submitted."""
     return dispatched_at if dispatched_at is not None else created_at
 
 

@@ -39,9 +39,7 @@ def month_label(period) -> str:
     Polish month names are lowercase except at the start of a sentence (|capfirst there).
     """
     text = formats.date_format(period, "F Y")
-    if (translation.get_language() or "pl").split("-")[0] == "pl":
-        return text.lower()
-    return text
+    return text.lower() if _language() == "pl" else text
 
 
 def format_figure(value: Decimal, *, grouping: bool = False) -> str:

@@ -1,10 +1,9 @@
 """Late changes of closed months: the adjustments and the credit a draft carries from them.
 
-A closed statement never changes; a later change of one of its messages (queued by
-services/derived.py in the change's transaction, models.LateChange) becomes an Adjustment on
-the partner's next open statement, and a closed month's negative balance the credit that
-statement opens with. Reads and prices; writes nothing (statements.build_statement writes what
-these return).
+A later change of a closed month's message (queued by services/derived.py in the change's
+transaction, models.LateChange) becomes an Adjustment on the partner's next open statement, and
+a closed month's negative balance the credit it opens with. Reads and prices; writes nothing
+(statements.build_statement writes what these return).
 """
 
 from __future__ import annotations
@@ -33,10 +32,8 @@ CHUNK_SIZE = 5000  # ids per IN (...) probe
 
 
 def late_change_queue(partner: Partner) -> dict[date, set[int]]:
-    """The partner's late-change queue: closed month -> ids of messages changed since it closed.
-
-    Written by services/derived.py (models.LateChange); small by nature (changes after a month's
-    review window), so it is read whole, in one query on its (partner, period) index."""
+    """Closed month -> ids of messages changed since it closed. Small by nature (changes after
+    a month's review window): read whole, in one query on its (partner, period) index."""
     queue: dict[date, set[int]] = defaultdict(set)
     for period, message_id in LateChange.objects.filter(partner=partner).values_list(
         "period", "message_id"
@@ -106,10 +103,8 @@ def _late_changes(
 ) -> list[Adjustment]:
     """What changed in a closed month since it was billed (its items plus earlier adjustments).
 
-    Only messages of the queue (changed since the month closed) or adjusted before can differ
-    from what was billed: a message on the closed statement changed since (status, parts,
-    cost), a message counted there only now, a message adjusted before and no longer billable.
-    """
+    Only messages queued since the month closed or adjusted before can differ from what was
+    billed (the three cases below)."""
     billed_adjustments: dict[int, Decimal] = defaultdict(lambda: ZERO)
     last_status: dict[int, str] = {}
     for message_id, amount, new_status in prior:
@@ -166,19 +161,16 @@ def _late_changes(
     # 2. Messages of the closed month that were not counted at close and are counted now.
     start, end = month_bounds_utc(closed.period)
     versions = agreement_versions(closed.partner, start, end)
+    on_closed = StatementItem.objects.filter(
+        message_id=OuterRef("pk"), statement__status=StatementStatus.CLOSED
+    )
     late = []
     for chunk in _chunks(candidates):
         late += (
             Message.objects.filter(partner_id=closed.partner_id, pk__in=chunk)
             .in_billing_month(closed.period)
             .counted()
-            .exclude(
-                Exists(
-                    StatementItem.objects.filter(
-                        message_id=OuterRef("pk"), statement__status=StatementStatus.CLOSED
-                    )
-                )
-            )
+            .exclude(Exists(on_closed))
             .values_list("billing_at", "id", "message_type", "parts", "cost", "status")
         )
     ordinal = closed.counted_messages  # late messages rank after those billed at close

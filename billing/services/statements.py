@@ -211,16 +211,13 @@ def priced_month_sql(
 ) -> tuple[str, dict]:
     """The one statement that prices a month in PostgreSQL; returns (sql, params).
 
-    Ranks the counted messages by (billing_at, id) (the tier ordinal, as commission.rate_for
-    counts), pending ones after them, and apart the reported dispatched messages whose ic
-    SerwerSMS has not confirmed yet (after the counted ones: what they would earn once
-    confirmed; never in the items or the billed lines); picks the agreement version by
-    billing_at and the rate and amount with commission.rate_sql / amount_sql; writes the
-    StatementItems (a rebuild deletes, updates and inserts only the items that differ; new
-    ones in billing order). Returns rows
-    (kind, is_line, account, type, agreement, day, messages, parts, amount): kind "c" counted
-    lines (is_line 1) and Warsaw days (is_line 0), "p" pending lines (amount: the forecast),
-    "u" unsent lines, "r" reported-not-yet-confirmed lines.
+    Ranks the counted messages by (billing_at, id) (the tier ordinal of commission.rate_for);
+    pending ones, and apart the reported ones whose ic SerwerSMS has not confirmed yet (never
+    in the items or billed lines), rank after them. Picks the agreement version by billing_at,
+    prices with commission.rate_sql / amount_sql and writes the StatementItems that differ (new
+    ones in billing order). Rows: (kind, is_line, account, type, agreement, day, messages,
+    parts, amount, delivered, undelivered); kind "c" counted lines (is_line 1) and Warsaw days
+    (is_line 0), "p" pending lines (amount: the forecast), "u" unsent, "r" unconfirmed lines.
 
     Each class of message is its own index range scan with its status list, so that the
     planner knows how many rows each step has (a CTE filtered on a computed class is
@@ -351,7 +348,7 @@ def _price_in_database(
     progress: Progress | None,
 ) -> tuple[list[StatementLine], Decimal]:
     """Price the month with priced_month_sql and write its days; returns the lines (unsaved,
-    in order) and the pending forecast. Nothing per message passes through Python."""
+    in order) and the pending forecast."""
     sql, params = priced_month_sql(
         statement.pk, statement.partner_id, statement.period, versions, billed
     )
