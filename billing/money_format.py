@@ -34,10 +34,8 @@ def format_money(value: Decimal, currency: str = "PLN") -> str:
 
 
 def month_label(period) -> str:
-    """A billing month as it reads inside a sentence: "październik 2026" / "October 2026".
-
-    Polish month names are lowercase except at the start of a sentence (|capfirst there).
-    """
+    """A billing month as it reads inside a sentence: "październik 2026" / "October 2026"
+    (Polish month names are lowercase except at the start of a sentence: |capfirst there)."""
     text = formats.date_format(period, "F Y")
     return text.lower() if _language() == "pl" else text
 

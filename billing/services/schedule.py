@@ -29,11 +29,9 @@ def _ensure(
 
 
 def ensure_status_poll_task() -> bool:
-    """Create the poll and outbox PeriodicTasks if missing; True when the poll task was created.
-
-    Runs after every migrate. An existing task is never touched, so the operator's changes in the
-    admin (interval, enabled) survive; to stop polling, disable the task rather than delete it.
-    """
+    """Create the periodic tasks that are missing; True when the poll task was created. Runs
+    after every migrate. An existing task is never touched, so the operator's changes in the
+    admin (interval, enabled) survive; to stop polling, disable the task rather than delete it."""
     _ensure(
         "Resume unfinished sends (outbox)",
         "billing.tasks.resume_sends",

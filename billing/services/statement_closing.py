@@ -92,10 +92,8 @@ class CloseResult:
 def close_statement(
     partner: Partner, period: date, *, actor: str, now: datetime | None = None
 ) -> CloseResult:
-    """Rebuild the draft with the latest statuses, then freeze it with a checksum.
-
-    Refused before the review window past the month's end; closing a closed month does nothing.
-    """
+    """Rebuild the draft with the latest statuses, then freeze it with a checksum. Refused
+    before the review window past the month's end; closing a closed month does nothing."""
     period = period.replace(day=1)
     now = now or timezone.now()
     existing = Statement.objects.filter(partner=partner, period=period).first()
@@ -145,11 +143,9 @@ def close_statement(
 
 
 def notify_billing_managers(statement_id: int) -> int:
-    """E-mail the partner's billing managers that a statement was closed; returns how many.
-
-    Written in the portal's default language (Polish). A mail failure is logged and recorded,
-    never undoes the closing. Safe to call twice (sends twice: callers call it once, on commit).
-    """
+    """E-mail the partner's billing managers, in the portal's default language (Polish), that
+    a statement was closed; returns how many. A mail failure is logged and recorded, never
+    undoes the closing. A second call sends again (callers call it once, on commit)."""
     statement = Statement.objects.select_related("partner").get(pk=statement_id)
     managers = statement.partner.staff.filter(role=StaffRole.BILLING_MANAGER, user__is_active=True)
     recipients = sorted({e for e in managers.values_list("user__email", flat=True) if e})

@@ -99,9 +99,8 @@ def build_statement(
             return BuildResult(statement, skipped_closed=True)
         # Rebuilding starts from nothing: the same messages give the same statement. (The items
         # are rewritten where they differ: see priced_month_sql.)
-        StatementDay.objects.filter(statement=statement).delete()
-        StatementLine.objects.filter(statement=statement).delete()
-        Adjustment.objects.filter(statement=statement).delete()
+        for model in (StatementDay, StatementLine, Adjustment):
+            model.objects.filter(statement=statement).delete()
 
         start, end = month_bounds_utc(period)
         queue = late_changes.late_change_queue(partner)
@@ -450,12 +449,14 @@ def refresh_draft_statements(
         wanted.add(period)
     rebuilt = []
     for period in sorted(wanted):
-        existing = Statement.objects.filter(partner=partner, period=period).first()
-        if existing is not None and (
-            existing.is_closed
-            or (requested_at and existing.built_at and existing.built_at >= requested_at)
+        if (
+            requested_at is not None
+            and Statement.objects.filter(
+                partner=partner, period=period, built_at__gte=requested_at
+            ).exists()
         ):
             continue
+        # A month closed meanwhile is left alone by build_statement itself.
         result = build_statement(partner, period, actor="system")
         if not result.skipped_closed:
             rebuilt.append(result.statement)
