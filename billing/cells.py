@@ -12,11 +12,8 @@ _PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 ]*\Z")
 
 
 def neutralise(value):
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe.
-
-    Phones such as "+48500600700" and other plain signed numbers stay as they are; other values
-    (numbers, dates, None) are returned unchanged.
-    """
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe; plain signed
+    numbers ("+48500600700") and non-text values (numbers, dates, None) stay as they are."""
     if (
         isinstance(value, str)
         and value.startswith(FORMULA_START)
@@ -35,10 +32,8 @@ _SQL_PLAIN_NUMBER = "^[+-]?[0-9][0-9 ]*$"
 
 
 def neutralise_sql(expression: str) -> str:
-    """A PostgreSQL expression: `expression` (text) neutralised as `neutralise` does.
-
-    The result contains no `%` and no parameters, so it can sit in a statement that psycopg
-    formats with parameters."""
+    """A PostgreSQL expression: `expression` (text) neutralised as `neutralise` does. It holds
+    no `%` and no parameters, so it can sit in a statement psycopg formats with parameters."""
     return (
         f"(CASE WHEN left({expression}, 1) IN ({_SQL_FORMULA_START})"
         f" AND {expression} !~ '{_SQL_PLAIN_NUMBER}'"

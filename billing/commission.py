@@ -11,6 +11,7 @@ lines add up to its printed total (`present_statement`).
 from __future__ import annotations
 
 import bisect
+import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,48 +91,38 @@ class Terms:
             raise ValueError(f"Unknown commission basis {self.basis!r}.")
         object.__setattr__(self, "tiers", tuple(sorted(self.tiers, key=lambda t: t.from_volume)))
 
-    def rate(self, message_type: str, ordinal: int) -> Decimal:
-        """The rate for the `ordinal`-th (1-based) counted message of the month."""
-        return rate_for(self, message_type, ordinal)
-
 
 def rate_for(terms: Terms, message_type: str, ordinal: int) -> Decimal:
-    """Graduated rates: the highest tier whose from_volume is below the ordinal, else the base."""
+    """The rate of the `ordinal`-th (1-based) counted message of the month: the highest tier
+    whose from_volume is below the ordinal, else the base rates."""
     if ordinal < 1:
         raise ValueError("The ordinal of a counted message starts at 1.")
     rates = terms.rates
     for tier in terms.tiers:
-        if ordinal > tier.from_volume:
-            rates = tier.rates
-        else:
+        if ordinal <= tier.from_volume:
             break
+        rates = tier.rates
     return rates.for_type(message_type)
 
 
 def message_amount(basis: str, rate: Decimal, parts: int, cost: Decimal | None) -> Decimal:
-    """The exact commission of one counted message (never rounded: rounding is at the total).
-
-    per message: the rate; per part: rate x parts; percent of cost: cost x rate / 100
-    (a message whose cost is unknown earns nothing on that basis).
-    """
+    """The exact commission of one counted message (never rounded: rounding is at the total):
+    the rate, rate x parts, or cost x rate / 100 (an unknown cost earns nothing)."""
     rate = Decimal(rate)
     if basis == PER_MESSAGE:
         return exact(rate)
     if basis == PER_PART:
         return exact(rate * int(parts))
     if basis == PERCENT_OF_COST:
-        if cost is None:
-            return exact(ZERO)
-        return exact(Decimal(cost) * rate / HUNDRED)
+        return exact(ZERO if cost is None else Decimal(cost) * rate / HUNDRED)
     raise ValueError(f"Unknown commission basis {basis!r}.")
 
 
 # --- the same two rules as SQL (the statement build prices a month in PostgreSQL) --------------
 #
-# Twins of rate_for and message_amount, generated from the same Terms so that the rule is
-# written once: rates and volumes are parameters, the expressions are built here and nowhere
-# else. tests/billing/test_pricing_sql.py checks every tier boundary and basis against the
-# Python functions.
+# Twins of rate_for and message_amount built from the same Terms, so the rule is written once
+# (rates and volumes are parameters). tests/billing/test_pricing_sql.py checks every tier
+# boundary and basis against the Python functions.
 
 
 def _rates_by_type_sql(rates: Rates, message_type: str) -> tuple[str, list]:
@@ -140,11 +131,9 @@ def _rates_by_type_sql(rates: Rates, message_type: str) -> tuple[str, list]:
 
 
 def rate_sql(terms: Terms, *, ordinal: str, message_type: str) -> tuple[str, list]:
-    """rate_for as a SQL expression over the SQL expressions `ordinal` (1-based rank among the
-    month's counted messages) and `message_type`; returns (sql, params).
-
-    The highest tier whose from_volume is below the ordinal, else the base rates: a CASE over
-    the tiers from the highest down. An unknown message type gives NULL (rate_for raises)."""
+    """rate_for as a SQL expression over the SQL expressions `ordinal` and `message_type`;
+    returns (sql, params): a CASE over the tiers from the highest down, else the base rates.
+    An unknown message type gives NULL (rate_for raises)."""
     base, params = _rates_by_type_sql(terms.rates, message_type)
     if not terms.tiers:
         return base, params
@@ -160,30 +149,26 @@ def amount_sql(basis: str, *, rate: str, parts: str, cost: str) -> str:
     """message_amount as a SQL expression over the SQL expressions `rate`, `parts`, `cost`.
 
     Exact like the Python rule: numeric products only (a percentage is cost x rate x 0.01, no
-    division), then half-up to AMOUNT_DECIMALS (PostgreSQL's round() rounds halves away from
-    zero, as ROUND_HALF_UP does; amounts are never negative). A NULL cost earns 0."""
-    if basis == PER_MESSAGE:
-        expression = rate
-    elif basis == PER_PART:
-        expression = f"{rate} * {parts}"
-    elif basis == PERCENT_OF_COST:
-        expression = f"COALESCE({cost} * {rate} * 0.01, 0)"
-    else:
+    division), then round() to AMOUNT_DECIMALS (halves away from zero, as ROUND_HALF_UP does:
+    amounts are never negative). A NULL cost earns 0."""
+    expressions = {
+        PER_MESSAGE: rate,
+        PER_PART: f"{rate} * {parts}",
+        PERCENT_OF_COST: f"COALESCE({cost} * {rate} * 0.01, 0)",
+    }
+    if basis not in expressions:
         raise ValueError(f"Unknown commission basis {basis!r}.")
-    return f"round(CAST({expression} AS numeric), {AMOUNT_DECIMALS})"
+    return f"round(CAST({expressions[basis]} AS numeric), {AMOUNT_DECIMALS})"
 
 
 def forecast_amount(
     terms: Terms, counted_so_far: int, pending: Sequence[tuple[str, int, Decimal | None]]
 ) -> Decimal:
-    """What pending messages would earn if all get dispatched, exact.
-
-    They rank after the month's `counted_so_far` counted messages, in the order given (message
-    type, parts, cost), so each is priced with the tier it would reach.
-    """
+    """What pending (message type, parts, cost) would earn if all get dispatched, exact: they
+    rank after the month's `counted_so_far` counted messages, in the order given."""
     total = ZERO
     for offset, (message_type, parts, cost) in enumerate(pending, start=1):
-        rate = terms.rate(message_type, counted_so_far + offset)
+        rate = rate_for(terms, message_type, counted_so_far + offset)
         total += message_amount(terms.basis, rate, parts, cost)
     return total
 
@@ -207,15 +192,12 @@ class TierProgress:
 
 def tier_progress(terms: Terms, counted: int) -> TierProgress:
     """The tier the next counted message falls in and the distance to the next tier."""
-    tier = 0
-    for index, candidate in enumerate(terms.tiers, start=1):
-        if counted >= candidate.from_volume:
-            tier = index
-        else:
+    for index, candidate in enumerate(terms.tiers):
+        if counted < candidate.from_volume:
             return TierProgress(
-                counted, tier, candidate.from_volume, candidate.from_volume - counted
+                counted, index, candidate.from_volume, candidate.from_volume - counted
             )
-    return TierProgress(counted, tier, None, None)
+    return TierProgress(counted, len(terms.tiers), None, None)
 
 
 # --- statements as printed ---------------------------------------------------------------------
@@ -223,11 +205,8 @@ def tier_progress(terms: Terms, counted: int) -> TierProgress:
 
 @dataclass(frozen=True)
 class Presentation:
-    """A statement as printed: every figure rounded half-up to the grosz, adding up exactly.
-
-    printed lines + printed adjustments + opening credit + rounding + credit carried forward
-    == total, and total == max(0, half-up rounding of the exact balance).
-    """
+    """A statement as printed, every figure half-up to the grosz: printed lines + printed
+    adjustments + opening credit + rounding + credit carried forward == total."""
 
     lines: tuple[Decimal, ...]
     adjustments: tuple[Decimal, ...]
@@ -250,19 +229,16 @@ def present_statement(
 ) -> Presentation:
     """Round a statement for print from its exact line and adjustment amounts.
 
-    The total is the half-up rounding of the exact sum (never a sum of rounded figures); the
-    difference between that and the sum of the printed figures is the rounding line. A
-    negative balance is not paid: the total is 0 and the balance is carried forward as a credit.
-    """
+    The total is the half-up rounding of the exact sum (never a sum of rounded figures); what
+    the printed figures miss of it is the rounding line. A negative balance is not paid: the
+    total is 0 and the balance is carried forward as a credit."""
     opening = round_total(Decimal(opening_credit))
     if opening > ZERO:
         raise ValueError("An opening credit is a negative balance carried forward.")
-    exact_sum = sum((Decimal(v) for v in lines), ZERO) + sum(
-        (Decimal(v) for v in adjustments), ZERO
-    )
+    exact_sum = sum(map(Decimal, lines), ZERO) + sum(map(Decimal, adjustments), ZERO)
     balance = round_total(exact_sum + opening)
-    printed_lines = tuple(round_total(v) for v in lines)
-    printed_adjustments = tuple(round_total(v) for v in adjustments)
+    printed_lines = tuple(map(round_total, lines))
+    printed_adjustments = tuple(map(round_total, adjustments))
     rounding = balance - sum(printed_lines, ZERO) - sum(printed_adjustments, ZERO) - opening
     carried = -balance if balance < ZERO else ZERO
     return Presentation(
@@ -314,6 +290,10 @@ def next_month(period: date) -> date:
     return date(period.year + period.month // 12, period.month % 12 + 1, 1)
 
 
+def previous_month(period: date) -> date:
+    return (period.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
 def local_midnight_utc(day: date, zone: ZoneInfo = BILLING_ZONE) -> datetime:
     """The UTC instant at which `day` starts in `zone`."""
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
@@ -326,27 +306,22 @@ def month_bounds_utc(period: date, zone: ZoneInfo = BILLING_ZONE) -> tuple[datet
 
 
 def billing_instant(dispatched_at: datetime | None, created_at: datetime) -> datetime:
-    """The instant that decides a message's billing month: its dispatch time (sent, else
-    queued); a message never dispatched (refused at send time, still submitting) belongs to
-    the month it was submitted in. Message.billing_at stores this in the database."""
+    """The instant that decides a message's billing month (Message.billing_at): its dispatch
+    time (sent, else queued), else (refused, still submitting) the time it was submitted."""
     return dispatched_at if dispatched_at is not None else created_at
 
 
 def billing_day(instant: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
-    """The billing day of an aware billing instant (see billing_instant): its date in `zone`.
-    The days of a billing month are exactly the days whose month it is (daily rollups)."""
+    """The date in `zone` of an aware billing instant: the days of a billing month are exactly
+    the days whose month it is (daily rollups)."""
     if instant.tzinfo is None:
         raise ValueError("The dispatch time must be timezone-aware.")
     return instant.astimezone(zone).date()
 
 
 def billing_month(dispatched_at: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
-    """The billing month (first day) of an aware billing instant (see billing_instant)."""
+    """The billing month (first day) of an aware billing instant."""
     return billing_day(dispatched_at, zone).replace(day=1)
-
-
-def previous_month(period: date) -> date:
-    return (period.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
 def months_earlier(instant: datetime, months: int, zone: ZoneInfo = BILLING_ZONE) -> datetime:
@@ -355,15 +330,10 @@ def months_earlier(instant: datetime, months: int, zone: ZoneInfo = BILLING_ZONE
     if instant.tzinfo is None:
         raise ValueError("The instant must be timezone-aware.")
     local = instant.astimezone(zone)
-    index = local.year * 12 + local.month - 1 - months
-    year, month = divmod(index, 12)
+    year, month = divmod(local.year * 12 + local.month - 1 - months, 12)
     month += 1
-    day = local.day
-    while True:
-        try:
-            return local.replace(year=year, month=month, day=day)
-        except ValueError:
-            day -= 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day)
 
 
 def date_range_utc(

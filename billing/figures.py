@@ -1,15 +1,13 @@
 """The one validation rule for the figures a writer stores: parts, cost and times (pure).
 
-Every writer checks what it is given with these functions before it stores anything: the send
-answer, the reports poll, the look-up and the callback (billing/services/status_updates.py) and
-the claim partner software reports (billing/services/reporting.py). A figure outside them is an
-error or a forgery: it is refused (reported ingestion) or recorded as ignored (status path),
-never billed. No ORM, no clock, no settings: callers pass `now` and the skew.
+Every writer (the status path of billing/services/status_updates.py, the claims of
+billing/services/reporting.py) checks what it is given here before it stores anything. A figure
+outside them is an error or a forgery: refused (reported ingestion) or recorded as ignored
+(status path), never billed. No ORM, no clock, no settings: callers pass `now` and the skew.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -21,11 +19,9 @@ MAX_PARTS = 1000
 
 def cost_problem(cost: Decimal | None) -> str:
     """Why a cost cannot be a message's ("" when it can; None is unknown and fine)."""
-    if cost is None:
+    if cost is None or (isinstance(cost, Decimal) and cost.is_finite() and 0 <= cost < MAX_COST):
         return ""
-    if not isinstance(cost, Decimal) or not cost.is_finite() or not 0 <= cost < MAX_COST:
-        return f"cost {cost} out of range (0 to {MAX_COST} excluded)"
-    return ""
+    return f"cost {cost} out of range (0 to {MAX_COST} excluded)"
 
 
 def parts_problem(parts: int | None) -> str:
@@ -59,11 +55,9 @@ def times_problems(
 ) -> list[str]:
     """Why report times cannot be true of a message ([] when they can).
 
-    A time lies within the message's own life: not before `life_start` (its creation, or its
-    queue time) and not after `now`, each give or take `skew` (clocks and SerwerSMS's local
-    times). A message is dispatched after it was queued and delivered after it was dispatched:
-    `sent` not before the queue time, `delivered` not before the dispatch (else queue) time,
-    the report's own or the message's `known_*` ones.
+    A time lies within [life_start, now] (its creation or queue time, and now), give or take
+    `skew` (clocks and SerwerSMS's local times); `sent` is not before the queue time, and
+    `delivered` not before the dispatch (else queue) time, the report's own or `known_*`.
     """
     problems: list[str] = []
     low, high = life_start - skew, now + skew
@@ -83,10 +77,6 @@ def times_problems(
         if value is not None and earliest is not None and value < earliest - skew:
             problems.append(f"{name} {_show(value)} before it was {what} ({_show(earliest)})")
     return problems
-
-
-def first(problems: Iterable[str]) -> str:
-    return next(iter(problems), "")
 
 
 def claim_difference(
@@ -122,10 +112,8 @@ def claim_difference(
 def reported_time_problem(
     sent_at: datetime, now: datetime, max_age_days: int, skew: timedelta
 ) -> str:
-    """Why a reported send time cannot be right, or "" when it is plausible.
-
-    The one time rule of every writer (times_problems above): within the API's age
-    limit and not after now, give or take the status path's skew."""
+    """Why a reported send time cannot be right ("" when plausible): times_problems' rule,
+    within the API's age limit and not after now, give or take the status path's skew."""
     oldest = now - timedelta(days=max_age_days)
     if not times_problems(life_start=oldest, now=now, skew=skew, sent=sent_at):
         return ""

@@ -9,11 +9,10 @@ from django.core.mail import get_connection
 
 
 def portal_connection():
-    """A connection for mail to people; PORTAL_EMAIL_BACKEND, else EMAIL_BACKEND (tests)."""
-    backend = settings.PORTAL_EMAIL_BACKEND or settings.EMAIL_BACKEND
-    # Each backend takes only the keyword arguments it knows; the others are ignored.
+    """A connection for mail to people; PORTAL_EMAIL_BACKEND, else EMAIL_BACKEND (tests).
+    Each backend takes only the keyword arguments it knows; the others are ignored."""
     return get_connection(
-        backend,
+        settings.PORTAL_EMAIL_BACKEND or settings.EMAIL_BACKEND,
         host=settings.PORTAL_EMAIL_HOST,
         port=settings.PORTAL_EMAIL_PORT,
         username=settings.PORTAL_EMAIL_USER or None,

@@ -34,14 +34,10 @@ def format_money(value: Decimal, currency: str = "PLN") -> str:
 
 
 def month_label(period) -> str:
-    """A billing month as it reads inside a sentence: "październik 2026" / "October 2026".
-
-    Polish month names are lowercase except at the start of a sentence (|capfirst there).
-    """
+    """A billing month as it reads inside a sentence: "październik 2026" / "October 2026"
+    (Polish month names are lowercase except at the start of a sentence: |capfirst there)."""
     text = formats.date_format(period, "F Y")
-    if (translation.get_language() or "pl").split("-")[0] == "pl":
-        return text.lower()
-    return text
+    return text.lower() if _language() == "pl" else text
 
 
 def format_figure(value: Decimal, *, grouping: bool = False) -> str:

@@ -1,7 +1,4 @@
-"""Mail to people (password resets, invitations), through the portal's own mail server.
-
-Never through Email2SMS: Django's default connection is SerwerSMS's SMTP gateway.
-"""
+"""Mail to people (password resets, invitations), through billing.mail.portal_connection."""
 
 from __future__ import annotations
 
@@ -12,7 +9,6 @@ from billing.mail import portal_connection
 
 
 def send_to_person(*, to: str, subject: str, body: str, html: str | None = None) -> None:
-    """Send one mail to one person through portal_connection()."""
     message = EmailMultiAlternatives(
         subject=" ".join(subject.splitlines()),
         body=body,

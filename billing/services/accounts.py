@@ -16,22 +16,15 @@ def parse_ic(raw: object) -> int:
     return int(text)
 
 
-def _first_error(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "; ".join(
-            f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items()
-        )
-    return " ".join(exc.messages)
-
-
 @transaction.atomic
 def create_partner(*, name: str, ic: object) -> Partner:
     ic = parse_ic(ic)
-    if not (name or "").strip():
+    name = (name or "").strip()
+    if not name:
         raise ValidationError("The partner name is empty.")
     if Partner.objects.filter(ic=ic).exists():
         raise ValidationError(f"A partner with ic {ic} already exists.")
-    partner = Partner(name=name.strip(), ic=ic)
+    partner = Partner(name=name, ic=ic)
     partner.full_clean()
     partner.save()
     return partner
@@ -56,11 +49,12 @@ def create_account(
         raise ValidationError("Give an API token, or a username and a password, not both.")
     if not api_token and not (username and password):
         raise ValidationError("Give an API token, or a username and a password.")
-    if ClientAccount.objects.filter(name=(name or "").strip()).exists():
+    stripped = (name or "").strip()
+    if ClientAccount.objects.filter(name=stripped).exists():
         raise ValidationError(f"A client account named {name!r} already exists.")
     account = ClientAccount(
         partner=partner,
-        name=(name or "").strip(),
+        name=stripped,
         api_token=api_token,
         username=username,
         password=password,
@@ -74,4 +68,8 @@ def create_account(
 
 def error_text(exc: ValidationError) -> str:
     """A ValidationError as one readable line (commands print it)."""
-    return _first_error(exc)
+    if hasattr(exc, "error_dict"):
+        return "; ".join(
+            f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items()
+        )
+    return " ".join(exc.messages)

@@ -1,10 +1,9 @@
 """Late changes of closed months: the adjustments and the credit a draft carries from them.
 
-A closed statement never changes; a later change of one of its messages (queued by
-services/derived.py in the change's transaction, models.LateChange) becomes an Adjustment on
-the partner's next open statement, and a closed month's negative balance the credit that
-statement opens with. Reads and prices; writes nothing (statements.build_statement writes what
-these return).
+A later change of a closed month's message (queued by services/derived.py in the change's
+transaction, models.LateChange) becomes an Adjustment on the partner's next open statement, and
+a closed month's negative balance the credit it opens with. Reads and prices; writes nothing
+(statements.build_statement writes what these return).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from decimal import Decimal
 
 from django.db.models import Exists, Max, OuterRef
 
-from billing.commission import ZERO, format_period, message_amount, month_bounds_utc
+from billing.commission import ZERO, format_period, message_amount, month_bounds_utc, rate_for
 from billing.models import (
     Adjustment,
     LateChange,
@@ -33,10 +32,8 @@ CHUNK_SIZE = 5000  # ids per IN (...) probe
 
 
 def late_change_queue(partner: Partner) -> dict[date, set[int]]:
-    """The partner's late-change queue: closed month -> ids of messages changed since it closed.
-
-    Written by services/derived.py (models.LateChange); small by nature (changes after a month's
-    review window), so it is read whole, in one query on its (partner, period) index."""
+    """Closed month -> ids of messages changed since it closed. Small by nature (changes after
+    a month's review window): read whole, in one query on its (partner, period) index."""
     queue: dict[date, set[int]] = defaultdict(set)
     for period, message_id in LateChange.objects.filter(partner=partner).values_list(
         "period", "message_id"
@@ -54,9 +51,8 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 def billed_on_closed(queue: dict[date, set[int]], start: datetime, end: datetime) -> set[int]:
     """Messages now billed in [start, end) that a closed statement already billed: they moved
     here after it closed, so they are queued; only the queue's ids are probed (no anti-join)."""
-    queued = set().union(*queue.values()) if queue else set()
     billed: set[int] = set()
-    for chunk in _chunks(queued):
+    for chunk in _chunks(set().union(*queue.values())):
         billed.update(
             StatementItem.objects.filter(
                 message_id__in=chunk,
@@ -71,11 +67,9 @@ def billed_on_closed(queue: dict[date, set[int]], start: datetime, end: datetime
 def closed_months_carried_by(draft: Statement) -> list[Statement]:
     """Closed months whose late changes land on this draft: those with no open month between."""
     earlier = Statement.objects.filter(partner_id=draft.partner_id, period__lt=draft.period)
-    open_periods = sorted(
-        earlier.filter(status=StatementStatus.DRAFT).values_list("period", flat=True)
-    )
+    last_open = earlier.filter(status=StatementStatus.DRAFT).aggregate(last=Max("period"))["last"]
     closed = earlier.filter(status=StatementStatus.CLOSED).order_by("period")
-    return [c for c in closed if not any(c.period < p for p in open_periods)]
+    return list(closed if last_open is None else closed.filter(period__gt=last_open))
 
 
 def adjustments_for(
@@ -83,8 +77,6 @@ def adjustments_for(
 ) -> list[Adjustment]:
     """The late changes of the closed months this draft carries: only the months with queued
     messages or earlier adjustments are looked at, and in them only those messages."""
-    if not carried_from:
-        return []
     prior: dict[date, list[tuple[int, Decimal, str]]] = defaultdict(list)
     earlier = Adjustment.objects.filter(
         message__partner_id=draft.partner_id,
@@ -97,17 +89,10 @@ def adjustments_for(
         prior[period].append((message_id, amount, new_status))
     result: list[Adjustment] = []
     for closed in carried_from:
-        if queue.get(closed.period) or prior.get(closed.period):
-            result += _late_changes(
-                draft, closed, queue.get(closed.period, set()), prior.get(closed.period, [])
-            )
+        queued, adjusted = queue.get(closed.period, set()), prior.get(closed.period, [])
+        if queued or adjusted:
+            result += _late_changes(draft, closed, queued, adjusted)
     return result
-
-
-def _billed_on_closed_statement():
-    return StatementItem.objects.filter(
-        message_id=OuterRef("pk"), statement__status=StatementStatus.CLOSED
-    )
 
 
 def _late_changes(
@@ -118,10 +103,8 @@ def _late_changes(
 ) -> list[Adjustment]:
     """What changed in a closed month since it was billed (its items plus earlier adjustments).
 
-    Only messages of the queue (changed since the month closed) or adjusted before can differ
-    from what was billed: a message on the closed statement changed since (status, parts,
-    cost), a message counted there only now, a message adjusted before and no longer billable.
-    """
+    Only messages queued since the month closed or adjusted before can differ from what was
+    billed (the three cases below)."""
     billed_adjustments: dict[int, Decimal] = defaultdict(lambda: ZERO)
     last_status: dict[int, str] = {}
     for message_id, amount, new_status in prior:
@@ -165,11 +148,8 @@ def _late_changes(
         _item_id, message_id, old_status, old_parts, old_cost, rate, amount, basis = row[:8]
         status, parts, cost, ic_proof = row[8:]
         counted = billing_class(status, ic_proof) == BillingClass.COUNTED
-        if (
-            counted
-            and (status, parts, cost) == (old_status, old_parts, old_cost)
-            and (message_id not in billed_adjustments)
-        ):
+        unchanged = (status, parts, cost) == (old_status, old_parts, old_cost)
+        if counted and unchanged and message_id not in billed_adjustments:
             continue
         seen.add(message_id)
         current = message_amount(basis, rate, parts, cost) if basis and counted else ZERO
@@ -181,13 +161,16 @@ def _late_changes(
     # 2. Messages of the closed month that were not counted at close and are counted now.
     start, end = month_bounds_utc(closed.period)
     versions = agreement_versions(closed.partner, start, end)
+    on_closed = StatementItem.objects.filter(
+        message_id=OuterRef("pk"), statement__status=StatementStatus.CLOSED
+    )
     late = []
     for chunk in _chunks(candidates):
         late += (
             Message.objects.filter(partner_id=closed.partner_id, pk__in=chunk)
             .in_billing_month(closed.period)
             .counted()
-            .exclude(Exists(_billed_on_closed_statement()))
+            .exclude(Exists(on_closed))
             .values_list("billing_at", "id", "message_type", "parts", "cost", "status")
         )
     ordinal = closed.counted_messages  # late messages rank after those billed at close
@@ -195,11 +178,10 @@ def _late_changes(
         seen.add(message_id)
         ordinal += 1
         terms = versions.picker.at(billing_at)
-        current = (
-            message_amount(terms.basis, terms.rate(message_type, ordinal), parts, cost)
-            if terms
-            else ZERO
-        )
+        current = ZERO
+        if terms:
+            rate = rate_for(terms, message_type, ordinal)
+            current = message_amount(terms.basis, rate, parts, cost)
         billed = billed_adjustments.get(message_id, ZERO)
         if current != billed:
             reason = f"counted after {format_period(closed.period)} was closed"

@@ -20,11 +20,9 @@ def set_payout(
     paid_on: date | None = None,
     invoice_number: str = "",
 ) -> Payout:
-    """Record that a closed statement was invoiced or paid (operators, in the admin).
-
-    Raises StatementError for a draft, an unknown state or missing/contradicting dates; a
-    second call with the same values changes nothing but the audit trail.
-    """
+    """Record that a closed statement was invoiced or paid; raises StatementError for a draft,
+    an unknown state or missing/contradicting dates. A second call with the same values changes
+    nothing but the audit trail."""
     if not statement.is_closed:
         raise StatementError("Only a closed statement can be invoiced or paid.")
     if status not in PayoutStatus.values:

@@ -8,15 +8,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 POLL_TASK_NAME = "Poll SerwerSMS delivery statuses"
 POLL_TASK = "billing.tasks.poll_all_accounts"
-RESUME_TASK_NAME = "Resume unfinished sends (outbox)"
-RESUME_TASK = "billing.tasks.resume_sends"
-HEARTBEAT_TASK_NAME = "Beat heartbeat (readiness)"
-HEARTBEAT_TASK = "ops.tasks.beat_heartbeat"
-ALERTS_TASK_NAME = "Evaluate operators' alerts"
-ALERTS_TASK = "ops.tasks.evaluate_alerts"
-RETENTION_TASK_NAME = "Erase personal data past retention"
 RETENTION_TASK = "billing.tasks.apply_retention"
-DERIVED_CHECK_TASK_NAME = "Check derived data (rollups, late changes)"
 DERIVED_CHECK_TASK = "billing.tasks.check_derived_data"
 
 
@@ -37,32 +29,35 @@ def _ensure(
 
 
 def ensure_status_poll_task() -> bool:
-    """Create the poll and outbox PeriodicTasks if missing; True when the poll task was created.
-
-    Runs after every migrate. An existing task is never touched, so the operator's changes in the
-    admin (interval, enabled) survive; to stop polling, disable the task rather than delete it.
-    """
+    """Create the periodic tasks that are missing; True when the poll task was created. Runs
+    after every migrate. An existing task is never touched, so the operator's changes in the
+    admin (interval, enabled) survive; to stop polling, disable the task rather than delete it."""
     _ensure(
-        RESUME_TASK_NAME,
-        RESUME_TASK,
+        "Resume unfinished sends (outbox)",
+        "billing.tasks.resume_sends",
         settings.OUTBOX_RESUME_INTERVAL_SECONDS,
         "send again what a crash or lost task left submitting",
     )
     _ensure(
-        HEARTBEAT_TASK_NAME,
-        HEARTBEAT_TASK,
+        "Beat heartbeat (readiness)",
+        "ops.tasks.beat_heartbeat",
         settings.OPS_HEARTBEAT_INTERVAL_SECONDS,
         "beat's last tick, read by /readyz and the alerts",
     )
-    _ensure(ALERTS_TASK_NAME, ALERTS_TASK, settings.ALERT_INTERVAL_SECONDS, "operators' alerts")
     _ensure(
-        RETENTION_TASK_NAME,
+        "Evaluate operators' alerts",
+        "ops.tasks.evaluate_alerts",
+        settings.ALERT_INTERVAL_SECONDS,
+        "operators' alerts",
+    )
+    _ensure(
+        "Erase personal data past retention",
         RETENTION_TASK,
         settings.RETENTION_INTERVAL_SECONDS,
         "phones and texts of closed months older than RETENTION_MONTHS",
     )
     _ensure(
-        DERIVED_CHECK_TASK_NAME,
+        "Check derived data (rollups, late changes)",
         DERIVED_CHECK_TASK,
         settings.DERIVED_CHECK_INTERVAL_SECONDS,
         "rollups and late changes against the messages (manage.py rollups --check); alerts",

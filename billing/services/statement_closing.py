@@ -32,19 +32,16 @@ from billing.services.statements import StatementError, build_statement
 logger = logging.getLogger(__name__)
 
 
-def _canonical(value) -> str:
-    # Databases hand decimals back with differing exponents: fix them at the stored places.
-    if isinstance(value, Decimal):
-        return f"{value:.12f}"
-    return str(value)
-
-
 def statement_checksum(statement: Statement) -> str:
     """sha256 over the statement's lines, adjustments and totals in a fixed order."""
     digest = hashlib.sha256()
-    digest.update(
-        f"S|{statement.partner.ic}|{format_period(statement.period)}|{statement.currency}\n".encode()
-    )
+
+    def put(tag: str, values) -> None:
+        # Databases hand decimals back with differing exponents: fix them at the stored places.
+        text = "|".join(f"{v:.12f}" if isinstance(v, Decimal) else str(v) for v in values)
+        digest.update(f"{tag}|{text}\n".encode())
+
+    put("S", (statement.partner.ic, format_period(statement.period), statement.currency))
     lines = statement.lines.order_by("account_id", "message_type", "agreement_id").values_list(
         "account_id",
         "message_type",
@@ -56,12 +53,12 @@ def statement_checksum(statement: Statement) -> str:
         "commission",
     )
     for row in lines:
-        digest.update(("L|" + "|".join(_canonical(v) for v in row) + "\n").encode())
+        put("L", row)
     adjustments = statement.adjustments.order_by("message_id", "original_period", "id")
     for row in adjustments.values_list(
         "message_id", "original_period", "old_status", "new_status", "amount"
     ):
-        digest.update(("A|" + "|".join(_canonical(v) for v in row) + "\n").encode())
+        put("A", row)
     totals = (
         statement.commission,
         statement.adjustments_total,
@@ -72,15 +69,17 @@ def statement_checksum(statement: Statement) -> str:
         statement.vat,
         statement.gross,
     )
-    digest.update(("T|" + "|".join(_canonical(Decimal(v)) for v in totals) + "\n").encode())
+    put("T", map(Decimal, totals))
     digest.update(f"N|{statement.number}|{statement.vat_rate}\n".encode())
     if statement.unconfirmed_messages:  # statements closed before this share existed: unchanged
-        unconfirmed = (
-            statement.unconfirmed_messages,
-            statement.unconfirmed_parts,
-            Decimal(statement.unconfirmed_commission),
+        put(
+            "U",
+            (
+                statement.unconfirmed_messages,
+                statement.unconfirmed_parts,
+                Decimal(statement.unconfirmed_commission),
+            ),
         )
-        digest.update(("U|" + "|".join(_canonical(v) for v in unconfirmed) + "\n").encode())
     return digest.hexdigest()
 
 
@@ -93,10 +92,8 @@ class CloseResult:
 def close_statement(
     partner: Partner, period: date, *, actor: str, now: datetime | None = None
 ) -> CloseResult:
-    """Rebuild the draft with the latest statuses, then freeze it with a checksum.
-
-    Refused before the review window past the month's end; closing a closed month does nothing.
-    """
+    """Rebuild the draft with the latest statuses, then freeze it with a checksum. Refused
+    before the review window past the month's end; closing a closed month does nothing."""
     period = period.replace(day=1)
     now = now or timezone.now()
     existing = Statement.objects.filter(partner=partner, period=period).first()
@@ -110,7 +107,15 @@ def close_statement(
             f"It can be closed from {opens:%Y-%m-%d %H:%M} (review window {days} days)."
         )
     with transaction.atomic():
-        _lock_month_against_changes(partner, period)
+        # PostgreSQL: wait for status changes of this month still in flight, and make those that
+        # start meanwhile queue themselves (services/derived.py holds the shared side of this
+        # lock). Without it a change committed while the month closes could be on neither the
+        # closed statement nor the queue.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(billing_month_lock_key(%s, %s))",
+                [partner.pk, period],
+            )
         result = build_statement(partner, period, actor=actor)
         statement = result.statement
         if result.skipped_closed:  # closed meanwhile by someone else
@@ -137,55 +142,27 @@ def close_statement(
     return CloseResult(statement, changed=True)
 
 
-def _lock_month_against_changes(partner: Partner, period: date) -> None:
-    """PostgreSQL: wait for status changes of this month still in flight, and make those that
-    start meanwhile queue themselves (services/derived.py holds the shared side of this lock
-    for every month a change touches). Without it a change committed while the month closes could be
-    on neither the closed statement nor the queue."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(billing_month_lock_key(%s, %s))", [partner.pk, period]
-        )
-
-
-def billing_manager_emails(partner: Partner) -> list[str]:
-    return sorted(
-        {
-            email
-            for email in partner.staff.filter(
-                role=StaffRole.BILLING_MANAGER, user__is_active=True
-            ).values_list("user__email", flat=True)
-            if email
-        }
-    )
-
-
 def notify_billing_managers(statement_id: int) -> int:
-    """E-mail the partner's billing managers that a statement was closed; returns how many.
-
-    Written in the portal's default language (Polish). A mail failure is logged and recorded,
-    never undoes the closing. Safe to call twice (sends twice: callers call it once, on commit).
-    """
+    """E-mail the partner's billing managers, in the portal's default language (Polish), that
+    a statement was closed; returns how many. A mail failure is logged and recorded, never
+    undoes the closing. A second call sends again (callers call it once, on commit)."""
     statement = Statement.objects.select_related("partner").get(pk=statement_id)
-    recipients = billing_manager_emails(statement.partner)
+    managers = statement.partner.staff.filter(role=StaffRole.BILLING_MANAGER, user__is_active=True)
+    recipients = sorted({e for e in managers.values_list("user__email", flat=True) if e})
     if not recipients:
         return 0
     with translation.override(settings.LANGUAGE_CODE):
         context = {"statement": statement, "base_url": settings.PUBLIC_BASE_URL.rstrip("/")}
         subject = render_to_string("billing/statement_closed_subject.txt", context).strip()
         body = render_to_string("billing/statement_closed_email.txt", context)
+    outcome = {"recipients": recipients}
     try:
         send_mail(
-            subject,
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            recipients,
-            connection=portal_connection(),
+            subject, body, settings.DEFAULT_FROM_EMAIL, recipients, connection=portal_connection()
         )
-        outcome = {"recipients": recipients}
     except Exception as exc:  # noqa: BLE001 - any mail failure is reported, the close stands
         logger.warning("statement %s: closing mail not sent: %s", statement.pk, exc)
-        outcome = {"recipients": recipients, "error": str(exc)[:200]}
+        outcome["error"] = str(exc)[:200]
     AuditEntry.objects.create(
         partner=statement.partner,
         statement=statement,

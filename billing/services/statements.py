@@ -9,7 +9,6 @@ closing is statement_closing.py's, payouts payouts.py's.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -66,34 +65,17 @@ class BuildResult:
     adjustments: int = 0
 
 
-@dataclass
-class _Line:
-    counted_messages: int = 0
-    counted_parts: int = 0
-    pending_messages: int = 0
-    unsent_messages: int = 0
-    delivered_messages: int = 0  # of the counted, by status at the build (closed months' pages)
-    undelivered_messages: int = 0
-    commission: Decimal = ZERO
-    forecast: Decimal = ZERO
-    # Reported, dispatched, ic not yet confirmed: apart, never in the billed figures above.
-    unconfirmed_messages: int = 0
-    unconfirmed_parts: int = 0
-    unconfirmed_commission: Decimal = ZERO
-
-
-def partners_for_period(period: date):
-    month_traffic = Message.objects.filter(partner_id=OuterRef("pk")).in_billing_month(period)
-    return Partner.objects.filter(
-        Q(is_active=True) | Exists(month_traffic) | Q(statements__period=period)
-    ).distinct()
-
-
 def build_statements(
     period: date, *, partner: Partner | None = None, actor: str, progress: Progress | None = None
 ) -> list[BuildResult]:
     """Build or rebuild the draft statements of a month (one partner, or every partner)."""
-    partners = [partner] if partner is not None else list(partners_for_period(period))
+    if partner is not None:
+        partners = [partner]
+    else:
+        month_traffic = Message.objects.filter(partner_id=OuterRef("pk")).in_billing_month(period)
+        partners = Partner.objects.filter(
+            Q(is_active=True) | Exists(month_traffic) | Q(statements__period=period)
+        ).distinct()
     return [build_statement(p, period, actor=actor, progress=progress) for p in partners]
 
 
@@ -117,90 +99,56 @@ def build_statement(
             return BuildResult(statement, skipped_closed=True)
         # Rebuilding starts from nothing: the same messages give the same statement. (The items
         # are rewritten where they differ: see priced_month_sql.)
-        StatementDay.objects.filter(statement=statement).delete()
-        StatementLine.objects.filter(statement=statement).delete()
-        Adjustment.objects.filter(statement=statement).delete()
+        for model in (StatementDay, StatementLine, Adjustment):
+            model.objects.filter(statement=statement).delete()
 
         start, end = month_bounds_utc(period)
-        versions = agreement_versions(partner, start, end)
         queue = late_changes.late_change_queue(partner)
         billed = late_changes.billed_on_closed(queue, start, end)
-        lines: dict[tuple, _Line] = defaultdict(_Line)
-        _price_in_database(statement, partner, period, versions, lines, billed, progress)
+        lines, forecast = _price_in_database(
+            statement, agreement_versions(partner, start, end), billed, progress
+        )
         carried_from = late_changes.closed_months_carried_by(statement)
         adjustments = late_changes.adjustments_for(statement, carried_from, queue)
         Adjustment.objects.bulk_create(adjustments, batch_size=CHUNK_SIZE)
         credit_from, opening_credit = late_changes.opening_credit(statement, carried_from)
+        StatementLine.objects.bulk_create(lines, batch_size=CHUNK_SIZE)
 
-        StatementLine.objects.bulk_create(
-            [
-                StatementLine(
-                    statement=statement,
-                    account_id=account_id,
-                    message_type=message_type,
-                    agreement_id=agreement_id,
-                    counted_messages=line.counted_messages,
-                    counted_parts=line.counted_parts,
-                    pending_messages=line.pending_messages,
-                    unsent_messages=line.unsent_messages,
-                    delivered_messages=line.delivered_messages,
-                    undelivered_messages=line.undelivered_messages,
-                    commission=line.commission,
-                    unconfirmed_messages=line.unconfirmed_messages,
-                    unconfirmed_parts=line.unconfirmed_parts,
-                    unconfirmed_commission=line.unconfirmed_commission,
-                )
-                for (account_id, message_type, agreement_id), line in sorted(
-                    lines.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)
-                )
-            ],
-            batch_size=CHUNK_SIZE,
-        )
-        values = list(lines.values())
         statement.currency = settings.BILLING_CURRENCY
-        statement.counted_messages = sum(v.counted_messages for v in values)
-        statement.counted_parts = sum(v.counted_parts for v in values)
-        statement.pending_messages = sum(v.pending_messages for v in values)
-        statement.unsent_messages = sum(v.unsent_messages for v in values)
-        statement.commission = sum((v.commission for v in values), ZERO)
-        statement.forecast_commission = sum((v.forecast for v in values), ZERO)
-        statement.unconfirmed_messages = sum(v.unconfirmed_messages for v in values)
-        statement.unconfirmed_parts = sum(v.unconfirmed_parts for v in values)
-        statement.unconfirmed_commission = sum((v.unconfirmed_commission for v in values), ZERO)
+        for name in (
+            "counted_messages",
+            "counted_parts",
+            "pending_messages",
+            "unsent_messages",
+            "unconfirmed_messages",
+            "unconfirmed_parts",
+        ):
+            setattr(statement, name, sum(getattr(line, name) for line in lines))
+        for name in ("commission", "unconfirmed_commission"):
+            setattr(statement, name, sum((getattr(line, name) for line in lines), ZERO))
+        statement.forecast_commission = forecast
         statement.adjustments_total = sum((a.amount for a in adjustments), ZERO)
-        _set_printed_figures(
-            statement,
-            [v.commission for v in values],
-            [a.amount for a in adjustments],
-            opening_credit,
-            credit_from,
+        # The rounding line, credit carried forward, payable total and VAT, as the document prints.
+        shown = present_statement(
+            [line.commission for line in lines], [a.amount for a in adjustments], opening_credit
         )
+        statement.printed_commission = sum(shown.lines, ZERO)
+        statement.printed_adjustments = sum(shown.adjustments, ZERO)
+        statement.opening_credit = shown.opening_credit
+        statement.opening_credit_from = credit_from
+        statement.rounding = shown.rounding
+        statement.carried_forward = shown.carried_forward
+        statement.total = shown.total
+        statement.vat_rate = statement.partner.vat_rate
+        split = vat_split(shown.total, statement.vat_rate)
+        statement.vat, statement.gross = split.vat, split.gross
+        # One number per partner and month, e.g. PP/5001/2026/10.
+        statement.number = f"PP/{statement.partner.ic}/{statement.period:%Y/%m}"
         statement.checksum = ""
         statement.built_at = timezone.now()
         statement.save()
         _audit_build(statement, actor, adjustments)
     return BuildResult(statement, adjustments=len(adjustments))
-
-
-def statement_number(partner: Partner, period: date) -> str:
-    """The statement's number: one per partner and month, e.g. PP/5001/2026/10."""
-    return f"PP/{partner.ic}/{period:%Y/%m}"
-
-
-def _set_printed_figures(statement, line_amounts, adjustment_amounts, opening, credit_from):
-    """Rounding line, credit carried forward, payable total and VAT, as the document prints."""
-    shown = present_statement(line_amounts, adjustment_amounts, opening)
-    statement.printed_commission = sum(shown.lines, ZERO)
-    statement.printed_adjustments = sum(shown.adjustments, ZERO)
-    statement.opening_credit = shown.opening_credit
-    statement.opening_credit_from = credit_from
-    statement.rounding = shown.rounding
-    statement.carried_forward = shown.carried_forward
-    statement.total = shown.total
-    statement.vat_rate = statement.partner.vat_rate
-    split = vat_split(shown.total, statement.vat_rate)
-    statement.vat, statement.gross = split.vat, split.gross
-    statement.number = statement_number(statement.partner, statement.period)
 
 
 # --- the month priced in PostgreSQL ------------------------------------------------------------
@@ -245,11 +193,8 @@ class _Params:
 
     def __call__(self, sql: str, params: Iterable = ()) -> str:
         pieces = sql.split("%s")
-        values = list(params)
-        if len(values) != len(pieces) - 1:
-            raise ValueError("one parameter per %s")
         named = [pieces[0]]
-        for value, piece in zip(values, pieces[1:], strict=True):
+        for value, piece in zip(params, pieces[1:], strict=True):  # one parameter per %s
             name = f"p{len(self.values)}"
             self.values[name] = value
             named += [f"%({name})s", piece]
@@ -265,16 +210,13 @@ def priced_month_sql(
 ) -> tuple[str, dict]:
     """The one statement that prices a month in PostgreSQL; returns (sql, params).
 
-    Ranks the counted messages by (billing_at, id) (the tier ordinal, as commission.rate_for
-    counts), pending ones after them, and apart the reported dispatched messages whose ic
-    SerwerSMS has not confirmed yet (after the counted ones: what they would earn once
-    confirmed; never in the items or the billed lines); picks the agreement version by
-    billing_at and the rate and amount with commission.rate_sql / amount_sql; writes the
-    StatementItems (a rebuild deletes, updates and inserts only the items that differ; new
-    ones in billing order). Returns rows
-    (kind, is_line, account, type, agreement, day, messages, parts, amount): kind "c" counted
-    lines (is_line 1) and Warsaw days (is_line 0), "p" pending lines (amount: the forecast),
-    "u" unsent lines, "r" reported-not-yet-confirmed lines.
+    Ranks the counted messages by (billing_at, id) (the tier ordinal of commission.rate_for);
+    pending ones, and apart the reported ones whose ic SerwerSMS has not confirmed yet (never
+    in the items or billed lines), rank after them. Picks the agreement version by billing_at,
+    prices with commission.rate_sql / amount_sql and writes the StatementItems that differ (new
+    ones in billing order). Rows: (kind, is_line, account, type, agreement, day, messages,
+    parts, amount, delivered, undelivered); kind "c" counted lines (is_line 1) and Warsaw days
+    (is_line 0), "p" pending lines (amount: the forecast), "u" unsent, "r" unconfirmed lines.
 
     Each class of message is its own index range scan with its status list, so that the
     planner knows how many rows each step has (a CTE filtered on a computed class is
@@ -310,6 +252,17 @@ def priced_month_sql(
         rated = f"(SELECT ranked.*, {rate} AS rate FROM {ranked} ranked)"
         return f"SELECT rated.*, {q(amount_case, amount_params)} AS amount FROM {rated} rated"
 
+    def after_counted(statuses, proofs) -> str:
+        """These messages priced as ranking after the counted ones."""
+        return priced(
+            f"""(
+            SELECT account_id, message_type, parts, cost, {version()} AS agreement_id,
+                   (SELECT count(*) FROM priced)
+                   + row_number() OVER (ORDER BY billing_at, id) AS ordinal
+            FROM {messages} WHERE {month(statuses, proofs)}
+        )"""
+        )
+
     counted = f"""(
             SELECT id, account_id, message_type, parts, cost, status, billing_at,
                    {version()} AS agreement_id,
@@ -319,20 +272,8 @@ def priced_month_sql(
               AND id <> ALL(CAST({q("%s", [sorted(billed)])} AS bigint[]))
         )"""
     counted_priced = priced(counted)
-    pending = f"""(
-            SELECT account_id, message_type, parts, cost, {version()} AS agreement_id,
-                   (SELECT count(*) FROM priced)
-                   + row_number() OVER (ORDER BY billing_at, id) AS ordinal
-            FROM {messages} WHERE {month(PENDING, set(IcProof) - {IcProof.REFUTED})}
-        )"""
-    pending_priced = priced(pending)
-    unconfirmed = f"""(
-            SELECT account_id, message_type, parts, cost, {version()} AS agreement_id,
-                   (SELECT count(*) FROM priced)
-                   + row_number() OVER (ORDER BY billing_at, id) AS ordinal
-            FROM {messages} WHERE {month(COUNTED, {IcProof.REPORTED})}
-        )"""
-    unconfirmed_priced = priced(unconfirmed)
+    pending_priced = after_counted(PENDING, set(IcProof) - {IcProof.REFUTED})
+    unconfirmed_priced = after_counted(COUNTED, {IcProof.REPORTED})
     sql = f"""
     WITH priced AS ({counted_priced}),
     pending AS ({pending_priced}),
@@ -401,19 +342,20 @@ def priced_month_sql(
 
 def _price_in_database(
     statement: Statement,
-    partner: Partner,
-    period: date,
     versions: AgreementVersions,
-    lines: dict[tuple, _Line],
     billed: set[int],
     progress: Progress | None,
-) -> int:
-    """Price the month with priced_month_sql: nothing per message passes through Python."""
-    sql, params = priced_month_sql(statement.pk, partner.pk, period, versions, billed)
+) -> tuple[list[StatementLine], Decimal]:
+    """Price the month with priced_month_sql and write its days; returns the lines (unsaved,
+    in order) and the pending forecast."""
+    sql, params = priced_month_sql(
+        statement.pk, statement.partner_id, statement.period, versions, billed
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    days, counted_total = [], 0
+    lines: dict[tuple, StatementLine] = {}
+    days, counted_total, forecast = [], 0, ZERO
     for row in rows:
         kind, is_line, account_id, message_type, agreement_id, day, n, parts, amount = row[:9]
         if not is_line:
@@ -421,7 +363,17 @@ def _price_in_database(
                 StatementDay(statement=statement, day=day, counted_messages=n, commission=amount)
             )
             continue
-        line = lines[(account_id, message_type, agreement_id)]
+        key = (account_id, message_type, agreement_id)
+        if key not in lines:
+            lines[key] = StatementLine(
+                statement=statement,
+                account_id=account_id,
+                message_type=message_type,
+                agreement_id=agreement_id,
+                commission=ZERO,
+                unconfirmed_commission=ZERO,
+            )
+        line = lines[key]
         if kind == "c":
             line.counted_messages += n
             line.counted_parts += parts
@@ -431,7 +383,7 @@ def _price_in_database(
             counted_total += n
         elif kind == "p":
             line.pending_messages += n
-            line.forecast += amount
+            forecast += amount
         elif kind == "r":
             line.unconfirmed_messages += n
             line.unconfirmed_parts += parts
@@ -441,19 +393,16 @@ def _price_in_database(
     StatementDay.objects.bulk_create(sorted(days, key=lambda d: d.day))
     if progress:
         progress(counted_total)
-    return counted_total
-
-
-# --- audit ---------------------------------------------------------------------------------
+    ordered = sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0))
+    return [line for _key, line in ordered], forecast
 
 
 def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]) -> None:
+    entry = {"partner_id": statement.partner_id, "statement": statement, "actor": actor}
     entries = [
         AuditEntry(
-            partner_id=statement.partner_id,
-            statement=statement,
+            **entry,
             action=AuditAction.BUILD,
-            actor=actor,
             detail={
                 "period": format_period(statement.period),
                 "counted_messages": statement.counted_messages,
@@ -464,32 +413,25 @@ def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]
         )
     ]
     if adjustments:
+        listed = [
+            {
+                "message_id": a.message_id,
+                "original_period": format_period(a.original_period),
+                "old_status": a.old_status,
+                "new_status": a.new_status,
+                "amount": str(a.amount),
+            }
+            for a in adjustments[:AUDIT_DETAIL_LIMIT]
+        ]
+        total = str(statement.adjustments_total)
         entries.append(
             AuditEntry(
-                partner_id=statement.partner_id,
-                statement=statement,
+                **entry,
                 action=AuditAction.ADJUST,
-                actor=actor,
-                detail={
-                    "count": len(adjustments),
-                    "total": str(sum((a.amount for a in adjustments), ZERO)),
-                    "adjustments": [
-                        {
-                            "message_id": a.message_id,
-                            "original_period": format_period(a.original_period),
-                            "old_status": a.old_status,
-                            "new_status": a.new_status,
-                            "amount": str(a.amount),
-                        }
-                        for a in adjustments[:AUDIT_DETAIL_LIMIT]
-                    ],
-                },
+                detail={"count": len(adjustments), "total": total, "adjustments": listed},
             )
         )
     AuditEntry.objects.bulk_create(entries)
-
-
-# --- fresh drafts ------------------------------------------------------------------------------
 
 
 def refresh_draft_statements(
@@ -498,34 +440,23 @@ def refresh_draft_statements(
     """Rebuild the partner's drafts for these months and every other open draft it has (late
     changes of closed months land there). Drafts built after `requested_at` are skipped.
     Closed months are left alone. Safe to run twice or concurrently (build locks the row)."""
-    closed = set(
-        Statement.objects.filter(partner=partner, status=StatementStatus.CLOSED).values_list(
-            "period", flat=True
-        )
-    )
-    wanted = set()
+    statuses = dict(Statement.objects.filter(partner=partner).values_list("period", "status"))
+    wanted = {p for p, status in statuses.items() if status == StatementStatus.DRAFT}
     for period in {p.replace(day=1) for p in periods}:
         # A change in a closed month lands on the first open month after it: make sure it exists.
-        while period in closed:
+        while statuses.get(period) == StatementStatus.CLOSED:
             period = next_month(period)
         wanted.add(period)
-    wanted |= set(
-        Statement.objects.filter(partner=partner, status=StatementStatus.DRAFT).values_list(
-            "period", flat=True
-        )
-    )
     rebuilt = []
     for period in sorted(wanted):
-        existing = Statement.objects.filter(partner=partner, period=period).first()
-        if existing is not None and existing.is_closed:
-            continue
         if (
-            existing is not None
-            and requested_at is not None
-            and existing.built_at is not None
-            and existing.built_at >= requested_at
+            requested_at is not None
+            and Statement.objects.filter(
+                partner=partner, period=period, built_at__gte=requested_at
+            ).exists()
         ):
             continue
+        # A month closed meanwhile is left alone by build_statement itself.
         result = build_statement(partner, period, actor="system")
         if not result.skipped_closed:
             rebuilt.append(result.statement)
