@@ -6,6 +6,7 @@ names them (the names stay `billing.tasks.<function>`: beat's rows and queued ta
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 
@@ -16,17 +17,6 @@ from billing.models import ClientAccount, Partner
 from billing.services import delivery, derived, enqueue, polling, retention, statements
 
 logger = logging.getLogger(__name__)
-
-
-def _summary_dict(summary) -> dict:
-    return {
-        "checked": summary.checked,
-        "changed": summary.changed,
-        "ignored": summary.ignored,
-        "unmatched": summary.unmatched,
-        "errors": summary.errors,
-        "by_status": dict(summary.by_status),
-    }
 
 
 @shared_task(name=enqueue.DELIVER, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -68,7 +58,9 @@ def poll_account(account_id: int) -> dict:
         return {"skipped": "no such active account"}
     summary = polling.poll_account(account)
     logger.info("poll of %s: %s", account.name, summary.as_line())
-    return _summary_dict(summary)
+    figures = dataclasses.asdict(summary)
+    del figures["error_messages"]
+    return figures | {"by_status": dict(summary.by_status)}
 
 
 @shared_task(name=enqueue.REFRESH_DRAFTS, acks_late=True, ignore_result=True)

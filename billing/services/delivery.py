@@ -1,16 +1,12 @@
 """The delivery worker: the send task's work (`deliver`), handing outbox messages to SerwerSMS.
 
-The outbox (billing/services/outbox.py) writes `submitting` rows and queues the send task on
-commit; beat's `resume_sends` queues it again for any message left `submitting` with no worker
-on it (a crash between commit and queueing, a killed worker; `messages_to_resume`). `deliver`
-is idempotent by unique_id: it claims the messages with a lease, and before sending again it
-looks up every message whose earlier call may have reached SerwerSMS, at `settle_times` (past
-the client timeout, then over a window), and sends it again only when none of those look-ups
-found it. The one retry policy (serwersms/retry.py) paces the attempts until
-SERWERSMS_SEND_DEADLINE_SECONDS; only SerwerSMS's definite refusal, or the deadline passing
-with SerwerSMS surely not having the message, makes it unsent. Every status change goes
-through status_updates.apply_status_changes; Email2SMS mails are matched to SerwerSMS's
-reports by email2sms_matching.
+The outbox (outbox.py) writes `submitting` rows and queues the send task on commit; beat's
+`resume_sends` queues it again for any message left `submitting` with no worker on it
+(`messages_to_resume`). `deliver` is idempotent by unique_id: it claims the messages with a
+lease, and looks up every message whose earlier call may have reached SerwerSMS, at
+`settle_times`, before sending it again. The one retry policy (serwersms/retry.py) paces the
+attempts until SERWERSMS_SEND_DEADLINE_SECONDS; only SerwerSMS's definite refusal, or the
+deadline passing with SerwerSMS surely not having the message, makes it unsent.
 """
 
 from __future__ import annotations
@@ -33,6 +29,7 @@ from billing.services.email2sms_matching import match_messages
 from billing.services.status_updates import StatusChange, apply_status_changes
 from billing.serwersms import client_for
 from billing.serwersms.errors import SerwerSMSError
+from billing.serwersms.matching import ends_with_number
 from billing.serwersms.retry import (
     Disposition,
     SettleFirst,
@@ -94,22 +91,14 @@ def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
     """
     token = uuid.uuid4().hex
     log_context.bind_messages(message_ids)
-    summary = DeliverySummary()
     claimed = _claim(list(message_ids), token)
-    summary.claimed = len(claimed)
-    summary.busy = len(set(message_ids)) - len(claimed)
+    claimed_pks = [m.pk for m in claimed]
     # One call sends one text: a task may carry messages of several sends (resume_sends
     # groups the outbox by account), and each send's messages go in calls of their own.
     groups: dict[tuple, list[int]] = {}
-    for message in claimed:
-        same_call = (
-            message.account_id,
-            message.channel,
-            message.text_digest,
-            message.sender,
-            message.unicode,
-        )
-        groups.setdefault(same_call, []).append(message.pk)
+    for m in claimed:
+        same_call = (m.account_id, m.channel, m.text_digest, m.sender, m.unicode)
+        groups.setdefault(same_call, []).append(m.pk)
     try:
         for pks in groups.values():
             try:
@@ -117,23 +106,18 @@ def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
             except Exception as exc:  # the policy gave up for now: the outbox keeps them
                 logger.warning("send of messages %s left for later: %s", pks, exc)
     finally:
-        _release([m.pk for m in claimed], token)
+        _release(claimed_pks, token)
         if not settings.STORE_MESSAGE_TEXT:
             # Personal data: the text is kept only while the message may still be sent.
-            Message.objects.filter(pk__in=[m.pk for m in claimed]).exclude(
-                status=Status.SUBMITTING
-            ).update(text="")
-    summary.settled = (
-        Message.objects.filter(pk__in=[m.pk for m in claimed])
-        .exclude(status=Status.SUBMITTING)
-        .count()
+            Message.objects.filter(pk__in=claimed_pks).exclude(status=Status.SUBMITTING).update(
+                text=""
+            )
+    settled = Message.objects.filter(pk__in=claimed_pks).exclude(status=Status.SUBMITTING)
+    return DeliverySummary(
+        claimed=len(claimed),
+        busy=len(set(message_ids)) - len(claimed),
+        settled=settled.count(),
     )
-    return summary
-
-
-def _deadline(messages: Sequence[Message]) -> datetime:
-    oldest = min(m.created_at for m in messages)
-    return oldest + timedelta(seconds=settings.SERWERSMS_SEND_DEADLINE_SECONDS)
 
 
 def _deliver_group(pks: list[int], token: str, *, sleep) -> None:
@@ -141,9 +125,10 @@ def _deliver_group(pks: list[int], token: str, *, sleep) -> None:
     first = Message.objects.select_related("account__partner").get(pk=pks[0])
     account, channel = first.account, first.channel
     log_context.bind_account(account)
-    client = limited_client(client_for(account, channel), f"account:{account.pk}")
     key = f"account:{account.pk}"
-    deadline = _deadline(Message.objects.filter(pk__in=pks))
+    client = limited_client(client_for(account, channel), key)
+    oldest = min(m.created_at for m in Message.objects.filter(pk__in=pks))
+    deadline = oldest + timedelta(seconds=settings.SERWERSMS_SEND_DEADLINE_SECONDS)
     # Look-ups may go on a little past the deadline; sending never does (see _attempt).
     within = (deadline - timezone.now()).total_seconds() + _lease_seconds()
 
@@ -286,15 +271,12 @@ def _unsent_item(message: Message, reason: str) -> ReportItem:
 def _send(client, channel: str, pending: list[Message]) -> list[StatusChange]:
     """One API v2 or XML API send call; the answer as status changes."""
     first = pending[0]
-    text = _text_of(first)
+    options = {}
+    if channel == Channel.API_V2:
+        options["utf"] = first.unicode and first.message_type == MessageType.FULL
     phones = [m.phone for m in pending]
     unique_ids = [m.unique_id for m in pending]
-    sender = first.sender or None
-    if channel == Channel.API_V2:
-        utf = first.unicode and first.message_type == MessageType.FULL
-        items = client.send_sms(phones, text, sender, unique_ids, utf=utf)
-    else:
-        items = client.send_sms(phones, text, sender, unique_ids)
+    items = client.send_sms(phones, _text_of(first), first.sender or None, unique_ids, **options)
     return _answer_changes(pending, items)
 
 
@@ -312,8 +294,8 @@ def _answer_changes(pending: list[Message], items: Sequence[SendItem]) -> list[S
     for message in pending:
         item = next((i for i in free if i.unique_id and i.unique_id == message.unique_id), None)
         if item is None:
-            same = [i for i in free if not i.unique_id and _same_phone(i.phone, message.phone)]
-            rivals = [m for m in pending if _same_phone(message.phone, m.phone)]
+            same = [i for i in free if not i.unique_id and ends_with_number(i.phone, message.phone)]
+            rivals = [m for m in pending if ends_with_number(message.phone, m.phone)]
             item = same[0] if len(same) == 1 and len(rivals) == 1 else None
         if item is None:
             continue
@@ -336,11 +318,6 @@ def _answer_changes(pending: list[Message], items: Sequence[SendItem]) -> list[S
             )
         )
     return changes
-
-
-def _same_phone(answered: str, ours: str) -> bool:
-    digits = "".join(ch for ch in answered or "" if ch.isdigit())
-    return bool(digits) and ours.lstrip("+").endswith(digits[-9:])
 
 
 def settle_times(attempted_at: datetime) -> list[datetime]:
@@ -427,10 +404,7 @@ def _look_up(client, key: str, channel: str, uncertain: list[Message]) -> list[M
         api = limited_client(client_for(uncertain[0].account, Channel.API_V2), key)
         # One read per attempt: the send's own retry policy asks again.
         changes = match_messages(uncertain[0].account, uncertain, client=api, within=0)
-        apply_status_changes(changes, EventSource.SEND)
-        found = {c.message_id for c in changes}
-        return [m for m in uncertain if m.pk not in found]
-    if channel == Channel.API_V2:
+    elif channel == Channel.API_V2:
         # messages/reports filtered by one unique_id at a time (serwersms-api.md §3, C): its
         # items echo no unique_id, so each call answers for exactly one of ours.
         found = client.find_by_unique_ids({m.unique_id: m.phone for m in uncertain})
@@ -443,8 +417,7 @@ def _look_up(client, key: str, channel: str, uncertain: list[Message]) -> list[M
         ]
     else:
         changes = _look_up_xml(client, uncertain)
-    if changes:
-        apply_status_changes(changes, EventSource.SEND)
+    apply_status_changes(changes, EventSource.SEND)  # nothing found: no query
     found_ids = {c.message_id for c in changes}
     return [m for m in uncertain if m.pk not in found_ids]
 
@@ -471,7 +444,7 @@ def _look_up_xml(client, uncertain: list[Message]) -> list[StatusChange]:
             (
                 i
                 for i in free
-                if _same_phone(i.phone, message.phone)
+                if ends_with_number(i.phone, message.phone)
                 and (i.queued_at is None or i.queued_at >= low)
             ),
             None,

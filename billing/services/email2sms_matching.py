@@ -19,8 +19,8 @@ from django.utils import timezone
 from billing.models import ClientAccount, MatchMethod, Message
 from billing.services.outbox import text_digest
 from billing.services.status_updates import StatusChange
-from billing.serwersms import client_for
-from billing.serwersms.retry import limited_client, read_with_retries
+from billing.serwersms.matching import digits, ends_with_number
+from billing.serwersms.retry import read_with_retries
 from billing.serwersms.types import ReportItem
 
 CLOCK_SLACK = timedelta(seconds=60)
@@ -55,7 +55,8 @@ def pair(
                 item.serwersms_id in used
                 or at is None
                 or not low <= at <= high
-                or not _same_phone(item.phone, message.phone)
+                or len(digits(item.phone)) < 9
+                or not ends_with_number(item.phone, message.phone)
                 or digests[id(item)] != message.text_digest
             ):
                 continue
@@ -65,35 +66,23 @@ def pair(
     return pairs
 
 
-def _same_phone(answered: str, ours: str) -> bool:
-    digits = "".join(ch for ch in answered or "" if ch.isdigit())
-    return bool(digits) and ours.lstrip("+").endswith(digits[-9:]) and len(digits) >= 9
-
-
-def fetch_reports(
-    client, messages: Sequence[Message], *, within: float | None = None
-) -> list[ReportItem]:
-    """SerwerSMS's reports for the phones and time span of these mails (retried reads)."""
-    lows, highs = zip(*(_window(m) for m in messages), strict=True)
-    phones = sorted({m.phone for m in messages})
-    return read_with_retries(
-        lambda: list(client.reports(phones=phones, date_from=min(lows), date_to=max(highs))),
-        within=within,
-    )
-
-
 def match_messages(
-    account: ClientAccount, messages: Sequence[Message], *, client=None, within: float | None = None
+    account: ClientAccount, messages: Sequence[Message], *, client, within: float | None = None
 ) -> list[StatusChange]:
     """Look the mails up in SerwerSMS's reports; the matches as status changes to apply.
 
-    `within` bounds the read's retries (0: one try, the caller's own policy retries)."""
+    `client` has `reports(phones=, date_from=, date_to=)` (an API v2 client, or the poll's
+    source); `within` bounds the read's retries (0: one try, the caller's policy retries)."""
     messages = [m for m in messages if not m.serwersms_id]
     if not messages:
         return []
-    if client is None or not hasattr(client, "reports"):
-        client = limited_client(client_for(account, "api_v2"), f"account:{account.pk}")
-    items = fetch_reports(client, messages, within=within)
+    # SerwerSMS's reports for the phones and time span of these mails (retried reads).
+    lows, highs = zip(*(_window(m) for m in messages), strict=True)
+    phones = sorted({m.phone for m in messages})
+    items = read_with_retries(
+        lambda: list(client.reports(phones=phones, date_from=min(lows), date_to=max(highs))),
+        within=within,
+    )
     taken = set(
         Message.objects.filter(
             account=account, serwersms_id__in=[i.serwersms_id for i in items]
@@ -108,22 +97,18 @@ def match_messages(
 def no_report_changes(messages: Sequence[Message], now: datetime) -> list[StatusChange]:
     """Mails handed over longer than the grace ago that no report matched: unsent."""
     grace = timedelta(seconds=settings.STATUS_EMAIL2SMS_GRACE_SECONDS)
-    changes = []
-    for message in messages:
-        handed_over = message.queued_at or message.created_at
-        if message.serwersms_id or handed_over > now - grace:
-            continue
-        minutes = settings.STATUS_EMAIL2SMS_GRACE_SECONDS // 60
-        changes.append(
-            StatusChange(
-                message.pk,
-                ReportItem(
-                    serwersms_id="", phone=message.phone, status="unsent", reason=NO_REPORT_REASON
-                ),
-                error_message=(
-                    f"SerwerSMS reported no message for this mail within {minutes} min of"
-                    " handing it over: it did not receive or accept it."
-                ),
-            )
+    minutes = settings.STATUS_EMAIL2SMS_GRACE_SECONDS // 60
+    return [
+        StatusChange(
+            message.pk,
+            ReportItem(
+                serwersms_id="", phone=message.phone, status="unsent", reason=NO_REPORT_REASON
+            ),
+            error_message=(
+                f"SerwerSMS reported no message for this mail within {minutes} min of"
+                " handing it over: it did not receive or accept it."
+            ),
         )
-    return changes
+        for message in messages
+        if not message.serwersms_id and (message.queued_at or message.created_at) <= now - grace
+    ]

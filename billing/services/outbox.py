@@ -1,14 +1,10 @@
-"""The outbox write: `send_sms` takes a message and writes it; the delivery worker sends it.
-
-`send_sms` validates and writes one `submitting` Message per recipient (the rows are the
-durable outbox) and queues the send task when that transaction commits
-(enqueue.deliver); billing/services/delivery.py is that task's work: it hands the messages
-to SerwerSMS, retries, looks up before a resend, and applies the answers.
+"""The outbox write: `send_sms` validates and writes one `submitting` Message per recipient (the
+durable outbox) and queues the send task on commit (enqueue.deliver); delivery.py sends them.
 
 Idempotency: sending again with the same `unique_id` writes nothing and answers the first
 messages; the same id with another phone, text or sender is refused. Ids are per client
 account, as SerwerSMS scopes them: another account's use of an id is no concern of this one.
-With several recipients and one given `unique_id`, recipient n (1-based) gets `<unique_id>-<n>`.
+With several recipients and one given `unique_id`, recipient n (1-based) gets `<unique_id>R<n>`.
 """
 
 from __future__ import annotations
@@ -70,14 +66,11 @@ class SendPlan:
     given_unique_id: str = ""
 
 
-def normalized_text(text: str) -> str:
-    """The text as SerwerSMS reports it back: line ends as LF, no surrounding blanks."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
 def text_digest(text: str) -> str:
-    """sha256 of the normalized text: the idempotency check and the Email2SMS match key."""
-    return hashlib.sha256(normalized_text(text).encode("utf-8")).hexdigest()
+    """sha256 of the text as SerwerSMS reports it back (line ends as LF, no surrounding
+    blanks): the idempotency check and the Email2SMS match key."""
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
 def _resolve_account(account: ClientAccount | str) -> ClientAccount:
@@ -115,9 +108,9 @@ def _check_sender(sender: str | None, channel: str) -> str:
         raise SendError(
             f"Invalid Email2SMS sender name {sender!r}: use at most 11 letters, digits or spaces."
         )
-    if SENDER_NUMBER.match(sender):
-        return sender
-    if SENDER_NAME.match(sender) and any(ch.isalpha() for ch in sender):
+    if SENDER_NUMBER.match(sender) or (
+        SENDER_NAME.match(sender) and any(ch.isalpha() for ch in sender)
+    ):
         return sender
     raise SendError(
         f"Invalid sender name {sender!r}: use at most 11 letters, digits, spaces or . & _ -"
@@ -125,21 +118,16 @@ def _check_sender(sender: str | None, channel: str) -> str:
     )
 
 
-def _unique_ids(unique_id: str | None, count: int) -> list[str]:
-    """One id per recipient in SerwerSMS's alphabet (rules in billing/serwersms/unique_ids.py)."""
+def _unique_ids(unique_id: str | None, each: Sequence[str] | None, count: int) -> list[str]:
+    """One id per recipient in SerwerSMS's alphabet (rules in billing/serwersms/unique_ids.py):
+    from `unique_id` (or fresh), or `each` given, none twice."""
     try:
-        return unique_ids.per_recipient(unique_id, count)
-    except unique_ids.UniqueIdError as exc:
-        raise SendError(str(exc)) from None
-
-
-def _each_unique_id(given: Sequence[str], count: int) -> list[str]:
-    """One given id per recipient, each in SerwerSMS's alphabet, none twice."""
-    given = list(given)
-    if len(given) != count:
-        raise SendError(f"Give one unique id per recipient: {len(given)} ids for {count}.")
-    try:
-        checked = [unique_ids.check_unique_id(value) for value in given]
+        if each is None:
+            return unique_ids.per_recipient(unique_id, count)
+        each = list(each)
+        if len(each) != count:
+            raise SendError(f"Give one unique id per recipient: {len(each)} ids for {count}.")
+        checked = [unique_ids.check_unique_id(value) for value in each]
     except unique_ids.UniqueIdError as exc:
         raise SendError(str(exc)) from None
     if len(set(checked)) != len(checked):
@@ -160,13 +148,11 @@ def prepare(
     """Validate everything; SendError with a clear message on the first problem.
 
     `unique_ids` gives each recipient its own id (instead of one `unique_id` for all)."""
-    if not isinstance(recipients, str):
-        recipients = list(recipients or [])
+    recipients = [recipients] if isinstance(recipients, str) else list(recipients or [])
     if unique_ids is not None and unique_id:
         raise SendError("Give one unique_id for the send or one per recipient, not both.")
     texts = [text, sender, unique_id, getattr(account, "name", account), *(unique_ids or [])]
-    texts += [recipients] if isinstance(recipients, str) else recipients
-    if any(isinstance(t, str) and "\x00" in t for t in texts):
+    if any(isinstance(t, str) and "\x00" in t for t in texts + recipients):
         raise SendError("NUL characters are not allowed in a message, phone, sender or id.")
     if not isinstance(text, str):
         raise SendError("The text must be a string.")
@@ -187,15 +173,12 @@ def prepare(
             f"Account {account.name!r} has no Email2SMS sender address and key, which"
             " SerwerSMS needs to accept its mails."
         )
-    if isinstance(recipients, str):
-        recipients = [recipients]
-    raw = list(recipients or [])
-    if not raw:
+    if not recipients:
         raise SendError("Give at least one recipient.")
-    if len(raw) > MAX_RECIPIENTS:
+    if len(recipients) > MAX_RECIPIENTS:
         raise SendError(f"At most {MAX_RECIPIENTS} recipients per send.")
     phones = []
-    for value in raw:
+    for value in recipients:
         try:
             phone = normalize_phone(value, settings.DEFAULT_COUNTRY_REGION)
         except PhoneError as exc:
@@ -216,11 +199,7 @@ def prepare(
         size=size,
         sender=sender,
         message_type=MessageType.FULL if sender else MessageType.ECO,
-        unique_ids=(
-            _each_unique_id(unique_ids, len(phones))
-            if unique_ids is not None
-            else _unique_ids(unique_id, len(phones))
-        ),
+        unique_ids=_unique_ids(unique_id, unique_ids, len(phones)),
         text_digest=text_digest(text),
         given_unique_id=str(unique_id or "").strip(),
     )
@@ -244,15 +223,12 @@ def _existing(plan: SendPlan) -> list[Message] | None:
         )
     messages = [found[uid] for uid in plan.unique_ids]
     for message, phone in zip(messages, plan.phones, strict=True):
-        differences = [
-            label
-            for label, same in (
-                ("phone", message.phone == phone),
-                ("text", message.text_digest == plan.text_digest),
-                ("sender", message.sender == plan.sender),
-            )
-            if not same
-        ]
+        compared = {
+            "phone": (message.phone, phone),
+            "text": (message.text_digest, plan.text_digest),
+            "sender": (message.sender, plan.sender),
+        }
+        differences = [label for label, (stored, asked) in compared.items() if stored != asked]
         if differences:
             raise UniqueIdConflict(
                 f"Unique id {message.unique_id!r} was already used for a message with a different"

@@ -46,10 +46,6 @@ class ReportsSource(Protocol):
     def xml_check(self, ids: Sequence[str]) -> Iterable[ReportItem]: ...
 
 
-def _source_for(account: ClientAccount) -> ReportsSource:
-    return ClientReportsSource(account)
-
-
 def _batches(values: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -86,13 +82,9 @@ class PollWork:
         return len(self.reports) + len(self.xml) + len(self.email2sms)
 
 
-def poll_work(accounts, now: datetime) -> dict[int, PollWork]:
-    """The work of a pass over `accounts` (a queryset), by account pk: ONE query, whatever the
-    number of accounts; an account with nothing to ask about is not in it."""
-    return _work(Message.objects.filter(account__in=accounts), now)
-
-
 def _work(messages, now: datetime) -> dict[int, PollWork]:
+    """The work of a pass over `messages`, by account pk: ONE query, whatever the number of
+    accounts; an account with nothing to ask about is not in it."""
     work: dict[int, PollWork] = {}
     rows = (
         _polled(messages, now)
@@ -190,7 +182,7 @@ def poll_account(
 ) -> ApplySummary:
     """One pass over one account. Errors of a batch are counted and logged; the pass goes on.
 
-    `work` is what poll_work found for the account (one query reads it when not given: all an
+    `work` is what the pass found for the account (one query reads it when not given: all an
     idle account costs). Reports by id are applied in batches (`applier`: the pass's, shared
     across accounts; else the account's own, flushed at the end), mails matched per read."""
     now = now or timezone.now()
@@ -200,7 +192,7 @@ def poll_account(
     summary = ApplySummary()
     if not work:
         return summary
-    source = source or _source_for(account)
+    source = source or ClientReportsSource(account)
     own = applier is None
     applier = applier or _Applier(now, summary)
     batch = settings.SERWERSMS_REPORTS_BATCH
@@ -263,7 +255,7 @@ def poll_all_accounts(
     if accounts is None:
         accounts = active_accounts(account_name)
     summary = ApplySummary()
-    work = poll_work(accounts, now)
+    work = _work(Message.objects.filter(account__in=accounts), now)
     if not work:
         return summary
     applier = _Applier(now, summary)
@@ -271,7 +263,7 @@ def poll_all_accounts(
     busy = ClientAccount.objects.filter(pk__in=list(work)).select_related("partner")
     for account in busy.order_by("pk"):
         try:
-            source = (source_factory or _source_for)(account)
+            source = (source_factory or ClientReportsSource)(account)
             summary.add(
                 poll_account(
                     account,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 
 from billing.models import ClientAccount
 from billing.serwersms import client_for
@@ -17,25 +18,14 @@ class ClientReportsSource:
 
     def __init__(self, account: ClientAccount):
         self.account = account
-        self.key = f"account:{account.pk}"
-        self._api = None
-        self._xml = None
 
-    @property
+    @cached_property
     def api(self):
-        if self._api is None:
-            self._api = limited_client(client_for(self.account, "api_v2"), self.key)
-        return self._api
+        return limited_client(client_for(self.account, "api_v2"), f"account:{self.account.pk}")
 
-    @property
-    def has_xml(self) -> bool:
-        return bool(self.account.username and self.account.password)
-
-    @property
+    @cached_property
     def xml(self):
-        if self._xml is None:
-            self._xml = limited_client(client_for(self.account, "xml_api"), self.key)
-        return self._xml
+        return limited_client(client_for(self.account, "xml_api"), f"account:{self.account.pk}")
 
     def reports_by_ids(self, ids: Sequence[str]) -> list[ReportItem]:
         return read_with_retries(lambda: list(self.api.reports(ids=list(ids))))
@@ -51,6 +41,6 @@ class ClientReportsSource:
 
     def xml_check(self, ids: Sequence[str]) -> list[ReportItem]:
         """XML API messages through sprawdz_sms; without XML credentials, through API v2."""
-        if not self.has_xml:
+        if not (self.account.username and self.account.password):
             return self.reports_by_ids(ids)
         return read_with_retries(lambda: self.xml.sprawdz_sms(smsids=list(ids)))

@@ -11,7 +11,6 @@ A word not in the table is passed on as it is: the status service records it and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 
 from django.conf import settings
 
@@ -22,24 +21,17 @@ from .types import ReportItem
 
 DEFAULT_STAN_WORDS = {
     # API v2 status words (§3, C as statuses; I as callback words)
-    "delivered": "delivered",
-    "undelivered": "undelivered",
-    "sent": "sent",
-    "unsent": "unsent",
+    **{word: word for word in ("delivered", "undelivered", "sent", "unsent")},
     # XML `nat` dlr_url words (§5, C for nat). ERR is left out on purpose: it does not say
     # whether the message was dispatched, and unsent earns nothing; the poll settles it.
     "DELIVRD": "delivered",
     "UNDELIV": "undelivered",
     "PENDING": "sent",
     # Polish report words (§4, I)
-    "doreczone": "delivered",
-    "doreczona": "delivered",
-    "niedoreczone": "undelivered",
-    "niedoreczona": "undelivered",
-    "wyslane": "sent",
-    "wyslana": "sent",
-    "niewyslane": "unsent",
-    "niewyslana": "unsent",
+    **dict.fromkeys(("doreczone", "doreczona"), "delivered"),
+    **dict.fromkeys(("niedoreczone", "niedoreczona"), "undelivered"),
+    **dict.fromkeys(("wyslane", "wyslana"), "sent"),
+    **dict.fromkeys(("niewyslane", "niewyslana"), "unsent"),
 }
 
 
@@ -47,13 +39,9 @@ class CallbackError(ValueError):
     """A callback that cannot be understood; the message says which field and why."""
 
 
-def stan_words() -> dict[str, str]:
-    return getattr(settings, "SERWERSMS_CALLBACK_STAN_WORDS", None) or DEFAULT_STAN_WORDS
-
-
 def status_for(stan: str) -> str:
     """Our status word for a callback's `stan` (exact, then case-insensitive); else `stan`."""
-    words = stan_words()
+    words = getattr(settings, "SERWERSMS_CALLBACK_STAN_WORDS", None) or DEFAULT_STAN_WORDS
     if stan in words:
         return words[stan]
     folded = {key.lower(): value for key, value in words.items()}
@@ -85,10 +73,3 @@ def parse_callback(data: Mapping[str, str]) -> ReportItem:
         sent_at=at if status == "sent" else None,
         delivered_at=at if status in DELIVERY_REPORTED else None,
     )
-
-
-def format_time(value: datetime | None) -> str:
-    """SerwerSMS's local time for a callback's `data` (tests build callbacks with it)."""
-    from .parsing import format_time as format_local
-
-    return format_local(value) if value else ""

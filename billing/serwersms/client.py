@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -18,7 +19,7 @@ from .errors import (
 )
 from .hooks import reports_answers
 from .http import post
-from .matching import match_items
+from .matching import ends_with_number, match_items
 from .parsing import (
     format_time,
     id_or_none,
@@ -99,11 +100,10 @@ class ApiV2Client:
         self.timeout = timeout if timeout is not None else settings.SERWERSMS_TIMEOUT
         self.session = session or requests.Session()
 
-    # --- transport ---------------------------------------------------------------------------
-
     @reports_answers  # listeners hear each answer (ops counts them: hooks.py)
-    def _request_once(self, action: str, params: dict) -> dict:
-        body = {key: value for key, value in params.items() if value is not None}
+    def call(self, action: str, params: dict | None = None) -> dict:
+        """One API v2 action, one attempt: retries belong to the one policy (retry.py)."""
+        body = {key: value for key, value in (params or {}).items() if value is not None}
         body["system"] = SYSTEM
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.token:
@@ -131,7 +131,10 @@ class ApiV2Client:
         status = response.status_code
         cls = http_error_class_for(status)
         if cls is not None:
-            kwargs = {"retry_after": _retry_after(response)} if cls is RateLimited else {}
+            kwargs = {}
+            if cls is RateLimited:  # an unreadable Retry-After is None (RateLimited's default)
+                with contextlib.suppress(ValueError):
+                    kwargs["retry_after"] = float(response.headers.get("Retry-After", ""))
             raise cls(
                 None, f"SerwerSMS answered HTTP {status}: {response.text[:200]}", status, **kwargs
             )
@@ -149,10 +152,6 @@ class ApiV2Client:
                 None, f"SerwerSMS answered HTTP {status}: {response.text[:200]!r}", status
             )
         return data
-
-    def call(self, action: str, params: dict | None = None) -> dict:
-        """One API v2 action, one attempt: retries belong to the one policy (retry.py)."""
-        return self._request_once(action, params or {})
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -256,18 +255,19 @@ class ApiV2Client:
             "status": status,
             "type": message_type,
         }
-        batches = _batches(keys, batch_size or settings.SERWERSMS_REPORTS_BATCH) if keys else [None]
-        for batch in batches:
-            batch_filters = dict(filters)
-            if batch is not None:
-                batch_filters[key] = batch
-            page, pages = 1, 1
-            while page <= pages:
-                items, pages = self.reports_page(page, **batch_filters)
-                yield from items
-                if not items:
-                    break
-                page += 1
+        if not keys:
+            yield from self._all_pages(**filters)
+        for batch in _batches(keys, batch_size or settings.SERWERSMS_REPORTS_BATCH):
+            yield from self._all_pages(**filters, **{key: batch})
+
+    def _all_pages(self, **filters) -> Iterator[ReportItem]:
+        page, pages = 1, 1
+        while page <= pages:
+            items, pages = self.reports_page(page, **filters)
+            yield from items
+            if not items:
+                break
+            page += 1
 
     def view(self, serwersms_id: str) -> ReportItem:
         """`messages/view` of one message by its SerwerSMS id: one unwrapped object (§3, C).
@@ -292,15 +292,8 @@ class ApiV2Client:
         (MalformedResponse: nothing is concluded). Two items (a message SerwerSMS took twice):
         the earliest. Raises on a failed call: never None unless SerwerSMS answered "none".
         """
-        items: list[ReportItem] = []
-        page, pages = 1, 1
-        while page <= pages:
-            batch, pages = self.reports_page(page, unique_id=unique_id)
-            items.extend(batch)
-            if not batch:
-                break
-            page += 1
-        if phone and any(not _same_number(i.phone, phone) for i in items):
+        items = list(self._all_pages(unique_id=unique_id))
+        if phone and any(not ends_with_number(i.phone, phone) for i in items):
             raise MalformedResponse(
                 None, f"messages/reports for unique_id {unique_id!r} named another number."
             )
@@ -329,15 +322,3 @@ class ApiV2Client:
     ) -> list[ReportItem]:
         """Every message to `phone` queued (or turned unsent) between the two times (§3, C)."""
         return list(self.reports(phones=[phone], date_from=date_from, date_to=date_to))
-
-
-def _same_number(answered: str, ours: str) -> bool:
-    digits = "".join(ch for ch in answered or "" if ch.isdigit())
-    return bool(digits) and ours.lstrip("+").endswith(digits[-9:])
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    try:
-        return float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None

@@ -35,14 +35,11 @@ class MailDeferred(SerwerSMSError):
 
 def subject(key: str, phone: str, sender: str | None = None, report: bool = True) -> str:
     """The Email2SMS subject for one number."""
-    assign = settings.SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN
-    fields = [("klucz", key), ("numer", phone)]
-    if sender:
-        fields.append(("nadawca", sender))
-    if report:
-        fields.append(("raport", "1"))
+    fields = {"klucz": key, "numer": phone, "nadawca": sender, "raport": "1" if report else ""}
     return settings.SERWERSMS_EMAIL2SMS_SUBJECT_SEPARATOR.join(
-        f"{name}{assign}{value}" for name, value in fields
+        f"{name}{settings.SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN}{value}"
+        for name, value in fields.items()
+        if value
     )
 
 
@@ -81,18 +78,6 @@ class Email2SMSClient:
         self.key = key
         self.timeout = timeout if timeout is not None else settings.SERWERSMS_TIMEOUT
 
-    def _connection(self):
-        # The SMTP backend takes these; other backends (locmem in tests) ignore them.
-        return get_connection(
-            host=settings.SERWERSMS_EMAIL2SMS_HOST,
-            port=settings.SERWERSMS_EMAIL2SMS_PORT,
-            username=settings.SERWERSMS_EMAIL2SMS_USER or None,
-            password=settings.SERWERSMS_EMAIL2SMS_PASSWORD or None,
-            use_tls=settings.SERWERSMS_EMAIL2SMS_USE_TLS,
-            timeout=self.timeout,
-            fail_silently=False,
-        )
-
     def build(self, phone: str, text: str, sender: str | None = None) -> EmailMessage:
         """The mail for one number; InvalidInput for a sender or text Email2SMS cannot carry."""
         if sender and not SENDER.match(sender):
@@ -117,7 +102,16 @@ class Email2SMSClient:
         """
         mail = self.build(phone, text, sender)
         try:
-            with self._connection() as connection:
+            # The SMTP backend takes these; other backends (locmem in tests) ignore them.
+            with get_connection(
+                host=settings.SERWERSMS_EMAIL2SMS_HOST,
+                port=settings.SERWERSMS_EMAIL2SMS_PORT,
+                username=settings.SERWERSMS_EMAIL2SMS_USER or None,
+                password=settings.SERWERSMS_EMAIL2SMS_PASSWORD or None,
+                use_tls=settings.SERWERSMS_EMAIL2SMS_USE_TLS,
+                timeout=self.timeout,
+                fail_silently=False,
+            ) as connection:
                 accepted = connection.send_messages([mail])
         except (ConnectionRefusedError, socket.gaierror, smtplib.SMTPConnectError) as exc:
             raise TransportError(
@@ -129,7 +123,11 @@ class Email2SMSClient:
             raise cls("mail_refused", f"The Email2SMS server refused the mail: {exc}") from exc
         except smtplib.SMTPResponseException as exc:
             cls = MailDeferred if 400 <= exc.smtp_code < 500 else InvalidInput
-            raise cls(exc.smtp_code, _smtp_text(exc), None) from exc
+            message = exc.smtp_error
+            if isinstance(message, bytes):
+                message = message.decode("utf-8", "replace")
+            text = f"The Email2SMS server answered {exc.smtp_code}: {message}"
+            raise cls(exc.smtp_code, text, None) from exc
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
             # The mail may have been accepted before the connection went away.
             raise TransportError(
@@ -139,10 +137,3 @@ class Email2SMSClient:
             raise TransportError(
                 "The e-mail backend did not confirm the mail.", may_have_been_sent=True
             )
-
-
-def _smtp_text(exc: smtplib.SMTPResponseException) -> str:
-    message = exc.smtp_error
-    if isinstance(message, bytes):
-        message = message.decode("utf-8", "replace")
-    return f"The Email2SMS server answered {exc.smtp_code}: {message}"

@@ -38,10 +38,6 @@ class SerwerSMSError(Exception):
     def may_have_been_sent(self) -> bool:
         return self.outcome == Outcome.MAYBE_DONE
 
-    @property
-    def refused(self) -> bool:
-        return self.outcome == Outcome.REFUSED
-
     def describe(self) -> str:
         status = f", HTTP {self.http_status}" if self.http_status else ""
         return f"SerwerSMS error {self.code}{status}: {self.message}"
@@ -140,68 +136,33 @@ class ConfigurationError(SerwerSMSError):
 API_CODES: dict[int, type[SerwerSMSError]] = {
     1000: InvalidAction,
     1001: InvalidCredentials,
-    1002: PermissionDenied,
-    1003: PermissionDenied,
     1004: NotFound,
-    1005: PermissionDenied,
-    1006: InvalidInput,
-    1007: PermissionDenied,
-    1008: PermissionDenied,
-    2000: InvalidInput,
-    2001: InvalidInput,
-    2002: InvalidInput,
-    3000: LimitExhausted,
-    3002: LimitExhausted,
-    3004: LimitExhausted,
-    3006: LimitExhausted,
-    3001: SendingNotAllowed,
-    3003: SendingNotAllowed,
-    3005: SendingNotAllowed,
-    3007: SendingNotAllowed,
-    3008: SendingNotAllowed,
-    3009: SendingNotAllowed,
-    3100: SendingNotAllowed,
-    3101: InvalidInput,
-    3102: InvalidInput,
+    **dict.fromkeys((1002, 1003, 1005, 1007, 1008), PermissionDenied),
+    **dict.fromkeys((1006, 2000, 2001, 2002, 3101, 3102), InvalidInput),
+    **dict.fromkeys((3000, 3002, 3004, 3006), LimitExhausted),
+    **dict.fromkeys((3001, 3003, 3005, 3007, 3008, 3009, 3100), SendingNotAllowed),
 }
 # §4 (C): the XML API's numeric <Blad> codes.
 XML_CODES: dict[int, type[SerwerSMSError]] = {
-    100: InvalidCredentials,
-    101: InvalidCredentials,
-    102: PermissionDenied,
-    103: PermissionDenied,
-    104: PermissionDenied,
-    105: PermissionDenied,
     106: InvalidAction,
-    107: PermissionDenied,
-    1000: LimitExhausted,
-    1002: LimitExhausted,
-    1001: SendingNotAllowed,
-    1003: SendingNotAllowed,
+    **dict.fromkeys((100, 101), InvalidCredentials),
+    **dict.fromkeys((102, 103, 104, 105, 107), PermissionDenied),
+    **dict.fromkeys((1000, 1002), LimitExhausted),
+    **dict.fromkeys((1001, 1003), SendingNotAllowed),
 }
 
 
-def _as_int(code: object) -> int | None:
+def error_class_for(code: object, codes: dict = API_CODES) -> type[SerwerSMSError]:
+    """The class of an error's code (API v2 by default, `XML_CODES` for an XML `<Blad>`); text
+    (the XML default form) or an undocumented code is a plain refusal."""
     try:
-        return int(str(code).strip())
+        return codes.get(int(str(code).strip()), SerwerSMSError)
     except (TypeError, ValueError):
-        return None
-
-
-def error_class_for(code: object) -> type[SerwerSMSError]:
-    """The class of an API v2 error envelope's code; an undocumented code is a plain refusal."""
-    return API_CODES.get(_as_int(code), SerwerSMSError)
-
-
-def xml_error_class_for(code: object) -> type[SerwerSMSError]:
-    """The class of an XML `<Blad>`; text (the default form) or an unknown number: a refusal."""
-    return XML_CODES.get(_as_int(code), SerwerSMSError)
+        return SerwerSMSError
 
 
 def http_error_class_for(status: int) -> type[SerwerSMSError] | None:
     """429 and 5xx decide by themselves, whatever the body says; None for other statuses."""
     if status == 429:
         return RateLimited
-    if status >= 500:
-        return ServerError
-    return None
+    return ServerError if status >= 500 else None

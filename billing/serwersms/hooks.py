@@ -1,11 +1,9 @@
-"""Who hears each SerwerSMS answer: the Django signal `answer_received`, sent by the clients
-after every request, ok or not.
+"""The Django signal `answer_received`, sent by the clients after every request, ok or not.
 
-billing imports nothing above it: `ops` (its AppConfig.ready) connects its counter
-(ops.counters.count_serwersms_answer); the clients never name it. A receiver gets the client's
-`channel` and the `error` the call raised (None for an answer that was read). It runs in the
-calling thread after each request, so it must be cheap. Sent with `send_robust`: whatever a
-receiver raises is logged, never passed on, so a receiver cannot fail the call it hears.
+billing imports nothing above it: ops (its AppConfig.ready) connects its counter. A receiver
+gets the client's `channel` and the `error` the call raised (None for an answer that was read),
+in the calling thread, so it must be cheap. Sent with `send_robust`: whatever a receiver raises
+is logged, never passed on, so a receiver cannot fail the call it hears.
 """
 
 from __future__ import annotations

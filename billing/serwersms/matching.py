@@ -15,6 +15,12 @@ def digits(phone: str) -> str:
     return "".join(ch for ch in str(phone or "") if ch.isdigit())
 
 
+def ends_with_number(answered: str, ours: str) -> bool:
+    """Our E.164 number ends with the last 9 digits SerwerSMS answered (it may drop +48)."""
+    got = digits(answered)
+    return bool(got) and ours.lstrip("+").endswith(got[-9:])
+
+
 def same_number(answered: str, asked: str) -> bool:
     """SerwerSMS may answer `+48…`, `48…` or the 9 digits asked for: the same number."""
     got, wanted = digits(answered), digits(asked)

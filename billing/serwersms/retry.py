@@ -1,14 +1,13 @@
 """The one retry policy for every SerwerSMS call (API v2, XML API, Email2SMS), and the shared
 per-account rate limit. Imports no models.
 
-A failure is one of three kinds (`disposition`):
-- NOT_TAKEN: SerwerSMS surely did nothing (refused connection, HTTP 429, an error code that means
-  "not taken", an SMTP 4xx): try again after a pause, until the deadline.
-- MAYBE_TAKEN: the request may have been acted on (timeout after it left, connection dropped
-  after sending, a 5xx or an unreadable answer to a send): a send is settled by looking its
-  unique_id up before anything is sent again; a read is simply asked again.
-- REFUSED: SerwerSMS's definite answer (bad credentials, validation error, exhausted limit):
-  never retried; only this makes a message unsent.
+A failure is one of three kinds (`disposition`, after errors.Outcome):
+- NOT_TAKEN: SerwerSMS surely did nothing (no connection, HTTP 429, an SMTP 4xx): try again
+  after a pause, until the deadline.
+- MAYBE_TAKEN: the request may have been acted on (a timeout or dropped connection after it
+  left, a 5xx, an unreadable answer): a send is settled by looking its unique_id up before
+  anything is sent again; a read is simply asked again.
+- REFUSED: SerwerSMS's definite answer: never retried; only this makes a message unsent.
 
 Pauses are exponential with full jitter (tenacity's `wait_random_exponential`); the limit is one
 counter per account and second in the Django cache (Redis in production: shared by every worker
@@ -34,11 +33,11 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_any,
     stop_before_delay,
-    stop_when_event_set,
     wait_random_exponential,
 )
+
+from .errors import Outcome
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,28 +52,17 @@ class Disposition(enum.StrEnum):
 # SMTP replies that refuse the addresses themselves: sending again would fail the same way.
 SMTP_REFUSALS = frozenset({"550", "551", "553"})
 _BY_OUTCOME = {
-    "nothing_done": Disposition.NOT_TAKEN,
-    "maybe_done": Disposition.MAYBE_TAKEN,
-    "refused": Disposition.REFUSED,
-}
-# Class names (errors.py) and what they mean when no `disposition` attribute says otherwise.
-_BY_CLASS = {
-    "RateLimited": Disposition.NOT_TAKEN,
-    "ServerError": Disposition.MAYBE_TAKEN,
-    "MalformedResponse": Disposition.MAYBE_TAKEN,
-    "InvalidCredentials": Disposition.REFUSED,
-    "LimitExhausted": Disposition.REFUSED,
-    "InvalidInput": Disposition.REFUSED,
-    "ConfigurationError": Disposition.REFUSED,
+    Outcome.NOTHING_DONE: Disposition.NOT_TAKEN,
+    Outcome.MAYBE_DONE: Disposition.MAYBE_TAKEN,
+    Outcome.REFUSED: Disposition.REFUSED,
 }
 
 
 def disposition(exc: BaseException) -> Disposition:
     """What a failed call means for the message: NOT_TAKEN, MAYBE_TAKEN or REFUSED.
 
-    The client's errors say it themselves (`exc.outcome`: nothing_done, maybe_done, refused);
-    for other exceptions: transport failures by `may_have_been_sent`, SMTP 4xx codes as not taken,
-    429 as not taken, 5xx and unreadable answers as maybe taken, any other answer as refused.
+    SMTP 4xx codes are not taken; otherwise the client's errors say it themselves (`outcome`,
+    or a `disposition` set on the error); any other exception may have been taken.
     """
     code = str(getattr(exc, "code", "") or "")
     if len(code) == 3 and code[0] in "45" and code.isdigit() and code not in SMTP_REFUSALS:
@@ -84,34 +72,7 @@ def disposition(exc: BaseException) -> Disposition:
     declared = getattr(exc, "disposition", None)
     if declared:
         return Disposition(str(declared))
-    outcome = str(getattr(exc, "outcome", "") or "")
-    if outcome in _BY_OUTCOME:  # the client's own classification (errors.Outcome)
-        return _BY_OUTCOME[outcome]
-    names = [cls.__name__ for cls in type(exc).__mro__]
-    if "TransportError" in names:
-        return (
-            Disposition.MAYBE_TAKEN
-            if getattr(exc, "may_have_been_sent", True)
-            else Disposition.NOT_TAKEN
-        )
-    for name in names:
-        if name in _BY_CLASS:
-            return _BY_CLASS[name]
-    if isinstance(exc, requests.ConnectionError | requests.Timeout | TimeoutError):
-        return Disposition.MAYBE_TAKEN
-    status = getattr(exc, "http_status", None)
-    if status == 429:
-        return Disposition.NOT_TAKEN
-    if status is not None and status >= 500:
-        return Disposition.MAYBE_TAKEN
-    if "SerwerSMSError" in names:
-        return Disposition.REFUSED
-    return Disposition.MAYBE_TAKEN
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Worth another try: everything but a definite refusal (a send looks itself up first)."""
-    return disposition(exc) != Disposition.REFUSED
+    return _BY_OUTCOME.get(str(getattr(exc, "outcome", "")), Disposition.MAYBE_TAKEN)
 
 
 class SettleFirst(Exception):  # noqa: N818 - a signal to the retry loop, not an error
@@ -128,28 +89,22 @@ def _log_before_sleep(state: RetryCallState) -> None:
     )
 
 
-def policy(
-    *,
-    within: float,
-    retryable: Callable[[BaseException], bool] = is_transient,
-    sleep: Callable[[float], None] = time.sleep,
-    stop_event=None,
-) -> Retrying:
+def policy(*, within: float, sleep: Callable[[float], None] = time.sleep) -> Retrying:
     """The retry policy: backoff with full jitter, no new attempt once `within` seconds passed.
 
+    Everything but a definite refusal is tried again (a send looks itself up first, SettleFirst).
     `SERWERSMS_RETRY_BASE_SECONDS` is the first pause's scale, `SERWERSMS_RETRY_MAX_SECONDS`
     the longest pause. The last failure is re-raised as it was.
     """
-    stop = stop_before_delay(max(0.0, within))
-    if stop_event is not None:
-        stop = stop_any(stop, stop_when_event_set(stop_event))
     return Retrying(
-        stop=stop,
+        stop=stop_before_delay(max(0.0, within)),
         wait=wait_random_exponential(
             multiplier=settings.SERWERSMS_RETRY_BASE_SECONDS,
             max=settings.SERWERSMS_RETRY_MAX_SECONDS,
         ),
-        retry=retry_if_exception(lambda exc: isinstance(exc, SettleFirst) or retryable(exc)),
+        retry=retry_if_exception(
+            lambda exc: isinstance(exc, SettleFirst) or disposition(exc) != Disposition.REFUSED
+        ),
         reraise=True,
         sleep=sleep,
         before_sleep=_log_before_sleep,

@@ -17,11 +17,6 @@ class UniqueIdError(ValueError):
     """An id SerwerSMS would refuse; the message says why."""
 
 
-def new_unique_id() -> str:
-    """A fresh id: 32 hex digits."""
-    return uuid.uuid4().hex
-
-
 def check_unique_id(value: object) -> str:
     """`value` as a valid id, or UniqueIdError naming the rule."""
     text = str(value or "").strip()
@@ -36,7 +31,7 @@ def check_unique_id(value: object) -> str:
 def per_recipient(given: str | None, count: int) -> list[str]:
     """One valid id per recipient: fresh ones, the given id for one recipient, or `<id>R<n>`."""
     if given is None or str(given).strip() == "":
-        return [new_unique_id() for _ in range(count)]
+        return [uuid.uuid4().hex for _ in range(count)]  # fresh ids: 32 hex digits
     base = check_unique_id(given)
     if count == 1:
         return [base]

@@ -16,7 +16,7 @@ from defusedxml.ElementTree import ParseError, fromstring
 from django.conf import settings
 
 from . import ic as ic_rules
-from .errors import MalformedResponse, http_error_class_for, xml_error_class_for
+from .errors import XML_CODES, MalformedResponse, error_class_for, http_error_class_for
 from .hooks import reports_answers
 from .http import post
 from .matching import match_items
@@ -27,24 +27,14 @@ from .types import ReportItem, SendItem
 # is confirmed (§4); the others are inferred, in both forms, and can be replaced by the setting
 # SERWERSMS_XML_STAN_WORDS (docs/gateway.md).
 DEFAULT_STAN_TO_STATUS = {
-    "skolejkowana": "queued",
     "w_trakcie": "in_progress",
-    "zaplanowana": "saved",
-    "zaplanowane": "saved",
-    "wyslana": "sent",
-    "wyslane": "sent",
-    "doreczona": "delivered",
-    "doreczone": "delivered",
-    "niedoreczona": "undelivered",
-    "niedoreczone": "undelivered",
-    "niewyslana": "unsent",
-    "niewyslane": "unsent",
-    "skolejkowane": "queued",
+    **dict.fromkeys(("skolejkowana", "skolejkowane"), "queued"),
+    **dict.fromkeys(("zaplanowana", "zaplanowane"), "saved"),
+    **dict.fromkeys(("wyslana", "wyslane"), "sent"),
+    **dict.fromkeys(("doreczona", "doreczone"), "delivered"),
+    **dict.fromkeys(("niedoreczona", "niedoreczone"), "undelivered"),
+    **dict.fromkeys(("niewyslana", "niewyslane"), "unsent"),
 }
-
-
-def stan_to_status() -> dict[str, str]:
-    return getattr(settings, "SERWERSMS_XML_STAN_WORDS", None) or DEFAULT_STAN_TO_STATUS
 
 
 class XmlApiClient:
@@ -93,7 +83,7 @@ class XmlApiClient:
             text = (error.text or "").strip()
             code = text if text.isdigit() else None
             message = text or "SerwerSMS reported an error."
-            raise xml_error_class_for(code)(code, message, response.status_code)
+            raise error_class_for(code, XML_CODES)(code, message, response.status_code)
         if response.status_code != 200 or root.tag != "SerwerSMS":
             raise MalformedResponse(
                 None,
@@ -126,30 +116,29 @@ class XmlApiClient:
         recipients = root.find("Odbiorcy")
         if recipients is None:
             raise MalformedResponse(None, "A wyslij_sms answer without <Odbiorcy>.")
-        items: list[SendItem] = []
         try:
-            for element in recipients.findall("Skolejkowane/SMS"):
-                items.append(
-                    SendItem(
-                        phone=text_or_empty(element.get("numer")),
-                        status="queued",
-                        serwersms_id=id_or_none(element.get("id")),
-                        queued_at=parse_time(element.get("godzina_skolejkowania")),
-                    )
+            items = [
+                SendItem(
+                    phone=text_or_empty(element.get("numer")),
+                    status="queued",
+                    serwersms_id=id_or_none(element.get("id")),
+                    queued_at=parse_time(element.get("godzina_skolejkowania")),
                 )
-            for element in recipients.findall("Niewyslane/SMS"):
-                reason = text_or_empty(element.get("przyczyna"))
-                items.append(
-                    SendItem(
-                        phone=text_or_empty(element.get("numer")),
-                        status="unsent",
-                        serwersms_id=id_or_none(element.get("id")),
-                        error_code=reason,
-                        error_message=reason,
-                    )
-                )
+                for element in recipients.findall("Skolejkowane/SMS")
+            ]
         except ValueError as exc:
             raise MalformedResponse(None, f"A wyslij_sms answer could not be read: {exc}") from exc
+        for element in recipients.findall("Niewyslane/SMS"):
+            reason = text_or_empty(element.get("przyczyna"))
+            items.append(
+                SendItem(
+                    phone=text_or_empty(element.get("numer")),
+                    status="unsent",
+                    serwersms_id=id_or_none(element.get("id")),
+                    error_code=reason,
+                    error_message=reason,
+                )
+            )
         return match_items(items, phones, None)
 
     def sprawdz_sms(
@@ -184,10 +173,11 @@ def _report_from_xml(element: Element) -> ReportItem:
     if serwersms_id is None:
         raise ValueError("an <SMS> without an id")
     stan = text_or_empty(element.get("stan")).strip().lower()
+    words = getattr(settings, "SERWERSMS_XML_STAN_WORDS", None) or DEFAULT_STAN_TO_STATUS
     return ReportItem(
         serwersms_id=serwersms_id,
         phone=text_or_empty(element.get("numer")),
-        status=stan_to_status().get(stan, stan),
+        status=words.get(stan, stan),
         unique_id=id_or_none(element.get("usmsid")),
         queued_at=parse_time(element.get("godzina_skolejkowania")),
         sent_at=parse_time(element.get("godzina_wyslania")),
