@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -78,24 +78,17 @@ def messages_for(partner: Partner, filters: dict | None = None) -> QuerySet[Mess
     if filters.get("period"):
         queryset = queryset.in_billing_month(filters["period"])
     status = filters.get("status")
-    if status == "counted":
-        queryset = queryset.counted()
-    elif status == "pending":
-        queryset = queryset.pending()
-    elif status == "unconfirmed":
-        queryset = queryset.unconfirmed()
+    if status in ("counted", "pending", "unconfirmed"):  # the queryset's counting-rule methods
+        queryset = getattr(queryset, status)()
     elif status:
         queryset = queryset.filter(status=status)
     if filters.get("ic_proof"):
         queryset = queryset.filter(ic_proof=filters["ic_proof"])
     if filters.get("claim_differs"):
         queryset = queryset.filter(CLAIM_DIFFERS)
-    if filters.get("account"):
-        queryset = queryset.filter(account=filters["account"])
-    if filters.get("message_type"):
-        queryset = queryset.filter(message_type=filters["message_type"])
-    if filters.get("channel"):
-        queryset = queryset.filter(channel=filters["channel"])
+    for name in ("account", "message_type", "channel"):
+        if filters.get(name):
+            queryset = queryset.filter(**{name: filters[name]})
     if filters.get("phone"):
         digits = "".join(ch for ch in str(filters["phone"]) if ch.isdigit())
         if digits:
@@ -117,8 +110,7 @@ def message_for(partner: Partner, message_id: int) -> Message | None:
 
 
 @dataclass
-class MonthFigures:
-    period: dt.date
+class _Counts:
     counted: int = 0
     counted_parts: int = 0
     pending: int = 0
@@ -128,6 +120,30 @@ class MonthFigures:
     # Reported, dispatched, ic not yet confirmed by SerwerSMS: shown apart, never billed.
     unconfirmed: int = 0
     unconfirmed_parts: int = 0
+
+    def add(self, status: str, ic_proof: str, messages: int, parts: int) -> None:
+        """Rollup messages of one status and ic proof, sorted by the counting rule."""
+        kind = billing_class(status, ic_proof)
+        if kind == BillingClass.UNCONFIRMED:
+            self.unconfirmed += messages
+            self.unconfirmed_parts += parts
+        elif kind == BillingClass.COUNTED:
+            self.counted += messages
+            self.counted_parts += parts
+            if status == Status.DELIVERED:
+                self.delivered += messages
+            elif status == Status.UNDELIVERED:
+                self.undelivered += messages
+        elif kind == BillingClass.PENDING:
+            self.pending += messages
+        elif status == Status.UNSENT:
+            self.unsent += messages
+        # Refuted dispatched messages count nowhere (their status stays on the message).
+
+
+@dataclass(kw_only=True)
+class MonthFigures(_Counts):
+    period: dt.date
     unconfirmed_commission: Decimal | None = None  # what they would earn once confirmed
     # The statement's payable total (exact sum rounded once); None: no statement built yet.
     commission: Decimal | None = None
@@ -157,50 +173,6 @@ class MonthFigures:
         return (Decimal(self.delivered) * 100 / Decimal(self.counted)).quantize(Decimal("0.1"))
 
 
-@dataclass
-class _Counts:
-    counted: int = 0
-    counted_parts: int = 0
-    pending: int = 0
-    unsent: int = 0
-    delivered: int = 0
-    undelivered: int = 0
-    unconfirmed: int = 0
-    unconfirmed_parts: int = 0
-
-    def add(self, status: str, ic_proof: str, messages: int, parts: int) -> None:
-        """Rollup messages of one status and ic proof, sorted by the counting rule."""
-        kind = billing_class(status, ic_proof)
-        if kind == BillingClass.UNCONFIRMED:
-            self.unconfirmed += messages
-            self.unconfirmed_parts += parts
-        elif kind == BillingClass.COUNTED:
-            self.counted += messages
-            self.counted_parts += parts
-            if status == Status.DELIVERED:
-                self.delivered += messages
-            elif status == Status.UNDELIVERED:
-                self.undelivered += messages
-        elif kind == BillingClass.PENDING:
-            self.pending += messages
-        elif status == Status.UNSENT:
-            self.unsent += messages
-        # Refuted dispatched messages count nowhere (their status stays on the message).
-
-    def copy_to(self, target) -> None:
-        for name in (
-            "counted",
-            "counted_parts",
-            "pending",
-            "unsent",
-            "delivered",
-            "undelivered",
-            "unconfirmed",
-            "unconfirmed_parts",
-        ):
-            setattr(target, name, getattr(self, name))
-
-
 def _month_rollups(partner: Partner, period: dt.date):
     """The partner's rollup rows of one billing month (its Warsaw days)."""
     return DailyRollup.objects.filter(
@@ -228,23 +200,24 @@ def _month_statement(partner: Partner, period: dt.date) -> Statement | None:
 def month_figures(partner: Partner, period: dt.date) -> MonthFigures:
     """The figures of a billing month: the closed statement's, or live counts and the draft's
     commission (see above). A few rows read, never the month's messages or items."""
-    figures = MonthFigures(period=period)
     statement = _month_statement(partner, period)
-    figures.statement = statement
     if statement is not None and statement.is_closed:
-        figures.counted = statement.counted_messages
-        figures.counted_parts = statement.counted_parts
-        figures.pending = statement.pending_messages
-        figures.unsent = statement.unsent_messages
-        figures.unconfirmed = statement.unconfirmed_messages
-        figures.unconfirmed_parts = statement.unconfirmed_parts
         frozen = StatementLine.objects.filter(statement=statement).aggregate(
             delivered=Sum("delivered_messages"), undelivered=Sum("undelivered_messages")
         )
-        figures.delivered = frozen["delivered"] or 0
-        figures.undelivered = frozen["undelivered"] or 0
+        counts = _Counts(
+            counted=statement.counted_messages,
+            counted_parts=statement.counted_parts,
+            pending=statement.pending_messages,
+            unsent=statement.unsent_messages,
+            delivered=frozen["delivered"] or 0,
+            undelivered=frozen["undelivered"] or 0,
+            unconfirmed=statement.unconfirmed_messages,
+            unconfirmed_parts=statement.unconfirmed_parts,
+        )
     else:
-        live_counts(partner, period).copy_to(figures)
+        counts = live_counts(partner, period)
+    figures = MonthFigures(period=period, statement=statement, **asdict(counts))
     if statement is not None:
         figures.commission = statement.total
         figures.forecast = round_total(statement.forecast_commission)
@@ -261,11 +234,9 @@ class DayPoint:
 
 
 def daily_series(partner: Partner, today: dt.date, days: int = 90) -> list[DayPoint]:
-    """Counted messages and commission per Warsaw day, oldest first.
-
-    Counted: the daily rollups (live) on days of open months; on days of closed months what the
-    closed statement billed that day, so a closed month's bars add up to its statement.
-    Commission: the statements' days (StatementDay: closed, or the draft as of its build)."""
+    """Counted messages and commission per Warsaw day, oldest first: counted live from the
+    rollups in open months, as billed in closed ones (so their bars add up to the statement);
+    commission from the statements' days (closed, or the draft as of its build)."""
     first = today - dt.timedelta(days=days - 1)
     points = {
         first + dt.timedelta(days=n): DayPoint(first + dt.timedelta(days=n)) for n in range(days)
@@ -394,48 +365,34 @@ def dashboard_figures(partner: Partner, now: dt.datetime) -> Dashboard:
 # --- client accounts ---------------------------------------------------------------------------
 
 
-@dataclass
-class AccountFigures:
+@dataclass(kw_only=True)
+class AccountFigures(_Counts):
     account: ClientAccount
-    counted: int = 0
-    counted_parts: int = 0
-    pending: int = 0
-    unsent: int = 0
-    delivered: int = 0
-    undelivered: int = 0
-    unconfirmed: int = 0
-    unconfirmed_parts: int = 0
     commission: Decimal = field(default_factory=lambda: Decimal("0"))  # as printed
     unconfirmed_commission: Decimal = field(default_factory=lambda: Decimal("0"))
 
 
 def account_figures(partner: Partner, period: dt.date) -> list[AccountFigures]:
     """Every client account of the partner with its figures for one billing month, by the rule
-    of month_figures: a closed month from its statement lines; an open month counted live from
-    the rollups, with the commission of the draft's lines (zero when no draft is built)."""
-    by_account: dict[int, AccountFigures] = {}
-    accounts = list(ClientAccount.objects.filter(partner=partner).order_by("name"))
-    for account in accounts:
-        by_account[account.pk] = AccountFigures(account=account)
+    of month_figures: as its closed statement's lines billed, or live counts and the draft's
+    commission (zero when no draft is built)."""
+    by_account = {a.pk: AccountFigures(account=a) for a in accounts_for(partner)}
     statement = _month_statement(partner, period)
     closed = statement is not None and statement.is_closed
     if not closed:
-        counts: dict[int, _Counts] = defaultdict(_Counts)
         rows = (
             _month_rollups(partner, period)
             .values("account_id", "status", "ic_proof")
             .annotate(n=Sum("messages"), p=Sum("parts"))
         )
         for row in rows:
-            counts[row["account_id"]].add(
-                row["status"], row["ic_proof"], row["n"] or 0, row["p"] or 0
-            )
-        for account_id, account_counts in counts.items():
-            if account_id in by_account:
-                account_counts.copy_to(by_account[account_id])
+            if row["account_id"] in by_account:
+                by_account[row["account_id"]].add(
+                    row["status"], row["ic_proof"], row["n"] or 0, row["p"] or 0
+                )
     if statement is not None:
-        exact: dict[int, Decimal] = {}
-        unconfirmed: dict[int, Decimal] = {}
+        exact: dict[int, Decimal] = defaultdict(Decimal)
+        unconfirmed: dict[int, Decimal] = defaultdict(Decimal)
         for line in StatementLine.objects.filter(statement=statement).order_by():
             row = by_account.get(line.account_id)
             if row is None:
@@ -449,14 +406,12 @@ def account_figures(partner: Partner, period: dt.date) -> list[AccountFigures]:
                 row.undelivered += line.undelivered_messages
                 row.unconfirmed += line.unconfirmed_messages
                 row.unconfirmed_parts += line.unconfirmed_parts
-            exact[line.account_id] = exact.get(line.account_id, Decimal("0")) + line.commission
-            unconfirmed[line.account_id] = (
-                unconfirmed.get(line.account_id, Decimal("0")) + line.unconfirmed_commission
-            )
+            exact[line.account_id] += line.commission
+            unconfirmed[line.account_id] += line.unconfirmed_commission
         for account_id, amount in exact.items():
             by_account[account_id].commission = round_total(amount)
             by_account[account_id].unconfirmed_commission = round_total(unconfirmed[account_id])
-    return [by_account[a.pk] for a in accounts]
+    return list(by_account.values())
 
 
 def accounts_for(partner: Partner) -> QuerySet[ClientAccount]:

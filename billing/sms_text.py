@@ -22,22 +22,15 @@ class TextSize:
     parts: int
 
 
-def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
-
-
 def measure(text: str) -> TextSize:
     """Encoding and number of parts SerwerSMS will bill for `text`."""
-    if is_gsm7(text):
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
         units = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
         single, multi, unicode = GSM7_SINGLE, GSM7_MULTI, False
     else:
         units = len(text.encode("utf-16-le")) // 2
         single, multi, unicode = UCS2_SINGLE, UCS2_MULTI, True
-    if units <= single:
-        parts = 1
-    else:
-        parts = -(-units // multi)
+    parts = 1 if units <= single else -(-units // multi)
     return TextSize(unicode=unicode, units=units, parts=parts)
 
 

@@ -36,7 +36,7 @@ PENDING = frozenset({Status.SUBMITTING, Status.SAVED, Status.QUEUED, Status.IN_P
 COUNTED = frozenset({Status.SENT, Status.DELIVERED, Status.UNDELIVERED})
 NEVER_COUNTED = frozenset({Status.UNSENT})
 FINAL = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.UNSENT})
-NOT_FINAL = frozenset(set(Status) - FINAL)
+NOT_FINAL = frozenset(Status) - FINAL
 # The named sets every other module takes (tests/billing/test_status_sets.py: no module spells a
 # list of statuses itself).
 AT_SERWERSMS = frozenset({Status.SAVED, Status.QUEUED, Status.IN_PROGRESS})  # taken, not yet sent
@@ -110,23 +110,16 @@ def decide(current: str, reported: object) -> Outcome:
     old = Status(current)
     if new == old:
         return Outcome.SAME
-    if old in FINAL:
-        return Outcome.BACKWARD
-    if new == Status.UNSENT and old not in PENDING:
-        # Once dispatched (sent), a message can no longer become unsent.
-        return Outcome.BACKWARD
-    if _RANK[new] <= _RANK[old]:
+    # Strictly up the path (a final status has the top rank); once dispatched (sent), a message
+    # can no longer become unsent.
+    if _RANK[new] <= _RANK[old] or (new == Status.UNSENT and old not in PENDING):
         return Outcome.BACKWARD
     return Outcome.APPLY
 
 
 def billing_class(status: str, ic_proof: str = IcProof.SENT) -> BillingClass:
-    """The counting rule: counted, pending (forecast), unconfirmed (shown apart) or never.
-
-    Status and ic proof decide together: unsent or refuted never counts; a dispatched message
-    counts when its ic is proven (sent, confirmed), and is "reported, not yet confirmed" while
-    only the partner's word vouches for it; a message not dispatched yet is pending.
-    """
+    """The counting rule (see the module's docstring): counted, pending (forecast), unconfirmed
+    (shown apart) or never."""
     status, proof = Status(status), IcProof(ic_proof)
     if status in NEVER_COUNTED or proof == IcProof.REFUTED:
         return BillingClass.NEVER

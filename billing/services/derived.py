@@ -7,9 +7,7 @@ What follows from a message's billing facts is written here and nowhere else (do
   month) whose status, parts, cost, billing time or ic proof changed, or that appeared there;
 - the refresh of the partner's draft statements, queued when the transaction commits.
 
-Writers call it in the transaction that writes the messages, after locking them: the one status
-path (status_updates.apply_status_changes), the ic proof (ic_proof.py), message creation (the
-outbox's send_sms, partner software's reports) and the test and workshop shortcuts:
+Writers call it in the transaction that writes the messages, after locking them:
 
     before = derived.snapshot(messages)      # after select_for_update, before changing them
     ...change and write them...
@@ -17,14 +15,14 @@ outbox's send_sms, partner software's reports) and the test and workshop shortcu
     derived.messages_created(messages)       # new rows (saved, with their ids)
 
 A writer past these functions (raw SQL, a plain queryset update, the admin) leaves derived data
-behind: `check` finds it (`manage.py rollups --check`, and beat daily: billing.tasks.
-check_derived_data, whose counts ops alerts on) and `--rebuild` repairs it (rollups and queue).
+behind: `check` finds it (`manage.py rollups --check`, and the daily check_derived_data task)
+and `--rebuild` repairs it.
 
 The closing of a month holds the month's exclusive advisory lock (statement_closing); a change
 takes the shared one (try-lock, never waiting) before it reads whether the month is closed, in
 a new statement and so a new snapshot. A month being closed at that moment is queued anyway
-(harmless: the build re-checks exactly). The lock key is the database's own
-billing_month_lock_key (migration 0010), one definition for both sides.
+(harmless: the build re-checks exactly). The lock key is the database's billing_month_lock_key
+(migration 0010), one definition for both sides.
 """
 
 from __future__ import annotations
@@ -41,14 +39,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from billing.commission import billing_instant, billing_month, format_period, month_bounds_utc
-from billing.models import (
-    LateChange,
-    Message,
-    Partner,
-    Statement,
-    StatementItem,
-    StatementStatus,
-)
+from billing.models import LateChange, Message, Partner, Statement, StatementItem, StatementStatus
 from billing.services import enqueue, rollups
 
 logger = logging.getLogger(__name__)
@@ -67,9 +58,6 @@ class State:
     drafted: tuple
 
 
-Snapshot = Mapping[int, State]
-
-
 def state(message: Message) -> State:
     billed_at = billing_instant(message.dispatched_at, message.created_at)
     cost = Decimal(message.cost) if message.cost is not None else None
@@ -83,23 +71,21 @@ def state(message: Message) -> State:
     )
 
 
-def _require_transaction() -> None:
-    if not connection.in_atomic_block:
-        raise RuntimeError(
-            "derived data is kept in the writer's transaction: call inside transaction.atomic()"
-        )
-
-
 def snapshot(messages: Iterable[Message]) -> dict[int, State]:
     """The state of messages about to change, by primary key: take it after locking them."""
     return {message.pk: state(message) for message in messages}
 
 
-def messages_changed(before: Snapshot, messages: Iterable[Message], *, drafts: bool = True) -> None:
+def messages_changed(
+    before: Mapping[int, State], messages: Iterable[Message], *, drafts: bool = True
+) -> None:
     """Keep derived data after `messages` were written: rollups moved, closed months' late
     changes queued, the drafts refreshed on commit (`drafts=False`: a shortcut that builds its
     statements itself). A message missing from `before` is taken as new."""
-    _require_transaction()
+    if not connection.in_atomic_block:
+        raise RuntimeError(
+            "derived data is kept in the writer's transaction: call inside transaction.atomic()"
+        )
     changes = [(before.get(m.pk), state(m), m) for m in messages]
     rollups.record_changes({pk: s.rollup for pk, s in before.items()}, [m for _, _, m in changes])
     _queue_late_changes(
@@ -112,25 +98,23 @@ def messages_changed(before: Snapshot, messages: Iterable[Message], *, drafts: b
 
 
 def messages_created(messages: Iterable[Message], *, drafts: bool = True) -> None:
-    """Keep derived data of newly written messages (saved, so with their ids): counted in the
-    rollups, queued if their month is closed (or being closed), drafts refreshed on commit."""
-    messages = list(messages)
+    """Keep derived data of newly written messages (saved, so with their ids)."""
     messages_changed({}, messages, drafts=drafts)
 
 
 # --- the late-change queue ------------------------------------------------------------------
 
 
-def _queue_late_changes(changed: list[tuple[int, State, State | None]]) -> int:
+def _queue_late_changes(changed: list[tuple[int, State, State | None]]) -> None:
     """Queue each changed message for its old and new billing month where that month is closed
-    or being closed. Returns the number of months looked at."""
+    or being closed."""
     wanted: dict[tuple[int, int, date], None] = {}  # (partner, message, period), ordered
     for message_id, new, old in changed:
-        for at in (old.billed_at if old is not None else new.billed_at, new.billed_at):
+        for at in ((old or new).billed_at, new.billed_at):
             wanted[(new.partner_id, message_id, billing_month(at))] = None
     months = sorted({(partner_id, period) for partner_id, _, period in wanted})
     if not months:
-        return 0
+        return
     partners = [p for p, _ in months]
     periods = [d for _, d in months]
     table = connection.ops.quote_name(Statement._meta.db_table)
@@ -156,7 +140,6 @@ def _queue_late_changes(changed: list[tuple[int, State, State | None]]) -> int:
         rows = sorted((m, d, p) for p, m, d in wanted if (p, d) in watched)
         if rows:
             _insert_late_changes(cursor, rows)
-    return len(months)
 
 
 def _insert_late_changes(cursor, rows: list[tuple[int, date, int]]) -> None:
@@ -279,10 +262,8 @@ class Check:
 
 
 def check(partner: Partner | None = None, *, progress: rollups.Progress | None = None) -> Check:
-    """Derived data left behind by a writer past this module (raw SQL, a plain queryset update):
-    the rollup rows that differ from a fresh aggregate of the messages and the messages of closed
-    months missing from the late-change queue. Reads only; `manage.py rollups --check` and the
-    daily task (billing.tasks.check_derived_data) both ask this; `--rebuild` repairs it."""
+    """Derived data a writer past this module left behind: rollup rows that differ from their
+    messages, messages of closed months missing from the late-change queue. Reads only."""
     return Check(rollups.differences(partner, progress=progress), missing_late_changes(partner))
 
 
@@ -291,8 +272,7 @@ def check(partner: Partner | None = None, *, progress: rollups.Progress | None =
 
 def refresh_drafts_on_commit(states: Iterable[State]) -> None:
     """Have the drafts these messages touch rebuilt once the writer's transaction commits: one
-    task per partner (its months); the task skips drafts built after the request, so a burst of
-    batches costs one rebuild. A rolled-back transaction queues nothing."""
+    task per partner (its months), which skips drafts built after the request."""
     periods: dict[int, set[str]] = defaultdict(set)
     for one in states:
         periods[one.partner_id].add(format_period(billing_month(one.billed_at)))

@@ -1,16 +1,12 @@
 """Record messages that partner software sent straight to SerwerSMS (channel `reported`).
 
 Idempotent by (client account, SerwerSMS id): a message reported again answers as the first time;
-the same id with another phone is refused. Each item is checked on its own: an item whose ic is not
-the partner's, whose account is not the key's, or whose figures break the one rule of
-billing/figures.py (the status path's) is refused with the reason, the others are taken.
-Rows are written with one `INSERT ... ON CONFLICT DO NOTHING RETURNING` per batch, each with its
-first StatusEvent, in one transaction.
+the same id with another phone is refused. Each item is checked on its own (ic, account, the
+figures rule of billing/figures.py) and refused with the reason, the others are taken.
 
 What the partner declares (status, type, parts, cost, send time) is kept as the message's claim
 (claimed_*), shown and compared, never priced: SerwerSMS's record is the billing record. The
-message starts pending (queued, or saved when claimed scheduled), 1 part, no cost, no dispatch
-time, its ic proof `reported`; the poll pass asks SerwerSMS's `messages/reports` for it like any
+message starts pending, its ic proof `reported`; the poll pass asks SerwerSMS for it like any
 message, and its first report gives the figures. Until SerwerSMS's partner billing confirms the
 ic (services/ic_proof.py) a dispatched reported message is "reported, not yet confirmed".
 """
@@ -30,14 +26,7 @@ from django.utils import timezone
 
 from billing import figures
 from billing.figures import reported_time_problem
-from billing.models import (
-    Channel,
-    ClientAccount,
-    EventSource,
-    MatchMethod,
-    Message,
-    StatusEvent,
-)
+from billing.models import Channel, ClientAccount, EventSource, MatchMethod, Message, StatusEvent
 from billing.phones import PhoneError, normalize_phone
 from billing.services import derived
 from billing.statuses import IcProof, Status
@@ -117,22 +106,9 @@ def _check(item: Reported, result: ItemResult, account: ClientAccount, now: dt.d
         return ""
 
 
-# Columns that differ per reported message; every other column is one value for the whole batch.
-VARYING = [
-    "ic",
-    "serwersms_id",
-    "unique_id",
-    "phone",
-    "sender",
-    "message_type",
-    "status",
-    "claimed_status",
-    "claimed_type",
-    "claimed_parts",
-    "claimed_cost",
-    "claimed_sent_at",
-]
 CLAIMS = ["claimed_status", "claimed_type", "claimed_parts", "claimed_cost", "claimed_sent_at"]
+# Columns that differ per reported message; every other column is one value for the whole batch.
+VARYING = ["ic", "serwersms_id", "unique_id", "phone", "sender", "message_type", "status", *CLAIMS]
 EVENT_VARYING = ["message_id", "new_status", "status_at"]
 
 
@@ -159,13 +135,7 @@ def _new_row(item: Reported, phone: str) -> dict:
 
 
 def _claim(row: dict) -> dict:
-    return {
-        "status": row["claimed_status"],
-        "type": row["claimed_type"],
-        "parts": row["claimed_parts"],
-        "cost": row["claimed_cost"],
-        "sent_at": row["claimed_sent_at"],
-    }
+    return {name.removeprefix("claimed_"): row[name] for name in CLAIMS}
 
 
 def _constants(model, template, varying: list[str]) -> list[tuple]:
@@ -200,17 +170,14 @@ def _insert_ignoring_conflicts(
     rows: list[dict], account: ClientAccount, now: dt.datetime
 ) -> dict[str, int]:
     """INSERT the rows and their first StatusEvents, skipping any row that hits a unique
-    constraint (a concurrent report); {serwersms_id: new id} of the rows written."""
+    constraint (a concurrent report); {serwersms_id: new id} of the rows written.
+
+    One statement per batch: column arrays through unnest, the events from its RETURNING."""
     constants = _constants(Message, _template(account, now), VARYING)
     event_template = StatusEvent(
         source=EventSource.SEND, old_status="", note=REPORTED_NOTE, created_at=now
     )
     event_constants = _constants(StatusEvent, event_template, EVENT_VARYING)
-    return _insert_postgresql(rows, constants, event_constants)
-
-
-def _insert_postgresql(rows, constants, event_constants) -> dict[str, int]:
-    """One statement per batch: column arrays through unnest, the events from its RETURNING."""
     quote = connection.ops.quote_name
     fields = [Message._meta.get_field(name) for name in VARYING]
     table = quote(Message._meta.db_table)
@@ -289,16 +256,15 @@ def _record_derived(
 ) -> None:
     """Derived data of the rows the insert wrote (not those a concurrent report took): pending
     in the month of their recording until SerwerSMS gives their dispatch time."""
-    template = _template(account, now)
     derived.messages_created(
         Message(
             pk=created[row["serwersms_id"]],
-            partner_id=template.partner_id,
-            account_id=template.account_id,
+            partner_id=account.partner_id,
+            account_id=account.pk,
             created_at=now,
             message_type=row["message_type"],
             status=row["status"],
-            ic_proof=template.ic_proof,
+            ic_proof=IcProof.REPORTED,
         )
         for row in rows
         if row["serwersms_id"] in created
@@ -318,23 +284,20 @@ def _match_existing(account, items, phones, results: list[ItemResult]) -> None:
         found = known.get(items[result.index].serwersms_id)
         if found is None:
             continue
-        pk, phone = found["pk"], found["phone"]
-        if phone != phones[result.index]:
+        if found["phone"] != phones[result.index]:
             result.refuse(
                 "serwersms_id",
                 "conflict",
                 "This SerwerSMS id is already recorded for this account with another phone.",
             )
         else:
-            result.outcome, result.message_id = EXISTING, pk
+            result.outcome, result.message_id = EXISTING, found["pk"]
             result.claim = _claim(found)
 
 
 def _refuse_taken_unique_ids(account, items, results: list[ItemResult]) -> None:
     """unique_ids this account already uses (ids are per account, as SerwerSMS scopes them)."""
     given = {items[r.index].unique_id: r for r in results if items[r.index].unique_id}
-    if not given:
-        return
     for unique_id in Message.objects.filter(account=account, unique_id__in=list(given)).values_list(
         "unique_id", flat=True
     ):

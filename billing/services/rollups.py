@@ -1,42 +1,27 @@
 """Daily rollups (models.DailyRollup) kept exact in the writer's own transaction: the arithmetic.
 
-Writers do not call this module: services/derived.py (the one mechanism for derived data,
-docs/derived-data.md) calls `record_changes` for them; `rebuild` and `differences` are the
-repair and the check.
+Only services/derived.py calls `record_changes` (docs/derived-data.md); `rebuild` and
+`differences` are the repair and the check. Imports models and rules only, no services.
 
 A rollup row counts the messages of one (partner, billing day, client account, message type,
-status, ic proof), the billing day being the Europe/Warsaw date of Message.billing_at
-(commission.billing_day), with their parts and known cost. derived.py snapshots the messages a
-writer locked (`keyed`), and after the change calls `record_changes(before, messages)`; new
-messages are those missing from `before`. The deltas (old key -1, new key +1, parts
-and cost moved along) are written with ONE upsert per batch, keys sorted so that two writers
-lock rows in the same order. `rebuild` and `differences` recompute from the messages
-(`manage.py rollups --rebuild | --check`). Imports models and rules only, no services.
-
-Rows of today's keys are hot: writers of one account's traffic queue on them until they commit,
-which is what keeps them exact. A transaction writing two batches (reported messages carrying a
-later status) can meet another writer in the opposite order; PostgreSQL then aborts one of the
-two (a deadlock error), which the caller's retry covers (poll passes and API reports are safe to
-repeat).
+status, ic proof), with their parts and known cost. The deltas are written with ONE upsert per
+batch, keys sorted so that two writers lock rows in the same order. Rows of today's keys are hot:
+writers queue on them until they commit, which keeps them exact. A transaction writing two
+batches can meet another writer in the opposite order; PostgreSQL then aborts one of the two (a
+deadlock error), which the caller's retry covers (poll passes and API reports are safe to repeat).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
 
-from billing.commission import (
-    BILLING_ZONE,
-    ZERO,
-    billing_day,
-    billing_instant,
-    local_midnight_utc,
-)
+from billing.commission import BILLING_ZONE, ZERO, billing_day, billing_instant, local_midnight_utc
 from billing.models import DailyRollup, Message, Partner
 
 UPSERT_BATCH = 500  # rows per upsert statement (9 parameters each)
@@ -102,11 +87,6 @@ def keyed(message: Message) -> Keyed:
     return Keyed(key, int(message.parts or 0), cost)
 
 
-def snapshot(messages: Iterable[Message]) -> dict[int, Keyed]:
-    """The keyed values of messages about to change, by primary key: take it after locking them."""
-    return {message.pk: keyed(message) for message in messages}
-
-
 def record_changes(before: Mapping[int, Keyed], messages: Iterable[Message]) -> int:
     """Move changed messages between rollup rows: the snapshot's row -1, the current row +1.
 
@@ -123,15 +103,6 @@ def record_changes(before: Mapping[int, Keyed], messages: Iterable[Message]) -> 
     return apply_deltas(deltas)
 
 
-def record_created(messages: Iterable[Message]) -> int:
-    """Count newly written messages (or unsaved stand-ins with the same values) in their rows."""
-    deltas: dict[RollupKey, Totals] = defaultdict(Totals)
-    for message in messages:
-        new = keyed(message)
-        deltas[new.key].add(new, +1)
-    return apply_deltas(deltas)
-
-
 def apply_deltas(deltas: Mapping[RollupKey, Totals]) -> int:
     """Add the deltas to their rows: `INSERT ... ON CONFLICT (key) DO UPDATE SET messages =
     r.messages + EXCLUDED.messages, ...`, one statement per batch, keys in index order."""
@@ -142,26 +113,14 @@ def apply_deltas(deltas: Mapping[RollupKey, Totals]) -> int:
     table = quote(DailyRollup._meta.db_table)
     key_columns = ["partner_id", "day", "account_id", "message_type", "status", "ic_proof"]
     value_columns = ["messages", "parts", "cost"]
-    day_field = DailyRollup._meta.get_field("day")
-    cost_field = DailyRollup._meta.get_field("cost")
     row_sql = "(" + ", ".join(["%s"] * (len(key_columns) + len(value_columns))) + ")"
     updates = ", ".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in value_columns)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), UPSERT_BATCH):
             chunk = rows[start : start + UPSERT_BATCH]
             params: list = []
-            for key, totals in chunk:
-                params += [
-                    key.partner_id,
-                    day_field.get_db_prep_save(key.day, connection),
-                    key.account_id,
-                    key.message_type,
-                    key.status,
-                    key.ic_proof,
-                    totals.messages,
-                    totals.parts,
-                    cost_field.get_db_prep_save(totals.cost, connection),
-                ]
+            for key, totals in chunk:  # the key's fields are in key_columns' order
+                params += [*astuple(key), totals.messages, totals.parts, totals.cost]
             cursor.execute(
                 f"INSERT INTO {table} AS r ({', '.join(key_columns + value_columns)}) "
                 f"VALUES {', '.join([row_sql] * len(chunk))} "
@@ -174,81 +133,25 @@ def apply_deltas(deltas: Mapping[RollupKey, Totals]) -> int:
 # --- the fresh aggregate: rebuild and check -----------------------------------------------------
 
 
-def _zone_name() -> str:
-    return BILLING_ZONE.key
-
-
-def _bounds(days: Days | None):
-    """[start, end) in UTC of an inclusive range of billing days."""
-    if days is None:
-        return None
-    first, last = days
-    return local_midnight_utc(first), local_midnight_utc(last + timedelta(days=1))
-
-
 def _fresh_sql(partner_id: int, days: Days | None) -> tuple[str, list]:
     """PostgreSQL: the messages of one partner summed per rollup key (commission.billing_day in
     SQL: the date of billing_at in the billing zone)."""
     where, params = "partner_id = %s", [partner_id]
-    bounds = _bounds(days)
-    if bounds is not None:
+    if days is not None:
+        first, last = days
         where += " AND billing_at >= %s AND billing_at < %s"
-        params += list(bounds)
+        params += [local_midnight_utc(first), local_midnight_utc(last + timedelta(days=1))]
     sql = (
         "SELECT partner_id, (billing_at AT TIME ZONE %s)::date AS day, account_id, message_type,"
         " status, ic_proof, count(*) AS messages, sum(parts) AS parts,"
         " coalesce(sum(cost), 0) AS cost"
         f" FROM {Message._meta.db_table} WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6"
     )
-    return sql, [_zone_name(), *params]
-
-
-def fresh_totals(partner: Partner, days: Days | None = None) -> dict[RollupKey, Totals]:
-    """The partner's messages summed per rollup key, computed now (optionally some days only)."""
-    result: dict[RollupKey, Totals] = {}
-    sql, params = _fresh_sql(partner.pk, days)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for partner_id, day, account_id, message_type, status, proof, n, parts, cost in cursor:
-            key = RollupKey(partner_id, day, account_id, message_type, status, proof)
-            result[key] = Totals(n, int(parts), Decimal(cost))
-    return result
-
-
-def stored_totals(partner: Partner, days: Days | None = None) -> dict[RollupKey, Totals]:
-    """The partner's rollup rows (rows that add nothing are left out)."""
-    rows = DailyRollup.objects.filter(partner=partner).order_by()
-    if days is not None:
-        rows = rows.filter(day__gte=days[0], day__lte=days[1])
-    result = {}
-    for row in rows.values_list(
-        "partner_id",
-        "day",
-        "account_id",
-        "message_type",
-        "status",
-        "ic_proof",
-        "messages",
-        "parts",
-        "cost",
-    ):
-        totals = Totals(row[6], row[7], row[8])
-        if not totals.is_zero:
-            result[RollupKey(*row[:6])] = totals
-    return result
+    return sql, [BILLING_ZONE.key, *params]
 
 
 def _partners(partner: Partner | None) -> list[Partner]:
     return [partner] if partner is not None else list(Partner.objects.order_by("pk"))
-
-
-def _lock_rollups() -> None:
-    """Keep writers out while one partner's rows are replaced. A writer that changed messages
-    before the rebuild's snapshot and applies its deltas after waits here and then moves the
-    fresh rows: the result is exact either way."""
-    table = connection.ops.quote_name(DailyRollup._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def rebuild(
@@ -261,29 +164,27 @@ def rebuild(
     fresh aggregate of its messages; `days` limits it to an inclusive range of billing days.
     Returns the number of rows written. Safe to run at any time and twice."""
     written = 0
+    table = connection.ops.quote_name(DailyRollup._meta.db_table)
     for one in _partners(partner):
-        with transaction.atomic():
-            _lock_rollups()
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Keep writers out while the rows are replaced. A writer that changed messages before
+            # the fresh aggregate and applies its deltas after waits here and then moves the
+            # fresh rows: the result is exact either way.
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
             stale = DailyRollup.objects.filter(partner=one)
             if days is not None:
                 stale = stale.filter(day__gte=days[0], day__lte=days[1])
             stale.delete()
-            written += _insert_fresh(one, days)
+            sql, params = _fresh_sql(one.pk, days)
+            cursor.execute(
+                f"INSERT INTO {table} (partner_id, day, account_id, message_type, status,"
+                f" ic_proof, messages, parts, cost) {sql}",
+                params,
+            )
+            written += cursor.rowcount
         if progress:
             progress(1)
     return written
-
-
-def _insert_fresh(partner: Partner, days: Days | None) -> int:
-    sql, params = _fresh_sql(partner.pk, days)
-    table = connection.ops.quote_name(DailyRollup._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (partner_id, day, account_id, message_type, status,"
-            f" ic_proof, messages, parts, cost) {sql}",
-            params,
-        )
-        return cursor.rowcount
 
 
 @dataclass(frozen=True)
@@ -299,13 +200,9 @@ class Difference:
         return (
             f"partner {k.partner_id} {k.day} account {k.account_id} {k.message_type} {k.status}"
             f" ({k.ic_proof}):"
-            f" messages/parts/cost {_show(self.stored)} in rollups,"
-            f" {_show(self.expected)} in messages"
+            f" messages/parts/cost {'/'.join(map(str, self.stored))} in rollups,"
+            f" {'/'.join(map(str, self.expected))} in messages"
         )
-
-
-def _show(values: tuple[int, int, Decimal]) -> str:
-    return "/".join(str(v) for v in values)
 
 
 def differences(

@@ -1,22 +1,17 @@
 """Applying SerwerSMS status reports to messages in bulk: the one path for poll and callbacks.
 
-Every report goes through statuses.decide(); forward moves change the message and add an applied
-StatusEvent, backward or unknown reports add one ignored event (once), duplicates change nothing.
-
 SerwerSMS's record is the billing record: the figures that price a message (parts, cost, type,
-dispatch time) come only from SerwerSMS's own record, a send answer, a reports poll or a
-look-up; a callback moves only the status (and may fill the delivery time). A reported message
-whose figures SerwerSMS has not given yet (serwersms_figures_at empty) is not moved by a
-callback: the callback is recorded as an ignored event, and the move waits for SerwerSMS's
+dispatch time) come only from a send answer, a reports poll or a look-up; a callback moves only
+the status (and may fill the delivery time). A callback for a reported message whose figures
+SerwerSMS has not given yet is recorded as an ignored event: the move waits for SerwerSMS's
 report, which the poll pass asks for. Every figure passes the one rule of billing/figures.py.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,9 +25,7 @@ from billing import figures
 from billing.models import Channel, ClientAccount, EventSource, Message, MessageType, StatusEvent
 from billing.services import derived
 from billing.serwersms.types import ReportItem
-from billing.statuses import WITH_REASON, Outcome, Status, decide, parse_status
-
-logger = logging.getLogger(__name__)
+from billing.statuses import DELIVERY_REPORTED, WITH_REASON, Outcome, Status, decide, parse_status
 
 # Columns a status report may change; bulk_update writes exactly these.
 UPDATED_FIELDS = [
@@ -66,11 +59,8 @@ class ApplySummary:
     error_messages: list[str] = field(default_factory=list)
 
     def add(self, other: ApplySummary) -> ApplySummary:
-        self.checked += other.checked
-        self.changed += other.changed
-        self.ignored += other.ignored
-        self.unmatched += other.unmatched
-        self.errors += other.errors
+        for name in ("checked", "changed", "ignored", "unmatched", "errors"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.by_status.update(other.by_status)
         self.error_messages.extend(other.error_messages)
         return self
@@ -92,30 +82,25 @@ def _json_value(value):
     raise TypeError(f"{type(value).__name__} is not written by the status path")
 
 
-def _rows_cte(model, objects: Sequence, fields: Sequence) -> Iterator[tuple[str, list]]:
-    """Yield `WITH v AS (...)`, the `fields` of `objects` as rows, with its parameters: one per
-    statement.
+def _execute_on_rows(model, objects: Sequence, fields: Sequence, statement: str) -> None:
+    """Run `WITH v AS (...) statement`, v holding the `fields` of `objects` as rows.
 
     ONE parameter, a JSON array read by json_populate_recordset with the table's own row type,
     so the statement is the same for 1 row or 10,000 and its values are typed by the table
     (psycopg renders one string, not every value in Python, and json.dumps is C).
     """
-    quote = connection.ops.quote_name
-    names = [(f.column, f.attname) for f in fields]
-    rows = [{column: getattr(o, attname) for column, attname in names} for o in objects]
-    yield (
-        f"WITH v AS (SELECT * FROM json_populate_recordset("
-        f"NULL::{quote(model._meta.db_table)}, %s))",
-        [json.dumps(rows, default=_json_value)],
-    )
+    table = connection.ops.quote_name(model._meta.db_table)
+    rows = [{f.column: getattr(o, f.attname) for f in fields} for o in objects]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v AS (SELECT * FROM json_populate_recordset(NULL::{table}, %s)) {statement}",
+            [json.dumps(rows, default=_json_value)],
+        )
 
 
 def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_FIELDS) -> None:
-    """Save `fields` of many messages: one `UPDATE ... FROM (VALUES ...)` for the lot.
-
-    Django's bulk_update builds a CASE per column, which grows with the square of the batch;
-    a row set (one JSON parameter) joins on the primary key instead, one statement whatever
-    the number of messages.
+    """Save `fields` of many messages with one `UPDATE ... FROM` a row set, joined on the primary
+    key (Django's bulk_update builds a CASE per column, which grows with the square of the batch).
     """
     if not messages:
         return
@@ -124,12 +109,12 @@ def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_
     pk = quote(Message._meta.pk.column)
     model_fields = [Message._meta.get_field(name) for name in fields]
     assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in model_fields)
-    with connection.cursor() as cursor:
-        for cte, params in _rows_cte(Message, messages, [Message._meta.pk, *model_fields]):
-            cursor.execute(
-                f"{cte} UPDATE {table} SET {assignments} FROM v WHERE {table}.{pk} = v.{pk}",
-                params,
-            )
+    _execute_on_rows(
+        Message,
+        messages,
+        [Message._meta.pk, *model_fields],
+        f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{pk} = v.{pk}",
+    )
 
 
 def insert_events(events: Sequence[StatusEvent]) -> None:
@@ -140,9 +125,9 @@ def insert_events(events: Sequence[StatusEvent]) -> None:
     quote = connection.ops.quote_name
     names = ", ".join(quote(f.column) for f in fields)
     table = quote(StatusEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        for cte, params in _rows_cte(StatusEvent, events, fields):
-            cursor.execute(f"{cte} INSERT INTO {table} ({names}) SELECT {names} FROM v", params)
+    _execute_on_rows(
+        StatusEvent, events, fields, f"INSERT INTO {table} ({names}) SELECT {names} FROM v"
+    )
 
 
 @dataclass(frozen=True)
@@ -171,15 +156,18 @@ def _life_start(message: Message) -> datetime:
     return message.created_at - timedelta(days=settings.API_REPORTED_MAX_AGE_DAYS)
 
 
-def _time_window(message: Message, now: datetime) -> tuple[datetime, datetime]:
-    """Report times outside this window are refused: a clock error or a forged report."""
-    skew = timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS)
-    return _life_start(message) - skew, now + skew
-
-
-def _times_outside_window(message: Message, item: ReportItem, now: datetime) -> list[str]:
-    """Why the report's times cannot be within the message's life (figures.times_problems)."""
-    return figures.times_problems(
+def _refusal(message: Message, item: ReportItem, now: datetime, identify: bool) -> str:
+    """Why a report cannot be true of this message (empty when it can): values no message can
+    have, times outside its life (a clock error or a forged report), another SerwerSMS id."""
+    problem = figures.figures_problem(cost=item.cost, parts=item.parts)
+    if problem:
+        return f"refused: {problem}"
+    texts = (item.serwersms_id or "", item.status or "", item.reason or "", item.phone or "")
+    if any("\x00" in str(t) for t in texts):
+        return "refused: a NUL character in the report"
+    if len(item.serwersms_id or "") > 64:
+        return "refused: a SerwerSMS id longer than 64 characters"
+    outside = figures.times_problems(
         life_start=_life_start(message),
         now=now,
         skew=timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS),
@@ -189,27 +177,12 @@ def _times_outside_window(message: Message, item: ReportItem, now: datetime) -> 
         known_queued=message.queued_at,
         known_sent=message.sent_at,
     )
-
-
-# Bounds of what a report may carry (the one rule, billing/figures.py).
-MAX_COST = figures.MAX_COST
-MAX_PARTS = figures.MAX_PARTS
-
-
-def _printable(text: str) -> str:
-    return text.replace("\x00", "\\x00")
-
-
-def _implausible(item: ReportItem) -> str:
-    """Why a report cannot be true (empty when it can): values no message can have."""
-    problem = figures.figures_problem(cost=item.cost, parts=item.parts)
-    if problem:
-        return problem
-    texts = (item.serwersms_id or "", item.status or "", item.reason or "", item.phone or "")
-    if any("\x00" in str(t) for t in texts):
-        return "a NUL character in the report"
-    if len(item.serwersms_id or "") > 64:
-        return "a SerwerSMS id longer than 64 characters"
+    if outside:
+        return "refused: time outside the sane window of the message's life: " + "; ".join(outside)
+    if identify and message.serwersms_id and message.serwersms_id != item.serwersms_id:
+        return (
+            f"refused: SerwerSMS id {item.serwersms_id} but the message has {message.serwersms_id}"
+        )
     return ""
 
 
@@ -223,12 +196,9 @@ def _fill(
 ) -> tuple[bool, list[str]]:
     """Copy a report's data: times only into blanks; type, parts and cost only with a move.
 
-    `moves` is True for a forward status move or the report that first names the message in
-    SerwerSMS (or first gives a reported message SerwerSMS's figures): its type, parts and cost
-    are SerwerSMS's word and replace our estimate. A report that repeats the current status
-    changes nothing already set. A callback (`callback`) fills only CALLBACK_FILLS; where its
-    other values differ from the message's they are disagreements. Returns (changed,
-    disagreements).
+    `moves`: a forward move, or the report that first names the message in SerwerSMS or first
+    gives its figures: SerwerSMS's type, parts and cost replace our estimate. A callback fills
+    only CALLBACK_FILLS. Returns (changed, disagreements with values already set).
     """
     changed, disagreements = False, []
     message_type = item.message_type if item.message_type in MessageType.values else None
@@ -240,19 +210,14 @@ def _fill(
         ("parts", item.parts or None),
         ("cost", item.cost),
     ):
-        if value is None:
-            continue
         current = getattr(message, field_name)
-        if current == value:
+        if value is None or current == value:
             continue
-        if callback and field_name not in CALLBACK_FILLS:
-            if current is not None:
-                disagreements.append(f"{field_name} {current} != {value}")
-            continue
-        if current is None or (moves and field_name in ("message_type", "parts", "cost")):
+        settable = current is None or (moves and field_name in ("message_type", "parts", "cost"))
+        if settable and not (callback and field_name not in CALLBACK_FILLS):
             setattr(message, field_name, value)
             changed = True
-        else:
+        elif current is not None:
             disagreements.append(f"{field_name} {current} != {value}")
     dispatched = message.sent_at or message.queued_at or message.dispatched_at
     if dispatched != message.dispatched_at:
@@ -263,7 +228,7 @@ def _fill(
 
 
 def _status_time(item: ReportItem, status: Status) -> datetime | None:
-    if status == Status.DELIVERED or status == Status.UNDELIVERED:
+    if status in DELIVERY_REPORTED:
         return item.delivered_at or item.sent_at
     if status == Status.SENT:
         return item.sent_at
@@ -277,18 +242,17 @@ def apply_status_changes(
     now: datetime | None = None,
     checked: Iterable[int] = (),
 ) -> ApplySummary:
-    """Apply status reports to messages: THE one path for every status change.
+    """Apply status reports to messages: THE one path for every status change (send answers,
+    look-ups, polls, callbacks, Email2SMS matches, our own "unsent" decisions).
 
-    The send answer, look-ups, polls, callbacks, Email2SMS matches and our own "unsent"
-    decisions all come here. In one transaction the messages are locked (row locks in primary
-    key order), their stored status is read, and each report is decided by
-    `statuses.decide`: a forward move changes the message and adds an applied StatusEvent; the
-    same status again only fills blanks (never changes parts, cost or times already set); a
-    backward, unknown or out-of-window report adds one ignored StatusEvent and changes nothing.
-    Disagreements with stored values are recorded once as ignored events. `checked` are ids of
-    messages asked about without a report (their last_checked_at is set). Safe to repeat.
+    In one transaction the messages are locked (in primary key order) and each report is decided
+    by `statuses.decide`: a forward move changes the message and adds an applied StatusEvent;
+    the same status again only fills blanks; a backward, unknown or refused report, or a
+    disagreement with stored values, adds one ignored StatusEvent (once) and changes nothing.
+    `checked`: ids asked about without a report (their last_checked_at is set). Safe to repeat.
     """
     now = now or timezone.now()
+    callback = source == EventSource.CALLBACK
     summary = ApplySummary()
     ids = {c.message_id for c in changes} | set(checked)
     if not ids:
@@ -308,81 +272,42 @@ def apply_status_changes(
                 continue
             item = change.item
             summary.checked += 1
-            if source != EventSource.CALLBACK:
+            if not callback:
                 message.last_checked_at = now
                 dirty[message.pk] = message
-            reported = _printable(str(item.status))[:32]
-            implausible = _implausible(item)
-            if implausible:
-                ignored.append((message, reported, f"refused: {implausible}", None))
-                continue
-            outside = _times_outside_window(message, item, now)
-            if outside:
-                ignored.append(
-                    (
-                        message,
-                        reported,
-                        "refused: time outside the sane window of the message's life: "
-                        + "; ".join(outside),
-                        None,
-                    )
-                )
-                continue
+            reported = str(item.status).replace("\x00", "\\x00")[:32]
             identify = change.identify and bool(item.serwersms_id)
-            if identify and message.serwersms_id and message.serwersms_id != item.serwersms_id:
-                ignored.append(
-                    (
-                        message,
-                        reported,
-                        f"refused: SerwerSMS id {item.serwersms_id} but the message has"
-                        f" {message.serwersms_id}",
-                        None,
-                    )
-                )
+            refusal = _refusal(message, item, now, identify)
+            if refusal:
+                ignored.append((message, reported, refusal, None))
                 continue
             outcome = decide(message.status, item.status)
             new = parse_status(item.status)
             if (
-                source == EventSource.CALLBACK
+                callback
                 and message.channel == Channel.REPORTED
                 and message.serwersms_figures_at is None
                 and outcome == Outcome.APPLY
             ):
                 # SerwerSMS has not given this reported message's figures yet: a callback can
                 # never make it count. Recorded; the move waits for SerwerSMS's own report.
-                ignored.append(
-                    (
-                        message,
-                        reported,
-                        "held: waits for SerwerSMS's report of this reported message",
-                        _status_time(item, new),
-                    )
-                )
+                held = "held: waits for SerwerSMS's report of this reported message"
+                ignored.append((message, reported, held, _status_time(item, new)))
                 continue
             if outcome not in (Outcome.APPLY, Outcome.SAME):
-                ignored.append(
-                    (
-                        message,
-                        reported,
-                        f"ignored: {outcome.value} report",
-                        _status_time(item, new or Status.SENT),
-                    )
-                )
+                at = _status_time(item, new or Status.SENT)
+                ignored.append((message, reported, f"ignored: {outcome.value} report", at))
                 continue
             learns = identify and not message.serwersms_id
             if learns:
                 message.serwersms_id = item.serwersms_id
                 message.match_method = change.match_method or message.match_method
-                dirty[message.pk] = message
-            first_figures = source != EventSource.CALLBACK and message.serwersms_figures_at is None
+            first_figures = not callback and message.serwersms_figures_at is None
             if first_figures:
                 message.serwersms_figures_at = now
-                dirty[message.pk] = message
             moves = learns or outcome == Outcome.APPLY or first_figures
-            filled, disagreements = _fill(
-                message, item, moves=moves, callback=source == EventSource.CALLBACK
-            )
-            if filled:
+            filled, disagreements = _fill(message, item, moves=moves, callback=callback)
+            if moves or filled:
                 dirty[message.pk] = message
             for disagreement in disagreements:
                 ignored.append((message, reported, f"disagrees: {disagreement}", None))
@@ -390,14 +315,11 @@ def apply_status_changes(
                 continue
             old = message.status
             message.status = new.value
-            if new in WITH_REASON:
-                message.reason = (item.reason or message.reason or new.value)[:64]
-            else:
-                message.reason = item.reason[:64] if item.reason else ""
+            fallback = (message.reason or new.value) if new in WITH_REASON else ""
+            message.reason = (item.reason or fallback)[:64]
             message.error_message = (
                 (change.error_message or "")[:255] if new == Status.UNSENT else ""
             )
-            dirty[message.pk] = message
             events.append(
                 StatusEvent(
                     message=message,
@@ -413,7 +335,7 @@ def apply_status_changes(
             summary.changed += 1
             summary.by_status[new.value] += 1
         for pk in checked:
-            if pk in messages and source != EventSource.CALLBACK:
+            if pk in messages and not callback:
                 messages[pk].last_checked_at = now
                 dirty[pk] = messages[pk]
         events.extend(_ignored_events(ignored, source, now, summary))
@@ -433,8 +355,6 @@ def _ignored_events(
     summary: ApplySummary,
 ) -> list[StatusEvent]:
     """One ignored event per (message, stored status, reported status, note): repeats add none."""
-    if not ignored:
-        return []
     already = set(
         StatusEvent.objects.filter(
             message_id__in={m.pk for m, _, _, _ in ignored}, applied=False
@@ -484,15 +404,14 @@ def apply_reports(
     ids = {item.serwersms_id for item in usable if item.serwersms_id}
     unique_ids = {item.unique_id for item in usable if item.unique_id}
     by_id, by_unique = {}, {}
-    if ids or unique_ids:
-        # One look-up for both keys, whatever the number of reports.
-        for pk, serwersms_id, unique_id in Message.objects.filter(
-            Q(serwersms_id__in=ids) | Q(unique_id__in=unique_ids), account=account
-        ).values_list("pk", "serwersms_id", "unique_id"):
-            if serwersms_id in ids:
-                by_id[serwersms_id] = pk
-            if unique_id in unique_ids:
-                by_unique[unique_id] = pk
+    # One look-up for both keys, whatever the number of reports (none without keys).
+    for pk, serwersms_id, unique_id in Message.objects.filter(
+        Q(serwersms_id__in=ids) | Q(unique_id__in=unique_ids), account=account
+    ).values_list("pk", "serwersms_id", "unique_id"):
+        if serwersms_id in ids:
+            by_id[serwersms_id] = pk
+        if unique_id in unique_ids:
+            by_unique[unique_id] = pk
     changes, unmatched = [], len(items) - len(usable)
     for item in usable:
         pk = by_id.get(item.serwersms_id)
