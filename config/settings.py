@@ -24,19 +24,15 @@ def env_str(name: str, default: str = "") -> str:
 
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value.strip().lower() in {"1", "true", "yes", "on"} if value else default
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    return int(os.environ.get(name) or default)
 
 
 def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
+    return float(os.environ.get(name) or default)
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -133,13 +129,12 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         f"DATABASE_URL names {DATABASES['default']['ENGINE']}: the product runs on PostgreSQL "
         "only (15 or later); sqlite:// and other databases are not supported."
     )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # PostgreSQL's JIT compiles big aggregates for 0.4-1.5 s before running them, more than it
-    # saves on this product's queries: off for our connections unless DATABASE_JIT=1. Behind a
-    # pooler that rejects startup options, set DATABASE_JIT=1 and `ALTER ROLE ... SET jit = off`.
-    if not env_bool("DATABASE_JIT", False):
-        _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
-        _pg_options["options"] = (_pg_options.get("options", "") + " -c jit=off").strip()
+# PostgreSQL's JIT compiles big aggregates for 0.4-1.5 s before running them, more than it saves
+# on this product's queries: off for our connections unless DATABASE_JIT=1. Behind a pooler that
+# rejects startup options, set DATABASE_JIT=1 and `ALTER ROLE ... SET jit = off`.
+if not env_bool("DATABASE_JIT", False):
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg_options["options"] = (_pg_options.get("options", "") + " -c jit=off").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Each database statement of a portal page stops after this long (PostgreSQL); 0: no limit.
 PORTAL_STATEMENT_TIMEOUT_MS = env_int("PORTAL_STATEMENT_TIMEOUT_MS", 10_000)

@@ -6,17 +6,25 @@ when it opens and once when it clears. Thresholds are settings (ALERT_*, README)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from billing.commission import format_period, review_window_end
+from billing.mail import portal_connection
+from billing.models import Channel, Message, Statement
+from billing.services.email2sms_matching import NO_REPORT_REASON
 from billing.statuses import AT_SERWERSMS
 from ops import counters, heartbeats
+from ops.models import Incident
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +40,14 @@ class Firing:
     threshold: float
 
 
+def _count_rule(rule: str, count: int, limit: float, summary: str) -> list[Firing]:
+    return [Firing(rule, "", summary, count, limit)] if count else []
+
+
 def _serwersms_error_rate(now: datetime) -> list[Firing]:
-    window = settings.ALERT_SERWERSMS_WINDOW_SECONDS
+    since = now - timedelta(seconds=settings.ALERT_SERWERSMS_WINDOW_SECONDS)
     by_channel: dict[str, list[int]] = {}
-    for text, value in counters.since(
-        counters.SERWERSMS_ANSWERS, now - timedelta(seconds=window)
-    ).items():
+    for text, value in counters.since(counters.SERWERSMS_ANSWERS, since).items():
         labels = counters.parse_labels(text)
         totals = by_channel.setdefault(labels.get("channel", ""), [0, 0])
         totals[0] += value
@@ -45,32 +55,28 @@ def _serwersms_error_rate(now: datetime) -> list[Firing]:
         if labels.get("outcome") != "ok" and labels.get("error_class") != "not_found":
             totals[1] += value
     limit = settings.ALERT_SERWERSMS_ERROR_RATE
-    firing = []
-    for channel, (total, errors) in sorted(by_channel.items()):
-        if total >= settings.ALERT_SERWERSMS_MIN_ANSWERS and errors / total >= limit:
-            firing.append(
-                Firing(
-                    "serwersms_error_rate",
-                    channel,
-                    _("SerwerSMS answered %(errors)d errors in %(total)d calls (%(channel)s)")
-                    % {"errors": errors, "total": total, "channel": channel},
-                    errors / total,
-                    limit,
-                )
-            )
-    return firing
+    return [
+        Firing(
+            "serwersms_error_rate",
+            channel,
+            _("SerwerSMS answered %(errors)d errors in %(total)d calls (%(channel)s)")
+            % {"errors": errors, "total": total, "channel": channel},
+            errors / total,
+            limit,
+        )
+        for channel, (total, errors) in sorted(by_channel.items())
+        if total >= settings.ALERT_SERWERSMS_MIN_ANSWERS and errors / total >= limit
+    ]
 
 
 def _heartbeat_rule(rule: str, name: str, limit: float, what: str, now: datetime) -> list[Firing]:
     age = heartbeats.age_seconds(name, now)
     if age is not None and age <= limit:
         return []
-    summary = (
-        _("%(what)s never ran") % {"what": what}
-        if age is None
-        else _("%(what)s last ran %(age)d s ago") % {"what": what, "age": age}
-    )
-    return [Firing(rule, "", summary, age if age is not None else -1.0, limit)]
+    if age is None:
+        return [Firing(rule, "", _("%(what)s never ran") % {"what": what}, -1.0, limit)]
+    summary = _("%(what)s last ran %(age)d s ago") % {"what": what, "age": age}
+    return [Firing(rule, "", summary, age, limit)]
 
 
 def _beat_stopped(now: datetime) -> list[Firing]:
@@ -80,8 +86,6 @@ def _beat_stopped(now: datetime) -> list[Firing]:
 
 
 def _poll_lag(now: datetime) -> list[Firing]:
-    from billing.models import Channel, Message
-
     limit = settings.ALERT_POLL_LAG_SECONDS
     firing = _heartbeat_rule(
         "poll_lag", heartbeats.POLL_PASS, limit, _("The status poll pass"), now
@@ -91,8 +95,6 @@ def _poll_lag(now: datetime) -> list[Firing]:
     # Messages a pass should ask about that nobody asked about for too long.
     cutoff = now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
     stale = now - timedelta(seconds=limit)
-    from django.db.models import Q
-
     count = (
         Message.objects.pollable(created_since=cutoff)
         .exclude(status="submitting")
@@ -102,48 +104,23 @@ def _poll_lag(now: datetime) -> list[Firing]:
         )
         .count()
     )
-    if count:
-        return [
-            Firing(
-                "poll_lag",
-                "",
-                _("%(count)d messages not asked about for over %(limit)d s")
-                % {"count": count, "limit": limit},
-                count,
-                limit,
-            )
-        ]
-    return []
+    summary = _("%(count)d messages not asked about for over %(limit)d s")
+    return _count_rule("poll_lag", count, limit, summary % {"count": count, "limit": limit})
 
 
 def _pending_too_long(now: datetime) -> list[Firing]:
-    from billing.models import Message
-
     limit = settings.ALERT_PENDING_MAX_AGE_SECONDS
     # The message_status_created index: one range per pending status.
-    count = (
-        Message.objects.filter(status__in=AT_SERWERSMS)
-        .filter(created_at__lt=now - timedelta(seconds=limit))
-        .count()
+    count = Message.objects.filter(
+        status__in=AT_SERWERSMS, created_at__lt=now - timedelta(seconds=limit)
+    ).count()
+    summary = _("%(count)d messages still pending after %(hours).1f h")
+    return _count_rule(
+        "pending_too_long", count, limit, summary % {"count": count, "hours": limit / 3600}
     )
-    if not count:
-        return []
-    return [
-        Firing(
-            "pending_too_long",
-            "",
-            _("%(count)d messages still pending after %(hours).1f h")
-            % {"count": count, "hours": limit / 3600},
-            count,
-            limit,
-        )
-    ]
 
 
 def _unmatched_email2sms(now: datetime) -> list[Firing]:
-    from billing.models import Channel, Message
-    from billing.services.email2sms_matching import NO_REPORT_REASON
-
     window = settings.ALERT_UNMATCHED_EMAIL2SMS_WINDOW_SECONDS
     count = Message.objects.filter(
         status="unsent",
@@ -154,12 +131,12 @@ def _unmatched_email2sms(now: datetime) -> list[Firing]:
     limit = settings.ALERT_UNMATCHED_EMAIL2SMS_MAX
     if count < limit:
         return []
+    summary = _("%(count)d Email2SMS mails matched no SerwerSMS report in %(hours).0f h")
     return [
         Firing(
             "unmatched_email2sms",
             "",
-            _("%(count)d Email2SMS mails matched no SerwerSMS report in %(hours).0f h")
-            % {"count": count, "hours": window / 3600},
+            summary % {"count": count, "hours": window / 3600},
             count,
             limit,
         )
@@ -167,31 +144,16 @@ def _unmatched_email2sms(now: datetime) -> list[Firing]:
 
 
 def _outbox_past_deadline(now: datetime) -> list[Firing]:
-    from billing.models import Message
-
     limit = settings.SERWERSMS_SEND_DEADLINE_SECONDS + settings.ALERT_OUTBOX_GRACE_SECONDS
     # The message_outbox partial index (status = 'submitting').
     count = Message.objects.filter(
         status="submitting", created_at__lt=now - timedelta(seconds=limit)
     ).count()
-    if not count:
-        return []
-    return [
-        Firing(
-            "outbox_past_deadline",
-            "",
-            _("%(count)d outbox messages still submitting past the send deadline")
-            % {"count": count},
-            count,
-            limit,
-        )
-    ]
+    summary = _("%(count)d outbox messages still submitting past the send deadline")
+    return _count_rule("outbox_past_deadline", count, limit, summary % {"count": count})
 
 
 def _statement_review_overdue(now: datetime) -> list[Firing]:
-    from billing.commission import format_period, review_window_end
-    from billing.models import Statement
-
     grace = timedelta(days=settings.ALERT_STATEMENT_CLOSE_GRACE_DAYS)
     days = settings.STATEMENT_REVIEW_WINDOW_DAYS
     firing = []
@@ -199,12 +161,12 @@ def _statement_review_overdue(now: datetime) -> list[Firing]:
         due = review_window_end(statement.period, days) + grace
         if due <= now:
             subject = f"{statement.partner.name} {format_period(statement.period)}"
+            summary = _("Statement %(subject)s is still open past its review window")
             firing.append(
                 Firing(
                     "statement_review_overdue",
                     subject[:200],
-                    _("Statement %(subject)s is still open past its review window")
-                    % {"subject": subject},
+                    summary % {"subject": subject},
                     (now - due).total_seconds(),
                     grace.total_seconds(),
                 )
@@ -227,22 +189,14 @@ def _derived_data(now: datetime) -> list[Firing]:
         return firing
     rows = int(beat.detail.get("rollup_rows", 0))
     missing = int(beat.detail.get("missing_late_changes", 0))
-    if rows or missing:
-        firing.append(
-            Firing(
-                "derived_data_drift",
-                "",
-                _(
-                    "Derived data differ from the messages: %(rows)d rollup rows, %(missing)d"
-                    " late changes of closed months not queued; `manage.py rollups --rebuild`"
-                    " repairs them"
-                )
-                % {"rows": rows, "missing": missing},
-                rows + missing,
-                0,
-            )
-        )
-    return firing
+    summary = _(
+        "Derived data differ from the messages: %(rows)d rollup rows, %(missing)d"
+        " late changes of closed months not queued; `manage.py rollups --rebuild`"
+        " repairs them"
+    )
+    return firing + _count_rule(
+        "derived_data_drift", rows + missing, 0, summary % {"rows": rows, "missing": missing}
+    )
 
 
 RULES = (
@@ -275,18 +229,12 @@ def recipients() -> list[str]:
     """ALERT_EMAILS when set, else every active staff user with an e-mail address."""
     if settings.ALERT_EMAILS:
         return list(settings.ALERT_EMAILS)
-    from django.contrib.auth import get_user_model
-
     users = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
     return sorted(set(users.values_list("email", flat=True)))
 
 
 def _notify(incident, *, cleared: bool) -> bool:
     """Mail the operators and post to ALERT_WEBHOOK_URL; True when every channel took it."""
-    from django.core.mail import EmailMessage
-
-    from billing.mail import portal_connection
-
     state = _("cleared") if cleared else _("opened")
     subject = _("[Partner Portal] Alert %(state)s: %(summary)s") % {
         "state": state,
@@ -328,10 +276,9 @@ def _notify(incident, *, cleared: bool) -> bool:
             "text": subject,
         }
         try:
-            response = requests.post(
+            requests.post(
                 settings.ALERT_WEBHOOK_URL, json=payload, timeout=settings.ALERT_WEBHOOK_TIMEOUT
-            )
-            response.raise_for_status()
+            ).raise_for_status()
         except requests.RequestException:
             logger.exception("could not post alert %s to the webhook", incident.pk)
             ok = False
@@ -340,13 +287,9 @@ def _notify(incident, *, cleared: bool) -> bool:
 
 @dataclass
 class EvaluationSummary:
-    opened: list = None  # type: ignore[assignment]
-    cleared: list = None  # type: ignore[assignment]
+    opened: list = field(default_factory=list)
+    cleared: list = field(default_factory=list)
     open: int = 0
-
-    def __post_init__(self):
-        self.opened = self.opened or []
-        self.cleared = self.cleared or []
 
 
 def evaluate_alerts(*, now: datetime | None = None) -> EvaluationSummary:
@@ -358,17 +301,13 @@ def evaluate_alerts(*, now: datetime | None = None) -> EvaluationSummary:
 
 
 def _evaluate(now: datetime) -> EvaluationSummary:
-    from ops.models import Incident
-
     firings = {(f.rule, f.subject): f for f in firing_now(now)}
     summary = EvaluationSummary()
     for incident in Incident.objects.filter(cleared_at__isnull=True):
         firing = firings.pop((incident.rule, incident.subject), None)
+        still_open = Incident.objects.filter(pk=incident.pk, cleared_at__isnull=True)
         if firing is None:
-            cleared = Incident.objects.filter(pk=incident.pk, cleared_at__isnull=True).update(
-                cleared_at=now
-            )
-            if cleared:
+            if still_open.update(cleared_at=now):
                 summary.cleared.append(incident.pk)
         else:
             Incident.objects.filter(pk=incident.pk).update(
@@ -394,23 +333,19 @@ def _evaluate(now: datetime) -> EvaluationSummary:
     return summary
 
 
+def _claim_and_notify(incidents, stamp: str, now: datetime, *, cleared: bool) -> None:
+    for incident in incidents.order_by("pk"):
+        claim = Incident.objects.filter(pk=incident.pk, **{f"{stamp}__isnull": True})
+        if claim.update(**{stamp: now}) and not _notify(incident, cleared=cleared):
+            Incident.objects.filter(pk=incident.pk).update(**{stamp: None})
+
+
 def _send_pending_notifications(now: datetime) -> None:
     """Tell operators of openings and clearings not told yet; claim each with a conditional
     update first, so two evaluators never mail the same incident twice."""
-    from ops.models import Incident
-
-    for incident in Incident.objects.filter(opened_notified_at__isnull=True).order_by("pk"):
-        if Incident.objects.filter(pk=incident.pk, opened_notified_at__isnull=True).update(
-            opened_notified_at=now
-        ):
-            if not _notify(incident, cleared=False):
-                Incident.objects.filter(pk=incident.pk).update(opened_notified_at=None)
-    pending_clear = Incident.objects.filter(
+    opened = Incident.objects.filter(opened_notified_at__isnull=True)
+    _claim_and_notify(opened, "opened_notified_at", now, cleared=False)
+    cleared = Incident.objects.filter(
         cleared_at__isnull=False, cleared_notified_at__isnull=True, opened_notified_at__isnull=False
     )
-    for incident in pending_clear.order_by("pk"):
-        if Incident.objects.filter(pk=incident.pk, cleared_notified_at__isnull=True).update(
-            cleared_notified_at=now
-        ):
-            if not _notify(incident, cleared=True):
-                Incident.objects.filter(pk=incident.pk).update(cleared_notified_at=None)
+    _claim_and_notify(cleared, "cleared_notified_at", now, cleared=True)

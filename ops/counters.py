@@ -16,7 +16,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.db import OperationalError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
+
+from ops.models import Counter, FoldCursor
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +52,6 @@ def _upsert(rows: list[tuple[str, str, datetime, int]]) -> None:
         cursor.execute(sql, [v for row in rows for v in row])
 
 
-def _rows(name: str, key: str, amount: int, minute: datetime | None) -> list[tuple]:
-    rows: list[tuple] = [(name, key, _ALL_TIME, amount)]
-    if minute is not None:
-        rows.append((name, key, minute, amount))
-    return rows
-
-
 def add(
     name: str,
     labels: dict[str, str],
@@ -68,11 +64,12 @@ def add(
 
     Never raises: a counter must not fail the call it counts. Runs in a savepoint when the
     caller is inside a transaction, so a failed upsert cannot break the caller's transaction."""
-    now = now or timezone.now()
     key = label_key(labels)
-    minute = now.replace(second=0, microsecond=0) if per_minute else None
+    rows = [(name, key, _ALL_TIME, amount)]
+    if per_minute:
+        rows.append((name, key, (now or timezone.now()).replace(second=0, microsecond=0), amount))
     try:
-        _upsert(_rows(name, key, amount, minute))
+        _upsert(rows)
     except Exception as exc:  # noqa: BLE001 - counting must never fail the counted call
         logger.warning("could not count %s {%s}: %s", name, key, exc)
 
@@ -115,30 +112,17 @@ def flush(*, quiet: bool = False, **_signal_kwargs) -> None:
 
 def totals(name: str) -> dict[str, int]:
     """The all-time value of each labelling of counter `name` (labels text -> value)."""
-    from ops.models import Counter
-
     return dict(Counter.objects.filter(name=name, window=_ALL_TIME).values_list("labels", "value"))
 
 
 def since(name: str, start: datetime) -> dict[str, int]:
     """The sum of the per-minute rows of `name` from `start` on, by labels text."""
-    from django.db.models import Sum
-
-    from ops.models import Counter
-
-    rows = (
-        Counter.objects.filter(name=name, window__gte=start)
-        .exclude(window=_ALL_TIME)
-        .values("labels")
-        .annotate(total=Sum("value"))
-    )
-    return {row["labels"]: row["total"] for row in rows}
+    rows = Counter.objects.filter(name=name, window__gte=start).exclude(window=_ALL_TIME)
+    return dict(rows.values_list("labels").annotate(total=Sum("value")))
 
 
 def prune(*, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
     """Delete per-minute rows older than `keep` (the all-time rows stay). Returns how many."""
-    from ops.models import Counter
-
     deleted, _ = Counter.objects.filter(window__lt=now - keep).exclude(window=_ALL_TIME).delete()
     return deleted
 
@@ -146,19 +130,15 @@ def prune(*, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
 # --- SerwerSMS answers --------------------------------------------------------------------
 
 
-def _error_class(exc: BaseException | None) -> tuple[str, str]:
-    if exc is None:
-        return "ok", "ok"
-    outcome = str(getattr(exc, "outcome", "") or "unexpected")
-    return str(getattr(type(exc), "default_code", "") or type(exc).__name__), outcome
-
-
 def count_serwersms_answer(
     sender: object = None, *, channel: str, error: BaseException | None, **kwargs
 ) -> None:
     """Count one SerwerSMS answer by channel, error class and outcome (serwersms.errors), ok or
     not: a receiver of billing.serwersms.hooks.answer_received, connected in apps.py."""
-    error_class, outcome = _error_class(error)
+    error_class, outcome = "ok", "ok"
+    if error is not None:
+        error_class = str(getattr(type(error), "default_code", "") or type(error).__name__)
+        outcome = str(getattr(error, "outcome", "") or "unexpected")
     count(SERWERSMS_ANSWERS, {"channel": channel, "error_class": error_class, "outcome": outcome})
 
 
@@ -192,8 +172,6 @@ def fold(
     no row of that range can appear later. Counters lag one fold (one scrape) behind.
     `rows_between(low, high)` yields (counter name, labels, amount) for primary keys in
     (low, high]. The cursor row is locked NOWAIT: a concurrent fold skips (returns False)."""
-    from ops.models import FoldCursor
-
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:

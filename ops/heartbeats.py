@@ -14,6 +14,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from ops.models import Heartbeat
+
 logger = logging.getLogger(__name__)
 
 BEAT = "beat"
@@ -34,8 +36,6 @@ def record(
 ) -> None:
     """Record that `name` finished now (one upsert). Never raises: a heartbeat that cannot be
     written shows as an old heartbeat, which is what an operator must see."""
-    from ops.models import Heartbeat
-
     try:
         with transaction.atomic():
             Heartbeat.objects.update_or_create(
@@ -52,8 +52,6 @@ def record(
 
 def last(name: str):
     """The Heartbeat row of `name`, or None when it never beat."""
-    from ops.models import Heartbeat
-
     return Heartbeat.objects.filter(name=name).first()
 
 
@@ -68,17 +66,13 @@ def age_seconds(name: str, now: datetime) -> float | None:
 _started: dict[str, float] = {}  # task id -> monotonic start, in the worker process running it
 
 
-def _task_name(task) -> str:
-    return getattr(task, "name", "") or ""
-
-
 def _on_prerun(task_id=None, task=None, **_kwargs) -> None:
-    if _task_name(task) in WATCHED_TASKS and task_id:
+    if getattr(task, "name", None) in WATCHED_TASKS and task_id:
         _started[task_id] = time.monotonic()
 
 
 def _on_postrun(task_id=None, task=None, args=None, retval=None, state=None, **_kwargs) -> None:
-    name = _task_name(task)
+    name = getattr(task, "name", None)
     if name not in WATCHED_TASKS:
         return
     started = _started.pop(task_id, None)

@@ -14,12 +14,17 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Sum
 from django.utils import timezone
+from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from billing.commission import review_window_end
+from billing.models import ClientAccount, DailyRollup, Statement
 from billing.statuses import NOT_FINAL, Status, values
 from ops import counters, heartbeats
+from ops.models import Heartbeat, Incident
 
 PREFIX = "partner_portal"
 STATUS_EVENTS = "status_events"  # source, channel, status, applied
@@ -93,6 +98,14 @@ def _counter(name: str, doc: str, labels: list[str], stored: str) -> CounterMetr
     return family
 
 
+def _gauge(name: str, doc: str, samples, labels: tuple[str, ...] = ()) -> GaugeMetricFamily:
+    """A gauge family of (label values, value) samples."""
+    family = GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=list(labels))
+    for label_values, value in samples:
+        family.add_metric(list(label_values), value)
+    return family
+
+
 def _not_final_rows(now: datetime) -> list[tuple]:
     """Per account, channel and not-final status: count, oldest created_at, oldest "last asked"
     of the pollable ones. Reads only not-final rows (the message_pollable partial index)."""
@@ -115,6 +128,47 @@ def _age(now: datetime, then: datetime | None) -> float:
     return max((now - then).total_seconds(), 0.0) if then else 0.0
 
 
+COUNTERS = (
+    (
+        "status_events",
+        "Status reports recorded, by source, channel, status and whether applied.",
+        ["source", "channel", "status", "applied"],
+        STATUS_EVENTS,
+    ),
+    (
+        "sends",
+        "Sends settled, by channel and how: first_attempt, retried, looked_up (settled by "
+        "look-up), refused (SerwerSMS refused), given_up (deadline passed).",
+        ["channel", "outcome"],
+        SENDS,
+    ),
+    (
+        "callbacks",
+        "Delivery-report callbacks, by outcome (applied/ignored) and status.",
+        ["outcome", "status"],
+        CALLBACKS,
+    ),
+    (
+        "statement_actions",
+        "Audit-trail entries by action (build, close, adjust, ...).",
+        ["action"],
+        STATEMENT_ACTIONS,
+    ),
+    (
+        "serwersms_answers",
+        "SerwerSMS answers by channel, error class and outcome (ok for a good answer).",
+        ["channel", "error_class", "outcome"],
+        counters.SERWERSMS_ANSWERS,
+    ),
+    (
+        "api_requests",
+        "Partner API requests by key prefix and HTTP status.",
+        ["key", "status"],
+        counters.API_REQUESTS,
+    ),
+)
+
+
 class DomainCollector(Collector):
     """The figures operators watch, computed when Prometheus scrapes."""
 
@@ -125,201 +179,131 @@ class DomainCollector(Collector):
         now = self.now or timezone.now()
         fold_database_counters()
         yield from self._messages(now)
-        yield from self._counters()
+        for counter in COUNTERS:
+            yield _counter(*counter)
         yield from self._heartbeats(now)
         yield from self._statements(now)
-        yield from self._incidents()
+        incidents = Incident.objects.filter(cleared_at__isnull=True).values_list("rule")
+        yield _gauge(
+            "open_incidents",
+            "Alert incidents open, by rule.",
+            (((rule,), n) for rule, n in incidents.annotate(n=Count("id")).order_by("rule")),
+            labels=("rule",),
+        )
 
     def _messages(self, now: datetime) -> Iterator[Metric]:
-        from django.db.models import Sum
-
-        from billing.models import DailyRollup
-
-        billed = GaugeMetricFamily(
-            f"{PREFIX}_messages_last_31_days",
+        yield _gauge(
+            "messages_last_31_days",
             "Messages by status and type, billing days of the last 31 days (daily rollups).",
-            labels=["status", "message_type"],
-        )
-        rows = (
-            DailyRollup.objects.filter(day__gte=(now - timedelta(days=31)).date())
-            .values("status", "message_type")
-            .annotate(total=Sum("messages"))
-            .order_by("status", "message_type")
-        )
-        for row in rows:
-            billed.add_metric([row["status"], row["message_type"]], row["total"] or 0)
-        yield billed
-
-        not_final = GaugeMetricFamily(
-            f"{PREFIX}_messages_not_final",
-            "Messages whose status may still change, by channel and status.",
-            labels=["channel", "status"],
-        )
-        oldest = GaugeMetricFamily(
-            f"{PREFIX}_oldest_pending_message_age_seconds",
-            "Age of the oldest message not yet dispatched (pending), per client account.",
-            labels=["account"],
-        )
-        lag = GaugeMetricFamily(
-            f"{PREFIX}_poll_lag_seconds",
-            "Longest time a pollable message has gone without being asked about.",
+            (
+                ((status, message_type), total or 0)
+                for status, message_type, total in DailyRollup.objects.filter(
+                    day__gte=(now - timedelta(days=31)).date()
+                )
+                .values_list("status", "message_type")
+                .annotate(total=Sum("messages"))
+                .order_by("status", "message_type")
+            ),
+            labels=("status", "message_type"),
         )
         by_channel: dict[tuple[str, str], int] = {}
         oldest_by_account: dict[str, datetime] = {}
         oldest_unasked: datetime | None = None
         for account, channel, status, count, created, unasked in _not_final_rows(now):
             by_channel[(channel, status)] = by_channel.get((channel, status), 0) + count
-            if status != "sent" and status != "submitting":
+            if status not in ("sent", "submitting"):
                 if account not in oldest_by_account or created < oldest_by_account[account]:
                     oldest_by_account[account] = created
             if unasked is not None and (oldest_unasked is None or unasked < oldest_unasked):
                 oldest_unasked = unasked
-        for (channel, status), count in sorted(by_channel.items()):
-            not_final.add_metric([channel, status], count)
-        for account, created in sorted(oldest_by_account.items()):
-            oldest.add_metric([account], _age(now, created))
-        lag.add_metric([], _age(now, oldest_unasked))
-        yield not_final
-        yield oldest
-        yield lag
-
+        yield _gauge(
+            "messages_not_final",
+            "Messages whose status may still change, by channel and status.",
+            sorted(by_channel.items()),
+            labels=("channel", "status"),
+        )
+        yield _gauge(
+            "oldest_pending_message_age_seconds",
+            "Age of the oldest message not yet dispatched (pending), per client account.",
+            (((a,), _age(now, c)) for a, c in sorted(oldest_by_account.items())),
+            labels=("account",),
+        )
+        yield _gauge(
+            "poll_lag_seconds",
+            "Longest time a pollable message has gone without being asked about.",
+            [((), _age(now, oldest_unasked))],
+        )
         with connection.cursor() as cursor:
             # The message_outbox partial index: WHERE status = 'submitting'.
             cursor.execute(
                 "SELECT count(*), min(created_at) FROM billing_message WHERE status = 'submitting'"
             )
             count, first = cursor.fetchone()
-        outbox = GaugeMetricFamily(
-            f"{PREFIX}_outbox_oldest_submitting_age_seconds",
+        yield _gauge(
+            "outbox_oldest_submitting_age_seconds",
             "Age of the oldest outbox message still submitting (0 when none).",
+            [((), _age(now, first))],
         )
-        outbox.add_metric([], _age(now, first))
-        yield outbox
-        size = GaugeMetricFamily(
-            f"{PREFIX}_outbox_submitting_messages", "Outbox messages still submitting."
-        )
-        size.add_metric([], count)
-        yield size
-
-    def _counters(self) -> Iterator[Metric]:
-        yield _counter(
-            "status_events",
-            "Status reports recorded, by source, channel, status and whether applied.",
-            ["source", "channel", "status", "applied"],
-            STATUS_EVENTS,
-        )
-        yield _counter(
-            "sends",
-            "Sends settled, by channel and how: first_attempt, retried, looked_up (settled by "
-            "look-up), refused (SerwerSMS refused), given_up (deadline passed).",
-            ["channel", "outcome"],
-            SENDS,
-        )
-        yield _counter(
-            "callbacks",
-            "Delivery-report callbacks, by outcome (applied/ignored) and status.",
-            ["outcome", "status"],
-            CALLBACKS,
-        )
-        yield _counter(
-            "statement_actions",
-            "Audit-trail entries by action (build, close, adjust, ...).",
-            ["action"],
-            STATEMENT_ACTIONS,
-        )
-        yield _counter(
-            "serwersms_answers",
-            "SerwerSMS answers by channel, error class and outcome (ok for a good answer).",
-            ["channel", "error_class", "outcome"],
-            counters.SERWERSMS_ANSWERS,
-        )
-        yield _counter(
-            "api_requests",
-            "Partner API requests by key prefix and HTTP status.",
-            ["key", "status"],
-            counters.API_REQUESTS,
+        yield _gauge(
+            "outbox_submitting_messages", "Outbox messages still submitting.", [((), count)]
         )
 
     def _heartbeats(self, now: datetime) -> Iterator[Metric]:
-        from billing.models import ClientAccount
-        from ops.models import Heartbeat
-
         beats = {h.name: h for h in Heartbeat.objects.all()}
-        age = GaugeMetricFamily(
-            f"{PREFIX}_heartbeat_age_seconds",
-            "Seconds since periodic work last finished (beat, poll pass, draft refresh...).",
-            labels=["name"],
-        )
-        for name, beat in sorted(beats.items()):
-            if not name.startswith(heartbeats.POLL_ACCOUNT + ":"):
-                age.add_metric([name], _age(now, beat.beat_at))
-        yield age
-        duration = GaugeMetricFamily(
-            f"{PREFIX}_poll_pass_seconds",
-            "How long the last poll pass of each client account took.",
-            labels=["account"],
-        )
         prefix = heartbeats.POLL_ACCOUNT + ":"
+        yield _gauge(
+            "heartbeat_age_seconds",
+            "Seconds since periodic work last finished (beat, poll pass, draft refresh...).",
+            (
+                ((name,), _age(now, beat.beat_at))
+                for name, beat in sorted(beats.items())
+                if not name.startswith(prefix)
+            ),
+            labels=("name",),
+        )
         ids = {
             int(n[len(prefix) :]): b
             for n, b in beats.items()
             if n.startswith(prefix) and n[len(prefix) :].isdigit()
         }
         names = dict(ClientAccount.objects.filter(pk__in=ids).values_list("pk", "name"))
-        for pk, beat in sorted(ids.items()):
-            duration.add_metric([names.get(pk, str(pk))], beat.seconds or 0.0)
-        yield duration
-        refresh = GaugeMetricFamily(
-            f"{PREFIX}_draft_refresh_lag_seconds",
-            "From a status change to its partner's drafts rebuilt, for the last refresh.",
+        yield _gauge(
+            "poll_pass_seconds",
+            "How long the last poll pass of each client account took.",
+            (((names.get(pk, str(pk)),), beat.seconds or 0.0) for pk, beat in sorted(ids.items())),
+            labels=("account",),
         )
         last_refresh = beats.get(heartbeats.DRAFT_REFRESH)
-        refresh.add_metric(
-            [], float((last_refresh.detail or {}).get("lag_seconds", 0.0)) if last_refresh else 0.0
+        lag = float((last_refresh.detail or {}).get("lag_seconds", 0.0)) if last_refresh else 0.0
+        yield _gauge(
+            "draft_refresh_lag_seconds",
+            "From a status change to its partner's drafts rebuilt, for the last refresh.",
+            [((), lag)],
         )
-        yield refresh
 
     def _statements(self, now: datetime) -> Iterator[Metric]:
-        from django.db.models import Count
-
-        from billing.commission import review_window_end
-        from billing.models import Statement
-
-        family = GaugeMetricFamily(
-            f"{PREFIX}_statements", "Statements by status.", labels=["status"]
-        )
-        for row in Statement.objects.values("status").annotate(n=Count("id")).order_by("status"):
-            family.add_metric([row["status"]], row["n"])
-        yield family
-        overdue = GaugeMetricFamily(
-            f"{PREFIX}_statements_past_review_window",
-            "Draft statements whose month's review window has ended (could be closed).",
+        yield _gauge(
+            "statements",
+            "Statements by status.",
+            (
+                ((status,), n)
+                for status, n in Statement.objects.values_list("status")
+                .annotate(n=Count("id"))
+                .order_by("status")
+            ),
+            labels=("status",),
         )
         periods = Statement.objects.filter(status="draft").values_list("period", flat=True)
         days = settings.STATEMENT_REVIEW_WINDOW_DAYS
-        overdue.add_metric([], sum(1 for p in periods if review_window_end(p, days) <= now))
-        yield overdue
-
-    def _incidents(self) -> Iterator[Metric]:
-        from django.db.models import Count
-
-        from ops.models import Incident
-
-        family = GaugeMetricFamily(
-            f"{PREFIX}_open_incidents", "Alert incidents open, by rule.", labels=["rule"]
+        yield _gauge(
+            "statements_past_review_window",
+            "Draft statements whose month's review window has ended (could be closed).",
+            [((), sum(1 for p in periods if review_window_end(p, days) <= now))],
         )
-        rows = (
-            Incident.objects.filter(cleared_at__isnull=True).values("rule").annotate(n=Count("id"))
-        )
-        for row in rows.order_by("rule"):
-            family.add_metric([row["rule"]], row["n"])
-        yield family
 
 
 def exposition(now: datetime | None = None) -> bytes:
     """The text exposition of every figure (a fresh registry: nothing is process state)."""
-    from prometheus_client import generate_latest
-
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DomainCollector(now))
     return generate_latest(registry)
