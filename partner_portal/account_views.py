@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 from functools import partial
-from urllib.parse import urlencode
 
 import segno
 from axes.utils import reset as axes_reset
@@ -17,10 +16,11 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -37,27 +37,15 @@ from .access import (
     get_partner_object_or_404,
     partner_optional,
     partner_required,
+    second_factor_redirect,
 )
 from .account_forms import AcceptInvitationForm, InviteForm, PortalPasswordResetForm, TokenForm
+from .export_jobs import export_path
 from .login_security import remember_device
+from .models import ExportJob, Invitation
 from .sessions import end_all_sessions, live_sessions, record_login
 
 team_manager_required = partial(billing_manager_required, reason="team")
-
-
-def _password_rules():
-    from django.contrib.auth.password_validation import password_validators_help_texts
-
-    return password_validators_help_texts()
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 # --- Log in ------------------------------------------------------------------------------------
@@ -75,9 +63,7 @@ class PortalLoginView(auth_views.LoginView):
         record_login(self.request)
         user = form.get_user()
         if user_has_device(user, confirmed=True):
-            response = HttpResponseRedirect(
-                reverse("otp_verify") + "?" + urlencode({"next": self.get_success_url()})
-            )
+            response = second_factor_redirect(self.get_success_url())
         remember_device(self.request, response, user.get_username())
         return response
 
@@ -87,7 +73,11 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
     devices = list(devices_for_user(request.user, confirmed=True))
-    next_url = _safe_next(request, reverse(settings.LOGIN_REDIRECT_URL))
+    next_url = request.POST.get("next") or request.GET.get("next")
+    if not next_url or not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse(settings.LOGIN_REDIRECT_URL)
     if not devices or request.user.is_verified():
         return HttpResponseRedirect(next_url)
     form = TokenForm(request.POST or None)
@@ -119,7 +109,9 @@ class PortalPasswordChangeView(auth_views.PasswordChangeView):
     template_name = "portal/password_change.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(rules=_password_rules(), nav="account", **kwargs)
+        return super().get_context_data(
+            rules=password_validators_help_texts(), nav="account", **kwargs
+        )
 
 
 class PortalPasswordResetView(auth_views.PasswordResetView):
@@ -127,15 +119,13 @@ class PortalPasswordResetView(auth_views.PasswordResetView):
     form_class = PortalPasswordResetForm
     email_template_name = "portal/mail/password_reset.txt"
     subject_template_name = "portal/mail/password_reset_subject.txt"
-    success_url = reverse_lazy("password_reset_done")
 
 
 class PortalPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "portal/password_reset_confirm.html"
-    success_url = reverse_lazy("password_reset_complete")
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(rules=_password_rules(), **kwargs)
+        return super().get_context_data(rules=password_validators_help_texts(), **kwargs)
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -152,10 +142,6 @@ password_change_done = partner_optional(
 
 
 # --- Security page: sessions and second factor -------------------------------------------------
-
-
-def _qr_svg(url: str) -> str:
-    return mark_safe(segno.make(url, error="m").svg_inline(scale=4, border=2))  # noqa: S308
 
 
 @partner_optional
@@ -175,7 +161,8 @@ def security(request: HttpRequest) -> HttpResponse:
         "form": TokenForm(),
     }
     if pending is not None and may_use_totp and confirmed is None:
-        context["qr"] = _qr_svg(pending.config_url)
+        qr = segno.make(pending.config_url, error="m")
+        context["qr"] = mark_safe(qr.svg_inline(scale=4, border=2))  # noqa: S308
         context["secret"] = base64.b32encode(pending.bin_key).decode()
     return render(request, "portal/security.html", context)
 
@@ -235,7 +222,7 @@ def team_page(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid():
             try:
-                sent = team.invite_colleague(
+                invitation = team.invite_colleague(
                     inviter=request.staff,
                     email=form.cleaned_data["email"],
                     role=form.cleaned_data["role"],
@@ -246,7 +233,7 @@ def team_page(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    _("Invitation sent to %(email)s.") % {"email": sent.invitation.email},
+                    _("Invitation sent to %(email)s.") % {"email": invitation.email},
                 )
                 return redirect("team")
     return render(
@@ -280,8 +267,6 @@ def team_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @team_manager_required
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    from .models import Invitation
-
     try:
         invitation = team.revoke_invitation(manager=request.staff, invitation_id=pk)
     except Invitation.DoesNotExist as error:
@@ -320,7 +305,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "portal/invitation_accept.html",
-        {"form": form, "invitation": invitation, "rules": _password_rules()},
+        {"form": form, "invitation": invitation, "rules": password_validators_help_texts()},
     )
 
 
@@ -336,19 +321,12 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 @partner_required
 def export_status(request: HttpRequest, pk: int) -> HttpResponse:
-    from .models import ExportJob
-
     job = get_partner_object_or_404(request, ExportJob, pk=pk)
     return render(request, "portal/export_status.html", {"job": job, "nav": "messages"})
 
 
 @partner_required
 def export_download(request: HttpRequest, pk: int) -> HttpResponse:
-    from django.http import FileResponse
-
-    from .export_jobs import export_path
-    from .models import ExportJob
-
     job = get_partner_object_or_404(request, ExportJob, pk=pk)
     path = export_path(job)
     if path is None:

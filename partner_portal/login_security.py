@@ -37,15 +37,15 @@ def _valid_address(value: str) -> str | None:
         return None
 
 
-def _from_trusted_proxy(remote: str | None) -> bool:
-    if not settings.TRUSTED_PROXY_ADDRESSES:
-        return True
-    if remote is None:
+def is_trusted_proxy(address: str) -> bool:
+    """Whether `address` is in TRUSTED_PROXY_ADDRESSES (none when unset; bad entries skipped)."""
+    try:
+        peer = ipaddress.ip_address(address)
+    except ValueError:
         return False
-    address = ipaddress.ip_address(remote)
     for entry in settings.TRUSTED_PROXY_ADDRESSES:
         try:
-            if address in ipaddress.ip_network(entry, strict=False):
+            if peer in ipaddress.ip_network(entry, strict=False):
                 return True
         except ValueError:
             continue
@@ -61,7 +61,7 @@ def client_address(request: HttpRequest) -> str | None:
     are ignored when the connection does not come from TRUSTED_PROXY_ADDRESSES (if set).
     """
     remote = _valid_address(request.META.get("REMOTE_ADDR", "") or "")
-    if not _from_trusted_proxy(remote):
+    if settings.TRUSTED_PROXY_ADDRESSES and (remote is None or not is_trusted_proxy(remote)):
         return remote
     if settings.CLIENT_IP_HEADER:
         key = "HTTP_" + settings.CLIENT_IP_HEADER.upper().replace("-", "_")

@@ -8,16 +8,17 @@ from __future__ import annotations
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from .login_security import client_address
 from .models import LoginSession
 
 
-def record_login(request: HttpRequest) -> LoginSession:
+def record_login(request: HttpRequest) -> None:
     """Remember the session the user just logged in with (call after django's login())."""
     if not request.session.session_key:
         request.session.save()
-    session, _ = LoginSession.objects.update_or_create(
+    LoginSession.objects.update_or_create(
         session_key=request.session.session_key,
         defaults={
             "user": request.user,
@@ -25,7 +26,6 @@ def record_login(request: HttpRequest) -> LoginSession:
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:255],
         },
     )
-    return session
 
 
 @transaction.atomic
@@ -42,7 +42,5 @@ def end_all_sessions(*, user) -> int:
 
 def live_sessions(user):
     """The user's recorded sessions that have not expired or been ended."""
-    from django.utils import timezone
-
     live = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
     return LoginSession.objects.filter(user=user, session_key__in=live)
