@@ -8,7 +8,7 @@ in a URL are looked up with `get_partner_object_or_404`, so another partner's ob
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import partial, wraps
 from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
@@ -60,8 +60,7 @@ def partner_required(view, *, optional: bool = False):
     return wrapper
 
 
-def partner_optional(view):
-    return partner_required(view, optional=True)
+partner_optional = partial(partner_required, optional=True)
 
 
 def billing_manager_required(view, reason: str = "role"):

@@ -12,9 +12,7 @@ from functools import partial
 import segno
 from axes.utils import reset as axes_reset
 from django.conf import settings
-from django.contrib import messages
-from django.contrib.auth import login as auth_login
-from django.contrib.auth import logout as auth_logout
+from django.contrib import auth, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -46,9 +44,6 @@ from .models import ExportJob, Invitation
 from .sessions import end_all_sessions, live_sessions, record_login
 
 team_manager_required = partial(billing_manager_required, reason="team")
-
-
-# --- Log in ------------------------------------------------------------------------------------
 
 
 class PortalLoginView(auth_views.LoginView):
@@ -98,11 +93,8 @@ def logout_everywhere(request: HttpRequest) -> HttpResponse:
     """End every session of this user, on every device, this one included."""
     if request.user.is_authenticated:
         end_all_sessions(user=request.user)
-        auth_logout(request)
+        auth.logout(request)
     return redirect("login")
-
-
-# --- Passwords ---------------------------------------------------------------------------------
 
 
 class PortalPasswordChangeView(auth_views.PasswordChangeView):
@@ -139,9 +131,6 @@ password_change = partner_optional(PortalPasswordChangeView.as_view())
 password_change_done = partner_optional(
     auth_views.PasswordChangeDoneView.as_view(template_name="portal/password_change_done.html")
 )
-
-
-# --- Security page: sessions and second factor -------------------------------------------------
 
 
 @partner_optional
@@ -210,9 +199,6 @@ def totp_disable(request: HttpRequest) -> HttpResponse:
     return redirect("security")
 
 
-# --- Team ------------------------------------------------------------------------------------
-
-
 @partner_required
 def team_page(request: HttpRequest) -> HttpResponse:
     is_manager = request.staff.role == StaffRole.BILLING_MANAGER
@@ -231,10 +217,8 @@ def team_page(request: HttpRequest) -> HttpResponse:
             except ValidationError as error:
                 form.add_error("email", error)
             else:
-                messages.success(
-                    request,
-                    _("Invitation sent to %(email)s.") % {"email": invitation.email},
-                )
+                notice = _("Invitation sent to %(email)s.") % {"email": invitation.email}
+                messages.success(request, notice)
                 return redirect("team")
     return render(
         request,
@@ -281,7 +265,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if invitation is None:
         return render(request, "portal/invitation_invalid.html", status=404)
     if request.user.is_authenticated:
-        auth_logout(request)
+        auth.logout(request)
     form = AcceptInvitationForm(request.POST or None, email=invitation.email)
     if request.method == "POST" and form.is_valid():
         try:
@@ -293,12 +277,10 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             record_login(request)
-            messages.success(
-                request,
-                _("Welcome to the %(partner)s portal.") % {"partner": invitation.partner.name},
-            )
+            notice = _("Welcome to the %(partner)s portal.") % {"partner": invitation.partner.name}
+            messages.success(request, notice)
             response = redirect("dashboard")
             remember_device(request, response, user.get_username())
             return response
@@ -309,14 +291,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-# --- Error pages -------------------------------------------------------------------------------
-
-
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "403.html", {"csrf": True}, status=403)
-
-
-# --- Large exports built in the background ------------------------------------------------------
 
 
 @partner_required

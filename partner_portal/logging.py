@@ -19,12 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from structlog.contextvars import (
-    bind_contextvars,
-    clear_contextvars,
-    get_contextvars,
-    merge_contextvars,
-)
+from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
 from billing.log_context import REDACTED, add_secrets, scrub_known
 
@@ -58,7 +53,7 @@ def _scrub(value: Any, depth: int = 0) -> Any:
         for pattern, replacement in SECRET_PATTERNS:
             value = pattern.sub(replacement, value)
         return value
-    if depth > 5:
+    if depth > 5 or isinstance(value, int | float | bool) or value is None:
         return value
     if isinstance(value, Mapping):
         return {
@@ -67,8 +62,6 @@ def _scrub(value: Any, depth: int = 0) -> Any:
         }
     if isinstance(value, list | tuple | set):
         return [_scrub(v, depth + 1) for v in value]
-    if isinstance(value, int | float | bool) or value is None:
-        return value
     return _scrub(str(value))
 
 
@@ -93,7 +86,7 @@ def add_request_context(_logger: Any, _method: str, event_dict: dict[str, Any]) 
 
 
 SHARED_PROCESSORS = [
-    merge_contextvars,
+    structlog.contextvars.merge_contextvars,
     add_request_context,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
@@ -137,9 +130,7 @@ def configure_structlog() -> None:
 def logging_config(*, level: str = "INFO", log_file: str = "", json: bool = True) -> dict:
     """The LOGGING dict: JSON to stderr (and to `log_file`, reopened after rotation)."""
     formatter = "json" if json else "plain"
-    handlers: dict[str, dict] = {
-        "console": {"class": "logging.StreamHandler", "formatter": formatter}
-    }
+    handlers = {"console": {"class": "logging.StreamHandler", "formatter": formatter}}
     if log_file:
         handlers["file"] = {
             "class": "logging.handlers.WatchedFileHandler",
@@ -166,9 +157,7 @@ def logging_config(*, level: str = "INFO", log_file: str = "", json: bool = True
 
 def new_request_id(given: str | None) -> str:
     """The caller's X-Request-ID when it is a sane token, else a fresh one."""
-    if given and _REQUEST_ID.match(given):
-        return given
-    return uuid.uuid4().hex
+    return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 class RequestContextMiddleware:

@@ -26,8 +26,7 @@ class TrustedProxyMiddleware(MiddlewareMixin):
     HEADER = "HTTP_X_FORWARDED_PROTO"
 
     def process_request(self, request: HttpRequest) -> None:
-        peer = (request.META.get("REMOTE_ADDR") or "").strip()
-        if self.HEADER in request.META and not is_trusted_proxy(peer):
+        if self.HEADER in request.META and not is_trusted_proxy(request.META.get("REMOTE_ADDR")):
             del request.META[self.HEADER]
 
 

@@ -34,9 +34,9 @@ def end_all_sessions(*, user) -> int:
 
     Safe to call again: a second call ends nothing.
     """
-    keys = list(LoginSession.objects.filter(user=user).values_list("session_key", flat=True))
-    ended, _ = Session.objects.filter(session_key__in=keys).delete()
-    LoginSession.objects.filter(user=user).delete()
+    recorded = LoginSession.objects.filter(user=user)
+    ended, _ = Session.objects.filter(session_key__in=recorded.values("session_key")).delete()
+    recorded.delete()
     return ended
 
 

@@ -108,9 +108,9 @@ def accept_invitation(*, token: str, username: str, password: str):
             raise ValidationError(_("This invitation link is no longer valid."))
         if User.objects.filter(username__iexact=username).exists():
             raise ValidationError(_("This username is taken; choose another."))
-        user = User.objects.create_user(username=username, email=invitation.email)
-        user.set_password(password)
-        user.save()
+        user = User.objects.create_user(
+            username=username, email=invitation.email, password=password
+        )
         PartnerStaff.objects.create(user=user, partner=invitation.partner, role=invitation.role)
         invitation.accepted_at = timezone.now()
         invitation.accepted_user = user
