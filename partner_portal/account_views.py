@@ -1,8 +1,5 @@
-"""Account pages: log in (with an optional second factor), password reset and change, the
-security page (sessions, log out everywhere, TOTP), the team and invitations, error pages.
-
-Thin callers of partner_portal.team, .sessions and django-otp; scoping through .access.
-"""
+"""Account pages: log in (with an optional second factor), passwords, the security page
+(sessions, TOTP), the team and invitations, error pages. Thin callers of .team and .sessions."""
 
 from __future__ import annotations
 

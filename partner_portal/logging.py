@@ -1,12 +1,7 @@
-"""Structured JSON logs: every logger through structlog, with ids of what a line concerns, and
-no secret in any line. Imports no models (settings imports this module).
-
-`logging_config()` is the LOGGING dict: stdlib records (`logging.getLogger(...)`, Django,
-Celery) and structlog loggers both end in one ProcessorFormatter that renders one JSON object
-per line. `RequestContextMiddleware` gives each request an id (`X-Request-ID`, accepted and
-echoed) and the partner; `billing.log_context` binds the account and message ids in tasks.
-`redact` removes secrets by key, by known value and by pattern (docs/operations-logs.md).
-"""
+"""Structured JSON logs: stdlib and structlog loggers end in one ProcessorFormatter (one JSON
+object per line), with ids of what a line concerns and no secret in any line: `redact` removes
+secrets by key, known value and pattern (docs/operations-logs.md). Imports no models (settings
+imports this module)."""
 
 from __future__ import annotations
 

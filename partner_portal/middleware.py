@@ -1,12 +1,5 @@
 """Middleware for every portal page: proxy headers only from proxies, nothing a proxy or browser
-may keep, no NUL characters.
-
-`X-Forwarded-Proto` (Django's SECURE_PROXY_SSL_HEADER) is dropped from any request that does
-not come from TRUSTED_PROXY_ADDRESSES, so a client cannot claim HTTPS for itself. Pages and
-downloads carry partner data, so every response outside the static files says
-`Cache-Control: no-store` (static files are answered by WhiteNoise before this runs). A request
-holding a NUL character anywhere is answered 400 before any view reads it.
-"""
+may keep, no NUL characters."""
 
 from __future__ import annotations
 
@@ -31,6 +24,9 @@ class TrustedProxyMiddleware(MiddlewareMixin):
 
 
 class NoStoreMiddleware(MiddlewareMixin):
+    """Pages and downloads carry partner data: `Cache-Control: no-store` on every response
+    (static files are answered by WhiteNoise before this runs)."""
+
     def process_response(self, request: HttpRequest, response: HttpResponseBase):
         patch_cache_control(response, no_store=True, private=True)
         return response

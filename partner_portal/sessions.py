@@ -1,7 +1,4 @@
-"""Login sessions of a user: recorded at login, all ended by "log out everywhere".
-
-Services: keyword-only, own their transaction; callers are the login views and team removal.
-"""
+"""Login sessions of a user: recorded at login, all ended by "log out everywhere"."""
 
 from __future__ import annotations
 

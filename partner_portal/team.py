@@ -1,8 +1,5 @@
 """Team accounts: a billing manager invites and removes colleagues of the same partner.
-
-Services (keyword-only, each owns its transaction, each leaves an audit entry); the views in
-partner_portal.account_views are thin callers.
-"""
+Services: keyword-only, each owns its transaction and leaves an audit entry."""
 
 from __future__ import annotations
 
