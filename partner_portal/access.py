@@ -8,7 +8,7 @@ in a URL are looked up with `get_partner_object_or_404`, so another partner's ob
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import partial, wraps
 from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
@@ -25,68 +25,42 @@ from billing.models import PartnerStaff
 def staff_for(user) -> PartnerStaff | None:
     if not user.is_authenticated:
         return None
-    try:
-        return PartnerStaff.objects.select_related("partner").get(user=user)
-    except ObjectDoesNotExist:
-        return None
+    return PartnerStaff.objects.select_related("partner").filter(user=user).first()
 
 
 def _forbidden(request: HttpRequest, reason: str):
     return render(request, "portal/forbidden.html", {"reason": reason}, status=403)
 
 
-def needs_second_factor(request: HttpRequest) -> bool:
-    """The user set up a second factor (TOTP) and has not entered a code in this session."""
-    user = request.user
-    return (
-        user.is_authenticated
-        and not (hasattr(user, "is_verified") and user.is_verified())
-        and user_has_device(user, confirmed=True)
-    )
+def second_factor_redirect(next_url: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(reverse("otp_verify") + "?" + urlencode({"next": next_url}))
 
 
-def second_factor_redirect(request: HttpRequest) -> HttpResponseRedirect:
-    return HttpResponseRedirect(
-        reverse("otp_verify") + "?" + urlencode({"next": request.get_full_path()})
-    )
-
-
-def partner_optional(view):
-    """Logged-in users (partner staff or not): set request.partner / request.staff when the user
-    is partner staff, so pages such as the password change keep the portal's navigation."""
+def partner_required(view, *, optional: bool = False):
+    """Allow partner staff only; set request.partner / request.staff. With `optional`, any
+    logged-in user passes, and partner staff still get both (so pages such as the password
+    change keep the portal's navigation)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
+        user = request.user
+        if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if needs_second_factor(request):
-            return second_factor_redirect(request)
-        staff = staff_for(request.user)
+        # The user set up a second factor (TOTP) and has not entered a code in this session.
+        if not user.is_verified() and user_has_device(user, confirmed=True):
+            return second_factor_redirect(request.get_full_path())
+        staff = staff_for(user)
         if staff is not None and staff.partner.is_active:
             request.staff = staff
             request.partner = staff.partner
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def partner_required(view):
-    """Allow partner staff only; set request.partner / request.staff."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if needs_second_factor(request):
-            return second_factor_redirect(request)
-        staff = staff_for(request.user)
-        if staff is None or not staff.partner.is_active:
+        elif not optional:
             return _forbidden(request, "no_partner" if staff is None else "inactive")
-        request.staff = staff
-        request.partner = staff.partner
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+partner_optional = partial(partner_required, optional=True)
 
 
 def billing_manager_required(view, reason: str = "role"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import PasswordResetForm
@@ -16,18 +18,11 @@ from .mail import send_to_person
 class PortalPasswordResetForm(PasswordResetForm):
     """Django's reset form, mailing through the portal's mail server (never Email2SMS)."""
 
-    def send_mail(
-        self,
-        subject_template_name,
-        email_template_name,
-        context,
-        from_email,
-        to_email,
-        html_email_template_name=None,
-    ):
-        subject = render_to_string(subject_template_name, context)
+    def send_mail(self, subject_template, body_template, context, _from_email, to_email, **_kwargs):
         send_to_person(
-            to=to_email, subject=subject, body=render_to_string(email_template_name, context)
+            to=to_email,
+            subject=render_to_string(subject_template, context),
+            body=render_to_string(body_template, context),
         )
 
 
@@ -36,25 +31,22 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=StaffRole.choices)
 
 
+_new_password = partial(
+    forms.CharField,
+    strip=False,
+    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+)
+
+
 class AcceptInvitationForm(forms.Form):
     username = forms.RegexField(
         label=_("Username"),
         max_length=150,
         regex=r"^[\w.@+-]+\Z",
-        error_messages={
-            "invalid": _("Letters, digits and @ . + - _ only."),
-        },
+        error_messages={"invalid": _("Letters, digits and @ . + - _ only.")},
     )
-    password1 = forms.CharField(
-        label=_("Password"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password2 = forms.CharField(
-        label=_("Password again"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
+    password1 = _new_password(label=_("Password"))
+    password2 = _new_password(label=_("Password again"))
 
     def __init__(self, *args, email: str = "", **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,26 +1,21 @@
-"""Account pages: log in (with an optional second factor), password reset and change, the
-security page (sessions, log out everywhere, TOTP), the team and invitations, error pages.
-
-Thin callers of partner_portal.team, .sessions and django-otp; scoping through .access.
-"""
+"""Account pages: log in (with an optional second factor), passwords, the security page
+(sessions, TOTP), the team and invitations, error pages. Thin callers of .team and .sessions."""
 
 from __future__ import annotations
 
 import base64
 from functools import partial
-from urllib.parse import urlencode
 
 import segno
 from axes.utils import reset as axes_reset
 from django.conf import settings
-from django.contrib import messages
-from django.contrib.auth import login as auth_login
-from django.contrib.auth import logout as auth_logout
+from django.contrib import auth, messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -37,30 +32,15 @@ from .access import (
     get_partner_object_or_404,
     partner_optional,
     partner_required,
+    second_factor_redirect,
 )
 from .account_forms import AcceptInvitationForm, InviteForm, PortalPasswordResetForm, TokenForm
+from .export_jobs import export_path
 from .login_security import remember_device
+from .models import ExportJob, Invitation
 from .sessions import end_all_sessions, live_sessions, record_login
 
 team_manager_required = partial(billing_manager_required, reason="team")
-
-
-def _password_rules():
-    from django.contrib.auth.password_validation import password_validators_help_texts
-
-    return password_validators_help_texts()
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
-# --- Log in ------------------------------------------------------------------------------------
 
 
 class PortalLoginView(auth_views.LoginView):
@@ -75,9 +55,7 @@ class PortalLoginView(auth_views.LoginView):
         record_login(self.request)
         user = form.get_user()
         if user_has_device(user, confirmed=True):
-            response = HttpResponseRedirect(
-                reverse("otp_verify") + "?" + urlencode({"next": self.get_success_url()})
-            )
+            response = second_factor_redirect(self.get_success_url())
         remember_device(self.request, response, user.get_username())
         return response
 
@@ -87,7 +65,11 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
     devices = list(devices_for_user(request.user, confirmed=True))
-    next_url = _safe_next(request, reverse(settings.LOGIN_REDIRECT_URL))
+    next_url = request.POST.get("next") or request.GET.get("next")
+    if not next_url or not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse(settings.LOGIN_REDIRECT_URL)
     if not devices or request.user.is_verified():
         return HttpResponseRedirect(next_url)
     form = TokenForm(request.POST or None)
@@ -108,18 +90,17 @@ def logout_everywhere(request: HttpRequest) -> HttpResponse:
     """End every session of this user, on every device, this one included."""
     if request.user.is_authenticated:
         end_all_sessions(user=request.user)
-        auth_logout(request)
+        auth.logout(request)
     return redirect("login")
-
-
-# --- Passwords ---------------------------------------------------------------------------------
 
 
 class PortalPasswordChangeView(auth_views.PasswordChangeView):
     template_name = "portal/password_change.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(rules=_password_rules(), nav="account", **kwargs)
+        return super().get_context_data(
+            rules=password_validators_help_texts(), nav="account", **kwargs
+        )
 
 
 class PortalPasswordResetView(auth_views.PasswordResetView):
@@ -127,15 +108,13 @@ class PortalPasswordResetView(auth_views.PasswordResetView):
     form_class = PortalPasswordResetForm
     email_template_name = "portal/mail/password_reset.txt"
     subject_template_name = "portal/mail/password_reset_subject.txt"
-    success_url = reverse_lazy("password_reset_done")
 
 
 class PortalPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "portal/password_reset_confirm.html"
-    success_url = reverse_lazy("password_reset_complete")
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(rules=_password_rules(), **kwargs)
+        return super().get_context_data(rules=password_validators_help_texts(), **kwargs)
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -149,13 +128,6 @@ password_change = partner_optional(PortalPasswordChangeView.as_view())
 password_change_done = partner_optional(
     auth_views.PasswordChangeDoneView.as_view(template_name="portal/password_change_done.html")
 )
-
-
-# --- Security page: sessions and second factor -------------------------------------------------
-
-
-def _qr_svg(url: str) -> str:
-    return mark_safe(segno.make(url, error="m").svg_inline(scale=4, border=2))  # noqa: S308
 
 
 @partner_optional
@@ -175,7 +147,8 @@ def security(request: HttpRequest) -> HttpResponse:
         "form": TokenForm(),
     }
     if pending is not None and may_use_totp and confirmed is None:
-        context["qr"] = _qr_svg(pending.config_url)
+        qr = segno.make(pending.config_url, error="m")
+        context["qr"] = mark_safe(qr.svg_inline(scale=4, border=2))  # noqa: S308
         context["secret"] = base64.b32encode(pending.bin_key).decode()
     return render(request, "portal/security.html", context)
 
@@ -223,9 +196,6 @@ def totp_disable(request: HttpRequest) -> HttpResponse:
     return redirect("security")
 
 
-# --- Team ------------------------------------------------------------------------------------
-
-
 @partner_required
 def team_page(request: HttpRequest) -> HttpResponse:
     is_manager = request.staff.role == StaffRole.BILLING_MANAGER
@@ -235,7 +205,7 @@ def team_page(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid():
             try:
-                sent = team.invite_colleague(
+                invitation = team.invite_colleague(
                     inviter=request.staff,
                     email=form.cleaned_data["email"],
                     role=form.cleaned_data["role"],
@@ -244,10 +214,8 @@ def team_page(request: HttpRequest) -> HttpResponse:
             except ValidationError as error:
                 form.add_error("email", error)
             else:
-                messages.success(
-                    request,
-                    _("Invitation sent to %(email)s.") % {"email": sent.invitation.email},
-                )
+                notice = _("Invitation sent to %(email)s.") % {"email": invitation.email}
+                messages.success(request, notice)
                 return redirect("team")
     return render(
         request,
@@ -280,8 +248,6 @@ def team_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @team_manager_required
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    from .models import Invitation
-
     try:
         invitation = team.revoke_invitation(manager=request.staff, invitation_id=pk)
     except Invitation.DoesNotExist as error:
@@ -296,7 +262,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if invitation is None:
         return render(request, "portal/invitation_invalid.html", status=404)
     if request.user.is_authenticated:
-        auth_logout(request)
+        auth.logout(request)
     form = AcceptInvitationForm(request.POST or None, email=invitation.email)
     if request.method == "POST" and form.is_valid():
         try:
@@ -308,47 +274,32 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             record_login(request)
-            messages.success(
-                request,
-                _("Welcome to the %(partner)s portal.") % {"partner": invitation.partner.name},
-            )
+            notice = _("Welcome to the %(partner)s portal.") % {"partner": invitation.partner.name}
+            messages.success(request, notice)
             response = redirect("dashboard")
             remember_device(request, response, user.get_username())
             return response
     return render(
         request,
         "portal/invitation_accept.html",
-        {"form": form, "invitation": invitation, "rules": _password_rules()},
+        {"form": form, "invitation": invitation, "rules": password_validators_help_texts()},
     )
-
-
-# --- Error pages -------------------------------------------------------------------------------
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "403.html", {"csrf": True}, status=403)
 
 
-# --- Large exports built in the background ------------------------------------------------------
-
-
 @partner_required
 def export_status(request: HttpRequest, pk: int) -> HttpResponse:
-    from .models import ExportJob
-
     job = get_partner_object_or_404(request, ExportJob, pk=pk)
     return render(request, "portal/export_status.html", {"job": job, "nav": "messages"})
 
 
 @partner_required
 def export_download(request: HttpRequest, pk: int) -> HttpResponse:
-    from django.http import FileResponse
-
-    from .export_jobs import export_path
-    from .models import ExportJob
-
     job = get_partner_object_or_404(request, ExportJob, pk=pk)
     path = export_path(job)
     if path is None:

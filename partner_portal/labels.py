@@ -25,6 +25,4 @@ REASONS = {
 
 def reason_label(code: str | None) -> str:
     """The words of a reason code; an unknown code is shown as SerwerSMS sent it."""
-    if not code:
-        return ""
-    return str(REASONS.get(code, code))
+    return str(REASONS.get(code, code)) if code else ""

@@ -1,12 +1,7 @@
-"""Structured JSON logs: every logger through structlog, with ids of what a line concerns, and
-no secret in any line. Imports no models (settings imports this module).
-
-`logging_config()` is the LOGGING dict: stdlib records (`logging.getLogger(...)`, Django,
-Celery) and structlog loggers both end in one ProcessorFormatter that renders one JSON object
-per line. `RequestContextMiddleware` gives each request an id (`X-Request-ID`, accepted and
-echoed) and the partner; `billing.log_context` binds the account and message ids in tasks.
-`redact` removes secrets by key, by known value and by pattern (docs/operations-logs.md).
-"""
+"""Structured JSON logs: stdlib and structlog loggers end in one ProcessorFormatter (one JSON
+object per line), with ids of what a line concerns and no secret in any line: `redact` removes
+secrets by key, known value and pattern (docs/operations-logs.md). Imports no models (settings
+imports this module)."""
 
 from __future__ import annotations
 
@@ -19,16 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from structlog.contextvars import (
-    bind_contextvars,
-    clear_contextvars,
-    get_contextvars,
-    merge_contextvars,
-)
+from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
-from billing.log_context import REDACTED, add_secrets, bind_account, bind_messages, scrub_known
+from billing.log_context import REDACTED, add_secrets, scrub_known
 
-__all__ = ["REDACTED", "add_secrets", "bind_account", "bind_messages", "redact"]
+__all__ = ["add_secrets", "redact"]  # settings add its secrets through this module
 
 # A key naming a secret: its value is never logged, whatever it is.
 SECRET_KEY_NAMES = re.compile(
@@ -52,17 +42,13 @@ _current_request: contextvars.ContextVar[Any] = contextvars.ContextVar("log_requ
 request_logger = structlog.get_logger("partner_portal.request")
 
 
-def _scrub_text(text: str) -> str:
-    text = scrub_known(text)
-    for pattern, replacement in SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
 def _scrub(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
-        return _scrub_text(value)
-    if depth > 5:
+        value = scrub_known(value)
+        for pattern, replacement in SECRET_PATTERNS:
+            value = pattern.sub(replacement, value)
+        return value
+    if depth > 5 or isinstance(value, int | float | bool) or value is None:
         return value
     if isinstance(value, Mapping):
         return {
@@ -71,9 +57,7 @@ def _scrub(value: Any, depth: int = 0) -> Any:
         }
     if isinstance(value, list | tuple | set):
         return [_scrub(v, depth + 1) for v in value]
-    if isinstance(value, int | float | bool) or value is None:
-        return value
-    return _scrub_text(str(value))
+    return _scrub(str(value))
 
 
 def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -85,8 +69,6 @@ def add_request_context(_logger: Any, _method: str, event_dict: dict[str, Any]) 
     """The partner (and API key's account) of the request being served, read when logging:
     the portal sets `request.partner` (partner_portal.access), the API `request.auth`."""
     request = _current_request.get()
-    if request is None:
-        return event_dict
     partner = getattr(request, "partner", None)
     if partner is not None:
         event_dict.setdefault("partner_id", partner.pk)
@@ -98,15 +80,14 @@ def add_request_context(_logger: Any, _method: str, event_dict: dict[str, Any]) 
     return event_dict
 
 
-def shared_processors() -> list:
-    return [
-        merge_contextvars,
-        add_request_context,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.ExtraAdder(),
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
+SHARED_PROCESSORS = [
+    structlog.contextvars.merge_contextvars,
+    add_request_context,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.ExtraAdder(),
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
 
 
 class JSONFormatter(structlog.stdlib.ProcessorFormatter):
@@ -121,7 +102,7 @@ class JSONFormatter(structlog.stdlib.ProcessorFormatter):
                 redact,
                 structlog.processors.JSONRenderer(default=str),
             ],
-            foreign_pre_chain=shared_processors(),
+            foreign_pre_chain=SHARED_PROCESSORS,
         )
 
 
@@ -132,7 +113,7 @@ def configure_structlog() -> None:
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
-            *shared_processors(),
+            *SHARED_PROCESSORS,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -144,9 +125,7 @@ def configure_structlog() -> None:
 def logging_config(*, level: str = "INFO", log_file: str = "", json: bool = True) -> dict:
     """The LOGGING dict: JSON to stderr (and to `log_file`, reopened after rotation)."""
     formatter = "json" if json else "plain"
-    handlers: dict[str, dict] = {
-        "console": {"class": "logging.StreamHandler", "formatter": formatter}
-    }
+    handlers = {"console": {"class": "logging.StreamHandler", "formatter": formatter}}
     if log_file:
         handlers["file"] = {
             "class": "logging.handlers.WatchedFileHandler",
@@ -173,9 +152,7 @@ def logging_config(*, level: str = "INFO", log_file: str = "", json: bool = True
 
 def new_request_id(given: str | None) -> str:
     """The caller's X-Request-ID when it is a sane token, else a fresh one."""
-    if given and _REQUEST_ID.match(given):
-        return given
-    return uuid.uuid4().hex
+    return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 class RequestContextMiddleware:
@@ -234,11 +211,6 @@ def connect_celery_signals() -> None:
     signals.task_postrun.connect(unbind_task, weak=False, dispatch_uid="log_unbind_task")
 
 
-def sentry_before_send(event: dict, _hint: dict) -> dict:
-    """Error reports pass the same redaction as log lines."""
-    return _scrub(event)
-
-
 def init_sentry(dsn: str, *, environment: str, release: str, traces_sample_rate: float) -> None:
     """Report errors to Sentry (Django and Celery), without personal data."""
     import sentry_sdk
@@ -257,5 +229,5 @@ def init_sentry(dsn: str, *, environment: str, release: str, traces_sample_rate:
         environment=environment or None,
         release=release or None,
         traces_sample_rate=traces_sample_rate,
-        before_send=sentry_before_send,
+        before_send=lambda event, _hint: _scrub(event),  # redacted as log lines are
     )

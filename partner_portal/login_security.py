@@ -25,8 +25,8 @@ _DEVICE_SALT = "partner_portal.login_security.device"
 _DEVICE_MAX_USERS = 5
 
 
-def _valid_address(value: str) -> str | None:
-    value = value.strip()
+def _valid_address(value: str | None) -> str | None:
+    value = (value or "").strip()
     if value.startswith("[") and "]" in value:  # [v6]:port
         value = value[1 : value.index("]")]
     elif value.count(":") == 1:  # v4:port
@@ -37,15 +37,15 @@ def _valid_address(value: str) -> str | None:
         return None
 
 
-def _from_trusted_proxy(remote: str | None) -> bool:
-    if not settings.TRUSTED_PROXY_ADDRESSES:
-        return True
-    if remote is None:
+def is_trusted_proxy(address: str | None) -> bool:
+    """Whether `address` is in TRUSTED_PROXY_ADDRESSES (none when unset; bad entries skipped)."""
+    try:
+        peer = ipaddress.ip_address((address or "").strip())
+    except ValueError:
         return False
-    address = ipaddress.ip_address(remote)
     for entry in settings.TRUSTED_PROXY_ADDRESSES:
         try:
-            if address in ipaddress.ip_network(entry, strict=False):
+            if peer in ipaddress.ip_network(entry, strict=False):
                 return True
         except ValueError:
             continue
@@ -60,13 +60,12 @@ def client_address(request: HttpRequest) -> str | None:
     header that is missing, too short or not an address falls back to REMOTE_ADDR, and headers
     are ignored when the connection does not come from TRUSTED_PROXY_ADDRESSES (if set).
     """
-    remote = _valid_address(request.META.get("REMOTE_ADDR", "") or "")
-    if not _from_trusted_proxy(remote):
+    remote = _valid_address(request.META.get("REMOTE_ADDR"))
+    if settings.TRUSTED_PROXY_ADDRESSES and not is_trusted_proxy(remote):
         return remote
     if settings.CLIENT_IP_HEADER:
         key = "HTTP_" + settings.CLIENT_IP_HEADER.upper().replace("-", "_")
-        found = _valid_address(request.META.get(key, "") or "")
-        return found or remote
+        return _valid_address(request.META.get(key)) or remote
     count = settings.TRUSTED_PROXY_COUNT
     if count > 0:
         entries = [e for e in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if e.strip()]
@@ -81,16 +80,13 @@ def _normalised(username: str | None) -> str:
 
 def known_usernames(request: HttpRequest) -> list[str]:
     """Usernames that logged in successfully from this browser (signed cookie), newest first."""
-    value = request.COOKIES.get(DEVICE_COOKIE)
-    if not value:
-        return []
+    value = request.COOKIES.get(DEVICE_COOKIE, "")
     try:
-        data = signing.loads(
+        return signing.loads(
             value, salt=_DEVICE_SALT, max_age=settings.LOGIN_DEVICE_COOKIE_DAYS * 86400
         )
-    except signing.BadSignature:
+    except signing.BadSignature:  # also a missing cookie (""), an expired or a forged one
         return []
-    return [name for name in data if isinstance(name, str)] if isinstance(data, list) else []
 
 
 def remember_device(request: HttpRequest, response: HttpResponse, username: str) -> None:

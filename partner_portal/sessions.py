@@ -1,23 +1,21 @@
-"""Login sessions of a user: recorded at login, all ended by "log out everywhere".
-
-Services: keyword-only, own their transaction; callers are the login views and team removal.
-"""
+"""Login sessions of a user: recorded at login, all ended by "log out everywhere"."""
 
 from __future__ import annotations
 
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from .login_security import client_address
 from .models import LoginSession
 
 
-def record_login(request: HttpRequest) -> LoginSession:
+def record_login(request: HttpRequest) -> None:
     """Remember the session the user just logged in with (call after django's login())."""
     if not request.session.session_key:
         request.session.save()
-    session, _ = LoginSession.objects.update_or_create(
+    LoginSession.objects.update_or_create(
         session_key=request.session.session_key,
         defaults={
             "user": request.user,
@@ -25,7 +23,6 @@ def record_login(request: HttpRequest) -> LoginSession:
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:255],
         },
     )
-    return session
 
 
 @transaction.atomic
@@ -34,15 +31,13 @@ def end_all_sessions(*, user) -> int:
 
     Safe to call again: a second call ends nothing.
     """
-    keys = list(LoginSession.objects.filter(user=user).values_list("session_key", flat=True))
-    ended, _ = Session.objects.filter(session_key__in=keys).delete()
-    LoginSession.objects.filter(user=user).delete()
+    recorded = LoginSession.objects.filter(user=user)
+    ended, _ = Session.objects.filter(session_key__in=recorded.values("session_key")).delete()
+    recorded.delete()
     return ended
 
 
 def live_sessions(user):
     """The user's recorded sessions that have not expired or been ended."""
-    from django.utils import timezone
-
     live = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
     return LoginSession.objects.filter(user=user, session_key__in=live)

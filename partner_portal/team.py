@@ -1,14 +1,10 @@
 """Team accounts: a billing manager invites and removes colleagues of the same partner.
-
-Services (keyword-only, each owns its transaction, each leaves an audit entry); the views in
-partner_portal.account_views are thin callers.
-"""
+Services: keyword-only, each owns its transaction and leaves an audit entry."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -31,16 +27,12 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class SentInvitation:
-    invitation: Invitation
-    url: str
+def _audit(partner: Partner, action: AuditAction, actor: str, **detail) -> None:
+    AuditEntry.objects.create(partner=partner, action=action, actor=actor, detail=detail)
 
 
-def invite_colleague(
-    *, inviter: PartnerStaff, email: str, role: str, base_url: str
-) -> SentInvitation:
-    """Create an invitation for `email` with `role` and mail its one-time link.
+def invite_colleague(*, inviter: PartnerStaff, email: str, role: str, base_url: str) -> Invitation:
+    """Create an invitation for `email` with `role` and mail its one-time link; returns it.
 
     Raises PermissionDenied unless the inviter is a billing manager, ValidationError when the
     address already belongs to a colleague of this partner or an open invitation exists.
@@ -51,18 +43,11 @@ def invite_colleague(
         raise ValidationError(_("Unknown role."))
     email = email.strip().lower()
     partner = inviter.partner
-    now = timezone.now()
     if PartnerStaff.objects.filter(
         partner=partner, user__email__iexact=email, user__is_active=True
     ).exists():
         raise ValidationError(_("%(email)s is already a member of your team.") % {"email": email})
-    if Invitation.objects.filter(
-        partner=partner,
-        email__iexact=email,
-        accepted_at=None,
-        revoked_at=None,
-        expires_at__gt=now,
-    ).exists():
+    if open_invitations_of(partner).filter(email__iexact=email).exists():
         raise ValidationError(
             _("%(email)s already has an open invitation; revoke it first.") % {"email": email}
         )
@@ -74,20 +59,16 @@ def invite_colleague(
             role=role,
             token_digest=_digest(token),
             invited_by=inviter.user,
-            expires_at=now + timedelta(days=settings.INVITATION_VALID_DAYS),
+            expires_at=timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS),
         )
-        AuditEntry.objects.create(
-            partner=partner,
-            action=AuditAction.STAFF_INVITED,
-            actor=inviter.user.get_username(),
-            detail={"email": email, "role": role},
+        _audit(
+            partner, AuditAction.STAFF_INVITED, inviter.user.get_username(), email=email, role=role
         )
-    url = base_url.rstrip("/") + reverse("invitation_accept", args=[token])
     context = {
         "partner": partner,
         "inviter": inviter.user,
         "role": StaffRole(role).label,
-        "url": url,
+        "url": base_url.rstrip("/") + reverse("invitation_accept", args=[token]),
         "days": settings.INVITATION_VALID_DAYS,
     }
     try:
@@ -99,14 +80,13 @@ def invite_colleague(
     except OSError as error:  # SMTP refused or unreachable: the link never left, void it
         Invitation.objects.filter(pk=invitation.pk).update(revoked_at=timezone.now())
         raise ValidationError(_("The e-mail could not be sent; try again later.")) from error
-    return SentInvitation(invitation=invitation, url=url)
+    return invitation
 
 
-def open_invitation(token: str) -> Invitation | None:
+def open_invitation(token: str, *, for_update: bool = False) -> Invitation | None:
     """The still open invitation of this link, else None (used, revoked, expired or unknown)."""
-    invitation = (
-        Invitation.objects.select_related("partner").filter(token_digest=_digest(token)).first()
-    )
+    invitations = Invitation.objects.select_for_update() if for_update else Invitation.objects
+    invitation = invitations.select_related("partner").filter(token_digest=_digest(token)).first()
     if invitation is None or not invitation.is_open(timezone.now()):
         return None
     return invitation
@@ -120,28 +100,25 @@ def accept_invitation(*, token: str, username: str, password: str):
     """
     User = get_user_model()
     with transaction.atomic():
-        invitation = (
-            Invitation.objects.select_for_update()
-            .select_related("partner")
-            .filter(token_digest=_digest(token))
-            .first()
-        )
-        if invitation is None or not invitation.is_open(timezone.now()):
+        invitation = open_invitation(token, for_update=True)
+        if invitation is None:
             raise ValidationError(_("This invitation link is no longer valid."))
         if User.objects.filter(username__iexact=username).exists():
             raise ValidationError(_("This username is taken; choose another."))
-        user = User.objects.create_user(username=username, email=invitation.email)
-        user.set_password(password)
-        user.save()
+        user = User.objects.create_user(
+            username=username, email=invitation.email, password=password
+        )
         PartnerStaff.objects.create(user=user, partner=invitation.partner, role=invitation.role)
         invitation.accepted_at = timezone.now()
         invitation.accepted_user = user
         invitation.save(update_fields=["accepted_at", "accepted_user"])
-        AuditEntry.objects.create(
-            partner=invitation.partner,
-            action=AuditAction.STAFF_JOINED,
-            actor=username,
-            detail={"email": invitation.email, "role": invitation.role, "username": username},
+        _audit(
+            invitation.partner,
+            AuditAction.STAFF_JOINED,
+            username,
+            email=invitation.email,
+            role=invitation.role,
+            username=username,
         )
     return user
 
@@ -157,11 +134,12 @@ def revoke_invitation(*, manager: PartnerStaff, invitation_id: int) -> Invitatio
         if invitation.accepted_at is None and invitation.revoked_at is None:
             invitation.revoked_at = timezone.now()
             invitation.save(update_fields=["revoked_at"])
-            AuditEntry.objects.create(
-                partner=manager.partner,
-                action=AuditAction.INVITATION_REVOKED,
-                actor=manager.user.get_username(),
-                detail={"email": invitation.email, "role": invitation.role},
+            _audit(
+                manager.partner,
+                AuditAction.INVITATION_REVOKED,
+                manager.user.get_username(),
+                email=invitation.email,
+                role=invitation.role,
             )
     return invitation
 
@@ -182,16 +160,16 @@ def remove_colleague(*, manager: PartnerStaff, staff_id: int) -> str:
             raise ValidationError(_("You cannot remove yourself."))
         user = staff.user
         username = user.get_username()
-        role = staff.role
         staff.delete()
         user.is_active = False
         user.save(update_fields=["is_active"])
         end_all_sessions(user=user)
-        AuditEntry.objects.create(
-            partner=manager.partner,
-            action=AuditAction.STAFF_REMOVED,
-            actor=manager.user.get_username(),
-            detail={"username": username, "role": role},
+        _audit(
+            manager.partner,
+            AuditAction.STAFF_REMOVED,
+            manager.user.get_username(),
+            username=username,
+            role=staff.role,
         )
     return username
 

@@ -3,8 +3,6 @@ user's partner is done by partner_portal.access."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -100,11 +98,8 @@ def message_export(request: HttpRequest, fmt: str) -> HttpResponse:
             language=translation.get_language(),
         )
         return redirect("export_status", job.pk)
-    if fmt == "csv":
-        return exports.messages_csv_response(queryset, request.partner.ic)
-    if fmt == "xlsx":
-        return exports.messages_xlsx_response(queryset, request.partner.ic)
-    raise Http404("Unknown export format.")
+    respond = exports.messages_csv_response if fmt == "csv" else exports.messages_xlsx_response
+    return respond(queryset, request.partner.ic)
 
 
 @partner_required
@@ -163,18 +158,14 @@ def statement_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     return exports.statement_download_response(statement, fmt, request.user.get_username())
 
 
-def _period_from(request: HttpRequest, current: dt.date) -> dt.date:
-    try:
-        return parse_period(request.GET.get("period", ""))
-    except ValueError:
-        return current
-
-
 @partner_required
 @limited_statement_time
 def account_list(request: HttpRequest) -> HttpResponse:
     current = billing_month(timezone.now())
-    period = _period_from(request, current)
+    try:
+        period = parse_period(request.GET.get("period", ""))
+    except ValueError:
+        period = current
     return render(
         request,
         "portal/accounts.html",
