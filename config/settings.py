@@ -473,7 +473,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 MIDDLEWARE.insert(0, "partner_portal.logging.RequestContextMiddleware")
 # Never in a log line or an error report: these values, wherever they show (comma-separated
 # LOG_REDACT_VALUES adds more). Accounts' tokens, passwords and callback secrets are added
-# when the code names the account (partner_portal.logging.bind_account).
+# when the code names the account (billing.log_context.bind_account).
 SENTRY_DSN = _env_secret("SENTRY_DSN")
 PHONE_HASH_PEPPER = _env_secret("PHONE_HASH_PEPPER") or f"phone-hash:{SECRET_KEY}"
 _ops_logging.add_secrets(
