@@ -15,6 +15,7 @@ from typing import Literal
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from ninja import NinjaAPI, Path, Query
@@ -35,25 +36,22 @@ from .idempotency import IdempotencyConflict, IdempotencyInProgress, run_once
 from .keys import key_for
 from .models import ApiKey
 from .pages import decode_cursor, encode_cursor
-from .sending import Recipient, SendRefused, send_messages
+from .sending import SendRefused, send_messages
 
-ERRORS = {
-    400: s.Error,
-    401: s.Error,
-    403: s.Error,
-    404: s.Error,
-    409: s.Error,
-    413: s.Error,
-    429: s.Error,
-}
 SINCE_MIN = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 SINCE_MAX = dt.datetime(2999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 MAX_ID = 2**62  # larger ids overflow the database's bigint: answer 400, not 500
 GUIDE = FilePath(settings.BASE_DIR) / "docs" / "api.md"
+DOCUMENT_TYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
 
 
-def _responses(ok: int, schema, *codes: int) -> dict:
-    return {ok: schema, **{code: ERRORS[code] for code in (400, 401, 403, 429, *codes)}}
+def _errors(*codes: int) -> dict:
+    """The error body on 400, 401, 403, 429 and `codes`."""
+    return dict.fromkeys((400, 401, 403, 429, *codes), s.Error)
 
 
 class ApiError(HttpError):
@@ -69,38 +67,31 @@ class KeyAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
         key = key_for(token)
-        if key is None:
-            return None
-        if not key.account.is_active or not key.account.partner.is_active:
+        if key is not None and not (key.account.is_active and key.account.partner.is_active):
             raise ApiError(403, "forbidden", "The client account or partner of this key is off.")
         return key
 
 
 class KeyThrottle(BaseThrottle):
     """API_RATE_LIMIT requests per key in any window of its period, counted atomically in the
-    shared storage (partner_api.rate_limits), so concurrent requests cannot overrun it."""
+    shared storage (partner_api.rate_limits), so concurrent requests cannot overrun it.
+    Ninja checks it after KeyAuth (every endpoint's), and asks wait() at once when refused."""
 
     def __init__(self):
         self._waits = threading.local()  # one instance serves every request thread
 
     def allow_request(self, request: HttpRequest) -> bool:
-        key = getattr(request, "auth", None)
-        wait = rate_limits.take("api_key", str(key.pk)) if key is not None else None
-        self._waits.seconds = wait
-        return wait is None
+        self._waits.seconds = rate_limits.take("api_key", str(request.auth.pk))
+        return self._waits.seconds is None
 
     def wait(self) -> float | None:
-        return getattr(self._waits, "seconds", None)
-
-
-def _guide() -> str:
-    return GUIDE.read_text(encoding="utf-8") if GUIDE.exists() else ""
+        return self._waits.seconds
 
 
 api = NinjaAPI(
     title="Partner Portal API",
     version="1",
-    description=_guide(),
+    description=GUIDE.read_text(encoding="utf-8") if GUIDE.exists() else "",
     urls_namespace="api_v1",
     auth=KeyAuth(),
     throttle=[KeyThrottle()],
@@ -135,24 +126,24 @@ def _invalid(request, exc: ValidationError):
         {"field": _field(e.get("loc", ())), "code": e.get("type", "invalid"), "message": e["msg"]}
         for e in exc.errors
     ]
-    too_many = [
-        e
-        for e in exc.errors
-        if e.get("type") == "too_long"
+    if any(
+        e.get("type") == "too_long"
         and tuple(e.get("loc", ()))[-1:] in {("recipients",), ("messages",)}
-    ]
-    if too_many:
+        for e in exc.errors
+    ):
         return _error(request, 413, "too_many_items", "Too many items in one request.", errors)
     return _error(request, 400, "invalid_request", "The request is not valid.", errors)
 
 
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request, exc):
-    response = _error(
-        request, 401, "unauthorized", "Give a valid API key: Authorization: Bearer <key>."
+    return _error(
+        request,
+        401,
+        "unauthorized",
+        "Give a valid API key: Authorization: Bearer <key>.",
+        headers={"WWW-Authenticate": "Bearer"},
     )
-    response["WWW-Authenticate"] = "Bearer"
-    return response
 
 
 @api.exception_handler(Throttled)
@@ -197,69 +188,64 @@ def _too_big(request, exc):
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _message_out(message: Message) -> dict:
+def _fields(obj, schema: type[s.Schema], **given) -> dict:
+    """`schema`'s fields: those `given`, every other one read from `obj`'s attribute of its name."""
     return {
-        "id": message.pk,
-        "account": {"id": message.account_id, "name": message.account.name},
-        "channel": message.channel,
-        "ic": message.ic,
-        "unique_id": message.unique_id,
-        "serwersms_id": message.serwersms_id,
-        "phone": message.phone,
-        "sender": message.sender,
-        "type": message.message_type,
-        "parts": message.parts,
-        "cost": message.cost,
-        "status": message.status,
-        "billing": billing_class(message.status, message.ic_proof).value,
-        "ic_proof": message.ic_proof,
-        "figures_from_serwersms": message.serwersms_figures_at is not None,
-        "claim": _claim_out(message),
-        "claim_difference": message.claim_difference,
-        "reason": message.reason,
-        "error": message.error_message,
-        "created_at": message.created_at,
-        "queued_at": message.queued_at,
-        "sent_at": message.sent_at,
-        "delivered_at": message.delivered_at,
-        "dispatched_at": message.dispatched_at,
-        "last_checked_at": message.last_checked_at,
+        name: given[name] if name in given else getattr(obj, name) for name in schema.model_fields
     }
+
+
+def _account_ref(account) -> dict:
+    return {"id": account.pk, "name": account.name}
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """A time given without an offset is a Europe/Warsaw (billing) time."""
+    return (
+        value if timezone.is_aware(value) else timezone.make_aware(value, selectors.billing_zone())
+    )
+
+
+def _message_out(message: Message) -> dict:
+    return _fields(
+        message,
+        s.MessageOut,
+        account=_account_ref(message.account),
+        type=message.message_type,
+        billing=billing_class(message.status, message.ic_proof).value,
+        figures_from_serwersms=message.serwersms_figures_at is not None,
+        claim=_claim_out(message),
+        error=message.error_message,
+    )
 
 
 def _claim_out(message: Message) -> dict | None:
     if message.channel != "reported":
         return None
-    return {
-        "status": message.claimed_status,
-        "type": message.claimed_type,
-        "parts": message.claimed_parts,
-        "cost": message.claimed_cost,
-        "sent_at": message.claimed_sent_at,
-    }
+    return {name: getattr(message, f"claimed_{name}") for name in s.ClaimOut.model_fields}
 
 
 def _idempotent(request, key: str | None, operation: str, payload: dict, run):
     """Run `run() -> (status, body)`, once per Idempotency-Key when one is given."""
-    account = request.auth.account
+    replayed = False
     if not key:
         status, body = run()
-        # The body is built to the schema (checked by the schema tests): render it directly
-        # rather than validate 10,000 per-item answers again.
-        return api.create_response(request, body, status=status)
-    try:
-        status, body, replayed = run_once(
-            account=account, operation=operation, key=key, payload=payload, run=run
-        )
-    except IdempotencyConflict as exc:
-        raise ApiError(409, "idempotency_conflict", exc.message) from None
-    except IdempotencyInProgress as exc:
-        raise ApiError(
-            409,
-            "idempotency_in_progress",
-            exc.message,
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
+    else:
+        try:
+            status, body, replayed = run_once(
+                account=request.auth.account, operation=operation, key=key, payload=payload, run=run
+            )
+        except IdempotencyConflict as exc:
+            raise ApiError(409, "idempotency_conflict", str(exc)) from None
+        except IdempotencyInProgress as exc:
+            raise ApiError(
+                409,
+                "idempotency_in_progress",
+                str(exc),
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
+    # The body is built to the schema (checked by the schema tests): render it directly
+    # rather than validate 10,000 per-item answers again.
     response = api.create_response(request, body, status=status)
     if replayed:
         response["Idempotent-Replayed"] = "true"
@@ -277,41 +263,39 @@ IdempotencyKey = Header(
 # --- endpoints ---------------------------------------------------------------------------------
 
 
-@api.get("/me", response=_responses(200, s.KeyOut), summary="The key, its account and partner")
+@api.get("/me", response={200: s.KeyOut, **_errors()}, summary="The key, its account and partner")
 def me(request):
     key = request.auth
-    return {
-        "name": key.name,
-        "prefix": key.prefix,
-        "account": {"id": key.account_id, "name": key.account.name},
-        "partner": key.account.partner.name,
-        "ic": key.account.partner.ic,
-    }
+    return _fields(
+        key,
+        s.KeyOut,
+        account=_account_ref(key.account),
+        partner=key.account.partner.name,
+        ic=key.account.partner.ic,
+    )
 
 
 @api.post(
     "/messages",
-    response=_responses(202, s.SendOut, 409, 413),
+    response={202: s.SendOut, **_errors(409, 413)},
     summary="Send one text to up to 1,000 recipients with your ic",
 )
 def send(request, payload: s.SendIn, idempotency_key: str | None = IdempotencyKey):
     account = request.auth.account
-    recipients = [Recipient(r.phone, r.unique_id) for r in payload.recipients]
 
     def run():
         try:
             messages = send_messages(
                 account=account,
-                recipients=recipients,
+                recipients=payload.recipients,
                 text=payload.text,
                 sender=payload.sender or "",
                 channel=payload.channel,
                 idempotency_key=idempotency_key or "",
             )
         except SendRefused as exc:
-            if exc.conflict:
-                raise ApiError(409, "conflict", str(exc), exc.errors) from None
-            raise ApiError(400, "invalid_request", str(exc), exc.errors) from None
+            status, code = (409, "conflict") if exc.conflict else (400, "invalid_request")
+            raise ApiError(status, code, str(exc), exc.errors) from None
         body = s.SendOut(messages=[_message_out(m) for m in messages]).model_dump(mode="json")
         return 202, body
 
@@ -320,26 +304,16 @@ def send(request, payload: s.SendIn, idempotency_key: str | None = IdempotencyKe
 
 @api.post(
     "/messages/reported",
-    response=_responses(200, s.ReportOut, 409, 413),
+    response={200: s.ReportOut, **_errors(409, 413)},
     summary="Record up to 10,000 messages your software sent straight to SerwerSMS",
 )
 def report(request, payload: s.ReportIn, idempotency_key: str | None = IdempotencyKey):
     account = request.auth.account
     items = [
         Reported(
-            serwersms_id=m.serwersms_id,
-            phone=m.phone,
-            ic=m.ic,
-            sent_at=m.sent_at
-            if timezone.is_aware(m.sent_at)
-            else timezone.make_aware(m.sent_at, selectors.billing_zone()),
-            account=m.account,
+            **m.model_dump(exclude={"type", "sent_at"}),
             message_type=m.type,
-            parts=m.parts,
-            cost=m.cost,
-            unique_id=m.unique_id,
-            sender=m.sender,
-            status=m.status,
+            sent_at=_aware(m.sent_at),
         )
         for m in payload.messages
     ]
@@ -369,26 +343,15 @@ def report(request, payload: s.ReportIn, idempotency_key: str | None = Idempoten
 
 @api.get(
     "/messages/{message_id}",
-    response=_responses(200, s.MessageDetail, 404),
+    response={200: s.MessageDetail, **_errors(404)},
     summary="One message with its status history",
 )
 def message_detail(request, message_id: int = Path(..., ge=1, le=MAX_ID)):
     message = selectors.message_for(request.auth.account.partner, message_id)
     if message is None:
         raise Http404
-    events = [
-        {
-            "source": e.source,
-            "old_status": e.old_status,
-            "new_status": e.new_status,
-            "applied": e.applied,
-            "note": e.note,
-            "status_at": e.status_at,
-            "created_at": e.created_at,
-        }
-        for e in message.events.order_by("created_at", "id")
-    ]
-    return {**_message_out(message), "events": events}
+    events = message.events.order_by("created_at", "id").values(*s.EventOut.model_fields)
+    return {**_message_out(message), "events": list(events)}
 
 
 class MessageFilters(s.Schema):
@@ -396,14 +359,14 @@ class MessageFilters(s.Schema):
         default=None, description="A status, or `counted` / `pending` / `unconfirmed`."
     )
     since: dt.datetime | None = s.Field(default=None, description="Created at or after.")
-    account: int | None = s.Field(default=None, ge=1, le=2**62)
+    account: int | None = s.Field(default=None, ge=1, le=MAX_ID)
     cursor: str | None = s.Field(default=None, max_length=200)
     limit: int = s.Field(default=100, ge=1, le=1000)
 
 
 @api.get(
     "/messages",
-    response=_responses(200, s.MessagePage),
+    response={200: s.MessagePage, **_errors()},
     summary="The partner's messages, newest first, one page at a time",
 )
 def message_list(request, filters: Query[MessageFilters]):
@@ -412,11 +375,8 @@ def message_list(request, filters: Query[MessageFilters]):
         partner, {"status": filters.status, "account": filters.account}
     ).order_by("-created_at", "-id")
     if filters.since:
-        since = filters.since
-        if timezone.is_naive(since):
-            since = timezone.make_aware(since, selectors.billing_zone())
-        try:
-            since = since.astimezone(dt.UTC)  # offsets the database refuses (over 15:59) too
+        try:  # in UTC: offsets the database refuses (over 15:59) too
+            since = _aware(filters.since).astimezone(dt.UTC)
         except (OverflowError, ValueError):
             since = None
         if since is None or not SINCE_MIN <= since <= SINCE_MAX:
@@ -448,7 +408,7 @@ def message_list(request, filters: Query[MessageFilters]):
 
 @api.get(
     "/commission",
-    response=_responses(200, s.CommissionOut),
+    response={200: s.CommissionOut, **_errors()},
     summary="A billing month's running figures and commission",
 )
 def commission(
@@ -458,97 +418,48 @@ def commission(
     ),
 ):
     partner = request.auth.account.partner
-    if period:
-        month = parse_period(period)
-    else:
-        month = billing_month(timezone.now())
+    month = parse_period(period) if period else billing_month(timezone.now())
     figures = selectors.month_figures(partner, month)
     statement = figures.statement
-    return {
-        "period": format_period(month),
-        "currency": statement.currency if statement else settings.BILLING_CURRENCY,
-        "counts_live": not figures.is_closed,
-        "counted": figures.counted,
-        "counted_parts": figures.counted_parts,
-        "pending": figures.pending,
-        "unsent": figures.unsent,
-        "delivered": figures.delivered,
-        "undelivered": figures.undelivered,
-        "commission": figures.commission,
-        "forecast": figures.forecast,
-        "unconfirmed": figures.unconfirmed,
-        "unconfirmed_parts": figures.unconfirmed_parts,
-        "unconfirmed_commission": figures.unconfirmed_commission,
-        "total": figures.total,
-        "as_of": figures.as_of,
-        "statement_id": statement.pk if statement else None,
-        "statement_status": statement.status if statement else None,
-        "accounts": [
-            {
-                "account": {"id": row.account.pk, "name": row.account.name},
-                "commission": row.commission,
-                "counted": row.counted,
-                "counted_parts": row.counted_parts,
-                "pending": row.pending,
-                "unsent": row.unsent,
-                "delivered": row.delivered,
-                "undelivered": row.undelivered,
-                "unconfirmed": row.unconfirmed,
-                "unconfirmed_parts": row.unconfirmed_parts,
-                "unconfirmed_commission": row.unconfirmed_commission,
-            }
+    return _fields(
+        figures,
+        s.CommissionOut,
+        period=format_period(month),
+        currency=statement.currency if statement else settings.BILLING_CURRENCY,
+        counts_live=not figures.is_closed,
+        statement_id=statement.pk if statement else None,
+        statement_status=statement.status if statement else None,
+        accounts=[
+            _fields(row, s.AccountFiguresOut, account=_account_ref(row.account))
             for row in selectors.account_figures(partner, month)
         ],
-    }
-
-
-STATEMENT_FORMATS = ("csv", "xlsx", "pdf")
+    )
 
 
 def _statement_out(request, statement: Statement) -> dict:
-    return {
-        "id": statement.pk,
-        "number": statement.number,
-        "period": format_period(statement.period),
-        "status": statement.status,
-        "currency": statement.currency,
-        "counted_messages": statement.counted_messages,
-        "counted_parts": statement.counted_parts,
-        "pending_messages": statement.pending_messages,
-        "unsent_messages": statement.unsent_messages,
-        "unconfirmed_messages": statement.unconfirmed_messages,
-        "unconfirmed_parts": statement.unconfirmed_parts,
-        "unconfirmed_commission": round_total(statement.unconfirmed_commission),
-        "commission": statement.printed_commission,
-        "adjustments": statement.printed_adjustments,
-        "opening_credit": statement.opening_credit,
-        "rounding": statement.rounding,
-        "carried_forward": statement.carried_forward,
-        "total": statement.total,
-        "vat_rate": statement.vat_rate,
-        "vat": statement.vat,
-        "gross": statement.gross,
-        "payout": getattr(getattr(statement, "payout", None), "status", None),
-        "built_at": statement.built_at,
-        "closed_at": statement.closed_at,
-        "documents": [
+    return _fields(
+        statement,
+        s.StatementOut,
+        period=format_period(statement.period),
+        unconfirmed_commission=round_total(statement.unconfirmed_commission),
+        commission=statement.printed_commission,
+        adjustments=statement.printed_adjustments,
+        payout=getattr(getattr(statement, "payout", None), "status", None),
+        documents=[
             {
                 "format": fmt,
                 "url": request.build_absolute_uri(
-                    reverse(
-                        "api_v1:statement_document",
-                        kwargs={"statement_id": statement.pk, "fmt": fmt},
-                    )
+                    reverse("api_v1:statement_document", args=(statement.pk, fmt))
                 ),
             }
-            for fmt in STATEMENT_FORMATS
+            for fmt in DOCUMENT_TYPES
         ],
-    }
+    )
 
 
 @api.get(
     "/statements",
-    response=_responses(200, s.StatementList),
+    response={200: s.StatementList, **_errors()},
     summary="The partner's statements, newest first, with their documents",
 )
 def statement_list(request):
@@ -556,16 +467,9 @@ def statement_list(request):
     return {"items": [_statement_out(request, st) for st in statements]}
 
 
-DOCUMENT_TYPES = {
-    "csv": "text/csv",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "pdf": "application/pdf",
-}
-
-
 @api.get(
     "/statements/{statement_id}/documents/{fmt}",
-    response={code: schema for code, schema in _responses(200, None, 404).items() if code != 200},
+    response=_errors(404),
     summary="A statement as CSV, XLSX or PDF",
     url_name="statement_document",
     openapi_extra={
@@ -581,16 +485,12 @@ DOCUMENT_TYPES = {
     },
 )
 def statement_document(
-    request,
-    fmt: Literal["csv", "xlsx", "pdf"],
-    statement_id: int = Path(..., ge=1, le=MAX_ID),
+    request, fmt: Literal["csv", "xlsx", "pdf"], statement_id: int = Path(..., ge=1, le=MAX_ID)
 ):
     from billing.exports import render_statement
 
     partner = request.auth.account.partner
-    statement = selectors.statements_for(partner).filter(pk=statement_id).first()
-    if statement is None:
-        raise Http404
+    statement = get_object_or_404(selectors.statements_for(partner), pk=statement_id)
     content, content_type, filename = render_statement(statement, fmt)
     AuditEntry.objects.create(
         partner=partner,
@@ -599,9 +499,11 @@ def statement_document(
         actor=f"API key {request.auth.prefix}",
         detail={"format": fmt, "via": "api", "key": request.auth.pk},
     )
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return HttpResponse(
+        content,
+        content_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def not_found(request, rest: str = ""):

@@ -2,7 +2,7 @@
 
 The same key with a different request body is a conflict. A key whose first request is still
 running is "in progress" (the API answers 409 with Retry-After); one whose first request failed
-(non-2xx or an error) may be tried again.
+(raised) may be tried again.
 """
 
 from __future__ import annotations
@@ -26,31 +26,14 @@ STALE_AFTER = timedelta(minutes=10)
 KEEP_FOR = timedelta(days=7)
 
 
-# What an in-progress answer advises to wait before asking again (Retry-After), in seconds.
-IN_PROGRESS_RETRY_SECONDS = 2
-
-
 class IdempotencyConflict(Exception):
     """The key was used for a different request body."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class IdempotencyInProgress(Exception):
     """The first request with this key is still running: ask again after `retry_after` s."""
 
-    def __init__(self, message: str, retry_after: int = IN_PROGRESS_RETRY_SECONDS):
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
-def request_digest(payload: dict) -> str:
-    return hashlib.sha256(
-        json.dumps(payload, sort_keys=True, default=str).encode("utf-8")
-    ).hexdigest()
+    retry_after = 2  # the answer's Retry-After
 
 
 def run_once(
@@ -66,7 +49,7 @@ def run_once(
     Raises IdempotencyConflict for the key with another body, IdempotencyInProgress while the
     key's first request still runs (for up to STALE_AFTER; then this call takes it over).
     """
-    digest = request_digest(payload)
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     now = timezone.now()
     IdempotentRequest.objects.filter(created_at__lt=now - KEEP_FOR).delete()
     try:
@@ -96,8 +79,6 @@ def run_once(
     except BaseException:
         IdempotentRequest.objects.filter(pk=record.pk).delete()
         raise
-    if 200 <= status < 300:
-        IdempotentRequest.objects.filter(pk=record.pk).update(status_code=status, body=body)
-    else:
-        IdempotentRequest.objects.filter(pk=record.pk).delete()
+    # Both callers answer 2xx or raise (an ApiError): only a success is kept.
+    IdempotentRequest.objects.filter(pk=record.pk).update(status_code=status, body=body)
     return status, body, False

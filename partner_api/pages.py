@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from billing.models import Message
 
-from .rules import utc_offset_problem
+from .schemas import MAX_UTC_OFFSET
 
 
 def encode_cursor(message: Message) -> str:
@@ -27,6 +27,7 @@ def decode_cursor(cursor: str) -> Q:
         pk = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise ValueError("not a cursor") from exc
-    if created_at.tzinfo is None or utc_offset_problem(created_at) or pk < 1 or pk > 2**62:
+    offset = created_at.utcoffset()
+    if offset is None or abs(offset) >= MAX_UTC_OFFSET or pk < 1 or pk > 2**62:
         raise ValueError("not a cursor")
     return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)

@@ -1,11 +1,7 @@
-"""The per-key API rate limit: a moving window kept atomically where every process shares it.
-
-The counting is the `limits` library's moving window (API_RATE_LIMIT requests in any span of its
-period). Its state lives in API_RATE_LIMIT_STORAGE_URL: limits' Redis storage (one Lua script per
-request, atomic on the server) when the cache and broker are Redis, else `FileStorage` below, one
-file per key changed under an exclusive lock, which every process of one machine shares (the
-embedded default). limits' `memory://` storage is refused: each process would count alone.
-Imports no models.
+"""The per-key API rate limit: `limits`' moving window, kept atomically where every process
+shares it (API_RATE_LIMIT_STORAGE_URL): limits' Redis storage (one atomic Lua script a request),
+or `FileStorage` below, one file per key under an exclusive lock (the embedded default).
+`memory://` is refused: each process would count alone. Imports no models.
 """
 
 from __future__ import annotations
@@ -33,16 +29,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 # django-ninja's throttle words (the setting's documented syntax since the first release).
 _SHORT_RATE = re.compile(r"^\s*([0-9]+)\s*/\s*(s|sec|m|min|h|hour|d|day)\s*$")
-_UNITS = {
-    "s": "second",
-    "sec": "second",
-    "m": "minute",
-    "min": "minute",
-    "h": "hour",
-    "hour": "hour",
-    "d": "day",
-    "day": "day",
-}
+_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}  # by the word's first letter
 
 
 class FileStorage(Storage, MovingWindowSupport):
@@ -67,13 +54,11 @@ class FileStorage(Storage, MovingWindowSupport):
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return OSError
 
-    def _path(self, key: str) -> Path:
-        return self.directory / hashlib.sha256(key.encode("utf-8")).hexdigest()
-
     @contextmanager
     def _state(self, key: str) -> Iterator[dict]:
         """The key's state, locked; whatever the block leaves in it is written back."""
-        with open(os.open(self._path(key), os.O_RDWR | os.O_CREAT, 0o600), "r+b") as handle:
+        path = self.directory / hashlib.sha256(key.encode("utf-8")).hexdigest()
+        with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
             raw = handle.read()
             try:
@@ -147,7 +132,7 @@ def parse_rate(text: str) -> RateLimitItem:
     """API_RATE_LIMIT as a limits item: "600/min" (django-ninja's words) or "600 per minute"."""
     short = _SHORT_RATE.match(text or "")
     try:
-        return parse(f"{short[1]} per 1 {_UNITS[short[2]]}" if short else text)
+        return parse(f"{short[1]} per 1 {_UNITS[short[2][0]]}" if short else text)
     except (ValueError, ConfigurationError) as exc:
         raise ImproperlyConfigured(
             f"API_RATE_LIMIT {text!r}: write it as N/s, N/min, N/h or N/day, e.g. 600/min."

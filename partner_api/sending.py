@@ -1,16 +1,14 @@
 """Sending for the API: check every recipient first, then hand over to billing's send service.
 
-Nothing is sent unless the whole request is valid and no unique_id conflicts. The send service
-(billing.services.outbox.send_sms) writes the rows and queues their send (the delivery worker),
-so the API never waits for SerwerSMS beyond what the service itself does.
+Nothing is sent unless the whole request is valid and no unique_id conflicts. outbox.send_sms
+writes the rows and queues their send, so the API never waits for SerwerSMS beyond it.
 """
 
 from __future__ import annotations
 
-import inspect
+import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -19,7 +17,7 @@ from billing.phones import PhoneError, normalize_phone
 from billing.services import outbox
 from billing.sms_text import TextError, check_text
 
-from .rules import derived_unique_id
+from .schemas import RecipientIn
 
 
 class SendRefused(ValueError):
@@ -31,20 +29,14 @@ class SendRefused(ValueError):
         self.conflict = conflict
 
 
-@dataclass(frozen=True)
-class Recipient:
-    phone: str
-    unique_id: str | None = None
-
-
 def _plan(
-    account: ClientAccount, recipients: Sequence[Recipient], text: str, idempotency_key: str
+    account: ClientAccount, recipients: Sequence[RecipientIn], text: str, idempotency_key: str
 ) -> tuple[list[str], list[str | None]]:
     errors: list[tuple[str, str, str]] = []
     phones: list[str] = []
     unique_ids: list[str | None] = []
     seen_phones: dict[str, int] = {}
-    seen_ids: dict[str, int] = {}
+    seen_ids: set[str | None] = set()
     for index, recipient in enumerate(recipients):
         where = f"recipients[{index}]"
         try:
@@ -63,11 +55,14 @@ def _plan(
         seen_phones.setdefault(phone, index)
         unique_id = recipient.unique_id
         if not unique_id and idempotency_key:
-            unique_id = derived_unique_id(account.pk, idempotency_key, index)
+            # The same key always names the same ids (41 characters of SerwerSMS's alphabet),
+            # so a repeated or concurrent request never sends twice, even before the first
+            # answer is stored.
+            seed = f"{account.pk}:{idempotency_key}:{index}".encode()
+            unique_id = "k" + hashlib.sha256(seed).hexdigest()[:40]
         if unique_id and unique_id in seen_ids:
             errors.append((f"{where}.unique_id", "duplicate", "This unique_id is listed twice."))
-        if unique_id:
-            seen_ids.setdefault(unique_id, index)
+        seen_ids.add(unique_id)
         phones.append(phone)
         unique_ids.append(unique_id)
     try:
@@ -80,11 +75,7 @@ def _plan(
 
 
 def _conflicts(
-    account: ClientAccount,
-    phones: list[str],
-    unique_ids: list[str | None],
-    text: str,
-    sender: str,
+    account: ClientAccount, phones: list[str], unique_ids: list[str | None], text: str, sender: str
 ) -> list[tuple[str, str, str]]:
     """A unique_id this account already used for a different message (phone, text, sender).
 
@@ -99,15 +90,9 @@ def _conflicts(
         "unique_id", "phone", "text_digest", "sender"
     ):
         index = wanted[row["unique_id"]]
-        differences = [
-            name
-            for name, same in (
-                ("phone", row["phone"] == phones[index]),
-                ("text", row["text_digest"] == digest),
-                ("sender", row["sender"] == sender),
-            )
-            if not same
-        ]
+        given = {"phone": phones[index], "text": digest, "sender": sender}
+        stored = {"phone": row["phone"], "text": row["text_digest"], "sender": row["sender"]}
+        differences = [name for name in given if given[name] != stored[name]]
         if differences:
             errors.append(
                 (
@@ -120,15 +105,10 @@ def _conflicts(
     return errors
 
 
-def _accepts_unique_ids() -> bool:
-    # [delivery] may give send_sms a per-recipient `unique_ids=` keyword; use it when present.
-    return "unique_ids" in inspect.signature(outbox.send_sms).parameters
-
-
 def send_messages(
     *,
     account: ClientAccount,
-    recipients: Sequence[Recipient],
+    recipients: Sequence[RecipientIn],
     text: str,
     sender: str = "",
     channel: str = "api_v2",
@@ -144,18 +124,9 @@ def send_messages(
     conflicts = _conflicts(account, phones, unique_ids, text, sender or "")
     if conflicts:
         raise SendRefused(conflicts, conflict=True)
+    ids = [uid or uuid.uuid4().hex for uid in unique_ids] if any(unique_ids) else None
     try:
-        if not any(unique_ids):
-            return outbox.send_sms(account, phones, text, sender or None, channel)
-        ids = [uid or uuid.uuid4().hex for uid in unique_ids]
-        if _accepts_unique_ids():
-            return outbox.send_sms(account, phones, text, sender or None, channel, unique_ids=ids)
-        messages = []
-        for phone, unique_id in zip(phones, ids, strict=True):
-            messages.extend(
-                outbox.send_sms(account, [phone], text, sender or None, channel, unique_id)
-            )
-        return messages
+        return outbox.send_sms(account, phones, text, sender or None, channel, unique_ids=ids)
     except outbox.UniqueIdConflict as exc:
         raise SendRefused([("recipients", "conflict", str(exc))], conflict=True) from None
     except outbox.SendError as exc:

@@ -1,5 +1,3 @@
-"""Create an API key for a client account and print it (it is shown this once only)."""
-
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
