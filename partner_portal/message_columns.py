@@ -85,10 +85,6 @@ class MessageColumn:
     def __deepcopy__(self, memo) -> MessageColumn:
         return self  # a declaration: django-tables2 copies its columns for every table
 
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return (self.field, *self.reads)
-
     def page_text(self, record, value):
         """The page's cell of a value that is not empty (a code already in words), before
         escaping."""
@@ -210,4 +206,4 @@ def headings() -> list[str]:
 
 def export_fields() -> list[str]:
     """Every field the export cells read, once each, in the columns' order."""
-    return list(dict.fromkeys(name for column in COLUMNS for name in column.fields))
+    return list(dict.fromkeys(name for column in COLUMNS for name in (column.field, *column.reads)))
