@@ -1,17 +1,15 @@
 """Statement documents (CSV, XLSX, PDF) for the export command and the portal's downloads.
 
-A statement is a document the partner invoices SerwerSMS from: its number, the partner's legal
-data, the printed lines, adjustments, credits, the rounding line, net / VAT / gross, the payout
-state, then every counted message (streamed for large statements). Written in the reader's
-language (Polish by default) with money rounded half-up to the grosz through
-billing.money_format, the same path as the portal's pages. Text cells that a spreadsheet would
-take for a formula are neutralised with a leading apostrophe.
+What the partner invoices SerwerSMS from, in the reader's language (Polish by default), money
+rounded half-up to the grosz through billing.money_format as on the portal's pages; text cells a
+spreadsheet would take for a formula get a leading apostrophe.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -341,24 +339,23 @@ def _xlsx_row(sheet, row) -> list:
     return cells
 
 
-def render_xlsx(statement: Statement, language: str | None = None) -> bytes:
+def render_xlsx(statement: Statement) -> bytes:
     from openpyxl import Workbook
 
-    with translation.override(_language(language)):
-        workbook = Workbook(write_only=True)  # streams rows: large statements stay in bounds
-        sheets = [
-            (_("Summary"), (_("Field"), _("Value")), summary_rows(statement)),
-            (_("Lines"), line_columns(), line_rows(statement)),
-            (_("Adjustments"), adjustment_columns(), adjustment_rows(statement)),
-            (_("Messages"), message_columns(), message_rows(statement)),
-        ]
-        for title, header, rows in sheets:
-            sheet = workbook.create_sheet(title[:31])
-            sheet.append(list(header))
-            for row in rows:
-                sheet.append(_xlsx_row(sheet, row))
-        output = io.BytesIO()
-        workbook.save(output)
+    workbook = Workbook(write_only=True)  # streams rows: large statements stay in bounds
+    sheets = [
+        (_("Summary"), (_("Field"), _("Value")), summary_rows(statement)),
+        (_("Lines"), line_columns(), line_rows(statement)),
+        (_("Adjustments"), adjustment_columns(), adjustment_rows(statement)),
+        (_("Messages"), message_columns(), message_rows(statement)),
+    ]
+    for title, header, rows in sheets:
+        sheet = workbook.create_sheet(title[:31])
+        sheet.append(list(header))
+        for row in rows:
+            sheet.append(_xlsx_row(sheet, row))
+    output = io.BytesIO()
+    workbook.save(output)
     return output.getvalue()
 
 
@@ -387,12 +384,7 @@ def _pdf_cell(value, currency: str) -> str:
     return "" if value is None else str(value)
 
 
-def render_pdf(statement: Statement, language: str | None = None) -> bytes:
-    with translation.override(_language(language)):
-        return _render_pdf(statement)
-
-
-def _render_pdf(statement: Statement) -> bytes:
+def render_pdf(statement: Statement) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
@@ -448,11 +440,7 @@ def _render_pdf(statement: Statement) -> bytes:
         else Paragraph(_("No adjustments on this statement."), text)
     )
     story.append(Paragraph(_("Counted messages"), heading))
-    messages = []
-    for row in message_rows(statement):
-        if len(messages) == PDF_MESSAGE_LIMIT:
-            break
-        messages.append(row)
+    messages = list(itertools.islice(message_rows(statement), PDF_MESSAGE_LIMIT))
     if statement.counted_messages > len(messages):
         story.append(
             Paragraph(
@@ -499,10 +487,9 @@ def render_statement(
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
-    if fmt == "csv":
-        content = "".join(iter_statement_csv(statement, language)).encode("utf-8-sig")
-    elif fmt == "xlsx":
-        content = render_xlsx(statement, language)
-    else:
-        content = render_pdf(statement, language)
+    with translation.override(_language(language)):
+        if fmt == "csv":
+            content = "".join(iter_statement_csv(statement)).encode("utf-8-sig")
+        else:
+            content = (render_xlsx if fmt == "xlsx" else render_pdf)(statement)
     return content, FORMATS[fmt], filename_for(statement, fmt)

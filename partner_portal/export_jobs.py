@@ -32,13 +32,11 @@ def exports_dir() -> Path:
     return path
 
 
-def background_threshold(fmt: str) -> int:
-    return settings.EXPORT_BACKGROUND_ROWS_CSV if fmt == "csv" else settings.EXPORT_BACKGROUND_ROWS
-
-
 def is_large(queryset, fmt: str) -> bool:
     """More messages than a web request should build (counts at most threshold + 1 rows)."""
-    limit = background_threshold(fmt)
+    limit = (
+        settings.EXPORT_BACKGROUND_ROWS_CSV if fmt == "csv" else settings.EXPORT_BACKGROUND_ROWS
+    )
     return queryset.order_by()[: limit + 1].count() > limit
 
 

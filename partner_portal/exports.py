@@ -1,11 +1,8 @@
 """Exports of the filtered messages table and statement downloads, in constant memory.
 
-CSV is written by PostgreSQL itself: `COPY (SELECT ...) TO STDOUT` through psycopg, the words,
-local times and neutralising done in SQL (`copy_select`), streamed in 64 KiB chunks. XLSX: an
-openpyxl write-only workbook whose body rows are SpreadsheetML text (partner_portal.xlsx_sheets),
-written by the database through the same cells as the CSV (`xlsx_select`, COPY); to a temporary
-file that is then streamed and deleted, so neither grows with the number of
-messages. Every text cell passes billing.cells.neutralise_sql; phones and ids are
+PostgreSQL writes the rows: the CSV with `COPY (copy_select) TO STDOUT`, the XLSX's body rows as
+SpreadsheetML (`xlsx_select`) into an openpyxl write-only workbook (partner_portal.xlsx_sheets)
+built in a temporary file. Every text cell passes billing.cells.neutralise_sql; phones and ids are
 text cells in XLSX, never numbers or formulas.
 """
 
@@ -14,6 +11,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import connections, transaction
 from django.db.models import Count, F, QuerySet, Sum
@@ -29,23 +27,14 @@ from .message_columns import COLUMNS, Cell, SqlCells, export_fields, headings, i
 
 __all__ = ["neutralise", "messages_csv_response", "messages_xlsx_response"]
 
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 2000  # rows between progress calls
+COPY_CHUNK_BYTES = 64 * 1024
 XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet; more rows continue on a new sheet
-# Columns (0-based) by kind (partner_portal.message_columns): identifiers are text cells in XLSX
-# even when they look like numbers; local times are dates and the parts numbers.
+# Columns (0-based) by kind: identifiers are text cells in XLSX even when they look like
+# numbers; local times are dates and the parts numbers.
 TEXT_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.IDENTIFIER)
 XLSX_TIME_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.TIME)
 XLSX_NUMBER_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.NUMBER)
-
-
-def totals_rows(messages: int, parts: int, counted: int) -> list[list]:
-    """The empty line and the three totals rows that end an export."""
-    return [
-        [],
-        [_("Total messages"), messages],
-        [_("Total parts"), parts],
-        [_("Counted messages"), counted],
-    ]
 
 
 class _Echo:
@@ -53,14 +42,10 @@ class _Echo:
         return value
 
 
-COPY_CHUNK_BYTES = 64 * 1024
-
-
-def _cells_select(queryset: QuerySet[Message], local_time) -> tuple[str, list[str], str, list]:
+def _cells_select(queryset: QuerySet[Message], time_sql: str) -> tuple[str, list[str], str, list]:
     """The two inner layers shared by the COPY exports: Django's own SQL for the filtered
-    messages (`m`) and the export's cells (`c`, named c0, c1, ..., one per column of
-    message_columns.COLUMNS, plus created_at and id to order by). `local_time(column, params)`
-    gives a time's cell.
+    messages (`m`) and the export's cells (`c`: c0, c1, ..., one per column of COLUMNS, plus
+    created_at and id to order by), a time's cell as `time_sql` (message_columns.SqlCells).
 
     Returns (the FROM clause, the cell names, the ORDER BY, params)."""
     related = {inner_name(name): F(name) for name in export_fields() if "__" in name}
@@ -70,9 +55,8 @@ def _cells_select(queryset: QuerySet[Message], local_time) -> tuple[str, list[st
         .values("id", *(inner_name(name) for name in export_fields()))
     )
     inner_sql, inner_params = inner.query.sql_with_params()
-    made = SqlCells(local_time)
+    made = SqlCells(time_sql, billing_zone().key)
     cells = [column.sql_cell(made) for column in COLUMNS]
-    params = made.params
     names = [f"c{index}" for index in range(len(cells))]
     middle = ", ".join(f"{cell} AS {name}" for cell, name in zip(cells, names, strict=True))
     order = []
@@ -84,22 +68,15 @@ def _cells_select(queryset: QuerySet[Message], local_time) -> tuple[str, list[st
             raise ValueError(f"The COPY export orders by created_at and id only, not {field}.")
         order.append(f"c.{name} {'DESC' if field.startswith('-') else 'ASC'}")
     source = f"(SELECT {middle}, m.created_at, m.id FROM ({inner_sql}) AS m) AS c"  # noqa: S608
-    return source, names, ", ".join(order), [*params, *inner_params]
+    return source, names, ", ".join(order), [*made.params, *inner_params]
 
 
 def copy_select(queryset: QuerySet[Message]) -> tuple[str, list]:
-    """The SELECT whose rows are the export's rows (local times without zone, words in the
-    active language, the dispatch time of counted messages only); (sql, params) for psycopg.
-
-    `neutralise_sql` on every cell of `_cells_select` (it repeats its argument, so it takes
-    the column of `c`, not the expression)."""
-    zone = billing_zone().key
-
-    def local_time(column: str, params: list) -> str:
-        params.append(zone)
-        return f"to_char({column} AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI:SS')"
-
-    source, names, order, params = _cells_select(queryset, local_time)
+    """The SELECT whose rows are the CSV's rows (local times without zone, words in the active
+    language); (sql, params) for psycopg. `neutralise_sql` repeats its argument, so it takes
+    the column of `c`, not the expression."""
+    time_sql = "to_char({} AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI:SS')"
+    source, names, order, params = _cells_select(queryset, time_sql)
     # Empty text is written as NULL: PostgreSQL quotes an empty string, Python's csv does not.
     outer = ", ".join(f"NULLIF({neutralise_sql(f'c.{name}')}, '')" for name in names)
     return f"SELECT {outer} FROM {source} ORDER BY {order}", params  # noqa: S608
@@ -108,21 +85,14 @@ def copy_select(queryset: QuerySet[Message]) -> tuple[str, list]:
 def xlsx_select(
     queryset: QuerySet[Message], *, date_style: str, text_style: str, rows_per_sheet: int
 ) -> tuple[str, list]:
-    """The SELECT whose rows are the XLSX's body rows as SpreadsheetML text (one `<row>` per
-    message, the cells partner_portal.xlsx_sheets writes for its own rows): local times
-    as Excel serial days, every text cell through `neutralise_sql` and `xml_text_sql`.
-
-    Row numbers restart every `rows_per_sheet` rows, under each sheet's header."""
+    """The SELECT whose rows are the XLSX's body rows as SpreadsheetML text, one `<row>` per
+    message: local times as Excel serial days, texts through `neutralise_sql` and
+    `xml_text_sql`. Row numbers restart every `rows_per_sheet` rows, under each sheet's header."""
     from .xlsx_sheets import MAX_TEXT, xml_text_sql
 
-    zone = billing_zone().key
-
-    def local_time(column: str, params: list) -> str:
-        # Days since 1899-12-30 of the local wall time (Excel's 1900 date system).
-        params.append(zone)
-        return f"(EXTRACT(EPOCH FROM {column} AT TIME ZONE %s)::float8 / 86400 + 25569)::text"
-
-    source, names, order, params = _cells_select(queryset, local_time)
+    # Days since 1899-12-30 of the local wall time (Excel's 1900 date system).
+    time_sql = "(EXTRACT(EPOCH FROM {} AT TIME ZONE %s)::float8 / 86400 + 25569)::text"
+    source, names, order, params = _cells_select(queryset, time_sql)
     texts = [
         index
         for index in range(len(names))
@@ -155,45 +125,55 @@ def xlsx_select(
     return sql, params
 
 
-def _totals(queryset: QuerySet[Message]) -> tuple[int, int, int]:
-    figures = queryset.order_by().aggregate(
-        messages=Count("id"), parts=Sum("parts"), counted=Count("id", filter=IS_COUNTED)
-    )
-    return figures["messages"], figures["parts"] or 0, figures["counted"]
+@contextmanager
+def _snapshot(queryset: QuerySet[Message]):
+    """A cursor and the totals rows that end an export, from one snapshot (a REPEATABLE READ
+    transaction, unless the caller's transaction decides): a status change during the export
+    cannot make the totals disagree with the rows."""
+    connection = connections[queryset.db]
+    snapshot = not connection.in_atomic_block
+    with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
+        if snapshot:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        figures = queryset.order_by().aggregate(
+            messages=Count("id"), parts=Sum("parts"), counted=Count("id", filter=IS_COUNTED)
+        )
+        yield cursor, [
+            [],
+            [_("Total messages"), figures["messages"]],
+            [_("Total parts"), figures["parts"] or 0],
+            [_("Counted messages"), figures["counted"]],
+        ]
+
+
+def _copied(cursor, command: str, params: list, progress) -> Iterator[bytes]:
+    """The rows of `COPY ... TO STDOUT` (PostgreSQL sends one message per row), calling
+    `progress(rows_done)` every CHUNK_SIZE rows."""
+    with cursor.cursor.copy(command, params) as copy:
+        for rows, data in enumerate(copy, start=1):
+            yield data
+            if progress is not None and rows % CHUNK_SIZE == 0:
+                progress(rows)
 
 
 def copy_csv_chunks(queryset: QuerySet[Message], progress=None) -> Iterator[bytes]:
-    """The CSV export as bytes written by PostgreSQL (`COPY ... TO STDOUT`), in chunks of about
-    COPY_CHUNK_BYTES: constant memory whatever the number of rows.
-
-    Rows and totals come from one snapshot (a REPEATABLE READ transaction), so a status change
-    during the export cannot make the totals disagree with the rows. `progress(rows_done)` is
-    called about every CHUNK_SIZE rows (PostgreSQL sends one COPY message per row)."""
+    """The CSV export as bytes written by PostgreSQL, in chunks of about COPY_CHUNK_BYTES:
+    constant memory whatever the number of rows."""
     select, params = copy_select(queryset)
     writer = csv.writer(_Echo(), lineterminator="\n")
-    connection = connections[queryset.db]
-    snapshot = not connection.in_atomic_block  # else the caller's transaction decides
-    with transaction.atomic(using=queryset.db):
-        with connection.cursor() as cursor:
-            if snapshot:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            messages, parts, counted = _totals(queryset)
-            yield "\ufeff".encode()
-            yield writer.writerow(headings()).encode()
-            buffer = bytearray()
-            rows = 0
-            with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", params) as copy:
-                for data in copy:
-                    buffer += data
-                    rows += 1
-                    if len(buffer) >= COPY_CHUNK_BYTES:
-                        yield bytes(buffer)
-                        buffer.clear()
-                    if progress is not None and rows % CHUNK_SIZE == 0:
-                        progress(rows)
-            if buffer:
+    with _snapshot(queryset) as (cursor, totals):
+        yield "\ufeff".encode()
+        yield writer.writerow(headings()).encode()
+        buffer = bytearray()
+        command = f"COPY ({select}) TO STDOUT WITH (FORMAT csv)"
+        for data in _copied(cursor, command, params, progress):
+            buffer += data
+            if len(buffer) >= COPY_CHUNK_BYTES:
                 yield bytes(buffer)
-    for row in totals_rows(messages, parts, counted):
+                buffer.clear()
+        if buffer:
+            yield bytes(buffer)
+    for row in totals:
         yield writer.writerow(row).encode()
 
 
@@ -216,112 +196,57 @@ def messages_csv_response(queryset: QuerySet[Message], partner_ic: int) -> Strea
     return response
 
 
-class _XlsxSheets:
-    """The export workbook's sheets: a new one, with the header again, every XLSX_MAX_ROWS rows."""
+def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> None:
+    """Write the export workbook to `target` (a path or binary file) in constant memory: a
+    header, the rows written by PostgreSQL (`xlsx_select`) and the totals; a new sheet, with the
+    header again, every XLSX_MAX_ROWS rows."""
+    from openpyxl import Workbook
 
-    def __init__(self, workbook, header: list) -> None:
-        self.workbook = workbook
-        self.header = header
-        self.title = _("Messages")
-        self.sheets: list = []
-        self.room = 0  # rows the current sheet still takes
+    from .xlsx_sheets import RowSheet, save
 
-    @property
-    def rows_per_sheet(self) -> int:
-        return XLSX_MAX_ROWS - 1  # under the header
+    workbook = Workbook(write_only=True)
+    title, header, sheets = _("Messages"), headings(), []
 
-    def current(self):
-        """The sheet the next row goes to (a new one when the last is full)."""
-        from openpyxl.styles import Font
+    def new_sheet() -> RowSheet:
+        if sheets:
+            sheets[-1].close()
+        name = f"{title} ({len(sheets) + 1})" if sheets else title
+        sheets.append(RowSheet(workbook, name, header, text_formatted=TEXT_COLUMNS))
+        return sheets[-1]
 
-        from .xlsx_sheets import RowSheet
-
-        if self.room == 0 or not self.sheets:
-            if self.sheets:
-                self.sheets[-1].close()
-            name = self.title if not self.sheets else f"{self.title} ({len(self.sheets) + 1})"
-            self.sheets.append(
-                RowSheet(
-                    self.workbook,
-                    name,
-                    self.header,
-                    header_font=Font(bold=True),
-                    text_formatted=TEXT_COLUMNS,
-                )
-            )
-            self.room = self.rows_per_sheet
-        return self.sheets[-1]
-
-    def write_rows(self, rows: list[list]) -> None:
-        while rows:
-            sheet = self.current()
-            taken, rows = rows[: self.room], rows[self.room :]
-            sheet.write_rows(taken)
-            self.room -= len(taken)
-
-    def close(self) -> None:
-        """Finish the last sheet (a workbook has at least one, with its header)."""
-        if not self.sheets:
-            self.current()
-        self.sheets[-1].close()
-
-
-def _xlsx_copy_rows(queryset: QuerySet[Message], sheets: _XlsxSheets, progress=None) -> list:
-    """PostgreSQL: the body rows written by the database as SpreadsheetML (`xlsx_select`,
-    `COPY ... TO STDOUT`), then the totals rows from the same snapshot; returns the totals rows."""
-    first = sheets.current()
+    sheet = new_sheet()
     select, params = xlsx_select(
         queryset,
-        date_style=first.date_style,
-        text_style=first.text_style,
-        rows_per_sheet=sheets.rows_per_sheet,
+        date_style=sheet.date_style,
+        text_style=sheet.text_style,
+        rows_per_sheet=XLSX_MAX_ROWS - 1,  # under the header
     )
-    connection = connections[queryset.db]
-    snapshot = not connection.in_atomic_block  # else the caller's transaction decides
-    with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
-        if snapshot:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        totals = totals_rows(*_totals(queryset))
-        buffer, buffered, rows = bytearray(), 0, 0
+    with _snapshot(queryset) as (cursor, totals):
+        buffer, buffered = bytearray(), 0
 
         def flush() -> None:
             nonlocal buffered
             # COPY's text format doubles backslashes (the rows hold no other character it
             # escapes: xml_text_sql wrote tabs and line breaks as character references).
-            sheets.sheets[-1].write_xml(bytes(buffer).replace(b"\\\\", b"\\"), buffered)
-            sheets.room -= buffered
+            sheet.write_xml(bytes(buffer).replace(b"\\\\", b"\\"), buffered)
             buffer.clear()
             buffered = 0
 
-        with cursor.cursor.copy(f"COPY ({select}) TO STDOUT", params) as copy:
-            for data in copy:  # one row each
-                if sheets.room == buffered:  # the sheet is full with the rows buffered
-                    flush()
-                    sheets.current()  # the next sheet; its row numbers start again
-                buffer += data
-                buffered += 1
-                rows += 1
-                if len(buffer) >= COPY_CHUNK_BYTES:
-                    flush()
-                if progress is not None and rows % CHUNK_SIZE == 0:
-                    progress(rows)
+        for data in _copied(cursor, f"COPY ({select}) TO STDOUT", params, progress):
+            if sheet.row_number + buffered == XLSX_MAX_ROWS:  # full with the rows buffered
+                flush()
+                sheet = new_sheet()  # its row numbers start again
+            buffer += data
+            buffered += 1
+            if len(buffer) >= COPY_CHUNK_BYTES:
+                flush()
         flush()
-    return totals
-
-
-def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> None:
-    """Write the export workbook to `target` (a path or binary file) in constant memory: a
-    header, the rows and the totals; a new sheet, with the header again, every XLSX_MAX_ROWS
-    rows. openpyxl makes the workbook; the rows are written by PostgreSQL (`xlsx_select`)."""
-    from openpyxl import Workbook
-
-    from .xlsx_sheets import save as xlsx_save
-
-    workbook = Workbook(write_only=True)
-    sheets = _XlsxSheets(workbook, headings())
-    sheets.write_rows(_xlsx_copy_rows(queryset, sheets, progress))
-    sheets.close()
-    xlsx_save(workbook, target)
+    for row in totals:
+        if sheet.row_number == XLSX_MAX_ROWS:
+            sheet = new_sheet()
+        sheet.write_rows([row])
+    sheet.close()
+    save(workbook, target)
 
 
 def write_messages_csv(queryset: QuerySet[Message], target, progress=None) -> None:

@@ -138,15 +138,4 @@ def message_filter(request, partner: Partner) -> MessageFilter:
     return MessageFilter(data, partner=partner)
 
 
-FILTER_KEYS = (
-    "date_from",
-    "date_to",
-    "period",
-    "status",
-    "account",
-    "message_type",
-    "channel",
-    "phone",
-    "ic_proof",
-    "claim_differs",
-)
+FILTER_KEYS = tuple(MessageFilter.base_filters)  # the query string keys of the filters

@@ -41,28 +41,27 @@ class Cell(enum.Enum):
 class SqlCells:
     """What a column's export cell is made of, in PostgreSQL: the inner layer's columns (`m`,
     Django's own SQL of the filtered messages), the parameters (collected in order), the
-    active language's words and `local_time(column, params)` for a time cell."""
+    active language's words and a time as `time_sql` (`{}` the column, `%s` the time zone)."""
 
-    def __init__(self, local_time: Callable[[str, list], str]) -> None:
+    def __init__(self, time_sql: str, zone: str) -> None:
         self.params: list = []
-        self._local_time = local_time
+        self.time_sql = time_sql
+        self.zone = zone
 
     def column(self, name: str) -> str:
         return f"m.{inner_name(name)}"
 
     def time(self, name: str) -> str:
-        return self._local_time(self.column(name), self.params)
+        self.params.append(self.zone)
+        return self.time_sql.format(self.column(name))
 
     def words(self, name: str, words: Mapping[str, str]) -> str:
         """CASE column WHEN code THEN word ... ELSE column END, the words as parameters."""
         column = self.column(name)
-        if not words:
-            return column
-        branches = []
         for code, word in words.items():
-            branches.append("WHEN %s THEN %s")
             self.params.extend([code, word])
-        return f"(CASE {column} {' '.join(branches)} ELSE {column} END)"
+        branches = " ".join(["WHEN %s THEN %s"] * len(words))
+        return f"(CASE {column} {branches} ELSE {column} END)"
 
     def is_counted(self) -> str:
         """The condition "the message counts for commission" (statuses.COUNTED)."""
@@ -85,10 +84,6 @@ class MessageColumn:
 
     def __deepcopy__(self, memo) -> MessageColumn:
         return self  # a declaration: django-tables2 copies its columns for every table
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return (self.field, *self.reads)
 
     def page_text(self, record, value):
         """The page's cell of a value that is not empty (a code already in words), before
@@ -211,4 +206,4 @@ def headings() -> list[str]:
 
 def export_fields() -> list[str]:
     """Every field the export cells read, once each, in the columns' order."""
-    return list(dict.fromkeys(name for column in COLUMNS for name in column.fields))
+    return list(dict.fromkeys(name for column in COLUMNS for name in (column.field, *column.reads)))

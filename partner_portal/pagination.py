@@ -157,7 +157,7 @@ class Summary:
     kind: str
 
 
-def _planner_estimate(queryset: QuerySet) -> int | None:
+def _planner_estimate(queryset: QuerySet) -> int:
     sql, params = queryset.order_by().values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
@@ -177,7 +177,7 @@ def summary_of(queryset: QuerySet[Message], page: KeysetPage) -> Summary:
     if page.is_first and page.next_cursor is None:
         return Summary(len(page.rows), "exact")  # everything is on this page
     estimate = _planner_estimate(queryset)
-    if estimate is not None and estimate > COUNT_CAP:
+    if estimate > COUNT_CAP:
         return Summary(estimate, "estimate")
     capped = queryset.order_by().values("pk")[: COUNT_CAP + 1].count()
     if capped <= COUNT_CAP:

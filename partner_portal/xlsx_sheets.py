@@ -1,19 +1,13 @@
 """Write-only XLSX sheets for exports of many rows: openpyxl makes the workbook, we write the rows.
 
-openpyxl's write-only mode spends most of an export binding a Cell per value (type checks,
-a style looked up per dated or formatted cell) and writing it as an lxml element: ~80 us per
-cell, ~1,000 rows/s for the messages export's 14 columns on this project's machine. Here
-openpyxl still makes everything but the rows of the body: the workbook, its sheets, the styles
-(number formats, the bold header), each sheet's head, header row and tail, and the zip. The body
-rows are written as SpreadsheetML text into the sheet's XML part, one string per row, which
-openpyxl then zips like its own (docs/scale.md, "XLSX").
-
-Cells are what openpyxl writes for the same values: text as inline strings (`t="inlineStr"`,
-`xml:space="preserve"` around outer spaces), numbers as `<v>` (the default type, so without
-`t="n"`), datetimes (naive, local) as Excel serial days with a date format; None and "" as no
-cell. Characters XML cannot hold
-(control characters other than tab, newline and carriage return) are dropped, where openpyxl
-would refuse the whole file. Imports neither Django nor models.
+openpyxl's write-only mode binds a Cell per value and writes it as an lxml element: ~1,000
+rows/s for the messages export (docs/scale.md, "XLSX"). Here openpyxl makes everything but the
+body rows: the workbook, its sheets, the styles, each sheet's head, header row and tail, and the
+zip. The body rows go as SpreadsheetML text into the sheet's XML part, written as openpyxl would
+write the same values: text as inline strings (`xml:space="preserve"` around outer spaces),
+numbers as `<v>`, local times as Excel serial days with a date format; characters XML cannot hold
+(control characters other than tab, newline and carriage return) dropped, where openpyxl would
+refuse the whole file. Imports neither Django nor models.
 """
 
 from __future__ import annotations
@@ -21,10 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
-from functools import cache
 
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, create_temporary_file
 
@@ -32,8 +25,6 @@ ZIP_LEVEL = 1  # deflate level of the workbook's parts: 3x faster than zlib's 6,
 MAX_TEXT = 32_767  # Excel's longest cell text (openpyxl cuts there too)
 DATETIME_FORMAT = "yyyy-mm-dd h:mm:ss"  # openpyxl's own format for datetime cells
 TEXT_FORMAT = "@"
-_EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # day 0 of the 1900 date system, valid from 1900-03-01
-_ONE_DAY = dt.timedelta(days=1)
 # Text as XML: markup characters escaped; tab, newline and carriage return as character
 # references (a parser would turn a bare carriage return into a newline); other control
 # characters dropped (XML cannot hold them).
@@ -51,51 +42,32 @@ _ESCAPE = str.maketrans(
     }
 )
 _XML_SPACE = " \t\n\r"  # what an XML reader may drop around a text without xml:space
-_NUMBERS = (int, float, Decimal)
 
 
-@cache
-def _letters(columns: int) -> tuple[str, ...]:
-    return tuple(get_column_letter(n) for n in range(1, columns + 1))
-
-
-def _style_id(sheet, **style) -> str:
-    """The workbook's style index of a cell with `style` (openpyxl registers it on first use)."""
+def _style_id(sheet, number_format: str) -> str:
+    """The workbook's style index of a cell in `number_format` (registered on first use)."""
     cell = WriteOnlyCell(sheet)
-    for name, value in style.items():
-        setattr(cell, name, value)
+    cell.number_format = number_format
     return str(cell.style_id)
 
 
 class RowSheet:
-    """One write-only sheet: `header` written by openpyxl (in `header_font` when given), then
-    `write_rows` for the body, then `close` before the workbook is saved.
+    """One write-only sheet: `header` in bold written by openpyxl, then the body (`write_xml`,
+    `write_rows`), then `close` before the workbook is saved.
 
     `text_formatted` are the 0-based columns whose text cells carry the text number format "@"
     (phones, ids: text when the user edits them too)."""
 
-    def __init__(
-        self,
-        workbook,
-        title: str,
-        header: Sequence,
-        *,
-        header_font=None,
-        text_formatted: Iterable[int] = (),
-    ):
+    def __init__(self, workbook, title: str, header: Sequence, *, text_formatted: Iterable[int]):
         sheet = workbook.create_sheet(title)
-        self.sheet = sheet
         self.row_number = 1
-        self.date_style = _style_id(sheet, number_format=DATETIME_FORMAT)
-        self.text_style = _style_id(sheet, number_format=TEXT_FORMAT)
-        self._text_styles = {column: self.text_style for column in text_formatted}
-        self._letters = _letters(16_384)  # Excel's widest sheet
-        cells = []
-        for value in header:
-            cell = WriteOnlyCell(sheet, value=value)
-            if header_font is not None:
-                cell.font = header_font
-            cells.append(cell)
+        self.date_style = _style_id(sheet, DATETIME_FORMAT)
+        self.text_style = _style_id(sheet, TEXT_FORMAT)
+        self._text_formatted = frozenset(text_formatted)
+        font = Font(bold=True)
+        cells = [WriteOnlyCell(sheet, value=value) for value in header]
+        for cell in cells:
+            cell.font = font
         sheet.append(cells)
         # openpyxl writes the sheet's head, the header row and its tail to its own temporary
         # file; the body goes between the header row and the tail, in a file of our own that
@@ -114,40 +86,22 @@ class RowSheet:
         self._file.write(head)
 
     def write_rows(self, rows: Iterable[Sequence]) -> None:
-        """Append `rows` (sequences of str, numbers, naive datetimes, None)."""
-        letters, text_styles, date_style = self._letters, self._text_styles, self.date_style
-        escape, numbers = _ESCAPE, _NUMBERS
-        write = self._file.write
-        number = self.row_number
-        parts: list[str] = []
+        """Append `rows` of text and whole numbers (the totals under the body)."""
         for row in rows:
-            number += 1
-            r = str(number)
-            parts.append(f'<row r="{r}">')
+            self.row_number += 1
+            r = str(self.row_number)
+            cells = []
             for column, value in enumerate(row):
-                if value is None or value == "":
-                    continue
-                ref = letters[column] + r
+                ref = get_column_letter(column + 1) + r
                 if isinstance(value, str):
                     value = value[:MAX_TEXT]
-                    style = text_styles.get(column)
-                    s = f' s="{style}"' if style else ""
+                    s = f' s="{self.text_style}"' if column in self._text_formatted else ""
                     space = ' xml:space="preserve"' if value.strip(_XML_SPACE) != value else ""
-                    text = value.translate(escape)
-                    parts.append(f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>')
-                elif isinstance(value, dt.datetime):
-                    days = (value - _EXCEL_EPOCH) / _ONE_DAY
-                    parts.append(f'<c r="{ref}" s="{date_style}"><v>{days!r}</v></c>')
-                elif isinstance(value, numbers):
-                    parts.append(f'<c r="{ref}"><v>{value}</v></c>')
+                    text = value.translate(_ESCAPE)
+                    cells.append(f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>')
                 else:
-                    raise TypeError(f"Cannot write {type(value).__name__} to an XLSX cell.")
-            parts.append("</row>")
-            if len(parts) > 4096:
-                write("".join(parts).encode())
-                parts.clear()
-        write("".join(parts).encode())
-        self.row_number = number
+                    cells.append(f'<c r="{ref}"><v>{value}</v></c>')
+            self._file.write(f'<row r="{r}">{"".join(cells)}</row>'.encode())
 
     def write_xml(self, rows: bytes, count: int) -> None:
         """Append `count` rows already written as SpreadsheetML (numbered from `row_number` + 1,
@@ -168,8 +122,6 @@ def save(workbook, target) -> None:
 
     from openpyxl.writer.excel import ExcelWriter
 
-    if not workbook.worksheets:
-        workbook.create_sheet()
     archive = ZipFile(target, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
     workbook.properties.modified = dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
     ExcelWriter(workbook, archive).save()
@@ -181,7 +133,7 @@ def _chars_sql(codes) -> str:
 
 def xml_text_sql(expression: str) -> str:
     """PostgreSQL: the rest of an inline-string cell after `<c r=".."` for the text
-    `expression`, as `RowSheet.write_rows` writes it (the same escaping, the same xml:space).
+    `expression`, as `RowSheet.write_rows` writes text (the same escaping, the same xml:space).
     No `%` and no parameters in it."""
     space = _chars_sql(ord(char) for char in _XML_SPACE)
     escaped = f"translate({expression}, {_chars_sql(_CONTROL)}, '')"

@@ -63,16 +63,10 @@ def status_label(value) -> str:
     return str(status.label)
 
 
-@register.filter
-def period_label(value) -> str:
-    """A billing month as it reads inside a sentence: "listopad 2026" / "November 2026"."""
-    return month_label(value)
-
-
-@register.filter
-def reason_label(value) -> str:
-    """A SerwerSMS reason code in words (unknown codes as they are)."""
-    return labels.reason_label(value)
+# A billing month as it reads inside a sentence: "listopad 2026" / "November 2026".
+register.filter("period_label", month_label)
+# A SerwerSMS reason code in words (unknown codes as they are).
+register.filter("reason_label", labels.reason_label)
 
 
 @register.filter
@@ -131,14 +125,13 @@ def _detail_value(key: str, value) -> str:
             return str(value)
     if key == "period":
         try:
-            return period_label(parse_period(str(value)))
+            return month_label(parse_period(str(value)))
         except ValueError:
             return str(value)
     if key == "checksum":
         return f"{str(value)[:12]}…"
     if key == "status":
-        labels = dict(PayoutStatus.choices)
-        return str(labels.get(value, value))
+        return str(dict(PayoutStatus.choices).get(value, value))
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) if len(value) <= 5 else f"{len(value)}"
     if isinstance(value, int):
@@ -154,9 +147,7 @@ def audit_details(detail) -> list[tuple[str, str]]:
         return [("", str(detail))]
     pairs = []
     for key, value in detail.items():
-        if key == "adjustments":
-            continue
-        if value in ("", None, []):
+        if key == "adjustments" or value in ("", None, []):
             continue
         label = _DETAIL_LABELS.get(key, key.replace("_", " "))
         pairs.append((str(label), _detail_value(key, value)))
@@ -168,7 +159,7 @@ def format_rate(value, basis: str, currency: str = "PLN") -> str:
     rate = Decimal(value)
     places = min(max(-rate.normalize().as_tuple().exponent, 2), 6)
     if basis == PERCENT_OF_COST:
-        return f"{format_amount(rate, min(places, 6), grouping=False)}\xa0%"
+        return f"{format_amount(rate, places, grouping=False)}\xa0%"
     return f"{format_amount(rate, places)}\xa0{currency_symbol(currency)}"
 
 
