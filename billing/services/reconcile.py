@@ -338,7 +338,8 @@ def _their_row(line: int, get: dict[str, str], problems: list[str]) -> TheirRow 
                 % {"max": MAX_COST, "value": get["cost"]}
             )
     ic = get.get("ic") or None
-    if ic and (not ic.isdigit() or len(ic) > 12):
+    # ASCII digits only: "²" and "٣" pass isdigit() but int() refuses or reads them.
+    if ic and (not ic.isascii() or not ic.isdigit() or len(ic) > 12 or int(ic) < 1):
         problems.append(_("the ic must be a positive integer, got %(value)r") % {"value": ic})
     elif ic:
         ic = int(ic)

@@ -139,6 +139,15 @@ def test_a_broken_upload_is_refused_and_changes_nothing(traffic, content, messag
     assert not AuditEntry.objects.filter(action="reconcile").exists()
 
 
+@pytest.mark.parametrize("ic", ["\u00b2", "\u0663", "0", "-3", "1e3"])
+def test_an_ic_cell_that_is_not_a_positive_ascii_integer_is_a_clear_error(traffic, ic):
+    # "²" passes str.isdigit() but int() refuses it; "٣" (Arabic-Indic three) int() reads as 3.
+    content = HEADER.replace("\n", ",ic\n") + row("1", "acme").replace("\n", f",{ic}\n")
+    with pytest.raises(ReconcileError, match="the ic must be a positive integer"):
+        reconcile(traffic, OCT, content.encode(), actor="op")
+    assert not AuditEntry.objects.filter(action="reconcile").exists()
+
+
 def test_not_utf8_is_refused():
     with pytest.raises(ReconcileError, match="UTF-8"):
         parse_partner_billing(b"\xff\xfe\x00bad")
