@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from billing.commission import review_window_end
 from billing.models import ClientAccount, DailyRollup, Statement
-from billing.statuses import NOT_FINAL, Status, values
+from billing.statuses import AT_SERWERSMS, NOT_FINAL, Status, values
 from ops import counters, heartbeats
 from ops.models import Heartbeat, Incident
 
@@ -211,7 +211,7 @@ class DomainCollector(Collector):
         oldest_unasked: datetime | None = None
         for account, channel, status, count, created, unasked in _not_final_rows(now):
             by_channel[(channel, status)] = by_channel.get((channel, status), 0) + count
-            if status not in ("sent", "submitting"):
+            if status in AT_SERWERSMS:  # taken by SerwerSMS, not yet dispatched
                 if account not in oldest_by_account or created < oldest_by_account[account]:
                     oldest_by_account[account] = created
             if unasked is not None and (oldest_unasked is None or unasked < oldest_unasked):

@@ -21,7 +21,10 @@ from .types import ReportItem
 
 DEFAULT_STAN_WORDS = {
     # API v2 status words (§3, C as statuses; I as callback words)
-    **{word: word for word in ("delivered", "undelivered", "sent", "unsent")},
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "sent": "sent",
+    "unsent": "unsent",
     # XML `nat` dlr_url words (§5, C for nat). ERR is left out on purpose: it does not say
     # whether the message was dispatched, and unsent earns nothing; the poll settles it.
     "DELIVRD": "delivered",
