@@ -37,7 +37,9 @@ XLSX_TIME_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell
 XLSX_NUMBER_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.NUMBER)
 
 
-class _Echo:
+class Echo:
+    """A file whose write() returns what it is given: csv.writer as a line formatter."""
+
     def write(self, value: str) -> str:
         return value
 
@@ -160,7 +162,7 @@ def copy_csv_chunks(queryset: QuerySet[Message], progress=None) -> Iterator[byte
     """The CSV export as bytes written by PostgreSQL, in chunks of about COPY_CHUNK_BYTES:
     constant memory whatever the number of rows."""
     select, params = copy_select(queryset)
-    writer = csv.writer(_Echo(), lineterminator="\n")
+    writer = csv.writer(Echo(), lineterminator="\n")
     with _snapshot(queryset) as (cursor, totals):
         yield "\ufeff".encode()
         yield writer.writerow(headings()).encode()

@@ -21,6 +21,7 @@ from billing.selectors import billing_zone
 from billing.statuses import Status
 
 from .access import get_partner_object_or_404, partner_required
+from .exports import Echo
 from .statement_timeout import limited_statement_time
 
 # The figures a reconciliation row can disagree on (services/reconcile.py).
@@ -143,13 +144,8 @@ def row_cells(row: ReconciliationRow, words: dict[str, str]) -> list:
     ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv_lines(rows, outcomes: dict[str, str]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     yield "\ufeff" + writer.writerow(headers())
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
         yield writer.writerow([_csv_cell(c) for c in row_cells(row, outcomes)])
