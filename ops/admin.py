@@ -30,12 +30,10 @@ class IncidentAdmin(ViewOnlyAdmin):
     search_fields = ["rule", "subject", "summary"]
     date_hierarchy = "opened_at"
     readonly_fields = [f.name for f in Incident._meta.fields]
+    # Open incidents first, then the most recent (the change list orders by this, not by
+    # get_queryset's order).
+    ordering = [F("cleared_at").desc(nulls_first=True), "-opened_at"]
 
     @admin.display(boolean=True, description=_("open"))
     def open(self, obj: Incident) -> bool:
         return obj.is_open
-
-    def get_queryset(self, request):
-        # Open incidents first, then the most recent.
-        open_first = F("cleared_at").desc(nulls_first=True)
-        return super().get_queryset(request).order_by(open_first, "-opened_at")

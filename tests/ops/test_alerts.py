@@ -196,6 +196,21 @@ def test_the_admin_lists_open_and_past_incidents(admin_client):
     assert b"polling is late" in only_open.content and b"beat stopped" not in only_open.content
 
 
+def test_the_admin_lists_open_incidents_first_then_the_most_recent(admin_client):
+    for rule, opened, cleared in [
+        ("cleared_new", NOW, NOW + timedelta(minutes=5)),
+        ("open_old", NOW - timedelta(days=2), None),
+        ("cleared_old", NOW - timedelta(days=3), NOW - timedelta(days=1)),
+        ("open_new", NOW - timedelta(hours=1), None),
+    ]:
+        Incident.objects.create(rule=rule, summary=rule, opened_at=opened, cleared_at=cleared)
+    page = admin_client.get("/admin/ops/incident/")
+    rules = [row.rule for row in page.context["cl"].result_list]
+    assert rules == ["open_new", "open_old", "cleared_new", "cleared_old"]
+    by_rule = admin_client.get("/admin/ops/incident/?o=1")  # a column header still sorts
+    assert [row.rule for row in by_rule.context["cl"].result_list] == sorted(rules)
+
+
 def test_the_schedule_command_seeds_the_heartbeat_and_alert_tasks_once():
     from django_celery_beat.models import PeriodicTask
 
