@@ -174,10 +174,10 @@ def _by_version_sql(
 ) -> tuple[str, list]:
     """CASE agreement_id WHEN <version> THEN expression(terms) ... ELSE 0 (no agreement)."""
     whens, params = [], []
-    for ref, terms in versions.terms.items():
-        sql, sql_params = expression(terms)
+    for span in versions.picker.spans:
+        sql, sql_params = expression(span.terms)
         whens.append(f"WHEN agreement_id = CAST(%s AS bigint) THEN {sql}")
-        params += [ref, *sql_params]
+        params += [span.terms.ref, *sql_params]
     if not whens:
         return "0", []
     return f"CASE {' '.join(whens)} ELSE 0 END", params
