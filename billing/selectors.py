@@ -71,11 +71,9 @@ def messages_for(partner: Partner, filters: dict | None = None) -> QuerySet[Mess
         queryset = getattr(queryset, status)()
     elif status:
         queryset = queryset.filter(status=status)
-    if filters.get("ic_proof"):
-        queryset = queryset.filter(ic_proof=filters["ic_proof"])
     if filters.get("claim_differs"):
         queryset = queryset.filter(CLAIM_DIFFERS)
-    for name in ("account", "message_type", "channel"):
+    for name in ("ic_proof", "account", "message_type", "channel"):
         if filters.get(name):
             queryset = queryset.filter(**{name: filters[name]})
     if filters.get("phone"):

@@ -25,7 +25,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import figures
-from billing.figures import reported_time_problem
 from billing.models import Channel, ClientAccount, EventSource, MatchMethod, Message, StatusEvent
 from billing.phones import PhoneError, normalize_phone
 from billing.services import derived
@@ -86,7 +85,9 @@ def _check(item: Reported, result: ItemResult, account: ClientAccount, now: dt.d
             " it with that account's key.",
         )
     skew = dt.timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS)
-    problem = reported_time_problem(item.sent_at, now, settings.API_REPORTED_MAX_AGE_DAYS, skew)
+    problem = figures.reported_time_problem(
+        item.sent_at, now, settings.API_REPORTED_MAX_AGE_DAYS, skew
+    )
     if problem:
         result.refuse("sent_at", "out_of_range", problem)
     for name, problem in (
@@ -236,12 +237,10 @@ def record_reported_messages(
         rows = [_new_row(items[r.index], phones[r.index]) for r in to_write]
         created = _insert_ignoring_conflicts(rows, account, now)
         _record_derived(account, rows, created, now)
-        lost_race = []
         for result, row in zip(to_write, rows, strict=True):
             result.message_id = created.get(row["serwersms_id"])
             result.claim = _claim(row)
-            if result.message_id is None:
-                lost_race.append(result)
+        lost_race = [r for r in to_write if r.message_id is None]
         if lost_race:
             # Another request took these ids (or unique_ids) meanwhile: answer as it did.
             _match_existing(account, items, phones, lost_race)

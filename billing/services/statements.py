@@ -80,11 +80,7 @@ def build_statements(
 
 
 def build_statement(
-    partner: Partner,
-    period: date,
-    *,
-    actor: str,
-    progress: Progress | None = None,
+    partner: Partner, period: date, *, actor: str, progress: Progress | None = None
 ) -> BuildResult:
     """Build or rebuild one draft statement; a closed statement is left as it is.
 
@@ -134,11 +130,9 @@ def build_statement(
         )
         statement.printed_commission = sum(shown.lines, ZERO)
         statement.printed_adjustments = sum(shown.adjustments, ZERO)
-        statement.opening_credit = shown.opening_credit
+        for name in ("opening_credit", "rounding", "carried_forward", "total"):
+            setattr(statement, name, getattr(shown, name))
         statement.opening_credit_from = credit_from
-        statement.rounding = shown.rounding
-        statement.carried_forward = shown.carried_forward
-        statement.total = shown.total
         statement.vat_rate = statement.partner.vat_rate
         split = vat_split(shown.total, statement.vat_rate)
         statement.vat, statement.gross = split.vat, split.gross
@@ -393,8 +387,8 @@ def _price_in_database(
     StatementDay.objects.bulk_create(sorted(days, key=lambda d: d.day))
     if progress:
         progress(counted_total)
-    ordered = sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0))
-    return [line for _key, line in ordered], forecast
+    ordered = sorted(lines, key=lambda key: (key[0], key[1], key[2] or 0))
+    return [lines[key] for key in ordered], forecast
 
 
 def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]) -> None:
