@@ -10,7 +10,6 @@ lines add up to its printed total (`present_statement`).
 
 from __future__ import annotations
 
-import bisect
 import calendar
 import re
 from collections.abc import Sequence
@@ -367,13 +366,10 @@ class VersionPicker:
 
     def __init__(self, spans: Sequence[VersionSpan]):
         self.spans = sorted(spans, key=lambda s: s.start)
-        self._starts = [s.start for s in self.spans]
 
     def at(self, instant: datetime) -> Terms | None:
-        index = bisect.bisect_right(self._starts, instant) - 1
-        if index < 0:
-            return None
-        span = self.spans[index]
-        if span.end is not None and instant >= span.end:
-            return None
-        return span.terms
+        # The latest version started by `instant`, if it has not ended (a few versions: a scan).
+        for span in reversed(self.spans):
+            if span.start <= instant:
+                return span.terms if span.end is None or instant < span.end else None
+        return None

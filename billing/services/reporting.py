@@ -1,14 +1,8 @@
 """Record messages that partner software sent straight to SerwerSMS (channel `reported`).
 
-Idempotent by (client account, SerwerSMS id): a message reported again answers as the first time;
-the same id with another phone is refused. Each item is checked on its own (ic, account, the
-figures rule of billing/figures.py) and refused with the reason, the others are taken.
-
-What the partner declares (status, type, parts, cost, send time) is kept as the message's claim
-(claimed_*), shown and compared, never priced: SerwerSMS's record is the billing record. The
-message starts pending, its ic proof `reported`; the poll pass asks SerwerSMS for it like any
-message, and its first report gives the figures. Until SerwerSMS's partner billing confirms the
-ic (services/ic_proof.py) a dispatched reported message is "reported, not yet confirmed".
+Idempotent by (client account, SerwerSMS id); each item taken or refused on its own. What the
+partner declares is kept as the message's claim (claimed_*), never priced: SerwerSMS's record is
+the billing record (docs/api.md, "What you report is your claim, never the bill").
 """
 
 from __future__ import annotations
@@ -213,10 +207,8 @@ def _insert_ignoring_conflicts(
 def record_reported_messages(
     *, account: ClientAccount, items: Sequence[Reported], now: dt.datetime | None = None
 ) -> list[ItemResult]:
-    """Record `items` for `account` (the API key's); one result per item, in order.
-
-    Safe to call again with the same items: they answer `existing` with the same ids.
-    """
+    """Record `items` for `account` (the API key's); one result per item, in order. Safe to
+    call again with the same items: they answer `existing` with the same ids."""
     now = now or timezone.now()
     results = [ItemResult(index=i, serwersms_id=item.serwersms_id) for i, item in enumerate(items)]
     phones: list[str] = []

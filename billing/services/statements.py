@@ -8,7 +8,6 @@ closing is statement_closing.py's, payouts payouts.py's.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -47,8 +46,6 @@ from billing.selectors import AgreementVersions, agreement_versions
 from billing.services import late_changes
 from billing.statuses import COUNTED, NEVER_COUNTED, PENDING, PROVEN, IcProof, Status
 
-logger = logging.getLogger(__name__)
-
 CHUNK_SIZE = 5000
 AUDIT_DETAIL_LIMIT = 200  # adjustments listed one by one in an audit entry; the rest summed
 Progress = Callable[[int], None]
@@ -82,11 +79,7 @@ def build_statements(
 def build_statement(
     partner: Partner, period: date, *, actor: str, progress: Progress | None = None
 ) -> BuildResult:
-    """Build or rebuild one draft statement; a closed statement is left as it is.
-
-    The month is priced by one SQL statement: ranked, priced, its items written and its lines
-    and days summed without a row passing through Python.
-    """
+    """Build or rebuild one draft statement (priced_month_sql); a closed one is left as it is."""
     period = period.replace(day=1)
     with transaction.atomic():
         Statement.objects.get_or_create(partner=partner, period=period)
@@ -335,10 +328,7 @@ def priced_month_sql(
 
 
 def _price_in_database(
-    statement: Statement,
-    versions: AgreementVersions,
-    billed: set[int],
-    progress: Progress | None,
+    statement: Statement, versions: AgreementVersions, billed: set[int], progress: Progress | None
 ) -> tuple[list[StatementLine], Decimal]:
     """Price the month with priced_month_sql and write its days; returns the lines (unsaved,
     in order) and the pending forecast."""
