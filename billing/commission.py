@@ -191,11 +191,9 @@ class TierProgress:
 
 def tier_progress(terms: Terms, counted: int) -> TierProgress:
     """The tier the next counted message falls in and the distance to the next tier."""
-    for index, candidate in enumerate(terms.tiers):
-        if counted < candidate.from_volume:
-            return TierProgress(
-                counted, index, candidate.from_volume, candidate.from_volume - counted
-            )
+    for index, tier in enumerate(terms.tiers):
+        if counted < tier.from_volume:
+            return TierProgress(counted, index, tier.from_volume, tier.from_volume - counted)
     return TierProgress(counted, len(terms.tiers), None, None)
 
 

@@ -48,14 +48,9 @@ __all__ = ["next_month", "previous_month"]  # re-exported for views
 
 
 def messages_for(partner: Partner, filters: dict | None = None) -> QuerySet[Message]:
-    """The partner's messages, newest first, narrowed by already-validated filter values.
-
-    Known keys: date_from/date_to (Europe/Warsaw dates of creation, inclusive), period (a
-    billing month: the same messages its statement counts), status (a status or one of
-    "counted"/"pending"/"unconfirmed"), ic_proof (statuses.IcProof), claim_differs (reported
-    messages whose claim differs from SerwerSMS's figures), account (a ClientAccount or id),
-    message_type, channel, phone (digits contained in the number).
-    """
+    """The partner's messages, newest first, narrowed by already-validated filter values:
+    date_from/date_to are Europe/Warsaw creation dates (inclusive), period a billing month (the
+    messages its statement counts), phone the digits the number contains."""
     filters = filters or {}
     queryset = Message.objects.filter(partner=partner).select_related("account")
     if filters.get("date_from"):
