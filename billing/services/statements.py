@@ -195,19 +195,12 @@ def priced_month_sql(
     versions: AgreementVersions,
     billed: Iterable[int],
 ) -> tuple[str, dict]:
-    """The one statement that prices a month in PostgreSQL; returns (sql, params).
-
-    Ranks the counted messages by (billing_at, id) (the tier ordinal of commission.rate_for);
-    pending ones, and apart the reported ones whose ic SerwerSMS has not confirmed yet (never
-    in the items or billed lines), rank after them. Picks the agreement version by billing_at,
-    prices with commission.rate_sql / amount_sql and writes the StatementItems that differ (new
-    ones in billing order). Rows: (kind, is_line, account, type, agreement, day, messages,
+    """The one statement that prices a month in PostgreSQL and writes the StatementItems that
+    differ; returns (sql, params). How and why it is built so: docs/scale.md, "What is
+    set-based". Pending and reported-but-unconfirmed messages rank after the counted ones and
+    are never in the items. Rows: (kind, is_line, account, type, agreement, day, messages,
     parts, amount, delivered, undelivered); kind "c" counted lines (is_line 1) and Warsaw days
-    (is_line 0), "p" pending lines (amount: the forecast), "u" unsent, "r" unconfirmed lines.
-
-    Each class of message is its own index range scan with its status list, so that the
-    planner knows how many rows each step has (a CTE filtered on a computed class is
-    estimated at a few rows, and then joined by nested loops)."""
+    (is_line 0), "p" pending lines (amount: the forecast), "u" unsent, "r" unconfirmed lines."""
     start, end = month_bounds_utc(period)
     q = _Params()
     version_sql, version_params = _version_sql(versions)
