@@ -10,7 +10,6 @@ lines add up to its printed total (`present_statement`).
 
 from __future__ import annotations
 
-import bisect
 import calendar
 import re
 from collections.abc import Sequence
@@ -192,11 +191,9 @@ class TierProgress:
 
 def tier_progress(terms: Terms, counted: int) -> TierProgress:
     """The tier the next counted message falls in and the distance to the next tier."""
-    for index, candidate in enumerate(terms.tiers):
-        if counted < candidate.from_volume:
-            return TierProgress(
-                counted, index, candidate.from_volume, candidate.from_volume - counted
-            )
+    for index, tier in enumerate(terms.tiers):
+        if counted < tier.from_volume:
+            return TierProgress(counted, index, tier.from_volume, tier.from_volume - counted)
     return TierProgress(counted, len(terms.tiers), None, None)
 
 
@@ -367,13 +364,10 @@ class VersionPicker:
 
     def __init__(self, spans: Sequence[VersionSpan]):
         self.spans = sorted(spans, key=lambda s: s.start)
-        self._starts = [s.start for s in self.spans]
 
     def at(self, instant: datetime) -> Terms | None:
-        index = bisect.bisect_right(self._starts, instant) - 1
-        if index < 0:
-            return None
-        span = self.spans[index]
-        if span.end is not None and instant >= span.end:
-            return None
-        return span.terms
+        # The latest version started by `instant`, if it has not ended (a few versions: a scan).
+        for span in reversed(self.spans):
+            if span.start <= instant:
+                return span.terms if span.end is None or instant < span.end else None
+        return None

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet, Sum
 
 from .commission import (
-    BILLING_ZONE,
     Rates,
     Terms,
     Tier,
@@ -46,34 +44,20 @@ from .statuses import COUNTED, PROVEN, BillingClass, Status, billing_class
 __all__ = ["next_month", "previous_month"]  # re-exported for views
 
 
-def billing_zone() -> ZoneInfo:
-    """The zone of billing months (a rule of commission.py, not a setting)."""
-    return BILLING_ZONE
-
-
-def day_start(day: dt.date) -> dt.datetime:
-    return local_midnight_utc(day)
-
-
 # --- messages ----------------------------------------------------------------------------------
 
 
 def messages_for(partner: Partner, filters: dict | None = None) -> QuerySet[Message]:
-    """The partner's messages, newest first, narrowed by already-validated filter values.
-
-    Known keys: date_from/date_to (Europe/Warsaw dates of creation, inclusive), period (a
-    billing month: the same messages its statement counts), status (a status or one of
-    "counted"/"pending"/"unconfirmed"), ic_proof (statuses.IcProof), claim_differs (reported
-    messages whose claim differs from SerwerSMS's figures), account (a ClientAccount or id),
-    message_type, channel, phone (digits contained in the number).
-    """
+    """The partner's messages, newest first, narrowed by already-validated filter values:
+    date_from/date_to are Europe/Warsaw creation dates (inclusive), period a billing month (the
+    messages its statement counts), phone the digits the number contains."""
     filters = filters or {}
     queryset = Message.objects.filter(partner=partner).select_related("account")
     if filters.get("date_from"):
-        queryset = queryset.filter(created_at__gte=day_start(filters["date_from"]))
+        queryset = queryset.filter(created_at__gte=local_midnight_utc(filters["date_from"]))
     if filters.get("date_to"):
         queryset = queryset.filter(
-            created_at__lt=day_start(filters["date_to"] + dt.timedelta(days=1))
+            created_at__lt=local_midnight_utc(filters["date_to"] + dt.timedelta(days=1))
         )
     if filters.get("period"):
         queryset = queryset.in_billing_month(filters["period"])
@@ -82,11 +66,9 @@ def messages_for(partner: Partner, filters: dict | None = None) -> QuerySet[Mess
         queryset = getattr(queryset, status)()
     elif status:
         queryset = queryset.filter(status=status)
-    if filters.get("ic_proof"):
-        queryset = queryset.filter(ic_proof=filters["ic_proof"])
     if filters.get("claim_differs"):
         queryset = queryset.filter(CLAIM_DIFFERS)
-    for name in ("account", "message_type", "channel"):
+    for name in ("ic_proof", "account", "message_type", "channel"):
         if filters.get(name):
             queryset = queryset.filter(**{name: filters[name]})
     if filters.get("phone"):
@@ -121,9 +103,10 @@ class _Counts:
     unconfirmed: int = 0
     unconfirmed_parts: int = 0
 
-    def add(self, status: str, ic_proof: str, messages: int, parts: int) -> None:
-        """Rollup messages of one status and ic proof, sorted by the counting rule."""
-        kind = billing_class(status, ic_proof)
+    def add(self, row: dict) -> None:
+        """A _month_rollups row (one status and ic proof), sorted by the counting rule."""
+        status, messages, parts = row["status"], row["n"] or 0, row["p"] or 0
+        kind = billing_class(status, row["ic_proof"])
         if kind == BillingClass.UNCONFIRMED:
             self.unconfirmed += messages
             self.unconfirmed_parts += parts
@@ -173,23 +156,22 @@ class MonthFigures(_Counts):
         return (Decimal(self.delivered) * 100 / Decimal(self.counted)).quantize(Decimal("0.1"))
 
 
-def _month_rollups(partner: Partner, period: dt.date):
-    """The partner's rollup rows of one billing month (its Warsaw days)."""
-    return DailyRollup.objects.filter(
-        partner=partner, day__gte=period, day__lt=next_month(period)
-    ).order_by()
+def _month_rollups(partner: Partner, period: dt.date, *by: str):
+    """The partner's rollups of one billing month (its Warsaw days) summed by `by`, status and
+    ic proof: n messages, p parts."""
+    return (
+        DailyRollup.objects.filter(partner=partner, day__gte=period, day__lt=next_month(period))
+        .values(*by, "status", "ic_proof")
+        .annotate(n=Sum("messages"), p=Sum("parts"))
+        .order_by()
+    )
 
 
 def live_counts(partner: Partner, period: dt.date) -> _Counts:
     """A billing month's messages counted now from the daily rollups (an open month's figures)."""
     counts = _Counts()
-    rows = (
-        _month_rollups(partner, period)
-        .values("status", "ic_proof")
-        .annotate(n=Sum("messages"), p=Sum("parts"))
-    )
-    for row in rows:
-        counts.add(row["status"], row["ic_proof"], row["n"] or 0, row["p"] or 0)
+    for row in _month_rollups(partner, period):
+        counts.add(row)
     return counts
 
 
@@ -230,7 +212,7 @@ def month_figures(partner: Partner, period: dt.date) -> MonthFigures:
 class DayPoint:
     day: dt.date
     counted: int = 0
-    commission: Decimal = field(default_factory=lambda: Decimal("0"))
+    commission: Decimal = Decimal("0")
 
 
 def daily_series(partner: Partner, today: dt.date, days: int = 90) -> list[DayPoint]:
@@ -238,9 +220,7 @@ def daily_series(partner: Partner, today: dt.date, days: int = 90) -> list[DayPo
     rollups in open months, as billed in closed ones (so their bars add up to the statement);
     commission from the statements' days (closed, or the draft as of its build)."""
     first = today - dt.timedelta(days=days - 1)
-    points = {
-        first + dt.timedelta(days=n): DayPoint(first + dt.timedelta(days=n)) for n in range(days)
-    }
+    points = {day: DayPoint(day) for day in (first + dt.timedelta(days=n) for n in range(days))}
     closed = set(
         Statement.objects.filter(
             partner=partner,
@@ -292,22 +272,19 @@ def terms_of(agreement: Agreement) -> Terms:
 
 @dataclass
 class AgreementVersions:
-    picker: VersionPicker  # the version valid at an instant
-    terms: dict[int, Terms] = field(default_factory=dict)  # agreement id -> its terms
+    picker: VersionPicker  # the version valid at an instant; its spans carry every version
 
 
 def agreement_versions(partner: Partner, start: dt.datetime, end: dt.datetime) -> AgreementVersions:
     """The agreement versions of a partner valid at some point of [start, end)."""
-    spans, terms = [], {}
+    spans = []
     agreements = Agreement.objects.filter(partner=partner).prefetch_related("tiers")
     for agreement in agreements:
         span_start, span_end = date_range_utc(agreement.valid_from, agreement.valid_to)
         if span_start >= end or (span_end is not None and span_end <= start):
             continue
-        version = terms_of(agreement)
-        spans.append(VersionSpan(span_start, span_end, version))
-        terms[agreement.pk] = version
-    return AgreementVersions(VersionPicker(spans), terms)
+        spans.append(VersionSpan(span_start, span_end, terms_of(agreement)))
+    return AgreementVersions(VersionPicker(spans))
 
 
 def agreements_of(statement: Statement) -> list[Agreement]:
@@ -368,8 +345,8 @@ def dashboard_figures(partner: Partner, now: dt.datetime) -> Dashboard:
 @dataclass(kw_only=True)
 class AccountFigures(_Counts):
     account: ClientAccount
-    commission: Decimal = field(default_factory=lambda: Decimal("0"))  # as printed
-    unconfirmed_commission: Decimal = field(default_factory=lambda: Decimal("0"))
+    commission: Decimal = Decimal("0")  # as printed
+    unconfirmed_commission: Decimal = Decimal("0")
 
 
 def account_figures(partner: Partner, period: dt.date) -> list[AccountFigures]:
@@ -380,16 +357,9 @@ def account_figures(partner: Partner, period: dt.date) -> list[AccountFigures]:
     statement = _month_statement(partner, period)
     closed = statement is not None and statement.is_closed
     if not closed:
-        rows = (
-            _month_rollups(partner, period)
-            .values("account_id", "status", "ic_proof")
-            .annotate(n=Sum("messages"), p=Sum("parts"))
-        )
-        for row in rows:
+        for row in _month_rollups(partner, period, "account_id"):
             if row["account_id"] in by_account:
-                by_account[row["account_id"]].add(
-                    row["status"], row["ic_proof"], row["n"] or 0, row["p"] or 0
-                )
+                by_account[row["account_id"]].add(row)
     if statement is not None:
         exact: dict[int, Decimal] = defaultdict(Decimal)
         unconfirmed: dict[int, Decimal] = defaultdict(Decimal)

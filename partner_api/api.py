@@ -25,7 +25,7 @@ from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
 
 from billing import selectors
-from billing.commission import billing_month, format_period, parse_period, round_total
+from billing.commission import BILLING_ZONE, billing_month, format_period, parse_period, round_total
 from billing.models import AuditAction, AuditEntry, Message, Statement
 from billing.services.reporting import REFUSED, Reported, record_reported_messages
 from billing.statuses import billing_class
@@ -201,9 +201,7 @@ def _account_ref(account) -> dict:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     """A time given without an offset is a Europe/Warsaw (billing) time."""
-    return (
-        value if timezone.is_aware(value) else timezone.make_aware(value, selectors.billing_zone())
-    )
+    return value if timezone.is_aware(value) else timezone.make_aware(value, BILLING_ZONE)
 
 
 def _message_out(message: Message) -> dict:

@@ -20,8 +20,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from billing.cells import neutralise, neutralise_sql
+from billing.commission import BILLING_ZONE
 from billing.models import IS_COUNTED, AuditAction, AuditEntry, Message, Statement
-from billing.selectors import billing_zone
 
 from .message_columns import COLUMNS, Cell, SqlCells, export_fields, headings, inner_name
 
@@ -57,7 +57,7 @@ def _cells_select(queryset: QuerySet[Message], time_sql: str) -> tuple[str, list
         .values("id", *(inner_name(name) for name in export_fields()))
     )
     inner_sql, inner_params = inner.query.sql_with_params()
-    made = SqlCells(time_sql, billing_zone().key)
+    made = SqlCells(time_sql, BILLING_ZONE.key)
     cells = [column.sql_cell(made) for column in COLUMNS]
     names = [f"c{index}" for index in range(len(cells))]
     middle = ", ".join(f"{cell} AS {name}" for cell, name in zip(cells, names, strict=True))
@@ -186,7 +186,7 @@ def _copy_csv_body(queryset: QuerySet[Message], language: str) -> Iterator[bytes
 
 
 def export_filename(partner_ic: int, extension: str) -> str:
-    stamp = timezone.localtime(timezone.now(), billing_zone()).strftime("%Y%m%d-%H%M")
+    stamp = timezone.localtime(timezone.now(), BILLING_ZONE).strftime("%Y%m%d-%H%M")
     return f"messages-ic{partner_ic}-{stamp}.{extension}"
 
 

@@ -15,9 +15,8 @@ from django.utils.translation import gettext_lazy
 
 from billing import reconciliation_selectors as selectors
 from billing.cells import neutralise
-from billing.commission import format_period
+from billing.commission import BILLING_ZONE, format_period
 from billing.models import ReconciliationOutcome, ReconciliationRow, Statement
-from billing.selectors import billing_zone
 from billing.statuses import Status
 
 from .access import get_partner_object_or_404, partner_required
@@ -104,7 +103,7 @@ def headers() -> list[str]:
 
 
 def _local(value):
-    return value.astimezone(billing_zone()).replace(tzinfo=None) if value else None
+    return value.astimezone(BILLING_ZONE).replace(tzinfo=None) if value else None
 
 
 def differences_text(row: ReconciliationRow) -> str:

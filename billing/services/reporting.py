@@ -1,14 +1,8 @@
 """Record messages that partner software sent straight to SerwerSMS (channel `reported`).
 
-Idempotent by (client account, SerwerSMS id): a message reported again answers as the first time;
-the same id with another phone is refused. Each item is checked on its own (ic, account, the
-figures rule of billing/figures.py) and refused with the reason, the others are taken.
-
-What the partner declares (status, type, parts, cost, send time) is kept as the message's claim
-(claimed_*), shown and compared, never priced: SerwerSMS's record is the billing record. The
-message starts pending, its ic proof `reported`; the poll pass asks SerwerSMS for it like any
-message, and its first report gives the figures. Until SerwerSMS's partner billing confirms the
-ic (services/ic_proof.py) a dispatched reported message is "reported, not yet confirmed".
+Idempotent by (client account, SerwerSMS id); each item taken or refused on its own. What the
+partner declares is kept as the message's claim (claimed_*), never priced: SerwerSMS's record is
+the billing record (docs/api.md, "What you report is your claim, never the bill").
 """
 
 from __future__ import annotations
@@ -25,7 +19,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import figures
-from billing.figures import reported_time_problem
 from billing.models import Channel, ClientAccount, EventSource, MatchMethod, Message, StatusEvent
 from billing.phones import PhoneError, normalize_phone
 from billing.services import derived
@@ -86,7 +79,9 @@ def _check(item: Reported, result: ItemResult, account: ClientAccount, now: dt.d
             " it with that account's key.",
         )
     skew = dt.timedelta(seconds=settings.STATUS_REPORT_TIME_SLACK_SECONDS)
-    problem = reported_time_problem(item.sent_at, now, settings.API_REPORTED_MAX_AGE_DAYS, skew)
+    problem = figures.reported_time_problem(
+        item.sent_at, now, settings.API_REPORTED_MAX_AGE_DAYS, skew
+    )
     if problem:
         result.refuse("sent_at", "out_of_range", problem)
     for name, problem in (
@@ -212,10 +207,8 @@ def _insert_ignoring_conflicts(
 def record_reported_messages(
     *, account: ClientAccount, items: Sequence[Reported], now: dt.datetime | None = None
 ) -> list[ItemResult]:
-    """Record `items` for `account` (the API key's); one result per item, in order.
-
-    Safe to call again with the same items: they answer `existing` with the same ids.
-    """
+    """Record `items` for `account` (the API key's); one result per item, in order. Safe to
+    call again with the same items: they answer `existing` with the same ids."""
     now = now or timezone.now()
     results = [ItemResult(index=i, serwersms_id=item.serwersms_id) for i, item in enumerate(items)]
     phones: list[str] = []
@@ -236,12 +229,10 @@ def record_reported_messages(
         rows = [_new_row(items[r.index], phones[r.index]) for r in to_write]
         created = _insert_ignoring_conflicts(rows, account, now)
         _record_derived(account, rows, created, now)
-        lost_race = []
         for result, row in zip(to_write, rows, strict=True):
             result.message_id = created.get(row["serwersms_id"])
             result.claim = _claim(row)
-            if result.message_id is None:
-                lost_race.append(result)
+        lost_race = [r for r in to_write if r.message_id is None]
         if lost_race:
             # Another request took these ids (or unique_ids) meanwhile: answer as it did.
             _match_existing(account, items, phones, lost_race)

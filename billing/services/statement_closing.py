@@ -72,14 +72,8 @@ def statement_checksum(statement: Statement) -> str:
     put("T", map(Decimal, totals))
     digest.update(f"N|{statement.number}|{statement.vat_rate}\n".encode())
     if statement.unconfirmed_messages:  # statements closed before this share existed: unchanged
-        put(
-            "U",
-            (
-                statement.unconfirmed_messages,
-                statement.unconfirmed_parts,
-                Decimal(statement.unconfirmed_commission),
-            ),
-        )
+        unconfirmed = Decimal(statement.unconfirmed_commission)
+        put("U", (statement.unconfirmed_messages, statement.unconfirmed_parts, unconfirmed))
     return digest.hexdigest()
 
 

@@ -8,7 +8,6 @@ closing is statement_closing.py's, payouts payouts.py's.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -47,8 +46,6 @@ from billing.selectors import AgreementVersions, agreement_versions
 from billing.services import late_changes
 from billing.statuses import COUNTED, NEVER_COUNTED, PENDING, PROVEN, IcProof, Status
 
-logger = logging.getLogger(__name__)
-
 CHUNK_SIZE = 5000
 AUDIT_DETAIL_LIMIT = 200  # adjustments listed one by one in an audit entry; the rest summed
 Progress = Callable[[int], None]
@@ -80,17 +77,9 @@ def build_statements(
 
 
 def build_statement(
-    partner: Partner,
-    period: date,
-    *,
-    actor: str,
-    progress: Progress | None = None,
+    partner: Partner, period: date, *, actor: str, progress: Progress | None = None
 ) -> BuildResult:
-    """Build or rebuild one draft statement; a closed statement is left as it is.
-
-    The month is priced by one SQL statement: ranked, priced, its items written and its lines
-    and days summed without a row passing through Python.
-    """
+    """Build or rebuild one draft statement (priced_month_sql); a closed one is left as it is."""
     period = period.replace(day=1)
     with transaction.atomic():
         Statement.objects.get_or_create(partner=partner, period=period)
@@ -134,11 +123,9 @@ def build_statement(
         )
         statement.printed_commission = sum(shown.lines, ZERO)
         statement.printed_adjustments = sum(shown.adjustments, ZERO)
-        statement.opening_credit = shown.opening_credit
+        for name in ("opening_credit", "rounding", "carried_forward", "total"):
+            setattr(statement, name, getattr(shown, name))
         statement.opening_credit_from = credit_from
-        statement.rounding = shown.rounding
-        statement.carried_forward = shown.carried_forward
-        statement.total = shown.total
         statement.vat_rate = statement.partner.vat_rate
         split = vat_split(shown.total, statement.vat_rate)
         statement.vat, statement.gross = split.vat, split.gross
@@ -174,10 +161,10 @@ def _by_version_sql(
 ) -> tuple[str, list]:
     """CASE agreement_id WHEN <version> THEN expression(terms) ... ELSE 0 (no agreement)."""
     whens, params = [], []
-    for ref, terms in versions.terms.items():
-        sql, sql_params = expression(terms)
+    for span in versions.picker.spans:
+        sql, sql_params = expression(span.terms)
         whens.append(f"WHEN agreement_id = CAST(%s AS bigint) THEN {sql}")
-        params += [ref, *sql_params]
+        params += [span.terms.ref, *sql_params]
     if not whens:
         return "0", []
     return f"CASE {' '.join(whens)} ELSE 0 END", params
@@ -208,19 +195,12 @@ def priced_month_sql(
     versions: AgreementVersions,
     billed: Iterable[int],
 ) -> tuple[str, dict]:
-    """The one statement that prices a month in PostgreSQL; returns (sql, params).
-
-    Ranks the counted messages by (billing_at, id) (the tier ordinal of commission.rate_for);
-    pending ones, and apart the reported ones whose ic SerwerSMS has not confirmed yet (never
-    in the items or billed lines), rank after them. Picks the agreement version by billing_at,
-    prices with commission.rate_sql / amount_sql and writes the StatementItems that differ (new
-    ones in billing order). Rows: (kind, is_line, account, type, agreement, day, messages,
+    """The one statement that prices a month in PostgreSQL and writes the StatementItems that
+    differ; returns (sql, params). How and why it is built so: docs/scale.md, "What is
+    set-based". Pending and reported-but-unconfirmed messages rank after the counted ones and
+    are never in the items. Rows: (kind, is_line, account, type, agreement, day, messages,
     parts, amount, delivered, undelivered); kind "c" counted lines (is_line 1) and Warsaw days
-    (is_line 0), "p" pending lines (amount: the forecast), "u" unsent, "r" unconfirmed lines.
-
-    Each class of message is its own index range scan with its status list, so that the
-    planner knows how many rows each step has (a CTE filtered on a computed class is
-    estimated at a few rows, and then joined by nested loops)."""
+    (is_line 0), "p" pending lines (amount: the forecast), "u" unsent, "r" unconfirmed lines."""
     start, end = month_bounds_utc(period)
     q = _Params()
     version_sql, version_params = _version_sql(versions)
@@ -341,10 +321,7 @@ def priced_month_sql(
 
 
 def _price_in_database(
-    statement: Statement,
-    versions: AgreementVersions,
-    billed: set[int],
-    progress: Progress | None,
+    statement: Statement, versions: AgreementVersions, billed: set[int], progress: Progress | None
 ) -> tuple[list[StatementLine], Decimal]:
     """Price the month with priced_month_sql and write its days; returns the lines (unsaved,
     in order) and the pending forecast."""
@@ -393,8 +370,8 @@ def _price_in_database(
     StatementDay.objects.bulk_create(sorted(days, key=lambda d: d.day))
     if progress:
         progress(counted_total)
-    ordered = sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0))
-    return [line for _key, line in ordered], forecast
+    ordered = sorted(lines, key=lambda key: (key[0], key[1], key[2] or 0))
+    return [lines[key] for key in ordered], forecast
 
 
 def _audit_build(statement: Statement, actor: str, adjustments: list[Adjustment]) -> None:
@@ -447,14 +424,12 @@ def refresh_draft_statements(
         while statuses.get(period) == StatementStatus.CLOSED:
             period = next_month(period)
         wanted.add(period)
+    fresh = Statement.objects.none()  # built after `requested_at`: nothing to redo
+    if requested_at is not None:
+        fresh = Statement.objects.filter(partner=partner, built_at__gte=requested_at)
     rebuilt = []
     for period in sorted(wanted):
-        if (
-            requested_at is not None
-            and Statement.objects.filter(
-                partner=partner, period=period, built_at__gte=requested_at
-            ).exists()
-        ):
+        if fresh.filter(period=period).exists():  # asked month by month: builds go on meanwhile
             continue
         # A month closed meanwhile is left alone by build_statement itself.
         result = build_statement(partner, period, actor="system")

@@ -498,7 +498,7 @@ class ExportRange:
 def export_range(world: BenchWorld, wanted: int) -> ExportRange:
     """From the Warsaw day of the big partner's `wanted`-th newest message (or its oldest) to
     today: at least `wanted` rows, whole days, as the portal's date filter takes them."""
-    from billing.selectors import day_start, messages_for
+    from billing.selectors import messages_for
 
     newest_first = Message.objects.filter(partner=world.big).order_by("-created_at", "-id")
     total = newest_first.count()
@@ -509,8 +509,8 @@ def export_range(world: BenchWorld, wanted: int) -> ExportRange:
     filters = {"date_from": first_day, "date_to": last_day}
     return ExportRange(
         params={key: value.isoformat() for key, value in filters.items()},
-        start=day_start(first_day).astimezone(dt.UTC),
-        end=day_start(last_day + dt.timedelta(days=1)).astimezone(dt.UTC),
+        start=local_midnight_utc(first_day).astimezone(dt.UTC),
+        end=local_midnight_utc(last_day + dt.timedelta(days=1)).astimezone(dt.UTC),
         rows=messages_for(world.big, filters).count(),
     )
 

@@ -10,8 +10,9 @@ import pytest
 from django.utils import translation
 from openpyxl import load_workbook
 
+from billing.commission import BILLING_ZONE
 from billing.models import Channel, MessageType
-from billing.selectors import billing_zone, messages_for
+from billing.selectors import messages_for
 from billing.statuses import Status
 from tests.factories import MessageFactory
 from tests.portal.conftest import client_for
@@ -121,7 +122,7 @@ def test_xlsx_local_times_follow_the_billing_zone(alpha):
     winter = dt.datetime(2026, 1, 15, 23, 30, tzinfo=dt.UTC)
     MessageFactory(account=alpha.account, created_at=winter)
     sheet = _xlsx(client_for(alpha.viewer)).active
-    expected = winter.astimezone(billing_zone()).replace(tzinfo=None)
+    expected = winter.astimezone(BILLING_ZONE).replace(tzinfo=None)
     assert sheet.cell(row=2, column=1).value == expected == dt.datetime(2026, 1, 16, 0, 30)
 
 
