@@ -1,12 +1,6 @@
-"""Confirm or refute the ic of reported messages against SerwerSMS's partner billing.
-
-A message the product sent carries the ic by construction (serwersms/ic.py); a reported message
-carries only the partner's word until the partner billing for its month lists it (confirmed) or
-does not (refuted). Reconciliation (services/reconcile.py) decides which; this records it and
-lets it flow into counting like any other change (services/derived.py: rollups, drafts, the
-late-change queue of closed months). Each change is one StatusEvent (source `reconcile`) and one
-audit entry per partner, so every figure stays explainable message by message.
-"""
+"""Confirm or refute the ic of reported messages (only the partner's word) as reconciliation
+with SerwerSMS's partner billing decided, and let it flow into counting like any other change
+(services/derived.py; docs/commission.md): one StatusEvent per change, one audit per partner."""
 
 from __future__ import annotations
 
