@@ -69,24 +69,23 @@ def confirm_reported_messages(
         before = derived.snapshot(messages)
         changed = [m for m in messages if m.ic_proof != wanted[m.pk]]
         summary.unchanged = len(messages) - len(changed)
-        events: list[StatusEvent] = []
+        events = [
+            StatusEvent(
+                message=message,
+                source=EventSource.RECONCILE,
+                old_status=message.status,
+                new_status=message.status,
+                applied=True,
+                note=f"{NOTES[wanted[message.pk]]} (was {message.ic_proof}; by {actor})"[:255],
+                created_at=now,
+            )
+            for message in changed
+        ]
         by_partner: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for message in changed:
-            proof = wanted[message.pk]
-            events.append(
-                StatusEvent(
-                    message=message,
-                    source=EventSource.RECONCILE,
-                    old_status=message.status,
-                    new_status=message.status,
-                    applied=True,
-                    note=f"{NOTES[proof]} (was {message.ic_proof}; by {actor})"[:255],
-                    created_at=now,
-                )
-            )
-            message.ic_proof = proof
+            message.ic_proof = wanted[message.pk]
             summary.changed_ids.append(message.pk)
-            by_partner[message.partner_id][proof.value].append(message.pk)
+            by_partner[message.partner_id][message.ic_proof.value].append(message.pk)
         summary.confirmed = sum(wanted[pk] == IcProof.CONFIRMED for pk in summary.changed_ids)
         summary.refuted = len(changed) - summary.confirmed
         if not changed:

@@ -419,10 +419,9 @@ def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> Reconcile
     report.their_parts = sum(row.parts for row in theirs)
     report.their_cost = sum((row.cost or 0 for row in theirs), Decimal(0))
 
-    unmatched = [row for key, row in their_keys.items() if key not in ours]
-    known = _look_up(partner, unmatched)
-    for row in unmatched:
-        key = (row.account, row.serwersms_id)
+    unmatched = {key: row for key, row in their_keys.items() if key not in ours}
+    known = _look_up(partner, list(unmatched.values()))
+    for key, row in unmatched.items():
         found = known.get(key)
         if found is None:
             report.missing_ours.append(row)
