@@ -151,11 +151,7 @@ def _csv_lines(rows, outcomes: dict[str, str]) -> Iterator[str]:
 
 
 def _csv_cell(value):
-    if value is None:
-        return ""
-    if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return value
+    return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else value  # None: ""
 
 
 @partner_required

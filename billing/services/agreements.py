@@ -46,30 +46,25 @@ def create_agreement(
     basis: str,
     rates: Mapping[str, object],
     tiers: Iterable[tuple[int, Mapping[str, object]]] = (),
-    currency: str = "PLN",
     notes: str = "",
     actor: str,
 ) -> Agreement:
-    """A new agreement version; a validity that overlaps another version is refused.
+    """A new agreement version (in PLN); a validity that overlaps another version is refused.
 
     The partner row is locked so that two concurrent creations cannot both pass the overlap check.
     """
     if basis not in BASES:
         raise ValidationError(f"Unknown commission basis {basis!r}; use one of {', '.join(BASES)}.")
-    if currency != "PLN":
-        raise ValidationError("Agreements are in PLN.")
     base_rates = _rates(rates, basis, "rate")
-    tier_rows = []
-    seen: set[int] = set()
-    for from_volume, tier_rates in tiers:
+    tier_rates: dict[int, dict[str, Decimal]] = {}
+    for from_volume, rates_from in tiers:
         if isinstance(from_volume, bool) or not isinstance(from_volume, int) or from_volume < 0:
             raise ValidationError(
                 f"A tier starts after a whole number of messages: {from_volume!r}."
             )
-        if from_volume in seen:
+        if from_volume in tier_rates:
             raise ValidationError(f"Two tiers start after {from_volume} messages.")
-        seen.add(from_volume)
-        tier_rows.append((from_volume, _rates(tier_rates, basis, f"tier > {from_volume}")))
+        tier_rates[from_volume] = _rates(rates_from, basis, f"tier > {from_volume}")
 
     with transaction.atomic():
         Partner.objects.select_for_update().get(pk=partner.pk)
@@ -80,14 +75,13 @@ def create_agreement(
             valid_from=valid_from,
             valid_to=valid_to,
             basis=basis,
-            currency=currency,
             notes=notes,
             **base_rates,
         )
         agreement.full_clean()
         agreement.save()
         AgreementTier.objects.bulk_create(
-            AgreementTier(agreement=agreement, from_volume=v, **r) for v, r in tier_rows
+            AgreementTier(agreement=agreement, from_volume=v, **r) for v, r in tier_rates.items()
         )
         AuditEntry.objects.create(
             partner=partner,
@@ -99,7 +93,7 @@ def create_agreement(
                 "valid_to": valid_to.isoformat() if valid_to else None,
                 "basis": basis,
                 "rates": {k: str(v) for k, v in base_rates.items()},
-                "tiers": [[v, {k: str(x) for k, x in r.items()}] for v, r in tier_rows],
+                "tiers": [[v, {k: str(x) for k, x in r.items()}] for v, r in tier_rates.items()],
             },
         )
     return agreement

@@ -1,12 +1,6 @@
-"""Confirm or refute the ic of reported messages against SerwerSMS's partner billing.
-
-A message the product sent carries the ic by construction (serwersms/ic.py); a reported message
-carries only the partner's word until the partner billing for its month lists it (confirmed) or
-does not (refuted). Reconciliation (services/reconcile.py) decides which; this records it and
-lets it flow into counting like any other change (services/derived.py: rollups, drafts, the
-late-change queue of closed months). Each change is one StatusEvent (source `reconcile`) and one
-audit entry per partner, so every figure stays explainable message by message.
-"""
+"""Confirm or refute the ic of reported messages (only the partner's word) as reconciliation
+with SerwerSMS's partner billing decided, and let it flow into counting like any other change
+(services/derived.py; docs/commission.md): one StatusEvent per change, one audit per partner."""
 
 from __future__ import annotations
 
@@ -75,24 +69,23 @@ def confirm_reported_messages(
         before = derived.snapshot(messages)
         changed = [m for m in messages if m.ic_proof != wanted[m.pk]]
         summary.unchanged = len(messages) - len(changed)
-        events: list[StatusEvent] = []
+        events = [
+            StatusEvent(
+                message=message,
+                source=EventSource.RECONCILE,
+                old_status=message.status,
+                new_status=message.status,
+                applied=True,
+                note=f"{NOTES[wanted[message.pk]]} (was {message.ic_proof}; by {actor})"[:255],
+                created_at=now,
+            )
+            for message in changed
+        ]
         by_partner: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for message in changed:
-            proof = wanted[message.pk]
-            events.append(
-                StatusEvent(
-                    message=message,
-                    source=EventSource.RECONCILE,
-                    old_status=message.status,
-                    new_status=message.status,
-                    applied=True,
-                    note=f"{NOTES[proof]} (was {message.ic_proof}; by {actor})"[:255],
-                    created_at=now,
-                )
-            )
-            message.ic_proof = proof
+            message.ic_proof = wanted[message.pk]
             summary.changed_ids.append(message.pk)
-            by_partner[message.partner_id][proof.value].append(message.pk)
+            by_partner[message.partner_id][message.ic_proof.value].append(message.pk)
         summary.confirmed = sum(wanted[pk] == IcProof.CONFIRMED for pk in summary.changed_ids)
         summary.refuted = len(changed) - summary.confirmed
         if not changed:

@@ -18,7 +18,6 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from billing.cells import neutralise
@@ -198,11 +197,9 @@ def erase_partner_data(
             .exclude(email2sms_sender="")
             .update(email2sms_sender="")
         )
-        named = Q(detail__has_key="email") | Q(detail__has_key="username")
-        for entry in AuditEntry.objects.filter(named, partner=partner):
-            entry.detail = {
-                k: ERASED if k in ("email", "username") else v for k, v in entry.detail.items()
-            }
+        named = ("email", "username")
+        for entry in AuditEntry.objects.filter(partner=partner, detail__has_any_keys=named):
+            entry.detail = {k: ERASED if k in named else v for k, v in entry.detail.items()}
             entry.save(update_fields=["detail"])
         AuditEntry.objects.create(
             partner=partner,

@@ -1,10 +1,5 @@
 """Reconciliation: match SerwerSMS's partner billing (CSV) of one partner and month with our
-counted messages, message by message, and store the result (Reconciliation, ReconciliationRow).
-
-Rows are matched on (account name, SerwerSMS id). The file's columns are read by header through
-RECONCILE_COLUMNS (SerwerSMS does not document them). A broken file is refused as a whole and
-writes nothing; a new upload for the same partner and month replaces the stored result.
-"""
+counted messages, on (account name, SerwerSMS id), and store the result (docs/reconcile.md)."""
 
 from __future__ import annotations
 
@@ -18,6 +13,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -53,15 +50,8 @@ MAX_PARTS = 32767  # PositiveSmallIntegerField
 TYPES = frozenset(MessageType.values)
 # Dispatch times further apart than this disagree (theirs has whole seconds, ours may not).
 TIME_TOLERANCE = timedelta(seconds=60)
-# ReconciliationRow's their_<name> / our_<name> field -> the TheirRow / OurRow attribute.
-SIDE_FIELDS = {
-    "phone": "phone",
-    "status": "status",
-    "type": "message_type",
-    "parts": "parts",
-    "cost": "cost",
-    "dispatched_at": "dispatched_at",
-}
+# ReconciliationRow's their_<name> / our_<name> fields, from the TheirRow / OurRow attributes.
+SIDE_FIELDS = ("phone", "status", "type", "parts", "cost", "dispatched_at")
 
 
 class ReconcileError(Exception):
@@ -74,7 +64,7 @@ class TheirRow:
     serwersms_id: str
     account: str
     phone: str
-    message_type: str  # "" when the file has no type column
+    type: str  # "" when the file has no type column
     parts: int
     status: str
     dispatched_at: datetime
@@ -87,7 +77,7 @@ class OurRow:
     message_id: int
     serwersms_id: str
     account: str
-    message_type: str
+    type: str
     parts: int
     status: str
     dispatched_at: datetime | None
@@ -102,7 +92,6 @@ class Disagreement:
     field: str  # status | parts | cost | type | month | phone | time
     ours: str
     theirs: str
-    message_id: int
 
 
 @dataclass
@@ -163,11 +152,9 @@ class ReconcileReport:
 
 
 def column_mapping() -> dict[str, str]:
-    """Our field -> the file's header: FIELDS renamed by RECONCILE_COLUMNS.
-
-    Raises ReconcileError naming the bad pair when the setting is not `field:Header,...` of
-    known fields."""
-    mapping = dict(zip(FIELDS, FIELDS, strict=True))
+    """Our field -> the file's header: FIELDS renamed by RECONCILE_COLUMNS; ReconcileError
+    naming the bad pair when the setting is not `field:Header,...` of known fields."""
+    mapping = {name: name for name in FIELDS}
     for pair in (p.strip() for p in (settings.RECONCILE_COLUMNS or "").split(",")):
         if not pair:
             continue
@@ -350,7 +337,7 @@ def _their_row(line: int, get: dict[str, str], problems: list[str]) -> TheirRow 
         serwersms_id=get["id"],
         account=get["account"],
         phone=phone,
-        message_type=message_type,
+        type=message_type,
         parts=parts,
         status=status.value,
         dispatched_at=local.replace(tzinfo=BILLING_ZONE),
@@ -404,14 +391,9 @@ def _check_belongs(partner: Partner, period: date, theirs: list[TheirRow]) -> No
 
 # In OurRow's order.
 _OUR_FIELDS = (
-    "id", "serwersms_id", "account__name", "message_type", "parts", "status", "billing_at",
-    "phone", "cost",
+    "id", Coalesce("serwersms_id", Value("")), "account__name", "message_type", "parts", "status",
+    "billing_at", "phone", "cost",
 )  # fmt: skip
-
-
-def _our_row(values: tuple) -> OurRow:
-    message_id, serwersms_id, *rest = values
-    return OurRow(message_id, serwersms_id or "", *rest)
 
 
 def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> ReconcileReport:
@@ -426,7 +408,7 @@ def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> Reconcile
         .values_list(*_OUR_FIELDS)
     )
     for values in counted.iterator(chunk_size=5000):
-        row = _our_row(values)
+        row = OurRow(*values)
         ours[(row.account, row.serwersms_id or f"(no id: message {row.message_id})")] = row
         report.our_messages += 1
         report.our_parts += row.parts
@@ -437,10 +419,9 @@ def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> Reconcile
     report.their_parts = sum(row.parts for row in theirs)
     report.their_cost = sum((row.cost or 0 for row in theirs), Decimal(0))
 
-    unmatched = [row for key, row in their_keys.items() if key not in ours]
-    known = _look_up(partner, unmatched)
-    for row in unmatched:
-        key = (row.account, row.serwersms_id)
+    unmatched = {key: row for key, row in their_keys.items() if key not in ours}
+    known = _look_up(partner, list(unmatched.values()))
+    for key, row in unmatched.items():
         found = known.get(key)
         if found is None:
             report.missing_ours.append(row)
@@ -449,11 +430,10 @@ def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> Reconcile
         # We know the message but do not count it in this month: say why.
         month = billing_month(found.dispatched_at)
         if month != period:
-            mine, their = format_period(month), format_period(period)
-            item = Disagreement(*key, "month", mine, their, found.message_id)
+            item = Disagreement(*key, "month", format_period(month), format_period(period))
             outcome = Outcome.MISSING_HERE
         else:
-            item = Disagreement(*key, "status", found.status, row.status, found.message_id)
+            item = Disagreement(*key, "status", found.status, row.status)
             outcome = Outcome.STATUS_DIFFERENT
         report.disagreements.append(item)
         report.rows.append(RowResult(outcome, *key, row, found, [item]))
@@ -480,18 +460,32 @@ def _differences(key: tuple[str, str], ours: OurRow, theirs: TheirRow) -> list[D
     if theirs.cost is not None:
         mine = "-" if ours.cost is None else f"{ours.cost:.4f}"
         checks.append(("cost", mine, f"{theirs.cost:.4f}", None))
-    if theirs.message_type:
-        checks.append(("type", ours.message_type, theirs.message_type, None))
+    if theirs.type:
+        checks.append(("type", ours.type, theirs.type, None))
     # A pair swapped between two messages shows as a phone or time disagreement.
     checks.append(("phone", ours.phone, theirs.phone, _same_phone(ours.phone, theirs.phone)))
     at = ours.dispatched_at
     close = at is not None and abs(at - theirs.dispatched_at) <= TIME_TOLERANCE
     checks.append(("time", _local(at), _local(theirs.dispatched_at), close))
     return [
-        Disagreement(*key, name, mine, their, ours.message_id)
+        Disagreement(*key, name, mine, their)
         for name, mine, their, same in checks
         if ((mine != their) if same is None else not same)
     ]
+
+
+def _same_phone(ours: str, theirs: str) -> bool:
+    """The same number written with or without +48 (their file may drop the prefix)."""
+    mine = "".join(ch for ch in ours if ch.isdigit())
+    their = "".join(ch for ch in theirs if ch.isdigit())
+    if not their:
+        return True  # a statement without numbers cannot disagree on them
+    shorter, longer = sorted((mine, their), key=len)
+    return len(shorter) >= 9 and longer.endswith(shorter)
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(BILLING_ZONE).strftime(TIME_FORMAT) if moment else "-"
 
 
 def _outcome_of(differences: list[Disagreement]) -> str:
@@ -517,7 +511,7 @@ def _look_up(partner: Partner, rows: list[TheirRow]) -> dict[tuple[str, str], Ou
             for values in Message.objects.filter(
                 partner=partner, account__name=account, serwersms_id__in=ids[start : start + 500]
             ).values_list(*_OUR_FIELDS):
-                row = _our_row(values)
+                row = OurRow(*values)
                 found[(row.account, row.serwersms_id)] = row
     return found
 
@@ -600,16 +594,8 @@ def _sides(row: RowResult) -> list[tuple[str, TheirRow | OurRow]]:
 
 
 def _totals(rows: list[RowResult]) -> dict[str, dict]:
-    totals = {
-        o.value: {
-            "messages": 0,
-            "their_parts": 0,
-            "our_parts": 0,
-            "their_cost": Decimal(0),
-            "our_cost": Decimal(0),
-        }
-        for o in Outcome
-    }
+    figures = ("messages", "their_parts", "our_parts", "their_cost", "our_cost")
+    totals = {outcome.value: dict.fromkeys(figures, 0) for outcome in Outcome}
     for row in rows:
         entry = totals[row.outcome]
         entry["messages"] += 1
@@ -637,9 +623,9 @@ def _store_rows(reconciliation: Reconciliation, rows: list[RowResult]) -> None:
                 ],
                 # A side that does not list the row keeps the fields' defaults ("" or None).
                 **{
-                    f"{side}_{name}": getattr(value, attribute)
+                    f"{side}_{name}": getattr(value, name)
                     for side, value in _sides(row)
-                    for name, attribute in SIDE_FIELDS.items()
+                    for name in SIDE_FIELDS
                 },
             )
             for row in rows[start : start + ROW_BATCH]
@@ -679,20 +665,3 @@ def apply_ic_proof(
         confirmed_ids=confirmed_ids, refuted_ids=refuted_ids, actor=actor, now=now
     )
     return ProofIds(confirmed_ids=list(confirmed_ids), refuted_ids=list(refuted_ids))
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def _same_phone(ours: str, theirs: str) -> bool:
-    """The same number written with or without +48 (their file may drop the prefix)."""
-    mine = "".join(ch for ch in ours if ch.isdigit())
-    their = "".join(ch for ch in theirs if ch.isdigit())
-    if not their:
-        return True  # a statement without numbers cannot disagree on them
-    shorter, longer = sorted((mine, their), key=len)
-    return len(shorter) >= 9 and longer.endswith(shorter)
-
-
-def _local(moment: datetime | None) -> str:
-    return moment.astimezone(BILLING_ZONE).strftime(TIME_FORMAT) if moment else "-"

@@ -1,12 +1,6 @@
-"""Retention of personal data: phones and texts of old, billed messages reduced to what billing
-needs. Imports no web code; the beat task and `manage.py apply_retention` call it.
-
-A message is past retention when its billing instant is more than RETENTION_MONTHS before
-`now` and the statement of its partner and billing month is closed (never before: an open month
-may still be reconciled). Its phone becomes `+48*****2333` (country code and last four digits)
-with `phone_hash`, an HMAC-SHA256 of the whole number keyed by PHONE_HASH_PEPPER; its text, if
-kept, is emptied. Counts, parts, statuses, costs and every statement stay as they were.
-"""
+"""Retention of personal data: phones and texts of old messages in closed statements reduced
+to what billing needs (docs/operations-logs.md). Imports no web code; the beat task and
+`manage.py apply_retention` call it. Never an open month: it may still be reconciled."""
 
 from __future__ import annotations
 
@@ -77,7 +71,6 @@ def messages_past_retention(*, now: datetime, months: int | None = None) -> Quer
 class ErasureSummary:
     messages: int = 0
     by_partner: Counter = field(default_factory=Counter)
-    dry_run: bool = False
 
 
 def reduce_messages(
@@ -134,9 +127,10 @@ def apply_retention(
     now = now or timezone.now()
     batch = batch or settings.RETENTION_BATCH
     cutoff = _cutoff(now, months)
-    summary = ErasureSummary(dry_run=dry_run)
+    summary = ErasureSummary()
     if dry_run:
-        summary.by_partner = count_by_partner(messages_past_retention(now=now, months=months))
+        past = messages_past_retention(now=now, months=months).order_by().values_list("partner_id")
+        summary.by_partner = Counter(dict(past.annotate(n=Count("id"))))
         summary.messages = sum(summary.by_partner.values())
         if progress:
             progress(summary.messages)
@@ -163,9 +157,3 @@ def apply_retention(
         for partner_id, count in sorted(summary.by_partner.items())
     )
     return summary
-
-
-def count_by_partner(queryset: QuerySet[Message]) -> Counter:
-    """Messages of `queryset` per partner id (one grouped query)."""
-    rows = queryset.order_by().values_list("partner_id").annotate(n=Count("id"))
-    return Counter(dict(rows))

@@ -190,7 +190,7 @@ def test_reconcile_against_the_simulators_partner_billing(simulator):
             serwersms_id=row.serwersms_id,
             status=row.status,
             parts=row.parts + (1 if row is rows[-1] else 0),
-            message_type=row.message_type,
+            message_type=row.type,
             phone=row.phone,
             cost=row.cost,
             dispatched_at=row.dispatched_at.astimezone(UTC),
