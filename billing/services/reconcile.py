@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -47,6 +48,8 @@ MAX_REPORTED_ERRORS = 20
 ROW_BATCH = 2000
 MAX_COST = Decimal("99999999.9999")  # the row's DecimalField(12, 4)
 MAX_PARTS = 32767  # PositiveSmallIntegerField
+ASCII_DIGITS = re.compile(r"[0-9]{1,12}")
+ASCII_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]*)?|\.[0-9]+")
 TYPES = frozenset(MessageType.values)
 # Dispatch times further apart than this disagree (theirs has whole seconds, ours may not).
 TIME_TOLERANCE = timedelta(seconds=60)
@@ -293,11 +296,10 @@ def _their_row(line: int, get: dict[str, str], problems: list[str]) -> TheirRow 
     message_type = get.get("type", "").lower()
     if "type" in get and message_type not in TYPES:
         problems.append(_("unknown type %(value)r") % {"value": get["type"]})
-    try:
-        parts = int(get["parts"])
-        if not 1 <= parts <= MAX_PARTS:
-            raise ValueError
-    except ValueError:
+    # ASCII digits only, here and in the cost and ic: int() and Decimal() also read "٣" as 3,
+    # "1_0" as 10, "+2" and "1e2".
+    parts = int(get["parts"]) if ASCII_DIGITS.fullmatch(get["parts"]) else 0
+    if not 1 <= parts <= MAX_PARTS:
         problems.append(
             _("parts must be a positive whole number, got %(value)r") % {"value": get["parts"]}
         )
@@ -315,8 +317,10 @@ def _their_row(line: int, get: dict[str, str], problems: list[str]) -> TheirRow 
     if get.get("cost"):
         text = get["cost"] if "." in get["cost"] else get["cost"].replace(",", ".")
         try:
+            if not ASCII_AMOUNT.fullmatch(text):
+                raise InvalidOperation
             cost = Decimal(text)
-            if not cost.is_finite() or not 0 <= cost <= MAX_COST:
+            if not cost <= MAX_COST:
                 raise InvalidOperation
             cost = cost.quantize(Decimal("0.0001"))
         except InvalidOperation:
@@ -325,8 +329,7 @@ def _their_row(line: int, get: dict[str, str], problems: list[str]) -> TheirRow 
                 % {"max": MAX_COST, "value": get["cost"]}
             )
     ic = get.get("ic") or None
-    # ASCII digits only: "²" and "٣" pass isdigit() but int() refuses or reads them.
-    if ic and (not ic.isascii() or not ic.isdigit() or len(ic) > 12 or int(ic) < 1):
+    if ic and (not ASCII_DIGITS.fullmatch(ic) or len(ic) > 12 or int(ic) < 1):
         problems.append(_("the ic must be a positive integer, got %(value)r") % {"value": ic})
     elif ic:
         ic = int(ic)

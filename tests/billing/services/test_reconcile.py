@@ -148,6 +148,32 @@ def test_an_ic_cell_that_is_not_a_positive_ascii_integer_is_a_clear_error(traffi
     assert not AuditEntry.objects.filter(action="reconcile").exists()
 
 
+@pytest.mark.parametrize("parts", ["\u0663", "\u00b2", "1_0", "+2", "0"])
+def test_a_parts_cell_that_is_not_a_positive_ascii_integer_is_a_clear_error(traffic, parts):
+    # int() reads "٣" as 3, "1_0" as 10 and "+2" as 2: a misread file must not be compared.
+    with pytest.raises(ReconcileError, match="parts must be a positive whole number"):
+        reconcile(traffic, OCT, (HEADER + row("1", "acme", parts=parts)).encode(), actor="op")
+    assert not AuditEntry.objects.filter(action="reconcile").exists()
+
+
+@pytest.mark.parametrize("cost", ["\u0663", "1_0", "1e2", "+1", "NaN", "0x10"])
+def test_a_cost_cell_that_is_not_a_plain_decimal_amount_is_a_clear_error(traffic, cost):
+    # Decimal() reads "٣" as 3, "1_0" as 10 and "1e2" as 100.
+    content = HEADER.replace("\n", ",cost\n") + row("1", "acme").replace("\n", f",{cost}\n")
+    with pytest.raises(ReconcileError, match="cost must be an amount"):
+        reconcile(traffic, OCT, content.encode(), actor="op")
+    assert not AuditEntry.objects.filter(action="reconcile").exists()
+
+
+@pytest.mark.parametrize(
+    "cell, cost", [("0.1600", "0.1600"), ('"0,16"', "0.1600"), ("12", "12"), (".5", "0.5")]
+)
+def test_plain_decimal_costs_still_read(cell, cost):
+    content = HEADER.replace("\n", ",cost\n") + row("1", "acme").replace("\n", f",{cell}\n")
+    [parsed] = parse_partner_billing(content.encode())
+    assert parsed.cost == Decimal(cost)
+
+
 def test_not_utf8_is_refused():
     with pytest.raises(ReconcileError, match="UTF-8"):
         parse_partner_billing(b"\xff\xfe\x00bad")
