@@ -1,10 +1,6 @@
-"""Settings: everything comes from environment variables, with safe embedded defaults.
-
-The database is PostgreSQL (15 or later), always: DATABASE_URL names it (bin/demo and bin/test
-start an embedded PostgreSQL under var/ when it is unset). The other embedded defaults (a
-file-system Celery broker, the bundled SerwerSMS simulator on loopback) let the product run with
-no server installed; production sets DATABASE_URL, CELERY_BROKER_URL and the SERWERSMS_* addresses.
-"""
+"""Settings: everything from environment variables (the README's configuration table), with
+embedded defaults that need no server installed. The database is always PostgreSQL (15 or later);
+production sets DATABASE_URL, CELERY_BROKER_URL and the SERWERSMS_* addresses."""
 
 import os
 from pathlib import Path
@@ -12,6 +8,8 @@ from urllib.parse import quote
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from partner_portal import logging as _ops_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -39,6 +37,28 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_words(name: str) -> dict[str, str] | None:
+    """`word:status,word:status` (SerwerSMS word -> our status word); None when unset."""
+    words = {}
+    for pair in env_list(name):
+        word, _sep, status = (part.strip() for part in pair.partition(":"))
+        if not word or not status:
+            raise ImproperlyConfigured(f"{name}: expected word:status pairs, got {pair!r}.")
+        words[word] = status
+    return words or None
+
+
+def env_secret(name: str) -> str:
+    """A secret from NAME, or from the file NAME_FILE names (e.g. systemd credentials)."""
+    path = env_str(f"{name}_FILE")
+    if not path:
+        return env_str(name)
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from exc
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or "insecure-embedded-default-change-me-in-production"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
@@ -63,6 +83,7 @@ INSTALLED_APPS = [
     "partner_portal",
     "partner_api",
     "ninja",  # serves the API docs' Swagger UI from our static files (the CSP allows no CDN)
+    "ops",  # health, metrics, alerts (docs/operations.md)
 ]
 # The workshop (app devtools: bench, fault run, simulator command, demo data; no models): on
 # for development, the demo and the tests, left out with DEVTOOLS=0 (the deployment files).
@@ -71,6 +92,7 @@ if DEVTOOLS:
     INSTALLED_APPS += ["devtools"]
 
 MIDDLEWARE = [
+    "partner_portal.logging.RequestContextMiddleware",
     "partner_portal.middleware.TrustedProxyMiddleware",  # before anything reads is_secure()
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -86,6 +108,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "partner_portal.middleware.NoStoreMiddleware",
     "axes.middleware.AxesMiddleware",
+    "ops.middleware.count_api_requests",  # partner API requests by key prefix and answer
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -159,10 +182,7 @@ LOGOUT_REDIRECT_URL = "login"
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")
 TRUSTED_PROXY_ADDRESSES = env_list("TRUSTED_PROXY_ADDRESSES")
-# django-axes: failures are counted per username across addresses and per address across
-# usernames; a browser where the user logged in before (a signed device cookie) is only counted
-# against itself, so a stranger cannot lock a user out of a known device. A lock is short and
-# the lock-out page offers a password reset, which lifts it.
+# django-axes: what counts against a login, and why, is in partner_portal/login_security.py.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = "partner_portal.login_security.lockout_parameters"
@@ -229,16 +249,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# Security when not in debug.
-SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SAMESITE = "Lax"
+# Django's defaults already give HttpOnly, SameSite=Lax session cookies, nosniff, a same-origin
+# referrer and X-Frame-Options DENY; outside debug the cookies are secure too.
 if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -254,20 +268,6 @@ SERWERSMS_EMAIL2SMS_ADDRESS = env_str("SERWERSMS_EMAIL2SMS_ADDRESS", "sms@email2
 SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN = env_str("SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN", "=")
 SERWERSMS_EMAIL2SMS_SUBJECT_SEPARATOR = env_str("SERWERSMS_EMAIL2SMS_SUBJECT_SEPARATOR", " ")
 SERWERSMS_EMAIL2SMS_REPORT = env_bool("SERWERSMS_EMAIL2SMS_REPORT", True)  # `raport=1`
-
-
-def env_words(name: str) -> dict[str, str] | None:
-    """`word:status,word:status` (SerwerSMS word -> our status word); None when unset."""
-    pairs = env_list(name)
-    words = {}
-    for pair in pairs:
-        word, sep, status = pair.partition(":")
-        if not sep or not word.strip() or not status.strip():
-            raise ImproperlyConfigured(f"{name}: expected word:status pairs, got {pair!r}.")
-        words[word.strip()] = status.strip()
-    return words or None
-
-
 # The `stan` words of report callbacks and of XML sprawdz_sms (I: defaults in
 # billing/serwersms/callbacks.py and xml_api.py; docs/gateway.md).
 SERWERSMS_CALLBACK_STAN_WORDS = env_words("SERWERSMS_CALLBACK_STAN_WORDS")
@@ -337,26 +337,23 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Partner Portal <portal@local
 # --- Celery ------------------------------------------------------------------------------------
 # Embedded default: kombu's file-system transport needs no server (worker and beat share var/).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-_broker_dir = VAR_DIR / "celery-broker"
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {
-        "data_folder_in": str(_broker_dir),
-        "data_folder_out": str(_broker_dir),
+if CELERY_BROKER_URL.startswith("filesystem"):
+    (VAR_DIR / "celery-broker").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(VAR_DIR / "celery-broker"),
+        "data_folder_out": str(VAR_DIR / "celery-broker"),
         "processed_folder": str(VAR_DIR / "celery-processed"),
         # kombu keeps its exchange table here; without it, a `control/` folder in the cwd.
         "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
     }
-    if CELERY_BROKER_URL.startswith("filesystem")
-    else {
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
         # How often a worker looks for tasks a killed worker left unacknowledged (Redis).
         "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
         "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
     }
-)
-if CELERY_BROKER_URL.startswith("filesystem"):
-    _broker_dir.mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 # The shared cache holds the per-account SerwerSMS rate limit: Redis when the broker is Redis
 # (or CACHE_URL), else a file cache every process here shares.
@@ -364,14 +361,12 @@ _cache_url = env_str("CACHE_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
 CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache"
         if _cache_url
-        else {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
-        }
-    )
+        else "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": _cache_url or str(VAR_DIR / "cache"),
+    }
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -388,9 +383,6 @@ RECONCILE_COLUMNS = env_str("RECONCILE_COLUMNS")
 RECONCILE_MAX_FILE_BYTES = env_int("RECONCILE_MAX_FILE_BYTES", 20 * 1024 * 1024)
 
 # --- Operations: health, metrics, alerts (app `ops`, docs/operations.md) -------------------
-INSTALLED_APPS += ["ops"]  # appended here, so that this block stays in one place
-# Counts partner API requests by key prefix and answer (ops/middleware.py).
-MIDDLEWARE += ["ops.middleware.count_api_requests"]
 # /readyz: beat's heartbeat (ops.tasks.beat_heartbeat, every OPS_HEARTBEAT_INTERVAL_SECONDS)
 # and the last poll pass must be younger than these; the broker must connect within the timeout.
 OPS_HEARTBEAT_INTERVAL_SECONDS = env_int("OPS_HEARTBEAT_INTERVAL_SECONDS", 60)
@@ -444,22 +436,7 @@ API_REPORTED_MAX_AGE_DAYS = env_int("API_REPORTED_MAX_AGE_DAYS", 400)
 # 10,000 reported messages are about 3 MB of JSON; larger bodies answer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
 
-# Operations: logs, errors, retention ----------------------------------------------------------
-# (partner_portal/logging.py, billing/services/retention.py, docs/operations-logs.md)
-from partner_portal import logging as _ops_logging  # noqa: E402
-
-
-def _env_secret(name: str, default: str = "") -> str:
-    """A secret from NAME, or from the file NAME_FILE names (e.g. systemd credentials)."""
-    path = env_str(f"{name}_FILE")
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from exc
-    return env_str(name, default)
-
-
+# --- Operations: logs, errors, retention (docs/operations-logs.md) ----------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 # json (one object per line, the default) or plain (for reading in a terminal).
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
@@ -470,12 +447,11 @@ LOGGING = _ops_logging.logging_config(level=LOG_LEVEL, log_file=LOG_FILE, json=L
 _ops_logging.configure_structlog()
 # Celery keeps the handlers above instead of installing its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-MIDDLEWARE.insert(0, "partner_portal.logging.RequestContextMiddleware")
 # Never in a log line or an error report: these values, wherever they show (comma-separated
 # LOG_REDACT_VALUES adds more). Accounts' tokens, passwords and callback secrets are added
 # when the code names the account (billing.log_context.bind_account).
-SENTRY_DSN = _env_secret("SENTRY_DSN")
-PHONE_HASH_PEPPER = _env_secret("PHONE_HASH_PEPPER") or f"phone-hash:{SECRET_KEY}"
+SENTRY_DSN = env_secret("SENTRY_DSN")
+PHONE_HASH_PEPPER = env_secret("PHONE_HASH_PEPPER") or f"phone-hash:{SECRET_KEY}"
 _ops_logging.add_secrets(
     [
         SECRET_KEY,
@@ -500,4 +476,3 @@ if RETENTION_MONTHS < 1:
     raise ImproperlyConfigured("RETENTION_MONTHS must be at least 1.")
 RETENTION_BATCH = env_int("RETENTION_BATCH", 5000)  # messages per transaction
 RETENTION_INTERVAL_SECONDS = env_int("RETENTION_INTERVAL_SECONDS", 24 * 3600)  # beat
-# End of Operations: logs, errors, retention ---------------------------------------------------

@@ -168,7 +168,6 @@ class RequestContextMiddleware:
         # (django.request) after the middleware returned, and those lines keep the id too.
         clear_contextvars()
         request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
-        request.request_id = request_id
         bind_contextvars(request_id=request_id)
         _current_request.set(request)
         started = time.monotonic()
