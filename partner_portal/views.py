@@ -53,7 +53,6 @@ def _messages_page(
         before=request.GET.get("before"),
         per_page=pagination.per_page_from(request.GET.get("per_page")),
     )
-    table = MessageTable(page.rows, order_by=page.ordering)
     query = request.GET.copy()
     for key in ("after", "before", "sort", "per_page"):
         query.pop(key, None)
@@ -62,7 +61,7 @@ def _messages_page(
         "portal/messages.html",
         {
             "filter": message_filter_,
-            "table": table,
+            "table": MessageTable(page.rows, order_by=page.ordering),
             "page": page,
             "summary": pagination.summary_of(queryset, page),
             "per_page_choices": pagination.PER_PAGE_CHOICES,
