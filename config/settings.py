@@ -1,10 +1,6 @@
-"""Settings: everything comes from environment variables, with safe embedded defaults.
-
-The database is PostgreSQL (15 or later), always: DATABASE_URL names it (bin/demo and bin/test
-start an embedded PostgreSQL under var/ when it is unset). The other embedded defaults (a
-file-system Celery broker, the bundled SerwerSMS simulator on loopback) let the product run with
-no server installed; production sets DATABASE_URL, CELERY_BROKER_URL and the SERWERSMS_* addresses.
-"""
+"""Settings: everything from environment variables (the README's configuration table), with
+embedded defaults that need no server installed. The database is always PostgreSQL (15 or later);
+production sets DATABASE_URL, CELERY_BROKER_URL and the SERWERSMS_* addresses."""
 
 import os
 from pathlib import Path
@@ -12,6 +8,8 @@ from urllib.parse import quote
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from partner_portal import logging as _ops_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -39,6 +37,28 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_words(name: str) -> dict[str, str] | None:
+    """`word:status,word:status` (SerwerSMS word -> our status word); None when unset."""
+    words = {}
+    for pair in env_list(name):
+        word, _sep, status = (part.strip() for part in pair.partition(":"))
+        if not word or not status:
+            raise ImproperlyConfigured(f"{name}: expected word:status pairs, got {pair!r}.")
+        words[word] = status
+    return words or None
+
+
+def env_secret(name: str) -> str:
+    """A secret from NAME, or from the file NAME_FILE names (e.g. systemd credentials)."""
+    path = env_str(f"{name}_FILE")
+    if not path:
+        return env_str(name)
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from exc
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or "insecure-embedded-default-change-me-in-production"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
@@ -63,14 +83,15 @@ INSTALLED_APPS = [
     "partner_portal",
     "partner_api",
     "ninja",  # serves the API docs' Swagger UI from our static files (the CSP allows no CDN)
+    "ops",  # health, metrics, alerts (docs/operations.md)
 ]
-# The workshop (app devtools: bench, fault run, simulator command, demo data; no models): on
-# for development, the demo and the tests, left out with DEVTOOLS=0 (the deployment files).
+# The workshop (docs/architecture.md); the deployment files leave it out with DEVTOOLS=0.
 DEVTOOLS = env_bool("DEVTOOLS", True)
 if DEVTOOLS:
     INSTALLED_APPS += ["devtools"]
 
 MIDDLEWARE = [
+    "partner_portal.logging.RequestContextMiddleware",
     "partner_portal.middleware.TrustedProxyMiddleware",  # before anything reads is_secure()
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -86,6 +107,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "partner_portal.middleware.NoStoreMiddleware",
     "axes.middleware.AxesMiddleware",
+    "ops.middleware.count_api_requests",  # partner API requests by key prefix and answer
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -136,7 +158,6 @@ if not env_bool("DATABASE_JIT", False):
     _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
     _pg_options["options"] = (_pg_options.get("options", "") + " -c jit=off").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Each database statement of a portal page stops after this long (PostgreSQL); 0: no limit.
 PORTAL_STATEMENT_TIMEOUT_MS = env_int("PORTAL_STATEMENT_TIMEOUT_MS", 10_000)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -151,18 +172,12 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Logins (partner_portal.login_security) -------------------------------------------------
-# Behind a reverse proxy the client's address comes from the proxy's header, never from the
-# socket: TRUSTED_PROXY_COUNT proxies append to X-Forwarded-For (the client is that many entries
-# from the right), or CLIENT_IP_HEADER names a header the proxy sets (e.g. X-Real-IP). Either is
-# believed only from TRUSTED_PROXY_ADDRESSES when that list is set. X-Forwarded-Proto (HTTPS
-# behind the proxy) is believed only from TRUSTED_PROXY_ADDRESSES, never when it is unset.
+# The client's address and HTTPS behind a proxy: client-address headers are believed only from
+# TRUSTED_PROXY_ADDRESSES when it is set, X-Forwarded-Proto only from it (never when unset).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")
 TRUSTED_PROXY_ADDRESSES = env_list("TRUSTED_PROXY_ADDRESSES")
-# django-axes: failures are counted per username across addresses and per address across
-# usernames; a browser where the user logged in before (a signed device cookie) is only counted
-# against itself, so a stranger cannot lock a user out of a known device. A lock is short and
-# the lock-out page offers a password reset, which lifts it.
+# django-axes: what counts against a login, and why, is in partner_portal/login_security.py.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = "partner_portal.login_security.lockout_parameters"
@@ -174,21 +189,15 @@ AXES_SENSITIVE_PARAMETERS: list[str] = []
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
 LOGIN_DEVICE_COOKIE_DAYS = env_int("LOGIN_DEVICE_COOKIE_DAYS", 180)
-# Sessions end after SESSION_HOURS (12 by default), and on "log out everywhere".
 SESSION_COOKIE_AGE = int(env_float("SESSION_HOURS", 12) * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_HOURS", 24) * 3600
 INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 7)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Partner Portal")
-# The operators' admin lives under this path (no leading slash).
 ADMIN_PATH = env_str("ADMIN_PATH", "admin/").strip("/") + "/"
 
-# Pages: the messages table never shows more rows than this, whatever ?per_page says.
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 50)
 PORTAL_MAX_PAGE_SIZE = env_int("PORTAL_MAX_PAGE_SIZE", 200)
-
-# Exports above these sizes are built by a Celery worker (progress page, download when ready)
-# instead of in the web request; their files are kept EXPORT_KEEP_HOURS.
 EXPORT_BACKGROUND_ROWS = env_int("EXPORT_BACKGROUND_ROWS", 20000)
 EXPORT_BACKGROUND_ROWS_CSV = env_int("EXPORT_BACKGROUND_ROWS_CSV", 100000)
 EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 24)
@@ -229,16 +238,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# Security when not in debug.
-SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SAMESITE = "Lax"
+# Django's defaults already give HttpOnly, SameSite=Lax session cookies, nosniff, a same-origin
+# referrer and X-Frame-Options DENY; outside debug the cookies are secure too.
 if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -254,20 +257,6 @@ SERWERSMS_EMAIL2SMS_ADDRESS = env_str("SERWERSMS_EMAIL2SMS_ADDRESS", "sms@email2
 SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN = env_str("SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN", "=")
 SERWERSMS_EMAIL2SMS_SUBJECT_SEPARATOR = env_str("SERWERSMS_EMAIL2SMS_SUBJECT_SEPARATOR", " ")
 SERWERSMS_EMAIL2SMS_REPORT = env_bool("SERWERSMS_EMAIL2SMS_REPORT", True)  # `raport=1`
-
-
-def env_words(name: str) -> dict[str, str] | None:
-    """`word:status,word:status` (SerwerSMS word -> our status word); None when unset."""
-    pairs = env_list(name)
-    words = {}
-    for pair in pairs:
-        word, sep, status = pair.partition(":")
-        if not sep or not word.strip() or not status.strip():
-            raise ImproperlyConfigured(f"{name}: expected word:status pairs, got {pair!r}.")
-        words[word.strip()] = status.strip()
-    return words or None
-
-
 # The `stan` words of report callbacks and of XML sprawdz_sms (I: defaults in
 # billing/serwersms/callbacks.py and xml_api.py; docs/gateway.md).
 SERWERSMS_CALLBACK_STAN_WORDS = env_words("SERWERSMS_CALLBACK_STAN_WORDS")
@@ -286,31 +275,24 @@ SERWERSMS_RETRY_BASE_SECONDS = env_float("SERWERSMS_RETRY_BASE_SECONDS", 0.5)
 SERWERSMS_RETRY_MAX_SECONDS = env_float("SERWERSMS_RETRY_MAX_SECONDS", 30.0)
 # A send is tried until this long after it was written; then only looked up, never sent again.
 SERWERSMS_SEND_DEADLINE_SECONDS = env_int("SERWERSMS_SEND_DEADLINE_SECONDS", 30 * 60)
-# How long a read (reports, status checks, look-ups) is retried within one pass.
 SERWERSMS_READ_RETRY_SECONDS = env_float("SERWERSMS_READ_RETRY_SECONDS", 60.0)
-# After a send that may have reached SerwerSMS (timeout, dropped connection, half an answer):
-# the first look-up comes SERWERSMS_TIMEOUT + this margin after the attempt; then LOOKUPS of them
-# spread over the WINDOW that follows; it is sent again (same unique_id) only if none found it.
+# A send that may have reached SerwerSMS is looked up first (SERWERSMS_TIMEOUT + the margin, then
+# LOOKUPS over the WINDOW) and sent again (same unique_id) only if none found it.
 SERWERSMS_SETTLE_MARGIN_SECONDS = env_float("SERWERSMS_SETTLE_MARGIN_SECONDS", 5.0)
 SERWERSMS_SETTLE_WINDOW_SECONDS = env_float("SERWERSMS_SETTLE_WINDOW_SECONDS", 120.0)
 SERWERSMS_SETTLE_LOOKUPS = env_int("SERWERSMS_SETTLE_LOOKUPS", 4)
 # Keep full message text? Personal data: off by default, only length and parts are kept.
 STORE_MESSAGE_TEXT = env_bool("STORE_MESSAGE_TEXT", False)
 DEFAULT_COUNTRY_REGION = env_str("DEFAULT_COUNTRY_REGION", "PL")
-# The public base URL SerwerSMS uses to reach our callback endpoint.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Status tracking & billing ---------------------------------------------------------------
 STATUS_POLL_MAX_AGE_DAYS = env_int("STATUS_POLL_MAX_AGE_DAYS", 7)
 STATUS_POLL_INTERVAL_SECONDS = env_int("STATUS_POLL_INTERVAL_SECONDS", 120)
-# A poll pass applies the reports it read in transactions of up to this many messages, across
-# reads and accounts: a fixed number of queries each (docs/status.md).
 STATUS_APPLY_BATCH = env_int("STATUS_APPLY_BATCH", 1000)
 # Email2SMS gets no id back: a report item of the same phone this close in time is its match.
 STATUS_EMAIL2SMS_MATCH_MINUTES = env_int("STATUS_EMAIL2SMS_MATCH_MINUTES", 10)
-# An Email2SMS mail no SerwerSMS report matches this long after it was handed over: unsent.
 STATUS_EMAIL2SMS_GRACE_SECONDS = env_int("STATUS_EMAIL2SMS_GRACE_SECONDS", 30 * 60)
-# Report times are accepted from this long before a message was written to this long after now.
 STATUS_REPORT_TIME_SLACK_SECONDS = env_int("STATUS_REPORT_TIME_SLACK_SECONDS", 3600)
 # The outbox: a message still submitting with no worker on it this long is sent again by beat.
 OUTBOX_RESUME_AFTER_SECONDS = env_int("OUTBOX_RESUME_AFTER_SECONDS", 300)
@@ -337,26 +319,23 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Partner Portal <portal@local
 # --- Celery ------------------------------------------------------------------------------------
 # Embedded default: kombu's file-system transport needs no server (worker and beat share var/).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-_broker_dir = VAR_DIR / "celery-broker"
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {
-        "data_folder_in": str(_broker_dir),
-        "data_folder_out": str(_broker_dir),
+if CELERY_BROKER_URL.startswith("filesystem"):
+    (VAR_DIR / "celery-broker").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(VAR_DIR / "celery-broker"),
+        "data_folder_out": str(VAR_DIR / "celery-broker"),
         "processed_folder": str(VAR_DIR / "celery-processed"),
         # kombu keeps its exchange table here; without it, a `control/` folder in the cwd.
         "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
     }
-    if CELERY_BROKER_URL.startswith("filesystem")
-    else {
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
         # How often a worker looks for tasks a killed worker left unacknowledged (Redis).
         "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
         "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
     }
-)
-if CELERY_BROKER_URL.startswith("filesystem"):
-    _broker_dir.mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 # The shared cache holds the per-account SerwerSMS rate limit: Redis when the broker is Redis
 # (or CACHE_URL), else a file cache every process here shares.
@@ -364,14 +343,12 @@ _cache_url = env_str("CACHE_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
 CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache"
         if _cache_url
-        else {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
-        }
-    )
+        else "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": _cache_url or str(VAR_DIR / "cache"),
+    }
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -388,11 +365,6 @@ RECONCILE_COLUMNS = env_str("RECONCILE_COLUMNS")
 RECONCILE_MAX_FILE_BYTES = env_int("RECONCILE_MAX_FILE_BYTES", 20 * 1024 * 1024)
 
 # --- Operations: health, metrics, alerts (app `ops`, docs/operations.md) -------------------
-INSTALLED_APPS += ["ops"]  # appended here, so that this block stays in one place
-# Counts partner API requests by key prefix and answer (ops/middleware.py).
-MIDDLEWARE += ["ops.middleware.count_api_requests"]
-# /readyz: beat's heartbeat (ops.tasks.beat_heartbeat, every OPS_HEARTBEAT_INTERVAL_SECONDS)
-# and the last poll pass must be younger than these; the broker must connect within the timeout.
 OPS_HEARTBEAT_INTERVAL_SECONDS = env_int("OPS_HEARTBEAT_INTERVAL_SECONDS", 60)
 HEALTH_BEAT_MAX_AGE_SECONDS = env_int("HEALTH_BEAT_MAX_AGE_SECONDS", 180)
 HEALTH_POLL_MAX_AGE_SECONDS = env_int(
@@ -404,9 +376,6 @@ HEALTH_BROKER_TIMEOUT = env_float("HEALTH_BROKER_TIMEOUT", 3.0)
 METRICS_PATH = env_str("METRICS_PATH", "metrics").strip("/")
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES")
-# Alerts (ops/alerts.py), evaluated every ALERT_INTERVAL_SECONDS by beat and by cron's
-# `manage.py check_health --alerts`; mailed to ALERT_EMAILS (else the active staff users' e-mail
-# addresses) through the portal's mail server, and posted as JSON to ALERT_WEBHOOK_URL if set.
 ALERT_INTERVAL_SECONDS = env_int("ALERT_INTERVAL_SECONDS", 60)
 ALERT_LANGUAGE = env_str("ALERT_LANGUAGE", LANGUAGE_CODE)  # of alert mails and incident summaries
 ALERT_EMAILS = env_list("ALERT_EMAILS")
@@ -423,18 +392,15 @@ ALERT_UNMATCHED_EMAIL2SMS_WINDOW_SECONDS = env_int(
 )
 ALERT_OUTBOX_GRACE_SECONDS = env_int("ALERT_OUTBOX_GRACE_SECONDS", 300)
 ALERT_STATEMENT_CLOSE_GRACE_DAYS = env_int("ALERT_STATEMENT_CLOSE_GRACE_DAYS", 2)
-# Derived data (docs/derived-data.md): beat runs `rollups --check`'s check every
-# DERIVED_CHECK_INTERVAL_SECONDS (billing.tasks.check_derived_data); the alerts fire when it found
-# differences, or when it has not run for ALERT_DERIVED_CHECK_MAX_AGE_SECONDS.
+# The derived-data check (`rollups --check`, docs/derived-data.md) and its alert.
 DERIVED_CHECK_INTERVAL_SECONDS = env_int("DERIVED_CHECK_INTERVAL_SECONDS", 24 * 3600)
 ALERT_DERIVED_CHECK_MAX_AGE_SECONDS = env_int(
     "ALERT_DERIVED_CHECK_MAX_AGE_SECONDS", 2 * DERIVED_CHECK_INTERVAL_SECONDS
 )
 
 # --- HTTP API for partner software (partner_api) ---------------------------------------------
-# Requests per API key in any span of the period ("N/s", "N/min", "N/h", "N/day"), counted
-# atomically (partner_api/rate_limits.py) in API_RATE_LIMIT_STORAGE_URL: a `limits` storage URL,
-# by default the Redis of the cache above, else files under var/ every local process shares.
+# Counted atomically (partner_api/rate_limits.py) in a `limits` storage: by default the Redis of
+# the cache above, else files under var/ every local process shares.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
 API_RATE_LIMIT_STORAGE_URL = env_str("API_RATE_LIMIT_STORAGE_URL") or (
     _cache_url or (VAR_DIR / "rate-limits").resolve().as_uri()
@@ -444,24 +410,8 @@ API_REPORTED_MAX_AGE_DAYS = env_int("API_REPORTED_MAX_AGE_DAYS", 400)
 # 10,000 reported messages are about 3 MB of JSON; larger bodies answer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
 
-# Operations: logs, errors, retention ----------------------------------------------------------
-# (partner_portal/logging.py, billing/services/retention.py, docs/operations-logs.md)
-from partner_portal import logging as _ops_logging  # noqa: E402
-
-
-def _env_secret(name: str, default: str = "") -> str:
-    """A secret from NAME, or from the file NAME_FILE names (e.g. systemd credentials)."""
-    path = env_str(f"{name}_FILE")
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from exc
-    return env_str(name, default)
-
-
+# --- Operations: logs, errors, retention (docs/operations-logs.md) ----------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
-# json (one object per line, the default) or plain (for reading in a terminal).
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
 if LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured(f"LOG_FORMAT: json or plain, got {LOG_FORMAT!r}.")
@@ -470,12 +420,11 @@ LOGGING = _ops_logging.logging_config(level=LOG_LEVEL, log_file=LOG_FILE, json=L
 _ops_logging.configure_structlog()
 # Celery keeps the handlers above instead of installing its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-MIDDLEWARE.insert(0, "partner_portal.logging.RequestContextMiddleware")
 # Never in a log line or an error report: these values, wherever they show (comma-separated
 # LOG_REDACT_VALUES adds more). Accounts' tokens, passwords and callback secrets are added
 # when the code names the account (billing.log_context.bind_account).
-SENTRY_DSN = _env_secret("SENTRY_DSN")
-PHONE_HASH_PEPPER = _env_secret("PHONE_HASH_PEPPER") or f"phone-hash:{SECRET_KEY}"
+SENTRY_DSN = env_secret("SENTRY_DSN")
+PHONE_HASH_PEPPER = env_secret("PHONE_HASH_PEPPER") or f"phone-hash:{SECRET_KEY}"
 _ops_logging.add_secrets(
     [
         SECRET_KEY,
@@ -493,11 +442,8 @@ if SENTRY_DSN:
         release=env_str("SENTRY_RELEASE"),
         traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
     )
-# Retention (GDPR): phones and texts of messages billed more than RETENTION_MONTHS ago, in a
-# closed statement, are reduced to a masked phone (+48*****2333) and a peppered hash.
 RETENTION_MONTHS = env_int("RETENTION_MONTHS", 13)
 if RETENTION_MONTHS < 1:
     raise ImproperlyConfigured("RETENTION_MONTHS must be at least 1.")
 RETENTION_BATCH = env_int("RETENTION_BATCH", 5000)  # messages per transaction
 RETENTION_INTERVAL_SECONDS = env_int("RETENTION_INTERVAL_SECONDS", 24 * 3600)  # beat
-# End of Operations: logs, errors, retention ---------------------------------------------------

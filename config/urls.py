@@ -15,6 +15,3 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("partner_portal.portal_urls")),
 ]
-
-# Error pages in the portal's layout and language (templates/400.html ... 500.html are Django's
-# defaults for these handlers; a failed CSRF check gets the 403 page too).

@@ -199,24 +199,23 @@ def totp_disable(request: HttpRequest) -> HttpResponse:
 @partner_required
 def team_page(request: HttpRequest) -> HttpResponse:
     is_manager = request.staff.role == StaffRole.BILLING_MANAGER
+    if request.method == "POST" and not is_manager:
+        raise PermissionDenied
     form = InviteForm(request.POST or None)
-    if request.method == "POST":
-        if not is_manager:
-            raise PermissionDenied
-        if form.is_valid():
-            try:
-                invitation = team.invite_colleague(
-                    inviter=request.staff,
-                    email=form.cleaned_data["email"],
-                    role=form.cleaned_data["role"],
-                    base_url=request.build_absolute_uri("/"),
-                )
-            except ValidationError as error:
-                form.add_error("email", error)
-            else:
-                notice = _("Invitation sent to %(email)s.") % {"email": invitation.email}
-                messages.success(request, notice)
-                return redirect("team")
+    if form.is_valid():
+        try:
+            invitation = team.invite_colleague(
+                inviter=request.staff,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                base_url=request.build_absolute_uri("/"),
+            )
+        except ValidationError as error:
+            form.add_error("email", error)
+        else:
+            notice = _("Invitation sent to %(email)s.") % {"email": invitation.email}
+            messages.success(request, notice)
+            return redirect("team")
     return render(
         request,
         "portal/team.html",

@@ -23,8 +23,7 @@ class MessageFilterForm(forms.Form):
                     name,
                     _("Give a date from %(first)s to %(last)s.")
                     % {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()},
-                )
-                cleaned.pop(name, None)
+                )  # add_error also drops the value from cleaned_data
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             raise forms.ValidationError(_("The start date is after the end date."))

@@ -66,8 +66,7 @@ def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, 
 
 
 def add_request_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """The partner (and API key's account) of the request being served, read when logging:
-    the portal sets `request.partner` (partner_portal.access), the API `request.auth`."""
+    """The partner (portal: `request.partner`) or API key's account (API: `request.auth`)."""
     request = _current_request.get()
     partner = getattr(request, "partner", None)
     if partner is not None:
@@ -107,8 +106,7 @@ class JSONFormatter(structlog.stdlib.ProcessorFormatter):
 
 
 def configure_structlog() -> None:
-    """structlog's own loggers hand their events to the stdlib handlers (JSONFormatter);
-    Python warnings become log records too (no plain-text line on stderr)."""
+    """Hand structlog's events, and Python's warnings, to the stdlib handlers (JSONFormatter)."""
     logging.captureWarnings(True)
     structlog.configure(
         processors=[
@@ -124,14 +122,11 @@ def configure_structlog() -> None:
 
 def logging_config(*, level: str = "INFO", log_file: str = "", json: bool = True) -> dict:
     """The LOGGING dict: JSON to stderr (and to `log_file`, reopened after rotation)."""
-    formatter = "json" if json else "plain"
-    handlers = {"console": {"class": "logging.StreamHandler", "formatter": formatter}}
+    handlers = {"console": {"class": "logging.StreamHandler"}}
     if log_file:
-        handlers["file"] = {
-            "class": "logging.handlers.WatchedFileHandler",
-            "filename": log_file,
-            "formatter": formatter,
-        }
+        handlers["file"] = {"class": "logging.handlers.WatchedFileHandler", "filename": log_file}
+    for handler in handlers.values():
+        handler["formatter"] = "json" if json else "plain"
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -168,7 +163,6 @@ class RequestContextMiddleware:
         # (django.request) after the middleware returned, and those lines keep the id too.
         clear_contextvars()
         request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
-        request.request_id = request_id
         bind_contextvars(request_id=request_id)
         _current_request.set(request)
         started = time.monotonic()

@@ -1,16 +1,8 @@
-"""Who is logging in from where: the client's address behind a proxy, and what django-axes counts.
-
-Failed logins are counted by django-axes (settings AXES_*); this module only tells it the real
-client address and which failures count against a login attempt:
-
-- from a browser where this username logged in before (a signed "known device" cookie): only
-  the failures of this username from this address, so a stranger guessing elsewhere can never
-  lock the user out of their usual browser;
-- otherwise: the failures of this username from any address, and the failures of this address
-  for any username (a short lock; the lock-out page offers a password reset, which lifts it).
-
-Imports nothing from billing.
-"""
+"""Tell django-axes the real client address and which failures count against a login
+(docs/portal.md). From a browser where this username logged in before (a signed "known device"
+cookie) only this username's failures from this address count, so a stranger guessing elsewhere
+never locks the user out of their usual browser; otherwise this username's failures from any
+address and this address's for any username. Imports nothing from billing."""
 
 from __future__ import annotations
 
@@ -55,11 +47,9 @@ def is_trusted_proxy(address: str | None) -> bool:
 def client_address(request: HttpRequest) -> str | None:
     """Return the client's IP address as the trusted proxy saw it, else the socket's address.
 
-    CLIENT_IP_HEADER wins when set; else with TRUSTED_PROXY_COUNT = N the client is the N-th
-    X-Forwarded-For entry from the right (what N proxies that each append their peer left). A
-    header that is missing, too short or not an address falls back to REMOTE_ADDR, and headers
-    are ignored when the connection does not come from TRUSTED_PROXY_ADDRESSES (if set).
-    """
+    CLIENT_IP_HEADER wins; else the TRUSTED_PROXY_COUNT-th X-Forwarded-For entry from the right
+    (each proxy appends its peer). A missing, short or bad header falls back to REMOTE_ADDR, as
+    does a connection from outside TRUSTED_PROXY_ADDRESSES (if set)."""
     remote = _valid_address(request.META.get("REMOTE_ADDR"))
     if settings.TRUSTED_PROXY_ADDRESSES and not is_trusted_proxy(remote):
         return remote

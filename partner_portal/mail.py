@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import send_mail
 
 from billing.mail import portal_connection
 
 
-def send_to_person(*, to: str, subject: str, body: str, html: str | None = None) -> None:
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.splitlines()),
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        connection=portal_connection(),
-    )
-    if html:
-        message.attach_alternative(html, "text/html")
-    message.send()
+def send_to_person(*, to: str, subject: str, body: str) -> None:
+    # from_email None: DEFAULT_FROM_EMAIL. A header cannot hold a line break.
+    send_mail(" ".join(subject.splitlines()), body, None, [to], connection=portal_connection())

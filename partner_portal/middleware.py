@@ -14,7 +14,7 @@ from .login_security import is_trusted_proxy
 class TrustedProxyMiddleware(MiddlewareMixin):
     """Believe `X-Forwarded-Proto` only from a trusted proxy: from anyone else it is dropped
     before Django's `request.is_secure()` (HTTPS redirect, secure cookies, CSRF's origin check,
-    absolute URLs) can read it. First in MIDDLEWARE."""
+    absolute URLs) can read it."""
 
     HEADER = "HTTP_X_FORWARDED_PROTO"
 
@@ -38,11 +38,9 @@ def _has_nul(data) -> bool:
 
 class RejectNulMiddleware(MiddlewareMixin):
     """Answer 400 to any query or form value holding a NUL character: no text we keep may hold
-    one (PostgreSQL refuses it), so such a request can only be a mistake or an attack.
-
-    Form bodies are not read under /api/: the HTTP API takes JSON only and reads the body
-    itself (its schemas refuse NUL); parsing a multipart body here would consume the stream,
-    and the API could no longer read it (RawPostDataException, a 500)."""
+    one (PostgreSQL refuses it), so such a request can only be a mistake or an attack. Form
+    bodies under /api/ are not read: the API reads its JSON body itself (its schemas refuse NUL),
+    and parsing a multipart body here would consume the stream (RawPostDataException, a 500)."""
 
     def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
         is_api = request.path_info.startswith("/api/")

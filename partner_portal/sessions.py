@@ -12,7 +12,7 @@ from .models import LoginSession
 
 
 def record_login(request: HttpRequest) -> None:
-    """Remember the session the user just logged in with (call after django's login())."""
+    """Record the session the user just logged in with (call after django's login())."""
     if not request.session.session_key:
         request.session.save()
     LoginSession.objects.update_or_create(
@@ -27,10 +27,7 @@ def record_login(request: HttpRequest) -> None:
 
 @transaction.atomic
 def end_all_sessions(*, user) -> int:
-    """End every recorded session of `user` (this one too); returns how many were live.
-
-    Safe to call again: a second call ends nothing.
-    """
+    """End every recorded session of `user` (this one too); returns how many were live."""
     recorded = LoginSession.objects.filter(user=user)
     ended, _ = Session.objects.filter(session_key__in=recorded.values("session_key")).delete()
     recorded.delete()

@@ -29,11 +29,8 @@ def _set(value: str) -> None:
 
 @contextmanager
 def statement_timeout(milliseconds: int) -> Iterator[None]:
-    """Limit each statement of the block to `milliseconds` (0: no limit).
-
-    The connection's own setting (DEFAULT: the role's or the server's) is back afterwards, so a
-    persistent connection carries no limit into the next request.
-    """
+    """Limit each statement of the block to `milliseconds` (0: no limit). The connection's own
+    setting is back afterwards: a persistent connection carries no limit to the next request."""
     if milliseconds <= 0:
         yield
         return
@@ -48,8 +45,7 @@ def statement_timeout(milliseconds: int) -> Iterator[None]:
 
 
 def is_timeout(error: BaseException) -> bool:
-    cause = error.__cause__ or error
-    return getattr(cause, "sqlstate", None) == QUERY_CANCELED
+    return getattr(error.__cause__ or error, "sqlstate", None) == QUERY_CANCELED
 
 
 def limited_statement_time(view):

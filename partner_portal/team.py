@@ -33,10 +33,8 @@ def _audit(partner: Partner, action: AuditAction, actor: str, **detail) -> None:
 
 def invite_colleague(*, inviter: PartnerStaff, email: str, role: str, base_url: str) -> Invitation:
     """Create an invitation for `email` with `role` and mail its one-time link; returns it.
-
     Raises PermissionDenied unless the inviter is a billing manager, ValidationError when the
-    address already belongs to a colleague of this partner or an open invitation exists.
-    """
+    address already belongs to a colleague of this partner or an open invitation exists."""
     if inviter.role != StaffRole.BILLING_MANAGER:
         raise PermissionDenied(_("Only billing managers may invite colleagues."))
     if role not in StaffRole.values:
@@ -87,17 +85,13 @@ def open_invitation(token: str, *, for_update: bool = False) -> Invitation | Non
     """The still open invitation of this link, else None (used, revoked, expired or unknown)."""
     invitations = Invitation.objects.select_for_update() if for_update else Invitation.objects
     invitation = invitations.select_related("partner").filter(token_digest=_digest(token)).first()
-    if invitation is None or not invitation.is_open(timezone.now()):
-        return None
-    return invitation
+    return invitation if invitation is not None and invitation.is_open(timezone.now()) else None
 
 
 def accept_invitation(*, token: str, username: str, password: str):
-    """Create the colleague's login from an open invitation; returns the new user.
-
-    The link works once: a second call raises ValidationError, as does an expired or revoked
-    link or a username that is taken.
-    """
+    """Create the colleague's login from an open invitation; returns the new user. The link
+    works once: a second call raises ValidationError, as do an expired or revoked link and a
+    taken username."""
     User = get_user_model()
     with transaction.atomic():
         invitation = open_invitation(token, for_update=True)
@@ -189,13 +183,15 @@ def open_invitations_of(partner: Partner):
     )
 
 
-def team_audit(partner: Partner, limit: int = 50):
-    actions = (
-        AuditAction.STAFF_INVITED,
-        AuditAction.STAFF_JOINED,
-        AuditAction.STAFF_REMOVED,
-        AuditAction.INVITATION_REVOKED,
-    )
-    return AuditEntry.objects.filter(partner=partner, action__in=actions).order_by(
-        "-created_at", "-id"
-    )[:limit]
+TEAM_ACTIONS = (
+    AuditAction.STAFF_INVITED,
+    AuditAction.STAFF_JOINED,
+    AuditAction.STAFF_REMOVED,
+    AuditAction.INVITATION_REVOKED,
+)
+
+
+def team_audit(partner: Partner):
+    """The latest 50 audit entries of the team's changes."""
+    entries = AuditEntry.objects.filter(partner=partner, action__in=TEAM_ACTIONS)
+    return entries.order_by("-created_at", "-id")[:50]

@@ -21,8 +21,12 @@ from .statement_timeout import limited_statement_time
 from .tables import MessageTable
 
 
-@partner_required
-@limited_statement_time
+def partner_page(view):
+    """A page of the partner's data: partner_required, each query under statement_timeout."""
+    return partner_required(limited_statement_time(view))
+
+
+@partner_page
 def dashboard(request: HttpRequest) -> HttpResponse:
     figures = selectors.dashboard_figures(request.partner, timezone.now())
     return render(
@@ -32,8 +36,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-@partner_required
-@limited_statement_time
+@partner_page
 def message_list(request: HttpRequest) -> HttpResponse:
     return _messages_page(request, message_filter(request, request.partner))
 
@@ -50,7 +53,6 @@ def _messages_page(
         before=request.GET.get("before"),
         per_page=pagination.per_page_from(request.GET.get("per_page")),
     )
-    table = MessageTable(page.rows, order_by=page.ordering)
     query = request.GET.copy()
     for key in ("after", "before", "sort", "per_page"):
         query.pop(key, None)
@@ -59,7 +61,7 @@ def _messages_page(
         "portal/messages.html",
         {
             "filter": message_filter_,
-            "table": table,
+            "table": MessageTable(page.rows, order_by=page.ordering),
             "page": page,
             "summary": pagination.summary_of(queryset, page),
             "per_page_choices": pagination.PER_PAGE_CHOICES,
@@ -102,8 +104,7 @@ def message_export(request: HttpRequest, fmt: str) -> HttpResponse:
     return respond(queryset, request.partner.ic)
 
 
-@partner_required
-@limited_statement_time
+@partner_page
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_partner_object_or_404(request, Message.objects.select_related("account"), pk=pk)
     return render(
@@ -118,8 +119,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@partner_required
-@limited_statement_time
+@partner_page
 def statement_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -128,8 +128,7 @@ def statement_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@partner_required
-@limited_statement_time
+@partner_page
 def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     statement = get_partner_object_or_404(
         request, Statement.objects.select_related("partner", "opening_credit_from"), pk=pk
@@ -158,8 +157,7 @@ def statement_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     return exports.statement_download_response(statement, fmt, request.user.get_username())
 
 
-@partner_required
-@limited_statement_time
+@partner_page
 def account_list(request: HttpRequest) -> HttpResponse:
     current = billing_month(timezone.now())
     try:

@@ -19,8 +19,7 @@ class Command(BaseCommand):
             help="no collectstatic (static files built elsewhere)",
         )
 
-    def handle(self, *args, skip_static=False, **options):
-        verbosity = options["verbosity"]
+    def handle(self, *args, skip_static=False, verbosity=1, **options):
         self.stdout.write("release: migrate")
         call_command("migrate", interactive=False, verbosity=verbosity)
         if not skip_static:
