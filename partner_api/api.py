@@ -7,7 +7,6 @@ shape and statuses are in docs/api.md.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from pathlib import Path as FilePath
 from typing import Literal
 
@@ -21,7 +20,6 @@ from ninja import NinjaAPI, Path, Query
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.params import Header
 from ninja.security import HttpBearer
-from ninja.throttling import BaseThrottle
 
 from billing import selectors
 from billing.commission import billing_month, format_period, parse_period, round_total
@@ -68,25 +66,16 @@ class KeyAuth(HttpBearer):
     openapi_description = "An API key from the portal's API keys page or the admin."
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        """The active key; a request past its API_RATE_LIMIT (partner_api.rate_limits) is 429."""
         key = key_for(token)
-        if key is not None and not (key.account.is_active and key.account.partner.is_active):
+        if key is None:
+            return None
+        if not (key.account.is_active and key.account.partner.is_active):
             raise ApiError(403, "forbidden", "The client account or partner of this key is off.")
+        wait = rate_limits.take("api_key", str(key.pk))
+        if wait is not None:
+            raise Throttled(wait)
         return key
-
-
-class KeyThrottle(BaseThrottle):
-    """API_RATE_LIMIT requests per key (partner_api.rate_limits). Ninja checks it after KeyAuth,
-    and asks wait() at once when refused."""
-
-    def __init__(self):
-        self._waits = threading.local()  # one instance serves every request thread
-
-    def allow_request(self, request: HttpRequest) -> bool:
-        self._waits.seconds = rate_limits.take("api_key", str(request.auth.pk))
-        return self._waits.seconds is None
-
-    def wait(self) -> float | None:
-        return self._waits.seconds
 
 
 api = NinjaAPI(
@@ -95,7 +84,6 @@ api = NinjaAPI(
     description=GUIDE.read_text(encoding="utf-8") if GUIDE.exists() else "",
     urls_namespace="api_v1",
     auth=KeyAuth(),
-    throttle=[KeyThrottle()],
     openapi_url="/openapi.json",
     docs_url="/docs",
 )
