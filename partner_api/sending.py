@@ -1,7 +1,5 @@
-"""Sending for the API: check every recipient first, then hand over to billing's send service.
-
-Nothing is sent unless the whole request is valid and no unique_id conflicts. outbox.send_sms
-writes the rows and queues their send, so the API never waits for SerwerSMS beyond it.
+"""Sending for the API: check every recipient first (nothing is sent unless the whole request is
+valid and no unique_id conflicts), then outbox.send_sms writes the rows and queues their send.
 """
 
 from __future__ import annotations
