@@ -211,12 +211,8 @@ def _idempotent(request, key: str | None, operation: str, payload: dict, run):
         except IdempotencyConflict as exc:
             raise ApiError(409, "idempotency_conflict", str(exc)) from None
         except IdempotencyInProgress as exc:
-            raise ApiError(
-                409,
-                "idempotency_in_progress",
-                str(exc),
-                headers={"Retry-After": str(exc.retry_after)},
-            ) from None
+            retry = {"Retry-After": str(exc.retry_after)}
+            raise ApiError(409, "idempotency_in_progress", str(exc), headers=retry) from None
     # The body is built to the schema (checked by the schema tests): render it directly
     # rather than validate 10,000 per-item answers again.
     response = api.create_response(request, body, status=status)
