@@ -1,14 +1,12 @@
 """/api/v1/: the endpoints partner software calls. Each parses, calls one service or selector.
 
-Auth: `Authorization: Bearer <API key>`; a key acts for one client account and reads everything
-of its partner, nothing else. Errors are JSON `{"error", "message", "errors": [{field, code,
-message}]}` with 400, 401, 403, 404, 409, 413 or 429.
+A key acts for one client account and reads everything of its partner, nothing else; the errors'
+shape and statuses are in docs/api.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from pathlib import Path as FilePath
 from typing import Literal
 
@@ -22,7 +20,6 @@ from ninja import NinjaAPI, Path, Query
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.params import Header
 from ninja.security import HttpBearer
-from ninja.throttling import BaseThrottle
 
 from billing import selectors
 from billing.commission import BILLING_ZONE, billing_month, format_period, parse_period, round_total
@@ -50,15 +47,18 @@ DOCUMENT_TYPES = {
 
 
 def _errors(*codes: int) -> dict:
-    """The error body on 400, 401, 403, 429 and `codes`."""
     return dict.fromkeys((400, 401, 403, 429, *codes), s.Error)
+
+
+def _error_items(errors) -> list[dict]:
+    return [{"field": f, "code": c, "message": m} for f, c, m in errors]
 
 
 class ApiError(HttpError):
     def __init__(self, status: int, code: str, message: str, errors=(), headers=None):
         super().__init__(status_code=status, message=message)
         self.code = code
-        self.errors = [{"field": f, "code": c, "message": m} for f, c, m in errors]
+        self.errors = _error_items(errors)
         self.headers = dict(headers or {})
 
 
@@ -66,26 +66,16 @@ class KeyAuth(HttpBearer):
     openapi_description = "An API key from the portal's API keys page or the admin."
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        """The active key; a request past its API_RATE_LIMIT (partner_api.rate_limits) is 429."""
         key = key_for(token)
-        if key is not None and not (key.account.is_active and key.account.partner.is_active):
+        if key is None:
+            return None
+        if not (key.account.is_active and key.account.partner.is_active):
             raise ApiError(403, "forbidden", "The client account or partner of this key is off.")
+        wait = rate_limits.take("api_key", str(key.pk))
+        if wait is not None:
+            raise Throttled(wait)
         return key
-
-
-class KeyThrottle(BaseThrottle):
-    """API_RATE_LIMIT requests per key in any window of its period, counted atomically in the
-    shared storage (partner_api.rate_limits), so concurrent requests cannot overrun it.
-    Ninja checks it after KeyAuth (every endpoint's), and asks wait() at once when refused."""
-
-    def __init__(self):
-        self._waits = threading.local()  # one instance serves every request thread
-
-    def allow_request(self, request: HttpRequest) -> bool:
-        self._waits.seconds = rate_limits.take("api_key", str(request.auth.pk))
-        return self._waits.seconds is None
-
-    def wait(self) -> float | None:
-        return self._waits.seconds
 
 
 api = NinjaAPI(
@@ -94,17 +84,16 @@ api = NinjaAPI(
     description=GUIDE.read_text(encoding="utf-8") if GUIDE.exists() else "",
     urls_namespace="api_v1",
     auth=KeyAuth(),
-    throttle=[KeyThrottle()],
     openapi_url="/openapi.json",
     docs_url="/docs",
 )
 
 
-def _error(request, status: int, code: str, message: str, errors=(), headers=None):
-    response = api.create_response(
-        request, {"error": code, "message": message, "errors": list(errors)}, status=status
-    )
-    for name, value in (headers or {}).items():
+@api.exception_handler(ApiError)
+def _api_error(request, exc: ApiError):
+    body = {"error": exc.code, "message": str(exc.message), "errors": exc.errors}
+    response = api.create_response(request, body, status=exc.status_code)
+    for name, value in exc.headers.items():
         response[name] = value
     return response
 
@@ -122,46 +111,24 @@ def _field(loc) -> str:
 
 @api.exception_handler(ValidationError)
 def _invalid(request, exc: ValidationError):
-    errors = [
-        {"field": _field(e.get("loc", ())), "code": e.get("type", "invalid"), "message": e["msg"]}
-        for e in exc.errors
-    ]
+    errors = [(_field(e.get("loc", ())), e.get("type", "invalid"), e["msg"]) for e in exc.errors]
     if any(
         e.get("type") == "too_long"
         and tuple(e.get("loc", ()))[-1:] in {("recipients",), ("messages",)}
         for e in exc.errors
     ):
-        return _error(request, 413, "too_many_items", "Too many items in one request.", errors)
-    return _error(request, 400, "invalid_request", "The request is not valid.", errors)
-
-
-@api.exception_handler(AuthenticationError)
-def _unauthorized(request, exc):
-    return _error(
-        request,
-        401,
-        "unauthorized",
-        "Give a valid API key: Authorization: Bearer <key>.",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+        error = ApiError(413, "too_many_items", "Too many items in one request.", errors)
+    else:
+        error = ApiError(400, "invalid_request", "The request is not valid.", errors)
+    return _api_error(request, error)
 
 
 @api.exception_handler(Throttled)
 def _throttled(request, exc: Throttled):
     wait = max(1, int(exc.wait or 1))
-    return _error(
-        request,
-        429,
-        "rate_limited",
-        f"Too many requests for this key; retry in {wait} s.",
-        headers={"Retry-After": str(wait)},
-    )
-
-
-@api.exception_handler(ApiError)
-def _api_error(request, exc: ApiError):
-    return _error(
-        request, exc.status_code, exc.code, str(exc.message), exc.errors, headers=exc.headers
+    message = f"Too many requests for this key; retry in {wait} s."
+    return _api_error(
+        request, ApiError(429, "rate_limited", message, headers={"Retry-After": str(wait)})
     )
 
 
@@ -172,17 +139,24 @@ def _http_error(request, exc: HttpError):
     message = str(exc.message)
     if exc.status_code == 400 and message.startswith("Cannot parse request body"):
         message = "The body is not JSON: send it as JSON with Content-Type: application/json."
-    return _error(request, exc.status_code, code, message)
+    return _api_error(request, ApiError(exc.status_code, code, message))
 
 
-@api.exception_handler(Http404)
-def _not_found(request, exc):
-    return _error(request, 404, "not_found", "No such object for this partner.")
-
-
-@api.exception_handler(RequestDataTooBig)
-def _too_big(request, exc):
-    return _error(request, 413, "too_large", "The request body is too large.")
+# ninja's and Django's errors that always answer the same.
+_FIXED_ERRORS = {
+    AuthenticationError: ApiError(
+        401,
+        "unauthorized",
+        "Give a valid API key: Authorization: Bearer <key>.",
+        headers={"WWW-Authenticate": "Bearer"},
+    ),
+    Http404: ApiError(404, "not_found", "No such object for this partner."),
+    RequestDataTooBig: ApiError(413, "too_large", "The request body is too large."),
+}
+for _exc_class, _answer in _FIXED_ERRORS.items():
+    api.add_exception_handler(
+        _exc_class, lambda request, exc, error=_answer: _api_error(request, error)
+    )
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -225,9 +199,8 @@ def _claim_out(message: Message) -> dict | None:
 
 def _idempotent(request, key: str | None, operation: str, payload: dict, run):
     """Run `run() -> (status, body)`, once per Idempotency-Key when one is given."""
-    replayed = False
     if not key:
-        status, body = run()
+        (status, body), replayed = run(), False
     else:
         try:
             status, body, replayed = run_once(
@@ -236,12 +209,8 @@ def _idempotent(request, key: str | None, operation: str, payload: dict, run):
         except IdempotencyConflict as exc:
             raise ApiError(409, "idempotency_conflict", str(exc)) from None
         except IdempotencyInProgress as exc:
-            raise ApiError(
-                409,
-                "idempotency_in_progress",
-                str(exc),
-                headers={"Retry-After": str(exc.retry_after)},
-            ) from None
+            retry = {"Retry-After": str(exc.retry_after)}
+            raise ApiError(409, "idempotency_in_progress", str(exc), headers=retry) from None
     # The body is built to the schema (checked by the schema tests): render it directly
     # rather than validate 10,000 per-item answers again.
     response = api.create_response(request, body, status=status)
@@ -331,7 +300,7 @@ def report(request, payload: s.ReportIn, idempotency_key: str | None = Idempoten
                     "ic_proof": None if r.outcome == REFUSED else "reported",
                     "billing": None if r.outcome == REFUSED else "pending",
                     "claim": None if r.outcome == REFUSED else r.claim,
-                    "errors": [{"field": f, "code": c, "message": m} for f, c, m in r.errors],
+                    "errors": _error_items(r.errors),
                 }
             )
         return 200, {**counts, "results": out}

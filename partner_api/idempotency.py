@@ -1,8 +1,6 @@
-"""`Idempotency-Key` on a whole POST: the first 2xx answer is kept and replayed for the same key.
+"""`Idempotency-Key` on a whole POST (docs/api.md): the first 2xx answer is kept and replayed.
 
-The same key with a different request body is a conflict. A key whose first request is still
-running is "in progress" (the API answers 409 with Retry-After); one whose first request failed
-(raised) may be tried again.
+A key whose first request raised may be tried again.
 """
 
 from __future__ import annotations

@@ -32,6 +32,15 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+def _audit(key: ApiKey, action: str, actor: str, **detail: str) -> None:
+    AuditEntry.objects.create(
+        partner_id=key.account.partner_id,
+        action=action,
+        actor=actor,
+        detail={"key": key.pk, "prefix": key.prefix, "name": key.name, **detail},
+    )
+
+
 @transaction.atomic
 def create_api_key(*, account: ClientAccount, name: str, actor: str) -> tuple[ApiKey, str]:
     """Create a key for `account`; returns the row and the key, which is never shown again."""
@@ -48,12 +57,7 @@ def create_api_key(*, account: ClientAccount, name: str, actor: str) -> tuple[Ap
     key = ApiKey.objects.create(
         account=account, name=name, prefix=prefix, key_hash=hash_key(raw), created_by=actor
     )
-    AuditEntry.objects.create(
-        partner_id=account.partner_id,
-        action=AuditAction.API_KEY_CREATED,
-        actor=actor,
-        detail={"key": key.pk, "prefix": prefix, "name": name, "account": account.name},
-    )
+    _audit(key, AuditAction.API_KEY_CREATED, actor, account=account.name)
     return key, raw
 
 
@@ -66,12 +70,7 @@ def revoke_api_key(*, key: ApiKey, actor: str, now: datetime | None = None) -> b
     )
     if changed:
         key.revoked_at, key.revoked_by = now, actor
-        AuditEntry.objects.create(
-            partner_id=key.account.partner_id,
-            action=AuditAction.API_KEY_REVOKED,
-            actor=actor,
-            detail={"key": key.pk, "prefix": key.prefix, "name": key.name},
-        )
+        _audit(key, AuditAction.API_KEY_REVOKED, actor)
     return bool(changed)
 
 

@@ -1,7 +1,5 @@
-"""The per-key API rate limit: `limits`' moving window, kept atomically where every process
-shares it (API_RATE_LIMIT_STORAGE_URL): limits' Redis storage (one atomic Lua script a request),
-or `FileStorage` below, one file per key under an exclusive lock (the embedded default).
-`memory://` is refused: each process would count alone. Imports no models.
+"""The per-key API rate limit: `limits`' moving window in storage every process shares
+(docs/api.md), Redis or `FileStorage` below; `memory://` is refused. Imports no models.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ import json
 import math
 import os
 import re
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -33,11 +30,10 @@ _UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}  # by the word'
 
 
 class FileStorage(Storage, MovingWindowSupport):
-    """limits storage in files under one directory (`file:///path/to/dir`).
+    """limits storage in files under one directory (`file:///path/to/dir`), one JSON file a key.
 
-    Each key is one small JSON file, read and rewritten while holding an exclusive `flock` on
-    it, so a hit is atomic across every thread and process of the machine. Files are emptied,
-    never deleted, so a lock is always taken on the file the others use.
+    A file is read and rewritten under an exclusive `flock`, so a hit is atomic across every
+    thread and process; files are emptied, never deleted, so all lock the same file.
     """
 
     STORAGE_SCHEME = ["file"]
@@ -117,14 +113,12 @@ class FileStorage(Storage, MovingWindowSupport):
             state.clear()
 
     def reset(self) -> int | None:
-        count = 0
-        for path in self.directory.iterdir():
-            if path.is_file():
-                with open(path, "r+b") as handle:
-                    fcntl.flock(handle, fcntl.LOCK_EX)
-                    handle.truncate()
-                count += 1
-        return count
+        paths = [path for path in self.directory.iterdir() if path.is_file()]
+        for path in paths:
+            with open(path, "r+b") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                handle.truncate()
+        return len(paths)
 
 
 @functools.lru_cache(maxsize=16)
@@ -139,31 +133,28 @@ def parse_rate(text: str) -> RateLimitItem:
         ) from exc
 
 
-_storages: dict[str, Storage] = {}
-_storages_lock = threading.Lock()
-
-
 def storage(url: str | None = None) -> Storage:
     """The shared storage that API_RATE_LIMIT_STORAGE_URL names (one client per process)."""
-    url = url or settings.API_RATE_LIMIT_STORAGE_URL
-    with _storages_lock:
-        if url not in _storages:
-            if urllib.parse.urlparse(url).scheme in {"memory", "async+memory"}:
-                raise ImproperlyConfigured(
-                    "API_RATE_LIMIT_STORAGE_URL: memory:// counts in each process alone;"
-                    " use a redis:// URL or file:///a/directory."
-                )
-            try:
-                found = storage_from_string(url)
-            except ConfigurationError as exc:
-                raise ImproperlyConfigured(f"API_RATE_LIMIT_STORAGE_URL {url!r}: {exc}") from exc
-            if not isinstance(found, MovingWindowSupport):
-                raise ImproperlyConfigured(
-                    f"API_RATE_LIMIT_STORAGE_URL {url!r}: this storage keeps no moving window;"
-                    " use a redis:// URL or file:///a/directory."
-                )
-            _storages[url] = found
-        return _storages[url]
+    return _storage(url or settings.API_RATE_LIMIT_STORAGE_URL)
+
+
+@functools.cache
+def _storage(url: str) -> Storage:
+    if urllib.parse.urlparse(url).scheme in {"memory", "async+memory"}:
+        raise ImproperlyConfigured(
+            "API_RATE_LIMIT_STORAGE_URL: memory:// counts in each process alone;"
+            " use a redis:// URL or file:///a/directory."
+        )
+    try:
+        found = storage_from_string(url)
+    except ConfigurationError as exc:
+        raise ImproperlyConfigured(f"API_RATE_LIMIT_STORAGE_URL {url!r}: {exc}") from exc
+    if not isinstance(found, MovingWindowSupport):
+        raise ImproperlyConfigured(
+            f"API_RATE_LIMIT_STORAGE_URL {url!r}: this storage keeps no moving window;"
+            " use a redis:// URL or file:///a/directory."
+        )
+    return found
 
 
 def take(*identifiers: str) -> int | None:

@@ -1,7 +1,5 @@
-"""Sending for the API: check every recipient first, then hand over to billing's send service.
-
-Nothing is sent unless the whole request is valid and no unique_id conflicts. outbox.send_sms
-writes the rows and queues their send, so the API never waits for SerwerSMS beyond it.
+"""Sending for the API: check every recipient first (nothing is sent unless the whole request is
+valid and no unique_id conflicts), then outbox.send_sms writes the rows and queues their send.
 """
 
 from __future__ import annotations
@@ -44,15 +42,10 @@ def _plan(
         except PhoneError as exc:
             errors.append((f"{where}.phone", "invalid_phone", str(exc)))
             phone = ""
-        if phone and phone in seen_phones:
-            errors.append(
-                (
-                    f"{where}.phone",
-                    "duplicate",
-                    f"{phone} is also recipients[{seen_phones[phone]}]; each gets one message.",
-                )
-            )
-        seen_phones.setdefault(phone, index)
+        first = seen_phones.setdefault(phone, index)
+        if phone and first != index:
+            message = f"{phone} is also recipients[{first}]; each gets one message."
+            errors.append((f"{where}.phone", "duplicate", message))
         unique_id = recipient.unique_id
         if not unique_id and idempotency_key:
             # The same key always names the same ids (41 characters of SerwerSMS's alphabet),
@@ -90,18 +83,14 @@ def _conflicts(
         "unique_id", "phone", "text_digest", "sender"
     ):
         index = wanted[row["unique_id"]]
-        given = {"phone": phones[index], "text": digest, "sender": sender}
-        stored = {"phone": row["phone"], "text": row["text_digest"], "sender": row["sender"]}
-        differences = [name for name in given if given[name] != stored[name]]
+        given = {"phone": phones[index], "text_digest": digest, "sender": sender}
+        differences = [n.removesuffix("_digest") for n, v in given.items() if row[n] != v]
         if differences:
-            errors.append(
-                (
-                    f"recipients[{index}].unique_id",
-                    "conflict",
-                    f"unique_id {row['unique_id']!r} was already used for a message with a"
-                    f" different {', '.join(differences)}; use a new unique_id.",
-                )
+            message = (
+                f"unique_id {row['unique_id']!r} was already used for a message with a"
+                f" different {', '.join(differences)}; use a new unique_id."
             )
+            errors.append((f"recipients[{index}].unique_id", "conflict", message))
     return errors
 
 
@@ -121,7 +110,7 @@ def send_messages(
     answers the first messages and sends nothing.
     """
     phones, unique_ids = _plan(account, recipients, text, idempotency_key)
-    conflicts = _conflicts(account, phones, unique_ids, text, sender or "")
+    conflicts = _conflicts(account, phones, unique_ids, text, sender)
     if conflicts:
         raise SendRefused(conflicts, conflict=True)
     ids = [uid or uuid.uuid4().hex for uid in unique_ids] if any(unique_ids) else None
