@@ -278,6 +278,15 @@ def _csv_cell(value) -> str:
     return neutralise("" if value is None else str(value))
 
 
+def _sections(statement: Statement, messages_heading: str) -> list[tuple]:
+    """(heading, columns, rows) of the tables under the summary, in the documents' order."""
+    return [
+        (_("Lines"), line_columns(), line_rows(statement)),
+        (_("Adjustments"), adjustment_columns(), adjustment_rows(statement)),
+        (messages_heading, message_columns(), message_rows(statement)),
+    ]
+
+
 def iter_statement_csv(statement: Statement, language: str | None = None) -> Iterator[str]:
     """The CSV in chunks of text (for StreamingHttpResponse): sections separated by blank rows.
 
@@ -294,26 +303,13 @@ def iter_statement_csv(statement: Statement, language: str | None = None) -> Ite
             return text
 
         writer.writerow([f"# {document_title(statement)}"])
-        for key, value in summary_rows(statement):
-            writer.writerow([key, _csv_cell(value)])
-        writer.writerow([])
-        writer.writerow([f"# {_('Lines')}"])
-        writer.writerow(line_columns())
-        for row in line_rows(statement):
-            writer.writerow([_csv_cell(v) for v in row])
-        writer.writerow([])
-        writer.writerow([f"# {_('Adjustments')}"])
-        writer.writerow(adjustment_columns())
-        for row in adjustment_rows(statement):
-            writer.writerow([_csv_cell(v) for v in row])
-        writer.writerow([])
-        writer.writerow([f"# {_('Counted messages')}"])
-        writer.writerow(message_columns())
-        yield flush()
-        for count, row in enumerate(message_rows(statement), start=1):
-            writer.writerow([_csv_cell(v) for v in row])
-            if count % 2000 == 0:
-                yield flush()
+        writer.writerows([key, _csv_cell(value)] for key, value in summary_rows(statement))
+        for heading, columns, rows in _sections(statement, _("Counted messages")):
+            writer.writerows([[], [f"# {heading}"], columns])
+            for count, row in enumerate(rows, start=1):
+                writer.writerow([_csv_cell(v) for v in row])
+                if count % 2000 == 0:
+                    yield flush()
         yield flush()
 
 
@@ -323,20 +319,14 @@ XLSX_MONEY_FORMAT = "#,##0.00"
 XLSX_EXACT_FORMAT = "0.0000########"
 
 
-def _xlsx_row(sheet, row) -> list:
+def _xlsx_cell(sheet, value):
     from openpyxl.cell import WriteOnlyCell
 
-    cells = []
-    for value in row:
-        if isinstance(value, Money | Exact):
-            cell = WriteOnlyCell(sheet, value=value.value)  # a number, shown by the reader's locale
-            cell.number_format = (
-                XLSX_MONEY_FORMAT if isinstance(value, Money) else XLSX_EXACT_FORMAT
-            )
-        else:
-            cell = WriteOnlyCell(sheet, value=neutralise(value))
-        cells.append(cell)
-    return cells
+    if not isinstance(value, Money | Exact):
+        return WriteOnlyCell(sheet, value=neutralise(value))
+    cell = WriteOnlyCell(sheet, value=value.value)  # a number, shown by the reader's locale
+    cell.number_format = XLSX_MONEY_FORMAT if isinstance(value, Money) else XLSX_EXACT_FORMAT
+    return cell
 
 
 def render_xlsx(statement: Statement) -> bytes:
@@ -345,15 +335,13 @@ def render_xlsx(statement: Statement) -> bytes:
     workbook = Workbook(write_only=True)  # streams rows: large statements stay in bounds
     sheets = [
         (_("Summary"), (_("Field"), _("Value")), summary_rows(statement)),
-        (_("Lines"), line_columns(), line_rows(statement)),
-        (_("Adjustments"), adjustment_columns(), adjustment_rows(statement)),
-        (_("Messages"), message_columns(), message_rows(statement)),
+        *_sections(statement, _("Messages")),
     ]
     for title, header, rows in sheets:
         sheet = workbook.create_sheet(title[:31])
         sheet.append(list(header))
         for row in rows:
-            sheet.append(_xlsx_row(sheet, row))
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
     output = io.BytesIO()
     workbook.save(output)
     return output.getvalue()
@@ -397,11 +385,11 @@ def render_pdf(statement: Statement) -> bytes:
     title = ParagraphStyle("title", fontName=bold, fontSize=16, leading=20)
     currency = statement.currency
 
-    def table(header, rows, widths=None, numeric_from=None):
+    def table(header, rows, *, numeric_from: int):
         data = ([list(header)] if header else []) + [
             [_pdf_cell(v, currency) for v in row] for row in rows
         ]
-        result = Table(data, colWidths=widths, repeatRows=1 if header else 0)
+        result = Table(data, repeatRows=1 if header else 0)
         style = [
             ("FONT", (0, 0), (-1, -1), font, 8),
             ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
@@ -412,8 +400,7 @@ def render_pdf(statement: Statement) -> bytes:
                 ("FONT", (0, 0), (-1, 0), bold, 8),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
             ]
-        if numeric_from is not None:
-            style.append(("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"))
+        style.append(("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"))
         result.setStyle(TableStyle(style))
         return result
 
@@ -442,38 +429,27 @@ def render_pdf(statement: Statement) -> bytes:
     story.append(Paragraph(_("Counted messages"), heading))
     messages = list(itertools.islice(message_rows(statement), PDF_MESSAGE_LIMIT))
     if statement.counted_messages > len(messages):
-        story.append(
-            Paragraph(
-                _(
-                    "The first %(shown)s of %(total)s counted messages; the CSV and XLSX "
-                    "downloads list all of them."
-                )
-                % {"shown": len(messages), "total": statement.counted_messages},
-                text,
-            )
+        note = _(
+            "The first %(shown)s of %(total)s counted messages; the CSV and XLSX "
+            "downloads list all of them."
         )
+        shown = {"shown": len(messages), "total": statement.counted_messages}
+        story.append(Paragraph(note % shown, text))
     story.append(
         table(message_columns(), messages, numeric_from=4) if messages else Paragraph("—", text)
     )
     generated = timezone.now().astimezone(BILLING_ZONE)
-    story.append(Spacer(1, 4 * mm))
-    story.append(
-        Paragraph(
-            _("Generated %(when)s (Europe/Warsaw).") % {"when": f"{generated:%Y-%m-%d %H:%M}"},
-            text,
-        )
-    )
+    when = {"when": f"{generated:%Y-%m-%d %H:%M}"}
+    story += [Spacer(1, 4 * mm), Paragraph(_("Generated %(when)s (Europe/Warsaw).") % when, text)]
 
     output = io.BytesIO()
+    margins = {f"{side}Margin": 12 * mm for side in ("left", "right", "top", "bottom")}
     document = SimpleDocTemplate(
         output,
         pagesize=landscape(A4),
         title=document_title(statement),
         author="Partner Portal",
-        leftMargin=12 * mm,
-        rightMargin=12 * mm,
-        topMargin=12 * mm,
-        bottomMargin=12 * mm,
+        **margins,
     )
     document.build(story)
     return output.getvalue()

@@ -42,19 +42,14 @@ def daily_chart(points: list[DayPoint], width: int = 900, height: int = 260) -> 
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{label}" '
         f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet">'
     ]
-    # Grid and axis labels.
     for i in range(TICKS + 1):
         y = top + plot_h - plot_h * i / TICKS
-        parts.append(
-            f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}"/>'
-        )
         count_label = formats.number_format(round(max_count * i / TICKS), 0, force_grouping=True)
         money_label = formats.number_format(Decimal(max_money * i / TICKS), 2, force_grouping=True)
         parts.append(
+            f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}"/>'
             f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{count_label}</text>"
-        )
-        parts.append(
             f'<text class="axis money" x="{left + plot_w + 6}" y="{y + 4:.1f}">{money_label}</text>'
         )
     line: list[str] = []
@@ -71,16 +66,14 @@ def daily_chart(points: list[DayPoint], width: int = 900, height: int = 260) -> 
         cy = top + plot_h - plot_h * float(point.commission) / max_money
         line.append(f"{x + slot / 2:.1f},{cy:.1f}")
         if index % 15 == 0 or index == n - 1:
-            label = point.day.strftime("%d.%m")
             parts.append(
                 f'<text class="axis" x="{x + slot / 2:.1f}" y="{height - bottom + 16}" '
-                f'text-anchor="middle">{escape(label)}</text>'
+                f'text-anchor="middle">{escape(point.day.strftime("%d.%m"))}</text>'
             )
     if line:
         parts.append(f'<polyline class="line" points="{" ".join(line)}"/>')
     parts.append(
         f'<line class="axis-line" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
-        f'y2="{top + plot_h}"/>'
+        f'y2="{top + plot_h}"/></svg>'
     )
-    parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text piece above is escaped

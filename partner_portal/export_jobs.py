@@ -1,10 +1,5 @@
-"""Large message exports, built by a Celery worker instead of a web worker.
-
-Exports up to EXPORT_BACKGROUND_ROWS (XLSX) or EXPORT_BACKGROUND_ROWS_CSV (CSV) messages are
-streamed at once; larger ones become an ExportJob: the worker writes the file under
-VAR_DIR/exports/ and updates its progress, the page shows it and offers the download when ready.
-Files are kept EXPORT_KEEP_HOURS.
-"""
+"""Large message exports (above EXPORT_BACKGROUND_ROWS[_CSV]), built by a Celery worker under
+VAR_DIR/exports/ and kept EXPORT_KEEP_HOURS (docs/portal.md, "Exports")."""
 
 from __future__ import annotations
 
@@ -34,20 +29,15 @@ def exports_dir() -> Path:
 
 def is_large(queryset, fmt: str) -> bool:
     """More messages than a web request should build (counts at most threshold + 1 rows)."""
-    limit = (
-        settings.EXPORT_BACKGROUND_ROWS_CSV if fmt == "csv" else settings.EXPORT_BACKGROUND_ROWS
-    )
+    limit = settings.EXPORT_BACKGROUND_ROWS_CSV if fmt == "csv" else settings.EXPORT_BACKGROUND_ROWS
     return queryset.order_by()[: limit + 1].count() > limit
 
 
 def filtered_messages(partner: Partner, query: str):
     """The partner's messages as the messages page filters them with this query string."""
-    from .filters import FILTER_KEYS, MessageFilter
+    from .filters import MessageFilter
 
-    data = QueryDict(query)
-    message_filter = MessageFilter(
-        data if any(key in data for key in FILTER_KEYS) else None, partner=partner
-    )
+    message_filter = MessageFilter(QueryDict(query), partner=partner)
     return message_filter.qs.select_related("account").order_by("-created_at", "-id")
 
 
@@ -67,17 +57,18 @@ def build_export(job_id: int) -> ExportJob:
     """Build the job's file (a second run of a finished job does nothing)."""
     from . import exports
 
-    claimed = ExportJob.objects.filter(
-        pk=job_id, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]
-    ).update(status=ExportStatus.RUNNING)
-    job = ExportJob.objects.select_related("partner").get(pk=job_id)
+    row = ExportJob.objects.filter(pk=job_id)
+    claimed = row.filter(status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]).update(
+        status=ExportStatus.RUNNING
+    )
+    job = row.select_related("partner").get()
     if not claimed:
         return job
     queryset = filtered_messages(job.partner, job.query)
     if queryset.query.is_empty():
         # The filters were valid when asked (the view checks them) but no longer are, e.g. the
         # account went to another partner: no file, a clear reason, nothing to retry.
-        ExportJob.objects.filter(pk=job_id).update(
+        row.update(
             status=ExportStatus.FAILED,
             error="The filters of this export are no longer valid; export again.",
             finished_at=timezone.now(),
@@ -85,31 +76,19 @@ def build_export(job_id: int) -> ExportJob:
         job.refresh_from_db()
         return job
     total = queryset.order_by().count()
-    ExportJob.objects.filter(pk=job_id).update(rows_total=total, rows_done=0)
-    name = exports.export_filename(job.partner.ic, job.fmt)
-    path = exports_dir() / f"{job.pk}-{name}"
-
-    def progress(done: int) -> None:
-        ExportJob.objects.filter(pk=job_id).update(rows_done=done)
-
+    row.update(rows_total=total, rows_done=0)
+    path = exports_dir() / f"{job.pk}-{exports.export_filename(job.partner.ic, job.fmt)}"
+    write = exports.write_messages_xlsx if job.fmt == "xlsx" else exports.write_messages_csv
     try:
         with translation.override(job.language), open(path, "wb") as target:
-            if job.fmt == "xlsx":
-                exports.write_messages_xlsx(queryset, target, progress)
-            else:
-                exports.write_messages_csv(queryset, target, progress)
+            write(queryset, target, lambda done: row.update(rows_done=done))
     except Exception as error:
         logger.exception("Export %s failed", job_id)
         path.unlink(missing_ok=True)
-        ExportJob.objects.filter(pk=job_id).update(
-            status=ExportStatus.FAILED, error=str(error)[:500], finished_at=timezone.now()
-        )
+        row.update(status=ExportStatus.FAILED, error=str(error)[:500], finished_at=timezone.now())
         raise
-    ExportJob.objects.filter(pk=job_id).update(
-        status=ExportStatus.DONE,
-        rows_done=total,
-        file_name=path.name,
-        finished_at=timezone.now(),
+    row.update(
+        status=ExportStatus.DONE, rows_done=total, file_name=path.name, finished_at=timezone.now()
     )
     job.refresh_from_db()
     return job

@@ -1,9 +1,7 @@
 """Exports of the filtered messages table and statement downloads, in constant memory.
 
-PostgreSQL writes the rows: the CSV with `COPY (copy_select) TO STDOUT`, the XLSX's body rows as
-SpreadsheetML (`xlsx_select`) into an openpyxl write-only workbook (partner_portal.xlsx_sheets)
-built in a temporary file. Every text cell passes billing.cells.neutralise_sql; phones and ids are
-text cells in XLSX, never numbers or formulas.
+PostgreSQL writes the rows (docs/portal.md, "Exports"). Every text cell passes
+billing.cells.neutralise_sql; phones and ids are text cells in XLSX, never numbers or formulas.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from billing import exports as statement_files
 from billing.cells import neutralise, neutralise_sql
 from billing.commission import BILLING_ZONE
 from billing.models import IS_COUNTED, AuditAction, AuditEntry, Message, Statement
@@ -30,11 +29,8 @@ __all__ = ["neutralise", "messages_csv_response", "messages_xlsx_response"]
 CHUNK_SIZE = 2000  # rows between progress calls
 COPY_CHUNK_BYTES = 64 * 1024
 XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet; more rows continue on a new sheet
-# Columns (0-based) by kind: identifiers are text cells in XLSX even when they look like
-# numbers; local times are dates and the parts numbers.
+# The columns (0-based) of identifiers: text cells in XLSX even when they look like numbers.
 TEXT_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.IDENTIFIER)
-XLSX_TIME_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.TIME)
-XLSX_NUMBER_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.NUMBER)
 
 
 class Echo:
@@ -95,11 +91,8 @@ def xlsx_select(
     # Days since 1899-12-30 of the local wall time (Excel's 1900 date system).
     time_sql = "(EXTRACT(EPOCH FROM {} AT TIME ZONE %s)::float8 / 86400 + 25569)::text"
     source, names, order, params = _cells_select(queryset, time_sql)
-    texts = [
-        index
-        for index in range(len(names))
-        if index not in XLSX_TIME_COLUMNS and index not in XLSX_NUMBER_COLUMNS
-    ]
+    # Local times are Excel dates and the parts numbers; every other cell is text.
+    texts = [i for i, column in enumerate(COLUMNS) if column.cell not in (Cell.TIME, Cell.NUMBER)]
     # The neutralised texts once per row (the XML layer reads each several times).
     neutralised = ", ".join(
         f"left({neutralise_sql(f'c.{names[index]}')}, {MAX_TEXT}) AS t{index}" for index in texts
@@ -110,11 +103,11 @@ def xlsx_select(
         f" FROM {source}"
     )
     cells = []
-    for index, name in enumerate(names):
+    for index, (name, column) in enumerate(zip(names, COLUMNS, strict=True)):
         start = f"""'<c r="{chr(ord("A") + index)}' || x.r || '"'"""
-        if index in XLSX_TIME_COLUMNS:
+        if column.cell is Cell.TIME:
             cell = f"""{start} || ' s="{date_style}"><v>' || x.{name} || '</v></c>'"""
-        elif index in XLSX_NUMBER_COLUMNS:
+        elif column.cell is Cell.NUMBER:
             cell = f"""{start} || '><v>' || x.{name} || '</v></c>'"""
         else:
             style = f' s="{text_style}"' if index in TEXT_COLUMNS else ""
@@ -140,12 +133,13 @@ def _snapshot(queryset: QuerySet[Message]):
         figures = queryset.order_by().aggregate(
             messages=Count("id"), parts=Sum("parts"), counted=Count("id", filter=IS_COUNTED)
         )
-        yield cursor, [
+        totals = [
             [],
             [_("Total messages"), figures["messages"]],
             [_("Total parts"), figures["parts"] or 0],
             [_("Counted messages"), figures["counted"]],
         ]
+        yield cursor, totals
 
 
 def _copied(cursor, command: str, params: list, progress) -> Iterator[bytes]:
@@ -253,8 +247,7 @@ def write_messages_xlsx(queryset: QuerySet[Message], target, progress=None) -> N
 
 def write_messages_csv(queryset: QuerySet[Message], target, progress=None) -> None:
     """Write the CSV export to `target` (a binary file), as the streamed download has it."""
-    for chunk in copy_csv_chunks(queryset, progress):
-        target.write(chunk)
+    target.writelines(copy_csv_chunks(queryset, progress))
 
 
 def messages_xlsx_response(queryset: QuerySet[Message], partner_ic: int) -> FileResponse:
@@ -271,14 +264,12 @@ def messages_xlsx_response(queryset: QuerySet[Message], partner_ic: int) -> File
     )
 
 
-STATEMENT_FORMATS = ("csv", "xlsx", "pdf")
+STATEMENT_FORMATS = tuple(statement_files.FORMATS)
 
 
 def statement_download_response(statement: Statement, fmt: str, actor: str) -> HttpResponse:
     """The statement file from billing.exports.render_statement, with an audit entry."""
-    from billing.exports import render_statement  # the commission engine's renderer
-
-    content, content_type, filename = render_statement(statement, fmt)
+    content, content_type, filename = statement_files.render_statement(statement, fmt)
     AuditEntry.objects.create(
         partner=statement.partner,
         statement=statement,

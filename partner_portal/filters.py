@@ -63,51 +63,39 @@ class AccountFilter(django_filters.ModelChoiceFilter):
     field_class = _AccountField
 
 
-class MonthInput(forms.DateInput):
-    input_type = "month"
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-
 class MessageFilter(django_filters.FilterSet):
-    """Parses and validates the query string; the query itself is billing.selectors.messages_for."""
+    """Parses and validates the query string; the query itself is billing.selectors.messages_for
+    (`qs`), so the filters filter nothing themselves."""
 
     date_from = django_filters.DateFilter(
-        label=_("From"), method="skip", widget=DateInput(format="%Y-%m-%d")
+        label=_("From"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
     )
     date_to = django_filters.DateFilter(
-        label=_("To"), method="skip", widget=DateInput(format="%Y-%m-%d")
+        label=_("To"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
     )
     period = django_filters.DateFilter(
         label=_("Billing month"),
-        method="skip",
         input_formats=["%Y-%m"],
-        widget=MonthInput(format="%Y-%m"),
+        widget=forms.DateInput(format="%Y-%m", attrs={"type": "month"}),
     )
     status = django_filters.ChoiceFilter(
-        label=_("Status"), choices=STATUS_CHOICES, method="skip", empty_label=_("any")
+        label=_("Status"), choices=STATUS_CHOICES, empty_label=_("any")
     )
-    account = AccountFilter(
-        label=_("Client account"), queryset=None, method="skip", empty_label=_("any")
-    )
+    account = AccountFilter(label=_("Client account"), queryset=None, empty_label=_("any"))
     message_type = django_filters.ChoiceFilter(
-        label=_("Type"), choices=MessageType.choices, method="skip", empty_label=_("any")
+        label=_("Type"), choices=MessageType.choices, empty_label=_("any")
     )
     channel = django_filters.ChoiceFilter(
-        label=_("Channel"), choices=Channel.choices, method="skip", empty_label=_("any")
+        label=_("Channel"), choices=Channel.choices, empty_label=_("any")
     )
     phone = django_filters.CharFilter(
-        label=_("Phone"), method="skip", max_length=20, validators=[validate_phone_digits]
+        label=_("Phone"), max_length=20, validators=[validate_phone_digits]
     )
     ic_proof = django_filters.ChoiceFilter(
-        label=_("ic proof"), choices=IcProof.choices, method="skip", empty_label=_("any")
+        label=_("ic proof"), choices=IcProof.choices, empty_label=_("any")
     )
     claim_differs = django_filters.BooleanFilter(
-        label=_("Claim differs from SerwerSMS"),
-        method="skip",
-        widget=forms.CheckboxInput,
+        label=_("Claim differs from SerwerSMS"), widget=forms.CheckboxInput
     )
 
     class Meta:
@@ -116,12 +104,12 @@ class MessageFilter(django_filters.FilterSet):
         form = MessageFilterForm
 
     def __init__(self, data=None, *, partner: Partner, **kwargs):
+        # A query string without a filter's key (e.g. only ?sort=) leaves the filters unbound.
+        if data is not None and not any(key in data for key in self.base_filters):
+            data = None
         self.partner = partner
         super().__init__(data, queryset=Message.objects.none(), **kwargs)
         self.filters["account"].queryset = accounts_for(partner)
-
-    def skip(self, queryset, name, value):
-        return queryset
 
     @property
     def qs(self):
@@ -134,8 +122,4 @@ class MessageFilter(django_filters.FilterSet):
 
 
 def message_filter(request, partner: Partner) -> MessageFilter:
-    data = request.GET if any(key in request.GET for key in FILTER_KEYS) else None
-    return MessageFilter(data, partner=partner)
-
-
-FILTER_KEYS = tuple(MessageFilter.base_filters)  # the query string keys of the filters
+    return MessageFilter(request.GET, partner=partner)

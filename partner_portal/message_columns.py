@@ -1,11 +1,7 @@
-"""The columns of the messages table and of its exports, declared once.
+"""The columns of the messages table and of its exports, declared once (docs/portal.md, "Exports").
 
-`COLUMNS` lists them in the exports' order. Each says its key, its heading (translated), the
-field it reads, what kind of cell it is, and how its cell is made: on the page (`page_text`,
-the messages table of partner_portal.tables shows the columns `on_page`, in this order) and in
-the CSV and XLSX exports (`sql_cell`: partner_portal.exports has PostgreSQL write every column,
-as NetBox's exports stream a table's own columns). The headings of the page and of the files,
-the words of the codes and the "only counted messages were dispatched" rule come from here.
+`COLUMNS` is in the exports' order; the page (`page_text`) shows those `on_page`, the exports have
+PostgreSQL write every cell (`sql_cell`).
 """
 
 from __future__ import annotations
@@ -86,8 +82,7 @@ class MessageColumn:
         return self  # a declaration: django-tables2 copies its columns for every table
 
     def page_text(self, record, value):
-        """The page's cell of a value that is not empty (a code already in words), before
-        escaping."""
+        """The page's cell of a value that is not empty (a code already in words), unescaped."""
         if self.counted_only and record.status not in COUNTED:
             return "—"
         if self.page_html is not None:

@@ -1,23 +1,19 @@
 """Keyset (cursor) pages for the messages table: no OFFSET, no COUNT over every matching row.
 
-A page is fetched with `WHERE ... AND (created_at, id) beyond the cursor ORDER BY created_at, id
-LIMIT per_page + 1`, which the (partner, created_at, id) index answers in the same time on page
-one and page ten thousand (docs/scale.md). Only indexed orderings are offered. The summary figure
-is an exact count up to COUNT_CAP rows and, past it, the planner's estimate, shown as such.
+The (partner, created_at, id) index answers page one and page ten thousand in the same time
+(docs/scale.md, "Keyset pages"); only indexed orderings are offered.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
 
 from billing.models import Message
-
-from .paging import page_size
 
 # The orderings the table offers: each is served by an index (docs/scale.md). Keys are the
 # table's `sort` values; "created_at" ascending, "-created_at" newest first (the default).
@@ -26,6 +22,7 @@ DEFAULT_ORDERING = "-created_at"
 PER_PAGE_CHOICES = (25, 50, 100)  # offered as links; any ?per_page up to the cap works
 DEFAULT_PER_PAGE = 50
 COUNT_CAP = 10_000  # rows counted exactly at most; past it the summary is an estimate
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # cursors count microseconds from it
 
 
 def ordering_from(value: str | None) -> str:
@@ -33,8 +30,12 @@ def ordering_from(value: str | None) -> str:
 
 
 def per_page_from(value: str | None) -> int:
-    """`per_page` from the query string, bounded by PORTAL_MAX_PAGE_SIZE (partner_portal.paging)."""
-    return page_size(value or None)
+    """`per_page` from the query string clamped to 1..PORTAL_MAX_PAGE_SIZE; missing or not a
+    number gives PORTAL_PAGE_SIZE."""
+    try:
+        return max(1, min(int(value), settings.PORTAL_MAX_PAGE_SIZE))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return settings.PORTAL_PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,7 @@ class Cursor:
         if not (micros.lstrip("-").isdigit() and pk.isdigit()):
             return None
         try:
-            created_at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
-                microseconds=int(micros)
-            )
+            created_at = EPOCH + dt.timedelta(microseconds=int(micros))
         except OverflowError:
             return None
         return cls(ordering, created_at, int(pk))
@@ -76,12 +75,9 @@ class Cursor:
 def _beyond(cursor: Cursor, descending: bool) -> Q:
     """Rows after the cursor in the given direction, written so the index range is used:
     created_at <= t AND (created_at < t OR id < pk) for a descending walk."""
-    if descending:
-        return Q(created_at__lte=cursor.created_at) & (
-            Q(created_at__lt=cursor.created_at) | Q(pk__lt=cursor.pk)
-        )
-    return Q(created_at__gte=cursor.created_at) & (
-        Q(created_at__gt=cursor.created_at) | Q(pk__gt=cursor.pk)
+    lt, lte = ("lt", "lte") if descending else ("gt", "gte")
+    return Q(**{f"created_at__{lte}": cursor.created_at}) & (
+        Q(**{f"created_at__{lt}": cursor.created_at}) | Q(**{f"pk__{lt}": cursor.pk})
     )
 
 
@@ -97,6 +93,17 @@ class KeysetPage:
     def is_first(self) -> bool:
         return self.previous_cursor is None
 
+    @classmethod
+    def of(cls, rows, ordering, per_page, *, has_next: bool, has_previous: bool) -> KeysetPage:
+        """The page of `rows`, with the cursor of an end where more rows lie beyond it."""
+        return cls(
+            rows,
+            ordering,
+            per_page,
+            next_cursor=Cursor.of(rows[-1], ordering).encode() if has_next else None,
+            previous_cursor=Cursor.of(rows[0], ordering).encode() if has_previous else None,
+        )
+
 
 def keyset_page(
     queryset: QuerySet[Message],
@@ -106,11 +113,9 @@ def keyset_page(
     before: str | None = None,
     per_page: int = DEFAULT_PER_PAGE,
 ) -> KeysetPage:
-    """One page of `queryset` in `ordering`, after (or before) a cursor from a previous page.
-
-    An unknown or foreign cursor gives the first page. Two queries at most (a `before` page that
-    reaches the start is fetched again as the first page).
-    """
+    """One page of `queryset` in `ordering`, after (or before) a cursor from a previous page;
+    an unknown or foreign cursor gives the first page. Two queries at most (a `before` page that
+    reaches the start is fetched again as the first page)."""
     ordering = ordering_from(ordering)
     descending = ordering.startswith("-")
     forward = ("-created_at", "-id") if descending else ("created_at", "id")
@@ -119,32 +124,21 @@ def keyset_page(
     before_cursor = None if after_cursor else Cursor.decode(before, ordering)
 
     if before_cursor is not None:
-        rows = list(
-            queryset.filter(_beyond(before_cursor, not descending)).order_by(*backward)[
-                : per_page + 1
-            ]
-        )
+        earlier = queryset.filter(_beyond(before_cursor, not descending)).order_by(*backward)
+        rows = list(earlier[: per_page + 1])
         if len(rows) > per_page:
             rows = rows[:per_page][::-1]
-            return KeysetPage(
-                rows,
-                ordering,
-                per_page,
-                next_cursor=Cursor.of(rows[-1], ordering).encode(),
-                previous_cursor=Cursor.of(rows[0], ordering).encode(),
-            )
+            return KeysetPage.of(rows, ordering, per_page, has_next=True, has_previous=True)
         after_cursor = None  # back at the start: show the first page
 
     narrowed = queryset.filter(_beyond(after_cursor, descending)) if after_cursor else queryset
     rows = list(narrowed.order_by(*forward)[: per_page + 1])
-    has_next = len(rows) > per_page
-    rows = rows[:per_page]
-    return KeysetPage(
-        rows,
+    return KeysetPage.of(
+        rows[:per_page],
         ordering,
         per_page,
-        next_cursor=Cursor.of(rows[-1], ordering).encode() if has_next else None,
-        previous_cursor=Cursor.of(rows[0], ordering).encode() if after_cursor and rows else None,
+        has_next=len(rows) > per_page,
+        has_previous=bool(after_cursor and rows),
     )
 
 
@@ -162,18 +156,12 @@ def _planner_estimate(queryset: QuerySet) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def summary_of(queryset: QuerySet[Message], page: KeysetPage) -> Summary:
-    """The summary line's figure, never a COUNT over all matching rows.
-
-    Everything on one page: its rows. Otherwise the planner's estimate decides: past
-    COUNT_CAP it is shown (as an estimate); below it an exact count stopped at COUNT_CAP + 1
-    rows.
-    """
+    """The summary line's figure, never a COUNT over all matching rows: the planner's estimate
+    past COUNT_CAP, below it an exact count stopped at COUNT_CAP + 1 rows."""
     if page.is_first and page.next_cursor is None:
         return Summary(len(page.rows), "exact")  # everything is on this page
     estimate = _planner_estimate(queryset)

@@ -1,13 +1,9 @@
 """Write-only XLSX sheets for exports of many rows: openpyxl makes the workbook, we write the rows.
 
-openpyxl's write-only mode binds a Cell per value and writes it as an lxml element: ~1,000
-rows/s for the messages export (docs/scale.md, "XLSX"). Here openpyxl makes everything but the
-body rows: the workbook, its sheets, the styles, each sheet's head, header row and tail, and the
-zip. The body rows go as SpreadsheetML text into the sheet's XML part, written as openpyxl would
-write the same values: text as inline strings (`xml:space="preserve"` around outer spaces),
-numbers as `<v>`, local times as Excel serial days with a date format; characters XML cannot hold
-(control characters other than tab, newline and carriage return) dropped, where openpyxl would
-refuse the whole file. Imports neither Django nor models.
+openpyxl's own write-only rows were ~1,000 rows/s (docs/scale.md, "XLSX"): here it makes
+everything but the body rows, which go as SpreadsheetML text into the sheet's XML part as openpyxl
+would write the same values, except that characters XML cannot hold are dropped, where openpyxl
+would refuse the whole file. Imports neither Django nor models.
 """
 
 from __future__ import annotations
@@ -15,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
+from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, create_temporary_file
+from openpyxl.writer.excel import ExcelWriter
 
 ZIP_LEVEL = 1  # deflate level of the workbook's parts: 3x faster than zlib's 6, ~25 % larger
 MAX_TEXT = 32_767  # Excel's longest cell text (openpyxl cuts there too)
@@ -28,19 +26,9 @@ TEXT_FORMAT = "@"
 # Text as XML: markup characters escaped; tab, newline and carriage return as character
 # references (a parser would turn a bare carriage return into a newline); other control
 # characters dropped (XML cannot hold them).
-_CONTROL = [code for code in range(1, 32) if code not in (9, 10, 13)]
-_ESCAPE = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        "\t": "&#9;",
-        "\n": "&#10;",
-        "\r": "&#13;",
-        "\x00": None,
-        **{code: None for code in _CONTROL},
-    }
-)
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
+_CONTROL = [code for code in range(1, 32) if chr(code) not in _ENTITIES]
+_ESCAPE = str.maketrans(_ENTITIES | dict.fromkeys([0, *_CONTROL]))
 _XML_SPACE = " \t\n\r"  # what an XML reader may drop around a text without xml:space
 
 
@@ -53,10 +41,8 @@ def _style_id(sheet, number_format: str) -> str:
 
 class RowSheet:
     """One write-only sheet: `header` in bold written by openpyxl, then the body (`write_xml`,
-    `write_rows`), then `close` before the workbook is saved.
-
-    `text_formatted` are the 0-based columns whose text cells carry the text number format "@"
-    (phones, ids: text when the user edits them too)."""
+    `write_rows`), then `close` before the workbook is saved. Text cells of the `text_formatted`
+    columns carry the text format "@" (phones, ids: text when the user edits them too)."""
 
     def __init__(self, workbook, title: str, header: Sequence, *, text_formatted: Iterable[int]):
         sheet = workbook.create_sheet(title)
@@ -118,10 +104,6 @@ class RowSheet:
 def save(workbook, target) -> None:
     """Save `workbook` to `target` (a path or binary file) as openpyxl's Workbook.save does,
     deflating at ZIP_LEVEL (most of a big export's saving time is compressing its sheets)."""
-    from zipfile import ZIP_DEFLATED, ZipFile
-
-    from openpyxl.writer.excel import ExcelWriter
-
     archive = ZipFile(target, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL)
     workbook.properties.modified = dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
     ExcelWriter(workbook, archive).save()
@@ -137,10 +119,8 @@ def xml_text_sql(expression: str) -> str:
     No `%` and no parameters in it."""
     space = _chars_sql(ord(char) for char in _XML_SPACE)
     escaped = f"translate({expression}, {_chars_sql(_CONTROL)}, '')"
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        escaped = f"replace({escaped}, '{char}', '{entity}')"
-    for code in (9, 10, 13):
-        escaped = f"replace({escaped}, chr({code}), '&#{code};')"
+    for char, entity in _ENTITIES.items():  # "&" first
+        escaped = f"replace({escaped}, chr({ord(char)}), '{entity}')"
     # Most texts hold nothing to escape: one regular expression spares them the replacements.
     escaped = f"(CASE WHEN {expression} ~ '[&<>[:cntrl:]]' THEN {escaped} ELSE {expression} END)"
     return (

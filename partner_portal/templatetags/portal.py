@@ -16,6 +16,7 @@ from billing.models import AuditAction, PayoutStatus, StaffRole
 from billing.money_format import currency_symbol, format_amount, format_money, month_label
 from billing.statuses import parse_status
 from partner_portal import labels
+from partner_portal.charts import daily_chart
 
 register = template.Library()
 
@@ -34,17 +35,13 @@ def money(value, currency: str = "PLN") -> str:
 @register.filter
 def amount(value, places: int = 2) -> str:
     """A figure without currency (e.g. a per-message amount at 4 places), rounded half-up."""
-    if value is None or value == "":
-        return "—"
-    return format_amount(Decimal(value), int(places))
+    return "—" if value is None or value == "" else format_amount(Decimal(value), int(places))
 
 
 @register.filter
 def count(value) -> str:
     """An integer with the language's thousands separator."""
-    if value is None:
-        return "—"
-    return formats.number_format(value, 0, force_grouping=True)
+    return "—" if value is None else formats.number_format(value, 0, force_grouping=True)
 
 
 @register.filter
@@ -58,9 +55,7 @@ def percent(value, places: int = 1) -> str:
 def status_label(value) -> str:
     """The translated word of a SerwerSMS status string (unknown words shown as they are)."""
     status = parse_status(value)
-    if status is None:
-        return value or "—"
-    return str(status.label)
+    return str(status.label) if status else (value or "—")
 
 
 # A billing month as it reads inside a sentence: "listopad 2026" / "November 2026".
@@ -71,27 +66,19 @@ register.filter("reason_label", labels.reason_label)
 
 @register.filter
 def role_label(value) -> str:
-    try:
-        return str(StaffRole(value).label)
-    except ValueError:
-        return value or ""
+    return str(dict(StaffRole.choices).get(value, value or ""))
 
 
 @register.simple_tag
 def phone_chart(series):
     """The dashboard chart drawn for a phone's width, so its labels stay readable there."""
-    from partner_portal.charts import daily_chart
-
     return daily_chart(series, width=380, height=240)
 
 
 @register.simple_tag
 def audit_action(action: str) -> str:
     """The translated label of an audit action (an unknown word is shown as it is)."""
-    try:
-        return str(AuditAction(action).label)
-    except ValueError:
-        return action
+    return str(dict(AuditAction.choices).get(action, action))
 
 
 # Readable names and formats of the details services write into the audit trail.
@@ -145,13 +132,11 @@ def audit_details(detail) -> list[tuple[str, str]]:
     items (e.g. every adjustment) are summarised."""
     if not isinstance(detail, dict):
         return [("", str(detail))]
-    pairs = []
-    for key, value in detail.items():
-        if key == "adjustments" or value in ("", None, []):
-            continue
-        label = _DETAIL_LABELS.get(key, key.replace("_", " "))
-        pairs.append((str(label), _detail_value(key, value)))
-    return pairs
+    return [
+        (str(_DETAIL_LABELS.get(key, key.replace("_", " "))), _detail_value(key, value))
+        for key, value in detail.items()
+        if key != "adjustments" and value not in ("", None, [])
+    ]
 
 
 def format_rate(value, basis: str, currency: str = "PLN") -> str:
@@ -172,6 +157,4 @@ def rates(obj, basis: str = "") -> list[str]:
 
 @register.filter
 def rate(value, basis: str) -> str:
-    if value is None:
-        return "—"
-    return format_rate(value, basis)
+    return "—" if value is None else format_rate(value, basis)
