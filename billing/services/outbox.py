@@ -101,16 +101,15 @@ def _check_sender(sender: str | None, channel: str) -> str:
     sender = (sender or "").strip()
     if not sender:
         return ""
+    has_letter = any(ch.isalpha() for ch in sender)
     if channel == Channel.EMAIL2SMS:
         # The subject's `nadawca`: at most 11 letters, digits and spaces (serwersms-api.md §6).
-        if EMAIL2SMS_SENDER.match(sender) and any(ch.isalpha() for ch in sender):
+        if EMAIL2SMS_SENDER.match(sender) and has_letter:
             return sender
         raise SendError(
             f"Invalid Email2SMS sender name {sender!r}: use at most 11 letters, digits or spaces."
         )
-    if SENDER_NUMBER.match(sender) or (
-        SENDER_NAME.match(sender) and any(ch.isalpha() for ch in sender)
-    ):
+    if SENDER_NUMBER.match(sender) or (SENDER_NAME.match(sender) and has_letter):
         return sender
     raise SendError(
         f"Invalid sender name {sender!r}: use at most 11 letters, digits, spaces or . & _ -"
@@ -145,9 +144,7 @@ def prepare(
     *,
     unique_ids: Sequence[str] | None = None,
 ) -> SendPlan:
-    """Validate everything; SendError with a clear message on the first problem.
-
-    `unique_ids` gives each recipient its own id (instead of one `unique_id` for all)."""
+    """Validate everything; SendError with a clear message on the first problem."""
     recipients = [recipients] if isinstance(recipients, str) else list(recipients or [])
     if unique_ids is not None and unique_id:
         raise SendError("Give one unique_id for the send or one per recipient, not both.")
@@ -290,15 +287,12 @@ def send_sms(
     unique_ids: Sequence[str] | None = None,
     wait: float | None = None,
 ) -> list[Message]:
-    """Write one `submitting` Message per recipient and queue their send; in order.
+    """Write one `submitting` Message per recipient and queue their send (on commit); in order.
 
-    The rows and the queued task are one transaction (the task is queued on commit; beat's
-    `resume_sends` queues it again if that was lost). Returns the messages as stored: still
-    `submitting` unless `wait` seconds were given and a worker finished sooner (then `queued`,
-    or `unsent` with the reason). Raises SendError (nothing written, nothing sent) for bad input
-    or a reused unique id that does not match; a repeated identical call returns the first
-    messages and queues nothing new. SerwerSMS failures never raise here. `unique_ids` gives
-    each recipient its own id (the HTTP API's per-recipient ids), instead of `unique_id`.
+    Returns the messages as stored: still `submitting` unless a worker finished within `wait`
+    seconds. Raises SendError (nothing written, nothing sent) for bad input or a reused unique id
+    that does not match; a repeated identical call returns the first messages and queues nothing
+    new. SerwerSMS failures never raise here. `unique_ids`: one id per recipient, not `unique_id`.
     """
     plan = prepare(account, recipients, text, sender, channel, unique_id, unique_ids=unique_ids)
     earlier = _existing(plan)
@@ -325,7 +319,6 @@ def _wait_for(messages: Sequence[Message], wait: float | None) -> list[Message]:
     while True:
         fresh = Message.objects.in_bulk(pks)
         current = [fresh[pk] for pk in pks]
-        pending = any(m.status == Status.SUBMITTING for m in current)
-        if not pending or time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or all(m.status != Status.SUBMITTING for m in current):
             return current
         time.sleep(0.2)
