@@ -3,8 +3,7 @@ durable outbox) and queues the send task on commit (enqueue.deliver); delivery.p
 
 Idempotency: sending again with the same `unique_id` writes nothing and answers the first
 messages; the same id with another phone, text or sender is refused. Ids are per client
-account, as SerwerSMS scopes them: another account's use of an id is no concern of this one.
-With several recipients and one given `unique_id`, recipient n (1-based) gets `<unique_id>R<n>`.
+account, as SerwerSMS scopes them (per recipient: serwersms/unique_ids.py).
 """
 
 from __future__ import annotations
@@ -204,7 +203,6 @@ def prepare(
 
 def _existing(plan: SendPlan) -> list[Message] | None:
     """The messages of an earlier identical send, None if new; UniqueIdConflict if it differs."""
-    # unique_ids are per client account, as SerwerSMS scopes them: another account's are not ours.
     mine = Message.objects.filter(account=plan.account)
     found = {m.unique_id: m for m in mine.filter(unique_id__in=plan.unique_ids)}
     # The given id used before for a send to a different number of recipients?

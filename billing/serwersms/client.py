@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -261,13 +262,11 @@ class ApiV2Client:
             yield from self._all_pages(**filters, **{key: batch})
 
     def _all_pages(self, **filters) -> Iterator[ReportItem]:
-        page, pages = 1, 1
-        while page <= pages:
+        for page in itertools.count(1):
             items, pages = self.reports_page(page, **filters)
             yield from items
-            if not items:
-                break
-            page += 1
+            if not items or page >= pages:
+                return
 
     def view(self, serwersms_id: str) -> ReportItem:
         """`messages/view` of one message by its SerwerSMS id: one unwrapped object (§3, C).
@@ -286,11 +285,9 @@ class ApiV2Client:
     def find_by_unique_id(self, unique_id: str, phone: str | None = None) -> ReportItem | None:
         """The message SerwerSMS keeps under our unique_id, or None when it surely has none.
 
-        `messages/reports` filtered by `unique_id` (§3, C). Its items echo no unique_id, so one
-        id is asked per call and every item answered is that id's; with `phone` given, an item
-        for another number means the filter was not applied, and the answer cannot be trusted
-        (MalformedResponse: nothing is concluded). Two items (a message SerwerSMS took twice):
-        the earliest. Raises on a failed call: never None unless SerwerSMS answered "none".
+        `messages/reports` filtered by `unique_id` (§3, C), one id per call: its items echo no
+        unique_id. An item for another number than `phone`: the filter was not applied
+        (MalformedResponse, nothing concluded). Two items (taken twice): the earliest.
         """
         items = list(self._all_pages(unique_id=unique_id))
         if phone and any(not ends_with_number(i.phone, phone) for i in items):
@@ -305,17 +302,13 @@ class ApiV2Client:
     def find_by_unique_ids(
         self, unique_ids: Iterable[str] | dict[str, str]
     ) -> dict[str, ReportItem]:
-        """unique_id -> the message SerwerSMS has under it (absent when it surely has none).
-
-        One `messages/reports` call per id (`find_by_unique_id`); a dict gives each id's phone.
-        """
+        """unique_id -> the message SerwerSMS has under it (absent when it surely has none); one
+        `find_by_unique_id` call per id, and a dict gives each id's phone."""
         phones = unique_ids if isinstance(unique_ids, dict) else {}
-        found = {}
-        for unique_id in dict.fromkeys(unique_ids):
-            item = self.find_by_unique_id(unique_id, phones.get(unique_id))
-            if item is not None:
-                found[unique_id] = item
-        return found
+        found = {
+            uid: self.find_by_unique_id(uid, phones.get(uid)) for uid in dict.fromkeys(unique_ids)
+        }
+        return {uid: item for uid, item in found.items() if item is not None}
 
     def reports_for_phone(
         self, phone: str, *, date_from: datetime, date_to: datetime | None = None

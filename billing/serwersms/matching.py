@@ -35,11 +35,8 @@ def same_number(answered: str, asked: str) -> bool:
 def match_items(
     items: Sequence[SendItem], phones: Sequence[str], unique_ids: Sequence[str] | None = None
 ) -> list[SendItem]:
-    """The answer's items in the order of `phones`; MalformedResponse when one is missing.
-
-    A missing or extra item means the answer does not say what became of a recipient: the caller
-    must treat the send as "may have been done" and look it up.
-    """
+    """The answer's items in the order of `phones`; MalformedResponse (may have been done: look
+    it up) when an item is missing or extra, as the answer does not say what became of one."""
     if len(items) != len(phones):
         raise MalformedResponse(
             None, f"SerwerSMS answered {len(items)} items for {len(phones)} recipients."
