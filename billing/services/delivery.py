@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from billing import log_context
@@ -219,9 +219,8 @@ def _after_failed_send(pending: list[Message], exc: SerwerSMSError) -> None:
         Message.objects.filter(pk__in=pks).update(send_attempted_at=None, error_message=note)
         raise exc
     # It may have been taken: looked up (settle_times), never sent again before that is sure.
-    times = Message.objects.filter(pk__in=pks, send_attempted_at__isnull=False)
-    attempted = max(times.values_list("send_attempted_at", flat=True), default=timezone.now())
-    until = settle_times(attempted)[-1]
+    attempted = Message.objects.filter(pk__in=pks).aggregate(at=Max("send_attempted_at"))["at"]
+    until = settle_times(attempted or timezone.now())[-1]
     Message.objects.filter(pk__in=pks).update(error_message=_checking_note(until, note))
     raise SettleFirst(note) from exc
 
@@ -268,10 +267,9 @@ def _send(client, channel: str, pending: list[Message]) -> list[StatusChange]:
 
 
 def _text_of(message: Message) -> str:
-    text = message.text
-    if not text:
+    if not message.text:
         raise SerwerSMSError("no_text", "The message text is not available to send.")
-    return text
+    return message.text
 
 
 def _answer_changes(pending: list[Message], items: Sequence[SendItem]) -> list[StatusChange]:
@@ -342,8 +340,7 @@ def _settle(client, key: str, channel: str, uncertain: list[Message], *, sleep, 
     is found. Never sends. Returns those SerwerSMS surely does not have (the last look-up made
     after the last time); raises SettleFirst while that is not sure, or a failed look-up's error.
     """
-    attempted = max(m.send_attempted_at for m in uncertain)
-    times = settle_times(attempted)
+    times = settle_times(max(m.send_attempted_at for m in uncertain))
     now = timezone.now()
     upcoming = [at for at in times if at > now]
     # A worker coming back after some of the times (a crash, a failed look-up) looks up at once.

@@ -34,11 +34,6 @@ from .types import ReportItem, SendItem
 SYSTEM = "partner_portal"
 
 
-def _batches(values: Sequence, size: int) -> Iterator[list]:
-    for start in range(0, len(values), max(1, size)):
-        yield list(values[start : start + max(1, size)])
-
-
 def _parse_send_item(raw: dict) -> SendItem:
     return SendItem(
         phone=text_or_empty(raw.get("phone")),
@@ -258,8 +253,9 @@ class ApiV2Client:
         }
         if not keys:
             yield from self._all_pages(**filters)
-        for batch in _batches(keys, batch_size or settings.SERWERSMS_REPORTS_BATCH):
-            yield from self._all_pages(**filters, **{key: batch})
+        size = max(1, batch_size or settings.SERWERSMS_REPORTS_BATCH)
+        for start in range(0, len(keys), size):
+            yield from self._all_pages(**filters, **{key: keys[start : start + size]})
 
     def _all_pages(self, **filters) -> Iterator[ReportItem]:
         for page in itertools.count(1):

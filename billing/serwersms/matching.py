@@ -45,11 +45,11 @@ def match_items(
     ordered: list[SendItem] = []
     for index, phone in enumerate(phones):
         wanted = unique_ids[index] if unique_ids else None
-        match = next((i for i in remaining if wanted and i.unique_id == wanted), None)
-        if match is None:
-            match = next(
-                (i for i in remaining if not i.unique_id and same_number(i.phone, phone)), None
-            ) or next((i for i in remaining if same_number(i.phone, phone)), None)
+        match = (  # by the echoed unique_id, else by number (an item echoing none first)
+            next((i for i in remaining if wanted and i.unique_id == wanted), None)
+            or next((i for i in remaining if not i.unique_id and same_number(i.phone, phone)), None)
+            or next((i for i in remaining if same_number(i.phone, phone)), None)
+        )
         if match is None:
             raise MalformedResponse(None, f"The send answer has no item for {phone}.")
         remaining.remove(match)
