@@ -183,14 +183,17 @@ def _write_ahead(pks: list[int]) -> None:
 def _send_mails(client, key: str, pending: list[Message]) -> None:
     """Email2SMS: one mail per message, each written ahead and settled on its own."""
     text = _text_of(pending[0])
-    failures: list[tuple[Message, SerwerSMSError]] = []
+    retry: SerwerSMSError | None = None
     for message in pending:
         throttle(key)
         _write_ahead([message.pk])
         try:
             client.send(message.phone, text, message.sender or None)
         except SerwerSMSError as exc:
-            failures.append((message, exc))
+            try:
+                _after_failed_send([message], exc)
+            except (SettleFirst, SerwerSMSError) as again:
+                retry = again if retry is None or isinstance(again, SettleFirst) else retry
             continue
         # Handed over; SerwerSMS's reports name it later (email2sms_matching), else unsent.
         # (send_attempted_at stays: a crash before the next line must look it up, not resend.)
@@ -198,12 +201,6 @@ def _send_mails(client, key: str, pending: list[Message]) -> None:
             serwersms_id="", phone=message.phone, status="queued", queued_at=timezone.now()
         )
         apply_status_changes([StatusChange(message.pk, item)], EventSource.SEND)
-    retry: SerwerSMSError | None = None
-    for message, exc in failures:
-        try:
-            _after_failed_send([message], exc)
-        except (SettleFirst, SerwerSMSError) as again:
-            retry = again if retry is None or isinstance(again, SettleFirst) else retry
     if retry is not None:
         raise retry
 

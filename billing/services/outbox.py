@@ -31,7 +31,7 @@ from billing.models import (
 )
 from billing.phones import PhoneError, normalize_phone
 from billing.services import derived, enqueue
-from billing.serwersms import unique_ids
+from billing.serwersms import email2sms, unique_ids
 from billing.sms_text import TextError, TextSize, check_text
 from billing.statuses import Status
 
@@ -39,7 +39,6 @@ SENDING_CHANNELS = (Channel.API_V2, Channel.XML_API, Channel.EMAIL2SMS)
 # FULL sender: up to 11 letters/digits (and a few signs), or a phone number of up to 16 digits.
 SENDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMBER = re.compile(r"^\+?[0-9]{3,16}$")
-EMAIL2SMS_SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 MAX_RECIPIENTS = 1000
 
 
@@ -103,7 +102,7 @@ def _check_sender(sender: str | None, channel: str) -> str:
     has_letter = any(ch.isalpha() for ch in sender)
     if channel == Channel.EMAIL2SMS:
         # The subject's `nadawca`: at most 11 letters, digits and spaces (serwersms-api.md §6).
-        if EMAIL2SMS_SENDER.match(sender) and has_letter:
+        if email2sms.SENDER.match(sender) and has_letter:
             return sender
         raise SendError(
             f"Invalid Email2SMS sender name {sender!r}: use at most 11 letters, digits or spaces."

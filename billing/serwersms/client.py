@@ -149,8 +149,6 @@ class ApiV2Client:
             )
         return data
 
-    # --- sending -----------------------------------------------------------------------------
-
     def _parse_send(
         self, data: dict, phones: Sequence[str], unique_ids: Sequence[str] | None
     ) -> list[SendItem]:
@@ -207,8 +205,6 @@ class ApiV2Client:
         }
         data = self.call("messages/send_personalized", params)
         return self._parse_send(data, [phone for phone, _text in messages], unique_ids)
-
-    # --- reading -----------------------------------------------------------------------------
 
     def reports_page(self, page: int = 1, **filters) -> tuple[list[ReportItem], int]:
         """One page of `messages/reports`: its items and the number of pages."""

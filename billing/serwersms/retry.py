@@ -101,9 +101,6 @@ def read_with_retries(call: Callable[[], T], *, within: float | None = None) -> 
     return policy(within=within)(call)
 
 
-# --- the shared rate limit ---------------------------------------------------------------------
-
-
 def throttle(account_key: str, *, sleep: Callable[[float], None] = time.sleep) -> float:
     """Wait for a slot of the account's rate limit; returns the seconds waited.
 
