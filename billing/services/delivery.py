@@ -79,11 +79,8 @@ def _resume_after() -> timedelta:
 
 
 def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
-    """Send (or finish sending) these messages: the body of the send task. Safe to repeat.
-
-    Messages another worker holds, or no longer `submitting`, are left alone; one the retry
-    policy gave up on for now stays `submitting` for `resume_sends`.
-    """
+    """Send (or finish sending) these messages: the send task's body; safe to repeat. Messages
+    held elsewhere or settled are left alone; one given up on for now waits for `resume_sends`."""
     token = uuid.uuid4().hex
     log_context.bind_messages(message_ids)
     claimed = _claim(list(message_ids), token)
@@ -423,12 +420,9 @@ def _look_up_xml(client, uncertain: list[Message]) -> list[StatusChange]:
 
 
 def messages_to_resume(*, now: datetime | None = None) -> list[list[int]]:
-    """Take the outbox messages to queue again, in groups of one account and channel.
-
-    Those whose lease ran out or was released, or that no worker took OUTBOX_RESUME_AFTER_SECONDS
-    after they were written; each is reserved that long, so a slow queue is not flooded with
-    copies (a copy would do no harm: the claim lets one task at a time send).
-    """
+    """Take the outbox messages to queue again (docs/status.md), in groups of one account and
+    channel; each is reserved OUTBOX_RESUME_AFTER_SECONDS, so a slow queue is not flooded with
+    copies (a copy would do no harm: the claim lets one task at a time send)."""
     now = now or timezone.now()
     due = Message.objects.filter(status=Status.SUBMITTING).filter(
         Q(send_claimed_until__lt=now)

@@ -286,10 +286,9 @@ def send_sms(
 ) -> list[Message]:
     """Write one `submitting` Message per recipient and queue their send (on commit); in order.
 
-    Returns the messages as stored: still `submitting` unless a worker finished within `wait`
-    seconds. Raises SendError (nothing written, nothing sent) for bad input or a reused unique id
-    that does not match; a repeated identical call returns the first messages and queues nothing
-    new. SerwerSMS failures never raise here. `unique_ids`: one id per recipient, not `unique_id`.
+    Returns the messages as stored, after up to `wait` seconds for a worker; a repeated identical
+    call returns the first ones. Raises SendError (nothing written or sent) for bad input or a
+    reused unique id that does not match; never for SerwerSMS failures.
     """
     plan = prepare(account, recipients, text, sender, channel, unique_id, unique_ids=unique_ids)
     earlier = _existing(plan)

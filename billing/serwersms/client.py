@@ -48,7 +48,7 @@ def _parse_send_item(raw: dict) -> SendItem:
 
 
 def parse_report_item(raw: dict) -> ReportItem:
-    """One `messages/reports` / `messages/view` item (also used for callbacks' shape)."""
+    """One `messages/reports` / `messages/view` item."""
     serwersms_id = id_or_none(raw.get("id"))
     if serwersms_id is None:
         raise ValueError("a report item without an id")
@@ -119,11 +119,9 @@ class ApiV2Client:
 
     @staticmethod
     def _parse(response: requests.Response) -> dict:
-        """The JSON object of an answer; a typed error for an error envelope or a bad answer.
-
-        §1-§2 (C): errors arrive as `{"error": {"code", "type", "message"}}`, with HTTP 200 (I);
-        429 and 5xx decide by themselves; any other non-200 without an envelope cannot be read.
-        """
+        """The JSON object of an answer, else a typed error. §1-§2 (C): errors arrive as
+        `{"error": {"code", "type", "message"}}`, with HTTP 200 (I); 429 and 5xx decide by
+        themselves; any other non-200 without an envelope cannot be read."""
         status = response.status_code
         cls = http_error_class_for(status)
         if cls is not None:
@@ -261,11 +259,8 @@ class ApiV2Client:
                 return
 
     def view(self, serwersms_id: str) -> ReportItem:
-        """`messages/view` of one message by its SerwerSMS id: one unwrapped object (§3, C).
-
-        `id` is what every official client sends (PY, PHP2, SYM); a view by our unique_id alone
-        is not a documented call. Raises NotFound (1004, I) when SerwerSMS does not know it.
-        """
+        """`messages/view` by SerwerSMS id, as every official client sends it (not documented by
+        unique_id): one unwrapped object (§3, C); NotFound (1004, I) for an unknown message."""
         if not serwersms_id:
             raise ValueError("view needs the SerwerSMS id of the message.")
         data = self.call("messages/view", {"id": serwersms_id})

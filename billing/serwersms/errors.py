@@ -90,11 +90,8 @@ class MalformedResponse(SerwerSMSError):
 
 
 class TransportError(SerwerSMSError):
-    """No answer: the connection failed, timed out or was dropped.
-
-    NOTHING_DONE only when the request surely never reached SerwerSMS (connection refused,
-    connect timeout, unknown host); a read timeout or a dropped connection may have sent it.
-    """
+    """No answer: NOTHING_DONE only when the request surely never reached SerwerSMS (refused,
+    connect timeout, unknown host); a read timeout or a dropped connection may have sent it."""
 
     default_code = "transport_error"
 

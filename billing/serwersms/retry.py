@@ -102,11 +102,8 @@ def read_with_retries(call: Callable[[], T], *, within: float | None = None) -> 
 
 
 def throttle(account_key: str, *, sleep: Callable[[float], None] = time.sleep) -> float:
-    """Wait for a slot of the account's rate limit; returns the seconds waited.
-
-    A one-second window per account in the Django cache (shared by every process using it):
-    `add` starts the window's counter, `incr` takes a slot; over the limit, wait for the next.
-    """
+    """Wait for a slot of the account's rate limit (a one-second window per account in the
+    Django cache: `add` starts its counter, `incr` takes a slot); returns the seconds waited."""
     rate = settings.SERWERSMS_RATE_LIMIT_PER_SECOND
     if not rate or rate <= 0:
         return 0.0
