@@ -392,10 +392,9 @@ def _look_up_xml(client, uncertain: list[Message]) -> list[StatusChange]:
     was written, each SerwerSMS id not yet carried by a message of the account, earliest first."""
     since = min(m.created_at for m in uncertain) - timedelta(minutes=5)
     items = client.sprawdz_sms(phones=sorted({m.phone for m in uncertain}), date_from=since)
-    account_id = uncertain[0].account_id
     taken = set(
         Message.objects.filter(
-            account_id=account_id, serwersms_id__in=[i.serwersms_id for i in items]
+            account_id=uncertain[0].account_id, serwersms_id__in=[i.serwersms_id for i in items]
         ).values_list("serwersms_id", flat=True)
     )
     free = sorted(

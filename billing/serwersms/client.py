@@ -91,8 +91,7 @@ class ApiV2Client:
         self.token = token
         self.username = username
         self.password = password
-        base = base_url or settings.SERWERSMS_API_URL
-        self.base_url = base if base.endswith("/") else base + "/"
+        self.base_url = (base_url or settings.SERWERSMS_API_URL).removesuffix("/") + "/"
         self.timeout = timeout if timeout is not None else settings.SERWERSMS_TIMEOUT
         self.session = session or requests.Session()
 
