@@ -1,12 +1,8 @@
 """The delivery worker: the send task's work (`deliver`), handing outbox messages to SerwerSMS.
 
-The outbox (outbox.py) writes `submitting` rows and queues the send task on commit; beat's
-`resume_sends` queues it again for any message left `submitting` with no worker on it
-(`messages_to_resume`). `deliver` is idempotent by unique_id: it claims the messages with a
-lease, and looks up every message whose earlier call may have reached SerwerSMS, at
-`settle_times`, before sending it again. The one retry policy (serwersms/retry.py) paces the
-attempts until SERWERSMS_SEND_DEADLINE_SECONDS; only SerwerSMS's definite refusal, or the
-deadline passing with SerwerSMS surely not having the message, makes it unsent.
+Idempotent by unique_id: claim with a lease, look up whatever may have reached SerwerSMS before
+sending it again; only a definite refusal or the send deadline makes a message unsent.
+docs/status.md ("Sending", "Never sent twice") tells the whole of it.
 """
 
 from __future__ import annotations
@@ -14,13 +10,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from billing import log_context
@@ -53,9 +49,9 @@ class DeliverySummary:
 
 def _lease_seconds() -> float:
     """How long a claim holds: longer than one attempt (look-up, pause, send) can take."""
-    return (
-        3 * settings.SERWERSMS_TIMEOUT + settings.SERWERSMS_RETRY_MAX_SECONDS + _settle_gap() + 30
-    )
+    first, window, count = _settle_spacing()
+    settle_gap = max(first, window / (count - 1) if count > 1 else window)  # _settle's longest wait
+    return 3 * settings.SERWERSMS_TIMEOUT + settings.SERWERSMS_RETRY_MAX_SECONDS + settle_gap + 30
 
 
 def _claim(pks: Sequence[int], token: str) -> list[Message]:
@@ -83,12 +79,8 @@ def _resume_after() -> timedelta:
 
 
 def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
-    """Send (or finish sending) these messages: the body of the send task. Safe to repeat.
-
-    Messages another worker holds, or no longer `submitting`, are left alone. Returns when every
-    claimed message is settled, or when the retry policy gave up for now (the message stays
-    `submitting` and `resume_sends` brings it back).
-    """
+    """Send (or finish sending) these messages: the send task's body; safe to repeat. Messages
+    held elsewhere or settled are left alone; one given up on for now waits for `resume_sends`."""
     token = uuid.uuid4().hex
     log_context.bind_messages(message_ids)
     claimed = _claim(list(message_ids), token)
@@ -99,6 +91,7 @@ def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
     for m in claimed:
         same_call = (m.account_id, m.channel, m.text_digest, m.sender, m.unicode)
         groups.setdefault(same_call, []).append(m.pk)
+    done = Message.objects.filter(pk__in=claimed_pks).exclude(status=Status.SUBMITTING)
     try:
         for pks in groups.values():
             try:
@@ -109,15 +102,9 @@ def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
         _release(claimed_pks, token)
         if not settings.STORE_MESSAGE_TEXT:
             # Personal data: the text is kept only while the message may still be sent.
-            Message.objects.filter(pk__in=claimed_pks).exclude(status=Status.SUBMITTING).update(
-                text=""
-            )
-    settled = Message.objects.filter(pk__in=claimed_pks).exclude(status=Status.SUBMITTING)
-    return DeliverySummary(
-        claimed=len(claimed),
-        busy=len(set(message_ids)) - len(claimed),
-        settled=settled.count(),
-    )
+            done.update(text="")
+    busy = len(set(message_ids)) - len(claimed)
+    return DeliverySummary(claimed=len(claimed), busy=busy, settled=done.count())
 
 
 def _deliver_group(pks: list[int], token: str, *, sleep) -> None:
@@ -170,10 +157,7 @@ def _attempt(
     if channel == Channel.EMAIL2SMS:
         _send_mails(client, key, pending)
         return
-    # Write-ahead: from here on a crash means "may have been sent", to be looked up first.
-    Message.objects.filter(pk__in=[m.pk for m in pending]).update(
-        send_attempted_at=timezone.now(), send_attempts=F("send_attempts") + 1
-    )
+    _write_ahead([m.pk for m in pending])
     try:
         changes = _send(client, channel, pending)
     except SerwerSMSError as exc:
@@ -186,19 +170,27 @@ def _attempt(
         raise SettleFirst(f"no answer item for {len(unanswered)} message(s)")
 
 
+def _write_ahead(pks: list[int]) -> None:
+    """From here on a crash means "may have been sent", to be looked up first."""
+    Message.objects.filter(pk__in=pks).update(
+        send_attempted_at=timezone.now(), send_attempts=F("send_attempts") + 1
+    )
+
+
 def _send_mails(client, key: str, pending: list[Message]) -> None:
     """Email2SMS: one mail per message, each written ahead and settled on its own."""
     text = _text_of(pending[0])
-    failures: list[tuple[Message, SerwerSMSError]] = []
+    retry: SerwerSMSError | None = None
     for message in pending:
         throttle(key)
-        Message.objects.filter(pk=message.pk).update(
-            send_attempted_at=timezone.now(), send_attempts=F("send_attempts") + 1
-        )
+        _write_ahead([message.pk])
         try:
             client.send(message.phone, text, message.sender or None)
         except SerwerSMSError as exc:
-            failures.append((message, exc))
+            try:
+                _after_failed_send([message], exc)
+            except (SettleFirst, SerwerSMSError) as again:
+                retry = again if retry is None or isinstance(again, SettleFirst) else retry
             continue
         # Handed over; SerwerSMS's reports name it later (email2sms_matching), else unsent.
         # (send_attempted_at stays: a crash before the next line must look it up, not resend.)
@@ -206,12 +198,6 @@ def _send_mails(client, key: str, pending: list[Message]) -> None:
             serwersms_id="", phone=message.phone, status="queued", queued_at=timezone.now()
         )
         apply_status_changes([StatusChange(message.pk, item)], EventSource.SEND)
-    retry: SerwerSMSError | None = None
-    for message, exc in failures:
-        try:
-            _after_failed_send([message], exc)
-        except (SettleFirst, SerwerSMSError) as again:
-            retry = again if retry is None or isinstance(again, SettleFirst) else retry
     if retry is not None:
         raise retry
 
@@ -221,21 +207,14 @@ def _after_failed_send(pending: list[Message], exc: SerwerSMSError) -> None:
     pks = [m.pk for m in pending]
     note = exc.describe()[:255]
     if kind == Disposition.REFUSED:
-        apply_status_changes(
-            [
-                StatusChange(m.pk, _unsent_item(m, str(exc.code)), error_message=exc.message)
-                for m in pending
-            ],
-            EventSource.SEND,
-        )
+        _make_unsent(pending, str(exc.code), lambda m: exc.message)
         return
     if kind == Disposition.NOT_TAKEN:
         Message.objects.filter(pk__in=pks).update(send_attempted_at=None, error_message=note)
         raise exc
     # It may have been taken: looked up (settle_times), never sent again before that is sure.
-    times = Message.objects.filter(pk__in=pks, send_attempted_at__isnull=False)
-    attempted = max(times.values_list("send_attempted_at", flat=True), default=timezone.now())
-    until = settle_times(attempted)[-1]
+    attempted = Message.objects.filter(pk__in=pks).aggregate(at=Max("send_attempted_at"))["at"]
+    until = settle_times(attempted or timezone.now())[-1]
     Message.objects.filter(pk__in=pks).update(error_message=_checking_note(until, note))
     raise SettleFirst(note) from exc
 
@@ -243,23 +222,24 @@ def _after_failed_send(pending: list[Message], exc: SerwerSMSError) -> None:
 def _give_up(pending: list[Message]) -> None:
     """The deadline passed and SerwerSMS surely has none of these: unsent, never counted."""
     minutes = settings.SERWERSMS_SEND_DEADLINE_SECONDS // 60
-    apply_status_changes(
-        [
-            StatusChange(
-                m.pk,
-                _unsent_item(m, NOT_SENT_IN_TIME),
-                error_message=(
-                    f"Not sent: SerwerSMS could not be reached within {minutes} min"
-                    f" ({m.send_attempts} attempts; last: {m.error_message or 'none'})"
-                ),
-            )
-            for m in pending
-        ],
-        EventSource.SEND,
+    _make_unsent(
+        pending,
+        NOT_SENT_IN_TIME,
+        lambda m: (
+            f"Not sent: SerwerSMS could not be reached within {minutes} min"
+            f" ({m.send_attempts} attempts; last: {m.error_message or 'none'})"
+        ),
     )
 
 
 NOT_SENT_IN_TIME = "not_sent_in_time"
+
+
+def _make_unsent(pending: list[Message], reason: str, note: Callable[[Message], str]) -> None:
+    apply_status_changes(
+        [StatusChange(m.pk, _unsent_item(m, reason), error_message=note(m)) for m in pending],
+        EventSource.SEND,
+    )
 
 
 def _unsent_item(message: Message, reason: str) -> ReportItem:
@@ -281,10 +261,9 @@ def _send(client, channel: str, pending: list[Message]) -> list[StatusChange]:
 
 
 def _text_of(message: Message) -> str:
-    text = message.text
-    if not text:
+    if not message.text:
         raise SerwerSMSError("no_text", "The message text is not available to send.")
-    return text
+    return message.text
 
 
 def _answer_changes(pending: list[Message], items: Sequence[SendItem]) -> list[StatusChange]:
@@ -320,31 +299,23 @@ def _answer_changes(pending: list[Message], items: Sequence[SendItem]) -> list[S
     return changes
 
 
-def settle_times(attempted_at: datetime) -> list[datetime]:
-    """When to look up a send that may have reached SerwerSMS (attempted at `attempted_at`).
-
-    The first look-up comes once the call could no longer be running on our side
-    (SERWERSMS_TIMEOUT) plus SERWERSMS_SETTLE_MARGIN_SECONDS; SERWERSMS_SETTLE_LOOKUPS of them are
-    spread evenly over the SERWERSMS_SETTLE_WINDOW_SECONDS that follow, for a SerwerSMS that
-    takes a message late. Only the last one may conclude that SerwerSMS does not have it.
-    """
-    first = attempted_at + timedelta(
-        seconds=settings.SERWERSMS_TIMEOUT + settings.SERWERSMS_SETTLE_MARGIN_SECONDS
-    )
-    window = max(0.0, float(settings.SERWERSMS_SETTLE_WINDOW_SECONDS))
-    count = max(1, int(settings.SERWERSMS_SETTLE_LOOKUPS))
-    if count == 1 or window == 0:
-        return [first + timedelta(seconds=window)]
-    step = window / (count - 1)
-    return [first + timedelta(seconds=step * n) for n in range(count)]
-
-
-def _settle_gap() -> float:
-    """The longest wait between two steps of `_settle` (the lease must outlast it)."""
-    window = max(0.0, float(settings.SERWERSMS_SETTLE_WINDOW_SECONDS))
-    count = max(1, int(settings.SERWERSMS_SETTLE_LOOKUPS))
+def _settle_spacing() -> tuple[float, float, int]:
+    """Seconds from an attempt to the first look-up (once the call cannot be running on our
+    side any more), the window after it for a SerwerSMS that takes a message late, the look-ups."""
     first = settings.SERWERSMS_TIMEOUT + settings.SERWERSMS_SETTLE_MARGIN_SECONDS
-    return max(first, window / (count - 1) if count > 1 else window)
+    window = max(0.0, float(settings.SERWERSMS_SETTLE_WINDOW_SECONDS))
+    return first, window, max(1, int(settings.SERWERSMS_SETTLE_LOOKUPS))
+
+
+def settle_times(attempted_at: datetime) -> list[datetime]:
+    """When to look up a send that may have reached SerwerSMS: spread evenly over the window.
+    Only the last look-up may conclude that SerwerSMS does not have it."""
+    first, window, count = _settle_spacing()
+    start = attempted_at + timedelta(seconds=first)
+    if count == 1 or window == 0:
+        return [start + timedelta(seconds=window)]
+    step = window / (count - 1)
+    return [start + timedelta(seconds=step * n) for n in range(count)]
 
 
 CHECKING = "Checking with SerwerSMS"  # the note of a message waiting on look-ups
@@ -359,14 +330,11 @@ def _checking_note(until: datetime, last_error: str) -> str:
 
 
 def _settle(client, key: str, channel: str, uncertain: list[Message], *, sleep, renew):
-    """Look up messages whose send may have reached SerwerSMS, at `settle_times`; apply what
-    is found. Returns those SerwerSMS surely does not have: nothing found by the look-ups, the
-    last of them made after the last settle time. Never sends. Raises SettleFirst when that is
-    not yet sure (another worker took the messages over, a sleep ended early) and the look-up's
-    own error when a look-up fails: the retry policy comes back, and the times stay the same.
+    """Look up, at `settle_times`, messages whose send may have reached SerwerSMS; apply what
+    is found. Never sends. Returns those SerwerSMS surely does not have (the last look-up made
+    after the last time); raises SettleFirst while that is not sure, or a failed look-up's error.
     """
-    attempted = max(m.send_attempted_at for m in uncertain)
-    times = settle_times(attempted)
+    times = settle_times(max(m.send_attempted_at for m in uncertain))
     now = timezone.now()
     upcoming = [at for at in times if at > now]
     # A worker coming back after some of the times (a crash, a failed look-up) looks up at once.
@@ -395,11 +363,8 @@ def _settle(client, key: str, channel: str, uncertain: list[Message], *, sleep, 
 
 
 def _look_up(client, key: str, channel: str, uncertain: list[Message]) -> list[Message]:
-    """Find messages whose send may have reached SerwerSMS; apply what is found.
-
-    Returns the messages SerwerSMS surely does not have (its answer named none of them).
-    Raises on a failed look-up (the retry policy asks again). Never sends.
-    """
+    """One look-up; apply what is found. Returns the messages SerwerSMS's answer did not name.
+    Raises on a failed look-up (the retry policy asks again). Never sends."""
     if channel == Channel.EMAIL2SMS:
         api = limited_client(client_for(uncertain[0].account, Channel.API_V2), key)
         # One read per attempt: the send's own retry policy asks again.
@@ -427,10 +392,9 @@ def _look_up_xml(client, uncertain: list[Message]) -> list[StatusChange]:
     was written, each SerwerSMS id not yet carried by a message of the account, earliest first."""
     since = min(m.created_at for m in uncertain) - timedelta(minutes=5)
     items = client.sprawdz_sms(phones=sorted({m.phone for m in uncertain}), date_from=since)
-    account_id = uncertain[0].account_id
     taken = set(
         Message.objects.filter(
-            account_id=account_id, serwersms_id__in=[i.serwersms_id for i in items]
+            account_id=uncertain[0].account_id, serwersms_id__in=[i.serwersms_id for i in items]
         ).values_list("serwersms_id", flat=True)
     )
     free = sorted(
@@ -440,33 +404,24 @@ def _look_up_xml(client, uncertain: list[Message]) -> list[StatusChange]:
     changes = []
     for message in sorted(uncertain, key=lambda m: (m.created_at, m.pk)):
         low = message.created_at - timedelta(minutes=1)
-        item = next(
-            (
-                i
-                for i in free
-                if ends_with_number(i.phone, message.phone)
-                and (i.queued_at is None or i.queued_at >= low)
-            ),
-            None,
-        )
-        if item is None:
-            continue
-        free.remove(item)
-        changes.append(
-            StatusChange(message.pk, item, identify=True, match_method=MatchMethod.PHONE_TIME)
-        )
+        for item in free:
+            if ends_with_number(item.phone, message.phone) and (
+                item.queued_at is None or item.queued_at >= low
+            ):
+                free.remove(item)
+                changes.append(
+                    StatusChange(
+                        message.pk, item, identify=True, match_method=MatchMethod.PHONE_TIME
+                    )
+                )
+                break
     return changes
 
 
 def messages_to_resume(*, now: datetime | None = None) -> list[list[int]]:
-    """Take the outbox messages to queue again, in groups of one account and channel.
-
-    A message still `submitting` is queued again when the lease of the worker that held it ran
-    out (it died), when a task gave up on it for now (released), or when no worker ever took it
-    OUTBOX_RESUME_AFTER_SECONDS after it was written (its task never reached a broker). Each
-    taken message is reserved for that long, so a queue that is merely slow is not flooded with
-    copies (a copy would do no harm: the claim lets one task at a time send).
-    """
+    """Take the outbox messages to queue again (docs/status.md), in groups of one account and
+    channel; each is reserved OUTBOX_RESUME_AFTER_SECONDS, so a slow queue is not flooded with
+    copies (a copy would do no harm: the claim lets one task at a time send)."""
     now = now or timezone.now()
     due = Message.objects.filter(status=Status.SUBMITTING).filter(
         Q(send_claimed_until__lt=now)

@@ -3,8 +3,7 @@ durable outbox) and queues the send task on commit (enqueue.deliver); delivery.p
 
 Idempotency: sending again with the same `unique_id` writes nothing and answers the first
 messages; the same id with another phone, text or sender is refused. Ids are per client
-account, as SerwerSMS scopes them: another account's use of an id is no concern of this one.
-With several recipients and one given `unique_id`, recipient n (1-based) gets `<unique_id>R<n>`.
+account, as SerwerSMS scopes them (per recipient: serwersms/unique_ids.py).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from billing.models import (
 )
 from billing.phones import PhoneError, normalize_phone
 from billing.services import derived, enqueue
-from billing.serwersms import unique_ids
+from billing.serwersms import email2sms, unique_ids
 from billing.sms_text import TextError, TextSize, check_text
 from billing.statuses import Status
 
@@ -40,7 +39,6 @@ SENDING_CHANNELS = (Channel.API_V2, Channel.XML_API, Channel.EMAIL2SMS)
 # FULL sender: up to 11 letters/digits (and a few signs), or a phone number of up to 16 digits.
 SENDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMBER = re.compile(r"^\+?[0-9]{3,16}$")
-EMAIL2SMS_SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 MAX_RECIPIENTS = 1000
 
 
@@ -101,16 +99,15 @@ def _check_sender(sender: str | None, channel: str) -> str:
     sender = (sender or "").strip()
     if not sender:
         return ""
+    has_letter = any(ch.isalpha() for ch in sender)
     if channel == Channel.EMAIL2SMS:
         # The subject's `nadawca`: at most 11 letters, digits and spaces (serwersms-api.md §6).
-        if EMAIL2SMS_SENDER.match(sender) and any(ch.isalpha() for ch in sender):
+        if email2sms.SENDER.match(sender) and has_letter:
             return sender
         raise SendError(
             f"Invalid Email2SMS sender name {sender!r}: use at most 11 letters, digits or spaces."
         )
-    if SENDER_NUMBER.match(sender) or (
-        SENDER_NAME.match(sender) and any(ch.isalpha() for ch in sender)
-    ):
+    if SENDER_NUMBER.match(sender) or (SENDER_NAME.match(sender) and has_letter):
         return sender
     raise SendError(
         f"Invalid sender name {sender!r}: use at most 11 letters, digits, spaces or . & _ -"
@@ -145,9 +142,7 @@ def prepare(
     *,
     unique_ids: Sequence[str] | None = None,
 ) -> SendPlan:
-    """Validate everything; SendError with a clear message on the first problem.
-
-    `unique_ids` gives each recipient its own id (instead of one `unique_id` for all)."""
+    """Validate everything; SendError with a clear message on the first problem."""
     recipients = [recipients] if isinstance(recipients, str) else list(recipients or [])
     if unique_ids is not None and unique_id:
         raise SendError("Give one unique_id for the send or one per recipient, not both.")
@@ -207,7 +202,6 @@ def prepare(
 
 def _existing(plan: SendPlan) -> list[Message] | None:
     """The messages of an earlier identical send, None if new; UniqueIdConflict if it differs."""
-    # unique_ids are per client account, as SerwerSMS scopes them: another account's are not ours.
     mine = Message.objects.filter(account=plan.account)
     found = {m.unique_id: m for m in mine.filter(unique_id__in=plan.unique_ids)}
     # The given id used before for a send to a different number of recipients?
@@ -290,15 +284,11 @@ def send_sms(
     unique_ids: Sequence[str] | None = None,
     wait: float | None = None,
 ) -> list[Message]:
-    """Write one `submitting` Message per recipient and queue their send; in order.
+    """Write one `submitting` Message per recipient and queue their send (on commit); in order.
 
-    The rows and the queued task are one transaction (the task is queued on commit; beat's
-    `resume_sends` queues it again if that was lost). Returns the messages as stored: still
-    `submitting` unless `wait` seconds were given and a worker finished sooner (then `queued`,
-    or `unsent` with the reason). Raises SendError (nothing written, nothing sent) for bad input
-    or a reused unique id that does not match; a repeated identical call returns the first
-    messages and queues nothing new. SerwerSMS failures never raise here. `unique_ids` gives
-    each recipient its own id (the HTTP API's per-recipient ids), instead of `unique_id`.
+    Returns the messages as stored, after up to `wait` seconds for a worker; a repeated identical
+    call returns the first ones. Raises SendError (nothing written or sent) for bad input or a
+    reused unique id that does not match; never for SerwerSMS failures.
     """
     plan = prepare(account, recipients, text, sender, channel, unique_id, unique_ids=unique_ids)
     earlier = _existing(plan)
@@ -325,7 +315,6 @@ def _wait_for(messages: Sequence[Message], wait: float | None) -> list[Message]:
     while True:
         fresh = Message.objects.in_bulk(pks)
         current = [fresh[pk] for pk in pks]
-        pending = any(m.status == Status.SUBMITTING for m in current)
-        if not pending or time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or all(m.status != Status.SUBMITTING for m in current):
             return current
         time.sleep(0.2)

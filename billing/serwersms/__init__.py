@@ -1,8 +1,6 @@
-"""The SerwerSMS client: API v2 (client.py), HTTPS XML API (xml_api.py), Email2SMS (email2sms.py).
+"""The SerwerSMS client: API v2 (client.py), HTTPS XML API (xml_api.py), Email2SMS (email2sms.py);
+the ic is attached to outgoing sending requests in exactly one place (ic.py)."""
 
-The ic is attached to outgoing sending requests in exactly one place (ic.py).
-"""
-
-from .factory import client_for  # noqa: E402
+from .factory import client_for
 
 __all__ = ["client_for"]

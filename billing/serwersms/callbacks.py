@@ -45,19 +45,13 @@ class CallbackError(ValueError):
 def status_for(stan: str) -> str:
     """Our status word for a callback's `stan` (exact, then case-insensitive); else `stan`."""
     words = getattr(settings, "SERWERSMS_CALLBACK_STAN_WORDS", None) or DEFAULT_STAN_WORDS
-    if stan in words:
-        return words[stan]
     folded = {key.lower(): value for key, value in words.items()}
-    return folded.get(stan.lower(), stan)
+    return words[stan] if stan in words else folded.get(stan.lower(), stan)
 
 
 def parse_callback(data: Mapping[str, str]) -> ReportItem:
     """A callback's parameters as a ReportItem; CallbackError when they do not make one."""
-
-    def get(name: str) -> str:
-        return (data.get(name) or "").strip()
-
-    smsid, stan, when = get("smsid"), get("stan"), get("data")
+    smsid, stan, when = ((data.get(name) or "").strip() for name in ("smsid", "stan", "data"))
     if not smsid:
         raise CallbackError("smsid: missing")
     if not stan:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -33,11 +34,6 @@ from .types import ReportItem, SendItem
 SYSTEM = "partner_portal"
 
 
-def _batches(values: Sequence, size: int) -> Iterator[list]:
-    for start in range(0, len(values), max(1, size)):
-        yield list(values[start : start + max(1, size)])
-
-
 def _parse_send_item(raw: dict) -> SendItem:
     return SendItem(
         phone=text_or_empty(raw.get("phone")),
@@ -52,7 +48,7 @@ def _parse_send_item(raw: dict) -> SendItem:
 
 
 def parse_report_item(raw: dict) -> ReportItem:
-    """One `messages/reports` / `messages/view` item (also used for callbacks' shape)."""
+    """One `messages/reports` / `messages/view` item."""
     serwersms_id = id_or_none(raw.get("id"))
     if serwersms_id is None:
         raise ValueError("a report item without an id")
@@ -95,8 +91,7 @@ class ApiV2Client:
         self.token = token
         self.username = username
         self.password = password
-        base = base_url or settings.SERWERSMS_API_URL
-        self.base_url = base if base.endswith("/") else base + "/"
+        self.base_url = (base_url or settings.SERWERSMS_API_URL).removesuffix("/") + "/"
         self.timeout = timeout if timeout is not None else settings.SERWERSMS_TIMEOUT
         self.session = session or requests.Session()
 
@@ -123,11 +118,9 @@ class ApiV2Client:
 
     @staticmethod
     def _parse(response: requests.Response) -> dict:
-        """The JSON object of an answer; a typed error for an error envelope or a bad answer.
-
-        §1-§2 (C): errors arrive as `{"error": {"code", "type", "message"}}`, with HTTP 200 (I);
-        429 and 5xx decide by themselves; any other non-200 without an envelope cannot be read.
-        """
+        """The JSON object of an answer, else a typed error. §1-§2 (C): errors arrive as
+        `{"error": {"code", "type", "message"}}`, with HTTP 200 (I); 429 and 5xx decide by
+        themselves; any other non-200 without an envelope cannot be read."""
         status = response.status_code
         cls = http_error_class_for(status)
         if cls is not None:
@@ -152,8 +145,6 @@ class ApiV2Client:
                 None, f"SerwerSMS answered HTTP {status}: {response.text[:200]!r}", status
             )
         return data
-
-    # --- sending -----------------------------------------------------------------------------
 
     def _parse_send(
         self, data: dict, phones: Sequence[str], unique_ids: Sequence[str] | None
@@ -212,8 +203,6 @@ class ApiV2Client:
         data = self.call("messages/send_personalized", params)
         return self._parse_send(data, [phone for phone, _text in messages], unique_ids)
 
-    # --- reading -----------------------------------------------------------------------------
-
     def reports_page(self, page: int = 1, **filters) -> tuple[list[ReportItem], int]:
         """One page of `messages/reports`: its items and the number of pages."""
         params = {key: value for key, value in filters.items() if value not in (None, [], "")}
@@ -257,24 +246,20 @@ class ApiV2Client:
         }
         if not keys:
             yield from self._all_pages(**filters)
-        for batch in _batches(keys, batch_size or settings.SERWERSMS_REPORTS_BATCH):
-            yield from self._all_pages(**filters, **{key: batch})
+        size = max(1, batch_size or settings.SERWERSMS_REPORTS_BATCH)
+        for start in range(0, len(keys), size):
+            yield from self._all_pages(**filters, **{key: keys[start : start + size]})
 
     def _all_pages(self, **filters) -> Iterator[ReportItem]:
-        page, pages = 1, 1
-        while page <= pages:
+        for page in itertools.count(1):
             items, pages = self.reports_page(page, **filters)
             yield from items
-            if not items:
-                break
-            page += 1
+            if not items or page >= pages:
+                return
 
     def view(self, serwersms_id: str) -> ReportItem:
-        """`messages/view` of one message by its SerwerSMS id: one unwrapped object (§3, C).
-
-        `id` is what every official client sends (PY, PHP2, SYM); a view by our unique_id alone
-        is not a documented call. Raises NotFound (1004, I) when SerwerSMS does not know it.
-        """
+        """`messages/view` by SerwerSMS id, as every official client sends it (not documented by
+        unique_id): one unwrapped object (§3, C); NotFound (1004, I) for an unknown message."""
         if not serwersms_id:
             raise ValueError("view needs the SerwerSMS id of the message.")
         data = self.call("messages/view", {"id": serwersms_id})
@@ -286,11 +271,9 @@ class ApiV2Client:
     def find_by_unique_id(self, unique_id: str, phone: str | None = None) -> ReportItem | None:
         """The message SerwerSMS keeps under our unique_id, or None when it surely has none.
 
-        `messages/reports` filtered by `unique_id` (§3, C). Its items echo no unique_id, so one
-        id is asked per call and every item answered is that id's; with `phone` given, an item
-        for another number means the filter was not applied, and the answer cannot be trusted
-        (MalformedResponse: nothing is concluded). Two items (a message SerwerSMS took twice):
-        the earliest. Raises on a failed call: never None unless SerwerSMS answered "none".
+        `messages/reports` filtered by `unique_id` (§3, C), one id per call: its items echo no
+        unique_id. An item for another number than `phone`: the filter was not applied
+        (MalformedResponse, nothing concluded). Two items (taken twice): the earliest.
         """
         items = list(self._all_pages(unique_id=unique_id))
         if phone and any(not ends_with_number(i.phone, phone) for i in items):
@@ -305,17 +288,13 @@ class ApiV2Client:
     def find_by_unique_ids(
         self, unique_ids: Iterable[str] | dict[str, str]
     ) -> dict[str, ReportItem]:
-        """unique_id -> the message SerwerSMS has under it (absent when it surely has none).
-
-        One `messages/reports` call per id (`find_by_unique_id`); a dict gives each id's phone.
-        """
+        """unique_id -> the message SerwerSMS has under it (absent when it surely has none); one
+        `find_by_unique_id` call per id, and a dict gives each id's phone."""
         phones = unique_ids if isinstance(unique_ids, dict) else {}
-        found = {}
-        for unique_id in dict.fromkeys(unique_ids):
-            item = self.find_by_unique_id(unique_id, phones.get(unique_id))
-            if item is not None:
-                found[unique_id] = item
-        return found
+        found = {
+            uid: self.find_by_unique_id(uid, phones.get(uid)) for uid in dict.fromkeys(unique_ids)
+        }
+        return {uid: item for uid, item in found.items() if item is not None}
 
     def reports_for_phone(
         self, phone: str, *, date_from: datetime, date_to: datetime | None = None

@@ -94,12 +94,8 @@ class Email2SMSClient:
         )
 
     def send(self, phone: str, text: str, sender: str | None = None) -> None:
-        """Hand one mail to the SMTP server; returns when it was accepted, else raises.
-
-        The error's outcome tells what may have happened: a refused connection or a 4xx took
-        nothing (NOTHING_DONE), a 5xx is a refusal (REFUSED), a connection lost after DATA
-        may have handed the mail over (MAYBE_DONE).
-        """
+        """Hand one mail to the SMTP server; returns when it was accepted, else raises an error
+        whose outcome says what may have happened (a connection lost after DATA: MAYBE_DONE)."""
         mail = self.build(phone, text, sender)
         try:
             # The SMTP backend takes these; other backends (locmem in tests) ignore them.

@@ -1,12 +1,5 @@
-"""Typed SerwerSMS failures, each in one of three classes (serwersms-api.md §2, §4):
-
-- NOTHING_DONE: SerwerSMS surely did nothing and may be asked again (HTTP 429, no connection).
-- MAYBE_DONE: SerwerSMS may have taken the message (timeout, dropped connection, HTTP 5xx, an
-  answer that cannot be read): look it up, never send it again blindly.
-- REFUSED: SerwerSMS answered an error on purpose; nothing was sent and asking again would fail
-  the same way. For a send this is the definite refusal that makes a message unsent.
-
-Every error keeps SerwerSMS's code and message and the HTTP status.
+"""Typed SerwerSMS failures (serwersms-api.md §2, §4): each keeps SerwerSMS's code and message and
+the HTTP status; the codes' classes and the outcomes are tabled in docs/gateway.md.
 """
 
 from __future__ import annotations
@@ -15,9 +8,9 @@ import enum
 
 
 class Outcome(enum.StrEnum):
-    NOTHING_DONE = "nothing_done"
-    MAYBE_DONE = "maybe_done"
-    REFUSED = "refused"
+    NOTHING_DONE = "nothing_done"  # surely nothing done: may be asked again
+    MAYBE_DONE = "maybe_done"  # it may have taken the message: look it up, never resend blindly
+    REFUSED = "refused"  # answered on purpose: asking again fails the same way; a send is unsent
 
 
 class SerwerSMSError(Exception):
@@ -44,45 +37,30 @@ class SerwerSMSError(Exception):
 
 
 class InvalidCredentials(SerwerSMSError):
-    """1001 (wrong login, password or token); XML 100, 101."""
-
     default_code = "invalid_credentials"
 
 
 class PermissionDenied(SerwerSMSError):
-    """1002, 1003, 1005, 1007, 1008 (no API right, IP, inactive account); XML 102-105, 107."""
-
     default_code = "permission_denied"
 
 
 class InvalidAction(SerwerSMSError):
-    """1000: no such action; XML 106."""
-
     default_code = "invalid_action"
 
 
 class NotFound(SerwerSMSError):
-    """1004: bad id (an unknown message, subaccount...)."""
-
     default_code = "not_found"
 
 
 class InvalidInput(SerwerSMSError):
-    """1006 bad data format, 2000-2002 validation, 3101 empty, 3102 too long; SMTP refusals."""
-
     default_code = "invalid_input"
 
 
 class LimitExhausted(SerwerSMSError):
-    """3000, 3002, 3004, 3006: the ECO+, FULL, MMS or VOICE limit is used up; XML 1000, 1002."""
-
     default_code = "limit_exhausted"
 
 
 class SendingNotAllowed(SerwerSMSError):
-    """3001, 3003, 3005, 3007 no right for the type, 3008 no Flash, 3009 no SMS, 3100 blocked;
-    XML 1001, 1003."""
-
     default_code = "sending_not_allowed"
 
 
@@ -112,11 +90,8 @@ class MalformedResponse(SerwerSMSError):
 
 
 class TransportError(SerwerSMSError):
-    """No answer: the connection failed, timed out or was dropped.
-
-    NOTHING_DONE only when the request surely never reached SerwerSMS (connection refused,
-    connect timeout, unknown host); a read timeout or a dropped connection may have sent it.
-    """
+    """No answer: NOTHING_DONE only when the request surely never reached SerwerSMS (refused,
+    connect timeout, unknown host); a read timeout or a dropped connection may have sent it."""
 
     default_code = "transport_error"
 
@@ -132,7 +107,8 @@ class ConfigurationError(SerwerSMSError):
     default_code = "configuration"
 
 
-# §2 (C): API v2 codes -> our classes. Every code is a refusal: SerwerSMS answered on purpose.
+# §2 (C): API v2 codes -> our classes (meanings: docs/gateway.md). Every code is a refusal:
+# SerwerSMS answered on purpose. InvalidInput also carries SMTP refusals (email2sms.py).
 API_CODES: dict[int, type[SerwerSMSError]] = {
     1000: InvalidAction,
     1001: InvalidCredentials,
@@ -153,8 +129,8 @@ XML_CODES: dict[int, type[SerwerSMSError]] = {
 
 
 def error_class_for(code: object, codes: dict = API_CODES) -> type[SerwerSMSError]:
-    """The class of an error's code (API v2 by default, `XML_CODES` for an XML `<Blad>`); text
-    (the XML default form) or an undocumented code is a plain refusal."""
+    """The class of an API v2 (or, given `XML_CODES`, a `<Blad>`) code; text (the XML default
+    form) or an undocumented code is a plain refusal."""
     try:
         return codes.get(int(str(code).strip()), SerwerSMSError)
     except (TypeError, ValueError):

@@ -1,9 +1,8 @@
 """The Django signal `answer_received`, sent by the clients after every request, ok or not.
 
-billing imports nothing above it: ops (its AppConfig.ready) connects its counter. A receiver
-gets the client's `channel` and the `error` the call raised (None for an answer that was read),
-in the calling thread, so it must be cheap. Sent with `send_robust`: whatever a receiver raises
-is logged, never passed on, so a receiver cannot fail the call it hears.
+billing imports nothing above it: ops (its AppConfig.ready) connects its counter. Receivers run
+in the calling thread, so must be cheap; with `send_robust`, what one raises is logged, never
+passed on, so a receiver cannot fail the call it hears.
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
 
-answer_received = Signal()  # kwargs: channel (str), error (BaseException | None)
+# kwargs: the client's channel (str), the error the call raised (None: the answer was read)
+answer_received = Signal()
 
 
 def answered(channel: str, error: BaseException | None) -> None:
-    """Tell every receiver of one answer (error None: the answer was read)."""
     for receiver, result in answer_received.send_robust(None, channel=channel, error=error):
         if isinstance(result, Exception):
             logger.warning(

@@ -24,7 +24,6 @@ SENDING_ACTIONS: dict[str, frozenset[str]] = {
     EMAIL2SMS: frozenset({"send"}),
 }
 
-# Where the ic goes on each channel: a JSON body field, a form field, a mail header.
 IC_FIELD = {API_V2: "ic", XML_API: "ic", EMAIL2SMS: "SerwerSMS-Dealer"}
 
 

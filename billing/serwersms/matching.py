@@ -35,11 +35,8 @@ def same_number(answered: str, asked: str) -> bool:
 def match_items(
     items: Sequence[SendItem], phones: Sequence[str], unique_ids: Sequence[str] | None = None
 ) -> list[SendItem]:
-    """The answer's items in the order of `phones`; MalformedResponse when one is missing.
-
-    A missing or extra item means the answer does not say what became of a recipient: the caller
-    must treat the send as "may have been done" and look it up.
-    """
+    """The answer's items in the order of `phones`; MalformedResponse (may have been done: look
+    it up) when an item is missing or extra, as the answer does not say what became of one."""
     if len(items) != len(phones):
         raise MalformedResponse(
             None, f"SerwerSMS answered {len(items)} items for {len(phones)} recipients."
@@ -48,11 +45,11 @@ def match_items(
     ordered: list[SendItem] = []
     for index, phone in enumerate(phones):
         wanted = unique_ids[index] if unique_ids else None
-        match = next((i for i in remaining if wanted and i.unique_id == wanted), None)
-        if match is None:
-            match = next(
-                (i for i in remaining if not i.unique_id and same_number(i.phone, phone)), None
-            ) or next((i for i in remaining if same_number(i.phone, phone)), None)
+        match = (  # by the echoed unique_id, else by number (an item echoing none first)
+            next((i for i in remaining if wanted and i.unique_id == wanted), None)
+            or next((i for i in remaining if not i.unique_id and same_number(i.phone, phone)), None)
+            or next((i for i in remaining if same_number(i.phone, phone)), None)
+        )
         if match is None:
             raise MalformedResponse(None, f"The send answer has no item for {phone}.")
         remaining.remove(match)

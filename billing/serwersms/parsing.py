@@ -13,9 +13,7 @@ _EMPTY_TIMES = {"", "0000-00-00 00:00:00", "0000-00-00", "0", "null", "None"}
 
 def parse_time(value: object) -> datetime | None:
     """SerwerSMS's "YYYY-MM-DD HH:MM:SS" (Europe/Warsaw) as an aware UTC datetime; None if empty.
-
-    Also accepts ISO 8601 with an offset and Unix timestamps, in case an answer uses them.
-    Raises ValueError for anything else.
+    Also ISO 8601 with an offset and Unix timestamps, in case an answer uses them; else ValueError.
     """
     if value is None:
         return None

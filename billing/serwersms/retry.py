@@ -1,17 +1,8 @@
 """The one retry policy for every SerwerSMS call (API v2, XML API, Email2SMS), and the shared
-per-account rate limit. Imports no models.
+per-account rate limit (docs/status.md, "One retry policy"). Imports no models.
 
-A failure is one of three kinds (`disposition`, after errors.Outcome):
-- NOT_TAKEN: SerwerSMS surely did nothing (no connection, HTTP 429, an SMTP 4xx): try again
-  after a pause, until the deadline.
-- MAYBE_TAKEN: the request may have been acted on (a timeout or dropped connection after it
-  left, a 5xx, an unreadable answer): a send is settled by looking its unique_id up before
-  anything is sent again; a read is simply asked again.
-- REFUSED: SerwerSMS's definite answer: never retried; only this makes a message unsent.
-
-Pauses are exponential with full jitter (tenacity's `wait_random_exponential`); the limit is one
-counter per account and second in the Django cache (Redis in production: shared by every worker
-on every host; the file cache in the embedded default: shared by the processes of one machine).
+A failure's `disposition` (after errors.Outcome) decides: NOT_TAKEN is tried again; MAYBE_TAKEN
+too, but a send is looked up first (delivery.py); REFUSED never, and only it makes a message unsent.
 """
 
 from __future__ import annotations
@@ -44,9 +35,9 @@ T = TypeVar("T")
 
 
 class Disposition(enum.StrEnum):
-    NOT_TAKEN = "not_taken"  # nothing was done: safe to send again
-    MAYBE_TAKEN = "maybe_taken"  # may have been done: look up before sending again
-    REFUSED = "refused"  # SerwerSMS's definite refusal: final
+    NOT_TAKEN = "not_taken"
+    MAYBE_TAKEN = "maybe_taken"
+    REFUSED = "refused"
 
 
 # SMTP replies that refuse the addresses themselves: sending again would fail the same way.
@@ -59,11 +50,8 @@ _BY_OUTCOME = {
 
 
 def disposition(exc: BaseException) -> Disposition:
-    """What a failed call means for the message: NOT_TAKEN, MAYBE_TAKEN or REFUSED.
-
-    SMTP 4xx codes are not taken; otherwise the client's errors say it themselves (`outcome`,
-    or a `disposition` set on the error); any other exception may have been taken.
-    """
+    """What a failed call means for the message: SMTP codes other than address refusals are not
+    taken; else the error's own `disposition` or `outcome`; any other exception may be taken."""
     code = str(getattr(exc, "code", "") or "")
     if len(code) == 3 and code[0] in "45" and code.isdigit() and code not in SMTP_REFUSALS:
         # An SMTP reply: the mail server did not take the mail. SerwerSMS itself never refuses
@@ -90,12 +78,8 @@ def _log_before_sleep(state: RetryCallState) -> None:
 
 
 def policy(*, within: float, sleep: Callable[[float], None] = time.sleep) -> Retrying:
-    """The retry policy: backoff with full jitter, no new attempt once `within` seconds passed.
-
-    Everything but a definite refusal is tried again (a send looks itself up first, SettleFirst).
-    `SERWERSMS_RETRY_BASE_SECONDS` is the first pause's scale, `SERWERSMS_RETRY_MAX_SECONDS`
-    the longest pause. The last failure is re-raised as it was.
-    """
+    """Backoff with full jitter, no new attempt once `within` seconds passed; everything but a
+    definite refusal is tried again. The last failure is re-raised as it was."""
     return Retrying(
         stop=stop_before_delay(max(0.0, within)),
         wait=wait_random_exponential(
@@ -117,16 +101,9 @@ def read_with_retries(call: Callable[[], T], *, within: float | None = None) -> 
     return policy(within=within)(call)
 
 
-# --- the shared rate limit ---------------------------------------------------------------------
-
-
 def throttle(account_key: str, *, sleep: Callable[[float], None] = time.sleep) -> float:
-    """Wait for a slot of the account's rate limit; returns the seconds waited.
-
-    A fixed one-second window per account in the Django cache: `add` starts the window's
-    counter, `incr` takes a slot; over the limit, wait for the next second. Shared by every
-    process using the same cache.
-    """
+    """Wait for a slot of the account's rate limit (a one-second window per account in the
+    Django cache: `add` starts its counter, `incr` takes a slot); returns the seconds waited."""
     rate = settings.SERWERSMS_RATE_LIMIT_PER_SECOND
     if not rate or rate <= 0:
         return 0.0
@@ -158,11 +135,8 @@ def _counter_lock(account_key: str):
     folder.mkdir(parents=True, exist_ok=True)
     name = hashlib.sha256(account_key.encode()).hexdigest()[:16]
     with open(folder / f"rate-{name}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 class RateLimitedSession(requests.Session):

@@ -1,9 +1,5 @@
 """Plain values the SerwerSMS channels return; shared by sending, polling and callbacks.
-
-The protocol is serwersms-api.md (the team's reference), not this package nor the simulator:
-docs/gateway.md says how each part is read, and tests/contract/ checks each documented fact on
-this client and on the simulator. Times in answers are Warsaw "YYYY-MM-DD HH:MM:SS"; every
-datetime here is aware UTC.
+Every datetime here is aware UTC (answers' Warsaw times are converted by parsing.py).
 """
 
 from __future__ import annotations

@@ -35,9 +35,8 @@ def per_recipient(given: str | None, count: int) -> list[str]:
     base = check_unique_id(given)
     if count == 1:
         return [base]
-    longest = len(base) + len(RECIPIENT_MARK) + len(str(count))
-    if longest > MAX_LENGTH:
-        room = MAX_LENGTH - len(RECIPIENT_MARK) - len(str(count))
+    room = MAX_LENGTH - len(RECIPIENT_MARK) - len(str(count))
+    if len(base) > room:
         raise UniqueIdError(
             f"Unique id {base!r} is too long for {count} recipients: each gets a suffix, so use"
             f" at most {room} characters."

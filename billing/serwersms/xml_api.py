@@ -67,28 +67,25 @@ class XmlApiClient:
         form.update({"login": self.username, "haslo": self.password, "akcja": action})
         form = ic_rules.with_ic(self.channel, action, form, self.ic)
         response = post(self.session, self.url, data=form, timeout=self.timeout)
-        cls = http_error_class_for(response.status_code)
+        status = response.status_code
+        cls = http_error_class_for(status)
         if cls is not None:
-            raise cls(
-                None, f"SerwerSMS answered HTTP {response.status_code}.", response.status_code
-            )
+            raise cls(None, f"SerwerSMS answered HTTP {status}.", status)
         try:
             root = fromstring(response.content)
         except (ParseError, DefusedXmlException, ValueError) as exc:
             raise MalformedResponse(
-                None, f"SerwerSMS answered XML that cannot be read: {exc}", response.status_code
+                None, f"SerwerSMS answered XML that cannot be read: {exc}", status
             ) from exc
         error = root if root.tag == "Blad" else root.find(".//Blad")
         if error is not None:
             text = (error.text or "").strip()
             code = text if text.isdigit() else None
             message = text or "SerwerSMS reported an error."
-            raise error_class_for(code, XML_CODES)(code, message, response.status_code)
-        if response.status_code != 200 or root.tag != "SerwerSMS":
+            raise error_class_for(code, XML_CODES)(code, message, status)
+        if status != 200 or root.tag != "SerwerSMS":
             raise MalformedResponse(
-                None,
-                f"Unexpected answer: HTTP {response.status_code}, <{root.tag}>.",
-                response.status_code,
+                None, f"Unexpected answer: HTTP {status}, <{root.tag}>.", status
             )
         return root
 
