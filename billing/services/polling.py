@@ -78,9 +78,6 @@ class PollWork:
         else:
             self.reports.append((pk, serwersms_id))
 
-    def __len__(self) -> int:
-        return len(self.reports) + len(self.xml) + len(self.email2sms)
-
 
 def _work(messages, now: datetime) -> dict[int, PollWork]:
     """The work of a pass over `messages`, by account pk: ONE query, whatever the number of
@@ -107,12 +104,14 @@ def _read_known_ids(
 
 
 @contextmanager
-def _counted(summary: ApplySummary, what: str) -> Iterator[None]:
-    """A failing batch is logged and counted in the summary; the pass goes on."""
+def _counted(
+    summary: ApplySummary, what: str, log: str = "poll batch failed: %s"
+) -> Iterator[None]:
+    """A failing batch (or account) is logged and counted in the summary; the pass goes on."""
     try:
         yield
     except Exception as exc:
-        logger.exception("poll batch failed: %s", what)
+        logger.exception(log, what)
         summary.errors += 1
         summary.error_messages.append(f"{what}: {exc}")
 
@@ -190,7 +189,7 @@ def poll_account(
     if work is None:
         work = _work(Message.objects.filter(account=account), now).get(account.pk)
     summary = ApplySummary()
-    if not work:
+    if work is None:
         return summary
     source = source or ClientReportsSource(account)
     own = applier is None
@@ -262,21 +261,16 @@ def poll_all_accounts(
     # With its partner: the client carries the partner's ic (no query per account).
     busy = ClientAccount.objects.filter(pk__in=list(work)).select_related("partner")
     for account in busy.order_by("pk"):
-        try:
-            source = (source_factory or ClientReportsSource)(account)
+        with _counted(summary, account.name, "poll of account %s failed"):
             summary.add(
                 poll_account(
                     account,
                     now=now,
-                    source=source,
+                    source=(source_factory or ClientReportsSource)(account),
                     progress=progress,
                     work=work[account.pk],
                     applier=applier,
                 )
             )
-        except Exception as exc:
-            logger.exception("poll of account %s failed", account.name)
-            summary.errors += 1
-            summary.error_messages.append(f"{account.name}: {exc}")
     applier.flush()
     return summary

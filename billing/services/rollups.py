@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -48,6 +48,11 @@ class Keyed:
     key: RollupKey
     parts: int
     cost: Decimal
+
+
+KEY_COLUMNS = tuple(f.name for f in fields(RollupKey))
+VALUE_COLUMNS = ("messages", "parts", "cost")
+COLUMNS = ", ".join(KEY_COLUMNS + VALUE_COLUMNS)
 
 
 @dataclass
@@ -109,22 +114,19 @@ def apply_deltas(deltas: Mapping[RollupKey, Totals]) -> int:
     rows = sorted((key, totals) for key, totals in deltas.items() if not totals.is_zero)
     if not rows:
         return 0
-    quote = connection.ops.quote_name
-    table = quote(DailyRollup._meta.db_table)
-    key_columns = ["partner_id", "day", "account_id", "message_type", "status", "ic_proof"]
-    value_columns = ["messages", "parts", "cost"]
-    row_sql = "(" + ", ".join(["%s"] * (len(key_columns) + len(value_columns))) + ")"
-    updates = ", ".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in value_columns)
+    table = connection.ops.quote_name(DailyRollup._meta.db_table)
+    row_sql = "(" + ", ".join(["%s"] * (len(KEY_COLUMNS) + len(VALUE_COLUMNS))) + ")"
+    updates = ", ".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in VALUE_COLUMNS)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), UPSERT_BATCH):
             chunk = rows[start : start + UPSERT_BATCH]
             params: list = []
-            for key, totals in chunk:  # the key's fields are in key_columns' order
+            for key, totals in chunk:
                 params += [*astuple(key), totals.messages, totals.parts, totals.cost]
             cursor.execute(
-                f"INSERT INTO {table} AS r ({', '.join(key_columns + value_columns)}) "
+                f"INSERT INTO {table} AS r ({COLUMNS}) "
                 f"VALUES {', '.join([row_sql] * len(chunk))} "
-                f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}",
+                f"ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET {updates}",
                 params,
             )
     return len(rows)
@@ -176,11 +178,7 @@ def rebuild(
                 stale = stale.filter(day__gte=days[0], day__lte=days[1])
             stale.delete()
             sql, params = _fresh_sql(one.pk, days)
-            cursor.execute(
-                f"INSERT INTO {table} (partner_id, day, account_id, message_type, status,"
-                f" ic_proof, messages, parts, cost) {sql}",
-                params,
-            )
+            cursor.execute(f"INSERT INTO {table} ({COLUMNS}) {sql}", params)
             written += cursor.rowcount
         if progress:
             progress(1)
@@ -206,49 +204,38 @@ class Difference:
 
 
 def differences(
-    partner: Partner | None = None,
-    *,
-    days: Days | None = None,
-    progress: Progress | None = None,
+    partner: Partner | None = None, *, progress: Progress | None = None
 ) -> list[Difference]:
     """Compare the rollups with a fresh aggregate of the messages; [] when they agree.
 
     Each partner is compared within one snapshot (PostgreSQL: one statement), so writers
     running meanwhile cannot make a false difference. Reads only."""
+    table = connection.ops.quote_name(DailyRollup._meta.db_table)
+    keys = ", ".join(KEY_COLUMNS)
     found: list[Difference] = []
     for one in _partners(partner):
-        found += _differences_sql(one, days)
+        fresh, params = _fresh_sql(one.pk, None)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {keys},"
+                " coalesce(f.messages, 0), coalesce(f.parts, 0), coalesce(f.cost, 0),"
+                " coalesce(s.messages, 0), coalesce(s.parts, 0), coalesce(s.cost, 0)"
+                f" FROM ({fresh}) f FULL OUTER JOIN (SELECT * FROM {table} WHERE partner_id = %s) s"
+                f" USING ({keys})"
+                " WHERE coalesce(f.messages, 0) <> coalesce(s.messages, 0)"
+                " OR coalesce(f.parts, 0) <> coalesce(s.parts, 0)"
+                " OR coalesce(f.cost, 0) <> coalesce(s.cost, 0)"
+                " ORDER BY 1, 2, 3, 4, 5, 6",
+                [*params, one.pk],
+            )
+            found += [
+                Difference(
+                    RollupKey(*row[:6]),
+                    Totals(row[6], int(row[7]), Decimal(row[8])).as_tuple(),
+                    Totals(row[9], int(row[10]), Decimal(row[11])).as_tuple(),
+                )
+                for row in cursor.fetchall()
+            ]
         if progress:
             progress(1)
     return found
-
-
-def _differences_sql(partner: Partner, days: Days | None) -> list[Difference]:
-    fresh, params = _fresh_sql(partner.pk, days)
-    table = connection.ops.quote_name(DailyRollup._meta.db_table)
-    stored = f"SELECT * FROM {table} WHERE partner_id = %s"
-    params.append(partner.pk)
-    if days is not None:
-        stored += " AND day >= %s AND day <= %s"
-        params += list(days)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT partner_id, day, account_id, message_type, status, ic_proof,"
-            f" coalesce(f.messages, 0), coalesce(f.parts, 0), coalesce(f.cost, 0),"
-            f" coalesce(s.messages, 0), coalesce(s.parts, 0), coalesce(s.cost, 0)"
-            f" FROM ({fresh}) f FULL OUTER JOIN ({stored}) s"
-            f" USING (partner_id, day, account_id, message_type, status, ic_proof)"
-            f" WHERE coalesce(f.messages, 0) <> coalesce(s.messages, 0)"
-            f" OR coalesce(f.parts, 0) <> coalesce(s.parts, 0)"
-            f" OR coalesce(f.cost, 0) <> coalesce(s.cost, 0)"
-            f" ORDER BY 1, 2, 3, 4, 5, 6",
-            params,
-        )
-        return [
-            Difference(
-                RollupKey(*row[:6]),
-                Totals(row[6], int(row[7]), Decimal(row[8])).as_tuple(),
-                Totals(row[9], int(row[10]), Decimal(row[11])).as_tuple(),
-            )
-            for row in cursor.fetchall()
-        ]

@@ -262,7 +262,10 @@ def apply_status_changes(
             m.pk: m for m in Message.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }
         before = derived.snapshot(messages.values())  # status, parts, cost, billing time
-        dirty: dict[int, Message] = {}
+        # Every message asked about is checked now (a callback was not asked for).
+        dirty: dict[int, Message] = {} if callback else dict(messages)
+        for message in dirty.values():
+            message.last_checked_at = now
         events: list[StatusEvent] = []
         ignored: list[tuple[Message, str, str, datetime | None]] = []
         for change in changes:
@@ -272,9 +275,6 @@ def apply_status_changes(
                 continue
             item = change.item
             summary.checked += 1
-            if not callback:
-                message.last_checked_at = now
-                dirty[message.pk] = message
             reported = str(item.status).replace("\x00", "\\x00")[:32]
             identify = change.identify and bool(item.serwersms_id)
             refusal = _refusal(message, item, now, identify)
@@ -334,10 +334,6 @@ def apply_status_changes(
             )
             summary.changed += 1
             summary.by_status[new.value] += 1
-        for pk in checked:
-            if pk in messages and not callback:
-                messages[pk].last_checked_at = now
-                dirty[pk] = messages[pk]
         events.extend(_ignored_events(ignored, source, now, summary))
         if dirty:
             write_messages(list(dirty.values()))
