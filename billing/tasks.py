@@ -65,9 +65,8 @@ def poll_account(account_id: int) -> dict:
 
 @shared_task(name=enqueue.REFRESH_DRAFTS, acks_late=True, ignore_result=True)
 def refresh_draft_statements(partner_id: int, periods: list[str], requested_at: str) -> int:
-    """Rebuild a partner's drafts after status changes (services/derived.py, on commit).
-
-    Drafts built after `requested_at` are skipped: a burst of requests costs one rebuild."""
+    """Rebuild a partner's drafts after status changes (services/derived.py, on commit); drafts
+    built after `requested_at` are skipped: a burst of requests costs one rebuild."""
     partner = Partner.objects.filter(pk=partner_id).first()
     if partner is None:
         return 0
@@ -87,9 +86,8 @@ def apply_retention() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def check_derived_data() -> dict:
-    """What `manage.py rollups --check` finds, daily (beat): rollup rows that differ from their
-    messages and late changes of closed months not queued (a writer past services/derived.py).
-    Reads only. The counts it returns are kept with its heartbeat (ops), which alerts on them."""
+    """What `manage.py rollups --check` finds, daily (beat). Reads only. The counts it returns
+    are kept with its heartbeat (ops), which alerts on them."""
     found = derived.check()
     counts = found.counts()
     if not found.clean:

@@ -1,11 +1,7 @@
-"""Email2SMS mails matched one-to-one to SerwerSMS's reports (a mail gets no id back).
-
-A report is a mail's match when it is of the same account, the same phone, the same text (by
-digest of the normalized text), and was queued in the window from the mail's creation (less a
-clock slack) to STATUS_EMAIL2SMS_MATCH_MINUTES after the mail was last handed over. Each report
-names at most one message: ids any message of the account already carries are never offered
-again, and within a batch mails take reports in time order. A report of another text, or of
-a mail SerwerSMS never received, can therefore never be taken.
+"""Email2SMS mails matched one-to-one to SerwerSMS's reports (a mail gets no id back): same
+account, phone and text digest, queued in the mail's window; docs/status.md gives the rule. Ids
+the account's messages already carry are never offered again, and within a batch mails take
+reports in time order, so a report of another text or mail can never be taken.
 """
 
 from __future__ import annotations
@@ -71,12 +67,11 @@ def match_messages(
 ) -> list[StatusChange]:
     """Look the mails up in SerwerSMS's reports; the matches as status changes to apply.
 
-    `client` has `reports(phones=, date_from=, date_to=)` (an API v2 client, or the poll's
-    source); `within` bounds the read's retries (0: one try, the caller's policy retries)."""
+    `client` has `reports(phones=, date_from=, date_to=)`; `within` bounds the read's retries
+    (0: one try, the caller's policy retries)."""
     messages = [m for m in messages if not m.serwersms_id]
     if not messages:
         return []
-    # SerwerSMS's reports for the phones and time span of these mails (retried reads).
     lows, highs = zip(*(_window(m) for m in messages), strict=True)
     phones = sorted({m.phone for m in messages})
     items = read_with_retries(

@@ -101,10 +101,8 @@ def _late_changes(
     queued: set[int],
     prior: list[tuple[int, Decimal, str]],
 ) -> list[Adjustment]:
-    """What changed in a closed month since it was billed (its items plus earlier adjustments).
-
-    Only messages queued since the month closed or adjusted before can differ from what was
-    billed (the three cases below)."""
+    """What changed in a closed month since it was billed (its items plus earlier adjustments):
+    only messages queued since it closed or adjusted before can differ (three cases below)."""
     billed_adjustments: dict[int, Decimal] = defaultdict(lambda: ZERO)
     last_status: dict[int, str] = {}
     for message_id, amount, new_status in prior:
@@ -200,8 +198,7 @@ def opening_credit(draft: Statement, carried_from: list[Statement]):
     """The credit (negative balance) of closed months this draft follows, not yet used up.
 
     A closed month's credit lands once, on the next open statement (like its adjustments); a
-    statement that opened with a credit used up every credit of the months before its source.
-    """
+    statement that opened with a credit used up every credit of the months before its source."""
     used_up = Statement.objects.filter(
         partner_id=draft.partner_id,
         status=StatementStatus.CLOSED,

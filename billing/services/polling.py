@@ -1,13 +1,8 @@
-"""The poll pass: ask SerwerSMS for the status of messages not yet final, apply changes in bulk.
+"""The poll pass: ask SerwerSMS for the status of messages not yet final, apply changes in bulk
+(docs/status.md, "The poll pass" and the query budget).
 
-One query finds the accounts with work and their messages: handed to SerwerSMS, not final and
-younger than STATUS_POLL_MAX_AGE_DAYS. Per account they are asked for in batches (API v2
-`messages/reports` by id, XML `sprawdz_sms` for XML API messages, Email2SMS mails matched
-one-to-one in the reports by phone, text and time). SerwerSMS is called outside any transaction;
-what it answers goes through the one status path in batches of up to STATUS_APPLY_BATCH
-messages across accounts, which locks the rows and decides on their stored status, so
-concurrent or repeated passes never apply a change twice. Messages still `submitting` belong to
-the outbox. Query budget per batch: docs/status.md.
+SerwerSMS is called outside any transaction; the one status path locks the rows and decides on
+their stored status, so concurrent or repeated passes never apply a change twice.
 """
 
 from __future__ import annotations
@@ -118,9 +113,7 @@ def _counted(
 
 class _Applier:
     """The reports a pass read, applied through the status path in batches of up to
-    STATUS_APPLY_BATCH messages, across reads and accounts: a fixed number of queries a batch.
-
-    A batch that fails is logged and counted; its messages are asked about again next pass."""
+    STATUS_APPLY_BATCH messages, across reads and accounts: a fixed number of queries a batch."""
 
     def __init__(self, now: datetime, summary: ApplySummary):
         self.now, self.summary = now, summary
@@ -181,9 +174,8 @@ def poll_account(
 ) -> ApplySummary:
     """One pass over one account. Errors of a batch are counted and logged; the pass goes on.
 
-    `work` is what the pass found for the account (one query reads it when not given: all an
-    idle account costs). Reports by id are applied in batches (`applier`: the pass's, shared
-    across accounts; else the account's own, flushed at the end), mails matched per read."""
+    `work` (read by one query when not given) and `applier` (else the account's own, flushed at
+    the end) are the pass's, shared across accounts."""
     now = now or timezone.now()
     log_context.bind_account(account)
     if work is None:
@@ -246,10 +238,8 @@ def poll_all_accounts(
     source_factory: Callable[[ClientAccount], ReportsSource] | None = None,
     accounts=None,
 ) -> ApplySummary:
-    """One pass over every active account (or `accounts`, a queryset), in this process.
-
-    One query finds the accounts with work and their messages, one more loads those accounts;
-    idle accounts cost nothing else. A failing account is counted, the pass goes on."""
+    """One pass over every active account (or `accounts`, a queryset), in this process: two
+    queries find the work, idle accounts cost nothing else; a failing account is counted."""
     now = now or timezone.now()
     if accounts is None:
         accounts = active_accounts(account_name)

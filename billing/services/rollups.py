@@ -3,12 +3,11 @@
 Only services/derived.py calls `record_changes` (docs/derived-data.md); `rebuild` and
 `differences` are the repair and the check. Imports models and rules only, no services.
 
-A rollup row counts the messages of one (partner, billing day, client account, message type,
-status, ic proof), with their parts and known cost. The deltas are written with ONE upsert per
-batch, keys sorted so that two writers lock rows in the same order. Rows of today's keys are hot:
-writers queue on them until they commit, which keeps them exact. A transaction writing two
-batches can meet another writer in the opposite order; PostgreSQL then aborts one of the two (a
-deadlock error), which the caller's retry covers (poll passes and API reports are safe to repeat).
+The deltas are written with ONE upsert per batch, keys sorted so that two writers lock rows in
+the same order. Rows of today's keys are hot: writers queue on them until they commit, which
+keeps them exact. A transaction writing two batches can meet another writer in the opposite
+order; PostgreSQL then aborts one (a deadlock error), which the caller's retry covers (poll
+passes and API reports are safe to repeat).
 """
 
 from __future__ import annotations
@@ -92,14 +91,12 @@ def keyed(message: Message) -> Keyed:
     return Keyed(key, int(message.parts or 0), cost)
 
 
-def record_changes(before: Mapping[int, Keyed], messages: Iterable[Message]) -> int:
-    """Move changed messages between rollup rows: the snapshot's row -1, the current row +1.
-
-    Call in the transaction that writes the messages. A message missing from `before` is taken
-    as new. Returns the number of rollup rows written."""
+def record_changes(changes: Iterable[tuple[Keyed | None, Keyed]]) -> int:
+    """Move changed messages between rollup rows: the (old, new) pair's old row -1, its new row
+    +1 (old None: a new message). Call in the transaction that writes the messages. Returns the
+    number of rollup rows written."""
     deltas: dict[RollupKey, Totals] = defaultdict(Totals)
-    for message in messages:
-        old, new = before.get(message.pk), keyed(message)
+    for old, new in changes:
         if old == new:
             continue
         if old is not None:

@@ -1,10 +1,8 @@
-"""Applying SerwerSMS status reports to messages in bulk: the one path for poll and callbacks.
+"""Applying SerwerSMS status reports to messages in bulk: the one status path (docs/status.md).
 
 SerwerSMS's record is the billing record: the figures that price a message (parts, cost, type,
 dispatch time) come only from a send answer, a reports poll or a look-up; a callback moves only
-the status (and may fill the delivery time). A callback for a reported message whose figures
-SerwerSMS has not given yet is recorded as an ignored event: the move waits for SerwerSMS's
-report, which the poll pass asks for. Every figure passes the one rule of billing/figures.py.
+the status (and may fill the delivery time). Every figure passes the rule of billing/figures.py.
 """
 
 from __future__ import annotations
@@ -134,10 +132,9 @@ def insert_events(events: Sequence[StatusEvent]) -> None:
 class StatusChange:
     """One report about one message, from any source, for `apply_status_changes`.
 
-    `item` carries SerwerSMS's status and data. With `identify`, the report names the message in
-    SerwerSMS for the first time (send answer, look-up, Email2SMS match): its id, match method
-    and parts are learnt. `error_message` explains an unsent decided on our side.
-    """
+    With `identify`, the report names the message in SerwerSMS for the first time (send answer,
+    look-up, Email2SMS match): its id, match method and parts are learnt. `error_message`
+    explains an unsent decided on our side."""
 
     message_id: int
     item: ReportItem
@@ -198,8 +195,7 @@ def _fill(
 
     `moves`: a forward move, or the report that first names the message in SerwerSMS or first
     gives its figures: SerwerSMS's type, parts and cost replace our estimate. A callback fills
-    only CALLBACK_FILLS. Returns (changed, disagreements with values already set).
-    """
+    only CALLBACK_FILLS. Returns (changed, disagreements with values already set)."""
     changed, disagreements = False, []
     message_type = item.message_type if item.message_type in MessageType.values else None
     for field_name, value in (
@@ -242,15 +238,13 @@ def apply_status_changes(
     now: datetime | None = None,
     checked: Iterable[int] = (),
 ) -> ApplySummary:
-    """Apply status reports to messages: THE one path for every status change (send answers,
-    look-ups, polls, callbacks, Email2SMS matches, our own "unsent" decisions).
+    """Apply status reports to messages: THE one path for every status change.
 
     In one transaction the messages are locked (in primary key order) and each report is decided
     by `statuses.decide`: a forward move changes the message and adds an applied StatusEvent;
     the same status again only fills blanks; a backward, unknown or refused report, or a
     disagreement with stored values, adds one ignored StatusEvent (once) and changes nothing.
-    `checked`: ids asked about without a report (their last_checked_at is set). Safe to repeat.
-    """
+    `checked`: ids asked about without a report (their last_checked_at is set). Safe to repeat."""
     now = now or timezone.now()
     callback = source == EventSource.CALLBACK
     summary = ApplySummary()
@@ -317,9 +311,7 @@ def apply_status_changes(
             message.status = new.value
             fallback = (message.reason or new.value) if new in WITH_REASON else ""
             message.reason = (item.reason or fallback)[:64]
-            message.error_message = (
-                (change.error_message or "")[:255] if new == Status.UNSENT else ""
-            )
+            message.error_message = change.error_message[:255] if new == Status.UNSENT else ""
             events.append(
                 StatusEvent(
                     message=message,
@@ -385,10 +377,8 @@ def apply_reports(
     *,
     now: datetime | None = None,
 ) -> ApplySummary:
-    """Apply reports naming SerwerSMS ids (or our unique_ids) of one account's messages.
-
-    A report found by our unique_id teaches the message its SerwerSMS id (a lost send answer).
-    """
+    """Apply reports naming SerwerSMS ids (or our unique_ids) of one account's messages; one
+    found by unique_id teaches the message its SerwerSMS id (a lost send answer)."""
     # Ids that cannot be ours (PostgreSQL refuses NUL characters in a query) name no message.
     usable = [
         i
