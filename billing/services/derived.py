@@ -114,22 +114,24 @@ def _queue_late_changes(changed: list[tuple[int, State, State | None]]) -> None:
             [partners, periods, StatementStatus.CLOSED.value],
         )
         watched |= set(cursor.fetchall())
-        rows = sorted((m, d, p) for p, m, d in wanted if (p, d) in watched)
-        if rows:
-            _insert_late_changes(cursor, rows)
+    _insert_late_changes(sorted((m, d, p) for p, m, d in wanted if (p, d) in watched))
 
 
-def _insert_late_changes(cursor, rows: list[tuple[int, date, int]]) -> None:
+def _insert_late_changes(rows: list[tuple[int, date, int]]) -> None:
     """(message, period, partner) rows into the queue, once each (sorted: the unique index's
     order, so two writers lock its entries in the same order); created_at the database's now()."""
+    if not rows:
+        return
     table = connection.ops.quote_name(LateChange._meta.db_table)
-    cursor.execute(
-        f"INSERT INTO {table} (partner_id, message_id, period, created_at)"
-        " SELECT r.partner_id, r.message_id, r.period, now()"
-        " FROM unnest(%s::bigint[], %s::bigint[], %s::date[]) AS r(partner_id, message_id, period)"
-        " ON CONFLICT (message_id, period) DO NOTHING",
-        [[p for _, _, p in rows], [m for m, _, _ in rows], [d for _, d, _ in rows]],
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (partner_id, message_id, period, created_at)"
+            " SELECT r.partner_id, r.message_id, r.period, now()"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::date[])"
+            " AS r(partner_id, message_id, period)"
+            " ON CONFLICT (message_id, period) DO NOTHING",
+            [[p for _, _, p in rows], [m for m, _, _ in rows], [d for _, d, _ in rows]],
+        )
 
 
 @dataclass(frozen=True)
@@ -211,11 +213,7 @@ def repair_late_changes(partner: Partner | None = None) -> int:
     """Queue what `missing_late_changes` finds; returns the number of rows added."""
     with transaction.atomic():
         missing = missing_late_changes(partner)
-        if missing:
-            with connection.cursor() as cursor:
-                _insert_late_changes(
-                    cursor, sorted((m.message_id, m.period, m.partner_id) for m in missing)
-                )
+        _insert_late_changes(sorted((m.message_id, m.period, m.partner_id) for m in missing))
     return len(missing)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Protocol
 
 from django.conf import settings
@@ -140,22 +141,14 @@ class _Applier:
             )
 
 
-class _ReportsClient:
-    """The source's phone/date read, shaped as the client call email2sms_matching makes."""
-
-    def __init__(self, source: ReportsSource):
-        self.source = source
-
-    def reports(self, *, phones, date_from, date_to):
-        return self.source.reports_by_phones(phones, date_from, date_to)
-
-
 def _match_email2sms(
     account: ClientAccount, source: ReportsSource, pks: Sequence[int], now: datetime
 ) -> ApplySummary:
     """Mails handed over and not yet named by SerwerSMS: match them, or end them unsent."""
     messages = list(Message.objects.filter(pk__in=pks, serwersms_id__isnull=True))
-    changes = email2sms_matching.match_messages(account, messages, client=_ReportsClient(source))
+    # The source's phone/date read, as the client call email2sms_matching makes.
+    client = SimpleNamespace(reports=source.reports_by_phones)
+    changes = email2sms_matching.match_messages(account, messages, client=client)
     matched = {c.message_id for c in changes}
     changes += email2sms_matching.no_report_changes(
         [m for m in messages if m.pk not in matched], now
