@@ -154,10 +154,7 @@ def _partners(partner: Partner | None) -> list[Partner]:
 
 
 def rebuild(
-    partner: Partner | None = None,
-    *,
-    days: Days | None = None,
-    progress: Progress | None = None,
+    partner: Partner | None = None, *, days: Days | None = None, progress: Progress | None = None
 ) -> int:
     """Replace the rollup rows of a partner (or of every partner, one transaction each) by a
     fresh aggregate of its messages; `days` limits it to an inclusive range of billing days.
