@@ -1,7 +1,6 @@
 """Celery tasks: thin wrappers over services, safe under acks_late redelivery (idempotent).
-
-Tasks import services; services queue tasks only through billing/services/enqueue.py, which
-names them (the names stay `billing.tasks.<function>`: beat's rows and queued tasks use them).
+Services queue them only through services/enqueue.py; the names stay `billing.tasks.<function>`
+(beat's rows and queued tasks use them).
 """
 
 from __future__ import annotations

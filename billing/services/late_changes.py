@@ -1,9 +1,6 @@
-"""Late changes of closed months: the adjustments and the credit a draft carries from them.
-
-A later change of a closed month's message (queued by services/derived.py in the change's
-transaction, models.LateChange) becomes an Adjustment on the partner's next open statement, and
-a closed month's negative balance the credit it opens with. Reads and prices; writes nothing
-(statements.build_statement writes what these return).
+"""Late changes of closed months (models.LateChange, queued by services/derived.py): the
+Adjustments and the opening credit they put on the partner's next open statement. Reads and
+prices; writes nothing (statements.build_statement writes what these return).
 """
 
 from __future__ import annotations

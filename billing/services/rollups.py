@@ -74,10 +74,9 @@ class Totals:
 
 
 def keyed(message: Message) -> Keyed:
-    """The rollup row a message (saved or not) counts in, from its current attribute values.
-
-    The day follows commission.billing_instant (dispatched_at, else created_at), never the
-    instance's billing_at, which the database computes and a changed instance does not know."""
+    """The rollup row a message (saved or not) counts in, from its current attribute values: the
+    day follows commission.billing_instant, never the instance's billing_at, which the database
+    computes and a changed instance does not know."""
     instant = billing_instant(message.dispatched_at, message.created_at)
     key = RollupKey(
         partner_id=message.partner_id,
@@ -200,10 +199,8 @@ class Difference:
 def differences(
     partner: Partner | None = None, *, progress: Progress | None = None
 ) -> list[Difference]:
-    """Compare the rollups with a fresh aggregate of the messages; [] when they agree.
-
-    Each partner is compared within one snapshot (PostgreSQL: one statement), so writers
-    running meanwhile cannot make a false difference. Reads only."""
+    """Compare the rollups with a fresh aggregate of the messages; [] when they agree. Each
+    partner in one statement (one snapshot): writers meanwhile make no false difference."""
     table = connection.ops.quote_name(DailyRollup._meta.db_table)
     keys = ", ".join(KEY_COLUMNS)
     found: list[Difference] = []

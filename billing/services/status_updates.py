@@ -25,7 +25,7 @@ from billing.services import derived
 from billing.serwersms.types import ReportItem
 from billing.statuses import DELIVERY_REPORTED, WITH_REASON, Outcome, Status, decide, parse_status
 
-# Columns a status report may change; bulk_update writes exactly these.
+# Columns a status report may change; write_messages writes exactly these.
 UPDATED_FIELDS = [
     "status",
     "reason",
@@ -81,12 +81,9 @@ def _json_value(value):
 
 
 def _execute_on_rows(model, objects: Sequence, fields: Sequence, statement: str) -> None:
-    """Run `WITH v AS (...) statement`, v holding the `fields` of `objects` as rows.
-
-    ONE parameter, a JSON array read by json_populate_recordset with the table's own row type,
-    so the statement is the same for 1 row or 10,000 and its values are typed by the table
-    (psycopg renders one string, not every value in Python, and json.dumps is C).
-    """
+    """Run `WITH v AS (...) statement`, v holding the `fields` of `objects` as rows: ONE
+    parameter, a JSON array read by json_populate_recordset with the table's own row type, so the
+    statement is the same for 1 row or 10,000 (psycopg renders one string; json.dumps is C)."""
     table = connection.ops.quote_name(model._meta.db_table)
     rows = [{f.column: getattr(o, f.attname) for f in fields} for o in objects]
     with connection.cursor() as cursor:
@@ -98,8 +95,7 @@ def _execute_on_rows(model, objects: Sequence, fields: Sequence, statement: str)
 
 def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_FIELDS) -> None:
     """Save `fields` of many messages with one `UPDATE ... FROM` a row set, joined on the primary
-    key (Django's bulk_update builds a CASE per column, which grows with the square of the batch).
-    """
+    key (Django's bulk_update builds a CASE per column: it grows with the square of the batch)."""
     if not messages:
         return
     quote = connection.ops.quote_name
