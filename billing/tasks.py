@@ -37,8 +37,7 @@ def resume_sends() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def poll_all_accounts() -> int:
-    """Fan out one poll task per active account with messages to ask about (one query finds
-    them: idle accounts cost nothing); a second fan-out is harmless."""
+    """Fan out one poll task per active account with work (one query); a second is harmless."""
     account_ids = polling.accounts_to_poll()
     for account_id in account_ids:
         poll_account.delay(account_id)

@@ -239,8 +239,7 @@ def check(partner: Partner | None = None, *, progress: rollups.Progress | None =
 
 
 def refresh_drafts_on_commit(states: Iterable[State]) -> None:
-    """Have the drafts these messages touch rebuilt once the writer's transaction commits: one
-    task per partner (its months), which skips drafts built after the request."""
+    """Have the drafts these messages touch rebuilt on commit: one task per partner (its months)."""
     periods: dict[int, set[str]] = defaultdict(set)
     for one in states:
         periods[one.partner_id].add(format_period(billing_month(one.billed_at)))
@@ -252,8 +251,7 @@ def refresh_drafts_on_commit(states: Iterable[State]) -> None:
 
 
 def enqueue_draft_refresh(periods: Mapping[int, list[str]], requested_at: str) -> None:
-    """Queue the draft-refresh task of each partner (the broker being down must not fail a
-    status change that has committed: logged)."""
+    """Queue each partner's draft refresh; a broker that is down is logged (the change committed)."""
     for partner_id, months in periods.items():
         try:
             enqueue.refresh_drafts(partner_id, months, requested_at)

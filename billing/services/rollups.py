@@ -128,9 +128,6 @@ def apply_deltas(deltas: Mapping[RollupKey, Totals]) -> int:
     return len(rows)
 
 
-# --- the fresh aggregate: rebuild and check -----------------------------------------------------
-
-
 def _fresh_sql(partner_id: int, days: Days | None) -> tuple[str, list]:
     """PostgreSQL: the messages of one partner summed per rollup key (commission.billing_day in
     SQL: the date of billing_at in the billing zone)."""

@@ -84,6 +84,8 @@ def _execute_on_rows(model, objects: Sequence, fields: Sequence, statement: str)
     """Run `WITH v AS (...) statement`, v holding the `fields` of `objects` as rows: ONE
     parameter, a JSON array read by json_populate_recordset with the table's own row type, so the
     statement is the same for 1 row or 10,000 (psycopg renders one string; json.dumps is C)."""
+    if not objects:
+        return
     table = connection.ops.quote_name(model._meta.db_table)
     rows = [{f.column: getattr(o, f.attname) for f in fields} for o in objects]
     with connection.cursor() as cursor:
@@ -96,8 +98,6 @@ def _execute_on_rows(model, objects: Sequence, fields: Sequence, statement: str)
 def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_FIELDS) -> None:
     """Save `fields` of many messages with one `UPDATE ... FROM` a row set, joined on the primary
     key (Django's bulk_update builds a CASE per column: it grows with the square of the batch)."""
-    if not messages:
-        return
     quote = connection.ops.quote_name
     table = quote(Message._meta.db_table)
     pk = quote(Message._meta.pk.column)
@@ -113,12 +113,9 @@ def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_
 
 def insert_events(events: Sequence[StatusEvent]) -> None:
     """Write status events with ONE multi-row INSERT."""
-    if not events:
-        return
     fields = [f for f in StatusEvent._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(f.column) for f in fields)
-    table = quote(StatusEvent._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(StatusEvent._meta.db_table)
     _execute_on_rows(
         StatusEvent, events, fields, f"INSERT INTO {table} ({names}) SELECT {names} FROM v"
     )
@@ -325,8 +322,7 @@ def apply_status_changes(
         events.extend(_ignored_events(ignored, source, now, summary))
         if dirty:
             write_messages(list(dirty.values()))
-            # Derived data follows in the same transaction: rollups, late changes of closed
-            # months, the drafts (refreshed on commit).
+            # Derived data follows in the same transaction.
             derived.messages_changed(before, dirty.values())
         insert_events(events)
     return summary
