@@ -251,7 +251,7 @@ def refresh_drafts_on_commit(states: Iterable[State]) -> None:
 
 
 def enqueue_draft_refresh(periods: Mapping[int, list[str]], requested_at: str) -> None:
-    """Queue each partner's draft refresh; a broker that is down is logged (the change committed)."""
+    """Queue each partner's draft refresh; a broker that is down is logged, never raised."""
     for partner_id, months in periods.items():
         try:
             enqueue.refresh_drafts(partner_id, months, requested_at)
