@@ -114,8 +114,7 @@ def decide(current: str, reported: object) -> Outcome:
 
 
 def billing_class(status: str, ic_proof: str = IcProof.SENT) -> BillingClass:
-    """The counting rule (see the module's docstring): counted, pending (forecast), unconfirmed
-    (shown apart) or never."""
+    """The counting rule (the module's docstring) for a message's status and ic proof."""
     status, proof = Status(status), IcProof(ic_proof)
     if status in NEVER_COUNTED or proof == IcProof.REFUTED:
         return BillingClass.NEVER

@@ -76,8 +76,7 @@ class PollWork:
 
 
 def _work(messages, now: datetime) -> dict[int, PollWork]:
-    """The work of a pass over `messages`, by account pk: ONE query, whatever the number of
-    accounts; an account with nothing to ask about is not in it."""
+    """The work of a pass over `messages` by account pk, in ONE query; idle accounts left out."""
     work: dict[int, PollWork] = {}
     rows = (
         _polled(messages, now)
@@ -113,8 +112,8 @@ def _counted(
 
 
 class _Applier:
-    """The reports a pass read, applied through the status path in batches of up to
-    STATUS_APPLY_BATCH messages, across reads and accounts: a fixed number of queries a batch."""
+    """The reports a pass read, applied in batches of STATUS_APPLY_BATCH messages across reads and
+    accounts: a fixed number of queries a batch."""
 
     def __init__(self, now: datetime, summary: ApplySummary):
         self.now, self.summary = now, summary

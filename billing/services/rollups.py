@@ -91,9 +91,8 @@ def keyed(message: Message) -> Keyed:
 
 
 def record_changes(changes: Iterable[tuple[Keyed | None, Keyed]]) -> int:
-    """Move changed messages between rollup rows: the (old, new) pair's old row -1, its new row
-    +1 (old None: a new message). Call in the transaction that writes the messages. Returns the
-    number of rollup rows written."""
+    """Move messages between rollup rows, old -1 and new +1 (old None: a new message), in the
+    writer's transaction; returns the number of rollup rows written."""
     deltas: dict[RollupKey, Totals] = defaultdict(Totals)
     for old, new in changes:
         if old == new:

@@ -137,8 +137,8 @@ class StatusChange:
 
 
 def _life_start(message: Message) -> datetime:
-    """Where a message's life starts: its creation, or for a reported message (sent before we
-    recorded it) SerwerSMS's queue time once known, else the API's own age limit."""
+    """Its creation, or for a reported message (sent before we recorded it) SerwerSMS's queue
+    time once known, else the API's own age limit."""
     if message.channel != Channel.REPORTED:
         return message.created_at
     if message.queued_at is not None and message.serwersms_figures_at is not None:
