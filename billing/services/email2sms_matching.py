@@ -65,10 +65,8 @@ def pair(
 def match_messages(
     account: ClientAccount, messages: Sequence[Message], *, client, within: float | None = None
 ) -> list[StatusChange]:
-    """Look the mails up in SerwerSMS's reports; the matches as status changes to apply.
-
-    `client` has `reports(phones=, date_from=, date_to=)`; `within` bounds the read's retries
-    (0: one try, the caller's policy retries)."""
+    """The mails' matches in SerwerSMS's reports (`client.reports(phones=, date_from=, date_to=)`,
+    retried within `within` seconds; 0: one try) as status changes to apply."""
     messages = [m for m in messages if not m.serwersms_id]
     if not messages:
         return []

@@ -29,8 +29,7 @@ CHUNK_SIZE = 5000  # ids per IN (...) probe
 
 
 def late_change_queue(partner: Partner) -> dict[date, set[int]]:
-    """Closed month -> ids of messages changed since it closed. Small by nature (changes after
-    a month's review window): read whole, in one query on its (partner, period) index."""
+    """Closed month -> ids of messages changed since it closed: small by nature, read whole."""
     queue: dict[date, set[int]] = defaultdict(set)
     for period, message_id in LateChange.objects.filter(partner=partner).values_list(
         "period", "message_id"

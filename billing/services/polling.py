@@ -1,8 +1,6 @@
 """The poll pass: ask SerwerSMS for the status of messages not yet final, apply changes in bulk
-(docs/status.md, "The poll pass" and the query budget).
-
-SerwerSMS is called outside any transaction; the one status path locks the rows and decides on
-their stored status, so concurrent or repeated passes never apply a change twice.
+(docs/status.md). SerwerSMS is called outside any transaction; the status path locks the rows and
+decides on their stored status, so concurrent or repeated passes never apply a change twice.
 """
 
 from __future__ import annotations
