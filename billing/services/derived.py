@@ -153,9 +153,8 @@ def _queued(message_id: OuterRef, period: date) -> Exists:
 
 
 def missing_late_changes(partner: Partner | None = None) -> list[MissingLateChange]:
-    """Messages of closed months that the queue should hold and does not (a writer past this
-    module): billed ones that changed, left the month or no longer count, and counted ones billed
-    on no closed statement. Reads only."""
+    """Messages of closed months the queue should hold and does not: billed ones that changed, left
+    the month or no longer count, and counted ones billed on no closed statement. Reads only."""
     closed = Statement.objects.filter(status=StatementStatus.CLOSED).order_by(
         "partner_id", "period"
     )

@@ -151,9 +151,8 @@ def _partners(partner: Partner | None) -> list[Partner]:
 def rebuild(
     partner: Partner | None = None, *, days: Days | None = None, progress: Progress | None = None
 ) -> int:
-    """Replace the rollup rows of a partner (or of every partner, one transaction each) by a
-    fresh aggregate of its messages; `days` limits it to an inclusive range of billing days.
-    Returns the number of rows written. Safe to run at any time and twice."""
+    """Replace a partner's (or each partner's, one transaction each) rollup rows, of `days` (an
+    inclusive range of billing days) if given, by a fresh aggregate; returns the rows written."""
     written = 0
     table = connection.ops.quote_name(DailyRollup._meta.db_table)
     for one in _partners(partner):

@@ -123,11 +123,9 @@ def insert_events(events: Sequence[StatusEvent]) -> None:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """One report about one message, from any source, for `apply_status_changes`.
-
-    With `identify`, the report names the message in SerwerSMS for the first time (send answer,
-    look-up, Email2SMS match): its id, match method and parts are learnt. `error_message`
-    explains an unsent decided on our side."""
+    """One report about one message, from any source, for `apply_status_changes`. With `identify`
+    it first names the message in SerwerSMS (send answer, look-up, Email2SMS match): its id, match
+    method and parts are learnt. `error_message` explains an unsent decided on our side."""
 
     message_id: int
     item: ReportItem
