@@ -22,6 +22,5 @@ def deliver(message_ids: Sequence[int]) -> None:
 
 
 def refresh_drafts(partner_id: int, months: Sequence[str], requested_at: str) -> None:
-    """Queue the rebuild of a partner's drafts of these months ("YYYY-MM"); drafts built after
-    `requested_at` (ISO time) are skipped by the task."""
+    """Queue the rebuild of a partner's drafts of these months ("YYYY-MM") since `requested_at`."""
     current_app.tasks[REFRESH_DRAFTS].delay(partner_id, list(months), requested_at)

@@ -46,8 +46,7 @@ def _batches(values: Sequence, size: int) -> Iterator[Sequence]:
 
 
 def _polled(messages, now: datetime):
-    """The messages a pass asks about: not final, young enough, handed to SerwerSMS, and
-    either named by SerwerSMS or an Email2SMS mail still to be matched."""
+    """The messages a pass asks about: named by SerwerSMS, or an Email2SMS mail to match."""
     cutoff = now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
     return (
         messages.pollable(created_since=cutoff)

@@ -151,8 +151,8 @@ def _partners(partner: Partner | None) -> list[Partner]:
 def rebuild(
     partner: Partner | None = None, *, days: Days | None = None, progress: Progress | None = None
 ) -> int:
-    """Replace a partner's (or each partner's, one transaction each) rollup rows, of `days` (an
-    inclusive range of billing days) if given, by a fresh aggregate; returns the rows written."""
+    """Replace a partner's (or each partner's, one transaction each) rollup rows, of `days` if
+    given (inclusive billing days), by a fresh aggregate; returns the rows written. Safe twice."""
     written = 0
     table = connection.ops.quote_name(DailyRollup._meta.db_table)
     for one in _partners(partner):
