@@ -5,12 +5,9 @@ pending (submitting/saved/queued/in_progress) -> sent -> delivered | undelivered
 pending -> unsent. A final status never changes. Counted for commission: sent, delivered,
 undelivered (SerwerSMS dispatched them); unsent never; pending is only a forecast.
 
-What proves the ic decides too (IcProof): a message the product sent carries the ic by
-construction (serwersms/ic.py); a message partner software reported carries only the partner's
-word until SerwerSMS's partner billing lists it. A dispatched message counts when its ic is
-proven (sent or confirmed); while only reported it is "reported, not yet confirmed" (shown
-apart, never billed); refuted (SerwerSMS's partner billing for the month does not list it) it
-never counts, whatever its status.
+A dispatched message counts when its ic is proven (IcProof: sent by the product, or confirmed
+by SerwerSMS's partner billing); only reported by partner software, it is shown apart, never
+billed; refuted, it never counts, whatever its status (docs/commission.md).
 """
 
 from __future__ import annotations
@@ -49,8 +46,7 @@ DELIVERY_REPORTED = frozenset({Status.DELIVERED, Status.UNDELIVERED})
 
 
 def values(statuses) -> tuple[str, ...]:
-    """The plain words of `statuses` (SQL parameters, schema literals), in their order; a set
-    in a stable (sorted) order."""
+    """The plain words of `statuses` (SQL parameters, schema literals); a set in sorted order."""
     ordered = statuses if isinstance(statuses, tuple | list) else sorted(statuses)
     return tuple(Status(status).value for status in ordered)
 
@@ -118,8 +114,7 @@ def decide(current: str, reported: object) -> Outcome:
 
 
 def billing_class(status: str, ic_proof: str = IcProof.SENT) -> BillingClass:
-    """The counting rule (see the module's docstring): counted, pending (forecast), unconfirmed
-    (shown apart) or never."""
+    """The counting rule (the module's docstring) for a message's status and ic proof."""
     status, proof = Status(status), IcProof(ic_proof)
     if status in NEVER_COUNTED or proof == IcProof.REFUTED:
         return BillingClass.NEVER

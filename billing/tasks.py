@@ -1,7 +1,6 @@
 """Celery tasks: thin wrappers over services, safe under acks_late redelivery (idempotent).
-
-Tasks import services; services queue tasks only through billing/services/enqueue.py, which
-names them (the names stay `billing.tasks.<function>`: beat's rows and queued tasks use them).
+Services queue them only through services/enqueue.py; the names stay `billing.tasks.<function>`
+(beat's rows and queued tasks use them).
 """
 
 from __future__ import annotations
@@ -38,8 +37,7 @@ def resume_sends() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def poll_all_accounts() -> int:
-    """Fan out one poll task per active account with messages to ask about (one query finds
-    them: idle accounts cost nothing); a second fan-out is harmless."""
+    """Fan out one poll task per active account with work (one query); a second is harmless."""
     account_ids = polling.accounts_to_poll()
     for account_id in account_ids:
         poll_account.delay(account_id)
@@ -65,9 +63,8 @@ def poll_account(account_id: int) -> dict:
 
 @shared_task(name=enqueue.REFRESH_DRAFTS, acks_late=True, ignore_result=True)
 def refresh_draft_statements(partner_id: int, periods: list[str], requested_at: str) -> int:
-    """Rebuild a partner's drafts after status changes (services/derived.py, on commit).
-
-    Drafts built after `requested_at` are skipped: a burst of requests costs one rebuild."""
+    """Rebuild a partner's drafts after status changes (services/derived.py, on commit); drafts
+    built after `requested_at` are skipped: a burst of requests costs one rebuild."""
     partner = Partner.objects.filter(pk=partner_id).first()
     if partner is None:
         return 0
@@ -87,9 +84,8 @@ def apply_retention() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def check_derived_data() -> dict:
-    """What `manage.py rollups --check` finds, daily (beat): rollup rows that differ from their
-    messages and late changes of closed months not queued (a writer past services/derived.py).
-    Reads only. The counts it returns are kept with its heartbeat (ops), which alerts on them."""
+    """What `manage.py rollups --check` finds, daily (beat). Reads only. The counts it returns
+    are kept with its heartbeat (ops), which alerts on them."""
     found = derived.check()
     counts = found.counts()
     if not found.clean:

@@ -23,11 +23,9 @@ def _text(body: str, status: int) -> HttpResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def serwersms_callback(request: HttpRequest, secret: str) -> HttpResponse:
-    """One delivery report (`smsid`, `stan`, `data`; GET or POST), answered `OK` (§5).
-
-    The secret in the URL names the account. A report for a message that is not ours, or a
-    repeated one, is answered `OK` too so SerwerSMS stops sending it; a malformed one is 400.
-    """
+    """One delivery report (`smsid`, `stan`, `data`; GET or POST), answered `OK` (§5), also when
+    not ours or repeated, so SerwerSMS stops sending it; a malformed one is 400. The secret in the
+    URL names the account."""
     account = ClientAccount.objects.filter(callback_secret=secret, is_active=True).first()
     if account is None:
         return _text("unknown callback address", 404)

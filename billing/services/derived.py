@@ -1,28 +1,10 @@
-"""Derived data of messages, kept by ONE mechanism in the writer's own transaction.
+"""Derived data of messages (daily rollups, the late-change queue, the draft refresh), kept here
+only, in the writer's own transaction (docs/derived-data.md: the calls, check and repair).
 
-What follows from a message's billing facts is written here and nowhere else (docs/derived-data.md):
-
-- the daily rollups (models.DailyRollup, arithmetic in rollups.py), exact at every commit;
-- the late-change queue (models.LateChange): a message of a closed month (old or new billing
-  month) whose status, parts, cost, billing time or ic proof changed, or that appeared there;
-- the refresh of the partner's draft statements, queued when the transaction commits.
-
-Writers call it in the transaction that writes the messages, after locking them:
-
-    before = derived.snapshot(messages)      # after select_for_update, before changing them
-    ...change and write them...
-    derived.messages_changed(before, messages)
-    derived.messages_created(messages)       # new rows (saved, with their ids)
-
-A writer past these functions (raw SQL, a plain queryset update, the admin) leaves derived data
-behind: `check` finds it (`manage.py rollups --check`, and the daily check_derived_data task)
-and `--rebuild` repairs it.
-
-The closing of a month holds the month's exclusive advisory lock (statement_closing); a change
-takes the shared one (try-lock, never waiting) before it reads whether the month is closed, in
-a new statement and so a new snapshot. A month being closed at that moment is queued anyway
-(harmless: the build re-checks exactly). The lock key is the database's billing_month_lock_key
-(migration 0010), one definition for both sides.
+Closing a month holds its exclusive advisory lock (statement_closing); a change takes the shared
+one (try-lock, never waiting) before it reads, in a new snapshot, whether the month is closed; a
+month being closed then is queued anyway (the build re-checks exactly). The lock key is the
+database's billing_month_lock_key (migration 0010), one definition for both sides.
 """
 
 from __future__ import annotations
@@ -47,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class State:
-    """What derived data reads of one message, taken from its current attribute values."""
+    """What derived data reads of one message, from its current attribute values."""
 
     rollup: rollups.Keyed
     partner_id: int
@@ -79,15 +61,14 @@ def snapshot(messages: Iterable[Message]) -> dict[int, State]:
 def messages_changed(
     before: Mapping[int, State], messages: Iterable[Message], *, drafts: bool = True
 ) -> None:
-    """Keep derived data after `messages` were written: rollups moved, closed months' late
-    changes queued, the drafts refreshed on commit (`drafts=False`: a shortcut that builds its
+    """Keep derived data after `messages` were written (`drafts=False`: a shortcut that builds its
     statements itself). A message missing from `before` is taken as new."""
     if not connection.in_atomic_block:
         raise RuntimeError(
             "derived data is kept in the writer's transaction: call inside transaction.atomic()"
         )
     changes = [(before.get(m.pk), state(m), m) for m in messages]
-    rollups.record_changes({pk: s.rollup for pk, s in before.items()}, [m for _, _, m in changes])
+    rollups.record_changes((old and old.rollup, new.rollup) for old, new, _ in changes)
     _queue_late_changes(
         [(m.pk, new, old) for old, new, m in changes if old is None or old.watched != new.watched]
     )
@@ -102,12 +83,8 @@ def messages_created(messages: Iterable[Message], *, drafts: bool = True) -> Non
     messages_changed({}, messages, drafts=drafts)
 
 
-# --- the late-change queue ------------------------------------------------------------------
-
-
 def _queue_late_changes(changed: list[tuple[int, State, State | None]]) -> None:
-    """Queue each changed message for its old and new billing month where that month is closed
-    or being closed."""
+    """Queue each changed message for its old and new billing month if closed or being closed."""
     wanted: dict[tuple[int, int, date], None] = {}  # (partner, message, period), ordered
     for message_id, new, old in changed:
         for at in ((old or new).billed_at, new.billed_at):
@@ -115,8 +92,7 @@ def _queue_late_changes(changed: list[tuple[int, State, State | None]]) -> None:
     months = sorted({(partner_id, period) for partner_id, _, period in wanted})
     if not months:
         return
-    partners = [p for p, _ in months]
-    periods = [d for _, d in months]
+    partners, periods = map(list, zip(*months, strict=True))
     table = connection.ops.quote_name(Statement._meta.db_table)
     with connection.cursor() as cursor:
         # Taken, the shared lock stays until this transaction ends, so no closing of the month
@@ -137,22 +113,24 @@ def _queue_late_changes(changed: list[tuple[int, State, State | None]]) -> None:
             [partners, periods, StatementStatus.CLOSED.value],
         )
         watched |= set(cursor.fetchall())
-        rows = sorted((m, d, p) for p, m, d in wanted if (p, d) in watched)
-        if rows:
-            _insert_late_changes(cursor, rows)
+    _insert_late_changes(sorted((m, d, p) for p, m, d in wanted if (p, d) in watched))
 
 
-def _insert_late_changes(cursor, rows: list[tuple[int, date, int]]) -> None:
+def _insert_late_changes(rows: list[tuple[int, date, int]]) -> None:
     """(message, period, partner) rows into the queue, once each (sorted: the unique index's
     order, so two writers lock its entries in the same order); created_at the database's now()."""
+    if not rows:
+        return
     table = connection.ops.quote_name(LateChange._meta.db_table)
-    cursor.execute(
-        f"INSERT INTO {table} (partner_id, message_id, period, created_at)"
-        " SELECT r.partner_id, r.message_id, r.period, now()"
-        " FROM unnest(%s::bigint[], %s::bigint[], %s::date[]) AS r(partner_id, message_id, period)"
-        " ON CONFLICT (message_id, period) DO NOTHING",
-        [[p for _, _, p in rows], [m for m, _, _ in rows], [d for _, d, _ in rows]],
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (partner_id, message_id, period, created_at)"
+            " SELECT r.partner_id, r.message_id, r.period, now()"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::date[])"
+            " AS r(partner_id, message_id, period)"
+            " ON CONFLICT (message_id, period) DO NOTHING",
+            [[p for _, _, p in rows], [m for m, _, _ in rows], [d for _, d, _ in rows]],
+        )
 
 
 @dataclass(frozen=True)
@@ -170,10 +148,13 @@ class MissingLateChange:
         )
 
 
+def _queued(message_id: OuterRef, period: date) -> Exists:
+    return Exists(LateChange.objects.filter(message_id=message_id, period=period))
+
+
 def missing_late_changes(partner: Partner | None = None) -> list[MissingLateChange]:
-    """Messages of closed months that the queue should hold and does not (a writer past this
-    module): billed ones whose status, parts or cost changed, that left the month or no longer
-    count, and counted ones of the month billed on no closed statement. Reads only."""
+    """Messages of closed months the queue should hold and does not: billed ones that changed, left
+    the month or no longer count, and counted ones billed on no closed statement. Reads only."""
     closed = Statement.objects.filter(status=StatementStatus.CLOSED).order_by(
         "partner_id", "period"
     )
@@ -182,9 +163,6 @@ def missing_late_changes(partner: Partner | None = None) -> list[MissingLateChan
     found: list[MissingLateChange] = []
     for statement in closed.iterator():
         start, end = month_bounds_utc(statement.period)
-        queued = LateChange.objects.filter(
-            message_id=OuterRef("message_id"), period=statement.period
-        )
         changed = (
             ~Q(message__status=F("status"))  # not nullable; the others compared both ways
             | Q(message__parts__lt=F("parts"))
@@ -206,7 +184,7 @@ def missing_late_changes(partner: Partner | None = None) -> list[MissingLateChan
         ids = set(
             StatementItem.objects.filter(statement=statement)
             .filter(changed)
-            .exclude(Exists(queued))
+            .exclude(_queued(OuterRef("message_id"), statement.period))
             .values_list("message_id", flat=True)
         )
         billed_on_closed = StatementItem.objects.filter(
@@ -220,11 +198,7 @@ def missing_late_changes(partner: Partner | None = None) -> list[MissingLateChan
             .billed_between(start, end)
             .counted()
             .exclude(Exists(billed_on_closed))
-            .exclude(
-                Exists(
-                    LateChange.objects.filter(message_id=OuterRef("pk"), period=statement.period)
-                )
-            )
+            .exclude(_queued(OuterRef("pk"), statement.period))
             .values_list("id", flat=True)
         )
         found += [
@@ -237,17 +211,13 @@ def repair_late_changes(partner: Partner | None = None) -> int:
     """Queue what `missing_late_changes` finds; returns the number of rows added."""
     with transaction.atomic():
         missing = missing_late_changes(partner)
-        if missing:
-            with connection.cursor() as cursor:
-                _insert_late_changes(
-                    cursor, sorted((m.message_id, m.period, m.partner_id) for m in missing)
-                )
+        _insert_late_changes(sorted((m.message_id, m.period, m.partner_id) for m in missing))
     return len(missing)
 
 
 @dataclass(frozen=True)
 class Check:
-    """What `check` found: rollup rows that differ from their messages, late changes missing."""
+    """What `check` found."""
 
     rollups: list[rollups.Difference]
     late_changes: list[MissingLateChange]
@@ -262,17 +232,12 @@ class Check:
 
 
 def check(partner: Partner | None = None, *, progress: rollups.Progress | None = None) -> Check:
-    """Derived data a writer past this module left behind: rollup rows that differ from their
-    messages, messages of closed months missing from the late-change queue. Reads only."""
+    """Derived data a writer past this module left behind (rollups, late changes). Reads only."""
     return Check(rollups.differences(partner, progress=progress), missing_late_changes(partner))
 
 
-# --- fresh drafts -----------------------------------------------------------------------------
-
-
 def refresh_drafts_on_commit(states: Iterable[State]) -> None:
-    """Have the drafts these messages touch rebuilt once the writer's transaction commits: one
-    task per partner (its months), which skips drafts built after the request."""
+    """Have the drafts these messages touch rebuilt on commit: one task per partner (its months)."""
     periods: dict[int, set[str]] = defaultdict(set)
     for one in states:
         periods[one.partner_id].add(format_period(billing_month(one.billed_at)))
@@ -284,8 +249,7 @@ def refresh_drafts_on_commit(states: Iterable[State]) -> None:
 
 
 def enqueue_draft_refresh(periods: Mapping[int, list[str]], requested_at: str) -> None:
-    """Queue the draft-refresh task of each partner (the broker being down must not fail a
-    status change that has committed: logged)."""
+    """Queue each partner's draft refresh; a broker that is down is logged, never raised."""
     for partner_id, months in periods.items():
         try:
             enqueue.refresh_drafts(partner_id, months, requested_at)

@@ -1,11 +1,7 @@
-"""Email2SMS mails matched one-to-one to SerwerSMS's reports (a mail gets no id back).
-
-A report is a mail's match when it is of the same account, the same phone, the same text (by
-digest of the normalized text), and was queued in the window from the mail's creation (less a
-clock slack) to STATUS_EMAIL2SMS_MATCH_MINUTES after the mail was last handed over. Each report
-names at most one message: ids any message of the account already carries are never offered
-again, and within a batch mails take reports in time order. A report of another text, or of
-a mail SerwerSMS never received, can therefore never be taken.
+"""Email2SMS mails matched one-to-one to SerwerSMS's reports (a mail gets no id back): same
+account, phone and text digest, queued in the mail's window; docs/status.md gives the rule. Ids
+the account's messages already carry are never offered again, and within a batch mails take
+reports in time order, so a report of another text or mail can never be taken.
 """
 
 from __future__ import annotations
@@ -69,14 +65,11 @@ def pair(
 def match_messages(
     account: ClientAccount, messages: Sequence[Message], *, client, within: float | None = None
 ) -> list[StatusChange]:
-    """Look the mails up in SerwerSMS's reports; the matches as status changes to apply.
-
-    `client` has `reports(phones=, date_from=, date_to=)` (an API v2 client, or the poll's
-    source); `within` bounds the read's retries (0: one try, the caller's policy retries)."""
+    """The mails' matches in SerwerSMS's reports (`client.reports(phones=, date_from=, date_to=)`,
+    retried within `within` seconds; 0: one try) as status changes to apply."""
     messages = [m for m in messages if not m.serwersms_id]
     if not messages:
         return []
-    # SerwerSMS's reports for the phones and time span of these mails (retried reads).
     lows, highs = zip(*(_window(m) for m in messages), strict=True)
     phones = sorted({m.phone for m in messages})
     items = read_with_retries(

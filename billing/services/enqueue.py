@@ -1,13 +1,8 @@
-"""The one way services queue Celery tasks: tasks import services, services queue tasks through
-here, so billing.tasks -> billing.services is the only import between them.
+"""The one way services queue Celery tasks (docs/architecture.md, "No import cycles").
 
-Each task is looked up by name in the Celery app's registry (`current_app.tasks`) rather than
-imported, even lazily: import-linter counts a function-local import, and billing.services ->
-billing.tasks -> billing.services would break the `acyclic` contract (pyproject.toml). Unlike
-`current_app.send_task`, `.delay` on the registered task runs in-process under
-task_always_eager, and a test that replaces a task's `delay` sees the call. billing.apps
-imports billing.tasks at start-up, so every Django process has the tasks registered.
-
+Each task is looked up by name in the Celery app's registry rather than imported, even lazily
+(import-linter counts a function-local import: the `acyclic` contract). Unlike `send_task`,
+`.delay` on the registered task runs eagerly in tests and a replaced `delay` sees the call.
 These queue at once: wrap them in transaction.on_commit for "once the rows are committed".
 """
 
@@ -27,6 +22,5 @@ def deliver(message_ids: Sequence[int]) -> None:
 
 
 def refresh_drafts(partner_id: int, months: Sequence[str], requested_at: str) -> None:
-    """Queue the rebuild of a partner's drafts of these months ("YYYY-MM"); drafts built after
-    `requested_at` (ISO time) are skipped by the task."""
+    """Queue the rebuild of a partner's drafts of these months ("YYYY-MM") since `requested_at`."""
     current_app.tasks[REFRESH_DRAFTS].delay(partner_id, list(months), requested_at)

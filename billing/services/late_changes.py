@@ -1,9 +1,6 @@
-"""Late changes of closed months: the adjustments and the credit a draft carries from them.
-
-A later change of a closed month's message (queued by services/derived.py in the change's
-transaction, models.LateChange) becomes an Adjustment on the partner's next open statement, and
-a closed month's negative balance the credit it opens with. Reads and prices; writes nothing
-(statements.build_statement writes what these return).
+"""Late changes of closed months (models.LateChange, queued by services/derived.py): the
+Adjustments and the opening credit they put on the partner's next open statement. Reads and
+prices; writes nothing (statements.build_statement writes what these return).
 """
 
 from __future__ import annotations
@@ -32,8 +29,7 @@ CHUNK_SIZE = 5000  # ids per IN (...) probe
 
 
 def late_change_queue(partner: Partner) -> dict[date, set[int]]:
-    """Closed month -> ids of messages changed since it closed. Small by nature (changes after
-    a month's review window): read whole, in one query on its (partner, period) index."""
+    """Closed month -> ids of messages changed since it closed: small by nature, read whole."""
     queue: dict[date, set[int]] = defaultdict(set)
     for period, message_id in LateChange.objects.filter(partner=partner).values_list(
         "period", "message_id"
@@ -96,15 +92,10 @@ def adjustments_for(
 
 
 def _late_changes(
-    draft: Statement,
-    closed: Statement,
-    queued: set[int],
-    prior: list[tuple[int, Decimal, str]],
+    draft: Statement, closed: Statement, queued: set[int], prior: list[tuple[int, Decimal, str]]
 ) -> list[Adjustment]:
-    """What changed in a closed month since it was billed (its items plus earlier adjustments).
-
-    Only messages queued since the month closed or adjusted before can differ from what was
-    billed (the three cases below)."""
+    """What changed in a closed month since it was billed (its items plus earlier adjustments):
+    only messages queued since it closed or adjusted before can differ (three cases below)."""
     billed_adjustments: dict[int, Decimal] = defaultdict(lambda: ZERO)
     last_status: dict[int, str] = {}
     for message_id, amount, new_status in prior:
@@ -200,8 +191,7 @@ def opening_credit(draft: Statement, carried_from: list[Statement]):
     """The credit (negative balance) of closed months this draft follows, not yet used up.
 
     A closed month's credit lands once, on the next open statement (like its adjustments); a
-    statement that opened with a credit used up every credit of the months before its source.
-    """
+    statement that opened with a credit used up every credit of the months before its source."""
     used_up = Statement.objects.filter(
         partner_id=draft.partner_id,
         status=StatementStatus.CLOSED,

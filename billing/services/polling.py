@@ -1,13 +1,6 @@
-"""The poll pass: ask SerwerSMS for the status of messages not yet final, apply changes in bulk.
-
-One query finds the accounts with work and their messages: handed to SerwerSMS, not final and
-younger than STATUS_POLL_MAX_AGE_DAYS. Per account they are asked for in batches (API v2
-`messages/reports` by id, XML `sprawdz_sms` for XML API messages, Email2SMS mails matched
-one-to-one in the reports by phone, text and time). SerwerSMS is called outside any transaction;
-what it answers goes through the one status path in batches of up to STATUS_APPLY_BATCH
-messages across accounts, which locks the rows and decides on their stored status, so
-concurrent or repeated passes never apply a change twice. Messages still `submitting` belong to
-the outbox. Query budget per batch: docs/status.md.
+"""The poll pass: ask SerwerSMS for the status of messages not yet final, apply changes in bulk
+(docs/status.md). SerwerSMS is called outside any transaction; the status path locks the rows and
+decides on their stored status, so concurrent or repeated passes never apply a change twice.
 """
 
 from __future__ import annotations
@@ -17,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Protocol
 
 from django.conf import settings
@@ -52,8 +46,7 @@ def _batches(values: Sequence, size: int) -> Iterator[Sequence]:
 
 
 def _polled(messages, now: datetime):
-    """The messages a pass asks about: not final, young enough, handed to SerwerSMS, and
-    either named by SerwerSMS or an Email2SMS mail still to be matched."""
+    """The messages a pass asks about: named by SerwerSMS, or an Email2SMS mail to match."""
     cutoff = now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
     return (
         messages.pollable(created_since=cutoff)
@@ -78,13 +71,9 @@ class PollWork:
         else:
             self.reports.append((pk, serwersms_id))
 
-    def __len__(self) -> int:
-        return len(self.reports) + len(self.xml) + len(self.email2sms)
-
 
 def _work(messages, now: datetime) -> dict[int, PollWork]:
-    """The work of a pass over `messages`, by account pk: ONE query, whatever the number of
-    accounts; an account with nothing to ask about is not in it."""
+    """The work of a pass over `messages` by account pk, in ONE query; idle accounts left out."""
     work: dict[int, PollWork] = {}
     rows = (
         _polled(messages, now)
@@ -107,21 +96,21 @@ def _read_known_ids(
 
 
 @contextmanager
-def _counted(summary: ApplySummary, what: str) -> Iterator[None]:
-    """A failing batch is logged and counted in the summary; the pass goes on."""
+def _counted(
+    summary: ApplySummary, what: str, log: str = "poll batch failed: %s"
+) -> Iterator[None]:
+    """A failing batch (or account) is logged and counted in the summary; the pass goes on."""
     try:
         yield
     except Exception as exc:
-        logger.exception("poll batch failed: %s", what)
+        logger.exception(log, what)
         summary.errors += 1
         summary.error_messages.append(f"{what}: {exc}")
 
 
 class _Applier:
-    """The reports a pass read, applied through the status path in batches of up to
-    STATUS_APPLY_BATCH messages, across reads and accounts: a fixed number of queries a batch.
-
-    A batch that fails is logged and counted; its messages are asked about again next pass."""
+    """The reports a pass read, applied in batches of STATUS_APPLY_BATCH messages across reads and
+    accounts: a fixed number of queries a batch."""
 
     def __init__(self, now: datetime, summary: ApplySummary):
         self.now, self.summary = now, summary
@@ -148,22 +137,14 @@ class _Applier:
             )
 
 
-class _ReportsClient:
-    """The source's phone/date read, shaped as the client call email2sms_matching makes."""
-
-    def __init__(self, source: ReportsSource):
-        self.source = source
-
-    def reports(self, *, phones, date_from, date_to):
-        return self.source.reports_by_phones(phones, date_from, date_to)
-
-
 def _match_email2sms(
     account: ClientAccount, source: ReportsSource, pks: Sequence[int], now: datetime
 ) -> ApplySummary:
     """Mails handed over and not yet named by SerwerSMS: match them, or end them unsent."""
     messages = list(Message.objects.filter(pk__in=pks, serwersms_id__isnull=True))
-    changes = email2sms_matching.match_messages(account, messages, client=_ReportsClient(source))
+    # The source's phone/date read, as the client call email2sms_matching makes.
+    client = SimpleNamespace(reports=source.reports_by_phones)
+    changes = email2sms_matching.match_messages(account, messages, client=client)
     matched = {c.message_id for c in changes}
     changes += email2sms_matching.no_report_changes(
         [m for m in messages if m.pk not in matched], now
@@ -182,15 +163,14 @@ def poll_account(
 ) -> ApplySummary:
     """One pass over one account. Errors of a batch are counted and logged; the pass goes on.
 
-    `work` is what the pass found for the account (one query reads it when not given: all an
-    idle account costs). Reports by id are applied in batches (`applier`: the pass's, shared
-    across accounts; else the account's own, flushed at the end), mails matched per read."""
+    `work` (read by one query when not given) and `applier` (else the account's own, flushed at
+    the end) are the pass's, shared across accounts."""
     now = now or timezone.now()
     log_context.bind_account(account)
     if work is None:
         work = _work(Message.objects.filter(account=account), now).get(account.pk)
     summary = ApplySummary()
-    if not work:
+    if work is None:
         return summary
     source = source or ClientReportsSource(account)
     own = applier is None
@@ -247,10 +227,8 @@ def poll_all_accounts(
     source_factory: Callable[[ClientAccount], ReportsSource] | None = None,
     accounts=None,
 ) -> ApplySummary:
-    """One pass over every active account (or `accounts`, a queryset), in this process.
-
-    One query finds the accounts with work and their messages, one more loads those accounts;
-    idle accounts cost nothing else. A failing account is counted, the pass goes on."""
+    """One pass over every active account (or `accounts`, a queryset), in this process: two
+    queries find the work, idle accounts cost nothing else; a failing account is counted."""
     now = now or timezone.now()
     if accounts is None:
         accounts = active_accounts(account_name)
@@ -262,21 +240,16 @@ def poll_all_accounts(
     # With its partner: the client carries the partner's ic (no query per account).
     busy = ClientAccount.objects.filter(pk__in=list(work)).select_related("partner")
     for account in busy.order_by("pk"):
-        try:
-            source = (source_factory or ClientReportsSource)(account)
+        with _counted(summary, account.name, "poll of account %s failed"):
             summary.add(
                 poll_account(
                     account,
                     now=now,
-                    source=source,
+                    source=(source_factory or ClientReportsSource)(account),
                     progress=progress,
                     work=work[account.pk],
                     applier=applier,
                 )
             )
-        except Exception as exc:
-            logger.exception("poll of account %s failed", account.name)
-            summary.errors += 1
-            summary.error_messages.append(f"{account.name}: {exc}")
     applier.flush()
     return summary

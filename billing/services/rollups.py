@@ -3,19 +3,18 @@
 Only services/derived.py calls `record_changes` (docs/derived-data.md); `rebuild` and
 `differences` are the repair and the check. Imports models and rules only, no services.
 
-A rollup row counts the messages of one (partner, billing day, client account, message type,
-status, ic proof), with their parts and known cost. The deltas are written with ONE upsert per
-batch, keys sorted so that two writers lock rows in the same order. Rows of today's keys are hot:
-writers queue on them until they commit, which keeps them exact. A transaction writing two
-batches can meet another writer in the opposite order; PostgreSQL then aborts one of the two (a
-deadlock error), which the caller's retry covers (poll passes and API reports are safe to repeat).
+The deltas are written with ONE upsert per batch, keys sorted so that two writers lock rows in
+the same order. Rows of today's keys are hot: writers queue on them until they commit, which
+keeps them exact. A transaction writing two batches can meet another writer in the opposite
+order; PostgreSQL then aborts one (a deadlock error), which the caller's retry covers (poll
+passes and API reports are safe to repeat).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -50,6 +49,11 @@ class Keyed:
     cost: Decimal
 
 
+KEY_COLUMNS = tuple(f.name for f in fields(RollupKey))
+VALUE_COLUMNS = ("messages", "parts", "cost")
+COLUMNS = ", ".join(KEY_COLUMNS + VALUE_COLUMNS)
+
+
 @dataclass
 class Totals:
     messages: int = 0
@@ -70,10 +74,9 @@ class Totals:
 
 
 def keyed(message: Message) -> Keyed:
-    """The rollup row a message (saved or not) counts in, from its current attribute values.
-
-    The day follows commission.billing_instant (dispatched_at, else created_at), never the
-    instance's billing_at, which the database computes and a changed instance does not know."""
+    """The rollup row a message (saved or not) counts in, from its current attribute values: the
+    day follows commission.billing_instant, never the instance's billing_at, which the database
+    computes and a changed instance does not know."""
     instant = billing_instant(message.dispatched_at, message.created_at)
     key = RollupKey(
         partner_id=message.partner_id,
@@ -87,14 +90,11 @@ def keyed(message: Message) -> Keyed:
     return Keyed(key, int(message.parts or 0), cost)
 
 
-def record_changes(before: Mapping[int, Keyed], messages: Iterable[Message]) -> int:
-    """Move changed messages between rollup rows: the snapshot's row -1, the current row +1.
-
-    Call in the transaction that writes the messages. A message missing from `before` is taken
-    as new. Returns the number of rollup rows written."""
+def record_changes(changes: Iterable[tuple[Keyed | None, Keyed]]) -> int:
+    """Move messages between rollup rows, old -1 and new +1 (old None: a new message), in the
+    writer's transaction; returns the number of rollup rows written."""
     deltas: dict[RollupKey, Totals] = defaultdict(Totals)
-    for message in messages:
-        old, new = before.get(message.pk), keyed(message)
+    for old, new in changes:
         if old == new:
             continue
         if old is not None:
@@ -109,28 +109,22 @@ def apply_deltas(deltas: Mapping[RollupKey, Totals]) -> int:
     rows = sorted((key, totals) for key, totals in deltas.items() if not totals.is_zero)
     if not rows:
         return 0
-    quote = connection.ops.quote_name
-    table = quote(DailyRollup._meta.db_table)
-    key_columns = ["partner_id", "day", "account_id", "message_type", "status", "ic_proof"]
-    value_columns = ["messages", "parts", "cost"]
-    row_sql = "(" + ", ".join(["%s"] * (len(key_columns) + len(value_columns))) + ")"
-    updates = ", ".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in value_columns)
+    table = connection.ops.quote_name(DailyRollup._meta.db_table)
+    row_sql = "(" + ", ".join(["%s"] * (len(KEY_COLUMNS) + len(VALUE_COLUMNS))) + ")"
+    updates = ", ".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in VALUE_COLUMNS)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), UPSERT_BATCH):
             chunk = rows[start : start + UPSERT_BATCH]
             params: list = []
-            for key, totals in chunk:  # the key's fields are in key_columns' order
+            for key, totals in chunk:
                 params += [*astuple(key), totals.messages, totals.parts, totals.cost]
             cursor.execute(
-                f"INSERT INTO {table} AS r ({', '.join(key_columns + value_columns)}) "
+                f"INSERT INTO {table} AS r ({COLUMNS}) "
                 f"VALUES {', '.join([row_sql] * len(chunk))} "
-                f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}",
+                f"ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET {updates}",
                 params,
             )
     return len(rows)
-
-
-# --- the fresh aggregate: rebuild and check -----------------------------------------------------
 
 
 def _fresh_sql(partner_id: int, days: Days | None) -> tuple[str, list]:
@@ -155,14 +149,10 @@ def _partners(partner: Partner | None) -> list[Partner]:
 
 
 def rebuild(
-    partner: Partner | None = None,
-    *,
-    days: Days | None = None,
-    progress: Progress | None = None,
+    partner: Partner | None = None, *, days: Days | None = None, progress: Progress | None = None
 ) -> int:
-    """Replace the rollup rows of a partner (or of every partner, one transaction each) by a
-    fresh aggregate of its messages; `days` limits it to an inclusive range of billing days.
-    Returns the number of rows written. Safe to run at any time and twice."""
+    """Replace a partner's (or each partner's, one transaction each) rollup rows, of `days` if
+    given (inclusive billing days), by a fresh aggregate; returns the rows written. Safe twice."""
     written = 0
     table = connection.ops.quote_name(DailyRollup._meta.db_table)
     for one in _partners(partner):
@@ -176,11 +166,7 @@ def rebuild(
                 stale = stale.filter(day__gte=days[0], day__lte=days[1])
             stale.delete()
             sql, params = _fresh_sql(one.pk, days)
-            cursor.execute(
-                f"INSERT INTO {table} (partner_id, day, account_id, message_type, status,"
-                f" ic_proof, messages, parts, cost) {sql}",
-                params,
-            )
+            cursor.execute(f"INSERT INTO {table} ({COLUMNS}) {sql}", params)
             written += cursor.rowcount
         if progress:
             progress(1)
@@ -206,49 +192,36 @@ class Difference:
 
 
 def differences(
-    partner: Partner | None = None,
-    *,
-    days: Days | None = None,
-    progress: Progress | None = None,
+    partner: Partner | None = None, *, progress: Progress | None = None
 ) -> list[Difference]:
-    """Compare the rollups with a fresh aggregate of the messages; [] when they agree.
-
-    Each partner is compared within one snapshot (PostgreSQL: one statement), so writers
-    running meanwhile cannot make a false difference. Reads only."""
+    """Compare the rollups with a fresh aggregate of the messages; [] when they agree. Each
+    partner in one statement (one snapshot): writers meanwhile make no false difference."""
+    table = connection.ops.quote_name(DailyRollup._meta.db_table)
+    keys = ", ".join(KEY_COLUMNS)
     found: list[Difference] = []
     for one in _partners(partner):
-        found += _differences_sql(one, days)
+        fresh, params = _fresh_sql(one.pk, None)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {keys},"
+                " coalesce(f.messages, 0), coalesce(f.parts, 0), coalesce(f.cost, 0),"
+                " coalesce(s.messages, 0), coalesce(s.parts, 0), coalesce(s.cost, 0)"
+                f" FROM ({fresh}) f FULL OUTER JOIN (SELECT * FROM {table} WHERE partner_id = %s) s"
+                f" USING ({keys})"
+                " WHERE coalesce(f.messages, 0) <> coalesce(s.messages, 0)"
+                " OR coalesce(f.parts, 0) <> coalesce(s.parts, 0)"
+                " OR coalesce(f.cost, 0) <> coalesce(s.cost, 0)"
+                " ORDER BY 1, 2, 3, 4, 5, 6",
+                [*params, one.pk],
+            )
+            found += [
+                Difference(
+                    RollupKey(*row[:6]),
+                    Totals(row[6], int(row[7]), Decimal(row[8])).as_tuple(),
+                    Totals(row[9], int(row[10]), Decimal(row[11])).as_tuple(),
+                )
+                for row in cursor.fetchall()
+            ]
         if progress:
             progress(1)
     return found
-
-
-def _differences_sql(partner: Partner, days: Days | None) -> list[Difference]:
-    fresh, params = _fresh_sql(partner.pk, days)
-    table = connection.ops.quote_name(DailyRollup._meta.db_table)
-    stored = f"SELECT * FROM {table} WHERE partner_id = %s"
-    params.append(partner.pk)
-    if days is not None:
-        stored += " AND day >= %s AND day <= %s"
-        params += list(days)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT partner_id, day, account_id, message_type, status, ic_proof,"
-            f" coalesce(f.messages, 0), coalesce(f.parts, 0), coalesce(f.cost, 0),"
-            f" coalesce(s.messages, 0), coalesce(s.parts, 0), coalesce(s.cost, 0)"
-            f" FROM ({fresh}) f FULL OUTER JOIN ({stored}) s"
-            f" USING (partner_id, day, account_id, message_type, status, ic_proof)"
-            f" WHERE coalesce(f.messages, 0) <> coalesce(s.messages, 0)"
-            f" OR coalesce(f.parts, 0) <> coalesce(s.parts, 0)"
-            f" OR coalesce(f.cost, 0) <> coalesce(s.cost, 0)"
-            f" ORDER BY 1, 2, 3, 4, 5, 6",
-            params,
-        )
-        return [
-            Difference(
-                RollupKey(*row[:6]),
-                Totals(row[6], int(row[7]), Decimal(row[8])).as_tuple(),
-                Totals(row[9], int(row[10]), Decimal(row[11])).as_tuple(),
-            )
-            for row in cursor.fetchall()
-        ]

@@ -1,10 +1,8 @@
-"""Applying SerwerSMS status reports to messages in bulk: the one path for poll and callbacks.
+"""Applying SerwerSMS status reports to messages in bulk: the one status path (docs/status.md).
 
 SerwerSMS's record is the billing record: the figures that price a message (parts, cost, type,
 dispatch time) come only from a send answer, a reports poll or a look-up; a callback moves only
-the status (and may fill the delivery time). A callback for a reported message whose figures
-SerwerSMS has not given yet is recorded as an ignored event: the move waits for SerwerSMS's
-report, which the poll pass asks for. Every figure passes the one rule of billing/figures.py.
+the status (and may fill the delivery time). Every figure passes the rule of billing/figures.py.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from billing.services import derived
 from billing.serwersms.types import ReportItem
 from billing.statuses import DELIVERY_REPORTED, WITH_REASON, Outcome, Status, decide, parse_status
 
-# Columns a status report may change; bulk_update writes exactly these.
+# Columns a status report may change; write_messages writes exactly these.
 UPDATED_FIELDS = [
     "status",
     "reason",
@@ -83,12 +81,11 @@ def _json_value(value):
 
 
 def _execute_on_rows(model, objects: Sequence, fields: Sequence, statement: str) -> None:
-    """Run `WITH v AS (...) statement`, v holding the `fields` of `objects` as rows.
-
-    ONE parameter, a JSON array read by json_populate_recordset with the table's own row type,
-    so the statement is the same for 1 row or 10,000 and its values are typed by the table
-    (psycopg renders one string, not every value in Python, and json.dumps is C).
-    """
+    """Run `WITH v AS (...) statement`, v holding the `fields` of `objects` as rows: ONE
+    parameter, a JSON array read by json_populate_recordset with the table's own row type, so the
+    statement is the same for 1 row or 10,000 (psycopg renders one string; json.dumps is C)."""
+    if not objects:
+        return
     table = connection.ops.quote_name(model._meta.db_table)
     rows = [{f.column: getattr(o, f.attname) for f in fields} for o in objects]
     with connection.cursor() as cursor:
@@ -100,10 +97,7 @@ def _execute_on_rows(model, objects: Sequence, fields: Sequence, statement: str)
 
 def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_FIELDS) -> None:
     """Save `fields` of many messages with one `UPDATE ... FROM` a row set, joined on the primary
-    key (Django's bulk_update builds a CASE per column, which grows with the square of the batch).
-    """
-    if not messages:
-        return
+    key (Django's bulk_update builds a CASE per column: it grows with the square of the batch)."""
     quote = connection.ops.quote_name
     table = quote(Message._meta.db_table)
     pk = quote(Message._meta.pk.column)
@@ -119,12 +113,9 @@ def write_messages(messages: Sequence[Message], fields: Sequence[str] = UPDATED_
 
 def insert_events(events: Sequence[StatusEvent]) -> None:
     """Write status events with ONE multi-row INSERT."""
-    if not events:
-        return
     fields = [f for f in StatusEvent._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(f.column) for f in fields)
-    table = quote(StatusEvent._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(StatusEvent._meta.db_table)
     _execute_on_rows(
         StatusEvent, events, fields, f"INSERT INTO {table} ({names}) SELECT {names} FROM v"
     )
@@ -132,12 +123,9 @@ def insert_events(events: Sequence[StatusEvent]) -> None:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """One report about one message, from any source, for `apply_status_changes`.
-
-    `item` carries SerwerSMS's status and data. With `identify`, the report names the message in
-    SerwerSMS for the first time (send answer, look-up, Email2SMS match): its id, match method
-    and parts are learnt. `error_message` explains an unsent decided on our side.
-    """
+    """One report about one message, from any source, for `apply_status_changes`. With `identify`
+    it first names the message in SerwerSMS (send answer, look-up, Email2SMS match): its id, match
+    method and parts are learnt. `error_message` explains an unsent decided on our side."""
 
     message_id: int
     item: ReportItem
@@ -147,8 +135,8 @@ class StatusChange:
 
 
 def _life_start(message: Message) -> datetime:
-    """Where a message's life starts: its creation, or for a reported message (sent before we
-    recorded it) SerwerSMS's queue time once known, else the API's own age limit."""
+    """Its creation, or for a reported message (sent before we recorded it) SerwerSMS's queue
+    time once known, else the API's own age limit."""
     if message.channel != Channel.REPORTED:
         return message.created_at
     if message.queued_at is not None and message.serwersms_figures_at is not None:
@@ -198,8 +186,7 @@ def _fill(
 
     `moves`: a forward move, or the report that first names the message in SerwerSMS or first
     gives its figures: SerwerSMS's type, parts and cost replace our estimate. A callback fills
-    only CALLBACK_FILLS. Returns (changed, disagreements with values already set).
-    """
+    only CALLBACK_FILLS. Returns (changed, disagreements with values already set)."""
     changed, disagreements = False, []
     message_type = item.message_type if item.message_type in MessageType.values else None
     for field_name, value in (
@@ -242,15 +229,13 @@ def apply_status_changes(
     now: datetime | None = None,
     checked: Iterable[int] = (),
 ) -> ApplySummary:
-    """Apply status reports to messages: THE one path for every status change (send answers,
-    look-ups, polls, callbacks, Email2SMS matches, our own "unsent" decisions).
+    """Apply status reports to messages: THE one path for every status change.
 
     In one transaction the messages are locked (in primary key order) and each report is decided
     by `statuses.decide`: a forward move changes the message and adds an applied StatusEvent;
     the same status again only fills blanks; a backward, unknown or refused report, or a
     disagreement with stored values, adds one ignored StatusEvent (once) and changes nothing.
-    `checked`: ids asked about without a report (their last_checked_at is set). Safe to repeat.
-    """
+    `checked`: ids asked about without a report (their last_checked_at is set). Safe to repeat."""
     now = now or timezone.now()
     callback = source == EventSource.CALLBACK
     summary = ApplySummary()
@@ -262,7 +247,10 @@ def apply_status_changes(
             m.pk: m for m in Message.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }
         before = derived.snapshot(messages.values())  # status, parts, cost, billing time
-        dirty: dict[int, Message] = {}
+        # Every message asked about is checked now (a callback was not asked for).
+        dirty: dict[int, Message] = {} if callback else dict(messages)
+        for message in dirty.values():
+            message.last_checked_at = now
         events: list[StatusEvent] = []
         ignored: list[tuple[Message, str, str, datetime | None]] = []
         for change in changes:
@@ -272,9 +260,6 @@ def apply_status_changes(
                 continue
             item = change.item
             summary.checked += 1
-            if not callback:
-                message.last_checked_at = now
-                dirty[message.pk] = message
             reported = str(item.status).replace("\x00", "\\x00")[:32]
             identify = change.identify and bool(item.serwersms_id)
             refusal = _refusal(message, item, now, identify)
@@ -317,9 +302,7 @@ def apply_status_changes(
             message.status = new.value
             fallback = (message.reason or new.value) if new in WITH_REASON else ""
             message.reason = (item.reason or fallback)[:64]
-            message.error_message = (
-                (change.error_message or "")[:255] if new == Status.UNSENT else ""
-            )
+            message.error_message = change.error_message[:255] if new == Status.UNSENT else ""
             events.append(
                 StatusEvent(
                     message=message,
@@ -334,15 +317,10 @@ def apply_status_changes(
             )
             summary.changed += 1
             summary.by_status[new.value] += 1
-        for pk in checked:
-            if pk in messages and not callback:
-                messages[pk].last_checked_at = now
-                dirty[pk] = messages[pk]
         events.extend(_ignored_events(ignored, source, now, summary))
         if dirty:
             write_messages(list(dirty.values()))
-            # Derived data follows in the same transaction: rollups, late changes of closed
-            # months, the drafts (refreshed on commit).
+            # Derived data follows in the same transaction.
             derived.messages_changed(before, dirty.values())
         insert_events(events)
     return summary
@@ -383,16 +361,10 @@ def _ignored_events(
 
 
 def apply_reports(
-    account: ClientAccount,
-    items: Sequence[ReportItem],
-    source: str,
-    *,
-    now: datetime | None = None,
+    account: ClientAccount, items: Sequence[ReportItem], source: str, *, now: datetime | None = None
 ) -> ApplySummary:
-    """Apply reports naming SerwerSMS ids (or our unique_ids) of one account's messages.
-
-    A report found by our unique_id teaches the message its SerwerSMS id (a lost send answer).
-    """
+    """Apply reports naming SerwerSMS ids (or our unique_ids) of one account's messages; one
+    found by unique_id teaches the message its SerwerSMS id (a lost send answer)."""
     # Ids that cannot be ours (PostgreSQL refuses NUL characters in a query) name no message.
     usable = [
         i
