@@ -5,5 +5,9 @@ from django.urls import path
 from billing import views
 
 urlpatterns: list = [
-    path("callbacks/serwersms/<str:secret>/", views.serwersms_callback, name="serwersms_callback")
+    path(
+        "callbacks/serwersms/<str:secret>/",
+        views.serwersms_callback,
+        name="serwersms_callback",
+    ),
 ]

@@ -92,7 +92,10 @@ def adjustments_for(
 
 
 def _late_changes(
-    draft: Statement, closed: Statement, queued: set[int], prior: list[tuple[int, Decimal, str]]
+    draft: Statement,
+    closed: Statement,
+    queued: set[int],
+    prior: list[tuple[int, Decimal, str]],
 ) -> list[Adjustment]:
     """What changed in a closed month since it was billed (its items plus earlier adjustments):
     only messages queued since it closed or adjusted before can differ (three cases below)."""

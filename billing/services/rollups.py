@@ -149,7 +149,10 @@ def _partners(partner: Partner | None) -> list[Partner]:
 
 
 def rebuild(
-    partner: Partner | None = None, *, days: Days | None = None, progress: Progress | None = None
+    partner: Partner | None = None,
+    *,
+    days: Days | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Replace a partner's (or each partner's, one transaction each) rollup rows, of `days` if
     given (inclusive billing days), by a fresh aggregate; returns the rows written. Safe twice."""

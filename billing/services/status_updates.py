@@ -361,7 +361,11 @@ def _ignored_events(
 
 
 def apply_reports(
-    account: ClientAccount, items: Sequence[ReportItem], source: str, *, now: datetime | None = None
+    account: ClientAccount,
+    items: Sequence[ReportItem],
+    source: str,
+    *,
+    now: datetime | None = None,
 ) -> ApplySummary:
     """Apply reports naming SerwerSMS ids (or our unique_ids) of one account's messages; one
     found by unique_id teaches the message its SerwerSMS id (a lost send answer)."""
