@@ -213,12 +213,13 @@ class ReadOnlyInline(admin.TabularInline):
     can_delete = False
     has_add_permission = has_change_permission = denied
 
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
 
 class StatusEventInline(ReadOnlyInline):
     model = StatusEvent
     fields = ["created_at", "source", "old_status", "new_status", "applied", "status_at", "note"]
-    readonly_fields = fields
-    ordering = ["created_at", "id"]
 
 
 @admin.register(Message)
@@ -278,19 +279,16 @@ class StatementLineInline(ReadOnlyInline):
         "unsent_messages",
         "commission",
     ]
-    readonly_fields = fields
 
 
 class AdjustmentInline(ReadOnlyInline):
     model = Adjustment
     fields = ["message", "original_period", "old_status", "new_status", "amount", "reason"]
-    readonly_fields = fields
 
 
 class AuditEntryInline(ReadOnlyInline):
     model = AuditEntry
     fields = ["created_at", "action", "actor", "detail"]
-    readonly_fields = fields
 
 
 @admin.register(Statement)
@@ -428,6 +426,11 @@ class ReconciliationUploadForm(forms.Form):
         return upload
 
 
+def _outcome_column(outcome: ReconciliationOutcome):
+    """A list column: how many of a reconciliation's messages had this outcome."""
+    return admin.display(description=outcome.label)(lambda self, obj: obj.outcome_total(outcome))
+
+
 @admin.register(Reconciliation)
 class ReconciliationAdmin(ReadOnlyAdmin):
     """Stored reconciliations; "Add" is the upload form, which calls the reconcile service."""
@@ -452,17 +455,9 @@ class ReconciliationAdmin(ReadOnlyAdmin):
     def has_add_permission(self, request) -> bool:
         return request.user.has_perm("billing.add_reconciliation")
 
-    @admin.display(description=_("confirmed"))
-    def confirmed(self, obj: Reconciliation) -> int:
-        return obj.outcome_total(ReconciliationOutcome.CONFIRMED)
-
-    @admin.display(description=_("missing at SerwerSMS"))
-    def missing_at_serwersms(self, obj: Reconciliation) -> int:
-        return obj.outcome_total(ReconciliationOutcome.MISSING_AT_SERWERSMS)
-
-    @admin.display(description=_("missing here"))
-    def missing_here(self, obj: Reconciliation) -> int:
-        return obj.outcome_total(ReconciliationOutcome.MISSING_HERE)
+    confirmed = _outcome_column(ReconciliationOutcome.CONFIRMED)
+    missing_at_serwersms = _outcome_column(ReconciliationOutcome.MISSING_AT_SERWERSMS)
+    missing_here = _outcome_column(ReconciliationOutcome.MISSING_HERE)
 
     @admin.display(description=_("per outcome"))
     def outcome_table(self, obj: Reconciliation):

@@ -1,12 +1,10 @@
-"""Data and invariants of the domain.
-
-Rules live in statuses.py and commission.py, work in services/.
-"""
+"""Data and invariants; the rules are in statuses.py and commission.py, the work in services/."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -30,6 +28,13 @@ from .statuses import (
     Status,
     billing_class,
 )
+
+# The shapes of money, each defined once: rates (commission.RATE_DECIMALS), SerwerSMS's cost of a
+# message (None: not known), exact sums (commission.AMOUNT_DECIMALS), amounts as printed (grosz).
+_rate = partial(models.DecimalField, max_digits=14, decimal_places=6, default=0)
+_cost = partial(models.DecimalField, max_digits=12, decimal_places=4, null=True, blank=True)
+_exact = partial(models.DecimalField, max_digits=26, decimal_places=12, default=0)
+_printed = partial(models.DecimalField, max_digits=14, decimal_places=2, default=0)
 
 
 def validate_ic(value) -> None:
@@ -222,21 +227,16 @@ class MessageQuerySet(models.QuerySet):
         return self.filter(status__in=_values(NEVER_COUNTED))
 
     def dispatched(self) -> MessageQuerySet:
-        """Messages SerwerSMS dispatched, whatever proves their ic (what reconciliation compares
-        with SerwerSMS's partner billing: counted, not yet confirmed and refuted ones)."""
+        """Messages SerwerSMS dispatched, whatever proves the ic (what reconciliation compares)."""
         return self.filter(status__in=_values(COUNTED))
 
     def unconfirmed(self) -> MessageQuerySet:
-        """Reported messages SerwerSMS dispatched whose ic SerwerSMS has not confirmed yet: shown
-        apart, not billed."""
+        """Dispatched reported messages whose ic SerwerSMS has not confirmed: shown, not billed."""
         return self.filter(status__in=_values(COUNTED), ic_proof=IcProof.REPORTED)
 
-    def pollable(self, *, created_since=None) -> MessageQuerySet:
-        """Messages whose status may still change (not final), optionally only recent ones."""
-        queryset = self.filter(status__in=_values(NOT_FINAL))
-        if created_since is not None:
-            queryset = queryset.filter(created_at__gte=created_since)
-        return queryset
+    def pollable(self, *, created_since) -> MessageQuerySet:
+        """Messages whose status may still change (not final), created since then."""
+        return self.filter(status__in=_values(NOT_FINAL), created_at__gte=created_since)
 
     def in_billing_month(self, period) -> MessageQuerySet:
         """Messages of a Europe/Warsaw billing month (commission.billing_instant)."""
@@ -259,7 +259,6 @@ class Message(models.Model):
     ic = models.PositiveIntegerField(_("ic sent"), null=True, blank=True)
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     serwersms_id = models.CharField(_("SerwerSMS id"), max_length=64, null=True, blank=True)
-    # Unique per client account, as SerwerSMS scopes it (constraint below).
     unique_id = models.CharField(_("unique id"), max_length=64)
     phone = models.CharField(_("phone"), max_length=20)
     # Set when the phone was reduced to its last digits (retention, erasure): HMAC-SHA256 of
@@ -274,7 +273,7 @@ class Message(models.Model):
     text = models.TextField(_("text"), blank=True)  # only with STORE_MESSAGE_TEXT
     unicode = models.BooleanField(_("unicode"), default=False)
     parts = models.PositiveSmallIntegerField(_("parts"), default=1)
-    cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=4, null=True, blank=True)
+    cost = _cost(_("cost"))
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.SUBMITTING
     )
@@ -313,9 +312,7 @@ class Message(models.Model):
     claimed_status = models.CharField(_("claimed status"), max_length=16, blank=True)
     claimed_type = models.CharField(_("claimed type"), max_length=8, blank=True)
     claimed_parts = models.PositiveSmallIntegerField(_("claimed parts"), null=True, blank=True)
-    claimed_cost = models.DecimalField(
-        _("claimed cost"), max_digits=12, decimal_places=4, null=True, blank=True
-    )
+    claimed_cost = _cost(_("claimed cost"))
     claimed_sent_at = models.DateTimeField(_("claimed send time"), null=True, blank=True)
     # The outbox (services/outbox.py writes, services/delivery.py sends): which send task holds
     # the message, until when; when a call that may have reached SerwerSMS last left (then it is
@@ -400,8 +397,7 @@ class Message(models.Model):
 
     @property
     def claim_difference(self) -> str:
-        """How the partner's claim differs from SerwerSMS's figures ("" when it agrees, or when
-        SerwerSMS has not given them yet): figures.claim_difference."""
+        """figures.claim_difference; "" when the claim agrees or SerwerSMS has not given figures."""
         if self.channel != Channel.REPORTED or self.serwersms_figures_at is None:
             return ""
         return claim_difference(
@@ -450,10 +446,8 @@ class StatusEvent(models.Model):
 
 
 class DailyRollup(models.Model):
-    """How many messages, parts and known cost per partner, account, type, status and billing
-    day (Europe/Warsaw date of `Message.billing_at`), so pages need not count the messages.
-
-    Kept exact in each writer's transaction (services/derived.py); `rollups --check` audits."""
+    """Messages, parts, known cost per partner, account, type, status and Warsaw billing day, kept
+    exact by each writer (services/derived.py) so pages need not count; `rollups --check` audits."""
 
     partner = models.ForeignKey(
         Partner, on_delete=models.CASCADE, related_name="+", db_index=False
@@ -503,10 +497,10 @@ class Agreement(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default="PLN")
     basis = models.CharField(_("basis"), max_length=20, choices=CommissionBasis.choices)
     # Per message / per part: PLN. Percent of cost: a percentage (5 = 5 %).
-    rate_eco = models.DecimalField(_("rate ECO"), max_digits=14, decimal_places=6, default=0)
-    rate_full = models.DecimalField(_("rate FULL"), max_digits=14, decimal_places=6, default=0)
-    rate_mms = models.DecimalField(_("rate MMS"), max_digits=14, decimal_places=6, default=0)
-    rate_voice = models.DecimalField(_("rate voice"), max_digits=14, decimal_places=6, default=0)
+    rate_eco = _rate(_("rate ECO"))
+    rate_full = _rate(_("rate FULL"))
+    rate_mms = _rate(_("rate MMS"))
+    rate_voice = _rate(_("rate voice"))
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -551,10 +545,10 @@ class AgreementTier(models.Model):
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="tiers")
     from_volume = models.PositiveIntegerField(_("after this many counted messages"))
-    rate_eco = models.DecimalField(_("rate ECO"), max_digits=14, decimal_places=6, default=0)
-    rate_full = models.DecimalField(_("rate FULL"), max_digits=14, decimal_places=6, default=0)
-    rate_mms = models.DecimalField(_("rate MMS"), max_digits=14, decimal_places=6, default=0)
-    rate_voice = models.DecimalField(_("rate voice"), max_digits=14, decimal_places=6, default=0)
+    rate_eco = _rate(_("rate ECO"))
+    rate_full = _rate(_("rate FULL"))
+    rate_mms = _rate(_("rate MMS"))
+    rate_voice = _rate(_("rate voice"))
 
     class Meta:
         ordering = ["agreement", "from_volume"]
@@ -575,8 +569,7 @@ class StatementStatus(models.TextChoices):
 
 
 class Statement(models.Model):
-    """One partner's billing month. Closed statements are frozen by the database (see
-    _FrozenWithStatement)."""
+    """One partner's billing month; once closed, frozen by the database (_FrozenWithStatement)."""
 
     partner = models.ForeignKey(
         Partner, on_delete=models.PROTECT, related_name="statements", verbose_name=_("partner")
@@ -593,20 +586,12 @@ class Statement(models.Model):
     # Reported, dispatched, ic not yet confirmed by SerwerSMS: shown apart, not in the total.
     unconfirmed_messages = models.PositiveIntegerField(_("not yet confirmed"), default=0)
     unconfirmed_parts = models.PositiveIntegerField(_("parts not yet confirmed"), default=0)
-    unconfirmed_commission = models.DecimalField(
-        _("commission not yet confirmed"), max_digits=26, decimal_places=12, default=0
-    )
+    unconfirmed_commission = _exact(_("commission not yet confirmed"))
     # Exact sums (commission.AMOUNT_DECIMALS); what is printed is rounded by present_statement.
-    commission = models.DecimalField(_("commission"), max_digits=26, decimal_places=12, default=0)
-    adjustments_total = models.DecimalField(
-        _("adjustments"), max_digits=26, decimal_places=12, default=0
-    )
-    forecast_commission = models.DecimalField(
-        _("pending forecast"), max_digits=26, decimal_places=12, default=0
-    )
-    opening_credit = models.DecimalField(
-        _("credit brought forward"), max_digits=14, decimal_places=2, default=0
-    )
+    commission = _exact(_("commission"))
+    adjustments_total = _exact(_("adjustments"))
+    forecast_commission = _exact(_("pending forecast"))
+    opening_credit = _printed(_("credit brought forward"))
     opening_credit_from = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -616,22 +601,16 @@ class Statement(models.Model):
         verbose_name=_("credit from statement"),
     )
     # As printed: the sums of the lines and adjustments each rounded half-up to the grosz.
-    printed_commission = models.DecimalField(
-        _("commission as printed"), max_digits=14, decimal_places=2, default=0
-    )
-    printed_adjustments = models.DecimalField(
-        _("adjustments as printed"), max_digits=14, decimal_places=2, default=0
-    )
-    rounding = models.DecimalField(_("rounding"), max_digits=14, decimal_places=2, default=0)
-    carried_forward = models.DecimalField(
-        _("credit carried forward"), max_digits=14, decimal_places=2, default=0
-    )
-    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2, default=0)
+    printed_commission = _printed(_("commission as printed"))
+    printed_adjustments = _printed(_("adjustments as printed"))
+    rounding = _printed(_("rounding"))
+    carried_forward = _printed(_("credit carried forward"))
+    total = _printed(_("total"))
     vat_rate = models.DecimalField(
         _("VAT rate (%)"), max_digits=5, decimal_places=2, null=True, blank=True
     )
-    vat = models.DecimalField(_("VAT"), max_digits=14, decimal_places=2, default=0)
-    gross = models.DecimalField(_("gross"), max_digits=14, decimal_places=2, default=0)
+    vat = _printed(_("VAT"))
+    gross = _printed(_("gross"))
     number = models.CharField(_("number"), max_length=40, blank=True)
     checksum = models.CharField(_("checksum"), max_length=64, blank=True)
     built_at = models.DateTimeField(_("built"), null=True, blank=True)
@@ -664,11 +643,9 @@ class Statement(models.Model):
 
 
 class _FrozenWithStatement(models.Model):
-    """Rows of a statement, unchangeable once it is closed.
-
-    The guard is only in the database (triggers billing_statement_frozen and
-    billing_statement_child_frozen, migrations 0002, 0009, 0011): any write touching a closed
-    statement or its rows raises IntegrityError, whoever writes it. docs/derived-data.md."""
+    """Rows of a statement, frozen once it is closed, only by the database (triggers
+    billing_statement_frozen and billing_statement_child_frozen, migrations 0002, 0009, 0011):
+    any write touching them raises IntegrityError, whoever writes it. docs/derived-data.md."""
 
     class Meta:
         abstract = True
@@ -690,11 +667,11 @@ class StatementLine(_FrozenWithStatement):
     # Of the counted ones, by their status at the build (a closed month's pages show these).
     delivered_messages = models.PositiveIntegerField(default=0)
     undelivered_messages = models.PositiveIntegerField(default=0)
-    commission = models.DecimalField(max_digits=26, decimal_places=12, default=0)  # exact
+    commission = _exact()
     # Reported, dispatched, ic not yet confirmed: apart from the counted figures above.
     unconfirmed_messages = models.PositiveIntegerField(default=0)
     unconfirmed_parts = models.PositiveIntegerField(default=0)
-    unconfirmed_commission = models.DecimalField(max_digits=26, decimal_places=12, default=0)
+    unconfirmed_commission = _exact()
 
     class Meta:
         ordering = ["account__name", "message_type"]
@@ -714,8 +691,8 @@ class StatementItem(_FrozenWithStatement):
     status = models.CharField(max_length=16, choices=Status.choices)
     parts = models.PositiveSmallIntegerField(default=1)
     # The rate and cost the amount was computed from: a late change is re-priced at this rate.
-    rate = models.DecimalField(max_digits=14, decimal_places=6, default=0)
-    cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    rate = _rate()
+    cost = _cost()
     amount = models.DecimalField(max_digits=24, decimal_places=12)  # exact, never rounded
 
     class Meta:
@@ -769,11 +746,9 @@ class Adjustment(_FrozenWithStatement):
 
 
 class LateChange(models.Model):
-    """A message that changed or appeared while its old or new billing month had a closed
-    statement: the work list of adjustments (services/statements).
-
-    Written by services/derived.py in the change's transaction. Kept, never consumed: a rebuild
-    recomputes against what closed statements billed."""
+    """A message that changed or appeared while its old or new billing month had a closed statement:
+    adjustments' work list, written by services/derived.py in the change's transaction. Kept, never
+    consumed: a rebuild recomputes against what closed statements billed."""
 
     # Both covered by the index and the unique constraint below.
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -991,17 +966,13 @@ class ReconciliationRow(models.Model):
     their_status = models.CharField(_("SerwerSMS's status"), max_length=16, blank=True)
     their_type = models.CharField(_("SerwerSMS's type"), max_length=8, blank=True)
     their_parts = models.PositiveSmallIntegerField(_("SerwerSMS's parts"), null=True, blank=True)
-    their_cost = models.DecimalField(
-        _("SerwerSMS's cost"), max_digits=12, decimal_places=4, null=True, blank=True
-    )
+    their_cost = _cost(_("SerwerSMS's cost"))
     their_dispatched_at = models.DateTimeField(_("SerwerSMS's dispatch"), null=True, blank=True)
     our_phone = models.CharField(_("our phone"), max_length=20, blank=True)
     our_status = models.CharField(_("our status"), max_length=16, blank=True)
     our_type = models.CharField(_("our type"), max_length=8, blank=True)
     our_parts = models.PositiveSmallIntegerField(_("our parts"), null=True, blank=True)
-    our_cost = models.DecimalField(
-        _("our cost"), max_digits=12, decimal_places=4, null=True, blank=True
-    )
+    our_cost = _cost(_("our cost"))
     our_dispatched_at = models.DateTimeField(_("our dispatch"), null=True, blank=True)
     # [{"field": "parts", "ours": "2", "theirs": "3"}, ...]: every figure that disagrees.
     differences = models.JSONField(_("differences"), default=list, blank=True)
