@@ -160,12 +160,11 @@ class ClientAccountAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        stored = self.instance if self.instance.pk else None
         for field in ("api_token", "password", "email2sms_key"):
             if cleaned.get(f"clear_{field}"):
                 cleaned[field] = ""
-            elif not cleaned.get(field) and stored is not None:
-                cleaned[field] = getattr(stored, field)
+            elif not cleaned.get(field):
+                cleaned[field] = getattr(self.instance, field)  # "" on a new account
         return cleaned
 
 
@@ -192,7 +191,6 @@ class ClientAccountAdmin(admin.ModelAdmin):
 
 
 def denied(self, request, obj=None) -> bool:
-    """A permission no one has (assigned as has_add_permission, has_change_permission, ...)."""
     return False
 
 
@@ -452,8 +450,8 @@ class ReconciliationAdmin(ReadOnlyAdmin):
     exclude = ["totals"]  # shown as the outcome table, after the other fields
     readonly_fields = ["outcome_table"]
 
-    def has_add_permission(self, request) -> bool:
-        return request.user.has_perm("billing.add_reconciliation")
+    # ModelAdmin's own check (billing.add_reconciliation), not ReadOnlyAdmin's denial.
+    has_add_permission = admin.ModelAdmin.has_add_permission
 
     confirmed = _outcome_column(ReconciliationOutcome.CONFIRMED)
     missing_at_serwersms = _outcome_column(ReconciliationOutcome.MISSING_AT_SERWERSMS)

@@ -121,12 +121,13 @@ class Partner(models.Model):
         return None
 
 
+_partner = partial(models.ForeignKey, Partner, on_delete=models.PROTECT, verbose_name=_("partner"))
+
+
 class ClientAccount(models.Model):
     """A SerwerSMS customer account whose traffic carries the partner's ic."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("partner")
-    )
+    partner = _partner(related_name="accounts")
     name = models.CharField(_("name"), max_length=100, unique=True)
     api_token = models.CharField(_("API token"), max_length=255, blank=True)
     username = models.CharField(_("username"), max_length=100, blank=True)
@@ -250,9 +251,7 @@ class MessageQuerySet(models.QuerySet):
 class Message(models.Model):
     """One row per recipient; the history of its status is in StatusEvent."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="messages", verbose_name=_("partner")
-    )
+    partner = _partner(related_name="messages")
     account = models.ForeignKey(
         ClientAccount, on_delete=models.PROTECT, related_name="messages", verbose_name=_("account")
     )
@@ -449,9 +448,8 @@ class DailyRollup(models.Model):
     """Messages, parts, known cost per partner, account, type, status and Warsaw billing day, kept
     exact by each writer (services/derived.py) so pages need not count; `rollups --check` audits."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.CASCADE, related_name="+", db_index=False
-    )  # the unique key below starts with the partner
+    # The unique key below starts with the partner.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(ClientAccount, on_delete=models.CASCADE, related_name="+")
     message_type = models.CharField(max_length=8, choices=MessageType.choices)
     status = models.CharField(max_length=16, choices=Status.choices)
@@ -488,9 +486,7 @@ class CommissionBasis(models.TextChoices):
 class Agreement(models.Model):
     """Commission terms, one version per validity range (dates in Europe/Warsaw, inclusive)."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("partner")
-    )
+    partner = _partner(related_name="agreements")
     version = models.PositiveIntegerField(_("version"), default=1)
     valid_from = models.DateField(_("valid from"))
     valid_to = models.DateField(_("valid to"), null=True, blank=True)
@@ -571,9 +567,7 @@ class StatementStatus(models.TextChoices):
 class Statement(models.Model):
     """One partner's billing month; once closed, frozen by the database (_FrozenWithStatement)."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="statements", verbose_name=_("partner")
-    )
+    partner = _partner(related_name="statements")
     period = models.DateField(_("period"), help_text=_("First day of the billing month."))
     status = models.CharField(
         _("status"), max_length=8, choices=StatementStatus.choices, default=StatementStatus.DRAFT
@@ -906,9 +900,7 @@ class Reconciliation(models.Model):
     """SerwerSMS's partner billing of one partner and month, matched with our messages; a new
     upload replaces it (the audit trail keeps each upload)."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="reconciliations", verbose_name=_("partner")
-    )
+    partner = _partner(related_name="reconciliations")
     period = models.DateField(_("billing month"))
     file_name = models.CharField(_("file name"), max_length=255, blank=True)
     file_sha256 = models.CharField(_("file checksum (SHA-256)"), max_length=64)
