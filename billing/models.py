@@ -35,6 +35,10 @@ _rate = partial(models.DecimalField, max_digits=14, decimal_places=6, default=0)
 _cost = partial(models.DecimalField, max_digits=12, decimal_places=4, null=True, blank=True)
 _exact = partial(models.DecimalField, max_digits=26, decimal_places=12, default=0)
 _printed = partial(models.DecimalField, max_digits=14, decimal_places=2, default=0)
+# A partner's VAT rate; each build of a statement copies it.
+_vat_rate = partial(
+    models.DecimalField, _("VAT rate (%)"), max_digits=5, decimal_places=2, null=True, blank=True
+)
 
 
 def validate_ic(value) -> None:
@@ -77,12 +81,7 @@ class Partner(models.Model):
     tax_id = models.CharField(
         _("tax id (NIP)"), max_length=13, blank=True, validators=[validate_nip]
     )
-    vat_rate = models.DecimalField(
-        _("VAT rate (%)"),
-        max_digits=5,
-        decimal_places=2,
-        null=True,
-        blank=True,
+    vat_rate = _vat_rate(
         validators=[MinValueValidator(0)],
         help_text=_("Leave empty when the partner's statements carry no VAT."),
     )
@@ -532,9 +531,6 @@ class Agreement(models.Model):
                     params={"version": clash.version, "range": str(clash)},
                 )
 
-    def rate_for(self, message_type: str):
-        return getattr(self, f"rate_{message_type}")
-
 
 class AgreementTier(models.Model):
     """Graduated rates: from the (from_volume+1)-th counted message of a month on, these rates."""
@@ -554,9 +550,6 @@ class AgreementTier(models.Model):
 
     def __str__(self) -> str:
         return f"> {self.from_volume}"
-
-    def rate_for(self, message_type: str):
-        return getattr(self, f"rate_{message_type}")
 
 
 class StatementStatus(models.TextChoices):
@@ -600,9 +593,7 @@ class Statement(models.Model):
     rounding = _printed(_("rounding"))
     carried_forward = _printed(_("credit carried forward"))
     total = _printed(_("total"))
-    vat_rate = models.DecimalField(
-        _("VAT rate (%)"), max_digits=5, decimal_places=2, null=True, blank=True
-    )
+    vat_rate = _vat_rate()
     vat = _printed(_("VAT"))
     gross = _printed(_("gross"))
     number = models.CharField(_("number"), max_length=40, blank=True)
