@@ -1,6 +1,4 @@
-"""The operators' admin: partners, accounts (secrets write-only), messages (read-only),
-agreements, statements (rebuild and close actions), reconciliations (upload of SerwerSMS's
-partner billing) and the audit trail."""
+"""The operators' admin: secrets write-only, product-written rows read-only, actions by services."""
 
 from __future__ import annotations
 
@@ -425,7 +423,6 @@ class ReconciliationUploadForm(forms.Form):
 
 
 def _outcome_column(outcome: ReconciliationOutcome):
-    """A list column: how many of a reconciliation's messages had this outcome."""
     return admin.display(description=outcome.label)(lambda self, obj: obj.outcome_total(outcome))
 
 

@@ -386,7 +386,6 @@ class Message(models.Model):
 
     @property
     def billing_class(self) -> BillingClass:
-        """counted / pending / unconfirmed / never (statuses.billing_class)."""
         return billing_class(self.status, self.ic_proof)
 
     @property
