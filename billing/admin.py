@@ -322,11 +322,10 @@ class StatementAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Close selected statements"))
     def close(self, request, queryset):
+        actor = request.user.get_username()
         for statement in queryset.select_related("partner"):
             try:
-                result = close_statement(
-                    statement.partner, statement.period, actor=request.user.get_username()
-                )
+                result = close_statement(statement.partner, statement.period, actor=actor)
             except StatementError as exc:
                 self.message_user(request, str(exc), level=admin_messages.ERROR)
                 continue
