@@ -1,6 +1,4 @@
-"""The operators' admin: partners, accounts (secrets write-only), messages (read-only),
-agreements, statements (rebuild and close actions), reconciliations (upload of SerwerSMS's
-partner billing) and the audit trail."""
+"""The operators' admin: secrets write-only, product-written rows read-only, actions by services."""
 
 from __future__ import annotations
 
@@ -160,12 +158,11 @@ class ClientAccountAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        stored = self.instance if self.instance.pk else None
         for field in ("api_token", "password", "email2sms_key"):
             if cleaned.get(f"clear_{field}"):
                 cleaned[field] = ""
-            elif not cleaned.get(field) and stored is not None:
-                cleaned[field] = getattr(stored, field)
+            elif not cleaned.get(field):
+                cleaned[field] = getattr(self.instance, field)  # "" on a new account
         return cleaned
 
 
@@ -192,7 +189,6 @@ class ClientAccountAdmin(admin.ModelAdmin):
 
 
 def denied(self, request, obj=None) -> bool:
-    """A permission no one has (assigned as has_add_permission, has_change_permission, ...)."""
     return False
 
 
@@ -213,12 +209,13 @@ class ReadOnlyInline(admin.TabularInline):
     can_delete = False
     has_add_permission = has_change_permission = denied
 
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
 
 class StatusEventInline(ReadOnlyInline):
     model = StatusEvent
     fields = ["created_at", "source", "old_status", "new_status", "applied", "status_at", "note"]
-    readonly_fields = fields
-    ordering = ["created_at", "id"]
 
 
 @admin.register(Message)
@@ -278,19 +275,16 @@ class StatementLineInline(ReadOnlyInline):
         "unsent_messages",
         "commission",
     ]
-    readonly_fields = fields
 
 
 class AdjustmentInline(ReadOnlyInline):
     model = Adjustment
     fields = ["message", "original_period", "old_status", "new_status", "amount", "reason"]
-    readonly_fields = fields
 
 
 class AuditEntryInline(ReadOnlyInline):
     model = AuditEntry
     fields = ["created_at", "action", "actor", "detail"]
-    readonly_fields = fields
 
 
 @admin.register(Statement)
@@ -328,11 +322,10 @@ class StatementAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Close selected statements"))
     def close(self, request, queryset):
+        actor = request.user.get_username()
         for statement in queryset.select_related("partner"):
             try:
-                result = close_statement(
-                    statement.partner, statement.period, actor=request.user.get_username()
-                )
+                result = close_statement(statement.partner, statement.period, actor=actor)
             except StatementError as exc:
                 self.message_user(request, str(exc), level=admin_messages.ERROR)
                 continue
@@ -428,6 +421,10 @@ class ReconciliationUploadForm(forms.Form):
         return upload
 
 
+def _outcome_column(outcome: ReconciliationOutcome):
+    return admin.display(description=outcome.label)(lambda self, obj: obj.outcome_total(outcome))
+
+
 @admin.register(Reconciliation)
 class ReconciliationAdmin(ReadOnlyAdmin):
     """Stored reconciliations; "Add" is the upload form, which calls the reconcile service."""
@@ -449,20 +446,12 @@ class ReconciliationAdmin(ReadOnlyAdmin):
     exclude = ["totals"]  # shown as the outcome table, after the other fields
     readonly_fields = ["outcome_table"]
 
-    def has_add_permission(self, request) -> bool:
-        return request.user.has_perm("billing.add_reconciliation")
+    # ModelAdmin's own check (billing.add_reconciliation), not ReadOnlyAdmin's denial.
+    has_add_permission = admin.ModelAdmin.has_add_permission
 
-    @admin.display(description=_("confirmed"))
-    def confirmed(self, obj: Reconciliation) -> int:
-        return obj.outcome_total(ReconciliationOutcome.CONFIRMED)
-
-    @admin.display(description=_("missing at SerwerSMS"))
-    def missing_at_serwersms(self, obj: Reconciliation) -> int:
-        return obj.outcome_total(ReconciliationOutcome.MISSING_AT_SERWERSMS)
-
-    @admin.display(description=_("missing here"))
-    def missing_here(self, obj: Reconciliation) -> int:
-        return obj.outcome_total(ReconciliationOutcome.MISSING_HERE)
+    confirmed = _outcome_column(ReconciliationOutcome.CONFIRMED)
+    missing_at_serwersms = _outcome_column(ReconciliationOutcome.MISSING_AT_SERWERSMS)
+    missing_here = _outcome_column(ReconciliationOutcome.MISSING_HERE)
 
     @admin.display(description=_("per outcome"))
     def outcome_table(self, obj: Reconciliation):

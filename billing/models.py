@@ -1,12 +1,10 @@
-"""Data and invariants of the domain.
-
-Rules live in statuses.py and commission.py, work in services/.
-"""
+"""Data and invariants; the rules are in statuses.py and commission.py, the work in services/."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,6 +27,17 @@ from .statuses import (
     IcProof,
     Status,
     billing_class,
+)
+
+# The shapes of money, each defined once: rates (commission.RATE_DECIMALS), SerwerSMS's cost of a
+# message (None: not known), exact sums (commission.AMOUNT_DECIMALS), amounts as printed (grosz).
+_rate = partial(models.DecimalField, max_digits=14, decimal_places=6, default=0)
+_cost = partial(models.DecimalField, max_digits=12, decimal_places=4, null=True, blank=True)
+_exact = partial(models.DecimalField, max_digits=26, decimal_places=12, default=0)
+_printed = partial(models.DecimalField, max_digits=14, decimal_places=2, default=0)
+# A partner's VAT rate; each build of a statement copies it.
+_vat_rate = partial(
+    models.DecimalField, _("VAT rate (%)"), max_digits=5, decimal_places=2, null=True, blank=True
 )
 
 
@@ -72,12 +81,7 @@ class Partner(models.Model):
     tax_id = models.CharField(
         _("tax id (NIP)"), max_length=13, blank=True, validators=[validate_nip]
     )
-    vat_rate = models.DecimalField(
-        _("VAT rate (%)"),
-        max_digits=5,
-        decimal_places=2,
-        null=True,
-        blank=True,
+    vat_rate = _vat_rate(
         validators=[MinValueValidator(0)],
         help_text=_("Leave empty when the partner's statements carry no VAT."),
     )
@@ -116,12 +120,13 @@ class Partner(models.Model):
         return None
 
 
+_partner = partial(models.ForeignKey, Partner, on_delete=models.PROTECT, verbose_name=_("partner"))
+
+
 class ClientAccount(models.Model):
     """A SerwerSMS customer account whose traffic carries the partner's ic."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("partner")
-    )
+    partner = _partner(related_name="accounts")
     name = models.CharField(_("name"), max_length=100, unique=True)
     api_token = models.CharField(_("API token"), max_length=255, blank=True)
     username = models.CharField(_("username"), max_length=100, blank=True)
@@ -222,21 +227,16 @@ class MessageQuerySet(models.QuerySet):
         return self.filter(status__in=_values(NEVER_COUNTED))
 
     def dispatched(self) -> MessageQuerySet:
-        """Messages SerwerSMS dispatched, whatever proves their ic (what reconciliation compares
-        with SerwerSMS's partner billing: counted, not yet confirmed and refuted ones)."""
+        """Messages SerwerSMS dispatched, whatever proves the ic (what reconciliation compares)."""
         return self.filter(status__in=_values(COUNTED))
 
     def unconfirmed(self) -> MessageQuerySet:
-        """Reported messages SerwerSMS dispatched whose ic SerwerSMS has not confirmed yet: shown
-        apart, not billed."""
+        """Dispatched reported messages whose ic SerwerSMS has not confirmed: shown, not billed."""
         return self.filter(status__in=_values(COUNTED), ic_proof=IcProof.REPORTED)
 
-    def pollable(self, *, created_since=None) -> MessageQuerySet:
-        """Messages whose status may still change (not final), optionally only recent ones."""
-        queryset = self.filter(status__in=_values(NOT_FINAL))
-        if created_since is not None:
-            queryset = queryset.filter(created_at__gte=created_since)
-        return queryset
+    def pollable(self, *, created_since) -> MessageQuerySet:
+        """Messages whose status may still change (not final), created since then."""
+        return self.filter(status__in=_values(NOT_FINAL), created_at__gte=created_since)
 
     def in_billing_month(self, period) -> MessageQuerySet:
         """Messages of a Europe/Warsaw billing month (commission.billing_instant)."""
@@ -250,16 +250,13 @@ class MessageQuerySet(models.QuerySet):
 class Message(models.Model):
     """One row per recipient; the history of its status is in StatusEvent."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="messages", verbose_name=_("partner")
-    )
+    partner = _partner(related_name="messages")
     account = models.ForeignKey(
         ClientAccount, on_delete=models.PROTECT, related_name="messages", verbose_name=_("account")
     )
     ic = models.PositiveIntegerField(_("ic sent"), null=True, blank=True)
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     serwersms_id = models.CharField(_("SerwerSMS id"), max_length=64, null=True, blank=True)
-    # Unique per client account, as SerwerSMS scopes it (constraint below).
     unique_id = models.CharField(_("unique id"), max_length=64)
     phone = models.CharField(_("phone"), max_length=20)
     # Set when the phone was reduced to its last digits (retention, erasure): HMAC-SHA256 of
@@ -274,7 +271,7 @@ class Message(models.Model):
     text = models.TextField(_("text"), blank=True)  # only with STORE_MESSAGE_TEXT
     unicode = models.BooleanField(_("unicode"), default=False)
     parts = models.PositiveSmallIntegerField(_("parts"), default=1)
-    cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=4, null=True, blank=True)
+    cost = _cost(_("cost"))
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.SUBMITTING
     )
@@ -313,9 +310,7 @@ class Message(models.Model):
     claimed_status = models.CharField(_("claimed status"), max_length=16, blank=True)
     claimed_type = models.CharField(_("claimed type"), max_length=8, blank=True)
     claimed_parts = models.PositiveSmallIntegerField(_("claimed parts"), null=True, blank=True)
-    claimed_cost = models.DecimalField(
-        _("claimed cost"), max_digits=12, decimal_places=4, null=True, blank=True
-    )
+    claimed_cost = _cost(_("claimed cost"))
     claimed_sent_at = models.DateTimeField(_("claimed send time"), null=True, blank=True)
     # The outbox (services/outbox.py writes, services/delivery.py sends): which send task holds
     # the message, until when; when a call that may have reached SerwerSMS last left (then it is
@@ -391,7 +386,6 @@ class Message(models.Model):
 
     @property
     def billing_class(self) -> BillingClass:
-        """counted / pending / unconfirmed / never (statuses.billing_class)."""
         return billing_class(self.status, self.ic_proof)
 
     @property
@@ -400,8 +394,7 @@ class Message(models.Model):
 
     @property
     def claim_difference(self) -> str:
-        """How the partner's claim differs from SerwerSMS's figures ("" when it agrees, or when
-        SerwerSMS has not given them yet): figures.claim_difference."""
+        """figures.claim_difference; "" when the claim agrees or SerwerSMS has not given figures."""
         if self.channel != Channel.REPORTED or self.serwersms_figures_at is None:
             return ""
         return claim_difference(
@@ -450,14 +443,11 @@ class StatusEvent(models.Model):
 
 
 class DailyRollup(models.Model):
-    """How many messages, parts and known cost per partner, account, type, status and billing
-    day (Europe/Warsaw date of `Message.billing_at`), so pages need not count the messages.
+    """Messages, parts, known cost per partner, account, type, status and Warsaw billing day, kept
+    exact by each writer (services/derived.py) so pages need not count; `rollups --check` audits."""
 
-    Kept exact in each writer's transaction (services/derived.py); `rollups --check` audits."""
-
-    partner = models.ForeignKey(
-        Partner, on_delete=models.CASCADE, related_name="+", db_index=False
-    )  # the unique key below starts with the partner
+    # The unique key below starts with the partner.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(ClientAccount, on_delete=models.CASCADE, related_name="+")
     message_type = models.CharField(max_length=8, choices=MessageType.choices)
     status = models.CharField(max_length=16, choices=Status.choices)
@@ -494,19 +484,17 @@ class CommissionBasis(models.TextChoices):
 class Agreement(models.Model):
     """Commission terms, one version per validity range (dates in Europe/Warsaw, inclusive)."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("partner")
-    )
+    partner = _partner(related_name="agreements")
     version = models.PositiveIntegerField(_("version"), default=1)
     valid_from = models.DateField(_("valid from"))
     valid_to = models.DateField(_("valid to"), null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default="PLN")
     basis = models.CharField(_("basis"), max_length=20, choices=CommissionBasis.choices)
     # Per message / per part: PLN. Percent of cost: a percentage (5 = 5 %).
-    rate_eco = models.DecimalField(_("rate ECO"), max_digits=14, decimal_places=6, default=0)
-    rate_full = models.DecimalField(_("rate FULL"), max_digits=14, decimal_places=6, default=0)
-    rate_mms = models.DecimalField(_("rate MMS"), max_digits=14, decimal_places=6, default=0)
-    rate_voice = models.DecimalField(_("rate voice"), max_digits=14, decimal_places=6, default=0)
+    rate_eco = _rate(_("rate ECO"))
+    rate_full = _rate(_("rate FULL"))
+    rate_mms = _rate(_("rate MMS"))
+    rate_voice = _rate(_("rate voice"))
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -542,19 +530,16 @@ class Agreement(models.Model):
                     params={"version": clash.version, "range": str(clash)},
                 )
 
-    def rate_for(self, message_type: str):
-        return getattr(self, f"rate_{message_type}")
-
 
 class AgreementTier(models.Model):
     """Graduated rates: from the (from_volume+1)-th counted message of a month on, these rates."""
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="tiers")
     from_volume = models.PositiveIntegerField(_("after this many counted messages"))
-    rate_eco = models.DecimalField(_("rate ECO"), max_digits=14, decimal_places=6, default=0)
-    rate_full = models.DecimalField(_("rate FULL"), max_digits=14, decimal_places=6, default=0)
-    rate_mms = models.DecimalField(_("rate MMS"), max_digits=14, decimal_places=6, default=0)
-    rate_voice = models.DecimalField(_("rate voice"), max_digits=14, decimal_places=6, default=0)
+    rate_eco = _rate(_("rate ECO"))
+    rate_full = _rate(_("rate FULL"))
+    rate_mms = _rate(_("rate MMS"))
+    rate_voice = _rate(_("rate voice"))
 
     class Meta:
         ordering = ["agreement", "from_volume"]
@@ -565,9 +550,6 @@ class AgreementTier(models.Model):
     def __str__(self) -> str:
         return f"> {self.from_volume}"
 
-    def rate_for(self, message_type: str):
-        return getattr(self, f"rate_{message_type}")
-
 
 class StatementStatus(models.TextChoices):
     DRAFT = "draft", _("draft")
@@ -575,12 +557,9 @@ class StatementStatus(models.TextChoices):
 
 
 class Statement(models.Model):
-    """One partner's billing month. Closed statements are frozen by the database (see
-    _FrozenWithStatement)."""
+    """One partner's billing month; once closed, frozen by the database (_FrozenWithStatement)."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="statements", verbose_name=_("partner")
-    )
+    partner = _partner(related_name="statements")
     period = models.DateField(_("period"), help_text=_("First day of the billing month."))
     status = models.CharField(
         _("status"), max_length=8, choices=StatementStatus.choices, default=StatementStatus.DRAFT
@@ -593,20 +572,12 @@ class Statement(models.Model):
     # Reported, dispatched, ic not yet confirmed by SerwerSMS: shown apart, not in the total.
     unconfirmed_messages = models.PositiveIntegerField(_("not yet confirmed"), default=0)
     unconfirmed_parts = models.PositiveIntegerField(_("parts not yet confirmed"), default=0)
-    unconfirmed_commission = models.DecimalField(
-        _("commission not yet confirmed"), max_digits=26, decimal_places=12, default=0
-    )
+    unconfirmed_commission = _exact(_("commission not yet confirmed"))
     # Exact sums (commission.AMOUNT_DECIMALS); what is printed is rounded by present_statement.
-    commission = models.DecimalField(_("commission"), max_digits=26, decimal_places=12, default=0)
-    adjustments_total = models.DecimalField(
-        _("adjustments"), max_digits=26, decimal_places=12, default=0
-    )
-    forecast_commission = models.DecimalField(
-        _("pending forecast"), max_digits=26, decimal_places=12, default=0
-    )
-    opening_credit = models.DecimalField(
-        _("credit brought forward"), max_digits=14, decimal_places=2, default=0
-    )
+    commission = _exact(_("commission"))
+    adjustments_total = _exact(_("adjustments"))
+    forecast_commission = _exact(_("pending forecast"))
+    opening_credit = _printed(_("credit brought forward"))
     opening_credit_from = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -616,22 +587,14 @@ class Statement(models.Model):
         verbose_name=_("credit from statement"),
     )
     # As printed: the sums of the lines and adjustments each rounded half-up to the grosz.
-    printed_commission = models.DecimalField(
-        _("commission as printed"), max_digits=14, decimal_places=2, default=0
-    )
-    printed_adjustments = models.DecimalField(
-        _("adjustments as printed"), max_digits=14, decimal_places=2, default=0
-    )
-    rounding = models.DecimalField(_("rounding"), max_digits=14, decimal_places=2, default=0)
-    carried_forward = models.DecimalField(
-        _("credit carried forward"), max_digits=14, decimal_places=2, default=0
-    )
-    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2, default=0)
-    vat_rate = models.DecimalField(
-        _("VAT rate (%)"), max_digits=5, decimal_places=2, null=True, blank=True
-    )
-    vat = models.DecimalField(_("VAT"), max_digits=14, decimal_places=2, default=0)
-    gross = models.DecimalField(_("gross"), max_digits=14, decimal_places=2, default=0)
+    printed_commission = _printed(_("commission as printed"))
+    printed_adjustments = _printed(_("adjustments as printed"))
+    rounding = _printed(_("rounding"))
+    carried_forward = _printed(_("credit carried forward"))
+    total = _printed(_("total"))
+    vat_rate = _vat_rate()
+    vat = _printed(_("VAT"))
+    gross = _printed(_("gross"))
     number = models.CharField(_("number"), max_length=40, blank=True)
     checksum = models.CharField(_("checksum"), max_length=64, blank=True)
     built_at = models.DateTimeField(_("built"), null=True, blank=True)
@@ -664,11 +627,9 @@ class Statement(models.Model):
 
 
 class _FrozenWithStatement(models.Model):
-    """Rows of a statement, unchangeable once it is closed.
-
-    The guard is only in the database (triggers billing_statement_frozen and
-    billing_statement_child_frozen, migrations 0002, 0009, 0011): any write touching a closed
-    statement or its rows raises IntegrityError, whoever writes it. docs/derived-data.md."""
+    """Rows of a statement, frozen once it is closed, only by the database (triggers
+    billing_statement_frozen and billing_statement_child_frozen, migrations 0002, 0009, 0011):
+    any write touching them raises IntegrityError, whoever writes it. docs/derived-data.md."""
 
     class Meta:
         abstract = True
@@ -690,11 +651,11 @@ class StatementLine(_FrozenWithStatement):
     # Of the counted ones, by their status at the build (a closed month's pages show these).
     delivered_messages = models.PositiveIntegerField(default=0)
     undelivered_messages = models.PositiveIntegerField(default=0)
-    commission = models.DecimalField(max_digits=26, decimal_places=12, default=0)  # exact
+    commission = _exact()
     # Reported, dispatched, ic not yet confirmed: apart from the counted figures above.
     unconfirmed_messages = models.PositiveIntegerField(default=0)
     unconfirmed_parts = models.PositiveIntegerField(default=0)
-    unconfirmed_commission = models.DecimalField(max_digits=26, decimal_places=12, default=0)
+    unconfirmed_commission = _exact()
 
     class Meta:
         ordering = ["account__name", "message_type"]
@@ -714,8 +675,8 @@ class StatementItem(_FrozenWithStatement):
     status = models.CharField(max_length=16, choices=Status.choices)
     parts = models.PositiveSmallIntegerField(default=1)
     # The rate and cost the amount was computed from: a late change is re-priced at this rate.
-    rate = models.DecimalField(max_digits=14, decimal_places=6, default=0)
-    cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    rate = _rate()
+    cost = _cost()
     amount = models.DecimalField(max_digits=24, decimal_places=12)  # exact, never rounded
 
     class Meta:
@@ -769,11 +730,9 @@ class Adjustment(_FrozenWithStatement):
 
 
 class LateChange(models.Model):
-    """A message that changed or appeared while its old or new billing month had a closed
-    statement: the work list of adjustments (services/statements).
-
-    Written by services/derived.py in the change's transaction. Kept, never consumed: a rebuild
-    recomputes against what closed statements billed."""
+    """A message that changed or appeared while its old or new billing month had a closed statement:
+    adjustments' work list, written by services/derived.py in the change's transaction. Kept, never
+    consumed: a rebuild recomputes against what closed statements billed."""
 
     # Both covered by the index and the unique constraint below.
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -931,9 +890,7 @@ class Reconciliation(models.Model):
     """SerwerSMS's partner billing of one partner and month, matched with our messages; a new
     upload replaces it (the audit trail keeps each upload)."""
 
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="reconciliations", verbose_name=_("partner")
-    )
+    partner = _partner(related_name="reconciliations")
     period = models.DateField(_("billing month"))
     file_name = models.CharField(_("file name"), max_length=255, blank=True)
     file_sha256 = models.CharField(_("file checksum (SHA-256)"), max_length=64)
@@ -991,17 +948,13 @@ class ReconciliationRow(models.Model):
     their_status = models.CharField(_("SerwerSMS's status"), max_length=16, blank=True)
     their_type = models.CharField(_("SerwerSMS's type"), max_length=8, blank=True)
     their_parts = models.PositiveSmallIntegerField(_("SerwerSMS's parts"), null=True, blank=True)
-    their_cost = models.DecimalField(
-        _("SerwerSMS's cost"), max_digits=12, decimal_places=4, null=True, blank=True
-    )
+    their_cost = _cost(_("SerwerSMS's cost"))
     their_dispatched_at = models.DateTimeField(_("SerwerSMS's dispatch"), null=True, blank=True)
     our_phone = models.CharField(_("our phone"), max_length=20, blank=True)
     our_status = models.CharField(_("our status"), max_length=16, blank=True)
     our_type = models.CharField(_("our type"), max_length=8, blank=True)
     our_parts = models.PositiveSmallIntegerField(_("our parts"), null=True, blank=True)
-    our_cost = models.DecimalField(
-        _("our cost"), max_digits=12, decimal_places=4, null=True, blank=True
-    )
+    our_cost = _cost(_("our cost"))
     our_dispatched_at = models.DateTimeField(_("our dispatch"), null=True, blank=True)
     # [{"field": "parts", "ours": "2", "theirs": "3"}, ...]: every figure that disagrees.
     differences = models.JSONField(_("differences"), default=list, blank=True)

@@ -29,10 +29,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     has_delete_permission = denied  # revoke instead: the key's history stays
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.get_fields(request, obj)
-
-    def get_fields(self, request, obj=None):
-        return ["account", "name"] if obj is None else ["account", "name", *self.readonly_fields]
+        # Adding asks for the account and the name (the editable fields); a key never changes.
+        return [] if obj is None else ["account", "name", *self.readonly_fields]
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
