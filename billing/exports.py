@@ -1,9 +1,5 @@
-"""Statement documents (CSV, XLSX, PDF) for the export command and the portal's downloads.
-
-What the partner invoices SerwerSMS from, in the reader's language (Polish by default), money
-rounded half-up to the grosz through billing.money_format as on the portal's pages; text cells a
-spreadsheet would take for a formula get a leading apostrophe.
-"""
+"""Statement documents (CSV, XLSX, PDF) for the export command and the portal's downloads
+(docs/commission.md, "Statement documents"); money through billing.money_format."""
 
 from __future__ import annotations
 
