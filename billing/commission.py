@@ -1,11 +1,6 @@
 """Commission rules as pure functions over plain values: rates, tiers, per-message amounts,
 Europe/Warsaw billing months, rounding, credits and VAT. No database, no clock: callers pass
-times and zones.
-
-Amounts are exact `Decimal`s until they are shown or totalled: a message's commission is never
-rounded (7.5 % of 0.0650 PLN is 0.004875), a statement total is the half-up rounding of the
-exact sum to the grosz, and a printed statement carries a rounding line so that its printed
-lines add up to its printed total (`present_statement`).
+the times. Amounts stay exact until shown or totalled: docs/commission.md, "Money".
 """
 
 from __future__ import annotations
@@ -224,11 +219,8 @@ def present_statement(
     adjustments: Sequence[Decimal] = (),
     opening_credit: Decimal = ZERO,
 ) -> Presentation:
-    """Round a statement for print from its exact line and adjustment amounts.
-
-    The total is the half-up rounding of the exact sum (never a sum of rounded figures); what
-    the printed figures miss of it is the rounding line. A negative balance is not paid: the
-    total is 0 and the balance is carried forward as a credit."""
+    """Round a statement for print from its exact line and adjustment amounts (the rounding
+    line and credits: docs/commission.md, "Money")."""
     opening = round_total(Decimal(opening_credit))
     if opening > ZERO:
         raise ValueError("An opening credit is a negative balance carried forward.")
@@ -291,15 +283,15 @@ def previous_month(period: date) -> date:
     return (period.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
-def local_midnight_utc(day: date, zone: ZoneInfo = BILLING_ZONE) -> datetime:
-    """The UTC instant at which `day` starts in `zone`."""
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+def local_midnight_utc(day: date) -> datetime:
+    """The UTC instant at which `day` starts in Warsaw."""
+    return datetime.combine(day, time(0), tzinfo=BILLING_ZONE).astimezone(UTC)
 
 
-def month_bounds_utc(period: date, zone: ZoneInfo = BILLING_ZONE) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of the billing month that starts on `period` in `zone`."""
+def month_bounds_utc(period: date) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of the billing month that starts on `period`."""
     first = period.replace(day=1)
-    return local_midnight_utc(first, zone), local_midnight_utc(next_month(first), zone)
+    return local_midnight_utc(first), local_midnight_utc(next_month(first))
 
 
 def billing_instant(dispatched_at: datetime | None, created_at: datetime) -> datetime:
@@ -308,46 +300,44 @@ def billing_instant(dispatched_at: datetime | None, created_at: datetime) -> dat
     return dispatched_at if dispatched_at is not None else created_at
 
 
-def billing_day(instant: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
-    """The date in `zone` of an aware billing instant: the days of a billing month are exactly
+def billing_day(instant: datetime) -> date:
+    """The Warsaw date of an aware billing instant: the days of a billing month are exactly
     the days whose month it is (daily rollups)."""
     if instant.tzinfo is None:
         raise ValueError("The dispatch time must be timezone-aware.")
-    return instant.astimezone(zone).date()
+    return instant.astimezone(BILLING_ZONE).date()
 
 
-def billing_month(dispatched_at: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
+def billing_month(dispatched_at: datetime) -> date:
     """The billing month (first day) of an aware billing instant."""
-    return billing_day(dispatched_at, zone).replace(day=1)
+    return billing_day(dispatched_at).replace(day=1)
 
 
-def months_earlier(instant: datetime, months: int, zone: ZoneInfo = BILLING_ZONE) -> datetime:
-    """`instant` moved back by whole months of `zone`'s calendar, at the same local wall time
-    (the day clamped to the shorter month's last day); aware, in `zone`."""
+def months_earlier(instant: datetime, months: int) -> datetime:
+    """`instant` moved back by whole months of the Warsaw calendar, at the same local wall time
+    (the day clamped to the shorter month's last day); aware, in Warsaw."""
     if instant.tzinfo is None:
         raise ValueError("The instant must be timezone-aware.")
-    local = instant.astimezone(zone)
+    local = instant.astimezone(BILLING_ZONE)
     year, month = divmod(local.year * 12 + local.month - 1 - months, 12)
     month += 1
     day = min(local.day, calendar.monthrange(year, month)[1])
     return local.replace(year=year, month=month, day=day)
 
 
-def date_range_utc(
-    valid_from: date, valid_to: date | None, zone: ZoneInfo = BILLING_ZONE
-) -> tuple[datetime, datetime | None]:
-    """[start, end) in UTC of an inclusive range of local dates; end None is open."""
-    end = local_midnight_utc(valid_to + timedelta(days=1), zone) if valid_to else None
-    return local_midnight_utc(valid_from, zone), end
+def date_range_utc(valid_from: date, valid_to: date | None) -> tuple[datetime, datetime | None]:
+    """[start, end) in UTC of an inclusive range of Warsaw dates; end None is open."""
+    end = local_midnight_utc(valid_to + timedelta(days=1)) if valid_to else None
+    return local_midnight_utc(valid_from), end
 
 
-def review_window_end(period: date, days: int, zone: ZoneInfo = BILLING_ZONE) -> datetime:
+def review_window_end(period: date, days: int) -> datetime:
     """The UTC instant from which a month may be closed: its end plus `days` local days."""
-    return local_midnight_utc(next_month(period) + timedelta(days=days), zone)
+    return local_midnight_utc(next_month(period) + timedelta(days=days))
 
 
-def can_close(period: date, now: datetime, days: int, zone: ZoneInfo = BILLING_ZONE) -> bool:
-    return now >= review_window_end(period, days, zone)
+def can_close(period: date, now: datetime, days: int) -> bool:
+    return now >= review_window_end(period, days)
 
 
 @dataclass(frozen=True)
