@@ -1,6 +1,6 @@
 """Commission rules as pure functions over plain values: rates, tiers, per-message amounts,
 Europe/Warsaw billing months, rounding, credits and VAT. No database, no clock: callers pass
-the times. Amounts stay exact until shown or totalled: docs/commission.md, "Money".
+times and zones. Amounts stay exact until shown or totalled: docs/commission.md, "Money".
 """
 
 from __future__ import annotations
@@ -283,15 +283,15 @@ def previous_month(period: date) -> date:
     return (period.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
-def local_midnight_utc(day: date) -> datetime:
-    """The UTC instant at which `day` starts in Warsaw."""
-    return datetime.combine(day, time(0), tzinfo=BILLING_ZONE).astimezone(UTC)
+def local_midnight_utc(day: date, zone: ZoneInfo = BILLING_ZONE) -> datetime:
+    """The UTC instant at which `day` starts in `zone`."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def month_bounds_utc(period: date) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of the billing month that starts on `period`."""
+def month_bounds_utc(period: date, zone: ZoneInfo = BILLING_ZONE) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of the billing month that starts on `period` in `zone`."""
     first = period.replace(day=1)
-    return local_midnight_utc(first), local_midnight_utc(next_month(first))
+    return local_midnight_utc(first, zone), local_midnight_utc(next_month(first), zone)
 
 
 def billing_instant(dispatched_at: datetime | None, created_at: datetime) -> datetime:
@@ -300,44 +300,46 @@ def billing_instant(dispatched_at: datetime | None, created_at: datetime) -> dat
     return dispatched_at if dispatched_at is not None else created_at
 
 
-def billing_day(instant: datetime) -> date:
-    """The Warsaw date of an aware billing instant: the days of a billing month are exactly
+def billing_day(instant: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
+    """The date in `zone` of an aware billing instant: the days of a billing month are exactly
     the days whose month it is (daily rollups)."""
     if instant.tzinfo is None:
         raise ValueError("The dispatch time must be timezone-aware.")
-    return instant.astimezone(BILLING_ZONE).date()
+    return instant.astimezone(zone).date()
 
 
-def billing_month(dispatched_at: datetime) -> date:
+def billing_month(dispatched_at: datetime, zone: ZoneInfo = BILLING_ZONE) -> date:
     """The billing month (first day) of an aware billing instant."""
-    return billing_day(dispatched_at).replace(day=1)
+    return billing_day(dispatched_at, zone).replace(day=1)
 
 
-def months_earlier(instant: datetime, months: int) -> datetime:
-    """`instant` moved back by whole months of the Warsaw calendar, at the same local wall time
-    (the day clamped to the shorter month's last day); aware, in Warsaw."""
+def months_earlier(instant: datetime, months: int, zone: ZoneInfo = BILLING_ZONE) -> datetime:
+    """`instant` moved back by whole months of `zone`'s calendar, at the same local wall time
+    (the day clamped to the shorter month's last day); aware, in `zone`."""
     if instant.tzinfo is None:
         raise ValueError("The instant must be timezone-aware.")
-    local = instant.astimezone(BILLING_ZONE)
+    local = instant.astimezone(zone)
     year, month = divmod(local.year * 12 + local.month - 1 - months, 12)
     month += 1
     day = min(local.day, calendar.monthrange(year, month)[1])
     return local.replace(year=year, month=month, day=day)
 
 
-def date_range_utc(valid_from: date, valid_to: date | None) -> tuple[datetime, datetime | None]:
-    """[start, end) in UTC of an inclusive range of Warsaw dates; end None is open."""
-    end = local_midnight_utc(valid_to + timedelta(days=1)) if valid_to else None
-    return local_midnight_utc(valid_from), end
+def date_range_utc(
+    valid_from: date, valid_to: date | None, zone: ZoneInfo = BILLING_ZONE
+) -> tuple[datetime, datetime | None]:
+    """[start, end) in UTC of an inclusive range of local dates; end None is open."""
+    end = local_midnight_utc(valid_to + timedelta(days=1), zone) if valid_to else None
+    return local_midnight_utc(valid_from, zone), end
 
 
-def review_window_end(period: date, days: int) -> datetime:
+def review_window_end(period: date, days: int, zone: ZoneInfo = BILLING_ZONE) -> datetime:
     """The UTC instant from which a month may be closed: its end plus `days` local days."""
-    return local_midnight_utc(next_month(period) + timedelta(days=days))
+    return local_midnight_utc(next_month(period) + timedelta(days=days), zone)
 
 
-def can_close(period: date, now: datetime, days: int) -> bool:
-    return now >= review_window_end(period, days)
+def can_close(period: date, now: datetime, days: int, zone: ZoneInfo = BILLING_ZONE) -> bool:
+    return now >= review_window_end(period, days, zone)
 
 
 @dataclass(frozen=True)
