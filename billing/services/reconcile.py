@@ -50,7 +50,6 @@ MAX_COST = Decimal("99999999.9999")  # the row's DecimalField(12, 4)
 MAX_PARTS = 32767  # PositiveSmallIntegerField
 ASCII_DIGITS = re.compile(r"[0-9]{1,12}")
 ASCII_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]*)?|\.[0-9]+")
-TYPES = frozenset(MessageType.values)
 # Dispatch times further apart than this disagree (theirs has whole seconds, ours may not).
 TIME_TOLERANCE = timedelta(seconds=60)
 # ReconciliationRow's their_<name> / our_<name> fields, from the TheirRow / OurRow attributes.
@@ -291,7 +290,7 @@ def _their_row(line: int, get: dict[str, str], problems: list[str]) -> TheirRow 
     if len(phone) > 32:
         problems.append(_("the phone is longer than 32 characters"))
     message_type = get.get("type", "").lower()
-    if "type" in get and message_type not in TYPES:
+    if "type" in get and message_type not in MessageType.values:
         problems.append(_("unknown type %(value)r") % {"value": get["type"]})
     # ASCII digits only, here and in the cost and ic: int() and Decimal() also read "٣" as 3,
     # "1_0" as 10, "+2" and "1e2".
