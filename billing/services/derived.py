@@ -164,9 +164,8 @@ def missing_late_changes(partner: Partner | None = None) -> list[MissingLateChan
     for statement in closed.iterator():
         start, end = month_bounds_utc(statement.period)
         changed = (
-            ~Q(message__status=F("status"))  # not nullable; the others compared both ways
-            | Q(message__parts__lt=F("parts"))
-            | Q(message__parts__gt=F("parts"))
+            ~Q(message__status=F("status"))  # status, parts: not nullable; cost compared both ways
+            | ~Q(message__parts=F("parts"))
             | Q(message__cost__isnull=True, cost__isnull=False)
             | Q(message__cost__isnull=False, cost__isnull=True)
             | Q(message__cost__lt=F("cost"))

@@ -56,12 +56,11 @@ class ApplySummary:
     by_status: Counter = field(default_factory=Counter)
     error_messages: list[str] = field(default_factory=list)
 
-    def add(self, other: ApplySummary) -> ApplySummary:
+    def add(self, other: ApplySummary) -> None:
         for name in ("checked", "changed", "ignored", "unmatched", "errors"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.by_status.update(other.by_status)
         self.error_messages.extend(other.error_messages)
-        return self
 
     def as_line(self) -> str:
         statuses = ", ".join(f"{k}={v}" for k, v in sorted(self.by_status.items())) or "none"
@@ -147,7 +146,7 @@ def _life_start(message: Message) -> datetime:
 def _refusal(message: Message, item: ReportItem, now: datetime, identify: bool) -> str:
     """Why a report cannot be true of this message (empty when it can): values no message can
     have, times outside its life (a clock error or a forged report), another SerwerSMS id."""
-    problem = figures.figures_problem(cost=item.cost, parts=item.parts)
+    problem = figures.cost_problem(item.cost) or figures.parts_problem(item.parts)
     if problem:
         return f"refused: {problem}"
     texts = (item.serwersms_id or "", item.status or "", item.reason or "", item.phone or "")
