@@ -1,10 +1,6 @@
 """Derived data of messages (daily rollups, the late-change queue, the draft refresh), kept here
-only, in the writer's own transaction (docs/derived-data.md: the calls, check and repair).
-
-Closing a month holds its exclusive advisory lock (statement_closing); a change takes the shared
-one (try-lock, never waiting) before it reads, in a new snapshot, whether the month is closed; a
-month being closed then is queued anyway (the build re-checks exactly). The lock key is the
-database's billing_month_lock_key (migration 0010), one definition for both sides.
+only, in the writer's own transaction (docs/derived-data.md: the calls, the race with closing,
+check and repair).
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Applying SerwerSMS status reports to messages in bulk: the one status path (docs/status.md).
-
-SerwerSMS's record is the billing record: the figures that price a message (parts, cost, type,
-dispatch time) come only from a send answer, a reports poll or a look-up; a callback moves only
-the status (and may fill the delivery time). Every figure passes the rule of billing/figures.py.
-"""
+"""Applying SerwerSMS status reports to messages in bulk: the one status path (docs/status.md,
+"One status path": what a report may change, and the statements a batch costs)."""
 
 from __future__ import annotations
 
@@ -80,9 +76,8 @@ def _json_value(value):
 
 
 def _execute_on_rows(model, objects: Sequence, fields: Sequence, statement: str) -> None:
-    """Run `WITH v AS (...) statement`, v holding the `fields` of `objects` as rows: ONE
-    parameter, a JSON array read by json_populate_recordset with the table's own row type, so the
-    statement is the same for 1 row or 10,000 (psycopg renders one string; json.dumps is C)."""
+    """Run `WITH v AS (...) statement`, v holding the `fields` of `objects` as rows (ONE JSON
+    parameter read by json_populate_recordset: docs/status.md)."""
     if not objects:
         return
     table = connection.ops.quote_name(model._meta.db_table)
@@ -228,13 +223,9 @@ def apply_status_changes(
     now: datetime | None = None,
     checked: Iterable[int] = (),
 ) -> ApplySummary:
-    """Apply status reports to messages: THE one path for every status change.
-
-    In one transaction the messages are locked (in primary key order) and each report is decided
-    by `statuses.decide`: a forward move changes the message and adds an applied StatusEvent;
-    the same status again only fills blanks; a backward, unknown or refused report, or a
-    disagreement with stored values, adds one ignored StatusEvent (once) and changes nothing.
-    `checked`: ids asked about without a report (their last_checked_at is set). Safe to repeat."""
+    """Apply status reports to messages in one transaction: THE one path for every status change
+    (docs/status.md). `checked`: ids asked about without a report (their last_checked_at is set).
+    Safe to repeat."""
     now = now or timezone.now()
     callback = source == EventSource.CALLBACK
     summary = ApplySummary()
@@ -317,10 +308,8 @@ def apply_status_changes(
             summary.changed += 1
             summary.by_status[new.value] += 1
         events.extend(_ignored_events(ignored, source, now, summary))
-        if dirty:
-            write_messages(list(dirty.values()))
-            # Derived data follows in the same transaction.
-            derived.messages_changed(before, dirty.values())
+        write_messages(list(dirty.values()))
+        derived.messages_changed(before, dirty.values())  # in the same transaction
         insert_events(events)
     return summary
 
