@@ -348,6 +348,12 @@ def _ignored_events(
     return events
 
 
+def _can_be_ours(key: str | None) -> bool:
+    """Whether an id may name a message: no NUL (PostgreSQL refuses it in a query), at most the
+    columns' 64 characters."""
+    return "\x00" not in (key or "") and len(key or "") <= 64
+
+
 def apply_reports(
     account: ClientAccount,
     items: Sequence[ReportItem],
@@ -357,14 +363,7 @@ def apply_reports(
 ) -> ApplySummary:
     """Apply reports naming SerwerSMS ids (or our unique_ids) of one account's messages; one
     found by unique_id teaches the message its SerwerSMS id (a lost send answer)."""
-    # Ids that cannot be ours (PostgreSQL refuses NUL characters in a query) name no message.
-    usable = [
-        i
-        for i in items
-        if "\x00" not in (i.serwersms_id or "") + (i.unique_id or "")
-        and len(i.serwersms_id or "") <= 64
-        and len(i.unique_id or "") <= 64
-    ]
+    usable = [i for i in items if _can_be_ours(i.serwersms_id) and _can_be_ours(i.unique_id)]
     ids = {item.serwersms_id for item in usable if item.serwersms_id}
     unique_ids = {item.unique_id for item in usable if item.unique_id}
     by_id, by_unique = {}, {}
