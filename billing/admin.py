@@ -100,7 +100,6 @@ class PartnerAdmin(admin.ModelAdmin):
                     "title": _("Erase personal data"),
                     "partners": queryset,
                     "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                    "opts": self.model._meta,
                 },
             )
         for partner in queryset:
@@ -514,7 +513,6 @@ class ReconciliationAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
             "title": _("Upload SerwerSMS's partner billing"),
             "form": form,
-            "has_view_permission": self.has_view_permission(request),
             **(extra_context or {}),
         }
         status = 400 if request.method == "POST" else 200
