@@ -540,5 +540,4 @@ class ReconciliationRowAdmin(ReadOnlyAdmin):
     list_filter = ["outcome", "reconciliation__partner", "reconciliation__period"]
     list_select_related = ["reconciliation__partner"]
     search_fields = ["serwersms_id", "account_name"]
-    raw_id_fields = ["message"]
     show_full_result_count = False  # a month's rows can be millions
