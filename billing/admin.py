@@ -204,7 +204,6 @@ class ReadOnlyAdmin(ViewOnlyAdmin):
 
 
 class ReadOnlyInline(admin.TabularInline):
-    extra = 0
     can_delete = False
     has_add_permission = has_change_permission = denied
 
