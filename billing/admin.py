@@ -377,6 +377,7 @@ class PayoutAdmin(admin.ModelAdmin):
 class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "action", "actor", "partner", "statement"]
     list_filter = ["action", "partner"]
+    list_select_related = ["partner", "statement__partner"]  # a statement shows its partner
     readonly_fields = ["created_at", "action", "actor", "partner", "statement", "detail"]
 
 
