@@ -132,15 +132,8 @@ def _unmatched_email2sms(now: datetime) -> list[Firing]:
     if count < limit:
         return []
     summary = _("%(count)d Email2SMS mails matched no SerwerSMS report in %(hours).0f h")
-    return [
-        Firing(
-            "unmatched_email2sms",
-            "",
-            summary % {"count": count, "hours": window / 3600},
-            count,
-            limit,
-        )
-    ]
+    figures = {"count": count, "hours": window / 3600}
+    return [Firing("unmatched_email2sms", "", summary % figures, count, limit)]
 
 
 def _outbox_past_deadline(now: datetime) -> list[Firing]:

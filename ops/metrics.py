@@ -87,8 +87,8 @@ def _audit_between(low: int, high: int):
 
 def fold_database_counters() -> None:
     """Bring the status-event and audit counters up to date (cheap: new rows only)."""
-    counters.fold("billing_statusevent", "billing_statusevent", _events_between)
-    counters.fold("billing_auditentry", "billing_auditentry", _audit_between)
+    counters.fold("billing_statusevent", _events_between)
+    counters.fold("billing_auditentry", _audit_between)
 
 
 def _counter(name: str, doc: str, labels: list[str], stored: str) -> CounterMetricFamily:
