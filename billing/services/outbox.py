@@ -161,7 +161,7 @@ def prepare(
     *,
     unique_ids: Sequence[str] | None = None,
 ) -> SendPlan:
-    """Validate everything; SendError with a clear message on the first problem."""
+    """Validate everything; SendError with a clear message and its field on the first problem."""
     recipients = [recipients] if isinstance(recipients, str) else list(recipients or [])
     if unique_ids is not None and unique_id:
         raise SendError(
