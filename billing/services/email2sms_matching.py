@@ -63,10 +63,11 @@ def pair(
 
 
 def match_messages(
-    account: ClientAccount, messages: Sequence[Message], *, client, within: float | None = None
+    account: ClientAccount, messages: Sequence[Message], *, client, within: float = 0
 ) -> list[StatusChange]:
-    """The mails' matches in SerwerSMS's reports (`client.reports(phones=, date_from=, date_to=)`,
-    retried within `within` seconds; 0: one try) as status changes to apply."""
+    """The mails' matches in SerwerSMS's reports (`client.reports(phones=, date_from=, date_to=)`)
+    as status changes to apply. One try unless `within` seconds are given: the callers retry
+    (the poll's reports source, the send's policy), so a read is never retried twice over."""
     messages = [m for m in messages if not m.serwersms_id]
     if not messages:
         return []

@@ -142,7 +142,8 @@ def _match_email2sms(
 ) -> ApplySummary:
     """Mails handed over and not yet named by SerwerSMS: match them, or end them unsent."""
     messages = list(Message.objects.filter(pk__in=pks, serwersms_id__isnull=True))
-    # The source's phone/date read, as the client call email2sms_matching makes.
+    # The source's phone/date read, as the client call email2sms_matching makes; the source
+    # retries it (match_messages tries once), so a SerwerSMS outage costs one read's deadline.
     client = SimpleNamespace(reports=source.reports_by_phones)
     changes = email2sms_matching.match_messages(account, messages, client=client)
     matched = {c.message_id for c in changes}
