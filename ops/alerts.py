@@ -22,6 +22,7 @@ from billing.commission import format_period, review_window_end
 from billing.mail import portal_connection
 from billing.models import Channel, Message, Statement
 from billing.services.email2sms_matching import NO_REPORT_REASON
+from billing.services.polling import polled
 from billing.statuses import AT_SERWERSMS, Status
 from ops import counters, heartbeats
 from ops.models import Incident
@@ -92,13 +93,10 @@ def _poll_lag(now: datetime) -> list[Firing]:
     )
     if firing:
         return firing
-    # The messages a pass asks about (billing.services.polling._polled) not asked about for long.
-    cutoff = now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
+    # The messages a pass asks about, not asked about for long.
     stale = now - timedelta(seconds=limit)
     count = (
-        Message.objects.pollable(created_since=cutoff)
-        .exclude(status=Status.SUBMITTING)
-        .filter(Q(serwersms_id__isnull=False) | Q(channel=Channel.EMAIL2SMS))
+        polled(Message.objects.all(), now)
         .filter(
             Q(last_checked_at__lt=stale) | Q(last_checked_at__isnull=True, created_at__lt=stale)
         )

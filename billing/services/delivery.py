@@ -368,7 +368,7 @@ def _look_up(client, key: str, channel: str, uncertain: list[Message]) -> list[M
     if channel == Channel.EMAIL2SMS:
         api = limited_client(client_for(uncertain[0].account, Channel.API_V2), key)
         # One read per attempt: the send's own retry policy asks again.
-        changes = match_messages(uncertain[0].account, uncertain, client=api, within=0)
+        changes = match_messages(uncertain[0].account, uncertain, client=api)
     elif channel == Channel.API_V2:
         # messages/reports filtered by one unique_id at a time (serwersms-api.md §3, C): its
         # items echo no unique_id, so each call answers for exactly one of ours.
