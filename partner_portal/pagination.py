@@ -7,6 +7,7 @@ The (partner, created_at, id) index answers page one and page ten thousand in th
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -53,19 +54,16 @@ class Cursor:
     @classmethod
     def decode(cls, value: str | None, ordering: str) -> Cursor | None:
         """The cursor in `value` if it is well formed and belongs to `ordering`, else None."""
-        if not value or len(value) > 40:
-            return None
-        direction, rest = value[:1], value[1:]
-        if direction != ("d" if ordering.startswith("-") else "a"):
-            return None
-        micros, _, pk = rest.partition("_")
-        if not (micros.lstrip("-").isdigit() and pk.isdigit()):
+        # Decimal digits only: str.isdigit() also passes "²", and lstrip("-") "--5", which int()
+        # refuses (a 500).
+        match = re.fullmatch(r"([ad])(-?\d+)_(\d+)", value or "")
+        if not match or len(value) > 40 or match[1] != ("d" if ordering.startswith("-") else "a"):
             return None
         try:
-            created_at = EPOCH + dt.timedelta(microseconds=int(micros))
+            created_at = EPOCH + dt.timedelta(microseconds=int(match[2]))
         except OverflowError:
             return None
-        return cls(ordering, created_at, int(pk))
+        return cls(ordering, created_at, int(match[3]))
 
     @classmethod
     def of(cls, message: Message, ordering: str) -> Cursor:
