@@ -26,10 +26,6 @@ COUNT_CAP = 10_000  # rows counted exactly at most; past it the summary is an es
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # cursors count microseconds from it
 
 
-def ordering_from(value: str | None) -> str:
-    return value if value in ORDERINGS else DEFAULT_ORDERING
-
-
 def per_page_from(value: str | None) -> int:
     """`per_page` from the query string clamped to 1..PORTAL_MAX_PAGE_SIZE; missing or not a
     number gives PORTAL_PAGE_SIZE."""
@@ -106,7 +102,7 @@ class KeysetPage:
 def keyset_page(
     queryset: QuerySet[Message],
     *,
-    ordering: str = DEFAULT_ORDERING,
+    ordering: str | None = DEFAULT_ORDERING,
     after: str | None = None,
     before: str | None = None,
     per_page: int = DEFAULT_PER_PAGE,
@@ -114,7 +110,7 @@ def keyset_page(
     """One page of `queryset` in `ordering`, after (or before) a cursor from a previous page;
     an unknown or foreign cursor gives the first page. Two queries at most (a `before` page that
     reaches the start is fetched again as the first page)."""
-    ordering = ordering_from(ordering)
+    ordering = ordering if ordering in ORDERINGS else DEFAULT_ORDERING
     descending = ordering.startswith("-")
     forward = ("-created_at", "-id") if descending else ("created_at", "id")
     backward = ("created_at", "id") if descending else ("-created_at", "-id")
