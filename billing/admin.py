@@ -100,7 +100,6 @@ class PartnerAdmin(admin.ModelAdmin):
                     "title": _("Erase personal data"),
                     "partners": queryset,
                     "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                    "opts": self.model._meta,
                 },
             )
         for partner in queryset:
@@ -205,7 +204,6 @@ class ReadOnlyAdmin(ViewOnlyAdmin):
 
 
 class ReadOnlyInline(admin.TabularInline):
-    extra = 0
     can_delete = False
     has_add_permission = has_change_permission = denied
 
@@ -379,6 +377,7 @@ class PayoutAdmin(admin.ModelAdmin):
 class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "action", "actor", "partner", "statement"]
     list_filter = ["action", "partner"]
+    list_select_related = ["partner", "statement__partner"]  # a statement shows its partner
     readonly_fields = ["created_at", "action", "actor", "partner", "statement", "detail"]
 
 
@@ -514,7 +513,6 @@ class ReconciliationAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
             "title": _("Upload SerwerSMS's partner billing"),
             "form": form,
-            "has_view_permission": self.has_view_permission(request),
             **(extra_context or {}),
         }
         status = 400 if request.method == "POST" else 200
@@ -542,5 +540,4 @@ class ReconciliationRowAdmin(ReadOnlyAdmin):
     list_filter = ["outcome", "reconciliation__partner", "reconciliation__period"]
     list_select_related = ["reconciliation__partner"]
     search_fields = ["serwersms_id", "account_name"]
-    raw_id_fields = ["message"]
     show_full_result_count = False  # a month's rows can be millions

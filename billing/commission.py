@@ -1,11 +1,6 @@
 """Commission rules as pure functions over plain values: rates, tiers, per-message amounts,
 Europe/Warsaw billing months, rounding, credits and VAT. No database, no clock: callers pass
-times and zones.
-
-Amounts are exact `Decimal`s until they are shown or totalled: a message's commission is never
-rounded (7.5 % of 0.0650 PLN is 0.004875), a statement total is the half-up rounding of the
-exact sum to the grosz, and a printed statement carries a rounding line so that its printed
-lines add up to its printed total (`present_statement`).
+times and zones. Amounts stay exact until shown or totalled: docs/commission.md, "Money".
 """
 
 from __future__ import annotations
@@ -224,11 +219,8 @@ def present_statement(
     adjustments: Sequence[Decimal] = (),
     opening_credit: Decimal = ZERO,
 ) -> Presentation:
-    """Round a statement for print from its exact line and adjustment amounts.
-
-    The total is the half-up rounding of the exact sum (never a sum of rounded figures); what
-    the printed figures miss of it is the rounding line. A negative balance is not paid: the
-    total is 0 and the balance is carried forward as a credit."""
+    """Round a statement for print from its exact line and adjustment amounts (the rounding
+    line and credits: docs/commission.md, "Money")."""
     opening = round_total(Decimal(opening_credit))
     if opening > ZERO:
         raise ValueError("An opening credit is a negative balance carried forward.")

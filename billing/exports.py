@@ -1,9 +1,5 @@
-"""Statement documents (CSV, XLSX, PDF) for the export command and the portal's downloads.
-
-What the partner invoices SerwerSMS from, in the reader's language (Polish by default), money
-rounded half-up to the grosz through billing.money_format as on the portal's pages; text cells a
-spreadsheet would take for a formula get a leading apostrophe.
-"""
+"""Statement documents (CSV, XLSX, PDF) for the export command and the portal's downloads
+(docs/commission.md, "Statement documents"); money through billing.money_format."""
 
 from __future__ import annotations
 
@@ -259,10 +255,6 @@ def adjustment_rows(statement: Statement) -> Iterator[tuple]:
         )
 
 
-def filename_for(statement: Statement, fmt: str) -> str:
-    return f"statement-{statement.partner.ic}-{format_period(statement.period)}.{fmt}"
-
-
 def _language(language: str | None) -> str:
     return language or translation.get_language() or settings.LANGUAGE_CODE
 
@@ -270,11 +262,16 @@ def _language(language: str | None) -> str:
 # --- CSV -------------------------------------------------------------------------------------
 
 
+class Echo:
+    """A file whose write() returns what it is given: csv.writer as a line formatter."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
 def _csv_cell(value) -> str:
     if isinstance(value, Money | Exact):
         return format_figure(value.value)
-    if isinstance(value, Decimal):
-        return format_figure(value)
     return neutralise("" if value is None else str(value))
 
 
@@ -288,29 +285,20 @@ def _sections(statement: Statement, messages_heading: str) -> list[tuple]:
 
 
 def iter_statement_csv(statement: Statement, language: str | None = None) -> Iterator[str]:
-    """The CSV in chunks of text (for StreamingHttpResponse): sections separated by blank rows.
+    """The CSV row by row (for StreamingHttpResponse): sections separated by blank rows.
 
     In a language writing decimal commas (Polish) the fields are separated by semicolons, as
     spreadsheet programs there expect."""
     with translation.override(_language(language)):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=";" if decimal_separator() == "," else ",")
-
-        def flush() -> str:
-            text = buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate(0)
-            return text
-
-        writer.writerow([f"# {document_title(statement)}"])
-        writer.writerows([key, _csv_cell(value)] for key, value in summary_rows(statement))
+        writer = csv.writer(Echo(), delimiter=";" if decimal_separator() == "," else ",")
+        yield writer.writerow([f"# {document_title(statement)}"])
+        for key, value in summary_rows(statement):
+            yield writer.writerow([key, _csv_cell(value)])
         for heading, columns, rows in _sections(statement, _("Counted messages")):
-            writer.writerows([[], [f"# {heading}"], columns])
-            for count, row in enumerate(rows, start=1):
-                writer.writerow([_csv_cell(v) for v in row])
-                if count % 2000 == 0:
-                    yield flush()
-        yield flush()
+            for header_row in ([], [f"# {heading}"], columns):
+                yield writer.writerow(header_row)
+            for row in rows:
+                yield writer.writerow([_csv_cell(v) for v in row])
 
 
 # --- XLSX ------------------------------------------------------------------------------------
@@ -468,4 +456,5 @@ def render_statement(
             content = "".join(iter_statement_csv(statement)).encode("utf-8-sig")
         else:
             content = (render_xlsx if fmt == "xlsx" else render_pdf)(statement)
-    return content, FORMATS[fmt], filename_for(statement, fmt)
+    filename = f"statement-{statement.partner.ic}-{format_period(statement.period)}.{fmt}"
+    return content, FORMATS[fmt], filename

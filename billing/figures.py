@@ -33,11 +33,6 @@ def parts_problem(parts: int | None) -> str:
     return ""
 
 
-def figures_problem(*, cost: Decimal | None, parts: int | None) -> str:
-    """The first problem of a cost and a number of parts, or ""."""
-    return cost_problem(cost) or parts_problem(parts)
-
-
 def _show(value: datetime) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}"
 

@@ -627,9 +627,7 @@ class Statement(models.Model):
 
 
 class _FrozenWithStatement(models.Model):
-    """Rows of a statement, frozen once it is closed, only by the database (triggers
-    billing_statement_frozen and billing_statement_child_frozen, migrations 0002, 0009, 0011):
-    any write touching them raises IntegrityError, whoever writes it. docs/derived-data.md."""
+    """Rows of a statement, frozen once it is closed by database triggers (docs/derived-data.md)."""
 
     class Meta:
         abstract = True
@@ -730,9 +728,7 @@ class Adjustment(_FrozenWithStatement):
 
 
 class LateChange(models.Model):
-    """A message that changed or appeared while its old or new billing month had a closed statement:
-    adjustments' work list, written by services/derived.py in the change's transaction. Kept, never
-    consumed: a rebuild recomputes against what closed statements billed."""
+    """The late-change queue, adjustments' work list: kept, never consumed (docs/commission.md)."""
 
     # Both covered by the index and the unique constraint below.
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)

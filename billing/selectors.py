@@ -85,10 +85,8 @@ def message_for(partner: Partner, message_id: int) -> Message | None:
 # --- month figures: live counts from the rollups, money from the statement ---------------------
 #
 # One month shows one set of numbers on the dashboard, the client-accounts page, the API and its
-# statement. A CLOSED month shows what its statement billed (frozen: later changes are
-# adjustments on the next statement). An OPEN month (a draft, or nothing built yet) counts its
-# messages live from the daily rollups (models.DailyRollup, exact in every writer's
-# transaction) and shows the draft statement's commission with the time it was built.
+# statement: a closed month as its statement billed it, an open one counted live from the
+# rollups with the draft's commission "as of" its build (docs/scale.md, "Daily rollups").
 
 
 @dataclass

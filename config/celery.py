@@ -4,11 +4,8 @@ import os
 
 from celery import Celery
 
-from partner_portal.logging import connect_celery_signals
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("partner_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-connect_celery_signals()  # each task's lines carry its id, nothing from the one before

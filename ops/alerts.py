@@ -22,7 +22,8 @@ from billing.commission import format_period, review_window_end
 from billing.mail import portal_connection
 from billing.models import Channel, Message, Statement
 from billing.services.email2sms_matching import NO_REPORT_REASON
-from billing.statuses import AT_SERWERSMS
+from billing.services.polling import polled
+from billing.statuses import AT_SERWERSMS, Status
 from ops import counters, heartbeats
 from ops.models import Incident
 
@@ -92,13 +93,10 @@ def _poll_lag(now: datetime) -> list[Firing]:
     )
     if firing:
         return firing
-    # Messages a pass should ask about that nobody asked about for too long.
-    cutoff = now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
+    # The messages a pass asks about, not asked about for long.
     stale = now - timedelta(seconds=limit)
     count = (
-        Message.objects.pollable(created_since=cutoff)
-        .exclude(status="submitting")
-        .filter(Q(serwersms_id__isnull=False) | Q(channel=Channel.EMAIL2SMS))
+        polled(Message.objects.all(), now)
         .filter(
             Q(last_checked_at__lt=stale) | Q(last_checked_at__isnull=True, created_at__lt=stale)
         )
@@ -123,7 +121,7 @@ def _pending_too_long(now: datetime) -> list[Firing]:
 def _unmatched_email2sms(now: datetime) -> list[Firing]:
     window = settings.ALERT_UNMATCHED_EMAIL2SMS_WINDOW_SECONDS
     count = Message.objects.filter(
-        status="unsent",
+        status=Status.UNSENT,
         created_at__gte=now - timedelta(seconds=window),
         channel=Channel.EMAIL2SMS,
         reason=NO_REPORT_REASON,
@@ -132,22 +130,15 @@ def _unmatched_email2sms(now: datetime) -> list[Firing]:
     if count < limit:
         return []
     summary = _("%(count)d Email2SMS mails matched no SerwerSMS report in %(hours).0f h")
-    return [
-        Firing(
-            "unmatched_email2sms",
-            "",
-            summary % {"count": count, "hours": window / 3600},
-            count,
-            limit,
-        )
-    ]
+    figures = {"count": count, "hours": window / 3600}
+    return [Firing("unmatched_email2sms", "", summary % figures, count, limit)]
 
 
 def _outbox_past_deadline(now: datetime) -> list[Firing]:
     limit = settings.SERWERSMS_SEND_DEADLINE_SECONDS + settings.ALERT_OUTBOX_GRACE_SECONDS
     # The message_outbox partial index (status = 'submitting').
     count = Message.objects.filter(
-        status="submitting", created_at__lt=now - timedelta(seconds=limit)
+        status=Status.SUBMITTING, created_at__lt=now - timedelta(seconds=limit)
     ).count()
     summary = _("%(count)d outbox messages still submitting past the send deadline")
     return _count_rule("outbox_past_deadline", count, limit, summary % {"count": count})

@@ -160,11 +160,11 @@ FOLD_MAX_KEYS = 200_000
 
 
 def fold(
-    cursor_name: str,
     table: str,
     rows_between: Callable[[int, int], Iterable[tuple[str, dict[str, str], int]]],
 ) -> bool:
-    """Fold rows of `table` added since the last fold into counters, exactly once.
+    """Fold rows of `table` added since the last fold into counters, exactly once (its cursor
+    is named after the table).
 
     Primary keys are not committed in order: a transaction can commit id 100 after id 101 is
     visible. So a fold only counts the range it *saw* at the previous fold, once every
@@ -183,10 +183,10 @@ def fold(
             # the database kept (what a fault run or a first deploy did is shown), caught up
             # FOLD_MAX_KEYS a fold, so a first scrape on a big database never costs one huge query.
             FoldCursor.objects.get_or_create(
-                name=cursor_name,
+                name=table,
                 defaults={"position": 0, "pending_position": visible_max, "pending_xmax": xmax},
             )
-            state = FoldCursor.objects.select_for_update(nowait=True).get(name=cursor_name)
+            state = FoldCursor.objects.select_for_update(nowait=True).get(name=table)
             if state.pending_position > state.position and xmin >= state.pending_xmax:
                 # At most FOLD_MAX_KEYS a fold: a long gap between scrapes is caught up in steps.
                 high = min(state.pending_position, state.position + FOLD_MAX_KEYS)
@@ -199,5 +199,5 @@ def fold(
             state.save(update_fields=["position", "pending_position", "pending_xmax"])
         return True
     except OperationalError as exc:  # NOWAIT: the lock is held by another fold
-        logger.info("fold %s skipped: %s", cursor_name, exc)
+        logger.info("fold %s skipped: %s", table, exc)
         return False

@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from billing.commission import review_window_end
-from billing.models import ClientAccount, DailyRollup, Statement
+from billing.models import ClientAccount, DailyRollup, Message, Statement
 from billing.statuses import AT_SERWERSMS, NOT_FINAL, Status, values
 from ops import counters, heartbeats
 from ops.models import Heartbeat, Incident
@@ -43,20 +43,21 @@ def _events_between(low: int, high: int):
         SELECT e.source, m.channel,
                CASE WHEN e.new_status IN ({known}) THEN e.new_status ELSE 'other' END,
                e.applied,
-               CASE WHEN e.source = 'send' AND e.applied AND e.old_status = 'submitting' THEN
-                    CASE WHEN e.new_status = 'unsent' AND m.reason = 'not_sent_in_time'
+               CASE WHEN e.source = 'send' AND e.applied AND e.old_status = %(submitting)s THEN
+                    CASE WHEN e.new_status = %(unsent)s AND m.reason = 'not_sent_in_time'
                               THEN 'given_up'
-                         WHEN e.new_status = 'unsent' THEN 'refused'
+                         WHEN e.new_status = %(unsent)s THEN 'refused'
                          WHEN m.match_method IN ('unique_id', 'phone_time') THEN 'looked_up'
                          WHEN m.send_attempts > 1 THEN 'retried'
                          ELSE 'first_attempt' END
                ELSE '' END,
                count(*)
           FROM billing_statusevent e JOIN billing_message m ON m.id = e.message_id
-         WHERE e.id > %s AND e.id <= %s
+         WHERE e.id > %(low)s AND e.id <= %(high)s
          GROUP BY 1, 2, 3, 4, 5"""
+    params = {"low": low, "high": high, "submitting": Status.SUBMITTING, "unsent": Status.UNSENT}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [low, high])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     for source, channel, status, applied, send_outcome, count in rows:
         applied_text = "true" if applied else "false"
@@ -86,8 +87,8 @@ def _audit_between(low: int, high: int):
 
 def fold_database_counters() -> None:
     """Bring the status-event and audit counters up to date (cheap: new rows only)."""
-    counters.fold("billing_statusevent", "billing_statusevent", _events_between)
-    counters.fold("billing_auditentry", "billing_auditentry", _audit_between)
+    counters.fold("billing_statusevent", _events_between)
+    counters.fold("billing_auditentry", _audit_between)
 
 
 def _counter(name: str, doc: str, labels: list[str], stored: str) -> CounterMetricFamily:
@@ -114,13 +115,13 @@ def _not_final_rows(now: datetime) -> list[tuple]:
     sql = f"""
         SELECT a.name, m.channel, m.status, count(*), min(m.created_at),
                min(coalesce(m.last_checked_at, m.queued_at, m.created_at)) FILTER (
-                   WHERE m.created_at >= %s AND m.status <> 'submitting'
+                   WHERE m.created_at >= %s AND m.status <> %s
                      AND (m.serwersms_id IS NOT NULL OR m.channel = 'email2sms'))
           FROM billing_message m JOIN billing_clientaccount a ON a.id = m.account_id
          WHERE m.status IN ({statuses})
          GROUP BY 1, 2, 3"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [cutoff])
+        cursor.execute(sql, [cutoff, Status.SUBMITTING])
         return cursor.fetchall()
 
 
@@ -233,19 +234,19 @@ class DomainCollector(Collector):
             "Longest time a pollable message has gone without being asked about.",
             [((), _age(now, oldest_unasked))],
         )
-        with connection.cursor() as cursor:
-            # The message_outbox partial index: WHERE status = 'submitting'.
-            cursor.execute(
-                "SELECT count(*), min(created_at) FROM billing_message WHERE status = 'submitting'"
-            )
-            count, first = cursor.fetchone()
+        # The message_outbox partial index (status = 'submitting').
+        outbox = Message.objects.filter(status=Status.SUBMITTING).aggregate(
+            count=Count("*"), first=Min("created_at")
+        )
         yield _gauge(
             "outbox_oldest_submitting_age_seconds",
             "Age of the oldest outbox message still submitting (0 when none).",
-            [((), _age(now, first))],
+            [((), _age(now, outbox["first"]))],
         )
         yield _gauge(
-            "outbox_submitting_messages", "Outbox messages still submitting.", [((), count)]
+            "outbox_submitting_messages",
+            "Outbox messages still submitting.",
+            [((), outbox["count"])],
         )
 
     def _heartbeats(self, now: datetime) -> Iterator[Metric]:

@@ -119,15 +119,4 @@ def send_messages(
     except outbox.UniqueIdConflict as exc:
         raise SendRefused([("recipients", "conflict", str(exc))], conflict=True) from None
     except outbox.SendError as exc:
-        raise SendRefused([(_field_of(str(exc)), "invalid", str(exc))]) from None
-
-
-def _field_of(message: str) -> str:
-    lowered = message.lower()
-    if "sender" in lowered:
-        return "sender"
-    if "channel" in lowered or "xml api" in lowered or "email2sms" in lowered:
-        return "channel"
-    if "account" in lowered or "partner" in lowered:
-        return "account"
-    return "recipients"
+        raise SendRefused([(exc.field, "invalid", str(exc))]) from None

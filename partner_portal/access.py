@@ -1,10 +1,6 @@
-"""The one place that scopes a portal request to its partner.
-
-Every portal view is wrapped in `partner_required` (or `billing_manager_required`): anonymous
-users go to the login page, users without a PartnerStaff record (operators) get a 403 page that
-points them to the admin, partner staff get `request.partner` and `request.staff`. Objects named
-in a URL are looked up with `get_partner_object_or_404`, so another partner's object is a 404.
-"""
+"""The one place that scopes a portal request to its partner (docs/portal.md): every portal view
+is wrapped in `partner_required` (or `billing_manager_required`), which sets `request.partner`
+and `request.staff`; objects named in a URL come from `get_partner_object_or_404`."""
 
 from __future__ import annotations
 

@@ -94,13 +94,16 @@ def logout_everywhere(request: HttpRequest) -> HttpResponse:
     return redirect("login")
 
 
-class PortalPasswordChangeView(auth_views.PasswordChangeView):
-    template_name = "portal/password_change.html"
+class PasswordRulesMixin:
+    """The password rules beside the new password's fields (in the request's language)."""
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            rules=password_validators_help_texts(), nav="account", **kwargs
-        )
+        return super().get_context_data(rules=password_validators_help_texts(), **kwargs)
+
+
+class PortalPasswordChangeView(PasswordRulesMixin, auth_views.PasswordChangeView):
+    template_name = "portal/password_change.html"
+    extra_context = {"nav": "account"}
 
 
 class PortalPasswordResetView(auth_views.PasswordResetView):
@@ -110,11 +113,8 @@ class PortalPasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "portal/mail/password_reset_subject.txt"
 
 
-class PortalPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PortalPasswordResetConfirmView(PasswordRulesMixin, auth_views.PasswordResetConfirmView):
     template_name = "portal/password_reset_confirm.html"
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(rules=password_validators_help_texts(), **kwargs)
 
     def form_valid(self, form):
         response = super().form_valid(form)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from billing import exports as statement_files
 from billing.cells import neutralise, neutralise_sql
 from billing.commission import BILLING_ZONE
+from billing.exports import Echo
 from billing.models import IS_COUNTED, AuditAction, AuditEntry, Message, Statement
 
 from .message_columns import COLUMNS, Cell, SqlCells, export_fields, headings, inner_name
@@ -31,13 +32,6 @@ COPY_CHUNK_BYTES = 64 * 1024
 XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet; more rows continue on a new sheet
 # The columns (0-based) of identifiers: text cells in XLSX even when they look like numbers.
 TEXT_COLUMNS = frozenset(i for i, c in enumerate(COLUMNS) if c.cell is Cell.IDENTIFIER)
-
-
-class Echo:
-    """A file whose write() returns what it is given: csv.writer as a line formatter."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 def _cells_select(queryset: QuerySet[Message], time_sql: str) -> tuple[str, list[str], str, list]:

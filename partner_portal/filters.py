@@ -119,7 +119,3 @@ class MessageFilter(django_filters.FilterSet):
         if not self.form.is_valid():
             return Message.objects.none()
         return messages_for(self.partner, self.form.cleaned_data)
-
-
-def message_filter(request, partner: Partner) -> MessageFilter:
-    return MessageFilter(request.GET, partner=partner)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
+from celery import signals
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
 from billing.log_context import REDACTED, add_secrets, scrub_known
@@ -180,11 +181,13 @@ class RequestContextMiddleware:
         return response
 
 
-# Context of the caller while a task runs in its thread (eager tasks, or a task calling
-# another one's apply()): put back when the task ends. Keyed by task id.
+# Each task's lines carry its id, nothing from the one before (connected when settings import
+# this module). Context of the caller while a task runs in its thread (eager tasks, or a task
+# calling another one's apply()): put back when the task ends. Keyed by task id.
 _outer_context: dict[str, dict[str, Any]] = {}
 
 
+@signals.task_prerun.connect(weak=False, dispatch_uid="log_bind_task")
 def bind_task(task_id: str | None = None, task: Any = None, **_kwargs: Any) -> None:
     """Celery task_prerun: the task's lines carry its id and name, nothing of the task before."""
     _outer_context[task_id or ""] = get_contextvars()
@@ -192,17 +195,11 @@ def bind_task(task_id: str | None = None, task: Any = None, **_kwargs: Any) -> N
     bind_contextvars(task_id=task_id, task=getattr(task, "name", None))
 
 
+@signals.task_postrun.connect(weak=False, dispatch_uid="log_unbind_task")
 def unbind_task(task_id: str | None = None, **_kwargs: Any) -> None:
     """Celery task_postrun: back to what the thread had bound before the task."""
     clear_contextvars()
     bind_contextvars(**_outer_context.pop(task_id or "", {}))
-
-
-def connect_celery_signals() -> None:
-    from celery import signals
-
-    signals.task_prerun.connect(bind_task, weak=False, dispatch_uid="log_bind_task")
-    signals.task_postrun.connect(unbind_task, weak=False, dispatch_uid="log_unbind_task")
 
 
 def init_sentry(dsn: str, *, environment: str, release: str, traces_sample_rate: float) -> None:

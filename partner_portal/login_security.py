@@ -1,8 +1,5 @@
 """Tell django-axes the real client address and which failures count against a login
-(docs/portal.md). From a browser where this username logged in before (a signed "known device"
-cookie) only this username's failures from this address count, so a stranger guessing elsewhere
-never locks the user out of their usual browser; otherwise this username's failures from any
-address and this address's for any username. Imports nothing from billing."""
+(docs/portal.md, "Logins and throttling"). Imports nothing from billing."""
 
 from __future__ import annotations
 
@@ -45,11 +42,8 @@ def is_trusted_proxy(address: str | None) -> bool:
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """Return the client's IP address as the trusted proxy saw it, else the socket's address.
-
-    CLIENT_IP_HEADER wins; else the TRUSTED_PROXY_COUNT-th X-Forwarded-For entry from the right
-    (each proxy appends its peer). A missing, short or bad header falls back to REMOTE_ADDR, as
-    does a connection from outside TRUSTED_PROXY_ADDRESSES (if set)."""
+    """Return the client's IP address as the trusted proxy saw it (docs/portal.md); a missing,
+    short or bad header, or a peer outside TRUSTED_PROXY_ADDRESSES (if set), gives REMOTE_ADDR."""
     remote = _valid_address(request.META.get("REMOTE_ADDR"))
     if settings.TRUSTED_PROXY_ADDRESSES and not is_trusted_proxy(remote):
         return remote
@@ -94,7 +88,8 @@ def remember_device(request: HttpRequest, response: HttpResponse, username: str)
 
 
 def lockout_parameters(request, credentials: dict | None = None) -> list:
-    """What django-axes counts for this attempt (see the module docstring)."""
+    """What django-axes counts for this attempt: from a known device of this username only its
+    failures from this address, else the username's and the address's failures apart."""
     username = _normalised((credentials or {}).get("username"))
     if username and isinstance(request, HttpRequest) and username in known_usernames(request):
         return [["username", "ip_address"]]

@@ -7,6 +7,7 @@ The (partner, created_at, id) index answers page one and page ten thousand in th
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -23,10 +24,6 @@ PER_PAGE_CHOICES = (25, 50, 100)  # offered as links; any ?per_page up to the ca
 DEFAULT_PER_PAGE = 50
 COUNT_CAP = 10_000  # rows counted exactly at most; past it the summary is an estimate
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # cursors count microseconds from it
-
-
-def ordering_from(value: str | None) -> str:
-    return value if value in ORDERINGS else DEFAULT_ORDERING
 
 
 def per_page_from(value: str | None) -> int:
@@ -53,19 +50,16 @@ class Cursor:
     @classmethod
     def decode(cls, value: str | None, ordering: str) -> Cursor | None:
         """The cursor in `value` if it is well formed and belongs to `ordering`, else None."""
-        if not value or len(value) > 40:
-            return None
-        direction, rest = value[:1], value[1:]
-        if direction != ("d" if ordering.startswith("-") else "a"):
-            return None
-        micros, _, pk = rest.partition("_")
-        if not (micros.lstrip("-").isdigit() and pk.isdigit()):
+        # Decimal digits only: str.isdigit() also passes "²", and lstrip("-") "--5", which int()
+        # refuses (a 500).
+        match = re.fullmatch(r"([ad])(-?\d+)_(\d+)", value or "")
+        if not match or len(value) > 40 or match[1] != ("d" if ordering.startswith("-") else "a"):
             return None
         try:
-            created_at = EPOCH + dt.timedelta(microseconds=int(micros))
+            created_at = EPOCH + dt.timedelta(microseconds=int(match[2]))
         except OverflowError:
             return None
-        return cls(ordering, created_at, int(pk))
+        return cls(ordering, created_at, int(match[3]))
 
     @classmethod
     def of(cls, message: Message, ordering: str) -> Cursor:
@@ -108,7 +102,7 @@ class KeysetPage:
 def keyset_page(
     queryset: QuerySet[Message],
     *,
-    ordering: str = DEFAULT_ORDERING,
+    ordering: str | None = DEFAULT_ORDERING,
     after: str | None = None,
     before: str | None = None,
     per_page: int = DEFAULT_PER_PAGE,
@@ -116,7 +110,7 @@ def keyset_page(
     """One page of `queryset` in `ordering`, after (or before) a cursor from a previous page;
     an unknown or foreign cursor gives the first page. Two queries at most (a `before` page that
     reaches the start is fetched again as the first page)."""
-    ordering = ordering_from(ordering)
+    ordering = ordering if ordering in ORDERINGS else DEFAULT_ORDERING
     descending = ordering.startswith("-")
     forward = ("-created_at", "-id") if descending else ("created_at", "id")
     backward = ("created_at", "id") if descending else ("-created_at", "-id")

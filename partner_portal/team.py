@@ -27,8 +27,11 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _audit(partner: Partner, action: AuditAction, actor: str, **detail) -> None:
-    AuditEntry.objects.create(partner=partner, action=action, actor=actor, detail=detail)
+def _audit(staff: PartnerStaff, action: AuditAction, **detail) -> None:
+    """An audit entry of `staff`'s partner, by `staff` (a billing manager's team change)."""
+    AuditEntry.objects.create(
+        partner=staff.partner, action=action, actor=staff.user.get_username(), detail=detail
+    )
 
 
 def invite_colleague(*, inviter: PartnerStaff, email: str, role: str, base_url: str) -> Invitation:
@@ -59,9 +62,7 @@ def invite_colleague(*, inviter: PartnerStaff, email: str, role: str, base_url: 
             invited_by=inviter.user,
             expires_at=timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS),
         )
-        _audit(
-            partner, AuditAction.STAFF_INVITED, inviter.user.get_username(), email=email, role=role
-        )
+        _audit(inviter, AuditAction.STAFF_INVITED, email=email, role=role)
     context = {
         "partner": partner,
         "inviter": inviter.user,
@@ -106,13 +107,11 @@ def accept_invitation(*, token: str, username: str, password: str):
         invitation.accepted_at = timezone.now()
         invitation.accepted_user = user
         invitation.save(update_fields=["accepted_at", "accepted_user"])
-        _audit(
-            invitation.partner,
-            AuditAction.STAFF_JOINED,
-            username,
-            email=invitation.email,
-            role=invitation.role,
-            username=username,
+        AuditEntry.objects.create(  # by the newcomer, as they typed their username
+            partner=invitation.partner,
+            action=AuditAction.STAFF_JOINED,
+            actor=username,
+            detail={"email": invitation.email, "role": invitation.role, "username": username},
         )
     return user
 
@@ -129,9 +128,8 @@ def revoke_invitation(*, manager: PartnerStaff, invitation_id: int) -> Invitatio
             invitation.revoked_at = timezone.now()
             invitation.save(update_fields=["revoked_at"])
             _audit(
-                manager.partner,
+                manager,
                 AuditAction.INVITATION_REVOKED,
-                manager.user.get_username(),
                 email=invitation.email,
                 role=invitation.role,
             )
@@ -158,13 +156,7 @@ def remove_colleague(*, manager: PartnerStaff, staff_id: int) -> str:
         user.is_active = False
         user.save(update_fields=["is_active"])
         end_all_sessions(user=user)
-        _audit(
-            manager.partner,
-            AuditAction.STAFF_REMOVED,
-            manager.user.get_username(),
-            username=username,
-            role=staff.role,
-        )
+        _audit(manager, AuditAction.STAFF_REMOVED, username=username, role=staff.role)
     return username
 
 

@@ -16,7 +16,7 @@ from billing.models import Message, Statement
 from . import export_jobs, exports, pagination
 from .access import billing_manager_required, get_partner_object_or_404, partner_required
 from .charts import daily_chart
-from .filters import message_filter
+from .filters import MessageFilter
 from .statement_timeout import limited_statement_time
 from .tables import MessageTable
 
@@ -38,17 +38,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @partner_page
 def message_list(request: HttpRequest) -> HttpResponse:
-    return _messages_page(request, message_filter(request, request.partner))
+    return _messages_page(request, MessageFilter(request.GET, partner=request.partner))
 
 
 def _messages_page(
-    request: HttpRequest, message_filter_, *, status: int = 200, notice: str = ""
+    request: HttpRequest, message_filter, *, status: int = 200, notice: str = ""
 ) -> HttpResponse:
-    queryset = message_filter_.qs
+    queryset = message_filter.qs
     # Keyset pages: no OFFSET and no COUNT over every matching row (partner_portal.pagination).
     page = pagination.keyset_page(
         queryset,
-        ordering=pagination.ordering_from(request.GET.get("sort")),
+        ordering=request.GET.get("sort"),
         after=request.GET.get("after"),
         before=request.GET.get("before"),
         per_page=pagination.per_page_from(request.GET.get("per_page")),
@@ -60,7 +60,7 @@ def _messages_page(
         request,
         "portal/messages.html",
         {
-            "filter": message_filter_,
+            "filter": message_filter,
             "table": MessageTable(page.rows, order_by=page.ordering),
             "page": page,
             "summary": pagination.summary_of(queryset, page),
@@ -80,17 +80,17 @@ def _messages_page(
 def message_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in export_jobs.FORMATS:
         raise Http404("Unknown export format.")
-    message_filter_ = message_filter(request, request.partner)
-    if message_filter_.is_bound and not message_filter_.form.is_valid():
+    message_filter = MessageFilter(request.GET, partner=request.partner)
+    if message_filter.is_bound and not message_filter.form.is_valid():
         # A filter the form refuses (an account of another partner, an unknown status, an
         # impossible month): the messages page with the form's errors, as a 400, and no file.
         return _messages_page(
             request,
-            message_filter_,
+            message_filter,
             status=400,
             notice=_("The export was not made: correct the filters marked below."),
         )
-    queryset = message_filter_.qs.order_by("-created_at", "-id")
+    queryset = message_filter.qs.order_by("-created_at", "-id")
     if export_jobs.is_large(queryset, fmt):  # built by a worker; the page shows its progress
         job = export_jobs.request_export(
             partner=request.partner,

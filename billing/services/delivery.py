@@ -87,17 +87,17 @@ def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
     claimed_pks = [m.pk for m in claimed]
     # One call sends one text: a task may carry messages of several sends (resume_sends
     # groups the outbox by account), and each send's messages go in calls of their own.
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple, list[Message]] = {}
     for m in claimed:
         same_call = (m.account_id, m.channel, m.text_digest, m.sender, m.unicode)
-        groups.setdefault(same_call, []).append(m.pk)
+        groups.setdefault(same_call, []).append(m)
     done = Message.objects.filter(pk__in=claimed_pks).exclude(status=Status.SUBMITTING)
     try:
-        for pks in groups.values():
+        for group in groups.values():
             try:
-                _deliver_group(pks, token, sleep=sleep)
+                _deliver_group(group, token, sleep=sleep)
             except Exception as exc:  # the policy gave up for now: the outbox keeps them
-                logger.warning("send of messages %s left for later: %s", pks, exc)
+                logger.warning("send of messages %s left for later: %s", [m.pk for m in group], exc)
     finally:
         _release(claimed_pks, token)
         if not settings.STORE_MESSAGE_TEXT:
@@ -107,14 +107,14 @@ def deliver(message_ids: Sequence[int], *, sleep=time.sleep) -> DeliverySummary:
     return DeliverySummary(claimed=len(claimed), busy=busy, settled=done.count())
 
 
-def _deliver_group(pks: list[int], token: str, *, sleep) -> None:
+def _deliver_group(group: list[Message], token: str, *, sleep) -> None:
     """One account and channel: attempts under the retry policy until settled or given up."""
-    first = Message.objects.select_related("account__partner").get(pk=pks[0])
-    account, channel = first.account, first.channel
+    pks = [m.pk for m in group]
+    account, channel = group[0].account, group[0].channel
     log_context.bind_account(account)
     key = f"account:{account.pk}"
     client = limited_client(client_for(account, channel), key)
-    oldest = min(m.created_at for m in Message.objects.filter(pk__in=pks))
+    oldest = min(m.created_at for m in group)
     deadline = oldest + timedelta(seconds=settings.SERWERSMS_SEND_DEADLINE_SECONDS)
     # Look-ups may go on a little past the deadline; sending never does (see _attempt).
     within = (deadline - timezone.now()).total_seconds() + _lease_seconds()
@@ -368,7 +368,7 @@ def _look_up(client, key: str, channel: str, uncertain: list[Message]) -> list[M
     if channel == Channel.EMAIL2SMS:
         api = limited_client(client_for(uncertain[0].account, Channel.API_V2), key)
         # One read per attempt: the send's own retry policy asks again.
-        changes = match_messages(uncertain[0].account, uncertain, client=api, within=0)
+        changes = match_messages(uncertain[0].account, uncertain, client=api)
     elif channel == Channel.API_V2:
         # messages/reports filtered by one unique_id at a time (serwersms-api.md §3, C): its
         # items echo no unique_id, so each call answers for exactly one of ours.

@@ -1,10 +1,6 @@
 """Derived data of messages (daily rollups, the late-change queue, the draft refresh), kept here
-only, in the writer's own transaction (docs/derived-data.md: the calls, check and repair).
-
-Closing a month holds its exclusive advisory lock (statement_closing); a change takes the shared
-one (try-lock, never waiting) before it reads, in a new snapshot, whether the month is closed; a
-month being closed then is queued anyway (the build re-checks exactly). The lock key is the
-database's billing_month_lock_key (migration 0010), one definition for both sides.
+only, in the writer's own transaction (docs/derived-data.md: the calls, the race with closing,
+check and repair).
 """
 
 from __future__ import annotations
@@ -164,9 +160,8 @@ def missing_late_changes(partner: Partner | None = None) -> list[MissingLateChan
     for statement in closed.iterator():
         start, end = month_bounds_utc(statement.period)
         changed = (
-            ~Q(message__status=F("status"))  # not nullable; the others compared both ways
-            | Q(message__parts__lt=F("parts"))
-            | Q(message__parts__gt=F("parts"))
+            ~Q(message__status=F("status"))  # status, parts: not nullable; cost compared both ways
+            | ~Q(message__parts=F("parts"))
             | Q(message__cost__isnull=True, cost__isnull=False)
             | Q(message__cost__isnull=False, cost__isnull=True)
             | Q(message__cost__lt=F("cost"))

@@ -16,7 +16,6 @@ from billing.models import ClientAccount, MatchMethod, Message
 from billing.services.outbox import text_digest
 from billing.services.status_updates import StatusChange
 from billing.serwersms.matching import digits, ends_with_number
-from billing.serwersms.retry import read_with_retries
 from billing.serwersms.types import ReportItem
 
 CLOCK_SLACK = timedelta(seconds=60)
@@ -63,19 +62,17 @@ def pair(
 
 
 def match_messages(
-    account: ClientAccount, messages: Sequence[Message], *, client, within: float | None = None
+    account: ClientAccount, messages: Sequence[Message], *, client
 ) -> list[StatusChange]:
-    """The mails' matches in SerwerSMS's reports (`client.reports(phones=, date_from=, date_to=)`,
-    retried within `within` seconds; 0: one try) as status changes to apply."""
+    """The mails' matches in SerwerSMS's reports (`client.reports(phones=, date_from=, date_to=)`)
+    as status changes to apply. One read: the callers retry (the poll's reports source, the
+    send's policy), so a read is never retried twice over."""
     messages = [m for m in messages if not m.serwersms_id]
     if not messages:
         return []
     lows, highs = zip(*(_window(m) for m in messages), strict=True)
     phones = sorted({m.phone for m in messages})
-    items = read_with_retries(
-        lambda: list(client.reports(phones=phones, date_from=min(lows), date_to=max(highs))),
-        within=within,
-    )
+    items = list(client.reports(phones=phones, date_from=min(lows), date_to=max(highs)))
     taken = set(
         Message.objects.filter(
             account=account, serwersms_id__in=[i.serwersms_id for i in items]

@@ -43,11 +43,19 @@ MAX_RECIPIENTS = 1000
 
 
 class SendError(ValueError):
-    """The send request is invalid; nothing was written and nothing sent."""
+    """The send request is invalid; nothing was written and nothing sent. `field` names what it
+    concerns: account, channel, recipients, text, sender or unique_id."""
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 class UniqueIdConflict(SendError):
     """The unique_id was already used for a different message."""
+
+    def __init__(self, message: str):
+        super().__init__(message, field="unique_id")
 
 
 @dataclass(frozen=True)
@@ -80,17 +88,21 @@ def _resolve_account(account: ClientAccount | str) -> ClientAccount:
         name = str(account or "").strip()
         found = queryset.filter(name=name).first() if name else None
     if found is None:
-        raise SendError(f"Unknown client account {name!r}.")
+        raise SendError(f"Unknown client account {name!r}.", field="account")
     if not found.is_active:
-        raise SendError(f"Client account {found.name!r} is not active.")
+        raise SendError(f"Client account {found.name!r} is not active.", field="account")
     if not found.partner.is_active:
-        raise SendError(f"Partner {found.partner.name!r} of account {found.name!r} is not active.")
+        raise SendError(
+            f"Partner {found.partner.name!r} of account {found.name!r} is not active.",
+            field="account",
+        )
     try:
         validate_ic(found.partner.ic)
     except ValidationError:
         raise SendError(
             f"Partner {found.partner.name!r} has ic {found.partner.ic!r},"
-            " which is not a positive integer."
+            " which is not a positive integer.",
+            field="account",
         ) from None
     return found
 
@@ -105,13 +117,15 @@ def _check_sender(sender: str | None, channel: str) -> str:
         if email2sms.SENDER.match(sender) and has_letter:
             return sender
         raise SendError(
-            f"Invalid Email2SMS sender name {sender!r}: use at most 11 letters, digits or spaces."
+            f"Invalid Email2SMS sender name {sender!r}: use at most 11 letters, digits or spaces.",
+            field="sender",
         )
     if SENDER_NUMBER.match(sender) or (SENDER_NAME.match(sender) and has_letter):
         return sender
     raise SendError(
         f"Invalid sender name {sender!r}: use at most 11 letters, digits, spaces or . & _ -"
-        " (with at least one letter), or a phone number of up to 16 digits."
+        " (with at least one letter), or a phone number of up to 16 digits.",
+        field="sender",
     )
 
 
@@ -123,12 +137,17 @@ def _unique_ids(unique_id: str | None, each: Sequence[str] | None, count: int) -
             return unique_ids.per_recipient(unique_id, count)
         each = list(each)
         if len(each) != count:
-            raise SendError(f"Give one unique id per recipient: {len(each)} ids for {count}.")
+            raise SendError(
+                f"Give one unique id per recipient: {len(each)} ids for {count}.",
+                field="unique_id",
+            )
         checked = [unique_ids.check_unique_id(value) for value in each]
     except unique_ids.UniqueIdError as exc:
-        raise SendError(str(exc)) from None
+        raise SendError(str(exc), field="unique_id") from None
     if len(set(checked)) != len(checked):
-        raise SendError("Each recipient needs its own unique id; one is given twice.")
+        raise SendError(
+            "Each recipient needs its own unique id; one is given twice.", field="unique_id"
+        )
     return checked
 
 
@@ -142,49 +161,67 @@ def prepare(
     *,
     unique_ids: Sequence[str] | None = None,
 ) -> SendPlan:
-    """Validate everything; SendError with a clear message on the first problem."""
+    """Validate everything; SendError with a clear message and its field on the first problem."""
     recipients = [recipients] if isinstance(recipients, str) else list(recipients or [])
     if unique_ids is not None and unique_id:
-        raise SendError("Give one unique_id for the send or one per recipient, not both.")
-    texts = [text, sender, unique_id, getattr(account, "name", account), *(unique_ids or [])]
-    if any(isinstance(t, str) and "\x00" in t for t in texts + recipients):
-        raise SendError("NUL characters are not allowed in a message, phone, sender or id.")
+        raise SendError(
+            "Give one unique_id for the send or one per recipient, not both.", field="unique_id"
+        )
+    named = {
+        "text": [text],
+        "sender": [sender],
+        "unique_id": [unique_id, *(unique_ids or [])],
+        "account": [getattr(account, "name", account)],
+        "recipients": recipients,
+    }
+    for field, values in named.items():
+        if any(isinstance(value, str) and "\x00" in value for value in values):
+            raise SendError(
+                "NUL characters are not allowed in a message, phone, sender or id.", field=field
+            )
     if not isinstance(text, str):
-        raise SendError("The text must be a string.")
+        raise SendError("The text must be a string.", field="text")
     if channel not in SENDING_CHANNELS:
         choices = ", ".join(SENDING_CHANNELS)
-        raise SendError(f"Unknown channel {channel!r}; choose one of {choices}.")
+        raise SendError(f"Unknown channel {channel!r}; choose one of {choices}.", field="channel")
     account = _resolve_account(account)
     if channel == Channel.XML_API and not (account.username and account.password):
         raise SendError(
-            f"Account {account.name!r} has no username and password, which the XML API needs."
+            f"Account {account.name!r} has no username and password, which the XML API needs.",
+            field="channel",
         )
     if channel == Channel.API_V2 and not (
         account.api_token or (account.username and account.password)
     ):
-        raise SendError(f"Account {account.name!r} has no API token or username and password.")
+        raise SendError(
+            f"Account {account.name!r} has no API token or username and password.",
+            field="channel",
+        )
     if channel == Channel.EMAIL2SMS and not (account.email2sms_sender and account.email2sms_key):
         raise SendError(
             f"Account {account.name!r} has no Email2SMS sender address and key, which"
-            " SerwerSMS needs to accept its mails."
+            " SerwerSMS needs to accept its mails.",
+            field="channel",
         )
     if not recipients:
-        raise SendError("Give at least one recipient.")
+        raise SendError("Give at least one recipient.", field="recipients")
     if len(recipients) > MAX_RECIPIENTS:
-        raise SendError(f"At most {MAX_RECIPIENTS} recipients per send.")
+        raise SendError(f"At most {MAX_RECIPIENTS} recipients per send.", field="recipients")
     phones = []
     for value in recipients:
         try:
             phone = normalize_phone(value, settings.DEFAULT_COUNTRY_REGION)
         except PhoneError as exc:
-            raise SendError(str(exc)) from None
+            raise SendError(str(exc), field="recipients") from None
         if phone in phones:
-            raise SendError(f"{phone} is listed twice; each recipient gets one message.")
+            raise SendError(
+                f"{phone} is listed twice; each recipient gets one message.", field="recipients"
+            )
         phones.append(phone)
     try:
         size = check_text(text, settings.SERWERSMS_MAX_PARTS)
     except TextError as exc:
-        raise SendError(str(exc)) from None
+        raise SendError(str(exc), field="text") from None
     sender = _check_sender(sender, channel)
     return SendPlan(
         account=account,

@@ -157,16 +157,16 @@ class ErasureSummary:
 
 
 def erase_partner_data(
-    partner: Partner, *, actor: str, now: datetime | None = None, batch: int | None = None
+    partner: Partner, *, actor: str, now: datetime | None = None
 ) -> ErasureSummary:
     """Erase the partner's personal data: phones masked with a hash (as retention does), texts
     emptied, staff users renamed `erased-<id>` without e-mail, names or login, invitations
     deleted, Email2SMS senders and audited e-mail addresses cleared. Safe to repeat; audited."""
     now = now or timezone.now()
-    batch = batch or settings.RETENTION_BATCH
     summary = ErasureSummary()
     messages = Message.objects.filter(partner=partner)
-    summary.messages = sum(retention.reduce_messages(messages, batch=batch).values())
+    reduced = retention.reduce_messages(messages, batch=settings.RETENTION_BATCH)
+    summary.messages = sum(reduced.values())
     # Texts kept (STORE_MESSAGE_TEXT) of messages reduced earlier, e.g. by retention.
     messages.exclude(text="").update(text="")
     with transaction.atomic():

@@ -45,7 +45,7 @@ def _batches(values: Sequence, size: int) -> Iterator[Sequence]:
         yield values[start : start + size]
 
 
-def _polled(messages, now: datetime):
+def polled(messages, now: datetime):
     """The messages a pass asks about: named by SerwerSMS, or an Email2SMS mail to match."""
     cutoff = now - timedelta(days=settings.STATUS_POLL_MAX_AGE_DAYS)
     return (
@@ -76,7 +76,7 @@ def _work(messages, now: datetime) -> dict[int, PollWork]:
     """The work of a pass over `messages` by account pk, in ONE query; idle accounts left out."""
     work: dict[int, PollWork] = {}
     rows = (
-        _polled(messages, now)
+        polled(messages, now)
         .order_by("account_id", "pk")
         .values_list("account_id", "pk", "channel", "serwersms_id")
     )
@@ -142,7 +142,8 @@ def _match_email2sms(
 ) -> ApplySummary:
     """Mails handed over and not yet named by SerwerSMS: match them, or end them unsent."""
     messages = list(Message.objects.filter(pk__in=pks, serwersms_id__isnull=True))
-    # The source's phone/date read, as the client call email2sms_matching makes.
+    # The source's phone/date read, as the client call email2sms_matching makes; the source
+    # retries it (match_messages tries once), so a SerwerSMS outage costs one read's deadline.
     client = SimpleNamespace(reports=source.reports_by_phones)
     changes = email2sms_matching.match_messages(account, messages, client=client)
     matched = {c.message_id for c in changes}
@@ -198,7 +199,7 @@ def poll_account(
 def pollable_count(accounts, now: datetime | None = None) -> int:
     """How many messages a pass over `accounts` (a queryset) asks about: one query."""
     now = now or timezone.now()
-    return _polled(Message.objects.filter(account__in=accounts), now).count()
+    return polled(Message.objects.filter(account__in=accounts), now).count()
 
 
 def active_accounts(name: str | None = None):
@@ -212,7 +213,7 @@ def accounts_to_poll(now: datetime | None = None) -> list[int]:
     """Pks of the active accounts a pass has work for (one query; idle accounts cost nothing)."""
     now = now or timezone.now()
     return list(
-        _polled(Message.objects.filter(account__in=active_accounts()), now)
+        polled(Message.objects.filter(account__in=active_accounts()), now)
         .order_by("account_id")
         .values_list("account_id", flat=True)
         .distinct()

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -50,7 +50,6 @@ MAX_COST = Decimal("99999999.9999")  # the row's DecimalField(12, 4)
 MAX_PARTS = 32767  # PositiveSmallIntegerField
 ASCII_DIGITS = re.compile(r"[0-9]{1,12}")
 ASCII_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]*)?|\.[0-9]+")
-TYPES = frozenset(MessageType.values)
 # Dispatch times further apart than this disagree (theirs has whole seconds, ours may not).
 TIME_TOLERANCE = timedelta(seconds=60)
 # ReconciliationRow's their_<name> / our_<name> fields, from the TheirRow / OurRow attributes.
@@ -102,8 +101,6 @@ class RowResult:
     """One row of the stored reconciliation, before it is written."""
 
     outcome: str
-    account: str
-    serwersms_id: str
     theirs: TheirRow | None = None
     ours: OurRow | None = None
     differences: list[Disagreement] = field(default_factory=list)
@@ -111,7 +108,6 @@ class RowResult:
 
 @dataclass
 class ReconcileReport:
-    partner: Partner
     period: date
     their_messages: int = 0
     their_parts: int = 0
@@ -294,7 +290,7 @@ def _their_row(line: int, get: dict[str, str], problems: list[str]) -> TheirRow 
     if len(phone) > 32:
         problems.append(_("the phone is longer than 32 characters"))
     message_type = get.get("type", "").lower()
-    if "type" in get and message_type not in TYPES:
+    if "type" in get and message_type not in MessageType.values:
         problems.append(_("unknown type %(value)r") % {"value": get["type"]})
     # ASCII digits only, here and in the cost and ic: int() and Decimal() also read "٣" as 3,
     # "1_0" as 10, "+2" and "1e2".
@@ -316,14 +312,9 @@ def _their_row(line: int, get: dict[str, str], problems: list[str]) -> TheirRow 
     cost = None
     if get.get("cost"):
         text = get["cost"] if "." in get["cost"] else get["cost"].replace(",", ".")
-        try:
-            if not ASCII_AMOUNT.fullmatch(text):
-                raise InvalidOperation
-            cost = Decimal(text)
-            if not cost <= MAX_COST:
-                raise InvalidOperation
-            cost = cost.quantize(Decimal("0.0001"))
-        except InvalidOperation:
+        if ASCII_AMOUNT.fullmatch(text) and Decimal(text) <= MAX_COST:
+            cost = Decimal(text).quantize(Decimal("0.0001"))
+        else:
             problems.append(
                 _("cost must be an amount from 0 to %(max)s, got %(value)r")
                 % {"max": MAX_COST, "value": get["cost"]}
@@ -401,7 +392,7 @@ _OUR_FIELDS = (
 
 def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> ReconcileReport:
     """Match their rows with our counted messages of `period`; read only, writes nothing."""
-    report = ReconcileReport(partner=partner, period=period)
+    report = ReconcileReport(period=period)
     ours: dict[tuple[str, str], OurRow] = {}
     counted = (
         Message.objects.filter(partner=partner)
@@ -428,7 +419,7 @@ def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> Reconcile
         found = known.get(key)
         if found is None:
             report.missing_ours.append(row)
-            report.rows.append(RowResult(Outcome.MISSING_HERE, *key, row))
+            report.rows.append(RowResult(Outcome.MISSING_HERE, row))
             continue
         # We know the message but do not count it in this month: say why.
         month = billing_month(found.dispatched_at)
@@ -439,42 +430,39 @@ def compare(partner: Partner, period: date, theirs: list[TheirRow]) -> Reconcile
             item = Disagreement(*key, "status", found.status, row.status)
             outcome = Outcome.STATUS_DIFFERENT
         report.disagreements.append(item)
-        report.rows.append(RowResult(outcome, *key, row, found, [item]))
+        report.rows.append(RowResult(outcome, row, found, [item]))
 
     for key, ours_row in ours.items():
         row = their_keys.get(key)
         if row is None:
             report.missing_theirs.append(ours_row)
-            outcome = Outcome.MISSING_AT_SERWERSMS
-            report.rows.append(RowResult(outcome, key[0], ours_row.serwersms_id, ours=ours_row))
+            report.rows.append(RowResult(Outcome.MISSING_AT_SERWERSMS, ours=ours_row))
             continue
         report.matched += 1
         found = _differences(key, ours_row, row)
         report.disagreements.extend(found)
-        report.rows.append(RowResult(_outcome_of(found), *key, row, ours_row, found))
+        report.rows.append(RowResult(_outcome_of(found), row, ours_row, found))
     return report
 
 
 def _differences(key: tuple[str, str], ours: OurRow, theirs: TheirRow) -> list[Disagreement]:
     checks = [
-        ("status", ours.status, theirs.status, None),
-        ("parts", str(ours.parts), str(theirs.parts), None),
+        ("status", ours.status, theirs.status),
+        ("parts", str(ours.parts), str(theirs.parts)),
     ]
     if theirs.cost is not None:
         mine = "-" if ours.cost is None else f"{ours.cost:.4f}"
-        checks.append(("cost", mine, f"{theirs.cost:.4f}", None))
+        checks.append(("cost", mine, f"{theirs.cost:.4f}"))
     if theirs.type:
-        checks.append(("type", ours.type, theirs.type, None))
+        checks.append(("type", ours.type, theirs.type))
+    found = [Disagreement(*key, name, mine, their) for name, mine, their in checks if mine != their]
     # A pair swapped between two messages shows as a phone or time disagreement.
-    checks.append(("phone", ours.phone, theirs.phone, _same_phone(ours.phone, theirs.phone)))
+    if not _same_phone(ours.phone, theirs.phone):
+        found.append(Disagreement(*key, "phone", ours.phone, theirs.phone))
     at = ours.dispatched_at
-    close = at is not None and abs(at - theirs.dispatched_at) <= TIME_TOLERANCE
-    checks.append(("time", _local(at), _local(theirs.dispatched_at), close))
-    return [
-        Disagreement(*key, name, mine, their)
-        for name, mine, their, same in checks
-        if ((mine != their) if same is None else not same)
-    ]
+    if at is None or abs(at - theirs.dispatched_at) > TIME_TOLERANCE:
+        found.append(Disagreement(*key, "time", _local(at), _local(theirs.dispatched_at)))
+    return found
 
 
 def _same_phone(ours: str, theirs: str) -> bool:
@@ -618,8 +606,9 @@ def _store_rows(reconciliation: Reconciliation, rows: list[RowResult]) -> None:
                 reconciliation=reconciliation,
                 outcome=row.outcome,
                 message_id=row.ours.message_id if row.ours else None,
-                account_name=row.account,
-                serwersms_id=row.serwersms_id,
+                # Both sides have the same account and id when both list the row.
+                account_name=(row.theirs or row.ours).account,
+                serwersms_id=(row.theirs or row.ours).serwersms_id,
                 line=row.theirs.line if row.theirs else None,
                 differences=[
                     {"field": d.field, "ours": d.ours, "theirs": d.theirs} for d in row.differences
@@ -656,15 +645,6 @@ def _apply_proof(reconciliation: Reconciliation, *, actor: str, now: datetime) -
     refuted: list[int] = []
     for message_id, outcome in rows.order_by("message_id").iterator(chunk_size=5000):
         (refuted if outcome == Outcome.MISSING_AT_SERWERSMS else confirmed).append(message_id)
-    return apply_ic_proof(confirmed_ids=confirmed, refuted_ids=refuted, actor=actor, now=now)
-
-
-def apply_ic_proof(
-    *, confirmed_ids: list[int], refuted_ids: list[int], actor: str, now: datetime
-) -> ProofIds:
-    """Mark the reported messages SerwerSMS's partner billing listed confirmed, the others
-    refuted, through the ic-proof service (rollups, drafts and late changes follow)."""
-    confirm_reported_messages(
-        confirmed_ids=confirmed_ids, refuted_ids=refuted_ids, actor=actor, now=now
-    )
-    return ProofIds(confirmed_ids=list(confirmed_ids), refuted_ids=list(refuted_ids))
+    # The ic-proof service moves them; rollups, drafts and late changes follow.
+    confirm_reported_messages(confirmed_ids=confirmed, refuted_ids=refuted, actor=actor, now=now)
+    return ProofIds(confirmed_ids=confirmed, refuted_ids=refuted)

@@ -232,13 +232,12 @@ def record_reported_messages(
         for result, row in zip(to_write, rows, strict=True):
             result.message_id = created.get(row["serwersms_id"])
             result.claim = _claim(row)
+        # Another request took these ids (or unique_ids) meanwhile: answer as it did.
         lost_race = [r for r in to_write if r.message_id is None]
-        if lost_race:
-            # Another request took these ids (or unique_ids) meanwhile: answer as it did.
-            _match_existing(account, items, phones, lost_race)
-            for result in lost_race:
-                if result.outcome == CREATED:
-                    result.refuse("unique_id", "conflict", "This unique_id is already used.")
+        _match_existing(account, items, phones, lost_race)
+        for result in lost_race:
+            if result.outcome == CREATED:
+                result.refuse("unique_id", "conflict", "This unique_id is already used.")
     return results
 
 

@@ -1,9 +1,5 @@
-"""Applying SerwerSMS status reports to messages in bulk: the one status path (docs/status.md).
-
-SerwerSMS's record is the billing record: the figures that price a message (parts, cost, type,
-dispatch time) come only from a send answer, a reports poll or a look-up; a callback moves only
-the status (and may fill the delivery time). Every figure passes the rule of billing/figures.py.
-"""
+"""Applying SerwerSMS status reports to messages in bulk: the one status path (docs/status.md,
+"One status path": what a report may change, and the statements a batch costs)."""
 
 from __future__ import annotations
 
@@ -56,12 +52,11 @@ class ApplySummary:
     by_status: Counter = field(default_factory=Counter)
     error_messages: list[str] = field(default_factory=list)
 
-    def add(self, other: ApplySummary) -> ApplySummary:
+    def add(self, other: ApplySummary) -> None:
         for name in ("checked", "changed", "ignored", "unmatched", "errors"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.by_status.update(other.by_status)
         self.error_messages.extend(other.error_messages)
-        return self
 
     def as_line(self) -> str:
         statuses = ", ".join(f"{k}={v}" for k, v in sorted(self.by_status.items())) or "none"
@@ -81,9 +76,8 @@ def _json_value(value):
 
 
 def _execute_on_rows(model, objects: Sequence, fields: Sequence, statement: str) -> None:
-    """Run `WITH v AS (...) statement`, v holding the `fields` of `objects` as rows: ONE
-    parameter, a JSON array read by json_populate_recordset with the table's own row type, so the
-    statement is the same for 1 row or 10,000 (psycopg renders one string; json.dumps is C)."""
+    """Run `WITH v AS (...) statement`, v holding the `fields` of `objects` as rows (ONE JSON
+    parameter read by json_populate_recordset: docs/status.md)."""
     if not objects:
         return
     table = connection.ops.quote_name(model._meta.db_table)
@@ -147,7 +141,7 @@ def _life_start(message: Message) -> datetime:
 def _refusal(message: Message, item: ReportItem, now: datetime, identify: bool) -> str:
     """Why a report cannot be true of this message (empty when it can): values no message can
     have, times outside its life (a clock error or a forged report), another SerwerSMS id."""
-    problem = figures.figures_problem(cost=item.cost, parts=item.parts)
+    problem = figures.cost_problem(item.cost) or figures.parts_problem(item.parts)
     if problem:
         return f"refused: {problem}"
     texts = (item.serwersms_id or "", item.status or "", item.reason or "", item.phone or "")
@@ -229,13 +223,9 @@ def apply_status_changes(
     now: datetime | None = None,
     checked: Iterable[int] = (),
 ) -> ApplySummary:
-    """Apply status reports to messages: THE one path for every status change.
-
-    In one transaction the messages are locked (in primary key order) and each report is decided
-    by `statuses.decide`: a forward move changes the message and adds an applied StatusEvent;
-    the same status again only fills blanks; a backward, unknown or refused report, or a
-    disagreement with stored values, adds one ignored StatusEvent (once) and changes nothing.
-    `checked`: ids asked about without a report (their last_checked_at is set). Safe to repeat."""
+    """Apply status reports to messages in one transaction: THE one path for every status change
+    (docs/status.md). `checked`: ids asked about without a report (their last_checked_at is set).
+    Safe to repeat."""
     now = now or timezone.now()
     callback = source == EventSource.CALLBACK
     summary = ApplySummary()
@@ -318,10 +308,8 @@ def apply_status_changes(
             summary.changed += 1
             summary.by_status[new.value] += 1
         events.extend(_ignored_events(ignored, source, now, summary))
-        if dirty:
-            write_messages(list(dirty.values()))
-            # Derived data follows in the same transaction.
-            derived.messages_changed(before, dirty.values())
+        write_messages(list(dirty.values()))
+        derived.messages_changed(before, dirty.values())  # in the same transaction
         insert_events(events)
     return summary
 
@@ -360,6 +348,12 @@ def _ignored_events(
     return events
 
 
+def _can_be_ours(key: str | None) -> bool:
+    """Whether an id may name a message: no NUL (PostgreSQL refuses it in a query), at most the
+    columns' 64 characters."""
+    return "\x00" not in (key or "") and len(key or "") <= 64
+
+
 def apply_reports(
     account: ClientAccount,
     items: Sequence[ReportItem],
@@ -369,14 +363,7 @@ def apply_reports(
 ) -> ApplySummary:
     """Apply reports naming SerwerSMS ids (or our unique_ids) of one account's messages; one
     found by unique_id teaches the message its SerwerSMS id (a lost send answer)."""
-    # Ids that cannot be ours (PostgreSQL refuses NUL characters in a query) name no message.
-    usable = [
-        i
-        for i in items
-        if "\x00" not in (i.serwersms_id or "") + (i.unique_id or "")
-        and len(i.serwersms_id or "") <= 64
-        and len(i.unique_id or "") <= 64
-    ]
+    usable = [i for i in items if _can_be_ours(i.serwersms_id) and _can_be_ours(i.unique_id)]
     ids = {item.serwersms_id for item in usable if item.serwersms_id}
     unique_ids = {item.unique_id for item in usable if item.unique_id}
     by_id, by_unique = {}, {}

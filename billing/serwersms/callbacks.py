@@ -44,7 +44,7 @@ class CallbackError(ValueError):
 
 def status_for(stan: str) -> str:
     """Our status word for a callback's `stan` (exact, then case-insensitive); else `stan`."""
-    words = getattr(settings, "SERWERSMS_CALLBACK_STAN_WORDS", None) or DEFAULT_STAN_WORDS
+    words = settings.SERWERSMS_CALLBACK_STAN_WORDS or DEFAULT_STAN_WORDS
     folded = {key.lower(): value for key, value in words.items()}
     return words[stan] if stan in words else folded.get(stan.lower(), stan)
 

@@ -33,9 +33,10 @@ class MailDeferred(SerwerSMSError):
     default_code = "mail_deferred"
 
 
-def subject(key: str, phone: str, sender: str | None = None, report: bool = True) -> str:
+def subject(key: str, phone: str, sender: str | None = None) -> str:
     """The Email2SMS subject for one number."""
-    fields = {"klucz": key, "numer": phone, "nadawca": sender, "raport": "1" if report else ""}
+    report = "1" if settings.SERWERSMS_EMAIL2SMS_REPORT else ""
+    fields = {"klucz": key, "numer": phone, "nadawca": sender, "raport": report}
     return settings.SERWERSMS_EMAIL2SMS_SUBJECT_SEPARATOR.join(
         f"{name}{settings.SERWERSMS_EMAIL2SMS_SUBJECT_ASSIGN}{value}"
         for name, value in fields.items()
@@ -86,7 +87,7 @@ class Email2SMSClient:
             )
         headers = ic_rules.with_ic(self.channel, ACTION, {}, self.ic)
         return EmailMessage(
-            subject=subject(self.key, phone, sender, settings.SERWERSMS_EMAIL2SMS_REPORT),
+            subject=subject(self.key, phone, sender),
             body=body(text),
             from_email=self.from_address,
             to=[settings.SERWERSMS_EMAIL2SMS_ADDRESS],

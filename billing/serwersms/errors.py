@@ -65,7 +65,9 @@ class SendingNotAllowed(SerwerSMSError):
 
 
 class RateLimited(SerwerSMSError):
-    """HTTP 429: SerwerSMS refused the call before doing anything."""
+    """HTTP 429, read as a refusal before anything was done: our reading, since SerwerSMS
+    documents no rate limit (serwersms-api.md). `retry_after` is the answer's Retry-After in
+    seconds (None when absent or not a number); the retry policy waits at least that long."""
 
     outcome = Outcome.NOTHING_DONE
     default_code = "rate_limited"

@@ -15,17 +15,12 @@ def parse_time(value: object) -> datetime | None:
     """SerwerSMS's "YYYY-MM-DD HH:MM:SS" (Europe/Warsaw) as an aware UTC datetime; None if empty.
     Also ISO 8601 with an offset and Unix timestamps, in case an answer uses them; else ValueError.
     """
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=SERWERSMS_TZ)
-        return moment.astimezone(UTC)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC) if value else None
     text = str(value).strip()
-    if text in _EMPTY_TIMES:
+    if text in _EMPTY_TIMES:  # None too
         return None
     try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC) if value else None
         if text.isdigit():
             return datetime.fromtimestamp(int(text), UTC)
         try:
@@ -35,7 +30,7 @@ def parse_time(value: object) -> datetime | None:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=SERWERSMS_TZ)
         return moment.astimezone(UTC)
-    except (OverflowError, OSError) as exc:  # e.g. 0001-01-01 in Warsaw is before year 1 UTC
+    except (OverflowError, OSError) as exc:  # 0001-01-01 in Warsaw (before year 1 UTC), 1e20
         raise ValueError(f"time out of range: {text!r}") from exc
 
 

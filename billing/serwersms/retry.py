@@ -28,7 +28,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from .errors import Outcome
+from .errors import Outcome, RateLimited
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,12 +80,22 @@ def _log_before_sleep(state: RetryCallState) -> None:
 def policy(*, within: float, sleep: Callable[[float], None] = time.sleep) -> Retrying:
     """Backoff with full jitter, no new attempt once `within` seconds passed; everything but a
     definite refusal is tried again. The last failure is re-raised as it was."""
+    backoff = wait_random_exponential(
+        multiplier=settings.SERWERSMS_RETRY_BASE_SECONDS,
+        max=settings.SERWERSMS_RETRY_MAX_SECONDS,
+    )
+
+    def wait(state: RetryCallState) -> float:
+        # A RateLimited call is asked again no sooner than its Retry-After, even past
+        # SERWERSMS_RETRY_MAX_SECONDS (an earlier call would be refused again); one that would
+        # wait past `within` is not waited for: stop_before_delay gives up at once instead.
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        return max(backoff(state), retry_after or 0.0)
+
     return Retrying(
         stop=stop_before_delay(max(0.0, within)),
-        wait=wait_random_exponential(
-            multiplier=settings.SERWERSMS_RETRY_BASE_SECONDS,
-            max=settings.SERWERSMS_RETRY_MAX_SECONDS,
-        ),
+        wait=wait,
         retry=retry_if_exception(
             lambda exc: isinstance(exc, SettleFirst) or disposition(exc) != Disposition.REFUSED
         ),

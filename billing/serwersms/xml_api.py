@@ -95,8 +95,6 @@ class XmlApiClient:
         text: str,
         sender: str | None = None,
         unique_ids: Sequence[str] | None = None,
-        *,
-        test: bool = False,
     ) -> list[SendItem]:
         """`wyslij_sms`; items in the order of `phones`, matched by number (the answer lists
         queued and unsent numbers apart and echoes no usmsid, §4)."""
@@ -107,7 +105,6 @@ class XmlApiClient:
                 "wiadomosc": text,
                 "nadawca": sender or None,
                 "usmsid": ",".join(unique_ids) if unique_ids else None,
-                "test": "1" if test else None,
             },
         )
         recipients = root.find("Odbiorcy")
@@ -115,27 +112,11 @@ class XmlApiClient:
             raise MalformedResponse(None, "A wyslij_sms answer without <Odbiorcy>.")
         try:
             items = [
-                SendItem(
-                    phone=text_or_empty(element.get("numer")),
-                    status="queued",
-                    serwersms_id=id_or_none(element.get("id")),
-                    queued_at=parse_time(element.get("godzina_skolejkowania")),
-                )
-                for element in recipients.findall("Skolejkowane/SMS")
+                _send_item(element, "queued") for element in recipients.findall("Skolejkowane/SMS")
             ]
         except ValueError as exc:
             raise MalformedResponse(None, f"A wyslij_sms answer could not be read: {exc}") from exc
-        for element in recipients.findall("Niewyslane/SMS"):
-            reason = text_or_empty(element.get("przyczyna"))
-            items.append(
-                SendItem(
-                    phone=text_or_empty(element.get("numer")),
-                    status="unsent",
-                    serwersms_id=id_or_none(element.get("id")),
-                    error_code=reason,
-                    error_message=reason,
-                )
-            )
+        items += [_send_item(element, "unsent") for element in recipients.findall("Niewyslane/SMS")]
         return match_items(items, phones, None)
 
     def sprawdz_sms(
@@ -144,10 +125,9 @@ class XmlApiClient:
         phones: Sequence[str] | None = None,
         *,
         date_from: datetime | None = None,
-        date_to: datetime | None = None,
     ) -> list[ReportItem]:
-        """Status check by SerwerSMS ids, or by numbers and a time range (`smsid`, `numer`,
-        `data_od`, `data_do`, §4 C). There is no documented lookup by our usmsid."""
+        """Status check by SerwerSMS ids, or by numbers since a time (`smsid`, `numer`, `data_od`;
+        `data_do` too, §4 C). There is no documented lookup by our usmsid."""
         if not smsids and not phones:
             raise ValueError("sprawdz_sms needs SerwerSMS ids or phone numbers.")
         root = self.call(
@@ -156,7 +136,6 @@ class XmlApiClient:
                 "smsid": ",".join(smsids) if smsids else None,
                 "numer": ",".join(phones) if phones else None,
                 "data_od": format_time(date_from) if date_from else None,
-                "data_do": format_time(date_to) if date_to else None,
             },
         )
         try:
@@ -165,12 +144,26 @@ class XmlApiClient:
             raise MalformedResponse(None, f"A sprawdz_sms answer could not be read: {exc}") from exc
 
 
+def _send_item(element: Element, status: str) -> SendItem:
+    """A `<Skolejkowane>` (queued, with its time) or `<Niewyslane>` (unsent, with why) `<SMS>`."""
+    reason = text_or_empty(element.get("przyczyna")) if status == "unsent" else ""
+    queued_at = element.get("godzina_skolejkowania") if status == "queued" else None
+    return SendItem(
+        phone=text_or_empty(element.get("numer")),
+        status=status,
+        serwersms_id=id_or_none(element.get("id")),
+        queued_at=parse_time(queued_at),
+        error_code=reason,
+        error_message=reason,
+    )
+
+
 def _report_from_xml(element: Element) -> ReportItem:
     serwersms_id = id_or_none(element.get("id"))
     if serwersms_id is None:
         raise ValueError("an <SMS> without an id")
     stan = text_or_empty(element.get("stan")).strip().lower()
-    words = getattr(settings, "SERWERSMS_XML_STAN_WORDS", None) or DEFAULT_STAN_TO_STATUS
+    words = settings.SERWERSMS_XML_STAN_WORDS or DEFAULT_STAN_TO_STATUS
     return ReportItem(
         serwersms_id=serwersms_id,
         phone=text_or_empty(element.get("numer")),

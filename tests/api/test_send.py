@@ -200,3 +200,33 @@ def test_a_body_that_is_not_json_is_400(sim, alpha):
     response = alpha.client.post(URL, "{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("account", "body", "field"),
+    [
+        ({"email2sms_sender": ""}, {"channel": "email2sms"}, "channel"),
+        ({"name": "sender-shop", "username": ""}, {"channel": "xml_api"}, "channel"),
+        ({}, {"sender": "Bad!"}, "sender"),
+        ({}, {"sender": "Sh\x00p"}, "sender"),
+        ({}, {"text": "x" * 919}, "text"),
+    ],
+    ids=[
+        "email2sms not set up",
+        "xml_api without login",
+        "bad sender",
+        "NUL in sender",
+        "text too long",
+    ],
+)
+def test_a_refused_send_names_the_field_it_concerns(sim, alpha, account, body, field):
+    for name, value in account.items():
+        setattr(alpha.account, name, value)
+    alpha.account.save()
+    response = post(
+        alpha.client, URL, {"recipients": [{"phone": "+48500600700"}], "text": "Hi"} | body
+    )
+    assert response.status_code == 400, response.content
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert not Message.objects.exists()
+    assert sends(sim) == []

@@ -138,3 +138,32 @@ def test_message_admin_is_read_only_with_filters_and_history(admin_client):
     assert admin_client.get(reverse("admin:billing_message_add")).status_code == 403
     deleted = admin_client.post(reverse("admin:billing_message_delete", args=[message.pk]))
     assert deleted.status_code == 403
+
+
+def test_the_audit_list_costs_the_same_queries_for_many_entries_as_for_one(admin_client):
+    from datetime import date
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.models import AuditEntry
+    from tests.factories import StatementFactory
+
+    def list_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert (
+                admin_client.get(reverse("admin:billing_auditentry_changelist")).status_code == 200
+            )
+        return len(queries.captured_queries)
+
+    def entry(month: int) -> None:
+        statement = StatementFactory(period=date(2025, month, 1))
+        AuditEntry.objects.create(
+            action="build", actor="ops", partner=statement.partner, statement=statement
+        )
+
+    entry(1)
+    one = list_queries()
+    for month in range(2, 12):
+        entry(month)
+    assert list_queries() == one

@@ -65,6 +65,35 @@ def test_transient_failures_are_retried_with_growing_jittered_pauses(settings):
     assert all(0 <= p <= 0.1 * 2**n for n, p in enumerate(pauses, start=1))
 
 
+def test_a_rate_limited_call_is_asked_again_no_sooner_than_its_retry_after(settings):
+    settings.SERWERSMS_RETRY_BASE_SECONDS = 0.01
+    settings.SERWERSMS_RETRY_MAX_SECONDS = 0.02
+    calls, pauses = [], []
+
+    def limited():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RateLimited(None, "slow down", 429, retry_after=7)
+        return "ok"
+
+    assert policy(within=60, sleep=pauses.append)(limited) == "ok"
+    assert pauses == [7, 7]  # the server's word, not the 0.02 s the backoff allows
+
+
+def test_a_retry_after_past_the_deadline_gives_up_at_once_without_waiting(settings):
+    settings.SERWERSMS_RETRY_BASE_SECONDS = 0.01
+    settings.SERWERSMS_RETRY_MAX_SECONDS = 0.02
+    calls, pauses = [], []
+
+    def limited():
+        calls.append(1)
+        raise RateLimited(None, "slow down", 429, retry_after=120)
+
+    with pytest.raises(RateLimited):
+        policy(within=0.5, sleep=pauses.append)(limited)
+    assert len(calls) == 1 and pauses == []
+
+
 def test_a_refusal_is_never_retried():
     calls = []
 

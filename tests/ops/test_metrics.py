@@ -64,6 +64,7 @@ def test_metrics_need_the_token_or_a_trusted_address(client, settings):
 def test_every_figure_is_scraped_after_traffic_through_the_simulator(
     simulator_settings, settings, celery_eager
 ):
+    began = time.monotonic()  # every age and duration below is bounded by the test's own run
     settings.METRICS_TOKEN = TOKEN
     settings.SERWERSMS_RETRY_BASE_SECONDS = 0.05
     sim = simulator_settings
@@ -129,6 +130,7 @@ def test_every_figure_is_scraped_after_traffic_through_the_simulator(
         time.sleep(0.2)
 
     p = "partner_portal_"
+    ran = time.monotonic() - began + 1  # no figure can be older than the test, however slow
     assert value(found, p + "messages_last_31_days") >= 6
     assert value(found, p + "messages_last_31_days", status="unsent") >= 1
     assert value(found, p + "messages_not_final", channel="api_v2") >= 2
@@ -145,14 +147,14 @@ def test_every_figure_is_scraped_after_traffic_through_the_simulator(
     assert value(found, p + "statement_actions", action="close") == 1
     assert value(found, p + "api_requests", key=key.prefix, status="202") == 1
     assert value(found, p + "api_requests", key="none", status="401") == 1
-    assert value(found, p + "heartbeat_age_seconds", name="beat") < 60
-    assert value(found, p + "heartbeat_age_seconds", name="billing.tasks.poll_all_accounts") < 60
-    assert 0 < value(found, p + "poll_pass_seconds", account="shop") < 60
-    assert 0 <= value(found, p + "poll_lag_seconds") < 120
-    assert 0 <= value(found, p + "oldest_pending_message_age_seconds", account="shop") < 120
-    assert 0 <= value(found, p + "outbox_oldest_submitting_age_seconds") < 120
+    assert value(found, p + "heartbeat_age_seconds", name="beat") < ran
+    assert value(found, p + "heartbeat_age_seconds", name="billing.tasks.poll_all_accounts") < ran
+    assert 0 < value(found, p + "poll_pass_seconds", account="shop") < ran
+    assert 0 <= value(found, p + "poll_lag_seconds") < ran
+    assert 0 <= value(found, p + "oldest_pending_message_age_seconds", account="shop") < ran
+    assert 0 <= value(found, p + "outbox_oldest_submitting_age_seconds") < ran
     assert value(found, p + "outbox_submitting_messages") == 1
-    assert 0 <= value(found, p + "draft_refresh_lag_seconds") < 120
+    assert 0 <= value(found, p + "draft_refresh_lag_seconds") < ran
     assert value(found, p + "statements", status="closed") == 1
     assert value(found, p + "statements", status="draft") >= 1
     assert p + "open_incidents" in found and p + "statements_past_review_window" in found

@@ -147,7 +147,18 @@ def test_per_page_is_bounded(alpha, settings, per_page, shown):
     assert len(_phones(response)) == shown
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "a123_4", "d99999999999999999999999_1", "d1_x"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        "a123_4",
+        "d99999999999999999999999_1",
+        "d1_x",
+        pytest.param("d--5_1", id="two minus signs"),
+        pytest.param("d%C2%B2_1", id="a superscript digit"),
+        pytest.param("d1_%C2%B2", id="a superscript digit in the id"),
+    ],
+)
 def test_a_bad_or_foreign_cursor_shows_the_first_page(alpha, cursor):
     _many(alpha, 3)
     response = client_for(alpha.viewer).get(f"/messages/?after={cursor}&before={cursor}")

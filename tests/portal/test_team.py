@@ -91,6 +91,16 @@ def test_a_manager_cannot_remove_another_partners_staff_or_themself(alpha, beta,
     assert not AuditEntry.objects.filter(action="staff_removed").exists()
 
 
+def test_the_team_page_shows_a_removed_colleague_in_its_audit_trail(alpha, manager_client):
+    username = alpha.viewer.user.username
+    assert manager_client.post(f"/team/{alpha.viewer.pk}/remove/").status_code == 302
+    assert AuditEntry.objects.filter(action="staff_removed").exists()
+    response = manager_client.get("/team/")
+    assert response.status_code == 200
+    trail = response.content.decode().split('id="team-audit"')[1]
+    assert username in trail
+
+
 def test_team_page_shows_only_the_own_partner(alpha, beta, manager_client):
     page = manager_client.get("/team/").content.decode()
     assert alpha.viewer.user.username in page

@@ -1,7 +1,5 @@
 """Erase one partner's personal data on request; its statements and totals stay."""
 
-from __future__ import annotations
-
 from django.core.management.base import CommandError
 
 from billing.services import partner_data

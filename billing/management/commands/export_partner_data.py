@@ -1,7 +1,5 @@
 """Export everything the portal holds about one partner as a zip (JSON + CSV)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from django.core.management.base import CommandError

@@ -1,7 +1,5 @@
 """`manage.py check_health`: the readiness checks for cron; exits 1 when one fails."""
 
-from __future__ import annotations
-
 import json
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,8 +1,6 @@
 """The release step of a deployment, as one command: migrate, collect static files, seed the
 beat schedule, check. Safe to run on every deploy (each step is idempotent)."""
 
-from __future__ import annotations
-
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 

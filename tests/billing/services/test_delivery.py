@@ -17,7 +17,7 @@ from billing.statuses import Status
 from tests.billing.services import simulated_account
 from tests.billing.services.simulated_account import IC, PHONE, PHONES, sends
 from tests.conftest import free_port
-from tests.factories import ClientAccountFactory
+from tests.factories import ClientAccountFactory, change_message
 
 pytestmark = pytest.mark.django_db
 account = simulated_account.account  # the fixture (shared by the outbox and delivery tests)
@@ -294,8 +294,9 @@ def test_past_the_deadline_a_maybe_sent_message_is_only_looked_up(
 ):
     with django_capture_on_commit_callbacks():
         (message,) = send_sms(account, [PHONE], "Hi")
-    Message.objects.filter(pk=message.pk).update(
-        send_attempted_at=timezone.now(), created_at=timezone.now() - timedelta(hours=1)
+    # Through change_message: its day's rollup moves too (an hour back is yesterday after midnight).
+    change_message(
+        message, send_attempted_at=timezone.now(), created_at=timezone.now() - timedelta(hours=1)
     )
     delivery.deliver([message.pk])
     message.refresh_from_db()

@@ -10,6 +10,7 @@ from billing.services import derived, polling
 from billing.services.email2sms_matching import NO_REPORT_REASON
 from billing.services.outbox import text_digest
 from billing.serwersms import client_for
+from billing.serwersms.errors import TransportError
 from billing.statuses import COUNTED, FINAL, Status
 from tests.factories import ClientAccountFactory
 
@@ -109,3 +110,34 @@ def test_a_report_of_another_text_or_outside_the_window_is_never_taken(account, 
     client_for(account, Channel.EMAIL2SMS).send("+48500333444", "Late")  # 50 min too late
     polling.poll_account(account)
     assert not Message.objects.filter(serwersms_id__isnull=False).exists()
+
+
+class GivesUpOnce:
+    """A stand-in reports source whose own retries gave up once (SerwerSMS down), then answers."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def reports_by_phones(self, phones, date_from, date_to):
+        self.calls += 1
+        if self.calls == 1:
+            raise TransportError("connection refused", may_have_been_sent=False)
+        return []
+
+    def reports_by_ids(self, ids):
+        return []
+
+    def xml_check(self, ids):
+        return []
+
+
+def test_a_poll_read_is_retried_by_its_source_alone_never_again_around_it(settings):
+    settings.SERWERSMS_RETRY_BASE_SECONDS = 0  # a second retry around the source would not wait
+    account = ClientAccountFactory(api_token="tok-down")
+    waiting = mail(account, PHONE, "Your code is 3333", send=False)
+    source = GivesUpOnce()
+    summary = polling.poll_account(account, source=source)
+    assert source.calls == 1  # the source's policy had its deadline; nothing asks again
+    assert summary.errors == 1  # left to the next pass
+    waiting.refresh_from_db()
+    assert (waiting.serwersms_id, waiting.status) == (None, Status.QUEUED)

@@ -137,3 +137,50 @@ def test_email2sms_needs_the_address_and_key(account, send_now):
     with pytest.raises(SendError, match="Email2SMS sender address and key"):
         send_now(account, [PHONE], "Hi", channel="email2sms")
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        pytest.param({"recipients": ["12"]}, "recipients", id="bad phone"),
+        pytest.param({"recipients": []}, "recipients", id="no recipient"),
+        pytest.param({"recipients": [PHONE, "500600700"]}, "recipients", id="phone twice"),
+        pytest.param({"recipients": [PHONE, "5006\x0000701"]}, "recipients", id="NUL in phone"),
+        pytest.param({"text": "x" * 919}, "text", id="text too long"),
+        pytest.param({"text": "   "}, "text", id="empty text"),
+        pytest.param({"text": 42}, "text", id="text not a string"),
+        pytest.param({"text": "Hi\x00"}, "text", id="NUL in text"),
+        pytest.param({"sender": "Bad!"}, "sender", id="bad sender"),
+        pytest.param({"sender": "Sh\x00p"}, "sender", id="NUL in sender"),
+        pytest.param(
+            {"channel": "email2sms", "sender": "Shop.pl"}, "sender", id="bad Email2SMS sender"
+        ),
+        pytest.param({"channel": "carrier_pigeon"}, "channel", id="unknown channel"),
+        pytest.param({"unique_id": "ab"}, "unique_id", id="bad unique_id"),
+        pytest.param({"unique_id": "ab\x00c"}, "unique_id", id="NUL in unique_id"),
+        pytest.param({"unique_ids": ["only1", "only2"]}, "unique_id", id="ids per recipient"),
+        pytest.param(
+            {"unique_ids": ["ok1", "no-dash"], "recipients": PHONES}, "unique_id", id="bad id"
+        ),
+        pytest.param({"unique_id": "abc", "unique_ids": ["abc"]}, "unique_id", id="both ids"),
+        pytest.param({"account": "nobody"}, "account", id="unknown account"),
+    ],
+)
+def test_each_refusal_names_the_argument_it_concerns(account, send_now, kwargs, field):
+    arguments = {"account": account, "recipients": [PHONE], "text": "Hi"} | kwargs
+    with pytest.raises(SendError) as refused:
+        send_now(**arguments)
+    assert refused.value.field == field
+
+
+def test_an_account_that_cannot_use_the_channel_is_refused_on_the_channel(account, send_now):
+    bare = ClientAccountFactory()  # a token only: no login for the XML API, no Email2SMS key
+    for channel in ("xml_api", "email2sms"):
+        with pytest.raises(SendError) as refused:
+            send_now(bare, [PHONE], "Hi", channel=channel)
+        assert refused.value.field == "channel", channel
+    account.partner.is_active = False
+    account.partner.save()
+    with pytest.raises(SendError) as refused:
+        send_now(account, [PHONE], "Hi")
+    assert refused.value.field == "account"

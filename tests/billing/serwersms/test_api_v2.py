@@ -192,3 +192,16 @@ def test_reports_for_a_phone_in_a_time_range(sim):
     [item] = client().reports_for_phone(PHONE, date_from=start)
     assert item.phone == PHONE
     assert client().reports_for_phone(PHONE, date_from=datetime(2026, 1, 6, tzinfo=UTC)) == []
+
+
+def test_a_send_answer_with_a_queued_time_out_of_range_is_malformed(canned):
+    """A `queued` number no clock can hold makes the answer unreadable: MAYBE_DONE, looked up."""
+    canned.answer(
+        {
+            "success": True,
+            "items": [{"id": "a1", "phone": PHONE, "status": "queued", "queued": 10**20}],
+        }
+    )
+    with pytest.raises(MalformedResponse) as caught:
+        client(base_url=canned.url).send_sms([PHONE], "x")
+    assert caught.value.outcome == Outcome.MAYBE_DONE

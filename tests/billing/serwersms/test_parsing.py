@@ -29,3 +29,10 @@ def test_parse_time_refuses_garbage():
 
 def test_format_time_is_warsaw_local():
     assert format_time(datetime(2026, 7, 15, 8, 0, tzinfo=UTC)) == "2026-07-15 10:00:00"
+
+
+@pytest.mark.parametrize("raw", [10**20, 99999999999999999, float("inf")])
+def test_parse_time_refuses_a_timestamp_out_of_range_with_value_error(raw):
+    """A send answer's `queued` as a huge number is a malformed answer, not a crash."""
+    with pytest.raises(ValueError):
+        parse_time(raw)
