@@ -538,6 +538,6 @@ class ReconciliationRowAdmin(ReadOnlyAdmin):
         "differences",
     ]
     list_filter = ["outcome", "reconciliation__partner", "reconciliation__period"]
-    list_select_related = ["reconciliation__partner"]
+    list_select_related = ["reconciliation__partner", "message"]
     search_fields = ["serwersms_id", "account_name"]
     show_full_result_count = False  # a month's rows can be millions

@@ -21,6 +21,7 @@ class InvitationAdmin(ViewOnlyAdmin):
         "revoked_at",
     )
     list_filter = ("partner", "role")
+    list_select_related = ("partner", "invited_by")  # invited_by may be empty: not auto-joined
     search_fields = ("email",)
     exclude = ("token_digest",)
 

@@ -167,3 +167,48 @@ def test_the_audit_list_costs_the_same_queries_for_many_entries_as_for_one(admin
     for month in range(2, 12):
         entry(month)
     assert list_queries() == one
+
+
+def test_the_reconciliation_row_and_invitation_lists_cost_the_same_queries_for_many_rows(
+    admin_client, admin_user
+):
+    from datetime import date
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.models import Reconciliation, ReconciliationRow
+    from partner_portal.models import Invitation
+
+    partner = ClientAccountFactory().partner
+    reconciliation = Reconciliation.objects.create(
+        partner=partner, period=date(2025, 1, 1), file_sha256="0" * 64, uploaded_by="ops"
+    )
+
+    def add_rows(count: int) -> None:
+        for _ in range(count):
+            message = MessageFactory(partner=partner)
+            ReconciliationRow.objects.create(
+                reconciliation=reconciliation,
+                outcome="confirmed",
+                message=message,
+                account_name=message.account.name,
+            )
+            Invitation.objects.create(
+                partner=partner,
+                email=f"{message.pk}@example.com",
+                token_digest=f"{message.pk:064d}",
+                invited_by=admin_user,
+                expires_at=message.created_at,
+            )
+
+    def queries(name: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200
+        return len(captured.captured_queries)
+
+    add_rows(1)
+    names = ["billing_reconciliationrow", "partner_portal_invitation"]
+    few = [queries(name) for name in names]
+    add_rows(10)
+    assert [queries(name) for name in names] == few
