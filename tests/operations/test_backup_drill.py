@@ -29,7 +29,8 @@ pytestmark = [
 def _url() -> str:
     db = connection.settings_dict
     password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
+    # A socket directory (the embedded PostgreSQL's) is a host only percent-encoded.
+    host = f"{quote(db.get('HOST') or '127.0.0.1', safe='')}:{db.get('PORT') or 5432}"
     return f"postgres://{quote(db.get('USER') or 'postgres')}{password}@{host}/{db['NAME']}"
 
 

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -26,7 +27,8 @@ def _server_url(database: str) -> str:
     db = settings.DATABASES["default"]
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
+    # A socket directory (the embedded PostgreSQL's) is a host only percent-encoded.
+    host = f"{quote(db.get('HOST') or '127.0.0.1', safe='')}:{db.get('PORT') or 5432}"
     return f"postgres://{user}{password}@{host}/{database}"
 
 
